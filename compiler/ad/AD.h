@@ -1,0 +1,40 @@
+//===- AD.h - reverse and forward mode transforms ---------------*- C++ -*-===//
+#pragma once
+
+#include "ad/Activity.h"
+#include "ir/IR.h"
+
+namespace bp::ad {
+
+/// Reverse mode. Input: a verified function `f` without param stores.
+/// Output: `<f>.rev.<suffix>` taking f's arguments followed by one seed
+///   (the result's adjoint) per f64 result, returning f's results followed
+///   by the adjoint of each active argument (in argument order) and of each
+///   active param (in spec order). Forward sweep with tape pushes for values
+///   defined inside regions that the reverse sweep needs, then the reverse
+///   sweep (if -> if on the same condition, for/while -> a counted loop run
+///   backwards popping the tape). Generated once per (function, activity)
+///   and reused, so recursion works.
+/// Preserves: `f`; every tape push has exactly one pop on every path.
+/// Returns null after reporting an error at `useLoc`.
+ir::Function *getReverse(ir::Module &m, ir::Function &f,
+                         const ActivitySpec &spec, DiagEngine &diags,
+                         Loc useLoc);
+
+/// Forward mode. Output: `<f>.fwd.<suffix>` taking f's arguments, then one
+/// tangent per active argument and per active param, returning f's results
+/// followed by one tangent per f64 result.
+ir::Function *getForward(ir::Module &m, ir::Function &f,
+                         const ActivitySpec &spec, DiagEngine &diags,
+                         Loc useLoc);
+
+/// `g * d` with the obvious cases folded (d = 1, d = -1, d a select of
+/// constants, which keeps NaN adjoints out of the branch not taken).
+ir::Value *scale(ir::Builder &b, ir::Value *g, ir::Value *d);
+
+/// Reports an error when `f` (or a function it calls) cannot be
+/// differentiated. Returns false then.
+bool checkDifferentiable(const ir::Module &m, const ir::Function &f,
+                         DiagEngine &diags, Loc useLoc);
+
+} // namespace bp::ad

@@ -1,0 +1,94 @@
+//===- Derived.cpp - grad / value_and_grad / jvp as IR functions ----------===//
+//
+// A derived function is a thin wrapper: grad(f, w, b) calls
+// `f.rev.<activity>(args..., seed = 1.0)` and returns the adjoints in the
+// order the user named them; jvp(f, x) calls `f.fwd.<activity>`. Because the
+// wrapper is an ordinary IR function, it can be differentiated again.
+//
+//===----------------------------------------------------------------------===//
+#include "ad/Derived.h"
+
+#include "ad/AD.h"
+
+#include <algorithm>
+
+namespace bp::ad {
+
+using ir::OpKind;
+
+bool buildDerived(ir::Module &m, const sema::DerivedInfo &info,
+                  DiagEngine &diags) {
+  ir::Function *base = m.lookup(info.base);
+  if (!base)
+    return false;
+
+  ActivitySpec spec;
+  spec.args.assign(base->args().size(), false);
+  for (auto &v : info.wrt) {
+    if (v.isParam)
+      spec.params.push_back(v.name);
+    else
+      spec.args[v.argIndex] = true;
+  }
+  // Position of each wrt variable among the transform's adjoints/tangents:
+  // active arguments in argument order, then params in spec order.
+  auto position = [&](const sema::WrtVar &v) {
+    if (v.isParam)
+      return (size_t)std::count(spec.args.begin(), spec.args.end(), true) +
+             (std::find(spec.params.begin(), spec.params.end(), v.name) -
+              spec.params.begin());
+    return (size_t)std::count(spec.args.begin(),
+                              spec.args.begin() + v.argIndex, true);
+  };
+
+  ir::Function *w = m.addFunction(info.name);
+  w->loc = info.loc;
+  w->derivedFrom = std::string(sema::spelling(info.kind)) + " of " + info.base;
+  for (size_t i = 0; i < info.sig.params.size(); ++i)
+    w->addArg(info.sig.params[i], info.sig.paramNames[i]);
+  if (info.sig.result->isTuple())
+    w->resultTypes = info.sig.result->elems;
+  else
+    w->resultTypes = {info.sig.result};
+
+  ir::Builder b(*m.types);
+  b.setInsertionPointToEnd(w->body.get());
+  b.loc = info.loc;
+  std::vector<ir::Value *> args;
+  for (size_t i = 0; i < base->args().size(); ++i)
+    args.push_back(w->args()[i].get());
+
+  if (info.kind == sema::DerivKind::Jvp) {
+    ir::Function *fwd = getForward(m, *base, spec, diags, info.loc);
+    if (!fwd)
+      return false;
+    // Tangents arrive in the order the user named the variables.
+    std::vector<ir::Value *> tangents(info.wrt.size());
+    for (size_t k = 0; k < info.wrt.size(); ++k)
+      tangents[position(info.wrt[k])] = w->args()[base->args().size() + k].get();
+    args.insert(args.end(), tangents.begin(), tangents.end());
+    ir::Op *call = b.create(OpKind::Call, args, fwd->resultTypes);
+    call->str = fwd->name;
+    b.create(OpKind::Return, {call->result(0), call->result(1)});
+    return true;
+  }
+
+  ir::Function *rev = getReverse(m, *base, spec, diags, info.loc);
+  if (!rev)
+    return false;
+  args.push_back(b.constF(1.0));
+  ir::Op *call = b.create(OpKind::Call, args, rev->resultTypes);
+  call->str = rev->name;
+  std::vector<ir::Value *> out;
+  if (info.kind == sema::DerivKind::ValueAndGrad)
+    out.push_back(call->result(0));
+  for (auto &v : info.wrt) {
+    ir::Value *g = call->result(1 + position(v));
+    g->name = v.name + ".grad";
+    out.push_back(g);
+  }
+  b.create(OpKind::Return, out);
+  return true;
+}
+
+} // namespace bp::ad

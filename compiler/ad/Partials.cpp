@@ -1,0 +1,232 @@
+//===- Partials.cpp - the chain-rule table --------------------------------===//
+//
+// One case per op, the math in a comment, no `default:` so that a new op
+// without a rule is a compile warning (-Wswitch) here rather than a silent
+// zero derivative. Conventions at kinks follow PyTorch (LANGUAGE.md s. 6).
+//
+//===----------------------------------------------------------------------===//
+#include "ad/Partials.h"
+
+namespace bp::ad {
+
+using ir::OpKind;
+
+bool hasPartials(OpKind k) {
+  switch (k) {
+  case OpKind::FAdd:
+  case OpKind::FSub:
+  case OpKind::FMul:
+  case OpKind::FDiv:
+  case OpKind::FRem:
+  case OpKind::FNeg:
+  case OpKind::Pow:
+  case OpKind::Max:
+  case OpKind::Min:
+  case OpKind::Clip:
+  case OpKind::Exp:
+  case OpKind::Log:
+  case OpKind::Sqrt:
+  case OpKind::Sin:
+  case OpKind::Cos:
+  case OpKind::Tan:
+  case OpKind::Tanh:
+  case OpKind::Sigmoid:
+  case OpKind::Relu:
+  case OpKind::Softplus:
+  case OpKind::Abs:
+  case OpKind::Sign:
+  case OpKind::Lgamma:
+  case OpKind::Digamma:
+  case OpKind::StopGrad:
+  case OpKind::Select:
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool partials(const ir::Op &op, const std::vector<bool> &want, ir::Builder &b,
+              const PrimalFn &P, std::vector<ir::Value *> &out) {
+  out.assign(op.operands.size(), nullptr);
+  auto a = [&] { return P(op.operands[0]); };
+  auto c = [&] { return P(op.operands[1]); };
+  auto r = [&] { return P(op.result()); };
+  auto k = [&](double v) { return b.constF(v); };
+  auto mul = [&](ir::Value *x, ir::Value *y) {
+    return b.binary(OpKind::FMul, x, y);
+  };
+  auto sub = [&](ir::Value *x, ir::Value *y) {
+    return b.binary(OpKind::FSub, x, y);
+  };
+  auto div = [&](ir::Value *x, ir::Value *y) {
+    return b.binary(OpKind::FDiv, x, y);
+  };
+  auto fcmp = [&](ir::CmpPred p, ir::Value *x, ir::Value *y) {
+    return b.cmp(OpKind::FCmp, p, x, y);
+  };
+  auto w = [&](size_t i) { return i < want.size() && want[i]; };
+  using P_ = ir::CmpPred;
+
+  switch (op.kind) {
+  // d(a + b) = da + db
+  case OpKind::FAdd:
+    if (w(0))
+      out[0] = k(1);
+    if (w(1))
+      out[1] = k(1);
+    return true;
+  // d(a - b) = da - db
+  case OpKind::FSub:
+    if (w(0))
+      out[0] = k(1);
+    if (w(1))
+      out[1] = k(-1);
+    return true;
+  // d(a * b) = b da + a db
+  case OpKind::FMul:
+    if (w(0))
+      out[0] = c();
+    if (w(1))
+      out[1] = a();
+    return true;
+  // d(a / b) = da / b - (a / b) db / b
+  case OpKind::FDiv:
+    if (w(0))
+      out[0] = div(k(1), c());
+    if (w(1))
+      out[1] = b.unary(OpKind::FNeg, div(r(), c()));
+    return true;
+  // fmod(a, b) = a - trunc(a / b) b: d = da - trunc(a / b) db
+  case OpKind::FRem:
+    if (w(0))
+      out[0] = k(1);
+    if (w(1)) {
+      ir::Value *q = div(a(), c());
+      ir::Value *trunc = sub(q, b.binary(OpKind::FRem, q, k(1)));
+      out[1] = b.unary(OpKind::FNeg, trunc);
+    }
+    return true;
+  // d(-a) = -da
+  case OpKind::FNeg:
+    if (w(0))
+      out[0] = k(-1);
+    return true;
+  // d(a^b) = b a^(b-1) da + a^b log(a) db; the db term is 0 where a^b = 0
+  // (PyTorch's convention at a = 0).
+  case OpKind::Pow:
+    if (w(0))
+      out[0] = mul(c(), b.binary(OpKind::Pow, a(), sub(c(), k(1))));
+    if (w(1)) {
+      ir::Value *t = mul(r(), b.unary(OpKind::Log, a()));
+      out[1] = b.select(fcmp(P_::Eq, r(), k(0)), k(0), t);
+    }
+    return true;
+  // max: the gradient goes to the larger operand, split 0.5/0.5 on ties.
+  case OpKind::Max:
+  case OpKind::Min: {
+    P_ win = op.kind == OpKind::Max ? P_::Gt : P_::Lt;
+    ir::Value *x = a(), *y = c();
+    ir::Value *tie = fcmp(P_::Eq, x, y);
+    if (w(0))
+      out[0] = b.select(tie, k(0.5), b.select(fcmp(win, x, y), k(1), k(0)));
+    if (w(1))
+      out[1] = b.select(tie, k(0.5), b.select(fcmp(win, y, x), k(1), k(0)));
+    return true;
+  }
+  // clip(x, lo, hi): 1 on the closed range [lo, hi] for x; lo and hi get
+  // the gradient where they are the result.
+  case OpKind::Clip: {
+    ir::Value *x = a(), *lo = c(), *hi = P(op.operands[2]);
+    ir::Value *below = fcmp(P_::Lt, x, lo), *above = fcmp(P_::Gt, x, hi);
+    if (w(0))
+      out[0] = b.select(below, k(0), b.select(above, k(0), k(1)));
+    if (w(1))
+      out[1] = b.select(below, k(1), k(0));
+    if (w(2))
+      out[2] = b.select(below, k(0), b.select(above, k(1), k(0)));
+    return true;
+  }
+  // d exp(a) = exp(a) da
+  case OpKind::Exp:
+    if (w(0))
+      out[0] = r();
+    return true;
+  // d log(a) = da / a
+  case OpKind::Log:
+    if (w(0))
+      out[0] = div(k(1), a());
+    return true;
+  // d sqrt(a) = da / (2 sqrt(a)); inf at 0
+  case OpKind::Sqrt:
+    if (w(0))
+      out[0] = div(k(0.5), r());
+    return true;
+  // d sin(a) = cos(a) da
+  case OpKind::Sin:
+    if (w(0))
+      out[0] = b.unary(OpKind::Cos, a());
+    return true;
+  // d cos(a) = -sin(a) da
+  case OpKind::Cos:
+    if (w(0))
+      out[0] = b.unary(OpKind::FNeg, b.unary(OpKind::Sin, a()));
+    return true;
+  // d tan(a) = (1 + tan(a)^2) da
+  case OpKind::Tan:
+    if (w(0))
+      out[0] = b.binary(OpKind::FAdd, k(1), mul(r(), r()));
+    return true;
+  // d tanh(a) = (1 - tanh(a)^2) da
+  case OpKind::Tanh:
+    if (w(0))
+      out[0] = sub(k(1), mul(r(), r()));
+    return true;
+  // d sigmoid(a) = s (1 - s) da
+  case OpKind::Sigmoid:
+    if (w(0))
+      out[0] = mul(r(), sub(k(1), r()));
+    return true;
+  // d relu(a) = [a > 0] da (relu'(0) = 0)
+  case OpKind::Relu:
+    if (w(0))
+      out[0] = b.select(fcmp(P_::Gt, a(), k(0)), k(1), k(0));
+    return true;
+  // d softplus(a) = sigmoid(a) da
+  case OpKind::Softplus:
+    if (w(0))
+      out[0] = b.unary(OpKind::Sigmoid, a());
+    return true;
+  // d |a| = sign(a) da (abs'(0) = 0)
+  case OpKind::Abs:
+    if (w(0))
+      out[0] = b.unary(OpKind::Sign, a());
+    return true;
+  // sign and stop_gradient: derivative 0
+  case OpKind::Sign:
+  case OpKind::StopGrad:
+    return true;
+  // d lgamma(a) = digamma(a) da
+  case OpKind::Lgamma:
+    if (w(0))
+      out[0] = b.unary(OpKind::Digamma, a());
+    return true;
+  // d digamma(a) = trigamma(a) da
+  case OpKind::Digamma:
+    if (w(0))
+      out[0] = b.unary(OpKind::Trigamma, a());
+    return true;
+  // select(c, a, b): the gradient goes to the chosen operand
+  case OpKind::Select: {
+    ir::Value *cond = a();
+    if (w(1))
+      out[1] = b.select(cond, k(1), k(0));
+    if (w(2))
+      out[2] = b.select(cond, k(0), k(1));
+    return true;
+  }
+  default:
+    return false;
+  }
+}
+
+} // namespace bp::ad

@@ -1,0 +1,666 @@
+//===- Reverse.cpp - reverse-mode AD by source transformation -------------===//
+//
+// For f, emit `f.rev.<activity>`:
+//   1. needs:   which primal values the reverse sweep reads (found by running
+//               the chain-rule table into a scratch block). Values defined
+//               at the top level are read directly; values defined inside a
+//               region are pushed on the tape at the end of the region.
+//   2. forward: a clone of f with those pushes (a `while` also counts its
+//               trips, the reverse loop's bound).
+//   3. reverse: ops in reverse order; adjoints accumulate in a map (absent =
+//               zero). A region op becomes a region op of the same shape
+//               whose results are the adjoint contributions to the values it
+//               uses from outside ("free values"); a loop runs backwards,
+//               popping what its body pushed.
+//
+//===----------------------------------------------------------------------===//
+#include "ad/AD.h"
+#include "ad/Partials.h"
+#include "ir/Simplify.h"
+
+#include <algorithm>
+#include <cassert>
+#include <functional>
+#include <map>
+#include <set>
+
+namespace bp::ad {
+
+using ir::OpKind;
+using ir::Value;
+
+ir::Value *scale(ir::Builder &b, Value *g, Value *d) {
+  if (d->def && d->def->kind == OpKind::ConstF) {
+    if (d->def->fval == 1.0)
+      return g;
+    if (d->def->fval == -1.0)
+      return b.unary(OpKind::FNeg, g);
+  }
+  if (d->def && d->def->kind == OpKind::Select) {
+    Value *x = d->def->operands[1], *y = d->def->operands[2];
+    auto isConstF = [](Value *v) {
+      return v->def && v->def->kind == OpKind::ConstF;
+    };
+    if (isConstF(x) && isConstF(y)) {
+      auto term = [&](Value *c) {
+        return c->def->fval == 0.0 ? b.constF(0) : scale(b, g, c);
+      };
+      return b.select(d->def->operands[0], term(x), term(y));
+    }
+  }
+  return b.binary(OpKind::FMul, g, d);
+}
+
+static bool findStore(const ir::Block &blk, const ir::Op *&store) {
+  for (auto &op : blk.ops) {
+    if (op->kind == OpKind::ParamStore) {
+      store = op.get();
+      return true;
+    }
+    for (auto &r : op->regions)
+      if (findStore(*r, store))
+        return true;
+  }
+  return false;
+}
+
+static void callees(const ir::Block &blk, std::vector<std::string> &out) {
+  for (auto &op : blk.ops) {
+    if (op->kind == OpKind::Call)
+      out.push_back(op->str);
+    for (auto &r : op->regions)
+      callees(*r, out);
+  }
+}
+
+bool checkDifferentiable(const ir::Module &m, const ir::Function &f,
+                         DiagEngine &diags, Loc useLoc) {
+  std::set<std::string> seen;
+  std::vector<const ir::Function *> work = {&f};
+  while (!work.empty()) {
+    const ir::Function *g = work.back();
+    work.pop_back();
+    if (!seen.insert(g->name).second)
+      continue;
+    const ir::Op *store = nullptr;
+    if (findStore(*g->body, store)) {
+      diags.error(useLoc, "cannot differentiate '" + f.name + "': " +
+                              (g == &f ? std::string("it")
+                                       : "'" + g->name + "', which it calls,") +
+                              " assigns param '" + store->str + "' (line " +
+                              std::to_string(store->loc.line) + ")");
+      return false;
+    }
+    std::vector<std::string> cs;
+    callees(*g->body, cs);
+    for (auto &c : cs)
+      if (const ir::Function *cf = m.lookup(c))
+        work.push_back(cf);
+  }
+  return true;
+}
+
+namespace {
+
+/// Where primal values live during the reverse sweep: values popped at the
+/// start of a reverse region, else the enclosing region's, else the forward
+/// clone (top level).
+struct Ctx {
+  const Ctx *parent = nullptr;
+  std::map<const Value *, Value *> vals;
+  const std::map<const Value *, Value *> *fwd = nullptr;
+
+  Value *get(const Value *v) const {
+    for (const Ctx *c = this; c; c = c->parent) {
+      auto it = c->vals.find(v);
+      if (it != c->vals.end())
+        return it->second;
+      if (!c->parent) {
+        auto f = c->fwd->find(v);
+        assert(f != c->fwd->end() && "primal value not available");
+        return f->second;
+      }
+    }
+    return nullptr;
+  }
+};
+
+using AdjMap = std::map<const Value *, Value *>;
+
+using Op = ir::Op;
+
+class ReverseBuilder {
+public:
+  ReverseBuilder(ir::Module &m, ir::Function &f, const ActivitySpec &spec,
+                 DiagEngine &diags, Loc useLoc)
+      : m(m), F(f), spec(spec), diags(diags), useLoc(useLoc), b(*m.types) {}
+
+  ir::Function *run(const std::string &name) {
+    act = analyze(F, spec, /*forwardOnly=*/false);
+    for (auto &p : spec.params) {
+      const ir::Param *decl = m.lookupParam(p);
+      synthetic.push_back(std::make_unique<Value>(decl->type));
+      synthetic.back()->name = p;
+      paramVal[p] = synthetic.back().get();
+    }
+
+    // Declare first: recursive calls find the function.
+    R = m.addFunction(name);
+    R->loc = F.loc;
+    R->derivedFrom = "reverse mode of " + F.name;
+    std::vector<const Type *> fResults = F.resultTypes;
+    for (auto &a : F.args())
+      fwd[a.get()] = R->addArg(a->type, a->name);
+    std::vector<Value *> seeds;
+    for (size_t i = 0; i < fResults.size(); ++i)
+      if (fResults[i]->isF64())
+        seeds.push_back(R->addArg(
+            m.types->f64(), fResults.size() == 1 ? "seed"
+                                                 : "seed." + std::to_string(i)));
+    R->resultTypes = fResults;
+    for (size_t i = 0; i < F.args().size(); ++i)
+      if (spec.args[i])
+        R->resultTypes.push_back(F.args()[i]->type);
+    for (auto &p : spec.params)
+      R->resultTypes.push_back(m.lookupParam(p)->type);
+
+    collect(*F.body, /*top=*/true);
+
+    b.setInsertionPointToEnd(R->body.get());
+    b.loc = F.loc;
+    tape = b.create(OpKind::TapeNew, {}, {m.types->tape()})->result();
+    tape->name = "tape";
+    for (auto &op : F.body->ops)
+      if (op->kind == OpKind::TapeNew) {
+        atapes[op->result()] =
+            b.create(OpKind::TapeNew, {}, {m.types->tape()})->result();
+        atapes[op->result()]->name = "tape.adj";
+      }
+
+    // Forward sweep.
+    cloneForward(*F.body, /*top=*/true);
+
+    // Reverse sweep.
+    const ir::Op *ret = F.body->terminator();
+    Ctx top;
+    top.fwd = &fwd;
+    AdjMap adj;
+    size_t s = 0;
+    for (size_t i = 0; i < ret->operands.size(); ++i)
+      if (fResults[i]->isF64())
+        accumulate(adj, ret->operands[i], seeds[s++]);
+    reverseBlock(*F.body, top, adj);
+    if (failed)
+      return nullptr;
+
+    std::vector<Value *> results;
+    for (Value *v : ret->operands)
+      results.push_back(fwd.at(v));
+    for (size_t i = 0; i < F.args().size(); ++i)
+      if (spec.args[i])
+        results.push_back(adjOrZero(adj, F.args()[i].get()));
+    for (auto &p : spec.params)
+      results.push_back(adjOrZero(adj, paramVal[p]));
+    b.create(OpKind::TapeFree, {tape});
+    for (auto &[orig, at] : atapes)
+      b.create(OpKind::TapeFree, {at});
+    b.create(OpKind::Return, results);
+    return R;
+  }
+
+private:
+  ir::Module &m;
+  ir::Function &F;
+  const ActivitySpec &spec;
+  DiagEngine &diags;
+  Loc useLoc;
+  ir::Builder b;
+  ir::Function *R = nullptr;
+  Activity act;
+  bool failed = false;
+
+  std::map<const Value *, Value *> fwd;
+  std::map<const ir::Block *, std::vector<const Value *>> pushes;
+  std::map<const ir::Op *, Value *> tripCount; // while op -> synthetic value
+  std::vector<std::unique_ptr<Value>> synthetic;
+  std::map<std::string, Value *> paramVal;
+  Value *tape = nullptr;
+  std::map<const Value *, Value *> atapes;
+
+  bool isActive(const Value *v) const {
+    for (auto &[p, s] : paramVal)
+      if (s == v)
+        return true;
+    return act.isActive(v);
+  }
+
+  Value *adjOrZero(AdjMap &adj, const Value *v) {
+    auto it = adj.find(v);
+    return it != adj.end() ? it->second : b.constF(0);
+  }
+
+  void accumulate(AdjMap &adj, const Value *v, Value *delta) {
+    if (!isActive(v))
+      return;
+    auto it = adj.find(v);
+    if (it == adj.end()) {
+      adj[v] = delta;
+    } else {
+      it->second = b.binary(OpKind::FAdd, it->second, delta);
+    }
+    if (adj[v]->name.empty() && !v->name.empty() && adj[v]->def &&
+        adj[v]->def->kind != OpKind::ConstF)
+      adj[v]->name = v->name + ".adj";
+  }
+
+  //===--------------------------------------------------------------------===//
+  // 1. Needs
+  //===--------------------------------------------------------------------===//
+
+  Value *countOf(const ir::Op &whileOp) {
+    auto &slot = tripCount[&whileOp];
+    if (!slot) {
+      synthetic.push_back(std::make_unique<Value>(m.types->i64()));
+      synthetic.back()->name = "trips";
+      slot = synthetic.back().get();
+    }
+    return slot;
+  }
+
+  /// Needs of one op's rule (not of its regions).
+  std::vector<const Value *> ruleNeeds(const ir::Op &op) {
+    switch (op.kind) {
+    case OpKind::If:
+      return {op.operands[0]};
+    case OpKind::For:
+      return {op.operands[0], op.operands[1]};
+    case OpKind::While:
+      return {countOf(op)};
+    case OpKind::Call:
+      return {op.operands.begin(), op.operands.end()};
+    default:
+      break;
+    }
+    if (!hasPartials(op.kind))
+      return {};
+    ir::Block scratch;
+    ir::Builder sb(*m.types);
+    sb.setInsertionPointToEnd(&scratch);
+    std::vector<const Value *> rec;
+    std::vector<bool> want;
+    for (Value *v : op.operands)
+      want.push_back(isActive(v));
+    std::vector<Value *> out;
+    partials(op, want, sb, [&](const Value *v) {
+      rec.push_back(v);
+      return const_cast<Value *>(v);
+    }, out);
+    return rec;
+  }
+
+  /// Returns the needs of `blk` defined outside it; records the values
+  /// `blk` must push (those defined in it), in definition order.
+  std::set<const Value *> collect(const ir::Block &blk, bool top) {
+    std::set<const Value *> needs;
+    for (auto &opp : blk.ops) {
+      const ir::Op &op = *opp;
+      if (op.kind == OpKind::Return || op.kind == OpKind::Yield ||
+          !act.isActiveOp(op))
+        continue;
+      for (const Value *v : ruleNeeds(op))
+        needs.insert(v);
+      for (size_t r = 0; r < op.regions.size(); ++r) {
+        if (op.kind == OpKind::While && r == 0)
+          continue; // the condition has no derivative
+        auto inner = collect(*op.region(r), false);
+        if (op.kind == OpKind::For)
+          inner.erase(op.region(0)->args[0].get()); // recomputed
+        needs.insert(inner.begin(), inner.end());
+      }
+    }
+    std::vector<const Value *> defined;
+    for (auto &a : blk.args)
+      defined.push_back(a.get());
+    for (auto &op : blk.ops) {
+      for (auto &r : op->results)
+        defined.push_back(r.get());
+      if (op->kind == OpKind::While && tripCount.count(op.get()))
+        defined.push_back(tripCount[op.get()]);
+    }
+    std::vector<const Value *> own;
+    for (const Value *v : defined)
+      if (needs.erase(v))
+        own.push_back(v);
+    if (!top)
+      pushes[&blk] = own;
+    return needs;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // 2. Forward sweep
+  //===--------------------------------------------------------------------===//
+
+  Value *mapped(Value *v) {
+    auto it = fwd.find(v);
+    return it == fwd.end() ? v : it->second;
+  }
+
+  std::vector<Value *> mappedAll(const std::vector<Value *> &vs) {
+    std::vector<Value *> out;
+    for (Value *v : vs)
+      out.push_back(mapped(v));
+    return out;
+  }
+
+  /// Clones `src` (whose terminator is handled by the caller for regions)
+  /// at the builder's insertion point.
+  void cloneForward(const ir::Block &src, bool top) {
+    for (auto &opp : src.ops) {
+      const ir::Op &op = *opp;
+      b.loc = op.loc;
+      if (op.kind == OpKind::Return)
+        return;
+      if (op.kind == OpKind::Yield) {
+        for (const Value *v : pushes[&src])
+          b.create(OpKind::TapePush, {tape, mapped(const_cast<Value *>(v))});
+        b.yield(mappedAll(op.operands));
+        return;
+      }
+      if (op.regions.empty()) {
+        auto copy = ir::cloneOp(op, fwd);
+        copy->parent = b.getBlock();
+        b.getBlock()->ops.push_back(std::move(copy));
+        continue;
+      }
+      cloneRegionOp(op);
+    }
+  }
+
+  void cloneRegionOp(const ir::Op &op) {
+    bool isWhile = op.kind == OpKind::While;
+    Value *counter = isWhile && tripCount.count(&op) ? b.constI(0) : nullptr;
+    std::vector<Value *> operands = mappedAll(op.operands);
+    std::vector<const Type *> types;
+    for (auto &r : op.results)
+      types.push_back(r->type);
+    if (counter) {
+      operands.push_back(counter);
+      types.push_back(m.types->i64());
+    }
+    ir::Op *copy = b.create(op.kind, operands, types);
+    copy->fval = op.fval;
+    copy->ival = op.ival;
+    copy->str = op.str;
+    for (size_t i = 0; i < op.results.size(); ++i) {
+      copy->result(i)->name = op.result(i)->name;
+      fwd[op.result(i)] = copy->result(i);
+    }
+    ir::Block *outer = b.getBlock();
+    for (size_t r = 0; r < op.regions.size(); ++r) {
+      const ir::Block &src = *op.region(r);
+      ir::Block *dst = copy->addRegion();
+      for (auto &a : src.args)
+        fwd[a.get()] = dst->addArg(a->type, a->name);
+      Value *cArg = counter ? dst->addArg(m.types->i64(), "trips") : nullptr;
+      b.setInsertionPointToEnd(dst);
+      cloneForward(src, false);
+      if (counter && r == 1) {
+        // The body yields trips + 1 (inserted before the yield).
+        b.setInsertionPointBeforeTerminator(dst);
+        Value *next = b.binary(OpKind::IAdd, cArg, b.constI(1));
+        dst->terminator()->operands.push_back(next);
+      }
+    }
+    b.setInsertionPointToEnd(outer);
+    if (counter)
+      fwd[countOf(op)] = copy->results.back().get();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // 3. Reverse sweep
+  //===--------------------------------------------------------------------===//
+
+  /// Active values used inside op's regions but defined outside it, and the
+  /// synthetic values of active params loaded inside, in first-use order.
+  std::vector<const Value *> freeValues(const ir::Op &op) {
+    std::set<const Value *> inside;
+    std::vector<const Value *> out;
+    std::set<const Value *> seen;
+    std::function<void(const ir::Block &)> walk = [&](const ir::Block &blk) {
+      for (auto &a : blk.args)
+        inside.insert(a.get());
+      for (auto &o : blk.ops) {
+        for (const Value *v : o->operands)
+          if (!inside.count(v) && isActive(v) && seen.insert(v).second)
+            out.push_back(v);
+        if (o->kind == OpKind::ParamLoad && paramVal.count(o->str) &&
+            seen.insert(paramVal[o->str]).second)
+          out.push_back(paramVal[o->str]);
+        if (o->kind == OpKind::Call)
+          for (auto &p : spec.params)
+            if (seen.insert(paramVal[p]).second)
+              out.push_back(paramVal[p]);
+        for (auto &r : o->regions)
+          walk(*r);
+        for (auto &r : o->results)
+          inside.insert(r.get());
+      }
+    };
+    for (size_t r = 0; r < op.regions.size(); ++r)
+      if (!(op.kind == OpKind::While && r == 0))
+        walk(*op.region(r));
+    return out;
+  }
+
+  void popInto(Ctx &ctx, const ir::Block &src) {
+    auto &list = pushes[&src];
+    for (auto it = list.rbegin(); it != list.rend(); ++it) {
+      ir::Op *pop = b.create(OpKind::TapePop, {tape}, {(*it)->type});
+      pop->result()->name = (*it)->name;
+      ctx.vals[*it] = pop->result();
+    }
+  }
+  void reverseBlock(const ir::Block &blk, const Ctx &ctx, AdjMap &adj) {
+    for (auto it = blk.ops.rbegin(); it != blk.ops.rend() && !failed; ++it) {
+      const Op &op = **it;
+      if (op.kind == OpKind::Return || op.kind == OpKind::Yield)
+        continue;
+      if (!act.isActiveOp(op) && op.kind != OpKind::TapePop &&
+          op.kind != OpKind::TapePush)
+        continue;
+      b.loc = op.loc;
+      reverseOp(op, ctx, adj);
+    }
+  }
+
+  void reverseOp(const Op &op, const Ctx &ctx, AdjMap &adj) {
+    auto P = [&](const Value *v) { return ctx.get(v); };
+    switch (op.kind) {
+    case OpKind::If:
+      return reverseIf(op, ctx, adj);
+    case OpKind::For:
+    case OpKind::While:
+      return reverseLoop(op, ctx, adj);
+    case OpKind::Call:
+      return reverseCall(op, ctx, adj);
+    case OpKind::ParamLoad:
+      if (paramVal.count(op.str) && adj.count(op.result()))
+        accumulate(adj, paramVal[op.str], adj[op.result()]);
+      return;
+    case OpKind::TapePop:
+      if (op.result()->type->isF64())
+        b.create(OpKind::TapePush,
+                 {atapes.at(op.operands[0]), adjOrZero(adj, op.result())});
+      return;
+    case OpKind::TapePush:
+      if (op.operands[1]->type->isF64()) {
+        Value *a = b.create(OpKind::TapePop, {atapes.at(op.operands[0])},
+                            {m.types->f64()})
+                       ->result();
+        accumulate(adj, op.operands[1], a);
+      }
+      return;
+    default:
+      break;
+    }
+    auto g = adj.find(op.result());
+    if (op.results.size() != 1 || g == adj.end())
+      return;
+    std::vector<bool> want;
+    for (Value *v : op.operands)
+      want.push_back(isActive(v));
+    std::vector<Value *> d;
+    if (!partials(op, want, b, P, d)) {
+      diags.error(useLoc, std::string("cannot differentiate '") +
+                              ir::mnemonic(op.kind) + "' in '" + F.name +
+                              "' (line " + std::to_string(op.loc.line) +
+                              "): no derivative rule");
+      failed = true;
+      return;
+    }
+    Value *gv = g->second;
+    for (size_t i = 0; i < d.size(); ++i)
+      if (d[i])
+        accumulate(adj, op.operands[i], scale(b, gv, d[i]));
+  }
+
+  void reverseIf(const Op &op, const Ctx &ctx, AdjMap &adj) {
+    auto free = freeValues(op);
+    std::vector<const Type *> types(free.size(), m.types->f64());
+    Op *rev = b.create(OpKind::If, {ctx.get(op.operands[0])}, types);
+    ir::Block *outer = b.getBlock();
+    for (size_t r = 0; r < 2; ++r) {
+      const ir::Block &src = *op.region(r);
+      b.setInsertionPointToEnd(rev->addRegion());
+      Ctx child;
+      child.parent = &ctx;
+      popInto(child, src);
+      AdjMap local;
+      const Op *y = src.terminator();
+      for (size_t i = 0; i < op.results.size(); ++i)
+        if (adj.count(op.result(i)))
+          accumulate(local, y->operands[i], adj[op.result(i)]);
+      reverseBlock(src, child, local);
+      std::vector<Value *> out;
+      for (const Value *v : free)
+        out.push_back(adjOrZero(local, v));
+      b.yield(out);
+    }
+    b.setInsertionPointToEnd(outer);
+    for (size_t j = 0; j < free.size(); ++j)
+      accumulate(adj, free[j], rev->result(j));
+  }
+
+  void reverseLoop(const Op &op, const Ctx &ctx, AdjMap &adj) {
+    bool isFor = op.kind == OpKind::For;
+    const ir::Block &body = *op.regions.back();
+    size_t firstArg = isFor ? 1 : 0, firstInit = isFor ? 2 : 0;
+    std::vector<size_t> carried;
+    for (size_t i = 0; i < op.results.size(); ++i)
+      if (isActive(op.result(i)) || isActive(body.args[firstArg + i].get()))
+        carried.push_back(i);
+    auto free = freeValues(op);
+    // Drop carried args from the free list (they are defined by the op).
+    Value *n, *hi = nullptr;
+    if (isFor) {
+      Value *lo = ctx.get(op.operands[0]);
+      hi = ctx.get(op.operands[1]);
+      Value *gt = b.cmp(OpKind::ICmp, ir::CmpPred::Gt, hi, lo);
+      n = b.select(gt, b.binary(OpKind::ISub, hi, lo), b.constI(0));
+    } else {
+      n = ctx.get(countOf(op));
+    }
+    std::vector<Value *> operands = {b.constI(0), n};
+    for (size_t i : carried)
+      operands.push_back(adjOrZero(adj, op.result(i)));
+    for (size_t j = 0; j < free.size(); ++j)
+      operands.push_back(b.constF(0));
+    std::vector<const Type *> types(carried.size() + free.size(),
+                                    m.types->f64());
+    Op *rev = b.create(OpKind::For, operands, types);
+    ir::Block *outer = b.getBlock();
+    ir::Block *rb = rev->addRegion();
+    Value *k = rb->addArg(m.types->i64(), "k");
+    std::vector<Value *> ca, fa;
+    for (size_t i : carried)
+      ca.push_back(rb->addArg(m.types->f64(),
+                              body.args[firstArg + i]->name + ".adj"));
+    for (const Value *v : free)
+      fa.push_back(rb->addArg(m.types->f64(),
+                              v->name.empty() ? "" : v->name + ".adj"));
+    b.setInsertionPointToEnd(rb);
+    Ctx child;
+    child.parent = &ctx;
+    if (isFor) // iv = hi - 1 - k
+      child.vals[body.args[0].get()] =
+          b.binary(OpKind::ISub, b.binary(OpKind::ISub, hi, b.constI(1)), k);
+    popInto(child, body);
+    AdjMap local;
+    for (size_t j = 0; j < free.size(); ++j)
+      local[free[j]] = fa[j];
+    const Op *y = body.terminator();
+    for (size_t c = 0; c < carried.size(); ++c)
+      accumulate(local, y->operands[carried[c]], ca[c]);
+    reverseBlock(body, child, local);
+    std::vector<Value *> out;
+    for (size_t i : carried)
+      out.push_back(adjOrZero(local, body.args[firstArg + i].get()));
+    for (const Value *v : free)
+      out.push_back(local.at(v));
+    b.yield(out);
+    b.setInsertionPointToEnd(outer);
+    for (size_t c = 0; c < carried.size(); ++c)
+      accumulate(adj, op.operands[firstInit + carried[c]], rev->result(c));
+    for (size_t j = 0; j < free.size(); ++j)
+      accumulate(adj, free[j], rev->result(carried.size() + j));
+  }
+
+  void reverseCall(const Op &op, const Ctx &ctx, AdjMap &adj) {
+    ir::Function *callee = m.lookup(op.str);
+    bool anySeed = false;
+    for (auto &r : op.results)
+      anySeed |= adj.count(r.get()) != 0;
+    if (!anySeed)
+      return;
+    ActivitySpec cs;
+    for (Value *v : op.operands)
+      cs.args.push_back(isActive(v));
+    cs.params = spec.params;
+    ir::Function *rev = getReverse(m, *callee, cs, diags, useLoc);
+    if (!rev) {
+      failed = true;
+      return;
+    }
+    std::vector<Value *> args;
+    for (Value *v : op.operands)
+      args.push_back(ctx.get(v));
+    for (auto &r : op.results)
+      if (r->type->isF64())
+        args.push_back(adjOrZero(adj, r.get()));
+    std::vector<const Type *> types = rev->resultTypes;
+    Op *call = b.create(OpKind::Call, args, types);
+    call->str = rev->name;
+    size_t k = op.results.size();
+    for (size_t i = 0; i < op.operands.size(); ++i)
+      if (cs.args[i])
+        accumulate(adj, op.operands[i], call->result(k++));
+    for (auto &p : spec.params)
+      accumulate(adj, paramVal[p], call->result(k++));
+  }
+};
+
+} // namespace
+
+ir::Function *getReverse(ir::Module &m, ir::Function &f,
+                         const ActivitySpec &spec, DiagEngine &diags,
+                         Loc useLoc) {
+  std::string name = f.name + ".rev." + spec.suffix();
+  if (ir::Function *done = m.lookup(name))
+    return done;
+  if (!checkDifferentiable(m, f, diags, useLoc))
+    return nullptr;
+  ir::simplify(f, m);
+  return ReverseBuilder(m, f, spec, diags, useLoc).run(name);
+}
+
+} // namespace bp::ad

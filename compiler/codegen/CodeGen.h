@@ -1,0 +1,33 @@
+//===- CodeGen.h - IR to LLVM IR --------------------------------*- C++ -*-===//
+#pragma once
+
+#include "ir/IR.h"
+
+#include <memory>
+
+namespace llvm {
+class LLVMContext;
+class Module;
+class TargetMachine;
+} // namespace llvm
+
+namespace bp::codegen {
+
+/// Symbol names in the generated LLVM module (documented in docs/ABI.md):
+/// a BP function `f` is `bp.f`; a param `p` is the global `bp.param.p`.
+std::string functionSymbol(const std::string &name);
+std::string paramSymbol(const std::string &name);
+
+/// Input:  a verified ir::Module.
+/// Output: an LLVM module with one function per IR function (several results
+///         are returned as a struct), params as globals, runtime calls to
+///         bp_runtime.h for printing, errors and tape growth. Integer
+///         division by zero, failed asserts and tape exhaustion are located
+///         runtime errors, never traps.
+std::unique_ptr<llvm::Module> emitLLVM(const ir::Module &m,
+                                       llvm::LLVMContext &ctx);
+
+/// Runs LLVM's new-pass-manager pipeline at `level` (0-3) tuned for `tm`.
+void optimize(llvm::Module &m, llvm::TargetMachine &tm, unsigned level);
+
+} // namespace bp::codegen

@@ -1,0 +1,247 @@
+//===- Pipeline.cpp - the compiler pipeline with stop points --------------===//
+//
+// parse -> sema -> IRGen (+AD) -> verify -> simplify -> verify -> LLVM ->
+// optimise -> JIT. `bpc emit KIND` stops after the stage that KIND names.
+//
+//===----------------------------------------------------------------------===//
+#include "driver/Pipeline.h"
+
+#include "ad/AdjointPrinter.h"
+#include "ad/Check.h"
+#include "codegen/CodeGen.h"
+#include "ir/IRGen.h"
+#include "ir/Simplify.h"
+#include "ir/Verifier.h"
+#include "jit/JIT.h"
+#include "parse/Parser.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace bp {
+namespace {
+
+bool readFile(const std::string &path, std::string &out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+/// Reports diagnostics; with --verify-diagnostics, decides the exit code.
+ExitCode finishDiagnostics(const DiagEngine &diags, const PipelineOptions &o,
+                           bool stoppedEarly) {
+  if (o.verifyDiagnostics)
+    return diags.verify(std::cerr) ? ExitCode::Success : ExitCode::CompileError;
+  diags.print(std::cerr);
+  return diags.hasErrors() ? ExitCode::CompileError : ExitCode::Success;
+}
+
+void internalError(const std::string &what) {
+  std::cerr << "bpc: internal compiler error: " << what << '\n';
+  std::abort();
+}
+
+void verifyOrDie(const ir::Module &m, const char *after) {
+  std::string err = ir::verify(m);
+  if (!err.empty())
+    internalError(err + " (after " + after + ")");
+}
+
+/// SplitMix64 + Box-Muller: the same numbers on every platform, unlike
+/// std::normal_distribution.
+struct Rng {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return (next() >> 11) * 0x1.0p-53; }
+  double normal() {
+    double u1 = uniform(), u2 = uniform();
+    if (u1 < 1e-300)
+      u1 = 1e-300;
+    return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+  }
+};
+
+void initParams(const ir::Module &m, JIT &jit, uint64_t seed) {
+  for (size_t k = 0; k < m.params.size(); ++k) {
+    const ir::Param &p = m.params[k];
+    auto addr = jit.lookup(codegen::paramSymbol(p.name));
+    if (!addr) {
+      llvm::consumeError(addr.takeError());
+      continue;
+    }
+    double *data = static_cast<double *>(*addr);
+    int64_t n = p.type->isTensor() ? p.type->numElements() : 1;
+    Rng rng{seed * 1000003u + k};
+    for (int64_t i = 0; i < n; ++i) {
+      double v = 0;
+      if (p.init == "ones")
+        v = 1;
+      else if (p.init == "literal")
+        v = p.initArgs[0];
+      else if (p.init == "randn")
+        v = p.initArgs[0] * rng.normal();
+      else if (p.init == "uniform")
+        v = p.initArgs[0] + (p.initArgs[1] - p.initArgs[0]) * rng.uniform();
+      else if (p.init == "glorot") {
+        double limit = std::sqrt(6.0 / (p.type->shape[0] + p.type->shape[1]));
+        v = -limit + 2 * limit * rng.uniform();
+      }
+      data[i] = v;
+    }
+  }
+}
+
+bool emitAsm(llvm::Module &mod, llvm::TargetMachine &tm, std::ostream &os) {
+  llvm::SmallString<0> buf;
+  llvm::raw_svector_ostream out(buf);
+  llvm::legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, out, nullptr, llvm::CodeGenFileType::AssemblyFile))
+    return false;
+  pm.run(mod);
+  os << buf.str().str();
+  return true;
+}
+
+} // namespace
+
+ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
+  SourceFile file;
+  file.path = path;
+  if (!readFile(path, file.text)) {
+    std::cerr << "bpc: error: cannot read '" << path << "'\n";
+    return ExitCode::Usage;
+  }
+  DiagEngine diags(file);
+
+  // Parse.
+  auto ast = parseModule(file, diags);
+  if (!ast || diags.hasErrors())
+    return finishDiagnostics(diags, o, true);
+  if (o.action == Action::Ast && !o.verifyDiagnostics) {
+    printAST(*ast, std::cout);
+    return finishDiagnostics(diags, o, false);
+  }
+
+  // Sema.
+  TypeContext types;
+  sema::Program prog;
+  sema::check(*ast, types, diags, o.sema, prog);
+  if (!diags.hasErrors() && o.action == Action::Run &&
+      !prog.fnSigs.count("main"))
+    diags.error({}, "no 'fn main()' to run (bpc run starts at main)");
+  if (diags.hasErrors() || o.action <= Action::Sema)
+    return finishDiagnostics(diags, o, true);
+
+  // IR (user functions, then derived functions built by AD).
+  auto irMod = generateIR(*ast, prog, types, diags);
+  if (!irMod || diags.hasErrors())
+    return finishDiagnostics(diags, o, true);
+  verifyOrDie(*irMod, "IRGen and AD");
+  if (o.simplify) {
+    ir::simplify(*irMod);
+    verifyOrDie(*irMod, "simplify");
+  }
+  if (o.verifyDiagnostics)
+    return finishDiagnostics(diags, o, false);
+  diags.print(std::cerr); // warnings
+
+  if (o.action == Action::Ir) {
+    if (o.fnFilter.empty()) {
+      ir::print(*irMod, std::cout);
+      return ExitCode::Success;
+    }
+    ir::Function *f = irMod->lookup(o.fnFilter);
+    if (!f) {
+      std::cerr << "bpc: error: no function named '" << o.fnFilter << "'\n";
+      return ExitCode::Usage;
+    }
+    ir::print(*f, std::cout);
+    return ExitCode::Success;
+  }
+  if (o.action == Action::Adjoint) {
+    if (!ad::printAdjoints(*irMod, prog, o.fnFilter, std::cout)) {
+      std::cerr << "bpc: error: no derived function"
+                << (o.fnFilter.empty() ? "" : " named '" + o.fnFilter + "'")
+                << " in '" << path << "'\n";
+      return ExitCode::Usage;
+    }
+    return ExitCode::Success;
+  }
+
+  // LLVM.
+  auto jitOr = JIT::create();
+  if (!jitOr) {
+    std::cerr << "bpc: error: cannot start the JIT: "
+              << llvm::toString(jitOr.takeError()) << '\n';
+    return ExitCode::Usage;
+  }
+  std::unique_ptr<JIT> jit = std::move(*jitOr);
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto mod = codegen::emitLLVM(*irMod, *ctx);
+  codegen::optimize(*mod, jit->targetMachine(), o.optLevel);
+  if (o.action == Action::Llvm || o.action == Action::Asm) {
+    if (!o.fnFilter.empty()) {
+      // Keep only the requested function's body.
+      bool found = false;
+      for (llvm::Function &f : *mod)
+        if (f.getName() == codegen::functionSymbol(o.fnFilter))
+          found = true;
+      if (!found) {
+        std::cerr << "bpc: error: no function named '" << o.fnFilter << "'\n";
+        return ExitCode::Usage;
+      }
+      for (llvm::Function &f : *mod)
+        if (!f.isDeclaration() &&
+            f.getName() != codegen::functionSymbol(o.fnFilter)) {
+          f.deleteBody();
+        }
+    }
+    if (o.action == Action::Llvm) {
+      std::string s;
+      llvm::raw_string_ostream os(s);
+      mod->print(os, nullptr);
+      std::cout << os.str();
+      return ExitCode::Success;
+    }
+    return emitAsm(*mod, jit->targetMachine(), std::cout) ? ExitCode::Success
+                                                          : ExitCode::Usage;
+  }
+
+  if (auto err = jit->add(std::move(mod), std::move(ctx))) {
+    std::cerr << "bpc: error: JIT: " << llvm::toString(std::move(err)) << '\n';
+    return ExitCode::Usage;
+  }
+  initParams(*irMod, *jit, o.seed);
+  if (o.action == Action::Check)
+    return ad::checkDerived(*irMod, prog, *jit, std::cout) ? ExitCode::Success
+                                                           : ExitCode::RuntimeError;
+  auto mainAddr = jit->lookup(codegen::functionSymbol("main"));
+  if (!mainAddr) {
+    std::cerr << "bpc: error: " << llvm::toString(mainAddr.takeError()) << '\n';
+    return ExitCode::Usage;
+  }
+  reinterpret_cast<void (*)()>(*mainAddr)();
+  std::cout.flush();
+  fflush(stdout);
+  return ExitCode::Success;
+}
+
+} // namespace bp

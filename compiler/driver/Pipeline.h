@@ -1,0 +1,34 @@
+//===- Pipeline.h - the compiler pipeline with stop points ------*- C++ -*-===//
+#pragma once
+
+#include "sema/Sema.h"
+
+#include <string>
+
+namespace bp {
+
+/// Exit statuses of bpc (LANGUAGE.md section 9). Only driver/ chooses them.
+enum class ExitCode {
+  Success = 0,
+  CompileError = 1,
+  Usage = 2,
+  RuntimeError = 3,
+};
+
+/// How far the pipeline goes, in order (compared with >=, as MLIR Toy's
+/// toyc does).
+enum class Action { Ast, Sema, Ir, Adjoint, Llvm, Asm, Check, Run };
+
+struct PipelineOptions {
+  Action action = Action::Run;
+  std::string fnFilter; // --fn NAME for emit
+  sema::Options sema;
+  unsigned optLevel = 2;
+  bool verifyDiagnostics = false;
+  bool simplify = true;
+  uint64_t seed = 0;
+};
+
+ExitCode runPipeline(const std::string &path, const PipelineOptions &opts);
+
+} // namespace bp

@@ -1,0 +1,131 @@
+//===- main.cpp - the bpc command line ------------------------------------===//
+//
+// bpc run FILE | emit KIND FILE | check FILE | train | build | repl
+// (LANGUAGE.md section 9). Parses flags and hands over to the pipeline.
+//
+//===----------------------------------------------------------------------===//
+#include "driver/Pipeline.h"
+
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+using namespace bp;
+
+static const char *usageText =
+    R"(usage: bpc COMMAND [options] FILE
+
+commands:
+  run FILE                 JIT-compile FILE and run `fn main()`
+  emit KIND FILE           print a stage: ast, ir, adjoint, llvm, asm
+  check FILE               compare every derived function with finite
+                           differences
+  train FILE               run the train block (not supported yet)
+  build FILE -o OUT        ahead-of-time build (not supported yet)
+  repl                     interactive session (not supported yet)
+
+options:
+  -D NAME=VALUE            override a const (re-specialise)
+  --fn NAME                emit: only this function
+  -O0 .. -O3               LLVM optimisation level (default -O2)
+  --seed N                 seed of random param initialisers (default 0)
+  --no-simplify            skip the IR cleanup passes
+  --verify-diagnostics     check `# expected-error {{...}}` comments against
+                           the diagnostics instead of printing them
+  -h, --help               this text
+)";
+
+static int usage(const std::string &msg) {
+  std::cerr << "bpc: error: " << msg << "\n\n" << usageText;
+  return (int)ExitCode::Usage;
+}
+
+int main(int argc, char **argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty())
+    return usage("no command given");
+  if (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+    std::cout << usageText;
+    return 0;
+  }
+  PipelineOptions opts;
+  std::string command = args[0];
+  std::vector<std::string> positional;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    auto value = [&](std::string &out) {
+      if (i + 1 >= args.size())
+        return false;
+      out = args[++i];
+      return true;
+    };
+    std::string v;
+    if (a == "-D" || (a.size() > 2 && a.compare(0, 2, "-D") == 0)) {
+      if (a == "-D" && !value(v))
+        return usage("-D needs NAME=VALUE");
+      if (a != "-D")
+        v = a.substr(2);
+      size_t eq = v.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return usage("-D needs NAME=VALUE, found '" + v + "'");
+      opts.sema.defines[v.substr(0, eq)] = v.substr(eq + 1);
+    } else if (a == "--fn") {
+      if (!value(opts.fnFilter))
+        return usage("--fn needs a function name");
+    } else if (a.size() == 3 && a[0] == '-' && a[1] == 'O' && a[2] >= '0' &&
+               a[2] <= '3') {
+      opts.optLevel = a[2] - '0';
+    } else if (a == "--seed") {
+      if (!value(v))
+        return usage("--seed needs a number");
+      char *end = nullptr;
+      opts.seed = strtoull(v.c_str(), &end, 10);
+      if (v.empty() || *end)
+        return usage("--seed needs a non-negative integer, found '" + v + "'");
+    } else if (a == "--no-simplify") {
+      opts.simplify = false;
+    } else if (a == "--verify-diagnostics") {
+      opts.verifyDiagnostics = true;
+    } else if (a == "-h" || a == "--help") {
+      std::cout << usageText;
+      return 0;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return usage("unknown option '" + a + "'");
+    } else {
+      positional.push_back(a);
+    }
+  }
+
+  if (command == "run" || command == "check") {
+    if (positional.size() != 1)
+      return usage(command + " needs exactly one FILE");
+    opts.action = command == "run" ? Action::Run : Action::Check;
+    return (int)runPipeline(positional[0], opts);
+  }
+  if (command == "emit") {
+    if (positional.size() != 2)
+      return usage("emit needs KIND and FILE");
+    const std::string &kind = positional[0];
+    if (kind == "ast")
+      opts.action = Action::Ast;
+    else if (kind == "ir")
+      opts.action = Action::Ir;
+    else if (kind == "adjoint")
+      opts.action = Action::Adjoint;
+    else if (kind == "llvm")
+      opts.action = Action::Llvm;
+    else if (kind == "asm")
+      opts.action = Action::Asm;
+    else if (kind == "dot")
+      return usage("emit dot is not supported yet");
+    else
+      return usage("unknown emit kind '" + kind +
+                   "' (expected ast, ir, adjoint, llvm or asm)");
+    return (int)runPipeline(positional[1], opts);
+  }
+  if (command == "train" || command == "build" || command == "repl" ||
+      command == "explain")
+    return usage("'" + command + "' is not supported yet");
+  return usage("unknown command '" + command + "'");
+}

@@ -1,0 +1,183 @@
+//===- IR.cpp - IR construction and cloning -------------------------------===//
+#include "ir/IR.h"
+
+#include <cassert>
+
+namespace bp::ir {
+
+const char *mnemonic(OpKind k) {
+  switch (k) {
+#define OP(Name, Mnemonic, Pure)                                               \
+  case OpKind::Name:                                                           \
+    return Mnemonic;
+#include "ir/Ops.def"
+  }
+  return "?";
+}
+
+bool isPure(OpKind k) {
+  switch (k) {
+#define OP(Name, Mnemonic, Pure)                                               \
+  case OpKind::Name:                                                           \
+    return Pure;
+#include "ir/Ops.def"
+  }
+  return false;
+}
+
+const char *spelling(CmpPred p) {
+  switch (p) {
+  case CmpPred::Eq:
+    return "eq";
+  case CmpPred::Ne:
+    return "ne";
+  case CmpPred::Lt:
+    return "lt";
+  case CmpPred::Le:
+    return "le";
+  case CmpPred::Gt:
+    return "gt";
+  case CmpPred::Ge:
+    return "ge";
+  }
+  return "?";
+}
+
+Value *Block::addArg(const Type *t, std::string name) {
+  args.push_back(std::make_unique<Value>(t));
+  Value *v = args.back().get();
+  v->owner = this;
+  v->index = args.size() - 1;
+  v->name = std::move(name);
+  return v;
+}
+
+Value *Op::addResult(const Type *t, std::string name) {
+  results.push_back(std::make_unique<Value>(t));
+  Value *v = results.back().get();
+  v->def = this;
+  v->index = results.size() - 1;
+  v->name = std::move(name);
+  return v;
+}
+
+Block *Op::addRegion() {
+  regions.push_back(std::make_unique<Block>());
+  regions.back()->parent = this;
+  return regions.back().get();
+}
+
+Function *Module::lookup(const std::string &name) const {
+  for (auto &f : functions)
+    if (f->name == name)
+      return f.get();
+  return nullptr;
+}
+
+const Param *Module::lookupParam(const std::string &name) const {
+  for (auto &p : params)
+    if (p.name == name)
+      return &p;
+  return nullptr;
+}
+
+Function *Module::addFunction(std::string name) {
+  functions.push_back(std::make_unique<Function>());
+  functions.back()->name = std::move(name);
+  return functions.back().get();
+}
+
+Op *Builder::create(OpKind k, std::vector<Value *> operands,
+                    std::vector<const Type *> results) {
+  assert(block && "no insertion point");
+  auto op = std::make_unique<Op>(k, loc);
+  op->operands = std::move(operands);
+  for (const Type *t : results)
+    op->addResult(t);
+  op->parent = block;
+  Op *raw = op.get();
+  if (beforeTerminator && !block->ops.empty())
+    block->ops.insert(block->ops.end() - 1, std::move(op));
+  else
+    block->ops.push_back(std::move(op));
+  return raw;
+}
+
+Value *Builder::constF(double v) {
+  Op *op = create(OpKind::ConstF, {}, {types.f64()});
+  op->fval = v;
+  return op->result();
+}
+
+Value *Builder::constI(int64_t v) {
+  Op *op = create(OpKind::ConstI, {}, {types.i64()});
+  op->ival = v;
+  return op->result();
+}
+
+Value *Builder::constB(bool v) {
+  Op *op = create(OpKind::ConstB, {}, {types.boolean()});
+  op->ival = v;
+  return op->result();
+}
+
+Value *Builder::unary(OpKind k, Value *a) {
+  const Type *t = a->type;
+  if (k == OpKind::IToF)
+    t = types.f64();
+  else if (k == OpKind::FToI)
+    t = types.i64();
+  return create(k, {a}, {t})->result();
+}
+
+Value *Builder::binary(OpKind k, Value *a, Value *b) {
+  return create(k, {a, b}, {a->type})->result();
+}
+
+Value *Builder::cmp(OpKind k, CmpPred p, Value *a, Value *b) {
+  Op *op = create(k, {a, b}, {types.boolean()});
+  op->ival = (int64_t)p;
+  return op->result();
+}
+
+Value *Builder::select(Value *c, Value *a, Value *b) {
+  return create(OpKind::Select, {c, a, b}, {a->type})->result();
+}
+
+void Builder::yield(std::vector<Value *> vals) {
+  create(OpKind::Yield, std::move(vals));
+}
+
+std::unique_ptr<Op> cloneOp(const Op &op,
+                            std::map<const Value *, Value *> &map) {
+  auto copy = std::make_unique<Op>(op.kind, op.loc);
+  copy->fval = op.fval;
+  copy->ival = op.ival;
+  copy->str = op.str;
+  for (Value *v : op.operands) {
+    auto it = map.find(v);
+    copy->operands.push_back(it == map.end() ? v : it->second);
+  }
+  for (auto &r : op.results)
+    map[r.get()] = copy->addResult(r->type, r->name);
+  for (auto &region : op.regions) {
+    Block *dst = copy->addRegion();
+    for (auto &a : region->args)
+      map[a.get()] = dst->addArg(a->type, a->name);
+    cloneOpsInto(*region, *dst, map);
+  }
+  return copy;
+}
+
+void cloneOpsInto(const Block &src, Block &dst,
+                  std::map<const Value *, Value *> &map, bool skipTerminator) {
+  for (size_t i = 0; i < src.ops.size(); ++i) {
+    if (skipTerminator && i + 1 == src.ops.size())
+      break;
+    auto copy = cloneOp(*src.ops[i], map);
+    copy->parent = &dst;
+    dst.ops.push_back(std::move(copy));
+  }
+}
+
+} // namespace bp::ir

@@ -1,0 +1,165 @@
+//===- IR.h - BP's typed SSA IR with structured control flow ----*- C++ -*-===//
+//
+// A Module holds Functions and params (globals). A Function has one body
+// Block; a Block is a list of Ops and a list of block arguments; an Op has
+// operands (Values defined earlier or in an enclosing block), results, and
+// nested Regions (each exactly one Block) for if/for/while. There are no
+// branches: control flow is structured, like MLIR's scf dialect, which makes
+// reverse-mode AD a walk over the tree. Invariants: ir/Verifier.cpp.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "ir/Type.h"
+#include "support/Diagnostics.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bp::ir {
+
+enum class OpKind {
+#define OP(Name, Mnemonic, Pure) Name,
+#include "ir/Ops.def"
+};
+
+const char *mnemonic(OpKind k);
+bool isPure(OpKind k);
+
+/// Predicates of fcmp/icmp, stored in Op::ival.
+enum class CmpPred { Eq, Ne, Lt, Le, Gt, Ge };
+const char *spelling(CmpPred p);
+
+class Op;
+class Block;
+
+class Value {
+public:
+  const Type *type;
+  Op *def = nullptr;        // the defining op, or null for a block argument
+  Block *owner = nullptr;   // for block arguments
+  unsigned index = 0;       // result number or argument number
+  std::string name;         // printing hint (source variable name), may be ""
+
+  Value(const Type *t) : type(t) {}
+};
+
+class Block {
+public:
+  std::vector<std::unique_ptr<Value>> args;
+  std::vector<std::unique_ptr<Op>> ops;
+  Op *parent = nullptr; // the op owning this region; null for a body
+
+  Value *addArg(const Type *t, std::string name = "");
+  Op *terminator() const { return ops.empty() ? nullptr : ops.back().get(); }
+};
+
+class Op {
+public:
+  OpKind kind;
+  Loc loc;
+  std::vector<Value *> operands;
+  std::vector<std::unique_ptr<Value>> results;
+  std::vector<std::unique_ptr<Block>> regions;
+  Block *parent = nullptr;
+
+  // Attributes (meaning depends on kind, see Ops.def).
+  double fval = 0;
+  int64_t ival = 0;
+  std::string str;
+
+  Op(OpKind k, Loc l) : kind(k), loc(l) {}
+  Value *result(unsigned i = 0) const { return results[i].get(); }
+  Block *region(unsigned i) const { return regions[i].get(); }
+  Value *addResult(const Type *t, std::string name = "");
+  Block *addRegion();
+  CmpPred pred() const { return (CmpPred)ival; }
+};
+
+struct Param {
+  std::string name;
+  const Type *type;
+  Loc loc;
+  // Initialiser: kind plus up to two arguments (see sema), or literal data.
+  std::string init = "zeros";
+  std::vector<double> initArgs;
+};
+
+class Function {
+public:
+  std::string name;
+  Loc loc;
+  std::vector<const Type *> resultTypes;
+  std::unique_ptr<Block> body = std::make_unique<Block>();
+  /// For derived functions: how it was made, e.g. "grad(neuron, w, b)".
+  std::string derivedFrom;
+
+  Value *addArg(const Type *t, std::string name) {
+    return body->addArg(t, std::move(name));
+  }
+  const std::vector<std::unique_ptr<Value>> &args() const { return body->args; }
+};
+
+class Module {
+public:
+  TypeContext *types;
+  std::string sourcePath;
+  std::vector<std::unique_ptr<Function>> functions;
+  std::vector<Param> params;
+
+  explicit Module(TypeContext &t) : types(&t) {}
+  Function *lookup(const std::string &name) const;
+  const Param *lookupParam(const std::string &name) const;
+  Function *addFunction(std::string name);
+};
+
+/// Appends ops at the end of a block (or before its terminator).
+class Builder {
+public:
+  explicit Builder(TypeContext &types) : types(types) {}
+
+  TypeContext &types;
+
+  void setInsertionPointToEnd(Block *b) {
+    block = b;
+    beforeTerminator = false;
+  }
+  /// Inserts before the block's terminator (used by AD to add pushes).
+  void setInsertionPointBeforeTerminator(Block *b) {
+    block = b;
+    beforeTerminator = true;
+  }
+  Block *getBlock() const { return block; }
+  Loc loc;
+
+  Op *create(OpKind k, std::vector<Value *> operands = {},
+             std::vector<const Type *> results = {});
+  Value *constF(double v);
+  Value *constI(int64_t v);
+  Value *constB(bool v);
+  Value *unary(OpKind k, Value *a);
+  Value *binary(OpKind k, Value *a, Value *b);
+  Value *cmp(OpKind k, CmpPred p, Value *a, Value *b);
+  Value *select(Value *c, Value *a, Value *b);
+  void yield(std::vector<Value *> vals);
+
+private:
+  Block *block = nullptr;
+  bool beforeTerminator = false;
+};
+
+/// Deep copy of `src` into `dst` (appended), mapping values through `map`
+/// (which is extended with the copies' results and block arguments).
+void cloneOpsInto(const Block &src, Block &dst,
+                  std::map<const Value *, Value *> &map,
+                  bool skipTerminator = false);
+std::unique_ptr<Op> cloneOp(const Op &op, std::map<const Value *, Value *> &map);
+
+/// `bpc emit ir`: deterministic text form.
+void print(const Module &m, std::ostream &os);
+void print(const Function &f, std::ostream &os);
+
+} // namespace bp::ir

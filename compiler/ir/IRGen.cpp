@@ -1,0 +1,825 @@
+//===- IRGen.cpp - typed AST to IR ----------------------------------------===//
+//
+// Locals live in an environment of scopes mapping a name to its current SSA
+// values (a tuple is several values). `var` updates rebind the name; control
+// flow turns rebinding into region results:
+//  - if:    both branches are lowered from the same snapshot of the
+//           environment; every var whose value differs after either branch
+//           becomes a result of the `if`.
+//  - loops: vars assigned anywhere in the body (a syntactic superset) are
+//           carried as block arguments and yielded back.
+//  - return inside an if: the rest of the enclosing statements is lowered
+//           into each branch that can fall through, so every return ends up
+//           in tail position and becomes a yield of the function's result
+//           (continuation-passing; code after such an if is duplicated per
+//           falling-through branch).
+//
+//===----------------------------------------------------------------------===//
+#include "ir/IRGen.h"
+
+#include "ad/Derived.h"
+
+#include <cassert>
+#include <map>
+#include <set>
+
+namespace bp {
+namespace {
+
+using namespace ast;
+
+struct Slot {
+  std::vector<ir::Value *> vals;
+  const Type *type;
+  bool isVar;
+};
+using Scope = std::map<std::string, Slot>;
+using Env = std::vector<Scope>;
+
+/// A part of a statement list still to be lowered (the continuation).
+struct Segment {
+  const std::vector<StmtPtr> *stmts;
+  size_t from;
+  size_t depth; // env depth its statements live at
+};
+
+template <class T, class U> T *dyn(U *x) {
+  return x && T::classof(x) ? static_cast<T *>(x) : nullptr;
+}
+
+bool containsReturn(const Stmt &s);
+bool containsReturn(const Block &b) {
+  for (auto &s : b.stmts)
+    if (containsReturn(*s))
+      return true;
+  return false;
+}
+bool containsReturn(const Stmt &s) {
+  switch (s.kind) {
+  case StmtKind::Return:
+    return true;
+  case StmtKind::If: {
+    auto &i = static_cast<const IfStmt &>(s);
+    return containsReturn(i.thenBlock) ||
+           (i.elseBlock && containsReturn(*i.elseBlock));
+  }
+  case StmtKind::For:
+    return containsReturn(static_cast<const ForStmt &>(s).body);
+  case StmtKind::While:
+    return containsReturn(static_cast<const WhileStmt &>(s).body);
+  default:
+    return false;
+  }
+}
+
+void assignedNames(const Block &b, std::set<std::string> &out);
+void assignedNames(const Stmt &s, std::set<std::string> &out) {
+  switch (s.kind) {
+  case StmtKind::Assign: {
+    auto &a = static_cast<const AssignStmt &>(s);
+    if (auto *n = dyn<const NameExpr>(a.target.get()))
+      out.insert(n->name);
+    return;
+  }
+  case StmtKind::If: {
+    auto &i = static_cast<const IfStmt &>(s);
+    assignedNames(i.thenBlock, out);
+    if (i.elseBlock)
+      assignedNames(*i.elseBlock, out);
+    return;
+  }
+  case StmtKind::For:
+    assignedNames(static_cast<const ForStmt &>(s).body, out);
+    return;
+  case StmtKind::While:
+    assignedNames(static_cast<const WhileStmt &>(s).body, out);
+    return;
+  default:
+    return;
+  }
+}
+void assignedNames(const Block &b, std::set<std::string> &out) {
+  for (auto &s : b.stmts)
+    assignedNames(*s, out);
+}
+
+class IRGen {
+public:
+  IRGen(const sema::Program &p, TypeContext &t, DiagEngine &d)
+      : prog(p), T(t), diags(d), b(t) {}
+
+  std::unique_ptr<ir::Module> run(const std::string &path) {
+    mod = std::make_unique<ir::Module>(T);
+    mod->sourcePath = path;
+    for (auto &p : prog.params)
+      mod->params.push_back({p.name, p.type, p.loc, p.init, p.initArgs});
+    // Declare every function first so calls can refer to later ones.
+    for (const FnItem *f : prog.fns) {
+      ir::Function *fn = mod->addFunction(f->name);
+      fn->loc = f->loc;
+      const sema::FnSig &sig = prog.fnSigs.at(f->name);
+      for (size_t i = 0; i < sig.params.size(); ++i)
+        fn->addArg(sig.params[i], sig.paramNames[i]);
+      fn->resultTypes = flatten(sig.result);
+    }
+    for (const FnItem *f : prog.fns)
+      lowerFn(*f, *mod->lookup(f->name));
+    if (diags.hasErrors())
+      return nullptr;
+    for (const sema::DerivedInfo &d : prog.derived)
+      if (!ad::buildDerived(*mod, d, diags))
+        return nullptr;
+    return std::move(mod);
+  }
+
+private:
+  const sema::Program &prog;
+  TypeContext &T;
+  DiagEngine &diags;
+  ir::Builder b;
+  std::unique_ptr<ir::Module> mod;
+  Env env;
+  ir::Function *fn = nullptr;
+
+  std::vector<const Type *> flatten(const Type *t) {
+    if (t->isVoid())
+      return {};
+    if (t->isTuple())
+      return t->elems;
+    return {t};
+  }
+
+  static const Type *typeOf(const Expr &e) {
+    return static_cast<const Type *>(e.type);
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Environment
+  //===--------------------------------------------------------------------===//
+
+  Slot *lookup(const std::string &n) {
+    for (auto it = env.rbegin(); it != env.rend(); ++it) {
+      auto f = it->find(n);
+      if (f != it->end())
+        return &f->second;
+    }
+    return nullptr;
+  }
+
+  void bind(const std::string &n, std::vector<ir::Value *> vals,
+            const Type *t, bool isVar) {
+    for (size_t i = 0; i < vals.size(); ++i)
+      if (vals[i]->name.empty() && vals[i]->def &&
+          vals[i]->def->kind != ir::OpKind::ConstF &&
+          vals[i]->def->kind != ir::OpKind::ConstI)
+        vals[i]->name = vals.size() == 1 ? n : n + "." + std::to_string(i);
+    env.back()[n] = {std::move(vals), t, isVar};
+  }
+
+  /// Every visible var slot, outermost first; the key identifies a slot by
+  /// scope depth and name so snapshots can be compared.
+  std::vector<std::pair<size_t, std::string>> visibleVars() {
+    std::vector<std::pair<size_t, std::string>> out;
+    std::set<std::string> seen;
+    for (size_t d = env.size(); d-- > 0;)
+      for (auto &[n, s] : env[d])
+        if (seen.insert(n).second && s.isVar)
+          out.push_back({d, n});
+    return out;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Functions and statements
+  //===--------------------------------------------------------------------===//
+
+  void lowerFn(const FnItem &f, ir::Function &irFn) {
+    fn = &irFn;
+    env.clear();
+    env.emplace_back();
+    for (auto &a : irFn.args())
+      env.back()[a->name] = {{a.get()}, a->type, false};
+    b.setInsertionPointToEnd(irFn.body.get());
+    b.loc = f.body.endLoc;
+    env.emplace_back();
+    lowerSeq({{&f.body.stmts, 0, env.size()}}, /*tail=*/false);
+  }
+
+  /// Lowers the continuation `k` (innermost segment last) into the current
+  /// block, ending it with `return` (tail=false) or `yield` (tail=true).
+  void lowerSeq(std::vector<Segment> k, bool tail) {
+    while (!k.empty()) {
+      Segment &seg = k.back();
+      if (seg.from >= seg.stmts->size()) {
+        k.pop_back();
+        if (!k.empty())
+          env.resize(k.back().depth);
+        continue;
+      }
+      const Stmt &s = *(*seg.stmts)[seg.from++];
+      if (auto *r = dyn<const ReturnStmt>(&s)) {
+        b.loc = r->loc;
+        std::vector<ir::Value *> vals;
+        if (r->value)
+          vals = lowerTo(*r->value, fn->resultTypes);
+        b.create(tail ? ir::OpKind::Yield : ir::OpKind::Return, vals);
+        return;
+      }
+      auto *ifs = dyn<const IfStmt>(&s);
+      if (ifs && containsReturn(s)) {
+        lowerTailIf(*ifs, k, tail);
+        return;
+      }
+      if (containsReturn(s)) {
+        diags.error(s.loc, "'return' inside a loop is not supported yet");
+        return;
+      }
+      lowerStmt(s);
+    }
+    // Fell off the end: only valid for functions without a result (sema
+    // checked the rest).
+    std::vector<ir::Value *> none;
+    if (!fn->resultTypes.empty()) {
+      diags.error(fn->loc, "function '" + fn->name +
+                               "' can reach its end without 'return'");
+      for (const Type *t : fn->resultTypes)
+        none.push_back(zeroOf(t));
+    }
+    b.create(tail ? ir::OpKind::Yield : ir::OpKind::Return, none);
+  }
+
+  ir::Value *zeroOf(const Type *t) {
+    if (t->isF64())
+      return b.constF(0);
+    if (t->isBool())
+      return b.constB(false);
+    return b.constI(0);
+  }
+
+  void lowerTailIf(const IfStmt &s, std::vector<Segment> k, bool tail) {
+    b.loc = s.loc;
+    ir::Value *c = lowerExpr(*s.cond);
+    ir::Op *op = b.create(ir::OpKind::If, {c}, fn->resultTypes);
+    ir::Block *outer = b.getBlock();
+    Env saved = env;
+    auto branch = [&](ir::Block *region, const Block *blk) {
+      b.setInsertionPointToEnd(region);
+      env = saved;
+      std::vector<Segment> kk = k;
+      if (blk) {
+        env.emplace_back();
+        kk.push_back({&blk->stmts, 0, env.size()});
+      }
+      lowerSeq(kk, /*tail=*/true);
+    };
+    branch(op->addRegion(), &s.thenBlock);
+    branch(op->addRegion(), s.elseBlock ? &*s.elseBlock : nullptr);
+    env = saved;
+    b.setInsertionPointToEnd(outer);
+    std::vector<ir::Value *> rs;
+    for (auto &r : op->results)
+      rs.push_back(r.get());
+    b.create(tail ? ir::OpKind::Yield : ir::OpKind::Return, rs);
+  }
+
+  void lowerBlock(const Block &blk) {
+    env.emplace_back();
+    for (auto &s : blk.stmts)
+      lowerStmt(*s);
+    env.pop_back();
+  }
+
+  void lowerStmt(const Stmt &s) {
+    b.loc = s.loc;
+    switch (s.kind) {
+    case StmtKind::Let: {
+      auto &l = static_cast<const LetStmt &>(s);
+      if (l.isDestructure) {
+        const Type *t = typeOf(*l.init);
+        std::vector<ir::Value *> vals = lowerTo(*l.init, t->elems);
+        for (size_t i = 0; i < l.names.size(); ++i)
+          bind(l.names[i].name, {vals[i]}, t->elems[i], l.isVar);
+        return;
+      }
+      const Type *t = typeOf(*l.init);
+      if (l.type) {
+        // sema checked convertibility; the declared type wins (int -> f64).
+        if (t->isInt() && declaredIsF64(*l.type))
+          t = T.f64();
+      }
+      bind(l.names[0].name, lowerTo(*l.init, flatten(t)), t, l.isVar);
+      return;
+    }
+    case StmtKind::Assign: {
+      auto &a = static_cast<const AssignStmt &>(s);
+      auto *n = static_cast<const NameExpr *>(a.target.get());
+      Slot *slot = lookup(n->name);
+      const Type *t = slot ? slot->type : static_cast<const Type *>(n->type);
+      ir::Value *rhs = nullptr;
+      std::vector<ir::Value *> vals;
+      if (a.op == AssignOp::Set) {
+        vals = lowerTo(*a.value, flatten(t));
+      } else {
+        ir::Value *cur = slot ? slot->vals[0] : paramLoad(n->name, t);
+        rhs = coerce(lowerExpr(*a.value), t);
+        ir::OpKind k;
+        bool f = t->isF64();
+        switch (a.op) {
+        case AssignOp::Add:
+          k = f ? ir::OpKind::FAdd : ir::OpKind::IAdd;
+          break;
+        case AssignOp::Sub:
+          k = f ? ir::OpKind::FSub : ir::OpKind::ISub;
+          break;
+        case AssignOp::Mul:
+          k = f ? ir::OpKind::FMul : ir::OpKind::IMul;
+          break;
+        default:
+          k = f ? ir::OpKind::FDiv : ir::OpKind::IDiv;
+          break;
+        }
+        b.loc = a.loc;
+        vals = {b.binary(k, cur, rhs)};
+      }
+      if (!slot) {
+        b.create(ir::OpKind::ParamStore, {vals[0]})->str = n->name;
+        return;
+      }
+      if (vals.size() == 1 && vals[0]->name.empty() && vals[0]->def)
+        vals[0]->name = n->name;
+      slot->vals = vals;
+      return;
+    }
+    case StmtKind::If:
+      lowerIf(static_cast<const IfStmt &>(s));
+      return;
+    case StmtKind::For:
+      lowerFor(static_cast<const ForStmt &>(s));
+      return;
+    case StmtKind::While:
+      lowerWhile(static_cast<const WhileStmt &>(s));
+      return;
+    case StmtKind::Expr:
+      lowerExprStmt(*static_cast<const ExprStmt &>(s).expr);
+      return;
+    case StmtKind::Return:
+      assert(false && "returns are handled by lowerSeq");
+      return;
+    }
+  }
+
+  static bool declaredIsF64(const TypeExpr &t) {
+    return t.kind == TypeExpr::F64;
+  }
+
+  void lowerIf(const IfStmt &s) {
+    ir::Value *c = lowerExpr(*s.cond);
+    ir::Op *op = b.create(ir::OpKind::If, {c});
+    ir::Block *outer = b.getBlock();
+    auto vars = visibleVars();
+    Env saved = env;
+    ir::Block *thenR = op->addRegion(), *elseR = op->addRegion();
+    b.setInsertionPointToEnd(thenR);
+    lowerBlock(s.thenBlock);
+    Env thenEnv = env;
+    env = saved;
+    b.setInsertionPointToEnd(elseR);
+    if (s.elseBlock)
+      lowerBlock(*s.elseBlock);
+    Env elseEnv = env;
+    env = saved;
+
+    std::vector<ir::Value *> thenY, elseY;
+    for (auto &[d, n] : vars) {
+      Slot &orig = saved[d][n];
+      Slot &t = thenEnv[d][n], &e = elseEnv[d][n];
+      if (t.vals == orig.vals && e.vals == orig.vals)
+        continue;
+      thenY.insert(thenY.end(), t.vals.begin(), t.vals.end());
+      elseY.insert(elseY.end(), e.vals.begin(), e.vals.end());
+      std::vector<ir::Value *> res;
+      for (ir::Value *v : t.vals)
+        res.push_back(op->addResult(v->type, n));
+      env[d][n].vals = res;
+    }
+    b.setInsertionPointToEnd(thenR);
+    b.yield(thenY);
+    b.setInsertionPointToEnd(elseR);
+    b.yield(elseY);
+    b.setInsertionPointToEnd(outer);
+  }
+
+  /// The var slots a loop body may assign, as (depth, name), with their
+  /// current values flattened into `inits`.
+  std::vector<std::pair<size_t, std::string>>
+  carriedVars(const Block &body, std::vector<ir::Value *> &inits) {
+    std::set<std::string> names;
+    assignedNames(body, names);
+    std::vector<std::pair<size_t, std::string>> out;
+    for (auto &[d, n] : visibleVars())
+      if (names.count(n)) {
+        out.push_back({d, n});
+        for (ir::Value *v : env[d][n].vals)
+          inits.push_back(v);
+      }
+    return out;
+  }
+
+  void bindCarried(const std::vector<std::pair<size_t, std::string>> &carried,
+                   ir::Block *region, size_t firstArg) {
+    size_t k = firstArg;
+    for (auto &[d, n] : carried) {
+      Slot &s = env[d][n];
+      for (auto &v : s.vals)
+        v = region->args[k++].get();
+    }
+  }
+
+  std::vector<ir::Value *>
+  carriedValues(const std::vector<std::pair<size_t, std::string>> &carried) {
+    std::vector<ir::Value *> out;
+    for (auto &[d, n] : carried)
+      for (ir::Value *v : env[d][n].vals)
+        out.push_back(v);
+    return out;
+  }
+
+  void bindResults(const std::vector<std::pair<size_t, std::string>> &carried,
+                   ir::Op *op) {
+    size_t k = 0;
+    for (auto &[d, n] : carried)
+      for (auto &v : env[d][n].vals)
+        v = op->result(k++);
+  }
+
+  void lowerFor(const ForStmt &s) {
+    ir::Value *lo = lowerExpr(*s.lo), *hi = lowerExpr(*s.hi);
+    b.loc = s.loc;
+    std::vector<ir::Value *> inits;
+    auto carried = carriedVars(s.body, inits);
+    std::vector<ir::Value *> operands = {lo, hi};
+    operands.insert(operands.end(), inits.begin(), inits.end());
+    std::vector<const Type *> types;
+    for (ir::Value *v : inits)
+      types.push_back(v->type);
+    ir::Op *op = b.create(ir::OpKind::For, operands, types);
+    ir::Block *outer = b.getBlock();
+    ir::Block *body = op->addRegion();
+    ir::Value *iv = body->addArg(T.i64(), s.var.name);
+    for (auto &[d, n] : carried)
+      for (ir::Value *v : env[d][n].vals)
+        body->addArg(v->type, n);
+    for (size_t i = 0; i < op->results.size(); ++i)
+      op->result(i)->name = body->args[i + 1]->name;
+    bindCarried(carried, body, 1);
+    b.setInsertionPointToEnd(body);
+    env.emplace_back();
+    env.back()[s.var.name] = {{iv}, T.i64(), false};
+    lowerBlock(s.body);
+    env.pop_back();
+    b.yield(carriedValues(carried));
+    b.setInsertionPointToEnd(outer);
+    bindResults(carried, op);
+  }
+
+  void lowerWhile(const WhileStmt &s) {
+    b.loc = s.loc;
+    std::vector<ir::Value *> inits;
+    auto carried = carriedVars(s.body, inits);
+    std::vector<const Type *> types;
+    for (ir::Value *v : inits)
+      types.push_back(v->type);
+    ir::Op *op = b.create(ir::OpKind::While, inits, types);
+    ir::Block *outer = b.getBlock();
+    ir::Block *cond = op->addRegion(), *body = op->addRegion();
+    for (auto &[d, n] : carried)
+      for (ir::Value *v : env[d][n].vals) {
+        cond->addArg(v->type, n);
+        body->addArg(v->type, n);
+      }
+    for (size_t i = 0; i < op->results.size(); ++i)
+      op->result(i)->name = body->args[i]->name;
+    Env saved = env;
+    bindCarried(carried, cond, 0);
+    b.setInsertionPointToEnd(cond);
+    b.yield({lowerExpr(*s.cond)});
+    env = saved;
+    bindCarried(carried, body, 0);
+    b.setInsertionPointToEnd(body);
+    lowerBlock(s.body);
+    b.yield(carriedValues(carried));
+    env = saved;
+    b.setInsertionPointToEnd(outer);
+    bindResults(carried, op);
+  }
+
+  void lowerExprStmt(const Expr &e) {
+    if (auto *c = dyn<const CallExpr>(&e)) {
+      auto *n = dyn<const NameExpr>(c->callee.get());
+      if (n && !lookup(n->name) && !prog.signature(n->name)) {
+        if (n->name == "print") {
+          lowerPrint(*c);
+          return;
+        }
+        if (n->name == "assert") {
+          b.loc = c->loc;
+          ir::Value *cond = lowerExpr(*c->args[0]);
+          b.loc = c->loc;
+          ir::Op *op = b.create(ir::OpKind::Assert, {cond});
+          op->str = c->args.size() > 1
+                        ? static_cast<const StringExpr &>(*c->args[1]).value
+                        : "assertion failed";
+          return;
+        }
+      }
+    }
+    lowerValues(e);
+  }
+
+  void lowerPrint(const CallExpr &c) {
+    std::string tmpl;
+    std::vector<ir::Value *> vals;
+    for (size_t i = 0; i < c.args.size(); ++i) {
+      if (i)
+        tmpl += ' ';
+      const Expr &a = *c.args[i];
+      if (auto *s = dyn<const StringExpr>(&a)) {
+        tmpl += s->value;
+        continue;
+      }
+      std::vector<ir::Value *> vs = lowerValues(a);
+      const Type *t = typeOf(a);
+      if (t->isTuple()) {
+        tmpl += '(';
+        for (size_t k = 0; k < vs.size(); ++k)
+          tmpl += k ? ", \x01" : "\x01";
+        tmpl += ')';
+      } else {
+        tmpl += '\x01';
+      }
+      vals.insert(vals.end(), vs.begin(), vs.end());
+    }
+    tmpl += '\n';
+    b.loc = c.loc;
+    b.create(ir::OpKind::Print, vals)->str = tmpl;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Expressions
+  //===--------------------------------------------------------------------===//
+
+  ir::Value *coerce(ir::Value *v, const Type *to) {
+    if (v->type->isInt() && to->isF64())
+      return b.unary(ir::OpKind::IToF, v);
+    return v;
+  }
+
+  /// Lowers `e` and converts its values to `types` (int -> f64).
+  std::vector<ir::Value *> lowerTo(const Expr &e,
+                                   const std::vector<const Type *> &types) {
+    std::vector<ir::Value *> vals = lowerValues(e);
+    for (size_t i = 0; i < vals.size() && i < types.size(); ++i)
+      vals[i] = coerce(vals[i], types[i]);
+    return vals;
+  }
+
+  /// All values of `e` (several for a tuple, none for a void call).
+  std::vector<ir::Value *> lowerValues(const Expr &e) {
+    if (auto *t = dyn<const TupleExpr>(&e)) {
+      std::vector<ir::Value *> out;
+      for (auto &x : t->elems) {
+        auto vs = lowerValues(*x);
+        out.insert(out.end(), vs.begin(), vs.end());
+      }
+      return out;
+    }
+    if (auto *c = dyn<const CallExpr>(&e))
+      if (std::string callee = userCallee(*c); !callee.empty())
+        return lowerUserCall(*c, callee);
+    if (auto *n = dyn<const NameExpr>(&e))
+      if (Slot *s = lookup(n->name))
+        return s->vals;
+    return {lowerExpr(e)};
+  }
+
+  /// The IR function a call expression targets, or "" for a builtin.
+  std::string userCallee(const CallExpr &c) {
+    if (auto *inner = dyn<const CallExpr>(c.callee.get()))
+      return prog.inlineDerived.at(inner);
+    auto *n = static_cast<const NameExpr *>(c.callee.get());
+    if (prog.signature(n->name))
+      return n->name;
+    return "";
+  }
+
+  std::vector<ir::Value *> lowerUserCall(const CallExpr &c,
+                                         const std::string &callee) {
+    ir::Function *f = mod->lookup(callee);
+    const sema::FnSig &sig = *prog.signature(callee);
+    std::vector<ir::Value *> args;
+    for (size_t i = 0; i < c.args.size(); ++i)
+      args.push_back(coerce(lowerExpr(*c.args[i]), sig.params[i]));
+    b.loc = c.loc;
+    ir::Op *op = b.create(ir::OpKind::Call, args, flatten(sig.result));
+    op->str = callee;
+    (void)f;
+    std::vector<ir::Value *> out;
+    for (auto &r : op->results)
+      out.push_back(r.get());
+    return out;
+  }
+
+  ir::Value *paramLoad(const std::string &name, const Type *t) {
+    ir::Op *op = b.create(ir::OpKind::ParamLoad, {}, {t});
+    op->str = name;
+    op->result()->name = name;
+    return op->result();
+  }
+
+  ir::Value *lowerExpr(const Expr &e) {
+    b.loc = e.loc;
+    switch (e.kind) {
+    case ExprKind::Number: {
+      auto &n = static_cast<const NumberExpr &>(e);
+      return n.isInt ? b.constI(n.intValue) : b.constF(n.floatValue);
+    }
+    case ExprKind::Bool:
+      return b.constB(static_cast<const BoolExpr &>(e).value);
+    case ExprKind::Name: {
+      auto &n = static_cast<const NameExpr &>(e);
+      if (Slot *s = lookup(n.name))
+        return s->vals[0];
+      auto c = prog.consts.find(n.name);
+      if (c != prog.consts.end())
+        return c->second.isInt ? b.constI(c->second.i) : b.constF(c->second.f);
+      return paramLoad(n.name, typeOf(e));
+    }
+    case ExprKind::Unary: {
+      auto &u = static_cast<const UnaryExpr &>(e);
+      ir::Value *v = lowerExpr(*u.operand);
+      b.loc = e.loc;
+      switch (u.op) {
+      case UnaryOp::Plus:
+        return v;
+      case UnaryOp::Neg:
+        return b.unary(v->type->isInt() ? ir::OpKind::INeg : ir::OpKind::FNeg,
+                       v);
+      case UnaryOp::Not:
+        return b.unary(ir::OpKind::Not, v);
+      }
+      return v;
+    }
+    case ExprKind::Binary:
+      return lowerBinary(static_cast<const BinaryExpr &>(e));
+    case ExprKind::Call:
+      return lowerCall(static_cast<const CallExpr &>(e));
+    case ExprKind::IfExpr: {
+      auto &i = static_cast<const IfExpr &>(e);
+      const Type *t = typeOf(e);
+      ir::Value *c = lowerExpr(*i.cond);
+      return branchValue(c, t, [&] { return lowerTo(*i.thenExpr, {t})[0]; },
+                         [&] { return lowerTo(*i.elseExpr, {t})[0]; });
+    }
+    case ExprKind::Tuple: {
+      // A tuple in a scalar position (sema allows only print/return/let).
+      return lowerValues(e)[0];
+    }
+    case ExprKind::String:
+    case ExprKind::Index:
+    case ExprKind::TensorLit:
+      break;
+    }
+    assert(false && "sema rejects this expression");
+    return b.constF(0);
+  }
+
+  template <class A, class B>
+  ir::Value *branchValue(ir::Value *c, const Type *t, A thenFn, B elseFn) {
+    ir::Op *op = b.create(ir::OpKind::If, {c}, {t});
+    ir::Block *outer = b.getBlock();
+    Env saved = env;
+    b.setInsertionPointToEnd(op->addRegion());
+    b.yield({thenFn()});
+    env = saved;
+    b.setInsertionPointToEnd(op->addRegion());
+    b.yield({elseFn()});
+    env = saved;
+    b.setInsertionPointToEnd(outer);
+    return op->result();
+  }
+
+  ir::Value *lowerBinary(const BinaryExpr &e) {
+    using ir::OpKind;
+    if (e.op == BinaryOp::And || e.op == BinaryOp::Or) {
+      // Short-circuit: `a and b` is `if a { b } else { false }`.
+      ir::Value *l = lowerExpr(*e.lhs);
+      bool isAnd = e.op == BinaryOp::And;
+      return branchValue(
+          l, T.boolean(),
+          [&] { return isAnd ? lowerExpr(*e.rhs) : b.constB(true); },
+          [&] { return isAnd ? b.constB(false) : lowerExpr(*e.rhs); });
+    }
+    ir::Value *l = lowerExpr(*e.lhs), *r = lowerExpr(*e.rhs);
+    b.loc = e.opLoc;
+    const Type *lt = l->type, *rt = r->type;
+    bool ints = lt->isInt() && rt->isInt();
+    if (lt->isBool() && rt->isBool()) {
+      ir::Value *eq = b.binary(OpKind::BEq, l, r);
+      eq->def->results[0]->type = T.boolean();
+      return e.op == BinaryOp::Eq ? eq : b.unary(OpKind::Not, eq);
+    }
+    if (!ints || e.op == BinaryOp::Pow) {
+      l = coerce(l, T.f64());
+      r = coerce(r, T.f64());
+    }
+    auto cmp = [&](ir::CmpPred p) {
+      return b.cmp(ints ? OpKind::ICmp : OpKind::FCmp, p, l, r);
+    };
+    switch (e.op) {
+    case BinaryOp::Add:
+      return b.binary(ints ? OpKind::IAdd : OpKind::FAdd, l, r);
+    case BinaryOp::Sub:
+      return b.binary(ints ? OpKind::ISub : OpKind::FSub, l, r);
+    case BinaryOp::Mul:
+      return b.binary(ints ? OpKind::IMul : OpKind::FMul, l, r);
+    case BinaryOp::Div:
+      return b.binary(ints ? OpKind::IDiv : OpKind::FDiv, l, r);
+    case BinaryOp::Mod:
+      return b.binary(ints ? OpKind::IRem : OpKind::FRem, l, r);
+    case BinaryOp::Pow:
+      return b.binary(OpKind::Pow, l, r);
+    case BinaryOp::Eq:
+      return cmp(ir::CmpPred::Eq);
+    case BinaryOp::Ne:
+      return cmp(ir::CmpPred::Ne);
+    case BinaryOp::Lt:
+      return cmp(ir::CmpPred::Lt);
+    case BinaryOp::Le:
+      return cmp(ir::CmpPred::Le);
+    case BinaryOp::Gt:
+      return cmp(ir::CmpPred::Gt);
+    case BinaryOp::Ge:
+      return cmp(ir::CmpPred::Ge);
+    default:
+      break;
+    }
+    assert(false && "sema rejects this operator");
+    return l;
+  }
+
+  ir::Value *lowerCall(const CallExpr &c) {
+    using ir::OpKind;
+    if (std::string callee = userCallee(c); !callee.empty())
+      return lowerUserCall(c, callee)[0];
+    const std::string &n = static_cast<const NameExpr &>(*c.callee).name;
+    static const std::map<std::string, OpKind> unary = {
+        {"exp", OpKind::Exp},         {"log", OpKind::Log},
+        {"sqrt", OpKind::Sqrt},       {"sin", OpKind::Sin},
+        {"cos", OpKind::Cos},         {"tan", OpKind::Tan},
+        {"tanh", OpKind::Tanh},       {"sigmoid", OpKind::Sigmoid},
+        {"relu", OpKind::Relu},       {"softplus", OpKind::Softplus},
+        {"sign", OpKind::Sign},       {"lgamma", OpKind::Lgamma},
+        {"stop_gradient", OpKind::StopGrad}};
+    std::vector<ir::Value *> args;
+    for (auto &a : c.args)
+      args.push_back(lowerExpr(*a));
+    b.loc = c.loc;
+    auto f = [&](size_t i) { return coerce(args[i], T.f64()); };
+    if (auto it = unary.find(n); it != unary.end())
+      return b.unary(it->second, f(0));
+    if (n == "abs") {
+      if (!args[0]->type->isInt())
+        return b.unary(OpKind::Abs, f(0));
+      ir::Value *neg = b.cmp(OpKind::ICmp, ir::CmpPred::Lt, args[0], b.constI(0));
+      return b.select(neg, b.unary(OpKind::INeg, args[0]), args[0]);
+    }
+    if (n == "max" || n == "min") {
+      bool isMax = n == "max";
+      if (args[0]->type->isInt() && args[1]->type->isInt()) {
+        ir::Value *gt = b.cmp(OpKind::ICmp, isMax ? ir::CmpPred::Ge : ir::CmpPred::Le,
+                              args[0], args[1]);
+        return b.select(gt, args[0], args[1]);
+      }
+      return b.binary(isMax ? OpKind::Max : OpKind::Min, f(0), f(1));
+    }
+    if (n == "pow")
+      return b.binary(OpKind::Pow, f(0), f(1));
+    if (n == "clip")
+      return b.create(OpKind::Clip, {f(0), f(1), f(2)}, {T.f64()})->result();
+    if (n == "float")
+      return f(0);
+    if (n == "int")
+      return args[0]->type->isInt() ? args[0] : b.unary(OpKind::FToI, args[0]);
+    assert(false && "sema rejects other builtins here");
+    return args.empty() ? b.constF(0) : args[0];
+  }
+};
+
+} // namespace
+
+std::unique_ptr<ir::Module> generateIR(const ast::Module &module,
+                                       const sema::Program &prog,
+                                       TypeContext &types, DiagEngine &diags) {
+  return IRGen(prog, types, diags).run(diags.source().path);
+}
+
+} // namespace bp

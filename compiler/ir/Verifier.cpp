@@ -1,0 +1,347 @@
+//===- Verifier.cpp - IR invariant checks ---------------------------------===//
+//
+// Invariants (each is checked below, in this order):
+//  1. Structure: a function body ends in exactly one `return`; every region
+//     block ends in exactly one `yield`; no terminator appears elsewhere;
+//     every op's `parent` is the block holding it.
+//  2. Dominance: every operand is a block argument of the op's own block or
+//     an enclosing one, or the result of an op earlier in the same block or
+//     in an enclosing block (structured SSA: no value escapes its region
+//     except through yield).
+//  3. Arity and types: operand counts and types match the op kind (f64 ops
+//     on f64, int ops on int, conditions are bool, tapes are tape), yields
+//     match what their parent op expects, returns match the function's
+//     result types, calls match the callee's signature.
+//  4. Tapes: tape.push/pop/free take a tape value made by tape.new in the
+//     same function.
+//
+//===----------------------------------------------------------------------===//
+#include "ir/Verifier.h"
+
+#include <set>
+#include <sstream>
+
+namespace bp::ir {
+namespace {
+
+class Verifier {
+public:
+  Verifier(const Function &f, const Module &m) : f(f), m(m) {}
+
+  std::string run() {
+    scope.clear();
+    checkBlock(*f.body, nullptr);
+    return error;
+  }
+
+private:
+  const Function &f;
+  const Module &m;
+  std::set<const Value *> scope;
+  std::string error;
+
+  bool fail(const Op *op, const std::string &msg) {
+    if (error.empty()) {
+      std::ostringstream os;
+      os << "IR verifier: in @" << f.name << ": ";
+      if (op)
+        os << "'" << mnemonic(op->kind) << "': ";
+      os << msg;
+      error = os.str();
+    }
+    return false;
+  }
+
+  bool sameTypes(const std::vector<Value *> &vals,
+                 const std::vector<const Type *> &types) {
+    if (vals.size() != types.size())
+      return false;
+    for (size_t i = 0; i < vals.size(); ++i)
+      if (vals[i]->type != types[i])
+        return false;
+    return true;
+  }
+
+  static std::vector<const Type *> typesOf(const Op &op) {
+    std::vector<const Type *> ts;
+    for (auto &r : op.results)
+      ts.push_back(r->type);
+    return ts;
+  }
+
+  void checkBlock(const Block &b, const Op *parentOp) {
+    std::vector<const Value *> added;
+    for (auto &a : b.args) {
+      scope.insert(a.get());
+      added.push_back(a.get());
+    }
+    if (b.ops.empty()) {
+      fail(parentOp, "empty block (missing terminator)");
+      return;
+    }
+    for (size_t i = 0; i < b.ops.size() && error.empty(); ++i) {
+      const Op &op = *b.ops[i];
+      bool isLast = i + 1 == b.ops.size();
+      bool isTerm = op.kind == OpKind::Yield || op.kind == OpKind::Return;
+      if (op.parent != &b)
+        fail(&op, "parent pointer does not match its block");
+      if (isTerm != isLast)
+        fail(&op, isLast ? "block does not end in a terminator"
+                         : "terminator in the middle of a block");
+      if (isLast && parentOp && op.kind != OpKind::Yield)
+        fail(&op, "a region must end in 'yield'");
+      if (isLast && !parentOp && op.kind != OpKind::Return)
+        fail(&op, "a function body must end in 'return'");
+      for (Value *v : op.operands)
+        if (!scope.count(v))
+          fail(&op, "operand used outside the region that defines it, or "
+                    "before its definition");
+      checkOp(op, parentOp, b);
+      for (auto &region : op.regions)
+        checkBlock(*region, &op);
+      for (auto &r : op.results) {
+        scope.insert(r.get());
+        added.push_back(r.get());
+      }
+    }
+    for (const Value *v : added)
+      scope.erase(v);
+  }
+
+  void checkOp(const Op &op, const Op *parentOp, const Block &b) {
+    TypeContext &T = *m.types;
+    auto nOps = [&](size_t n) {
+      if (op.operands.size() != n)
+        fail(&op, "expected " + std::to_string(n) + " operands");
+      return op.operands.size() == n;
+    };
+    auto allOf = [&](const Type *t) {
+      for (Value *v : op.operands)
+        if (v->type != t)
+          return fail(&op, "operand of type " + toString(v->type) +
+                               ", expected " + toString(t));
+      for (auto &r : op.results)
+        if (r->type != t && op.kind != OpKind::FCmp && op.kind != OpKind::ICmp)
+          return fail(&op, "result of type " + toString(r->type) +
+                               ", expected " + toString(t));
+      return true;
+    };
+    switch (op.kind) {
+    case OpKind::ConstF:
+    case OpKind::ConstI:
+    case OpKind::ConstB:
+    case OpKind::TapeNew:
+      nOps(0);
+      break;
+    case OpKind::FAdd:
+    case OpKind::FSub:
+    case OpKind::FMul:
+    case OpKind::FDiv:
+    case OpKind::FRem:
+    case OpKind::Pow:
+    case OpKind::Max:
+    case OpKind::Min:
+      if (nOps(2))
+        allOf(T.f64());
+      break;
+    case OpKind::Clip:
+      if (nOps(3))
+        allOf(T.f64());
+      break;
+    case OpKind::FNeg:
+    case OpKind::Exp:
+    case OpKind::Log:
+    case OpKind::Sqrt:
+    case OpKind::Sin:
+    case OpKind::Cos:
+    case OpKind::Tan:
+    case OpKind::Tanh:
+    case OpKind::Sigmoid:
+    case OpKind::Relu:
+    case OpKind::Softplus:
+    case OpKind::Abs:
+    case OpKind::Sign:
+    case OpKind::Lgamma:
+    case OpKind::Digamma:
+    case OpKind::Trigamma:
+    case OpKind::StopGrad:
+      if (nOps(1))
+        allOf(T.f64());
+      break;
+    case OpKind::IAdd:
+    case OpKind::ISub:
+    case OpKind::IMul:
+    case OpKind::IDiv:
+    case OpKind::IRem:
+      if (nOps(2))
+        allOf(T.i64());
+      break;
+    case OpKind::INeg:
+      if (nOps(1))
+        allOf(T.i64());
+      break;
+    case OpKind::FCmp:
+    case OpKind::ICmp:
+      if (nOps(2)) {
+        allOf(op.kind == OpKind::FCmp ? T.f64() : T.i64());
+        if (op.result()->type != T.boolean())
+          fail(&op, "comparison result must be bool");
+      }
+      break;
+    case OpKind::Not:
+      if (nOps(1))
+        allOf(T.boolean());
+      break;
+    case OpKind::BEq:
+      if (nOps(2) && (op.operands[0]->type != T.boolean() ||
+                      op.operands[1]->type != T.boolean()))
+        fail(&op, "operands must be bool");
+      break;
+    case OpKind::Select:
+      if (nOps(3) && (op.operands[0]->type != T.boolean() ||
+                      op.operands[1]->type != op.operands[2]->type ||
+                      op.result()->type != op.operands[1]->type))
+        fail(&op, "select needs a bool condition and equal arm types");
+      break;
+    case OpKind::IToF:
+      if (nOps(1) && (op.operands[0]->type != T.i64() ||
+                      op.result()->type != T.f64()))
+        fail(&op, "itof converts int to f64");
+      break;
+    case OpKind::FToI:
+      if (nOps(1) && (op.operands[0]->type != T.f64() ||
+                      op.result()->type != T.i64()))
+        fail(&op, "ftoi converts f64 to int");
+      break;
+    case OpKind::ParamLoad:
+    case OpKind::ParamStore: {
+      const Param *p = m.lookupParam(op.str);
+      if (!p) {
+        fail(&op, "unknown param @" + op.str);
+        break;
+      }
+      if (op.kind == OpKind::ParamLoad && (op.results.size() != 1 ||
+                                           op.result()->type != p->type))
+        fail(&op, "result type differs from the param's");
+      if (op.kind == OpKind::ParamStore &&
+          (op.operands.size() != 1 || op.operands[0]->type != p->type))
+        fail(&op, "stored value type differs from the param's");
+      break;
+    }
+    case OpKind::Call: {
+      const Function *callee = m.lookup(op.str);
+      if (!callee) {
+        fail(&op, "unknown callee @" + op.str);
+        break;
+      }
+      std::vector<const Type *> argTypes;
+      for (auto &a : callee->args())
+        argTypes.push_back(a->type);
+      if (!sameTypes(op.operands, argTypes))
+        fail(&op, "arguments do not match @" + op.str + "'s signature");
+      if (typesOf(op) != callee->resultTypes)
+        fail(&op, "results do not match @" + op.str + "'s signature");
+      break;
+    }
+    case OpKind::If:
+      if (nOps(1) && op.operands[0]->type != T.boolean())
+        fail(&op, "condition must be bool");
+      if (op.regions.size() != 2 || !op.region(0)->args.empty() ||
+          !op.region(1)->args.empty())
+        fail(&op, "needs two regions without arguments");
+      break;
+    case OpKind::For: {
+      if (op.operands.size() < 2 || op.operands[0]->type != T.i64() ||
+          op.operands[1]->type != T.i64()) {
+        fail(&op, "bounds must be two ints");
+        break;
+      }
+      const Block *body = op.regions.size() == 1 ? op.region(0) : nullptr;
+      if (!body || body->args.size() != op.operands.size() - 1 ||
+          body->args[0]->type != T.i64()) {
+        fail(&op, "needs one region with the induction variable and one "
+                  "argument per carried value");
+        break;
+      }
+      for (size_t i = 2; i < op.operands.size(); ++i)
+        if (op.operands[i]->type != body->args[i - 1]->type ||
+            op.result(i - 2)->type != op.operands[i]->type)
+          fail(&op, "carried value types differ");
+      if (op.results.size() != op.operands.size() - 2)
+        fail(&op, "one result per carried value");
+      break;
+    }
+    case OpKind::While: {
+      if (op.regions.size() != 2 ||
+          op.region(0)->args.size() != op.operands.size() ||
+          op.region(1)->args.size() != op.operands.size() ||
+          op.results.size() != op.operands.size()) {
+        fail(&op, "needs cond and body regions with one argument per carried "
+                  "value, and one result each");
+        break;
+      }
+      for (size_t i = 0; i < op.operands.size(); ++i)
+        if (op.region(0)->args[i]->type != op.operands[i]->type ||
+            op.region(1)->args[i]->type != op.operands[i]->type ||
+            op.result(i)->type != op.operands[i]->type)
+          fail(&op, "carried value types differ");
+      break;
+    }
+    case OpKind::Yield: {
+      if (!parentOp)
+        break;
+      if (parentOp->kind == OpKind::If) {
+        if (!sameTypes(op.operands, typesOf(*parentOp)))
+          fail(&op, "yield does not match the if's result types");
+      } else if (parentOp->kind == OpKind::For) {
+        if (!sameTypes(op.operands, typesOf(*parentOp)))
+          fail(&op, "yield does not match the loop's carried types");
+      } else if (parentOp->kind == OpKind::While) {
+        if (&b == parentOp->region(0)) {
+          if (op.operands.size() != 1 || op.operands[0]->type != T.boolean())
+            fail(&op, "a while condition region yields one bool");
+        } else if (!sameTypes(op.operands, typesOf(*parentOp))) {
+          fail(&op, "yield does not match the loop's carried types");
+        }
+      }
+      break;
+    }
+    case OpKind::Return:
+      if (!sameTypes(op.operands, f.resultTypes))
+        fail(&op, "returned values do not match the function's result types");
+      break;
+    case OpKind::Print:
+      break;
+    case OpKind::Assert:
+      if (nOps(1) && op.operands[0]->type != T.boolean())
+        fail(&op, "condition must be bool");
+      break;
+    case OpKind::TapePush:
+      if (nOps(2) && op.operands[0]->type != T.tape())
+        fail(&op, "first operand must be a tape");
+      break;
+    case OpKind::TapePop:
+    case OpKind::TapeFree:
+      if (nOps(1) && op.operands[0]->type != T.tape())
+        fail(&op, "operand must be a tape");
+      break;
+    }
+  }
+};
+
+} // namespace
+
+std::string verify(const Function &f, const Module &m) {
+  return Verifier(f, m).run();
+}
+
+std::string verify(const Module &m) {
+  for (auto &f : m.functions) {
+    std::string e = verify(*f, m);
+    if (!e.empty())
+      return e;
+  }
+  return "";
+}
+
+} // namespace bp::ir

@@ -1,0 +1,44 @@
+//===- JIT.h - ORC LLJIT wrapper --------------------------------*- C++ -*-===//
+#pragma once
+
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+
+namespace llvm {
+class LLVMContext;
+class Module;
+class TargetMachine;
+namespace orc {
+class LLJIT;
+class ThreadSafeContext;
+} // namespace orc
+} // namespace llvm
+
+namespace bp {
+
+/// One JIT session: LLVM's ORC LLJIT for the host CPU, resolving runtime
+/// symbols (bp_print_*, libm) from the bpc process.
+class JIT {
+public:
+  static llvm::Expected<std::unique_ptr<JIT>> create();
+  ~JIT();
+
+  /// A TargetMachine for the host, used to optimise modules before adding.
+  llvm::TargetMachine &targetMachine() { return *tm; }
+
+  llvm::Error add(std::unique_ptr<llvm::Module> m,
+                  std::unique_ptr<llvm::LLVMContext> ctx);
+  llvm::Expected<void *> lookup(const std::string &symbol);
+
+private:
+  JIT() = default;
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  std::unique_ptr<llvm::TargetMachine> tm;
+};
+
+/// Initialises LLVM's native target once per process.
+void initializeNativeTarget();
+
+} // namespace bp

@@ -1,0 +1,33 @@
+//===- Parser.h - .bp source to AST -----------------------------*- C++ -*-===//
+//
+// The only entry point into compiler/parse. ANTLR types never cross this
+// header: the library is built with RTTI and exceptions (the ANTLR C++
+// runtime needs them) and hands back our own AST.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "parse/AST.h"
+#include "support/Diagnostics.h"
+
+#include <iosfwd>
+#include <memory>
+
+namespace bp {
+
+/// Input:  the whole text of one .bp file.
+/// Output: the module's AST; every syntax error is reported into `diags` as
+///         a located error (all of them, not only the first). Returns null
+///         only when the input could not be parsed at all.
+/// Never throws, never crashes: nesting deeper than `maxNestingDepth` and
+/// sources larger than `maxSourceBytes` are located errors.
+std::unique_ptr<ast::Module> parseModule(const SourceFile &file,
+                                         DiagEngine &diags);
+
+constexpr unsigned maxNestingDepth = 256;
+constexpr size_t maxSourceBytes = 64u << 20;
+
+/// `bpc emit ast`: a deterministic, indented dump of the tree.
+void printAST(const ast::Module &module, std::ostream &os);
+
+} // namespace bp

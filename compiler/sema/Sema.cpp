@@ -1,0 +1,1282 @@
+//===- Sema.cpp - name resolution and type checking -----------------------===//
+//
+// Three walks over the module: (1) collect top-level names, (2) evaluate
+// consts and param declarations and resolve function signatures, (3) check
+// function bodies and derived functions. A failed expression gets a null
+// type, which later checks treat as "already reported" so one mistake gives
+// one error.
+//
+//===----------------------------------------------------------------------===//
+#include "sema/Sema.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <set>
+
+namespace bp::sema {
+
+const char *spelling(DerivKind k) {
+  switch (k) {
+  case DerivKind::Grad:
+    return "grad";
+  case DerivKind::ValueAndGrad:
+    return "value_and_grad";
+  case DerivKind::Jvp:
+    return "jvp";
+  }
+  return "?";
+}
+
+const DerivedInfo *Program::lookupDerived(const std::string &name) const {
+  for (auto &d : derived)
+    if (d.name == name)
+      return &d;
+  return nullptr;
+}
+
+const FnSig *Program::signature(const std::string &name) const {
+  auto it = fnSigs.find(name);
+  if (it != fnSigs.end())
+    return &it->second;
+  if (const DerivedInfo *d = lookupDerived(name))
+    return &d->sig;
+  return nullptr;
+}
+
+namespace {
+
+enum class Builtin {
+  None,
+  Unary,     // f64 -> f64
+  IntPoly1,  // abs: int -> int, f64 -> f64
+  IntPoly2,  // max, min
+  Binary,    // pow
+  Clip,      // clip(x, lo, hi)
+  StopGrad,  // stop_gradient(x)
+  Float,     // float(i)
+  Int,       // int(x)
+  Print,     // print(...)
+  Assert,    // assert(c, "msg")
+  Derive,    // grad, value_and_grad, jvp
+  Tensor,    // tensor builtins: not supported yet
+  Init,      // param initialisers
+};
+
+Builtin builtinKind(const std::string &n) {
+  static const std::map<std::string, Builtin> table = {
+      {"exp", Builtin::Unary},         {"log", Builtin::Unary},
+      {"sqrt", Builtin::Unary},        {"sin", Builtin::Unary},
+      {"cos", Builtin::Unary},         {"tan", Builtin::Unary},
+      {"tanh", Builtin::Unary},        {"sigmoid", Builtin::Unary},
+      {"relu", Builtin::Unary},        {"softplus", Builtin::Unary},
+      {"sign", Builtin::Unary},        {"lgamma", Builtin::Unary},
+      {"abs", Builtin::IntPoly1},      {"max", Builtin::IntPoly2},
+      {"min", Builtin::IntPoly2},      {"pow", Builtin::Binary},
+      {"clip", Builtin::Clip},         {"stop_gradient", Builtin::StopGrad},
+      {"float", Builtin::Float},       {"int", Builtin::Int},
+      {"print", Builtin::Print},       {"assert", Builtin::Assert},
+      {"grad", Builtin::Derive},       {"value_and_grad", Builtin::Derive},
+      {"jvp", Builtin::Derive},        {"sum", Builtin::Tensor},
+      {"mean", Builtin::Tensor},       {"logsumexp", Builtin::Tensor},
+      {"norm", Builtin::Tensor},       {"dot", Builtin::Tensor},
+      {"softmax", Builtin::Tensor},    {"log_softmax", Builtin::Tensor},
+      {"len", Builtin::Tensor},        {"transpose", Builtin::Tensor},
+      {"outer", Builtin::Tensor},      {"zeros", Builtin::Init},
+      {"ones", Builtin::Init},         {"argmax", Builtin::Tensor},
+      {"read_csv", Builtin::Tensor},   {"randn", Builtin::Init},
+      {"uniform", Builtin::Init},      {"glorot", Builtin::Init},
+  };
+  auto it = table.find(n);
+  return it == table.end() ? Builtin::None : it->second;
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+unsigned editDistance(const std::string &a, const std::string &b) {
+  std::vector<unsigned> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    unsigned prev = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      unsigned cur = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         prev + (a[i - 1] == b[j - 1] ? 0u : 1u)});
+      prev = cur;
+    }
+  }
+  return row[b.size()];
+}
+
+struct Local {
+  const Type *type;
+  bool isVar;
+  Loc loc;
+};
+
+enum class TopKind { Const, Param, Fn, Derived };
+struct TopSym {
+  TopKind kind;
+  ast::Item *item;
+};
+
+class Checker {
+public:
+  Checker(ast::Module &m, TypeContext &t, DiagEngine &d, const Options &o,
+          Program &p)
+      : module(m), T(t), diags(d), options(o), prog(p) {}
+
+  void run() {
+    collect();
+    for (auto &item : module.items)
+      if (auto *c = dyn<ast::ConstItem>(item.get()))
+        evalConst(*c);
+    for (auto &item : module.items) {
+      if (auto *p = dyn<ast::ParamItem>(item.get()))
+        declareParam(*p);
+      else if (auto *f = dyn<ast::FnItem>(item.get()))
+        declareFn(*f);
+    }
+    for (auto &item : module.items)
+      if (auto *d = dyn<ast::DerivedFnItem>(item.get()))
+        resolveNamedDerived(*d);
+    for (auto &item : module.items) {
+      if (auto *f = dyn<ast::FnItem>(item.get()))
+        checkFn(*f);
+      else if (auto *t = dyn<ast::TrainItem>(item.get()))
+        prog.train = t;
+    }
+  }
+
+private:
+  ast::Module &module;
+  TypeContext &T;
+  DiagEngine &diags;
+  const Options &options;
+  Program &prog;
+
+  std::map<std::string, TopSym> top;
+  std::set<std::string> evaluating; // consts / derived being resolved
+  std::map<std::string, bool> declared;
+
+  // Per-function state.
+  std::vector<std::map<std::string, Local>> scopes;
+  const FnSig *curSig = nullptr;
+  const ast::FnItem *curFn = nullptr;
+
+  template <class T, class U> static T *dyn(U *x) {
+    return x && T::classof(x) ? static_cast<T *>(x) : nullptr;
+  }
+
+  void error(Loc l, std::string msg) { diags.error(l, std::move(msg)); }
+
+  //===--------------------------------------------------------------------===//
+  // Top level
+  //===--------------------------------------------------------------------===//
+
+  void collect() {
+    for (auto &item : module.items) {
+      if (item->kind == ast::ItemKind::Train) {
+        if (prog.train)
+          error(item->loc, "a file may have only one 'train' block");
+        prog.train = static_cast<ast::TrainItem *>(item.get());
+        continue;
+      }
+      const std::string &n = item->name;
+      if (isBuiltin(n)) {
+        error(item->nameLoc, "'" + n + "' is a builtin and cannot be redefined");
+        continue;
+      }
+      auto [it, inserted] = top.try_emplace(n, TopSym{kindOf(*item), item.get()});
+      if (!inserted) {
+        error(item->nameLoc, "'" + n + "' is already defined at line " +
+                                 std::to_string(it->second.item->nameLoc.line));
+      }
+    }
+  }
+
+  static TopKind kindOf(const ast::Item &i) {
+    switch (i.kind) {
+    case ast::ItemKind::Const:
+      return TopKind::Const;
+    case ast::ItemKind::Param:
+      return TopKind::Param;
+    case ast::ItemKind::DerivedFn:
+      return TopKind::Derived;
+    default:
+      return TopKind::Fn;
+    }
+  }
+
+  std::string suggest(const std::string &name) {
+    std::string best;
+    unsigned bestD = name.size() <= 3 ? 1 : 2;
+    auto consider = [&](const std::string &c) {
+      unsigned d = editDistance(name, c);
+      if (d <= bestD && d > 0 && (best.empty() || d < bestD)) {
+        best = c;
+        bestD = d;
+      }
+    };
+    for (auto &scope : scopes)
+      for (auto &[n, _] : scope)
+        consider(n);
+    for (auto &[n, _] : top)
+      consider(n);
+    static const char *builtins[] = {
+        "exp",  "log",     "sqrt",    "sin",   "cos",     "tan",  "tanh",
+        "sigmoid", "relu", "softplus", "abs",  "sign",    "lgamma", "max",
+        "min",  "pow",     "clip",    "float", "int",     "print", "assert",
+        "grad", "value_and_grad", "jvp", "stop_gradient"};
+    for (const char *b : builtins)
+      consider(b);
+    return best.empty() ? "" : "; did you mean '" + best + "'?";
+  }
+
+  // Consts: literals and other consts, int or f64; -D overrides.
+  std::optional<ConstValue> evalConst(ast::ConstItem &c) {
+    auto done = prog.consts.find(c.name);
+    if (done != prog.consts.end())
+      return done->second;
+    auto def = options.defines.find(c.name);
+    if (def != options.defines.end()) {
+      ConstValue v;
+      char *end = nullptr;
+      const std::string &s = def->second;
+      long long i = strtoll(s.c_str(), &end, 10);
+      if (!s.empty() && *end == 0) {
+        v.i = i;
+      } else {
+        double f = strtod(s.c_str(), &end);
+        if (s.empty() || *end != 0) {
+          error(c.nameLoc, "-D " + c.name + "=" + s +
+                               ": expected an int or f64 value");
+          return std::nullopt;
+        }
+        v.isInt = false;
+        v.f = f;
+      }
+      return prog.consts[c.name] = v;
+    }
+    if (!evaluating.insert(c.name).second) {
+      error(c.nameLoc, "const '" + c.name + "' depends on itself");
+      return std::nullopt;
+    }
+    auto v = constExpr(*c.value);
+    evaluating.erase(c.name);
+    if (v) {
+      prog.consts[c.name] = *v;
+      c.value->type = v->isInt ? T.i64() : T.f64();
+    }
+    return v;
+  }
+
+  std::optional<ConstValue> constExpr(ast::Expr &e) {
+    using namespace ast;
+    if (auto *n = dyn<NumberExpr>(&e)) {
+      ConstValue v;
+      v.isInt = n->isInt;
+      v.i = n->intValue;
+      v.f = n->floatValue;
+      return v;
+    }
+    if (auto *n = dyn<NameExpr>(&e)) {
+      auto it = top.find(n->name);
+      if (it == top.end() || it->second.kind != TopKind::Const) {
+        error(e.loc, it == top.end()
+                         ? "unknown name '" + n->name + "'" + suggest(n->name)
+                         : "'" + n->name +
+                               "' is not a const; a const is an expression of "
+                               "literals and other consts");
+        return std::nullopt;
+      }
+      return evalConst(*static_cast<ConstItem *>(it->second.item));
+    }
+    if (auto *u = dyn<UnaryExpr>(&e)) {
+      auto v = constExpr(*u->operand);
+      if (!v)
+        return v;
+      if (u->op == UnaryOp::Not) {
+        error(e.loc, "'not' is not allowed in a const expression");
+        return std::nullopt;
+      }
+      if (u->op == UnaryOp::Neg) {
+        v->i = (int64_t)(0ull - (uint64_t)v->i);
+        v->f = -v->f;
+      }
+      return v;
+    }
+    if (auto *b = dyn<BinaryExpr>(&e)) {
+      auto l = constExpr(*b->lhs), r = constExpr(*b->rhs);
+      if (!l || !r)
+        return std::nullopt;
+      ConstValue v;
+      bool ints = l->isInt && r->isInt;
+      if (b->op == BinaryOp::Pow) {
+        v.isInt = false;
+        v.f = std::pow(l->asDouble(), r->asDouble());
+        if (ints && r->i >= 0 && std::fabs(v.f) < 9.2e18) {
+          // An int power of ints stays an int when exact (`const N = 2^10`).
+          v.isInt = true;
+          v.i = 1;
+          for (int64_t k = 0; k < r->i; ++k)
+            v.i *= l->i;
+        }
+        return v;
+      }
+      if (ints) {
+        uint64_t a = l->i, c = r->i;
+        switch (b->op) {
+        case BinaryOp::Add:
+          v.i = (int64_t)(a + c);
+          return v;
+        case BinaryOp::Sub:
+          v.i = (int64_t)(a - c);
+          return v;
+        case BinaryOp::Mul:
+          v.i = (int64_t)(a * c);
+          return v;
+        case BinaryOp::Div:
+        case BinaryOp::Mod:
+          if (r->i == 0 || (l->i == INT64_MIN && r->i == -1)) {
+            error(b->opLoc, "division by zero in a const expression");
+            return std::nullopt;
+          }
+          v.i = b->op == BinaryOp::Div ? l->i / r->i : l->i % r->i;
+          return v;
+        default:
+          break;
+        }
+      } else {
+        v.isInt = false;
+        double x = l->asDouble(), y = r->asDouble();
+        switch (b->op) {
+        case BinaryOp::Add:
+          v.f = x + y;
+          return v;
+        case BinaryOp::Sub:
+          v.f = x - y;
+          return v;
+        case BinaryOp::Mul:
+          v.f = x * y;
+          return v;
+        case BinaryOp::Div:
+          v.f = x / y;
+          return v;
+        case BinaryOp::Mod:
+          v.f = std::fmod(x, y);
+          return v;
+        default:
+          break;
+        }
+      }
+      error(b->opLoc, std::string("'") + spelling(b->op) +
+                          "' is not allowed in a const expression");
+      return std::nullopt;
+    }
+    error(e.loc, "a const must be an expression of literals and other consts");
+    return std::nullopt;
+  }
+
+  // Types as written.
+  const Type *resolveType(const ast::TypeExpr &t) {
+    switch (t.kind) {
+    case ast::TypeExpr::F64:
+      return T.f64();
+    case ast::TypeExpr::Int:
+      return T.i64();
+    case ast::TypeExpr::Bool:
+      return T.boolean();
+    case ast::TypeExpr::Tuple: {
+      std::vector<const Type *> elems;
+      for (auto &e : t.elems) {
+        const Type *et = resolveType(e);
+        if (!et)
+          return nullptr;
+        elems.push_back(et);
+      }
+      return T.tuple(elems);
+    }
+    case ast::TypeExpr::Tensor: {
+      std::vector<int64_t> shape;
+      if (t.dims.empty() || t.dims.size() > 4) {
+        error(t.loc, "a tensor has rank 1 to 4, found rank " +
+                         std::to_string(t.dims.size()));
+        return nullptr;
+      }
+      for (auto &d : t.dims) {
+        int64_t v = d.value;
+        if (!d.name.empty()) {
+          auto it = top.find(d.name);
+          if (it == top.end() || it->second.kind != TopKind::Const) {
+            error(d.loc, "tensor dimension '" + d.name +
+                             "' must be an int literal or a const");
+            return nullptr;
+          }
+          auto cv = evalConst(*static_cast<ast::ConstItem *>(it->second.item));
+          if (!cv)
+            return nullptr;
+          if (!cv->isInt) {
+            error(d.loc, "tensor dimension '" + d.name + "' must be an int, "
+                         "found f64");
+            return nullptr;
+          }
+          v = cv->i;
+        }
+        if (v <= 0) {
+          error(d.loc, "tensor dimensions must be positive, found " +
+                           std::to_string(v));
+          return nullptr;
+        }
+        shape.push_back(v);
+      }
+      error(t.loc, "'tensor types' are not supported yet");
+      return nullptr;
+    }
+    }
+    return nullptr;
+  }
+
+  void declareParam(ast::ParamItem &p) {
+    const Type *t = resolveType(p.type);
+    if (!t)
+      return;
+    if (!t->isDifferentiable()) {
+      error(p.type.loc, "a param must be f64 or an f64 tensor, found " +
+                            toString(t));
+      return;
+    }
+    ParamInfo info{p.name, t, p.nameLoc};
+    if (p.init) {
+      auto *call = dyn<ast::CallExpr>(p.init.get());
+      auto *callee = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
+      if (callee) {
+        static const std::map<std::string, unsigned> arity = {
+            {"zeros", 0}, {"ones", 0}, {"randn", 1}, {"uniform", 2},
+            {"glorot", 0}};
+        auto it = arity.find(callee->name);
+        if (it == arity.end()) {
+          error(p.init->loc, "a param initialiser is zeros(), ones(), randn(std), "
+                             "uniform(lo, hi), glorot() or a literal");
+          return;
+        }
+        if (call->args.size() != it->second) {
+          error(p.init->loc, "'" + callee->name + "' takes " +
+                                 std::to_string(it->second) + " arguments, found " +
+                                 std::to_string(call->args.size()));
+          return;
+        }
+        if (callee->name == "glorot" && t->shape.size() != 2) {
+          error(p.init->loc, "glorot() initialises rank-2 params, found " +
+                                 toString(t));
+          return;
+        }
+        info.init = callee->name;
+        for (auto &a : call->args) {
+          auto v = constExpr(*a);
+          if (!v)
+            return;
+          info.initArgs.push_back(v->asDouble());
+        }
+      } else {
+        auto v = constExpr(*p.init);
+        if (!v)
+          return;
+        info.init = "literal";
+        info.initArgs.push_back(v->asDouble());
+      }
+    }
+    declared[p.name] = true;
+    prog.params.push_back(info);
+  }
+
+  void declareFn(ast::FnItem &f) {
+    FnSig sig;
+    bool ok = true;
+    std::set<std::string> seen;
+    for (auto &p : f.params) {
+      if (!seen.insert(p.name.name).second) {
+        error(p.name.loc, "duplicate argument '" + p.name.name + "'");
+        ok = false;
+      }
+      const Type *t = resolveType(p.type);
+      if (!t) {
+        ok = false;
+        continue;
+      }
+      if (t->isTuple()) {
+        error(p.type.loc, "a function argument cannot be a tuple");
+        ok = false;
+      }
+      sig.paramNames.push_back(p.name.name);
+      sig.params.push_back(t);
+    }
+    sig.result = T.voidTy();
+    if (f.result) {
+      sig.result = resolveType(*f.result);
+      ok &= sig.result != nullptr;
+    }
+    if (f.name == "main" && (!f.params.empty() || f.result))
+      error(f.nameLoc, "'main' takes no arguments and returns nothing");
+    if (ok) {
+      prog.fnSigs[f.name] = sig;
+      prog.fns.push_back(&f);
+    }
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Derived functions
+  //===--------------------------------------------------------------------===//
+
+  void resolveNamedDerived(ast::DerivedFnItem &d) {
+    if (prog.lookupDerived(d.name))
+      return;
+    auto *call = dyn<ast::CallExpr>(d.value.get());
+    auto *callee = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
+    if (!callee || builtinKind(callee->name) != Builtin::Derive) {
+      error(d.value->loc, "a derived function is grad(f, ...), "
+                          "value_and_grad(f, ...) or jvp(f, ...)");
+      return;
+    }
+    if (!evaluating.insert(d.name).second) {
+      error(d.nameLoc, "derived function '" + d.name + "' depends on itself");
+      return;
+    }
+    resolveDerived(*call, d.name);
+    evaluating.erase(d.name);
+  }
+
+  /// Resolves the name `n` to something callable, resolving named derived
+  /// functions on demand. Returns its signature or null.
+  const FnSig *callable(const std::string &n) {
+    auto it = top.find(n);
+    if (it != top.end() && it->second.kind == TopKind::Derived)
+      resolveNamedDerived(*static_cast<ast::DerivedFnItem *>(it->second.item));
+    return prog.signature(n);
+  }
+
+  /// `grad(f, x, ...)` -> the derived function's name (registered in prog),
+  /// or "" after an error.
+  std::string resolveDerived(ast::CallExpr &call, std::string name = "") {
+    auto *callee = static_cast<ast::NameExpr *>(call.callee.get());
+    DerivKind kind = callee->name == "grad"             ? DerivKind::Grad
+                     : callee->name == "value_and_grad" ? DerivKind::ValueAndGrad
+                                                        : DerivKind::Jvp;
+    const char *what = spelling(kind);
+    if (call.args.empty()) {
+      error(call.loc, std::string("'") + what +
+                          "' needs a function: " + what + "(f, x, ...)");
+      return "";
+    }
+    // The base: a function name or a nested derived call.
+    std::string base;
+    ast::Expr *baseExpr = call.args[0].get();
+    if (auto *n = dyn<ast::NameExpr>(baseExpr)) {
+      if (!callable(n->name)) {
+        auto it = top.find(n->name);
+        if (it == top.end())
+          error(n->loc, "unknown function '" + n->name + "'" + suggest(n->name));
+        else if (it->second.kind == TopKind::Fn || it->second.kind == TopKind::Derived)
+          return ""; // its declaration failed and was reported
+        else
+          error(n->loc, "'" + n->name + "' is not a function");
+        return "";
+      }
+      base = n->name;
+    } else if (auto *c = dyn<ast::CallExpr>(baseExpr);
+               c && dyn<ast::NameExpr>(c->callee.get()) &&
+               builtinKind(static_cast<ast::NameExpr *>(c->callee.get())->name) ==
+                   Builtin::Derive) {
+      base = resolveDerived(*c);
+      if (base.empty())
+        return "";
+    } else {
+      error(baseExpr->loc, std::string("the first argument of '") + what +
+                               "' must name a function");
+      return "";
+    }
+    const FnSig &bsig = *prog.signature(base);
+
+    DerivedInfo info;
+    info.kind = kind;
+    info.base = base;
+    info.loc = call.loc;
+    std::vector<WrtVar> wrt;
+    std::set<std::string> seen;
+    if (call.args.size() == 1) {
+      if (bsig.params.empty()) {
+        error(call.loc, "'" + base + "' has no arguments to differentiate "
+                        "with respect to");
+        return "";
+      }
+      wrt.push_back({false, 0, bsig.paramNames[0], bsig.params[0]});
+    }
+    bool ok = true;
+    for (size_t i = 1; i < call.args.size(); ++i) {
+      auto *n = dyn<ast::NameExpr>(call.args[i].get());
+      if (!n) {
+        error(call.args[i]->loc, std::string("'") + what +
+                                     "' takes variable names after the "
+                                     "function");
+        ok = false;
+        continue;
+      }
+      if (!seen.insert(n->name).second) {
+        error(n->loc, "'" + n->name + "' is named twice");
+        ok = false;
+        continue;
+      }
+      WrtVar v;
+      v.name = n->name;
+      bool found = false;
+      for (size_t k = 0; k < bsig.paramNames.size(); ++k)
+        if (bsig.paramNames[k] == n->name) {
+          v.argIndex = k;
+          v.type = bsig.params[k];
+          found = true;
+        }
+      if (!found) {
+        for (auto &p : prog.params)
+          if (p.name == n->name) {
+            v.isParam = true;
+            v.type = p.type;
+            found = true;
+          }
+      }
+      if (!found) {
+        error(n->loc, "'" + n->name + "' is not an argument of '" + base +
+                          "' or a param" + suggest(n->name));
+        ok = false;
+        continue;
+      }
+      if (!v.type->isDifferentiable()) {
+        error(n->loc, "cannot differentiate with respect to '" + n->name +
+                          "' of type " + toString(v.type) +
+                          ": only f64 and f64 tensors carry derivatives");
+        ok = false;
+        continue;
+      }
+      wrt.push_back(v);
+    }
+    if (!ok)
+      return "";
+
+    FnSig sig;
+    sig.paramNames = bsig.paramNames;
+    sig.params = bsig.params;
+    if (kind == DerivKind::Jvp) {
+      if (!bsig.result->isDifferentiable()) {
+        error(call.loc, "jvp needs a function returning f64 or an f64 tensor, "
+                        "but '" + base + "' returns " + toString(bsig.result));
+        return "";
+      }
+      for (auto &v : wrt) {
+        sig.paramNames.push_back(v.name + "_dot");
+        sig.params.push_back(v.type);
+      }
+      sig.result = T.tuple({bsig.result, bsig.result});
+    } else {
+      if (!bsig.result->isF64()) {
+        error(call.loc, std::string(what) +
+                            " needs a function returning f64, but '" + base +
+                            "' returns " + toString(bsig.result) +
+                            (bsig.result->isTensor()
+                                 ? "; reduce it first (e.g. sum) or use jvp"
+                                 : ""));
+        return "";
+      }
+      std::vector<const Type *> res;
+      if (kind == DerivKind::ValueAndGrad)
+        res.push_back(T.f64());
+      for (auto &v : wrt)
+        res.push_back(v.type);
+      sig.result = res.size() == 1 ? res[0] : T.tuple(res);
+    }
+    info.sig = sig;
+    info.wrt = wrt;
+    if (name.empty()) {
+      name = std::string(what) + "(" + base;
+      for (auto &v : wrt)
+        name += ", " + v.name;
+      name += ")";
+      if (prog.lookupDerived(name))
+        return name;
+    }
+    info.name = name;
+    prog.derived.push_back(info);
+    return name;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Function bodies
+  //===--------------------------------------------------------------------===//
+
+  void checkFn(const ast::FnItem &f) {
+    auto it = prog.fnSigs.find(f.name);
+    if (it == prog.fnSigs.end())
+      return;
+    curSig = &it->second;
+    curFn = &f;
+    scopes.clear();
+    scopes.emplace_back();
+    for (size_t i = 0; i < f.params.size(); ++i)
+      scopes.back()[f.params[i].name.name] = {curSig->params[i], false,
+                                              f.params[i].name.loc};
+    checkBlock(f.body);
+    if (!curSig->result->isVoid() && !alwaysReturns(f.body))
+      error(f.body.endLoc, "function '" + f.name + "' must return " +
+                               toString(curSig->result) +
+                               " on every path (missing 'return' at the end)");
+  }
+
+  static bool alwaysReturns(const ast::Block &b) {
+    for (auto &s : b.stmts) {
+      if (s->kind == ast::StmtKind::Return)
+        return true;
+      if (auto *i = dyn<ast::IfStmt>(s.get()))
+        if (i->elseBlock && alwaysReturns(i->thenBlock) &&
+            alwaysReturns(*i->elseBlock))
+          return true;
+    }
+    return false;
+  }
+
+  const Local *lookupLocal(const std::string &n) {
+    for (auto it = scopes.rbegin(); it != scopes.rend(); ++it) {
+      auto f = it->find(n);
+      if (f != it->end())
+        return &f->second;
+    }
+    return nullptr;
+  }
+
+  void checkBlock(const ast::Block &b) {
+    scopes.emplace_back();
+    for (auto &s : b.stmts)
+      checkStmt(*s);
+    scopes.pop_back();
+  }
+
+  void bind(const ast::Binding &b, const Type *t, bool isVar) {
+    auto &scope = scopes.back();
+    auto it = scope.find(b.name);
+    if (it != scope.end() && scopes.size() > 2) {
+      // Re-binding in the same block is allowed at function level (`let x`
+      // twice shadows), but we report it inside nested blocks too rarely to
+      // matter; keep the simple rule: a later binding shadows.
+    }
+    scope[b.name] = {t, isVar, b.loc};
+  }
+
+  /// Can a value of type `from` be used where `to` is expected?
+  static bool convertible(const Type *from, const Type *to) {
+    return from == to || (from->isInt() && to->isF64());
+  }
+
+  void expectType(const ast::Expr &e, const Type *got, const Type *want,
+                  const std::string &context) {
+    if (!got || !want || convertible(got, want))
+      return;
+    error(e.loc, context + ": expected " + toString(want) + ", found " +
+                     toString(got));
+  }
+
+  void checkStmt(const ast::Stmt &s) {
+    using namespace ast;
+    switch (s.kind) {
+    case StmtKind::Let: {
+      auto &l = static_cast<const LetStmt &>(s);
+      const Type *t = expr(*l.init);
+      if (l.isDestructure) {
+        if (t && (!t->isTuple() || t->elems.size() != l.names.size())) {
+          error(l.init->loc, "cannot destructure " + toString(t) + " into " +
+                                 std::to_string(l.names.size()) + " names");
+          t = nullptr;
+        }
+        for (size_t i = 0; i < l.names.size(); ++i)
+          bind(l.names[i], t ? t->elems[i] : nullptr, l.isVar);
+        return;
+      }
+      if (t && t->isVoid()) {
+        error(l.init->loc, "this expression has no value");
+        t = nullptr;
+      }
+      if (t && t->kind == TypeKind::Str) {
+        error(l.init->loc, "strings are only for paths and messages");
+        t = nullptr;
+      }
+      if (l.type) {
+        const Type *declaredT = resolveType(*l.type);
+        expectType(*l.init, t, declaredT,
+                   "initialiser of '" + l.names[0].name + "'");
+        t = declaredT;
+      }
+      bind(l.names[0], t, l.isVar);
+      return;
+    }
+    case StmtKind::Assign: {
+      auto &a = static_cast<const AssignStmt &>(s);
+      const Type *vt = expr(*a.value);
+      if (auto *ix = dyn<IndexExpr>(a.target.get())) {
+        (void)ix;
+        error(a.target->loc, "'element update' is not supported yet");
+        return;
+      }
+      auto *n = dyn<NameExpr>(a.target.get());
+      if (!n) {
+        error(a.target->loc, "only a variable or an element can be assigned");
+        return;
+      }
+      const Local *l = lookupLocal(n->name);
+      if (!l) {
+        auto it = top.find(n->name);
+        if (it != top.end() && it->second.kind == TopKind::Param) {
+          const ParamInfo *p = findParam(n->name);
+          n->type = p ? p->type : nullptr;
+          if (p && vt)
+            expectType(*a.value, vt, p->type, "assignment to '" + n->name + "'");
+          return;
+        }
+        error(n->loc, it != top.end()
+                          ? "cannot assign to '" + n->name +
+                                "': only 'var' bindings and params can change"
+                          : "unknown name '" + n->name + "'" + suggest(n->name));
+        return;
+      }
+      n->type = l->type;
+      if (!l->isVar) {
+        error(n->loc, "cannot assign to '" + n->name +
+                          "': it is immutable (declare it with 'var')");
+        return;
+      }
+      if (!l->type || !vt)
+        return;
+      if (a.op != AssignOp::Set && !l->type->isNumeric()) {
+        error(n->loc, "compound assignment needs a number, '" + n->name +
+                          "' is " + toString(l->type));
+        return;
+      }
+      if (l->type->isInt() && vt->isF64()) {
+        error(a.value->loc, "cannot assign f64 to int variable '" + n->name +
+                                "' (use int(x) to truncate)");
+        return;
+      }
+      expectType(*a.value, vt, l->type, "assignment to '" + n->name + "'");
+      return;
+    }
+    case StmtKind::If: {
+      auto &i = static_cast<const IfStmt &>(s);
+      expectType(*i.cond, expr(*i.cond), T.boolean(), "condition of 'if'");
+      checkBlock(i.thenBlock);
+      if (i.elseBlock)
+        checkBlock(*i.elseBlock);
+      return;
+    }
+    case StmtKind::For: {
+      auto &f = static_cast<const ForStmt &>(s);
+      const Type *lo = expr(*f.lo), *hi = expr(*f.hi);
+      if (lo && !lo->isInt())
+        error(f.lo->loc, "loop bounds must be int, found " + toString(lo));
+      if (hi && !hi->isInt())
+        error(f.hi->loc, "loop bounds must be int, found " + toString(hi));
+      scopes.emplace_back();
+      bind(f.var, T.i64(), false);
+      checkBlock(f.body);
+      scopes.pop_back();
+      return;
+    }
+    case StmtKind::While: {
+      auto &w = static_cast<const WhileStmt &>(s);
+      expectType(*w.cond, expr(*w.cond), T.boolean(), "condition of 'while'");
+      checkBlock(w.body);
+      return;
+    }
+    case StmtKind::Return: {
+      auto &r = static_cast<const ReturnStmt &>(s);
+      if (!r.value) {
+        if (!curSig->result->isVoid())
+          error(r.loc, "'" + curFn->name + "' must return " +
+                           toString(curSig->result));
+        return;
+      }
+      const Type *t = expr(*r.value);
+      if (curSig->result->isVoid()) {
+        error(r.value->loc, "'" + curFn->name +
+                                "' has no result type, but 'return' has a "
+                                "value (declare it: -> T)");
+        return;
+      }
+      if (t && t->isTuple() && curSig->result->isTuple() &&
+          t->elems.size() == curSig->result->elems.size()) {
+        for (size_t k = 0; k < t->elems.size(); ++k)
+          if (!convertible(t->elems[k], curSig->result->elems[k])) {
+            error(r.value->loc, "return value: expected " +
+                                    toString(curSig->result) + ", found " +
+                                    toString(t));
+            break;
+          }
+        return;
+      }
+      expectType(*r.value, t, curSig->result, "return value");
+      return;
+    }
+    case StmtKind::Expr: {
+      auto &e = static_cast<const ExprStmt &>(s);
+      expr(*e.expr);
+      if (e.expr->kind != ExprKind::Call && e.expr->type)
+        diags.warning(e.expr->loc, "expression result unused");
+      return;
+    }
+    }
+  }
+
+  const ParamInfo *findParam(const std::string &n) {
+    for (auto &p : prog.params)
+      if (p.name == n)
+        return &p;
+    return nullptr;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Expressions
+  //===--------------------------------------------------------------------===//
+
+  const Type *expr(ast::Expr &e) {
+    const Type *t = exprImpl(e);
+    e.type = t;
+    return t;
+  }
+
+  const Type *numericResult(const Type *a, const Type *b) {
+    if (a->isInt() && b->isInt())
+      return T.i64();
+    return T.f64();
+  }
+
+  const Type *exprImpl(ast::Expr &e) {
+    using namespace ast;
+    switch (e.kind) {
+    case ExprKind::Number:
+      return static_cast<NumberExpr &>(e).isInt ? T.i64() : T.f64();
+    case ExprKind::Bool:
+      return T.boolean();
+    case ExprKind::String:
+      return T.str();
+    case ExprKind::Name:
+      return name(static_cast<NameExpr &>(e));
+    case ExprKind::Unary: {
+      auto &u = static_cast<UnaryExpr &>(e);
+      const Type *t = expr(*u.operand);
+      if (!t)
+        return nullptr;
+      if (u.op == UnaryOp::Not) {
+        if (!t->isBool()) {
+          error(u.operand->loc, "'not' needs a bool, found " + toString(t));
+          return nullptr;
+        }
+        return t;
+      }
+      if (!t->isNumeric()) {
+        error(u.operand->loc, std::string("unary '") +
+                                  (u.op == UnaryOp::Neg ? "-" : "+") +
+                                  "' needs a number, found " + toString(t));
+        return nullptr;
+      }
+      return t;
+    }
+    case ExprKind::Binary:
+      return binary(static_cast<BinaryExpr &>(e));
+    case ExprKind::Call:
+      return call(static_cast<CallExpr &>(e));
+    case ExprKind::Index:
+      error(e.loc, "'indexing' is not supported yet");
+      return nullptr;
+    case ExprKind::TensorLit:
+      error(e.loc, "'tensor literals' are not supported yet");
+      return nullptr;
+    case ExprKind::Tuple: {
+      auto &t = static_cast<TupleExpr &>(e);
+      std::vector<const Type *> elems;
+      bool ok = true;
+      for (auto &x : t.elems) {
+        const Type *et = expr(*x);
+        if (et && (et->isVoid() || et->isTuple() || et->kind == TypeKind::Str)) {
+          error(x->loc, "a tuple element must be a value, found " +
+                            toString(et));
+          et = nullptr;
+        }
+        ok &= et != nullptr;
+        elems.push_back(et);
+      }
+      return ok ? T.tuple(elems) : nullptr;
+    }
+    case ExprKind::IfExpr: {
+      auto &i = static_cast<IfExpr &>(e);
+      expectType(*i.cond, expr(*i.cond), T.boolean(), "condition of 'if'");
+      const Type *a = expr(*i.thenExpr), *b = expr(*i.elseExpr);
+      if (!a || !b)
+        return nullptr;
+      if (a == b)
+        return a;
+      if (a->isNumeric() && b->isNumeric())
+        return T.f64();
+      error(i.elseExpr->loc, "the branches of an if-expression differ: " +
+                                 toString(a) + " and " + toString(b));
+      return nullptr;
+    }
+    }
+    return nullptr;
+  }
+
+  const Type *name(ast::NameExpr &n) {
+    if (const Local *l = lookupLocal(n.name))
+      return l->type;
+    auto it = top.find(n.name);
+    if (it != top.end()) {
+      switch (it->second.kind) {
+      case TopKind::Const: {
+        auto v = prog.consts.find(n.name);
+        if (v == prog.consts.end())
+          return nullptr; // its definition failed
+        return v->second.isInt ? T.i64() : T.f64();
+      }
+      case TopKind::Param: {
+        const ParamInfo *p = findParam(n.name);
+        return p ? p->type : nullptr;
+      }
+      case TopKind::Fn:
+      case TopKind::Derived:
+        error(n.loc, "'" + n.name + "' is a function; call it: " + n.name +
+                         "(...)");
+        return nullptr;
+      }
+    }
+    if (isBuiltin(n.name)) {
+      error(n.loc, "builtin '" + n.name + "' must be called");
+      return nullptr;
+    }
+    error(n.loc, "unknown name '" + n.name + "'" + suggest(n.name));
+    return nullptr;
+  }
+
+  const Type *binary(ast::BinaryExpr &b) {
+    using ast::BinaryOp;
+    const Type *l = expr(*b.lhs), *r = expr(*b.rhs);
+    if (!l || !r)
+      return nullptr;
+    std::string op = std::string("'") + spelling(b.op) + "'";
+    auto mismatch = [&](const char *need) -> const Type * {
+      error(b.opLoc, op + " needs " + need + ", found " + toString(l) + " " +
+                         spelling(b.op) + " " + toString(r));
+      return nullptr;
+    };
+    switch (b.op) {
+    case BinaryOp::And:
+    case BinaryOp::Or:
+      if (!l->isBool() || !r->isBool())
+        return mismatch("bool operands");
+      return T.boolean();
+    case BinaryOp::Eq:
+    case BinaryOp::Ne:
+      if (l->isBool() && r->isBool())
+        return T.boolean();
+      [[fallthrough]];
+    case BinaryOp::Lt:
+    case BinaryOp::Le:
+    case BinaryOp::Gt:
+    case BinaryOp::Ge:
+      if (!l->isNumeric() || !r->isNumeric())
+        return mismatch("numbers");
+      return T.boolean();
+    case BinaryOp::MatMul:
+      if (!l->isTensor() || !r->isTensor())
+        return mismatch("tensors");
+      return nullptr;
+    case BinaryOp::Pow:
+      if (!l->isNumeric() || !r->isNumeric())
+        return mismatch("numbers");
+      return T.f64();
+    default:
+      if (!l->isNumeric() || !r->isNumeric())
+        return mismatch("numbers");
+      return numericResult(l, r);
+    }
+  }
+
+  const Type *call(ast::CallExpr &c) {
+    using namespace ast;
+    // Inline derived call: grad(f, x)(args).
+    if (auto *inner = dyn<CallExpr>(c.callee.get())) {
+      auto *n = dyn<NameExpr>(inner->callee.get());
+      if (!n || builtinKind(n->name) != Builtin::Derive) {
+        error(c.callee->loc, "only functions and grad/value_and_grad/jvp(...) "
+                             "can be called");
+        return nullptr;
+      }
+      std::string d = resolveDerived(*inner);
+      if (d.empty()) {
+        for (auto &a : c.args)
+          expr(*a);
+        return nullptr;
+      }
+      prog.inlineDerived[inner] = d;
+      return userCall(c, d, *prog.signature(d));
+    }
+    auto *n = dyn<NameExpr>(c.callee.get());
+    if (!n) {
+      error(c.callee->loc, "only named functions can be called");
+      return nullptr;
+    }
+    if (lookupLocal(n->name)) {
+      error(n->loc, "'" + n->name + "' is a local variable, not a function");
+      return nullptr;
+    }
+    auto it = top.find(n->name);
+    if (it != top.end()) {
+      if (it->second.kind == TopKind::Const || it->second.kind == TopKind::Param) {
+        error(n->loc, "'" + n->name + "' is not a function");
+        return nullptr;
+      }
+      const FnSig *sig = callable(n->name);
+      if (!sig) {
+        for (auto &a : c.args)
+          expr(*a);
+        return nullptr;
+      }
+      return userCall(c, n->name, *sig);
+    }
+    return builtinCall(c, n->name);
+  }
+
+  const Type *userCall(ast::CallExpr &c, const std::string &name,
+                       const FnSig &sig) {
+    std::vector<const Type *> args;
+    for (auto &a : c.args)
+      args.push_back(expr(*a));
+    if (args.size() != sig.params.size()) {
+      error(c.loc, "'" + name + "' takes " + std::to_string(sig.params.size()) +
+                       " arguments, found " + std::to_string(args.size()));
+      return sig.result;
+    }
+    for (size_t i = 0; i < args.size(); ++i)
+      expectType(*c.args[i], args[i], sig.params[i],
+                 "argument " + std::to_string(i + 1) + " ('" +
+                     sig.paramNames[i] + "') of '" + name + "'");
+    return sig.result;
+  }
+
+  const Type *builtinCall(ast::CallExpr &c, const std::string &n) {
+    Builtin k = builtinKind(n);
+    if (k == Builtin::None) {
+      error(c.callee->loc, "unknown function '" + n + "'" + suggest(n));
+      for (auto &a : c.args)
+        expr(*a);
+      return nullptr;
+    }
+    if (k == Builtin::Derive) {
+      std::string d = resolveDerived(c);
+      if (!d.empty())
+        error(c.loc, "'" + n + "(...)' makes a function; call it with " +
+                         "arguments: " + n + "(f, x)(...)");
+      return nullptr;
+    }
+    if (k == Builtin::Tensor) {
+      error(c.callee->loc, "'" + n + "' is not supported yet");
+      return nullptr;
+    }
+    if (k == Builtin::Init) {
+      error(c.callee->loc, "'" + n + "' is a param initialiser" +
+                               (n == "zeros" || n == "ones"
+                                    ? " (as a tensor builtin it is not "
+                                      "supported yet)"
+                                    : ""));
+      return nullptr;
+    }
+    std::vector<const Type *> args;
+    bool ok = true;
+    for (auto &a : c.args) {
+      args.push_back(expr(*a));
+      ok &= args.back() != nullptr;
+    }
+    auto arity = [&](size_t want) {
+      if (args.size() == want)
+        return true;
+      error(c.loc, "'" + n + "' takes " + std::to_string(want) +
+                       (want == 1 ? " argument" : " arguments") + ", found " +
+                       std::to_string(args.size()));
+      return false;
+    };
+    auto numeric = [&](size_t i) {
+      if (!args[i] || args[i]->isNumeric())
+        return true;
+      error(c.args[i]->loc, "'" + n + "' needs a number, found " +
+                                toString(args[i]));
+      return false;
+    };
+    switch (k) {
+    case Builtin::Unary:
+    case Builtin::StopGrad:
+      if (!arity(1) || !ok || !numeric(0))
+        return nullptr;
+      return T.f64();
+    case Builtin::IntPoly1:
+      if (!arity(1) || !ok || !numeric(0))
+        return nullptr;
+      return args[0];
+    case Builtin::IntPoly2:
+      if (!arity(2) || !ok || !numeric(0) || !numeric(1))
+        return nullptr;
+      return numericResult(args[0], args[1]);
+    case Builtin::Binary:
+      if (!arity(2) || !ok || !numeric(0) || !numeric(1))
+        return nullptr;
+      return T.f64();
+    case Builtin::Clip:
+      if (!arity(3) || !ok || !numeric(0) || !numeric(1) || !numeric(2))
+        return nullptr;
+      return T.f64();
+    case Builtin::Float:
+      if (!arity(1) || !ok || !numeric(0))
+        return nullptr;
+      return T.f64();
+    case Builtin::Int:
+      if (!arity(1) || !ok || !numeric(0))
+        return nullptr;
+      return T.i64();
+    case Builtin::Print:
+      for (size_t i = 0; i < args.size(); ++i)
+        if (args[i] && args[i]->isVoid())
+          error(c.args[i]->loc, "this expression has no value to print");
+      return T.voidTy();
+    case Builtin::Assert:
+      if (args.size() != 1 && args.size() != 2) {
+        error(c.loc, "'assert' takes a condition and an optional message");
+        return T.voidTy();
+      }
+      if (args[0] && !args[0]->isBool())
+        error(c.args[0]->loc, "'assert' needs a bool condition, found " +
+                                  toString(args[0]));
+      if (args.size() == 2 && c.args[1]->kind != ast::ExprKind::String)
+        error(c.args[1]->loc, "the message of 'assert' must be a string literal");
+      return T.voidTy();
+    default:
+      return nullptr;
+    }
+  }
+};
+
+} // namespace
+
+bool isBuiltin(const std::string &name) {
+  return builtinKind(name) != Builtin::None;
+}
+
+bool check(ast::Module &module, TypeContext &types, DiagEngine &diags,
+           const Options &options, Program &out) {
+  unsigned before = diags.errorCount();
+  Checker(module, types, diags, options, out).run();
+  return diags.errorCount() == before;
+}
+
+} // namespace bp::sema

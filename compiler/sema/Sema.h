@@ -1,0 +1,91 @@
+//===- Sema.h - name resolution and type checking ---------------*- C++ -*-===//
+//
+// Input:  a parsed ast::Module.
+// Output: every Expr's `type` is set; a Program describing consts (values),
+//         params, functions and derived functions (with their signatures);
+//         user errors are reported into the DiagEngine (all of them).
+// Preserves: the AST's shape (sema never rewrites the tree).
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "ir/Type.h"
+#include "parse/AST.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace bp::sema {
+
+struct ConstValue {
+  bool isInt = true;
+  int64_t i = 0;
+  double f = 0;
+  double asDouble() const { return isInt ? (double)i : f; }
+};
+
+struct FnSig {
+  std::vector<std::string> paramNames;
+  std::vector<const Type *> params;
+  const Type *result = nullptr; // Void when the function returns nothing
+};
+
+enum class DerivKind { Grad, ValueAndGrad, Jvp };
+const char *spelling(DerivKind k);
+
+/// A variable a derivative is taken with respect to.
+struct WrtVar {
+  bool isParam = false; // a global param, else an argument of the base
+  unsigned argIndex = 0;
+  std::string name;
+  const Type *type = nullptr;
+};
+
+/// A derived function: `grad(base, wrt...)` etc. `base` names a user
+/// function or another derived function (derivatives compose).
+struct DerivedInfo {
+  std::string name; // `df` for `fn df = ...`; "grad(f, x)" when inline
+  DerivKind kind;
+  std::string base;
+  std::vector<WrtVar> wrt;
+  FnSig sig;
+  Loc loc;
+};
+
+struct ParamInfo {
+  std::string name;
+  const Type *type;
+  Loc loc;
+  std::string init = "zeros"; // zeros ones literal randn uniform glorot
+  std::vector<double> initArgs;
+};
+
+struct Options {
+  std::map<std::string, std::string> defines; // -D NAME=VALUE
+};
+
+struct Program {
+  std::map<std::string, ConstValue> consts;
+  std::vector<ParamInfo> params;
+  std::vector<const ast::FnItem *> fns;
+  std::map<std::string, FnSig> fnSigs;
+  /// In dependency order: a derived function's base comes first.
+  std::vector<DerivedInfo> derived;
+  /// Inline derived calls: the callee CallExpr `grad(f, x)` -> derived name.
+  std::map<const ast::Expr *, std::string> inlineDerived;
+  const ast::TrainItem *train = nullptr;
+
+  const DerivedInfo *lookupDerived(const std::string &name) const;
+  /// Signature of a user function or derived function, or null.
+  const FnSig *signature(const std::string &name) const;
+};
+
+/// Returns false when errors were reported.
+bool check(ast::Module &module, TypeContext &types, DiagEngine &diags,
+           const Options &options, Program &out);
+
+/// True for names reserved by the language (builtins).
+bool isBuiltin(const std::string &name);
+
+} // namespace bp::sema

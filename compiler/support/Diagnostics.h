@@ -1,0 +1,77 @@
+//===- Diagnostics.h - located user diagnostics -----------------*- C++ -*-===//
+//
+// User errors are collected here as `FILE:LINE:COL: error: MESSAGE` with the
+// source line and a caret. Every stage reports into one DiagEngine so that all
+// errors of a file are shown, not only the first. This header is free of LLVM
+// and ANTLR so that every library (including the RTTI-enabled parser) uses it.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace bp {
+
+/// A 1-based position in the source file (0 means "unknown").
+struct Loc {
+  uint32_t line = 0;
+  uint32_t col = 0;
+};
+
+/// The text of one source file plus its display path.
+struct SourceFile {
+  std::string path;
+  std::string text;
+
+  /// Returns the text of 1-based line `line` without its newline.
+  std::string lineText(uint32_t line) const;
+};
+
+enum class Severity { Error, Warning, Note };
+
+struct Diagnostic {
+  Severity severity;
+  Loc loc;
+  std::string message;
+};
+
+class DiagEngine {
+public:
+  explicit DiagEngine(const SourceFile &file) : file(&file) {}
+
+  void error(Loc loc, std::string message);
+  void warning(Loc loc, std::string message);
+  void note(Loc loc, std::string message);
+
+  unsigned errorCount() const { return numErrors; }
+  bool hasErrors() const { return numErrors != 0; }
+  const std::vector<Diagnostic> &all() const { return diags; }
+  const SourceFile &source() const { return *file; }
+
+  /// Limits the number of errors kept (the rest are counted, not stored).
+  static constexpr unsigned maxErrors = 100;
+
+  /// Writes every diagnostic in clang's format: location, message, source
+  /// line, caret.
+  void print(std::ostream &os) const;
+
+  /// `--verify-diagnostics`: compares the collected diagnostics with the
+  /// `# expected-error {{text}}` (or `expected-warning`) comments in the
+  /// source. A comment matches a diagnostic on its own line, or on the line
+  /// given by `expected-error@+N` / `@-N`. Returns true when every expected
+  /// diagnostic was produced and nothing unexpected was; mismatches are
+  /// written to `os`.
+  bool verify(std::ostream &os) const;
+
+private:
+  void add(Severity s, Loc loc, std::string message);
+
+  const SourceFile *file;
+  std::vector<Diagnostic> diags;
+  unsigned numErrors = 0;
+};
+
+} // namespace bp

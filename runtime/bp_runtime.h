@@ -1,0 +1,48 @@
+/*===- bp_runtime.h - the C ABI of BP's runtime library -------------------===*
+ *
+ * Generated code (JIT or AOT) calls only these functions. Everything is
+ * plain C so an AOT-built model links with any C or C++ program.
+ *
+ *===----------------------------------------------------------------------===*/
+#ifndef BP_RUNTIME_H
+#define BP_RUNTIME_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Printing (section 9): f64 in the shortest form that round-trips. */
+void bp_print_str(const char *s, int64_t len);
+void bp_print_f64(double v);
+void bp_print_i64(int64_t v);
+void bp_print_bool(int32_t v);
+
+/* Derivatives of lgamma: the digamma and trigamma functions. */
+double bp_digamma(double x);
+double bp_trigamma(double x);
+
+/* Runtime errors: `FILE:LINE:COL: runtime error: MESSAGE` on stderr after
+ * flushing stdout, then the error hook runs (default: exit status 3). */
+typedef void (*bp_error_hook)(const char *message);
+void bp_set_error_hook(bp_error_hook hook);
+void bp_runtime_error(const char *file, int32_t line, int32_t col,
+                      const char *message);
+
+/* The reverse-mode tape: a LIFO of 8-byte slots. Generated code pushes and
+ * pops inline and calls bp_tape_grow only when `size == cap`. */
+typedef struct bp_tape {
+  uint64_t *data;
+  int64_t size;
+  int64_t cap;
+} bp_tape;
+void bp_tape_grow(bp_tape *t);
+void bp_tape_free(bp_tape *t);
+/* Bytes the largest tape held so far (for benchmarks and tests). */
+int64_t bp_tape_peak_bytes(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,113 @@
+//===- runtime.cpp - BP's runtime library ---------------------------------===//
+#include "bp_runtime.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+bp_error_hook errorHook = nullptr;
+int64_t tapePeak = 0;
+} // namespace
+
+extern "C" {
+
+void bp_print_str(const char *s, int64_t len) {
+  fwrite(s, 1, (size_t)len, stdout);
+}
+
+void bp_print_f64(double v) {
+  if (std::isnan(v)) {
+    fputs("nan", stdout);
+    return;
+  }
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  fwrite(buf, 1, (size_t)(r.ptr - buf), stdout);
+}
+
+void bp_print_i64(int64_t v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  fwrite(buf, 1, (size_t)(r.ptr - buf), stdout);
+}
+
+void bp_print_bool(int32_t v) { fputs(v ? "true" : "false", stdout); }
+
+// Reflection for x < 0.5 (digamma(1-x) - pi*cot(pi*x)), recurrence up to
+// x >= 6, then the asymptotic series (Abramowitz & Stegun 6.3.18, 6.4.12).
+double bp_digamma(double x) {
+  if (std::isnan(x))
+    return x;
+  if (x <= 0 && x == std::floor(x))
+    return NAN; // poles
+  if (x < 0.5)
+    return bp_digamma(1 - x) - M_PI / std::tan(M_PI * x);
+  double r = 0;
+  while (x < 6) {
+    r -= 1 / x;
+    x += 1;
+  }
+  double f = 1 / (x * x);
+  return r + std::log(x) - 0.5 / x -
+         f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 -
+                                                         f * (1.0 / 132)))));
+}
+
+double bp_trigamma(double x) {
+  if (std::isnan(x))
+    return x;
+  if (x <= 0 && x == std::floor(x))
+    return INFINITY;
+  if (x < 0.5) {
+    double s = std::sin(M_PI * x);
+    return -bp_trigamma(1 - x) + M_PI * M_PI / (s * s);
+  }
+  double r = 0;
+  while (x < 6) {
+    r += 1 / (x * x);
+    x += 1;
+  }
+  double f = 1 / (x * x);
+  return r + 1 / x + f / 2 +
+         f / x * (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f * (1.0 / 30))));
+}
+
+void bp_set_error_hook(bp_error_hook hook) { errorHook = hook; }
+
+void bp_runtime_error(const char *file, int32_t line, int32_t col,
+                      const char *message) {
+  fflush(stdout);
+  fprintf(stderr, "%s:%d:%d: runtime error: %s\n", file, line, col, message);
+  fflush(stderr);
+  if (errorHook)
+    errorHook(message);
+  exit(3);
+}
+
+void bp_tape_grow(bp_tape *t) {
+  int64_t cap = t->cap ? t->cap * 2 : 1024;
+  void *p = realloc(t->data, (size_t)cap * sizeof(uint64_t));
+  if (!p) {
+    fflush(stdout);
+    fprintf(stderr, "runtime error: out of memory growing the gradient tape "
+                    "to %lld bytes\n",
+            (long long)cap * 8);
+    exit(3);
+  }
+  t->data = (uint64_t *)p;
+  t->cap = cap;
+  if (cap * 8 > tapePeak)
+    tapePeak = cap * 8;
+}
+
+void bp_tape_free(bp_tape *t) {
+  free(t->data);
+  t->data = nullptr;
+  t->size = t->cap = 0;
+}
+
+int64_t bp_tape_peak_bytes(void) { return tapePeak; }
+}
