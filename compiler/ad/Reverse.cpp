@@ -181,6 +181,7 @@ public:
     cloneForward(*F.body, /*top=*/true);
 
     // Reverse sweep.
+    b.markAdjoint = true;
     const ir::Op *ret = F.body->terminator();
     Ctx top;
     top.fwd = &fwd;
@@ -201,6 +202,7 @@ public:
         results.push_back(adjOrZero(adj, F.args()[i].get()));
     for (auto &p : spec.params)
       results.push_back(adjOrZero(adj, paramVal[p]));
+    b.markAdjoint = false;
     b.create(OpKind::TapeFree, {tape});
     for (auto &[orig, at] : atapes)
       b.create(OpKind::TapeFree, {at});
@@ -503,8 +505,10 @@ private:
     default:
       break;
     }
+    if (op.results.size() != 1)
+      return;
     auto g = adj.find(op.result());
-    if (op.results.size() != 1 || g == adj.end())
+    if (g == adj.end())
       return;
     std::vector<bool> want;
     for (Value *v : op.operands)
@@ -582,12 +586,15 @@ private:
     ir::Block *rb = rev->addRegion();
     Value *k = rb->addArg(m.types->i64(), "k");
     std::vector<Value *> ca, fa;
+    auto adjName = [](const Value *v) {
+      return v->name.empty() ? std::string() : v->name + ".adj";
+    };
     for (size_t i : carried)
-      ca.push_back(rb->addArg(m.types->f64(),
-                              body.args[firstArg + i]->name + ".adj"));
+      ca.push_back(rb->addArg(m.types->f64(), adjName(body.args[firstArg + i].get())));
     for (const Value *v : free)
-      fa.push_back(rb->addArg(m.types->f64(),
-                              v->name.empty() ? "" : v->name + ".adj"));
+      fa.push_back(rb->addArg(m.types->f64(), adjName(v)));
+    for (size_t j = 0; j < ca.size() + fa.size(); ++j)
+      rev->result(j)->name = rb->args[j + 1]->name;
     b.setInsertionPointToEnd(rb);
     Ctx child;
     child.parent = &ctx;

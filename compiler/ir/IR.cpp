@@ -91,6 +91,7 @@ Op *Builder::create(OpKind k, std::vector<Value *> operands,
                     std::vector<const Type *> results) {
   assert(block && "no insertion point");
   auto op = std::make_unique<Op>(k, loc);
+  op->adjoint = markAdjoint;
   op->operands = std::move(operands);
   for (const Type *t : results)
     op->addResult(t);
@@ -154,6 +155,7 @@ std::unique_ptr<Op> cloneOp(const Op &op,
   copy->fval = op.fval;
   copy->ival = op.ival;
   copy->str = op.str;
+  copy->adjoint = op.adjoint;
   for (Value *v : op.operands) {
     auto it = map.find(v);
     copy->operands.push_back(it == map.end() ? v : it->second);

@@ -70,6 +70,9 @@ public:
   double fval = 0;
   int64_t ival = 0;
   std::string str;
+  /// Made by the reverse sweep of AD (printing only: `emit adjoint` starts
+  /// the "reverse sweep" section at the first such op).
+  bool adjoint = false;
 
   Op(OpKind k, Loc l) : kind(k), loc(l) {}
   Value *result(unsigned i = 0) const { return results[i].get(); }
@@ -134,6 +137,8 @@ public:
   }
   Block *getBlock() const { return block; }
   Loc loc;
+  /// Ops created while set are marked Op::adjoint.
+  bool markAdjoint = false;
 
   Op *create(OpKind k, std::vector<Value *> operands = {},
              std::vector<const Type *> results = {});

@@ -203,7 +203,9 @@ private:
     if (op.kind == OpKind::Print || op.kind == OpKind::Assert) {
       os << " \"";
       for (char c : op.str)
-        os << (c == '\n' ? std::string("\\n") : std::string(1, c));
+        os << (c == '\n'   ? std::string("\\n")
+               : c == '\x01' ? std::string("{}")
+                            : std::string(1, c));
       os << '"';
     }
     if (!op.results.empty()) {

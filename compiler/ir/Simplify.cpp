@@ -81,7 +81,7 @@ private:
       // if on a constant: inline the taken region.
       if (op.kind == OpKind::If && isConst(op.operands[0])) {
         Block &taken = *op.region(ci(op.operands[0]) ? 0 : 1);
-        scopes.emplace_back();
+        // The taken ops now live in `blk`: they join its CSE scope.
         std::vector<std::unique_ptr<Op>> inner;
         inner.swap(taken.ops);
         Op *yield = inner.back().get();
@@ -99,7 +99,6 @@ private:
         }
         for (size_t i = 0; i < op.results.size(); ++i)
           map[op.result(i)] = remap(yield->operands[i]);
-        scopes.pop_back();
         continue;
       }
       for (auto &r : op.regions)
@@ -282,6 +281,11 @@ private:
       // A while loop may not terminate; removing it would change behaviour.
       if (op->kind == OpKind::While)
         removable = false;
+      // A tape nobody pushes to: drop its free, then the tape itself.
+      if (op->kind == OpKind::TapeFree && uses[op->operands[0]] == 1)
+        unused = removable = true;
+      if (op->kind == OpKind::TapeNew)
+        removable = true;
       if (unused && removable) {
         changed = true;
         continue;

@@ -1,0 +1,26 @@
+# lit configuration for BP's test suites (one folder per stage).
+import os
+import lit.formats
+
+config.name = "BP"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".bp", ".test"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "unit"]
+config.test_source_root = os.path.dirname(__file__)
+
+bpc = lit_config.params.get("bpc")
+if not bpc:
+    lit_config.fatal("run lit with --param bpc=/path/to/bpc (ctest does)")
+llvm_bin = lit_config.params.get("llvm_bin", "/usr/lib/llvm-19/bin")
+python = lit_config.params.get("python", "python3")
+
+config.test_exec_root = lit_config.params.get(
+    "exec_root", os.path.join(os.path.dirname(bpc), "..", "test"))
+config.substitutions.append(("%bpc", bpc))
+config.substitutions.append(("%python", python))
+config.substitutions.append(("%examples",
+                             os.path.join(os.path.dirname(__file__), "..", "examples")))
+config.environment["PATH"] = os.pathsep.join(
+    [llvm_bin, os.path.dirname(bpc), config.environment.get("PATH", os.environ["PATH"])])
+# Deterministic output regardless of the caller's locale.
+config.environment["LC_ALL"] = "C"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages BP needs (only the missing ones), builds
+# bpc with Ninja, and runs the main job. Used by the README's first command
+# and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(cmake ninja-build g++ python3 llvm-19-dev llvm-19-tools clang-19
+      antlr4 libantlr4-runtime-dev libgtest-dev libbenchmark-dev
+      libedit-dev libopenblas-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}"
+fi
+
+echo "== building (build/)"
+cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+ninja -C build -j"${BP_JOBS:-2}"
+
+if [ "${BP_SKIP_MAIN_JOB:-0}" != 1 ]; then
+  echo "== main job: build/bin/bpc run examples/neuron.bp"
+  build/bin/bpc run examples/neuron.bp
+fi
