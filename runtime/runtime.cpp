@@ -37,7 +37,7 @@ void bp_print_i64(int64_t v) {
 void bp_print_bool(int32_t v) { fputs(v ? "true" : "false", stdout); }
 
 // Reflection for x < 0.5 (digamma(1-x) - pi*cot(pi*x)), recurrence up to
-// x >= 6, then the asymptotic series (Abramowitz & Stegun 6.3.18, 6.4.12).
+// x >= 10, then the asymptotic series (Abramowitz & Stegun 6.3.18, 6.4.12).
 double bp_digamma(double x) {
   if (std::isnan(x))
     return x;
@@ -46,7 +46,7 @@ double bp_digamma(double x) {
   if (x < 0.5)
     return bp_digamma(1 - x) - M_PI / std::tan(M_PI * x);
   double r = 0;
-  while (x < 6) {
+  while (x < 10) {
     r -= 1 / x;
     x += 1;
   }
@@ -66,7 +66,7 @@ double bp_trigamma(double x) {
     return -bp_trigamma(1 - x) + M_PI * M_PI / (s * s);
   }
   double r = 0;
-  while (x < 6) {
+  while (x < 10) {
     r += 1 / (x * x);
     x += 1;
   }

@@ -32,8 +32,18 @@ bool containsTapeOps(const ir::Block &b) {
   return false;
 }
 
+bool Activity::isActiveTapeOp(const ir::Op &op) const {
+  if (!tapeActive)
+    return false;
+  if (op.kind == ir::OpKind::TapePush)
+    return op.operands[1]->type->isF64();
+  if (op.kind == ir::OpKind::TapePop)
+    return op.result()->type->isF64();
+  return false;
+}
+
 bool Activity::isActiveOp(const ir::Op &op) const {
-  if (everything)
+  if (isActiveTapeOp(op))
     return true;
   for (auto &r : op.results)
     if (isActive(r.get()))
@@ -131,8 +141,15 @@ private:
           forward(*r);
         break;
       }
+      case OpKind::TapePush:
+        if (in(V, op.operands[1]) && !act.tapeActive) {
+          act.tapeActive = true;
+          changed = true;
+        }
+        break;
       case OpKind::TapePop:
-        mark(V, op.result());
+        if (act.tapeActive)
+          mark(V, op.result());
         break;
       default:
         if (ir::isPure(op.kind) && op.results.size() == 1)
@@ -180,7 +197,12 @@ private:
         break;
       }
       case OpKind::TapePush:
-        mark(U, op.operands[1]);
+        if (act.tapeActive)
+          mark(U, op.operands[1]);
+        break;
+      case OpKind::TapePop:
+        if (act.tapeActive)
+          mark(U, op.result());
         break;
       default: {
         bool any = false;
@@ -202,7 +224,6 @@ Activity analyze(const ir::Function &f, const ActivitySpec &spec,
                  bool forwardOnly) {
   Activity a;
   a.forwardOnly = forwardOnly;
-  a.everything = containsTapeOps(*f.body);
   Analyzer(a, spec).run(f);
   return a;
 }

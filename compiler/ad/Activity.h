@@ -21,22 +21,24 @@ struct ActivitySpec {
 /// Input:  a verified function and what is differentiated.
 /// Output: `varied`: f64 values that depend on an active input;
 ///         `useful`: f64 values the results depend on (reverse mode only).
-///         A value is active when both hold. Functions that contain tape ops
-///         (derived functions differentiated again) are treated as fully
-///         active, which keeps tape pushes and pops paired.
+///         A value is active when both hold. In functions with tape ops
+///         (derived functions differentiated again) the tape is one unit:
+///         if any f64 value pushed is varied, every f64 pop is varied and
+///         every f64 push is useful (`tapeActive`), which keeps the tape
+///         adjoints' pushes and pops paired.
 /// Preserves: the function.
 struct Activity {
   std::set<const ir::Value *> varied, useful;
-  bool everything = false; // tape ops present: every f64 value is active
+  bool tapeActive = false; // f64 tape traffic carries derivatives
   bool forwardOnly = false;
 
   bool isActive(const ir::Value *v) const {
     if (!v->type->isF64())
       return false;
-    if (everything)
-      return true;
     return varied.count(v) && (forwardOnly || useful.count(v));
   }
+  /// A tape push/pop of an f64 value whose adjoint must be handled.
+  bool isActiveTapeOp(const ir::Op &op) const;
   /// An op needs derivative code: an active result, or active ops inside.
   bool isActiveOp(const ir::Op &op) const;
 };

@@ -135,7 +135,8 @@ private:
       }
       default:
         clone(op);
-        if (op.results.size() == 1 && act.isActive(op.result()))
+        if (op.results.size() == 1 && act.isActive(op.result()) &&
+            !op.operands.empty() && op.kind != OpKind::IToF)
           derivative(op);
         break;
       }

@@ -111,8 +111,8 @@ bool partials(const ir::Op &op, const std::vector<bool> &want, ir::Builder &b,
     if (w(0))
       out[0] = k(-1);
     return true;
-  // d(a^b) = b a^(b-1) da + a^b log(a) db; the db term is 0 where a^b = 0
-  // (PyTorch's convention at a = 0).
+  // d(a^b) = b a^(b-1) da + a^b log(a) db; the da term is 0 where b = 0 and
+  // the db term is 0 where a^b = 0 (PyTorch's conventions).
   case OpKind::Pow:
     if (w(0)) {
       const ir::Op *e = op.operands[1]->def;
@@ -120,10 +120,13 @@ bool partials(const ir::Op &op, const std::vector<bool> &want, ir::Builder &b,
         out[0] = mul(k(2), a()); // the common square: 2a, no pow call
       else if (e && e->kind == OpKind::ConstF && e->fval == 1.0)
         out[0] = k(1);
+      else if (e && e->kind == OpKind::ConstF && e->fval == 0.0)
+        out[0] = nullptr; // a^0 = 1
       else if (e && e->kind == OpKind::ConstF)
         out[0] = mul(k(e->fval), b.binary(OpKind::Pow, a(), k(e->fval - 1)));
-      else
-        out[0] = mul(c(), b.binary(OpKind::Pow, a(), sub(c(), k(1))));
+      else // 0 where b = 0 (PyTorch): b a^(b-1) would be 0 * inf at a = 0
+        out[0] = b.select(fcmp(P_::Eq, c(), k(0)), k(0),
+                          mul(c(), b.binary(OpKind::Pow, a(), sub(c(), k(1)))));
     }
     if (w(1)) {
       ir::Value *t = mul(r(), b.unary(OpKind::Log, a()));

@@ -222,7 +222,7 @@ private:
   bool failed = false;
 
   std::map<const Value *, Value *> fwd;
-  std::map<const ir::Block *, std::vector<const Value *>> pushes;
+  std::map<const ir::Block *, std::vector<const Value *>> pushes, remat;
   std::map<const ir::Op *, Value *> tripCount; // while op -> synthetic value
   std::vector<std::unique_ptr<Value>> synthetic;
   std::map<std::string, Value *> paramVal;
@@ -330,9 +330,17 @@ private:
         defined.push_back(tripCount[op.get()]);
     }
     std::vector<const Value *> own;
-    for (const Value *v : defined)
-      if (needs.erase(v))
+    for (const Value *v : defined) {
+      if (!needs.erase(v))
+        continue;
+      // Constants are re-created in the reverse region, never taped.
+      if (v->def && v->def->regions.empty() &&
+          (v->def->kind == OpKind::ConstF || v->def->kind == OpKind::ConstI ||
+           v->def->kind == OpKind::ConstB))
+        remat[&blk].push_back(v);
+      else
         own.push_back(v);
+    }
     if (!top)
       pushes[&blk] = own;
     return needs;
@@ -455,6 +463,13 @@ private:
   }
 
   void popInto(Ctx &ctx, const ir::Block &src) {
+    for (const Value *v : remat[&src]) {
+      std::map<const Value *, Value *> none;
+      auto copy = ir::cloneOp(*v->def, none);
+      copy->parent = b.getBlock();
+      ctx.vals[v] = copy->result();
+      b.getBlock()->ops.push_back(std::move(copy));
+    }
     auto &list = pushes[&src];
     for (auto it = list.rbegin(); it != list.rend(); ++it) {
       ir::Op *pop = b.create(OpKind::TapePop, {tape}, {(*it)->type});
@@ -467,8 +482,7 @@ private:
       const Op &op = **it;
       if (op.kind == OpKind::Return || op.kind == OpKind::Yield)
         continue;
-      if (!act.isActiveOp(op) && op.kind != OpKind::TapePop &&
-          op.kind != OpKind::TapePush)
+      if (!act.isActiveOp(op))
         continue;
       b.loc = op.loc;
       reverseOp(op, ctx, adj);
@@ -490,12 +504,12 @@ private:
         accumulate(adj, paramVal[op.str], adj[op.result()]);
       return;
     case OpKind::TapePop:
-      if (op.result()->type->isF64())
+      if (act.isActiveTapeOp(op))
         b.create(OpKind::TapePush,
                  {atapes.at(op.operands[0]), adjOrZero(adj, op.result())});
       return;
     case OpKind::TapePush:
-      if (op.operands[1]->type->isF64()) {
+      if (act.isActiveTapeOp(op)) {
         Value *a = b.create(OpKind::TapePop, {atapes.at(op.operands[0])},
                             {m.types->f64()})
                        ->result();
@@ -505,7 +519,9 @@ private:
     default:
       break;
     }
-    if (op.results.size() != 1)
+    // Constants, conversions and comparisons carry no derivative.
+    if (op.results.size() != 1 || !op.result()->type->isF64() ||
+        op.operands.empty() || op.kind == OpKind::IToF)
       return;
     auto g = adj.find(op.result());
     if (g == adj.end())

@@ -26,6 +26,7 @@ namespace bp::codegen {
 
 std::string functionSymbol(const std::string &name) { return "bp." + name; }
 std::string paramSymbol(const std::string &name) { return "bp.param." + name; }
+std::string dynamicSymbol(const std::string &name) { return "bp.dyn." + name; }
 
 namespace {
 
@@ -56,6 +57,8 @@ public:
       declare(*f);
     for (auto &f : irMod.functions)
       define(*f);
+    for (auto &f : irMod.functions)
+      defineDynamicWrapper(*f);
     return std::move(mod);
   }
 
@@ -142,6 +145,43 @@ private:
     for (size_t i = 0; i < f.args().size(); ++i)
       vals[f.args()[i].get()] = cur->getArg(i);
     region(*f.body);
+  }
+
+  /// `void bp.dyn.NAME(const double *in, double *out)`: every argument and
+  /// result as a double (ints converted, bools as 0/1). Used by `bpc check`
+  /// to call any scalar function through one signature.
+  void defineDynamicWrapper(const ir::Function &f) {
+    for (auto &a : f.args())
+      if (a->type->isTensor())
+        return;
+    for (const Type *t : f.resultTypes)
+      if (t->isTensor())
+        return;
+    llvm::Function *callee = mod->getFunction(functionSymbol(f.name));
+    auto *ft = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr}, false);
+    auto *fn = llvm::Function::Create(ft, llvm::GlobalValue::ExternalLinkage,
+                                      dynamicSymbol(f.name), *mod);
+    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
+    std::vector<Value *> args;
+    for (size_t i = 0; i < f.args().size(); ++i) {
+      Value *d = b.CreateLoad(f64, b.CreateConstGEP1_64(f64, fn->getArg(0), i));
+      const Type *t = f.args()[i]->type;
+      if (t->isInt())
+        d = b.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {i64, f64}, {d});
+      else if (t->isBool())
+        d = b.CreateFCmpONE(d, llvm::ConstantFP::get(f64, 0.0));
+      args.push_back(d);
+    }
+    Value *r = b.CreateCall(callee, args);
+    for (size_t i = 0; i < f.resultTypes.size(); ++i) {
+      Value *v = f.resultTypes.size() == 1 ? r : b.CreateExtractValue(r, {(unsigned)i});
+      if (f.resultTypes[i]->isInt())
+        v = b.CreateSIToFP(v, f64);
+      else if (f.resultTypes[i]->isBool())
+        v = b.CreateUIToFP(v, f64);
+      b.CreateStore(v, b.CreateConstGEP1_64(f64, fn->getArg(1), i));
+    }
+    b.CreateRetVoid();
   }
 
   Value *get(const ir::Value *v) {

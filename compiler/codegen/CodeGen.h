@@ -17,6 +17,9 @@ namespace bp::codegen {
 /// a BP function `f` is `bp.f`; a param `p` is the global `bp.param.p`.
 std::string functionSymbol(const std::string &name);
 std::string paramSymbol(const std::string &name);
+/// `void bp.dyn.f(const double *in, double *out)`: f with every scalar
+/// argument and result passed as a double (see CodeGen.cpp).
+std::string dynamicSymbol(const std::string &name);
 
 /// Input:  a verified ir::Module.
 /// Output: an LLVM module with one function per IR function (several results

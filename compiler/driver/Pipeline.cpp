@@ -232,7 +232,7 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   initParams(*irMod, *jit, o.seed);
   if (o.action == Action::Check)
     return ad::checkDerived(*irMod, prog, *jit, std::cout) ? ExitCode::Success
-                                                           : ExitCode::RuntimeError;
+                                                           : ExitCode::CheckFailed;
   auto mainAddr = jit->lookup(codegen::functionSymbol("main"));
   if (!mainAddr) {
     std::cerr << "bpc: error: " << llvm::toString(mainAddr.takeError()) << '\n';

@@ -13,6 +13,7 @@ enum class ExitCode {
   CompileError = 1,
   Usage = 2,
   RuntimeError = 3,
+  CheckFailed = 4, // bpc check: a derivative disagrees with finite differences
 };
 
 /// How far the pipeline goes, in order (compared with >=, as MLIR Toy's

@@ -147,6 +147,35 @@ public:
       else if (auto *t = dyn<ast::TrainItem>(item.get()))
         prog.train = t;
     }
+    for (auto &d : prog.derived)
+      checkNoParamStores(d);
+  }
+
+  /// A function that assigns a param (itself or through a call) cannot be
+  /// differentiated (LANGUAGE.md section 4).
+  void checkNoParamStores(const DerivedInfo &d) {
+    std::string fn = d.base;
+    while (const DerivedInfo *inner = prog.lookupDerived(fn))
+      fn = inner->base;
+    std::set<std::string> seen;
+    std::vector<std::string> work = {fn};
+    while (!work.empty()) {
+      std::string g = work.back();
+      work.pop_back();
+      if (!seen.insert(g).second)
+        continue;
+      auto it = paramStores.find(g);
+      if (it != paramStores.end()) {
+        error(d.loc, "cannot differentiate '" + fn + "': " +
+                         (g == fn ? std::string("it")
+                                  : "'" + g + "', which it calls,") +
+                         " assigns param '" + it->second.first + "' (line " +
+                         std::to_string(it->second.second.line) + ")");
+        return;
+      }
+      for (auto &c : callGraph[g])
+        work.push_back(c);
+    }
   }
 
 private:
@@ -159,6 +188,10 @@ private:
   std::map<std::string, TopSym> top;
   std::set<std::string> evaluating; // consts / derived being resolved
   std::map<std::string, bool> declared;
+
+  // Param assignments and calls per function (for checkNoParamStores).
+  std::map<std::string, std::pair<std::string, Loc>> paramStores;
+  std::map<std::string, std::set<std::string>> callGraph;
 
   // Per-function state.
   std::vector<std::map<std::string, Local>> scopes;
@@ -834,6 +867,7 @@ private:
         if (it != top.end() && it->second.kind == TopKind::Param) {
           const ParamInfo *p = findParam(n->name);
           n->type = p ? p->type : nullptr;
+          paramStores.try_emplace(curFn->name, n->name, n->loc);
           if (p && vt)
             expectType(*a.value, vt, p->type, "assignment to '" + n->name + "'");
           return;
@@ -1151,6 +1185,12 @@ private:
 
   const Type *userCall(ast::CallExpr &c, const std::string &name,
                        const FnSig &sig) {
+    if (curFn) {
+      std::string callee = name;
+      while (const DerivedInfo *d = prog.lookupDerived(callee))
+        callee = d->base;
+      callGraph[curFn->name].insert(callee);
+    }
     std::vector<const Type *> args;
     for (auto &a : c.args)
       args.push_back(expr(*a));
