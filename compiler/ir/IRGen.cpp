@@ -47,30 +47,33 @@ template <class T, class U> T *dyn(U *x) {
   return x && T::classof(x) ? static_cast<T *>(x) : nullptr;
 }
 
-bool containsReturn(const Stmt &s);
-bool containsReturn(const Block &b) {
+/// The first `return` in `s` (in source order), or null.
+const Stmt *firstReturn(const Stmt &s);
+const Stmt *firstReturn(const Block &b) {
   for (auto &s : b.stmts)
-    if (containsReturn(*s))
-      return true;
-  return false;
+    if (const Stmt *r = firstReturn(*s))
+      return r;
+  return nullptr;
 }
-bool containsReturn(const Stmt &s) {
+const Stmt *firstReturn(const Stmt &s) {
   switch (s.kind) {
   case StmtKind::Return:
-    return true;
+    return &s;
   case StmtKind::If: {
     auto &i = static_cast<const IfStmt &>(s);
-    return containsReturn(i.thenBlock) ||
-           (i.elseBlock && containsReturn(*i.elseBlock));
+    if (const Stmt *r = firstReturn(i.thenBlock))
+      return r;
+    return i.elseBlock ? firstReturn(*i.elseBlock) : nullptr;
   }
   case StmtKind::For:
-    return containsReturn(static_cast<const ForStmt &>(s).body);
+    return firstReturn(static_cast<const ForStmt &>(s).body);
   case StmtKind::While:
-    return containsReturn(static_cast<const WhileStmt &>(s).body);
+    return firstReturn(static_cast<const WhileStmt &>(s).body);
   default:
-    return false;
+    return nullptr;
   }
 }
+bool containsReturn(const Stmt &s) { return firstReturn(s) != nullptr; }
 
 void assignedNames(const Block &b, std::set<std::string> &out);
 void assignedNames(const Stmt &s, std::set<std::string> &out) {
@@ -229,8 +232,9 @@ private:
         lowerTailIf(*ifs, k, tail);
         return;
       }
-      if (containsReturn(s)) {
-        diags.error(s.loc, "'return' inside a loop is not supported yet");
+      if (const Stmt *r = firstReturn(s)) {
+        // Reported at the return itself: that is the line to change.
+        diags.error(r->loc, "'return' inside a loop is not supported yet");
         return;
       }
       lowerStmt(s);

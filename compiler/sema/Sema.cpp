@@ -242,7 +242,10 @@ private:
     }
   }
 
-  std::string suggest(const std::string &name) {
+  /// `extra`: candidates besides the names in scope (e.g. the arguments of
+  /// the function named in grad(f, ...)).
+  std::string suggest(const std::string &name,
+                      const std::vector<std::string> &extra = {}) {
     std::string best;
     unsigned bestD = name.size() <= 3 ? 1 : 2;
     auto consider = [&](const std::string &c) {
@@ -252,6 +255,8 @@ private:
         bestD = d;
       }
     };
+    for (const std::string &n : extra)
+      consider(n);
     for (auto &scope : scopes)
       for (auto &[n, _] : scope)
         consider(n);
@@ -679,7 +684,8 @@ private:
       }
       if (!found) {
         error(n->loc, "'" + n->name + "' is not an argument of '" + base +
-                          "' or a param" + suggest(n->name));
+                          "' or a param" +
+                          suggest(n->name, bsig.paramNames));
         ok = false;
         continue;
       }
