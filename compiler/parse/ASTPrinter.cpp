@@ -309,8 +309,8 @@ void Printer::expr(const Expr *e) {
     return;
   }
   case ExprKind::Bool:
-    line() << "Bool " << (static_cast<const BoolExpr *>(e)->value ? "true"
-                                                                  : "false")
+    line() << "Bool "
+           << (static_cast<const BoolExpr *>(e)->value ? "true" : "false")
            << ' ' << at(e->loc) << '\n';
     return;
   case ExprKind::String:

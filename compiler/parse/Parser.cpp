@@ -9,15 +9,14 @@
 //   3. parse: SLL prediction with a bail-out strategy first (fast), and on
 //      failure a second parse in full LL mode with the default recovering
 //      strategy, whose errors the listener rewrites into our messages;
-//   4. build the AST from the parse tree (ASTBuilder below), only when the
+//   4. build the AST from the parse tree (ASTBuilder.cpp), only when the
 //      parse had no syntax error.
 //
 //===----------------------------------------------------------------------===//
 #include "parse/Parser.h"
+#include "parse/ASTBuilder.h"
 
 #include "BPLexer.h"
-#include "BPParser.h"
-#include "antlr4-runtime.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -32,63 +31,17 @@ namespace {
 using antlr4::Token;
 using bpgen::BPLexer;
 using bpgen::BPParser;
-
-/// Bounds the depth of the AST (and so every recursive walk over it, here and
-/// in later stages): a left-associative chain `1 + 1 + ... + 1` counts one
-/// level per operator, and so does each `else if`. Deeper input is the error
-/// "expression too long". The parser itself never recurses per chain element.
-constexpr unsigned maxASTDepth = 4096;
-
-Loc locOf(const Token *t) {
-  if (!t)
-    return {};
-  return {uint32_t(t->getLine()), uint32_t(t->getCharPositionInLine() + 1)};
-}
-
-/// The bytes of token `t` in the source (ANTLR's getText would re-encode
-/// bytes >= 0x80 of the byte stream below).
-std::string tokenText(const std::string &src, const Token *t) {
-  size_t a = t->getStartIndex(), b = t->getStopIndex();
-  if (a == INVALID_INDEX || b == INVALID_INDEX || b < a || b >= src.size())
-    return t->getText();
-  return src.substr(a, b - a + 1);
-}
-
-/// Shortens and cleans a piece of source for a message.
-std::string snippet(const std::string &s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (out.size() >= 32) {
-      out += "...";
-      break;
-    }
-    if (c < 0x20 || c == 0x7f) {
-      static const char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += char(c);
-    }
-  }
-  return out;
-}
-
-/// `s` in single quotes (built by appending: GCC 12 warns falsely on
-/// `"'" + std::string&&`).
-std::string quote(const std::string &s) {
-  std::string out(1, '\'');
-  out += s;
-  out += '\'';
-  return out;
-}
+using namespace parse_detail;
 
 /// The character at byte `i`: a whole UTF-8 sequence when it is one, else
 /// the byte as `\xNN`.
 std::string describeChar(const std::string &src, size_t i) {
   unsigned char c = src[i];
-  size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-                          : (c >> 3) == 30 ? 4 : 0;
+  size_t len = c < 0x80         ? 1
+               : (c >> 5) == 6  ? 2
+               : (c >> 4) == 14 ? 3
+               : (c >> 3) == 30 ? 4
+                                : 0;
   bool valid = len != 0 && i + len <= src.size();
   for (size_t k = 1; valid && k < len; ++k)
     valid = (static_cast<unsigned char>(src[i + k]) & 0xc0) == 0x80;
@@ -202,7 +155,8 @@ bool continuesLine(size_t t) {
          t == BPLexer::LBRACK;
 }
 
-/// Applies the newline rules and checks nesting and single tokens. The
+/// Applies the newline rules (see grammar/BP.g4), tells statement `if`s from
+/// if-expressions, and checks nesting and single tokens. The
 /// nesting depth approximates the parser's recursion: one level per open
 /// bracket, plus one per prefix operator or `^` (each recurses) until an
 /// operator or separator that ends that run.
@@ -228,6 +182,16 @@ private:
   };
 
   bool account(Token &tok, size_t prevType);
+  static size_t openerOf(size_t closer) {
+    return closer == BPLexer::RPAREN   ? BPLexer::LPAREN
+           : closer == BPLexer::RBRACK ? BPLexer::LBRACK
+                                       : BPLexer::LBRACE;
+  }
+  void popFrame() {
+    depth -= 1 + frames.back().arith + frames.back().logic;
+    frames.pop_back();
+  }
+  void unwindTo(size_t closer);
   void classifyBraces(Token &tok, size_t prevType);
   void resetRuns(bool all);
   void checkToken(Token &tok);
@@ -249,6 +213,25 @@ bool TokenFilter::run(BPLexer &lexer,
     if (!out.empty() && out.back()->getType() == BPLexer::NEWLINE)
       out.pop_back();
   };
+  // Ends the last statement or item before `at` ('}' of a block, end of
+  // file) with a NEWLINE that has `at`'s position and no text.
+  auto endStatement = [&](const Token &at) {
+    if (out.empty())
+      return;
+    size_t last = out.back()->getType();
+    if (last == BPLexer::NEWLINE || last == BPLexer::SEMI ||
+        last == BPLexer::LBRACE)
+      return;
+    // The token source matters: ANTLR's error recovery builds its
+    // "missing" tokens from the current token's source.
+    auto nl = std::make_unique<antlr4::CommonToken>(
+        std::make_pair(at.getTokenSource(), at.getInputStream()),
+        BPLexer::NEWLINE, Token::DEFAULT_CHANNEL, at.getStartIndex(),
+        at.getStopIndex());
+    nl->setLine(at.getLine());
+    nl->setCharPositionInLine(at.getCharPositionInLine());
+    out.push_back(std::move(nl));
+  };
   std::unique_ptr<Token> pendingNewline; // seen inside ( ) or [ ]
   for (;;) {
     std::unique_ptr<Token> tok = lexer.nextToken();
@@ -260,7 +243,7 @@ bool TokenFilter::run(BPLexer &lexer,
       pendingNewline.reset();
     }
     if (type == Token::EOF) {
-      dropNewline();
+      endStatement(*tok);
       out.push_back(std::move(tok));
       return true;
     }
@@ -269,8 +252,8 @@ bool TokenFilter::run(BPLexer &lexer,
       // sequence outside a string).
       size_t start = tok->getStartIndex();
       if (lastBadStop == INVALID_INDEX || start != lastBadStop + 1)
-        diags.error(locOf(tok.get()), "unexpected character " +
-                                          quote(describeChar(src, start)));
+        diags.error(locOf(tok.get()),
+                    "unexpected character " + quote(describeChar(src, start)));
       lastBadStop = tok->getStopIndex();
       continue;
     }
@@ -290,12 +273,35 @@ bool TokenFilter::run(BPLexer &lexer,
       continue;
     }
     checkToken(*tok);
-    if (type == BPLexer::RBRACE || type == BPLexer::ELSE)
+    if (type == BPLexer::RPAREN || type == BPLexer::RBRACK ||
+        type == BPLexer::RBRACE)
+      unwindTo(type);
+    if (type == BPLexer::RBRACE && frames.back().open == BPLexer::LBRACE &&
+        frames.back().isBlock)
+      endStatement(*tok);
+    else if (type == BPLexer::RBRACE || type == BPLexer::ELSE)
       dropNewline();
     size_t prevType = out.empty() ? 0 : out.back()->getType();
     if (!account(*tok, prevType))
       return false;
     out.push_back(std::move(tok));
+  }
+}
+
+/// Error recovery for unbalanced input: a closing bracket also closes the
+/// brackets left open inside its match (`f(a[1)`, `{ g(x }`), so that the
+/// frames stay in step with the parser's view of blocks. `)` and `]` never
+/// reach past a '{'.
+void TokenFilter::unwindTo(size_t closer) {
+  size_t opener = openerOf(closer);
+  for (size_t i = frames.size(); i-- > 1;) {
+    if (frames[i].open == opener) {
+      while (frames.size() > i + 1)
+        popFrame();
+      return;
+    }
+    if (frames[i].open == BPLexer::LBRACE)
+      return;
   }
 }
 
@@ -373,10 +379,8 @@ bool TokenFilter::account(Token &tok, size_t prevType) {
   case BPLexer::RPAREN:
   case BPLexer::RBRACK:
   case BPLexer::RBRACE:
-    if (frames.size() > 1) {
-      depth -= 1 + frames.back().arith + frames.back().logic;
-      frames.pop_back();
-    }
+    if (frames.back().open == openerOf(type))
+      popFrame();
     break;
   case BPLexer::MINUS:
   case BPLexer::PLUS:
@@ -404,8 +408,7 @@ bool TokenFilter::account(Token &tok, size_t prevType) {
   }
   if (deeper && ++depth > maxNestingDepth) {
     diags.error(locOf(&tok), "nesting too deep (more than " +
-                                 std::to_string(maxNestingDepth) +
-                                 " levels)");
+                                 std::to_string(maxNestingDepth) + " levels)");
     return false;
   }
   return true;
@@ -472,8 +475,7 @@ void TokenFilter::checkString(const Token &tok) {
 // Syntax error messages
 //===----------------------------------------------------------------------===//
 
-std::string describeTokenType(const antlr4::dfa::Vocabulary &vocab,
-                              size_t t) {
+std::string describeTokenType(const antlr4::dfa::Vocabulary &vocab, size_t t) {
   switch (t) {
   case Token::EOF:
     return "end of file";
@@ -512,10 +514,10 @@ std::string describeExpected(const antlr4::dfa::Vocabulary &vocab,
     parts.push_back(has(BPLexer::LET) ? "statement" : "expression");
     for (size_t t : std::initializer_list<size_t>{
              BPLexer::INT, BPLexer::FLOAT, BPLexer::STRING, BPLexer::ID,
-          BPLexer::TRUE, BPLexer::FALSE, BPLexer::LPAREN, BPLexer::LBRACK,
-          BPLexer::MINUS, BPLexer::PLUS, BPLexer::NOT, BPLexer::IF,
-          BPLexer::LET, BPLexer::VAR, BPLexer::FOR, BPLexer::WHILE,
-          BPLexer::RETURN, BPParser::STMT_IF})
+             BPLexer::TRUE, BPLexer::FALSE, BPLexer::LPAREN, BPLexer::LBRACK,
+             BPLexer::MINUS, BPLexer::PLUS, BPLexer::NOT, BPLexer::IF,
+             BPLexer::LET, BPLexer::VAR, BPLexer::FOR, BPLexer::WHILE,
+             BPLexer::RETURN, BPParser::STMT_IF})
       s.erase(t);
   }
   if (has(BPLexer::FN) && has(BPLexer::PARAM)) {
@@ -550,8 +552,7 @@ std::string describeExpected(const antlr4::dfa::Vocabulary &vocab,
   // Closing brackets read best last: "',' or ')'".
   std::vector<size_t> order(s.begin(), s.end());
   std::stable_partition(order.begin(), order.end(), [](size_t t) {
-    return t != BPLexer::RPAREN && t != BPLexer::RBRACK &&
-           t != BPLexer::RBRACE;
+    return t != BPLexer::RPAREN && t != BPLexer::RBRACK && t != BPLexer::RBRACE;
   });
   for (size_t t : order)
     parts.push_back(describeTokenType(vocab, t));
@@ -579,9 +580,16 @@ private:
   std::string describeFound(const Token *t) const {
     if (!t || t->getType() == Token::EOF)
       return "end of file";
-    if (t->getType() == BPLexer::NEWLINE)
+    if (t->getType() == BPLexer::NEWLINE && t->getStartIndex() >= src.size())
+      return "end of file";
+    std::string text = tokenText(src, t);
+    if (t->getType() == BPLexer::NEWLINE) {
+      // The filter's NEWLINEs have the text of the token they precede.
+      if (text != "\n" && text != "\r\n")
+        return quote(snippet(text));
       return "newline";
-    return quote(snippet(tokenText(src, t)));
+    }
+    return quote(snippet(text));
   }
 
   const std::string &src;
@@ -589,8 +597,8 @@ private:
 };
 
 void SyntaxErrorListener::syntaxError(antlr4::Recognizer *recognizer,
-                                      Token *offending, size_t line,
-                                      size_t col, const std::string &msg,
+                                      Token *offending, size_t line, size_t col,
+                                      const std::string &msg,
                                       std::exception_ptr e) {
   ++count;
   Loc loc{uint32_t(line), uint32_t(col + 1)};
@@ -621,570 +629,15 @@ void SyntaxErrorListener::syntaxError(antlr4::Recognizer *recognizer,
   }
   size_t rule = ctx ? ctx->getRuleIndex() : INVALID_INDEX;
   std::string want =
-      atStart ? describeExpected(parser->getVocabulary(), expected, rule,
-                                 offending &&
-                                     offending->getType() == Token::EOF)
-              : std::string();
+      atStart
+          ? describeExpected(parser->getVocabulary(), expected, rule,
+                             offending && offending->getType() == Token::EOF)
+          : std::string();
   if (want.empty())
     diags.error(loc, "unexpected " + describeFound(offending));
   else
     diags.error(loc,
                 "expected " + want + " but found " + describeFound(offending));
-}
-
-//===----------------------------------------------------------------------===//
-// Parse tree to AST
-//===----------------------------------------------------------------------===//
-
-/// Builds the AST of a parse tree without syntax errors (still null-safe).
-/// Left-recursive chains (`a + b + c`, `f(x)(y)`, `x[i][j]`) are walked
-/// iteratively; recursion otherwise follows bracket nesting, which the token
-/// filter bounds.
-class ASTBuilder {
-public:
-  ASTBuilder(const std::string &src, DiagEngine &diags)
-      : src(src), diags(diags) {}
-
-  std::unique_ptr<ast::Module> build(BPParser::ProgramContext *ctx);
-
-private:
-  void checkSeparated(antlr4::ParserRuleContext *ctx);
-  ast::ItemPtr item(BPParser::ItemContext *ctx);
-  std::optional<ast::TypeExpr> type(BPParser::TypeContext *ctx);
-  ast::Block block(BPParser::BlockContext *ctx);
-  ast::StmtPtr stmt(BPParser::StmtContext *ctx);
-  ast::StmtPtr ifStmt(BPParser::IfStmtContext *ctx);
-  ast::ExprPtr expr(BPParser::ExprContext *ctx);
-  ast::ExprPtr prefix(BPParser::ExprContext *ctx);
-  ast::ExprPtr postfix(BPParser::ExprContext *ctx, ast::ExprPtr base);
-  ast::ExprPtr primary(BPParser::PrimaryContext *ctx);
-  ast::ExprPtr ifExpr(BPParser::IfExprContext *ctx);
-  ast::ExprPtr number(Token *tok, bool isInt);
-  std::string unescape(const std::string &quoted);
-  std::vector<ast::ExprPtr> exprs(const std::vector<BPParser::ExprContext *> &v,
-                                  size_t from = 0);
-
-  /// Adds `n` levels of AST depth; false (after reporting once) when that
-  /// passes maxASTDepth. Pair with leave(n).
-  bool enter(unsigned n, Loc loc, const char *what);
-  void leave(unsigned n) { depth -= n; }
-
-  ast::Binding binding(Token *t) {
-    if (!t)
-      return {};
-    return {locOf(t), tokenText(src, t)};
-  }
-  Loc start(antlr4::ParserRuleContext *ctx) {
-    return ctx ? locOf(ctx->getStart()) : Loc{};
-  }
-
-  const std::string &src;
-  DiagEngine &diags;
-  unsigned depth = 0;
-  bool reportedDepth = false;
-};
-
-bool ASTBuilder::enter(unsigned n, Loc loc, const char *what) {
-  depth += n;
-  if (depth <= maxASTDepth)
-    return true;
-  if (!reportedDepth)
-    diags.error(loc, std::string(what) + " (more than " +
-                         std::to_string(maxASTDepth) + " nested levels)");
-  reportedDepth = true;
-  return false;
-}
-
-/// The grammar's `(item | NEWLINE | ';')*` loops also match two items or
-/// statements in a row; they need a separator.
-void ASTBuilder::checkSeparated(antlr4::ParserRuleContext *ctx) {
-  bool afterNode = false;
-  for (antlr4::tree::ParseTree *child : ctx->children) {
-    auto *rule = dynamic_cast<antlr4::ParserRuleContext *>(child);
-    if (!rule) {
-      afterNode = false;
-      continue;
-    }
-    if (afterNode)
-      diags.error(locOf(rule->getStart()),
-                  "expected newline but found " +
-                      quote(snippet(tokenText(src, rule->getStart()))));
-    afterNode = true;
-  }
-}
-
-std::unique_ptr<ast::Module> ASTBuilder::build(BPParser::ProgramContext *ctx) {
-  auto module = std::make_unique<ast::Module>();
-  if (!ctx)
-    return module;
-  checkSeparated(ctx);
-  for (auto *i : ctx->item())
-    if (ast::ItemPtr it = item(i))
-      module->items.push_back(std::move(it));
-  return module;
-}
-
-ast::ItemPtr ASTBuilder::item(BPParser::ItemContext *ctx) {
-  Loc loc = start(ctx);
-  auto named = [&](ast::Item &it, Token *name) {
-    ast::Binding b = binding(name);
-    it.name = b.name;
-    it.nameLoc = b.loc;
-  };
-  if (auto *c = dynamic_cast<BPParser::ConstItemContext *>(ctx)) {
-    auto it = std::make_unique<ast::ConstItem>(loc);
-    named(*it, c->name);
-    it->value = expr(c->expr());
-    return it;
-  }
-  if (auto *c = dynamic_cast<BPParser::ParamItemContext *>(ctx)) {
-    auto it = std::make_unique<ast::ParamItem>(loc);
-    named(*it, c->name);
-    if (auto t = type(c->type()))
-      it->type = std::move(*t);
-    if (c->expr())
-      it->init = expr(c->expr());
-    return it;
-  }
-  if (auto *c = dynamic_cast<BPParser::FnItemContext *>(ctx)) {
-    if (!c->fnSignature()) {
-      auto it = std::make_unique<ast::DerivedFnItem>(loc);
-      named(*it, c->name);
-      it->value = expr(c->expr());
-      return it;
-    }
-    auto *sig = c->fnSignature();
-    auto it = std::make_unique<ast::FnItem>(loc);
-    named(*it, c->name);
-    for (auto *p : sig->fnParam()) {
-      ast::FnParam param;
-      param.name = binding(p->ID() ? p->ID()->getSymbol() : nullptr);
-      if (auto t = type(p->type()))
-        param.type = std::move(*t);
-      it->params.push_back(std::move(param));
-    }
-    if (sig->type())
-      it->result = type(sig->type());
-    it->body = block(c->block());
-    return it;
-  }
-  if (auto *c = dynamic_cast<BPParser::TrainItemContext *>(ctx)) {
-    auto it = std::make_unique<ast::TrainItem>(loc);
-    for (auto *f : c->trainField()) {
-      ast::TrainField field;
-      field.key = binding(f->ID() ? f->ID()->getSymbol() : nullptr);
-      field.value = expr(f->expr());
-      it->fields.push_back(std::move(field));
-    }
-    return it;
-  }
-  return nullptr;
-}
-
-std::optional<ast::TypeExpr> ASTBuilder::type(BPParser::TypeContext *ctx) {
-  ast::TypeExpr t;
-  t.loc = start(ctx);
-  if (auto *c = dynamic_cast<BPParser::TupleTypeContext *>(ctx)) {
-    t.kind = ast::TypeExpr::Tuple;
-    for (auto *e : c->type())
-      if (auto et = type(e))
-        t.elems.push_back(std::move(*et));
-    return t;
-  }
-  auto *c = dynamic_cast<BPParser::NamedTypeContext *>(ctx);
-  if (!c || !c->ID())
-    return std::nullopt;
-  std::string name = tokenText(src, c->ID()->getSymbol());
-  if (name == "f64") {
-    t.kind = c->dim().empty() ? ast::TypeExpr::F64 : ast::TypeExpr::Tensor;
-  } else if (name == "int" || name == "bool") {
-    t.kind = name == "int" ? ast::TypeExpr::Int : ast::TypeExpr::Bool;
-    if (!c->dim().empty())
-      diags.error(t.loc, "tensor element type must be 'f64', not '" + name +
-                             "'");
-  } else {
-    diags.error(t.loc, "unknown type '" + name + "'");
-    return std::nullopt;
-  }
-  for (auto *d : c->dim()) {
-    ast::Dim dim;
-    dim.loc = start(d);
-    if (d->INT()) {
-      std::string text = tokenText(src, d->INT()->getSymbol());
-      std::from_chars(text.data(), text.data() + text.size(), dim.value);
-    } else if (d->ID()) {
-      dim.name = tokenText(src, d->ID()->getSymbol());
-    }
-    t.dims.push_back(std::move(dim));
-  }
-  return t;
-}
-
-ast::Block ASTBuilder::block(BPParser::BlockContext *ctx) {
-  ast::Block b;
-  if (!ctx)
-    return b;
-  b.loc = locOf(ctx->getStart());
-  b.endLoc = locOf(ctx->getStop());
-  checkSeparated(ctx);
-  for (auto *s : ctx->stmt())
-    if (ast::StmtPtr st = stmt(s))
-      b.stmts.push_back(std::move(st));
-  return b;
-}
-
-ast::StmtPtr ASTBuilder::stmt(BPParser::StmtContext *ctx) {
-  Loc loc = start(ctx);
-  if (auto *c = dynamic_cast<BPParser::LetStmtContext *>(ctx)) {
-    auto s = std::make_unique<ast::LetStmt>(loc);
-    s->isVar = c->kw && c->kw->getType() == BPLexer::VAR;
-    s->isDestructure = c->LPAREN() != nullptr;
-    for (auto *id : c->ID())
-      s->names.push_back(binding(id->getSymbol()));
-    if (c->type())
-      s->type = type(c->type());
-    s->init = expr(c->expr());
-    return s;
-  }
-  if (auto *c = dynamic_cast<BPParser::IfStmtContext *>(ctx))
-    return ifStmt(c);
-  if (auto *c = dynamic_cast<BPParser::ForStmtContext *>(ctx)) {
-    auto s = std::make_unique<ast::ForStmt>(loc);
-    s->var = binding(c->ID() ? c->ID()->getSymbol() : nullptr);
-    auto e = c->expr();
-    s->lo = e.size() > 0 ? expr(e[0]) : nullptr;
-    s->hi = e.size() > 1 ? expr(e[1]) : nullptr;
-    s->body = block(c->block());
-    return s;
-  }
-  if (auto *c = dynamic_cast<BPParser::WhileStmtContext *>(ctx)) {
-    auto s = std::make_unique<ast::WhileStmt>(loc);
-    s->cond = expr(c->expr());
-    s->body = block(c->block());
-    return s;
-  }
-  if (auto *c = dynamic_cast<BPParser::ReturnStmtContext *>(ctx)) {
-    auto s = std::make_unique<ast::ReturnStmt>(loc);
-    if (c->expr())
-      s->value = expr(c->expr());
-    return s;
-  }
-  if (auto *c = dynamic_cast<BPParser::ExprStmtContext *>(ctx)) {
-    auto e = c->expr();
-    if (!c->op)
-      return std::make_unique<ast::ExprStmt>(
-          loc, e.empty() ? nullptr : expr(e[0]));
-    auto s = std::make_unique<ast::AssignStmt>(loc);
-    switch (c->op->getType()) {
-    case BPLexer::ADD_ASSIGN:
-      s->op = ast::AssignOp::Add;
-      break;
-    case BPLexer::SUB_ASSIGN:
-      s->op = ast::AssignOp::Sub;
-      break;
-    case BPLexer::MUL_ASSIGN:
-      s->op = ast::AssignOp::Mul;
-      break;
-    case BPLexer::DIV_ASSIGN:
-      s->op = ast::AssignOp::Div;
-      break;
-    default:
-      s->op = ast::AssignOp::Set;
-      break;
-    }
-    s->target = e.size() > 0 ? expr(e[0]) : nullptr;
-    s->value = e.size() > 1 ? expr(e[1]) : nullptr;
-    if (s->target && s->target->kind != ast::ExprKind::Name &&
-        s->target->kind != ast::ExprKind::Index)
-      diags.error(s->target->loc, "expression is not assignable");
-    return s;
-  }
-  return nullptr;
-}
-
-/// `if c0 {b0} else if c1 {b1} ... else {bn}`: built from the last branch
-/// backwards, each `else if` becoming an else block with one IfStmt.
-ast::StmtPtr ASTBuilder::ifStmt(BPParser::IfStmtContext *ctx) {
-  struct Branch {
-    Token *ifTok;
-    BPParser::ExprContext *cond;
-    BPParser::BlockContext *body;
-  };
-  std::vector<Branch> branches{{ctx->getStart(), ctx->expr(), ctx->block()}};
-  BPParser::BlockContext *last = nullptr; // the final `else { }`
-  for (auto *e : ctx->elseClause()) {
-    if (last) {
-      diags.error(start(e), "'else' after the final 'else' branch");
-      break;
-    }
-    if (e->IF())
-      branches.push_back({e->IF()->getSymbol(), e->expr(), e->block()});
-    else
-      last = e->block();
-  }
-  unsigned n = unsigned(branches.size());
-  if (!enter(n, start(ctx), "too many 'else if' branches")) {
-    leave(n);
-    return nullptr;
-  }
-  std::optional<ast::Block> elseBlock;
-  if (last)
-    elseBlock = block(last);
-  BPParser::BlockContext *lastBody = last ? last : branches.back().body;
-  Loc endLoc = lastBody ? locOf(lastBody->getStop()) : Loc{};
-  std::unique_ptr<ast::IfStmt> s;
-  for (size_t i = n; i-- > 0;) {
-    s = std::make_unique<ast::IfStmt>(locOf(branches[i].ifTok));
-    s->cond = expr(branches[i].cond);
-    s->thenBlock = block(branches[i].body);
-    s->elseBlock = std::move(elseBlock);
-    if (i > 0) {
-      elseBlock.emplace();
-      elseBlock->loc = s->loc;
-      elseBlock->endLoc = endLoc;
-      elseBlock->stmts.push_back(std::move(s));
-    }
-  }
-  leave(n);
-  return s;
-}
-
-std::vector<ast::ExprPtr>
-ASTBuilder::exprs(const std::vector<BPParser::ExprContext *> &v, size_t from) {
-  std::vector<ast::ExprPtr> out;
-  for (size_t i = from; i < v.size(); ++i)
-    out.push_back(expr(v[i]));
-  return out;
-}
-
-/// Walks down the left spine of left-recursive alternatives, builds the
-/// innermost operand, then wraps it outwards: no recursion per chain link.
-ast::ExprPtr ASTBuilder::expr(BPParser::ExprContext *ctx) {
-  if (!ctx)
-    return nullptr;
-  std::vector<BPParser::ExprContext *> spine;
-  BPParser::ExprContext *cur = ctx;
-  for (;;) {
-    BPParser::ExprContext *next = nullptr;
-    if (auto *c = dynamic_cast<BPParser::BinaryExprContext *>(cur))
-      next = c->expr().empty() ? nullptr : c->expr(0);
-    else if (auto *c = dynamic_cast<BPParser::CallExprContext *>(cur))
-      next = c->expr().empty() ? nullptr : c->expr(0);
-    else if (auto *c = dynamic_cast<BPParser::IndexExprContext *>(cur))
-      next = c->expr();
-    else
-      break;
-    spine.push_back(cur);
-    if (!next)
-      return nullptr;
-    cur = next;
-  }
-  unsigned n = unsigned(spine.size()) + 1;
-  if (!enter(n, start(ctx), "expression too long")) {
-    leave(n);
-    return nullptr;
-  }
-  ast::ExprPtr e = prefix(cur);
-  for (size_t i = spine.size(); i-- > 0;)
-    e = postfix(spine[i], std::move(e));
-  leave(n);
-  return e;
-}
-
-ast::ExprPtr ASTBuilder::prefix(BPParser::ExprContext *ctx) {
-  if (auto *c = dynamic_cast<BPParser::UnaryExprContext *>(ctx)) {
-    ast::UnaryOp op = ast::UnaryOp::Neg;
-    if (c->op && c->op->getType() == BPLexer::PLUS)
-      op = ast::UnaryOp::Plus;
-    else if (c->op && c->op->getType() == BPLexer::NOT)
-      op = ast::UnaryOp::Not;
-    return std::make_unique<ast::UnaryExpr>(start(ctx), op, expr(c->expr()));
-  }
-  if (auto *c = dynamic_cast<BPParser::PrimaryExprContext *>(ctx))
-    return primary(c->primary());
-  return nullptr;
-}
-
-ast::BinaryOp binaryOp(size_t tokenType) {
-  switch (tokenType) {
-  case BPLexer::PLUS:
-    return ast::BinaryOp::Add;
-  case BPLexer::MINUS:
-    return ast::BinaryOp::Sub;
-  case BPLexer::STAR:
-    return ast::BinaryOp::Mul;
-  case BPLexer::SLASH:
-    return ast::BinaryOp::Div;
-  case BPLexer::PERCENT:
-    return ast::BinaryOp::Mod;
-  case BPLexer::AT:
-    return ast::BinaryOp::MatMul;
-  case BPLexer::CARET:
-    return ast::BinaryOp::Pow;
-  case BPLexer::EQ:
-    return ast::BinaryOp::Eq;
-  case BPLexer::NE:
-    return ast::BinaryOp::Ne;
-  case BPLexer::LT:
-    return ast::BinaryOp::Lt;
-  case BPLexer::LE:
-    return ast::BinaryOp::Le;
-  case BPLexer::GT:
-    return ast::BinaryOp::Gt;
-  case BPLexer::GE:
-    return ast::BinaryOp::Ge;
-  case BPLexer::AND:
-    return ast::BinaryOp::And;
-  default:
-    return ast::BinaryOp::Or;
-  }
-}
-
-/// One link of a left spine, applied to the already built `base`.
-ast::ExprPtr ASTBuilder::postfix(BPParser::ExprContext *ctx,
-                                 ast::ExprPtr base) {
-  Loc loc = start(ctx);
-  if (auto *c = dynamic_cast<BPParser::BinaryExprContext *>(ctx)) {
-    auto operands = c->expr();
-    ast::ExprPtr rhs = operands.size() > 1 ? expr(operands[1]) : nullptr;
-    auto e = std::make_unique<ast::BinaryExpr>(
-        loc, binaryOp(c->op ? c->op->getType() : 0), std::move(base),
-        std::move(rhs));
-    e->opLoc = locOf(c->op);
-    return e;
-  }
-  if (auto *c = dynamic_cast<BPParser::CallExprContext *>(ctx)) {
-    auto e = std::make_unique<ast::CallExpr>(loc, std::move(base));
-    e->args = exprs(c->expr(), 1);
-    return e;
-  }
-  auto *c = static_cast<BPParser::IndexExprContext *>(ctx);
-  auto e = std::make_unique<ast::IndexExpr>(loc, std::move(base));
-  for (auto *a : c->indexArg()) {
-    ast::IndexArg arg;
-    arg.loc = start(a);
-    arg.isSlice = a->colon != nullptr;
-    if (arg.isSlice) {
-      arg.lo = expr(a->lo);
-      arg.hi = expr(a->hi);
-    } else {
-      arg.index = expr(a->lo);
-    }
-    e->indices.push_back(std::move(arg));
-  }
-  return e;
-}
-
-ast::ExprPtr ASTBuilder::primary(BPParser::PrimaryContext *ctx) {
-  if (!ctx)
-    return nullptr;
-  Loc loc = start(ctx);
-  if (auto *c = dynamic_cast<BPParser::IntLitContext *>(ctx))
-    return number(c->getStart(), true);
-  if (auto *c = dynamic_cast<BPParser::FloatLitContext *>(ctx))
-    return number(c->getStart(), false);
-  if (auto *c = dynamic_cast<BPParser::StringLitContext *>(ctx))
-    return std::make_unique<ast::StringExpr>(
-        loc, unescape(tokenText(src, c->getStart())));
-  if (dynamic_cast<BPParser::BoolLitContext *>(ctx))
-    return std::make_unique<ast::BoolExpr>(
-        loc, ctx->getStart()->getType() == BPLexer::TRUE);
-  if (dynamic_cast<BPParser::NameRefContext *>(ctx))
-    return std::make_unique<ast::NameExpr>(loc,
-                                           tokenText(src, ctx->getStart()));
-  if (auto *c = dynamic_cast<BPParser::ParenExprContext *>(ctx)) {
-    auto es = c->expr();
-    if (es.size() == 1 && !c->trailing)
-      return expr(es[0]);
-    if (es.size() == 1) {
-      diags.error(loc, "a tuple needs at least two elements");
-      return nullptr;
-    }
-    auto e = std::make_unique<ast::TupleExpr>(loc);
-    e->elems = exprs(es);
-    return e;
-  }
-  if (auto *c = dynamic_cast<BPParser::TensorLitContext *>(ctx)) {
-    auto e = std::make_unique<ast::TensorLitExpr>(loc);
-    e->elems = exprs(c->expr());
-    return e;
-  }
-  if (auto *c = dynamic_cast<BPParser::IfExprContext *>(ctx))
-    return ifExpr(c);
-  return nullptr;
-}
-
-/// `if c0 { e0 } else if c1 { e1 } else { e2 }` as nested IfExprs.
-ast::ExprPtr ASTBuilder::ifExpr(BPParser::IfExprContext *ctx) {
-  struct Branch {
-    Token *ifTok;
-    BPParser::ExprContext *cond, *value;
-  };
-  auto first = ctx->expr();
-  if (first.size() != 2)
-    return nullptr;
-  std::vector<Branch> branches{{ctx->getStart(), first[0], first[1]}};
-  BPParser::ExprContext *last = nullptr; // the final `else { e }`
-  for (auto *e : ctx->elseExprClause()) {
-    auto es = e->expr();
-    if (last) {
-      diags.error(start(e), "'else' after the final 'else' branch");
-      return nullptr;
-    }
-    if (e->IF() && es.size() == 2)
-      branches.push_back({e->IF()->getSymbol(), es[0], es[1]});
-    else if (es.size() == 1)
-      last = es[0];
-  }
-  if (!last) {
-    diags.error(locOf(branches.back().ifTok),
-                "if-expression requires an 'else' branch");
-    return nullptr;
-  }
-  unsigned n = unsigned(branches.size());
-  if (!enter(n, start(ctx), "too many 'else if' branches")) {
-    leave(n);
-    return nullptr;
-  }
-  ast::ExprPtr e = expr(last);
-  for (size_t i = n; i-- > 0;) {
-    auto ie = std::make_unique<ast::IfExpr>(locOf(branches[i].ifTok));
-    ie->cond = expr(branches[i].cond);
-    ie->thenExpr = expr(branches[i].value);
-    ie->elseExpr = std::move(e);
-    e = std::move(ie);
-  }
-  leave(n);
-  return e;
-}
-
-ast::ExprPtr ASTBuilder::number(Token *tok, bool isInt) {
-  auto e = std::make_unique<ast::NumberExpr>(locOf(tok));
-  e->isInt = isInt;
-  e->text = tokenText(src, tok);
-  // Range errors were reported by the token filter.
-  if (isInt)
-    std::from_chars(e->text.data(), e->text.data() + e->text.size(),
-                    e->intValue);
-  else
-    e->floatValue = std::strtod(e->text.c_str(), nullptr);
-  return e;
-}
-
-std::string ASTBuilder::unescape(const std::string &quoted) {
-  std::string out;
-  size_t end = quoted.size();
-  if (end >= 2 && quoted.back() == '"')
-    --end;
-  for (size_t i = 1; i < end; ++i) {
-    char c = quoted[i];
-    if (c == '\\' && i + 1 < end) {
-      char n = quoted[++i];
-      c = n == 'n' ? '\n' : n == 't' ? '\t' : n;
-    }
-    out += c;
-  }
-  return out;
 }
 
 std::unique_ptr<ast::Module> parseImpl(const SourceFile &file,
@@ -1229,7 +682,7 @@ std::unique_ptr<ast::Module> parseImpl(const SourceFile &file,
   }
   if (listener.count != 0)
     return nullptr;
-  return ASTBuilder(src, diags).build(tree);
+  return buildAST(tree, src, diags);
 }
 
 } // namespace
@@ -1239,8 +692,8 @@ std::unique_ptr<ast::Module> parseModule(const SourceFile &file,
   try {
     return parseImpl(file, diags);
   } catch (const std::exception &e) {
-    diags.error({1, 1}, std::string("internal error in the parser: ") +
-                            e.what());
+    diags.error({1, 1},
+                std::string("internal error in the parser: ") + e.what());
   } catch (...) {
     diags.error({1, 1}, "internal error in the parser");
   }
