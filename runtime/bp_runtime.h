@@ -18,6 +18,8 @@ void bp_print_str(const char *s, int64_t len);
 void bp_print_f64(double v);
 void bp_print_i64(int64_t v);
 void bp_print_bool(int32_t v);
+/* A row-major tensor: `[1, 2.5]`, `[[1, 2], [3, 4]]`. */
+void bp_print_tensor(const double *data, int64_t rank, const int64_t *shape);
 
 /* Derivatives of lgamma: the digamma and trigamma functions. */
 double bp_digamma(double x);
@@ -29,6 +31,14 @@ typedef void (*bp_error_hook)(const char *message);
 void bp_set_error_hook(bp_error_hook hook);
 void bp_runtime_error(const char *file, int32_t line, int32_t col,
                       const char *message);
+/* `index I is out of range for axis A of size N` at FILE:LINE:COL. */
+void bp_index_error(const char *file, int32_t line, int32_t col,
+                    int64_t index, int64_t axis, int64_t size);
+
+/* The per-call buffer of a function's tensor temporaries, when too large
+ * for the stack. One allocation per call, never per element or op. */
+void *bp_arena_alloc(int64_t bytes);
+void bp_arena_free(void *arena);
 
 /* The reverse-mode tape: a LIFO of 8-byte slots. Generated code pushes and
  * pops inline and calls bp_tape_grow only when `size == cap`. */
@@ -39,6 +49,9 @@ typedef struct bp_tape {
 } bp_tape;
 void bp_tape_grow(bp_tape *t);
 void bp_tape_free(bp_tape *t);
+/* Tensors on the tape: n slots copied in / out. */
+void bp_tape_push_block(bp_tape *t, const double *data, int64_t n);
+void bp_tape_pop_block(bp_tape *t, double *dst, int64_t n);
 /* Bytes the largest tape held so far (for benchmarks and tests). */
 int64_t bp_tape_peak_bytes(void);
 

@@ -36,8 +36,26 @@ void bp_print_i64(int64_t v) {
 
 void bp_print_bool(int32_t v) { fputs(v ? "true" : "false", stdout); }
 
+static void printBlock(const double *&data, int64_t rank, const int64_t *shape) {
+  fputc('[', stdout);
+  for (int64_t i = 0; i < shape[0]; ++i) {
+    if (i)
+      fputs(", ", stdout);
+    if (rank == 1)
+      bp_print_f64(*data++);
+    else
+      printBlock(data, rank - 1, shape + 1);
+  }
+  fputc(']', stdout);
+}
+
+void bp_print_tensor(const double *data, int64_t rank, const int64_t *shape) {
+  printBlock(data, rank, shape);
+}
+
 // Reflection for x < 0.5 (digamma(1-x) - pi*cot(pi*x)), recurrence up to
-// x >= 10, then the asymptotic series (Abramowitz & Stegun 6.3.18, 6.4.12).
+// x >= 16, then the asymptotic series (Abramowitz & Stegun 6.3.18, 6.4.12):
+// accurate to about 5e-15.
 double bp_digamma(double x) {
   if (std::isnan(x))
     return x;
@@ -46,7 +64,7 @@ double bp_digamma(double x) {
   if (x < 0.5)
     return bp_digamma(1 - x) - M_PI / std::tan(M_PI * x);
   double r = 0;
-  while (x < 10) {
+  while (x < 16) {
     r -= 1 / x;
     x += 1;
   }
@@ -66,13 +84,15 @@ double bp_trigamma(double x) {
     return -bp_trigamma(1 - x) + M_PI * M_PI / (s * s);
   }
   double r = 0;
-  while (x < 10) {
+  while (x < 16) {
     r += 1 / (x * x);
     x += 1;
   }
   double f = 1 / (x * x);
   return r + 1 / x + f / 2 +
-         f / x * (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f * (1.0 / 30))));
+         f / x *
+             (1.0 / 6 -
+              f * (1.0 / 30 - f * (1.0 / 42 - f * (1.0 / 30 - f * 5.0 / 66))));
 }
 
 void bp_set_error_hook(bp_error_hook hook) { errorHook = hook; }
@@ -85,6 +105,40 @@ void bp_runtime_error(const char *file, int32_t line, int32_t col,
   if (errorHook)
     errorHook(message);
   exit(3);
+}
+
+void bp_index_error(const char *file, int32_t line, int32_t col,
+                    int64_t index, int64_t axis, int64_t size) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "index %lld is out of range for axis %lld of size %lld",
+           (long long)index, (long long)axis, (long long)size);
+  bp_runtime_error(file, line, col, msg);
+}
+
+void *bp_arena_alloc(int64_t bytes) {
+  void *p = aligned_alloc(64, (size_t)bytes);
+  if (!p) {
+    fflush(stdout);
+    fprintf(stderr, "runtime error: out of memory (%lld bytes of tensor "
+                    "temporaries)\n",
+            (long long)bytes);
+    exit(3);
+  }
+  return p;
+}
+
+void bp_arena_free(void *arena) { free(arena); }
+
+void bp_tape_push_block(bp_tape *t, const double *data, int64_t n) {
+  while (t->size + n > t->cap)
+    bp_tape_grow(t);
+  memcpy(t->data + t->size, data, (size_t)n * 8);
+  t->size += n;
+}
+
+void bp_tape_pop_block(bp_tape *t, double *dst, int64_t n) {
+  t->size -= n;
+  memcpy(dst, t->data + t->size, (size_t)n * 8);
 }
 
 void bp_tape_grow(bp_tape *t) {

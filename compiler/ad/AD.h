@@ -32,6 +32,9 @@ ir::Function *getForward(ir::Module &m, ir::Function &f,
 /// constants, which keeps NaN adjoints out of the branch not taken).
 ir::Value *scale(ir::Builder &b, ir::Value *g, ir::Value *d);
 
+/// The zero of type `t` (a scalar 0.0 broadcast for tensors).
+ir::Value *zeroOf(ir::Builder &b, const Type *t);
+
 /// Reports an error when `f` (or a function it calls) cannot be
 /// differentiated. Returns false then.
 bool checkDifferentiable(const ir::Module &m, const ir::Function &f,

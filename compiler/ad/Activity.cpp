@@ -36,9 +36,9 @@ bool Activity::isActiveTapeOp(const ir::Op &op) const {
   if (!tapeActive)
     return false;
   if (op.kind == ir::OpKind::TapePush)
-    return op.operands[1]->type->isF64();
+    return op.operands[1]->type->isDifferentiable();
   if (op.kind == ir::OpKind::TapePop)
-    return op.result()->type->isF64();
+    return op.result()->type->isDifferentiable();
   return false;
 }
 
@@ -81,7 +81,7 @@ private:
   bool changed = false;
 
   void mark(std::set<const ir::Value *> &s, const ir::Value *v) {
-    if (v->type->isF64() && s.insert(v).second)
+    if (v->type->isDifferentiable() && s.insert(v).second)
       changed = true;
   }
   bool in(const std::set<const ir::Value *> &s, const ir::Value *v) {

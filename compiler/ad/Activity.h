@@ -33,7 +33,7 @@ struct Activity {
   bool forwardOnly = false;
 
   bool isActive(const ir::Value *v) const {
-    if (!v->type->isF64())
+    if (!v->type->isDifferentiable())
       return false;
     return varied.count(v) && (forwardOnly || useful.count(v));
   }

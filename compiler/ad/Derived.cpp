@@ -9,6 +9,7 @@
 #include "ad/Derived.h"
 
 #include "ad/AD.h"
+#include "ir/Simplify.h"
 
 #include <algorithm>
 
@@ -21,6 +22,9 @@ bool buildDerived(ir::Module &m, const sema::DerivedInfo &info,
   ir::Function *base = m.lookup(info.base);
   if (!base)
     return false;
+  // Differentiate simplified code (Enzyme's lesson). Only here, never inside
+  // a transform: the transforms walk functions that simplify rewrites.
+  ir::simplify(m);
 
   ActivitySpec spec;
   spec.args.assign(base->args().size(), false);

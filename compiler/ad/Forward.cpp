@@ -10,7 +10,6 @@
 //===----------------------------------------------------------------------===//
 #include "ad/AD.h"
 #include "ad/Partials.h"
-#include "ir/Simplify.h"
 
 #include <map>
 
@@ -42,7 +41,7 @@ public:
       paramTan[p] = T->addArg(m.lookupParam(p)->type, p + ".d");
     T->resultTypes = F.resultTypes;
     for (const Type *t : F.resultTypes)
-      if (t->isF64())
+      if (t->isDifferentiable())
         T->resultTypes.push_back(t);
     b.setInsertionPointToEnd(T->body.get());
     block(*F.body, {});
@@ -68,7 +67,7 @@ private:
   }
   Value *tangent(const Value *v) {
     auto it = tan.find(v);
-    return it == tan.end() ? b.constF(0) : it->second;
+    return it == tan.end() ? zeroOf(b, v->type) : it->second;
   }
   void setTangent(const Value *v, Value *t) {
     if (!v->name.empty() && t->name.empty() && t->def &&
@@ -88,7 +87,7 @@ private:
         for (Value *v : op.operands)
           out.push_back(primal(v));
         for (Value *v : op.operands)
-          if (v->type->isF64())
+          if (v->type->isDifferentiable())
             out.push_back(tangent(v));
         b.create(OpKind::Return, out);
         break;
@@ -117,16 +116,16 @@ private:
         break;
       case OpKind::TapePush:
         clone(op);
-        if (op.operands[1]->type->isF64())
+        if (op.operands[1]->type->isDifferentiable())
           b.create(OpKind::TapePush,
                    {primal(op.operands[0]), tangent(op.operands[1])});
         break;
       case OpKind::TapePop: {
         // Pushed as (value, tangent): the tangent comes off first.
         Value *t = nullptr;
-        if (op.result()->type->isF64())
+        if (op.result()->type->isDifferentiable())
           t = b.create(OpKind::TapePop, {primal(op.operands[0])},
-                       {m.types->f64()})
+                       {op.result()->type})
                   ->result();
         clone(op);
         if (t)
@@ -193,8 +192,8 @@ private:
     std::vector<const Type *> types;
     for (auto &r : op.results)
       types.push_back(r->type);
-    for (size_t i = 0; i < slots.size(); ++i)
-      types.push_back(m.types->f64());
+    for (size_t i : slots)
+      types.push_back(op.result(i)->type);
     ir::Op *copy = b.create(op.kind, operands, types);
     for (size_t i = 0; i < op.results.size(); ++i) {
       copy->result(i)->name = op.result(i)->name;
@@ -209,7 +208,7 @@ private:
       for (size_t i : slots)
         if (op.kind != OpKind::If)
           setTangent(src.args[firstArg + i].get(),
-                     dst->addArg(m.types->f64(),
+                     dst->addArg(src.args[firstArg + i]->type,
                                  src.args[firstArg + i]->name + ".d"));
       b.setInsertionPointToEnd(dst);
       bool isCond = op.kind == OpKind::While && r == 0;
@@ -230,7 +229,7 @@ private:
     }
     bool anyF64 = false;
     for (auto &r : op.results)
-      anyF64 |= r->type->isF64();
+      anyF64 |= r->type->isDifferentiable();
     if (!any || !anyF64) {
       clone(op);
       return;
@@ -258,7 +257,7 @@ private:
       map[op.result(i)] = c->result(i);
     }
     for (size_t i = 0; i < op.results.size(); ++i)
-      if (op.result(i)->type->isF64())
+      if (op.result(i)->type->isDifferentiable())
         setTangent(op.result(i), c->result(k++));
   }
 };
@@ -273,7 +272,6 @@ ir::Function *getForward(ir::Module &m, ir::Function &f,
     return done;
   if (!checkDifferentiable(m, f, diags, useLoc))
     return nullptr;
-  ir::simplify(f, m);
   return ForwardBuilder(m, f, spec, diags, useLoc).run(name);
 }
 

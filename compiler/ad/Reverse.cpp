@@ -16,7 +16,6 @@
 //===----------------------------------------------------------------------===//
 #include "ad/AD.h"
 #include "ad/Partials.h"
-#include "ir/Simplify.h"
 
 #include <algorithm>
 #include <cassert>
@@ -28,6 +27,15 @@ namespace bp::ad {
 
 using ir::OpKind;
 using ir::Value;
+
+ir::Value *zeroOf(ir::Builder &b, const Type *t) {
+  Value *z = b.constF(0);
+  if (!t->isTensor())
+    return z;
+  ir::Op *op = b.create(OpKind::Broadcast, {z}, {t});
+  op->ival = -1;
+  return op->result();
+}
 
 ir::Value *scale(ir::Builder &b, Value *g, Value *d) {
   if (d->def && d->def->kind == OpKind::ConstF) {
@@ -153,9 +161,9 @@ public:
       fwd[a.get()] = R->addArg(a->type, a->name);
     std::vector<Value *> seeds;
     for (size_t i = 0; i < fResults.size(); ++i)
-      if (fResults[i]->isF64())
+      if (fResults[i]->isDifferentiable())
         seeds.push_back(R->addArg(
-            m.types->f64(), fResults.size() == 1 ? "seed"
+            fResults[i], fResults.size() == 1 ? "seed"
                                                  : "seed." + std::to_string(i)));
     R->resultTypes = fResults;
     for (size_t i = 0; i < F.args().size(); ++i)
@@ -188,7 +196,7 @@ public:
     AdjMap adj;
     size_t s = 0;
     for (size_t i = 0; i < ret->operands.size(); ++i)
-      if (fResults[i]->isF64())
+      if (fResults[i]->isDifferentiable())
         accumulate(adj, ret->operands[i], seeds[s++]);
     reverseBlock(*F.body, top, adj);
     if (failed)
@@ -238,12 +246,18 @@ private:
 
   Value *adjOrZero(AdjMap &adj, const Value *v) {
     auto it = adj.find(v);
-    return it != adj.end() ? it->second : b.constF(0);
+    return it != adj.end() ? it->second : zeroOf(b, v->type);
   }
 
   void accumulate(AdjMap &adj, const Value *v, Value *delta) {
     if (!isActive(v))
       return;
+    // A scalar broadcast inside an elementwise op gets the sum.
+    if (!v->type->isTensor() && delta->type->isTensor()) {
+      Op *sum = b.create(OpKind::ReduceSum, {delta}, {v->type});
+      sum->ival = -1;
+      delta = sum->result();
+    }
     auto it = adj.find(v);
     if (it == adj.end()) {
       adj[v] = delta;
@@ -511,7 +525,7 @@ private:
     case OpKind::TapePush:
       if (act.isActiveTapeOp(op)) {
         Value *a = b.create(OpKind::TapePop, {atapes.at(op.operands[0])},
-                            {m.types->f64()})
+                            {op.operands[1]->type})
                        ->result();
         accumulate(adj, op.operands[1], a);
       }
@@ -520,7 +534,7 @@ private:
       break;
     }
     // Constants, conversions and comparisons carry no derivative.
-    if (op.results.size() != 1 || !op.result()->type->isF64() ||
+    if (op.results.size() != 1 || !op.result()->type->isDifferentiable() ||
         op.operands.empty() || op.kind == OpKind::IToF)
       return;
     auto g = adj.find(op.result());
@@ -546,7 +560,9 @@ private:
 
   void reverseIf(const Op &op, const Ctx &ctx, AdjMap &adj) {
     auto free = freeValues(op);
-    std::vector<const Type *> types(free.size(), m.types->f64());
+    std::vector<const Type *> types;
+    for (const Value *v : free)
+      types.push_back(v->type);
     Op *rev = b.create(OpKind::If, {ctx.get(op.operands[0])}, types);
     ir::Block *outer = b.getBlock();
     for (size_t r = 0; r < 2; ++r) {
@@ -593,10 +609,13 @@ private:
     std::vector<Value *> operands = {b.constI(0), n};
     for (size_t i : carried)
       operands.push_back(adjOrZero(adj, op.result(i)));
-    for (size_t j = 0; j < free.size(); ++j)
-      operands.push_back(b.constF(0));
-    std::vector<const Type *> types(carried.size() + free.size(),
-                                    m.types->f64());
+    for (const Value *v : free)
+      operands.push_back(zeroOf(b, v->type));
+    std::vector<const Type *> types;
+    for (size_t i : carried)
+      types.push_back(op.result(i)->type);
+    for (const Value *v : free)
+      types.push_back(v->type);
     Op *rev = b.create(OpKind::For, operands, types);
     ir::Block *outer = b.getBlock();
     ir::Block *rb = rev->addRegion();
@@ -606,9 +625,10 @@ private:
       return v->name.empty() ? std::string() : v->name + ".adj";
     };
     for (size_t i : carried)
-      ca.push_back(rb->addArg(m.types->f64(), adjName(body.args[firstArg + i].get())));
+      ca.push_back(rb->addArg(body.args[firstArg + i]->type,
+                              adjName(body.args[firstArg + i].get())));
     for (const Value *v : free)
-      fa.push_back(rb->addArg(m.types->f64(), adjName(v)));
+      fa.push_back(rb->addArg(v->type, adjName(v)));
     for (size_t j = 0; j < ca.size() + fa.size(); ++j)
       rev->result(j)->name = rb->args[j + 1]->name;
     b.setInsertionPointToEnd(rb);
@@ -658,7 +678,7 @@ private:
     for (Value *v : op.operands)
       args.push_back(ctx.get(v));
     for (auto &r : op.results)
-      if (r->type->isF64())
+      if (r->type->isDifferentiable())
         args.push_back(adjOrZero(adj, r.get()));
     std::vector<const Type *> types = rev->resultTypes;
     Op *call = b.create(OpKind::Call, args, types);
@@ -682,7 +702,6 @@ ir::Function *getReverse(ir::Module &m, ir::Function &f,
     return done;
   if (!checkDifferentiable(m, f, diags, useLoc))
     return nullptr;
-  ir::simplify(f, m);
   return ReverseBuilder(m, f, spec, diags, useLoc).run(name);
 }
 

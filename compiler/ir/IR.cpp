@@ -122,6 +122,17 @@ Value *Builder::constB(bool v) {
   return op->result();
 }
 
+/// The result type of an elementwise op: a tensor if any operand is one
+/// (scalars broadcast), with f64 or bool elements.
+static const Type *elementwiseType(TypeContext &types,
+                                   std::initializer_list<Value *> ops,
+                                   bool boolElems, const Type *scalarType) {
+  for (Value *v : ops)
+    if (v->type->isTensor())
+      return types.tensor(v->type->shape, boolElems);
+  return scalarType;
+}
+
 Value *Builder::unary(OpKind k, Value *a) {
   const Type *t = a->type;
   if (k == OpKind::IToF)
@@ -132,17 +143,22 @@ Value *Builder::unary(OpKind k, Value *a) {
 }
 
 Value *Builder::binary(OpKind k, Value *a, Value *b) {
-  return create(k, {a, b}, {a->type})->result();
+  const Type *t = elementwiseType(types, {a, b}, false, a->type);
+  if (k == OpKind::BEq)
+    t = elementwiseType(types, {a, b}, true, types.boolean());
+  return create(k, {a, b}, {t})->result();
 }
 
 Value *Builder::cmp(OpKind k, CmpPred p, Value *a, Value *b) {
-  Op *op = create(k, {a, b}, {types.boolean()});
+  Op *op = create(k, {a, b},
+                  {elementwiseType(types, {a, b}, true, types.boolean())});
   op->ival = (int64_t)p;
   return op->result();
 }
 
 Value *Builder::select(Value *c, Value *a, Value *b) {
-  return create(OpKind::Select, {c, a, b}, {a->type})->result();
+  const Type *t = elementwiseType(types, {c, a, b}, false, a->type);
+  return create(OpKind::Select, {c, a, b}, {t})->result();
 }
 
 void Builder::yield(std::vector<Value *> vals) {

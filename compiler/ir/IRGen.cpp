@@ -344,6 +344,9 @@ private:
         b.loc = a.loc;
         vals = {b.binary(k, cur, rhs)};
       }
+      // Look the slot up again: lowering the value may have restructured
+      // the environment's maps.
+      slot = lookup(n->name);
       if (!slot) {
         b.create(ir::OpKind::ParamStore, {vals[0]})->str = n->name;
         return;
@@ -700,13 +703,12 @@ private:
   ir::Value *branchValue(ir::Value *c, const Type *t, A thenFn, B elseFn) {
     ir::Op *op = b.create(ir::OpKind::If, {c}, {t});
     ir::Block *outer = b.getBlock();
-    Env saved = env;
+    // Expressions never rebind names, so the environment needs no
+    // snapshot here (and pointers into it stay valid for the caller).
     b.setInsertionPointToEnd(op->addRegion());
     b.yield({thenFn()});
-    env = saved;
     b.setInsertionPointToEnd(op->addRegion());
     b.yield({elseFn()});
-    env = saved;
     b.setInsertionPointToEnd(outer);
     return op->result();
   }

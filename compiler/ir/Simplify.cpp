@@ -2,6 +2,7 @@
 #include "ir/Simplify.h"
 
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <set>
 #include <tuple>
@@ -42,7 +43,16 @@ bool isConst(const Value *v) {
 double cf(const Value *v) { return v->def->fval; }
 int64_t ci(const Value *v) { return v->def->ival; }
 
-using CseKey = std::tuple<int, std::vector<Value *>, double, int64_t, std::string>;
+/// (kind, operands, f64 attribute as bits, int attribute, string attribute):
+/// doubles are keyed by their bits so NaN and -0.0 are distinct constants.
+using CseKey =
+    std::tuple<int, std::vector<Value *>, uint64_t, int64_t, std::string>;
+
+uint64_t bitsOf(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, sizeof u);
+  return u;
+}
 
 class Simplifier {
 public:
@@ -59,6 +69,9 @@ private:
   Function &f;
   Builder b;
   std::map<const Value *, Value *> map;
+  // Removed ops stay alive until the pass ends: `map` and the CSE scopes
+  // hold their values' addresses, which must not be reused by new ops.
+  std::vector<std::unique_ptr<Op>> graveyard;
   std::vector<std::map<CseKey, Value *>> scopes;
 
   Value *remap(Value *v) {
@@ -92,19 +105,24 @@ private:
           for (auto &r : io.regions)
             block(*r);
           io.parent = &blk;
-          if (Value *folded = fold(io, blk, out))
+          if (Value *folded = fold(io, blk, out)) {
             map[io.result()] = folded;
-          else
+            graveyard.push_back(std::move(inner[i]));
+          } else {
             out.push_back(std::move(inner[i]));
+          }
         }
         for (size_t i = 0; i < op.results.size(); ++i)
           map[op.result(i)] = remap(yield->operands[i]);
+        graveyard.push_back(std::move(inner.back()));
+        graveyard.push_back(std::move(opPtr));
         continue;
       }
       for (auto &r : op.regions)
         block(*r);
       if (Value *folded = fold(op, blk, out)) {
         map[op.result()] = folded;
+        graveyard.push_back(std::move(opPtr));
         continue;
       }
       out.push_back(std::move(opPtr));
@@ -217,7 +235,7 @@ private:
       break;
     }
     // CSE over pure ops in enclosing scopes.
-    CseKey key{(int)op.kind, op.operands, op.fval, op.ival, op.str};
+    CseKey key{(int)op.kind, op.operands, bitsOf(op.fval), op.ival, op.str};
     for (auto it = scopes.rbegin(); it != scopes.rend(); ++it) {
       auto f = it->find(key);
       if (f != it->end() && f->second->type == op.result()->type)
@@ -229,9 +247,7 @@ private:
 
   Value *constant(OpKind k, double fv, int64_t iv, Block &blk,
                   std::vector<std::unique_ptr<Op>> &out, const Op &orig) {
-    CseKey key{(int)k, {}, fv, iv, ""};
-    if (k == OpKind::ConstF && std::signbit(fv))
-      std::get<4>(key) = "-";
+    CseKey key{(int)k, {}, bitsOf(fv), iv, ""};
     for (auto it = scopes.rbegin(); it != scopes.rend(); ++it) {
       auto f = it->find(key);
       if (f != it->end())
@@ -288,6 +304,7 @@ private:
         removable = true;
       if (unused && removable) {
         changed = true;
+        graveyard.push_back(std::move(op));
         continue;
       }
       out.push_back(std::move(op));

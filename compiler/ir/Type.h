@@ -20,6 +20,7 @@ enum class TypeKind { F64, Int, Bool, Tensor, Tuple, Void, Str, Tape };
 struct Type {
   TypeKind kind;
   std::vector<int64_t> shape;       // Tensor
+  bool boolElems = false;           // Tensor of bool (IR only: masks)
   std::vector<const Type *> elems;  // Tuple
 
   bool isF64() const { return kind == TypeKind::F64; }
@@ -30,8 +31,9 @@ struct Type {
   bool isVoid() const { return kind == TypeKind::Void; }
   bool isNumeric() const { return isF64() || isInt(); }
   /// f64 or f64 tensor: the types that carry derivatives.
-  bool isDifferentiable() const { return isF64() || isTensor(); }
+  bool isDifferentiable() const { return isF64() || (isTensor() && !boolElems); }
   int64_t numElements() const;
+  size_t rank() const { return shape.size(); }
 };
 
 /// `f64`, `f64[2, 3]`, `(f64, int)`, ...
@@ -46,13 +48,18 @@ public:
   const Type *voidTy() const { return voidTyP; }
   const Type *str() const { return strTy; }
   const Type *tape() const { return tapeTy; }
-  const Type *tensor(const std::vector<int64_t> &shape);
+  const Type *tensor(const std::vector<int64_t> &shape, bool boolElems = false);
+  /// The same shape with other elements: a mask for `t`, or f64 again.
+  const Type *withElems(const Type *t, bool boolElems) {
+    return t->isTensor() ? tensor(t->shape, boolElems)
+                         : (boolElems ? boolean() : f64());
+  }
   const Type *tuple(const std::vector<const Type *> &elems);
 
 private:
   const Type *make(Type t);
   std::vector<std::unique_ptr<Type>> owned;
-  std::map<std::vector<int64_t>, const Type *> tensors;
+  std::map<std::pair<std::vector<int64_t>, bool>, const Type *> tensors;
   std::map<std::vector<const Type *>, const Type *> tuples;
   const Type *f64Ty, *intTy, *boolTy, *voidTyP, *strTy, *tapeTy;
 };

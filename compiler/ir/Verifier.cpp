@@ -115,15 +115,31 @@ private:
         fail(&op, "expected " + std::to_string(n) + " operands");
       return op.operands.size() == n;
     };
+    // Elementwise typing: the shape is the result's (a tensor when any
+    // operand is one); each operand is the scalar type `t` or a tensor of
+    // that shape with the same kind of elements.
+    const Type *shaped = nullptr;
+    for (Value *v : op.operands)
+      if (v->type->isTensor())
+        shaped = v->type;
+    auto fits = [&](const Type *have, const Type *t) {
+      if (have == t)
+        return true;
+      return shaped && have->isTensor() && have->shape == shaped->shape &&
+             have->boolElems == t->isBool() && (t->isF64() || t->isBool());
+    };
     auto allOf = [&](const Type *t) {
       for (Value *v : op.operands)
-        if (v->type != t)
+        if (!fits(v->type, t))
           return fail(&op, "operand of type " + toString(v->type) +
                                ", expected " + toString(t));
-      for (auto &r : op.results)
-        if (r->type != t && op.kind != OpKind::FCmp && op.kind != OpKind::ICmp)
+      for (auto &r : op.results) {
+        const Type *want =
+            op.kind == OpKind::FCmp || op.kind == OpKind::ICmp ? T.boolean() : t;
+        if (!fits(r->type, want) || (shaped && !r->type->isTensor()))
           return fail(&op, "result of type " + toString(r->type) +
-                               ", expected " + toString(t));
+                               ", expected " + toString(want));
+      }
       return true;
     };
     switch (op.kind) {
@@ -184,8 +200,6 @@ private:
     case OpKind::ICmp:
       if (nOps(2)) {
         allOf(op.kind == OpKind::FCmp ? T.f64() : T.i64());
-        if (op.result()->type != T.boolean())
-          fail(&op, "comparison result must be bool");
       }
       break;
     case OpKind::Not:
@@ -193,15 +207,57 @@ private:
         allOf(T.boolean());
       break;
     case OpKind::BEq:
-      if (nOps(2) && (op.operands[0]->type != T.boolean() ||
-                      op.operands[1]->type != T.boolean()))
-        fail(&op, "operands must be bool");
+      if (nOps(2))
+        allOf(T.boolean());
       break;
-    case OpKind::Select:
-      if (nOps(3) && (op.operands[0]->type != T.boolean() ||
-                      op.operands[1]->type != op.operands[2]->type ||
-                      op.result()->type != op.operands[1]->type))
-        fail(&op, "select needs a bool condition and equal arm types");
+    case OpKind::Select: {
+      if (!nOps(3))
+        break;
+      const Type *arm = op.operands[1]->type->isTensor() ? op.operands[2]->type
+                                                          : op.operands[1]->type;
+      if (!fits(op.operands[0]->type, T.boolean()) ||
+          (!arm->isTensor() && !fits(op.operands[1]->type, arm)) ||
+          !fits(op.operands[2]->type, arm->isTensor() ? T.f64() : arm))
+        fail(&op, "select needs a bool condition and matching arms");
+      break;
+    }
+    case OpKind::Broadcast:
+    case OpKind::SumTo:
+    case OpKind::ReduceSum:
+    case OpKind::ReduceMax:
+    case OpKind::Transpose:
+    case OpKind::Slice:
+      if (nOps(1) && (!op.operands[0]->type->isDifferentiable() ||
+                      !op.result()->type->isDifferentiable()))
+        fail(&op, "operand and result must be f64 or f64 tensors");
+      break;
+    case OpKind::ArgMax:
+      if (nOps(1) && !op.operands[0]->type->isTensor())
+        fail(&op, "argmax takes a tensor");
+      break;
+    case OpKind::MatMul:
+      if (nOps(2) && (!op.operands[0]->type->isTensor() ||
+                      !op.operands[1]->type->isTensor()))
+        fail(&op, "matmul takes two tensors");
+      break;
+    case OpKind::Extract:
+    case OpKind::Insert: {
+      size_t first = op.kind == OpKind::Extract ? 1 : 2;
+      if (op.operands.size() < first + 1 || !op.operands[0]->type->isTensor()) {
+        fail(&op, "needs a tensor and at least one index");
+        break;
+      }
+      for (size_t i = first; i < op.operands.size(); ++i)
+        if (op.operands[i]->type != T.i64())
+          fail(&op, "indices must be int");
+      if (op.operands.size() - first > op.operands[0]->type->rank())
+        fail(&op, "more indices than the rank");
+      break;
+    }
+    case OpKind::Pack:
+      if (!op.result()->type->isTensor() ||
+          op.operands.size() != (size_t)op.result()->type->shape[0])
+        fail(&op, "one operand per row of the result");
       break;
     case OpKind::IToF:
       if (nOps(1) && (op.operands[0]->type != T.i64() ||

@@ -25,7 +25,7 @@ std::string toString(const Type *t) {
   case TypeKind::Tape:
     return "tape";
   case TypeKind::Tensor: {
-    std::string s = "f64[";
+    std::string s = t->boolElems ? "bool[" : "f64[";
     for (size_t i = 0; i < t->shape.size(); ++i)
       s += (i ? ", " : "") + std::to_string(t->shape[i]);
     return s + "]";
@@ -41,12 +41,12 @@ std::string toString(const Type *t) {
 }
 
 TypeContext::TypeContext() {
-  f64Ty = make({TypeKind::F64, {}, {}});
-  intTy = make({TypeKind::Int, {}, {}});
-  boolTy = make({TypeKind::Bool, {}, {}});
-  voidTyP = make({TypeKind::Void, {}, {}});
-  strTy = make({TypeKind::Str, {}, {}});
-  tapeTy = make({TypeKind::Tape, {}, {}});
+  f64Ty = make({TypeKind::F64, {}, false, {}});
+  intTy = make({TypeKind::Int, {}, false, {}});
+  boolTy = make({TypeKind::Bool, {}, false, {}});
+  voidTyP = make({TypeKind::Void, {}, false, {}});
+  strTy = make({TypeKind::Str, {}, false, {}});
+  tapeTy = make({TypeKind::Tape, {}, false, {}});
 }
 
 const Type *TypeContext::make(Type t) {
@@ -54,17 +54,18 @@ const Type *TypeContext::make(Type t) {
   return owned.back().get();
 }
 
-const Type *TypeContext::tensor(const std::vector<int64_t> &shape) {
-  auto &slot = tensors[shape];
+const Type *TypeContext::tensor(const std::vector<int64_t> &shape,
+                                bool boolElems) {
+  auto &slot = tensors[{shape, boolElems}];
   if (!slot)
-    slot = make({TypeKind::Tensor, shape, {}});
+    slot = make({TypeKind::Tensor, shape, boolElems, {}});
   return slot;
 }
 
 const Type *TypeContext::tuple(const std::vector<const Type *> &elems) {
   auto &slot = tuples[elems];
   if (!slot)
-    slot = make({TypeKind::Tuple, {}, elems});
+    slot = make({TypeKind::Tuple, {}, false, elems});
   return slot;
 }
 

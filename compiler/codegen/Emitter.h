@@ -1,0 +1,111 @@
+//===- Emitter.h - IR to LLVM IR (internal) ---------------------*- C++ -*-===//
+//
+// One Emitter per module. CodeGen.cpp: functions, control flow, calls,
+// printing, tapes. Scalar.cpp: the scalar math of every elementwise op.
+// Tensor.cpp: tensor buffers (one arena per call) and tensor ops.
+//
+// Tensor values are pointers to row-major double buffers. Every op with a
+// tensor result owns a slot in its function's arena (ops inside loops reuse
+// their slot each iteration: a value never outlives its iteration except
+// through yield, which copies). Views (extract of a row, param loads) point
+// into other buffers; values are immutable, so sharing is safe.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "codegen/CodeGen.h"
+
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+
+#include <functional>
+#include <set>
+#include <unordered_map>
+
+namespace bp::codegen {
+
+class Emitter {
+public:
+  Emitter(const ir::Module &m, llvm::LLVMContext &ctx)
+      : irMod(m), ctx(ctx), b(ctx) {}
+  std::unique_ptr<llvm::Module> run();
+
+private:
+  using Value = llvm::Value;
+  const ir::Module &irMod;
+  llvm::LLVMContext &ctx;
+  llvm::IRBuilder<> b;
+  std::unique_ptr<llvm::Module> mod;
+  llvm::Type *f64 = nullptr, *i64 = nullptr, *i1 = nullptr, *ptr = nullptr;
+  llvm::StructType *tapeTy = nullptr;
+  std::unordered_map<std::string, llvm::GlobalVariable *> params;
+  std::unordered_map<const ir::Value *, Value *> vals;
+
+  // Per function.
+  const ir::Function *curIR = nullptr;
+  llvm::Function *cur = nullptr;
+  Value *fileName = nullptr;
+  std::vector<Value *> outParams;     // tensor results, in result order
+  llvm::Instruction *arena = nullptr; // placeholder until the size is known
+  uint64_t arenaBytes = 0;
+  std::vector<llvm::ReturnInst *> returns;
+  std::set<std::string> storedParams; // params this function assigns
+
+  // CodeGen.cpp
+  llvm::Type *type(const Type *t);
+  llvm::FunctionType *signature(const ir::Function &f);
+  void declare(const ir::Function &f);
+  void define(const ir::Function &f);
+  void defineDynamicWrapper(const ir::Function &f);
+  void finishArena();
+  Value *get(const ir::Value *v);
+  std::vector<Value *> region(const ir::Block &blk);
+  llvm::BasicBlock *newBlock(const char *name);
+  llvm::FunctionCallee runtime(const char *name, llvm::Type *ret,
+                               std::vector<llvm::Type *> args);
+  llvm::FunctionCallee libm(const char *name, unsigned nargs = 1);
+  void runtimeError(const ir::Op &op, const std::string &msg);
+  void check(const ir::Op &op, Value *failed, const std::string &msg);
+  void emit(const ir::Op &op);
+  void emitCall(const ir::Op &op);
+  void emitReturn(const ir::Op &op);
+  void emitIf(const ir::Op &op);
+  void emitFor(const ir::Op &op);
+  void emitWhile(const ir::Op &op);
+  void emitPrint(const ir::Op &op);
+  void emitPush(Value *tape, Value *v, const Type *t);
+  Value *emitPop(Value *tape, const Type *t);
+  Value *field(Value *tape, unsigned i);
+  /// A value flowing into a region result / carried slot: tensors are
+  /// copied into `dst`, scalars pass through.
+  Value *materialize(Value *v, const Type *t, Value *dst);
+
+  // Scalar.cpp
+  Value *intrinsic(llvm::Intrinsic::ID id, std::vector<Value *> args);
+  Value *fmax(Value *a, Value *c);
+  Value *fmin(Value *a, Value *c);
+  /// The scalar computation of an elementwise op on scalar inputs.
+  Value *scalar(const ir::Op &op, const std::vector<Value *> &in);
+  bool isElementwise(ir::OpKind k);
+
+  // Tensor.cpp
+  Value *slot(const Type *t);
+  /// A scalar stack cell in the entry block (never inside a loop).
+  Value *entryAlloca(llvm::Type *t);
+  void copyTensor(Value *dst, Value *src, const Type *t);
+  void loop(Value *n, const std::function<void(Value *)> &body);
+  void loops(const std::vector<int64_t> &shape,
+             const std::function<void(const std::vector<Value *> &)> &body);
+  Value *elementOf(Value *v, const Type *t, Value *flat);
+  void emitElementwise(const ir::Op &op);
+  void emitTensorOp(const ir::Op &op);
+  void emitBroadcast(const ir::Op &op, bool sumTo);
+  void emitReduce(const ir::Op &op);
+  void emitMatMul(const ir::Op &op);
+  void emitIndexing(const ir::Op &op);
+  Value *offsetOf(const ir::Op &op, const Type *t, size_t firstIndex,
+                  size_t count);
+};
+
+} // namespace bp::codegen

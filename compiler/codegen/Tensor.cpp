@@ -1,0 +1,413 @@
+//===- Tensor.cpp - tensor buffers and tensor ops -------------------------===//
+//
+// Every tensor op becomes plain counted loops over row-major buffers, in a
+// form LLVM vectorises (unit-stride inner loops, buffers that are distinct
+// arena slots or noalias arguments). Elementwise ops are one flat loop;
+// broadcasting, reductions and transposes are nested loops with per-axis
+// strides (stride 0 on a broadcast axis); matmul is the i-k-j loop nest
+// whose inner loop is a unit-stride axpy.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/Emitter.h"
+
+#include <cassert>
+#include <cmath>
+#include <sstream>
+
+namespace bp::codegen {
+
+using K = ir::OpKind;
+
+static std::vector<int64_t> stridesOf(const std::vector<int64_t> &shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;)
+    s[i - 1] = s[i] * shape[i];
+  return s;
+}
+
+llvm::Value *Emitter::entryAlloca(llvm::Type *t) {
+  llvm::IRBuilder<> eb(&cur->getEntryBlock(), cur->getEntryBlock().begin());
+  return eb.CreateAlloca(t);
+}
+
+llvm::Value *Emitter::slot(const Type *t) {
+  uint64_t bytes = (uint64_t)t->numElements() * 8;
+  uint64_t offset = arenaBytes;
+  arenaBytes += (bytes + 63) / 64 * 64;
+  return b.CreateConstGEP1_64(b.getInt8Ty(), arena, offset);
+}
+
+void Emitter::copyTensor(Value *dst, Value *src, const Type *t) {
+  if (dst == src)
+    return;
+  b.CreateMemCpy(dst, llvm::MaybeAlign(8), src, llvm::MaybeAlign(8),
+                 t->numElements() * 8);
+}
+
+void Emitter::loop(Value *n, const std::function<void(Value *)> &body) {
+  llvm::BasicBlock *pre = b.GetInsertBlock();
+  auto *header = newBlock("t.header"), *bodyB = newBlock("t.body"),
+       *exit = newBlock("t.exit");
+  b.CreateBr(header);
+  b.SetInsertPoint(header);
+  auto *i = b.CreatePHI(i64, 2, "i");
+  i->addIncoming(b.getInt64(0), pre);
+  b.CreateCondBr(b.CreateICmpSLT(i, n), bodyB, exit);
+  b.SetInsertPoint(bodyB);
+  body(i);
+  i->addIncoming(b.CreateAdd(i, b.getInt64(1), "", true, true),
+                 b.GetInsertBlock());
+  b.CreateBr(header);
+  b.SetInsertPoint(exit);
+}
+
+void Emitter::loops(
+    const std::vector<int64_t> &shape,
+    const std::function<void(const std::vector<Value *> &)> &body) {
+  std::vector<Value *> idx;
+  std::function<void(size_t)> level = [&](size_t d) {
+    if (d == shape.size()) {
+      body(idx);
+      return;
+    }
+    loop(b.getInt64(shape[d]), [&](Value *i) {
+      idx.push_back(i);
+      level(d + 1);
+      idx.pop_back();
+    });
+  };
+  level(0);
+}
+
+/// Element `flat` of a tensor operand, or the scalar itself.
+llvm::Value *Emitter::elementOf(Value *v, const Type *t, Value *flat) {
+  if (!t->isTensor())
+    return v;
+  return b.CreateLoad(f64, b.CreateGEP(f64, v, flat));
+}
+
+void Emitter::emitElementwise(const ir::Op &op) {
+  const Type *rt = op.result()->type;
+  Value *dst = slot(rt);
+  std::vector<Value *> ins;
+  for (ir::Value *v : op.operands)
+    ins.push_back(get(v));
+  loop(b.getInt64(rt->numElements()), [&](Value *i) {
+    std::vector<Value *> xs;
+    for (size_t k = 0; k < ins.size(); ++k)
+      xs.push_back(elementOf(ins[k], op.operands[k]->type, i));
+    Value *r = scalar(op, xs);
+    if (r->getType() == i1)
+      r = b.CreateUIToFP(r, f64);
+    b.CreateStore(r, b.CreateGEP(f64, dst, i));
+  });
+  vals[op.result()] = dst;
+}
+
+/// Offset of the element / sub-tensor selected by operands
+/// [firstIndex, firstIndex + count) of `op` in a tensor of type `t`, with
+/// bounds checks.
+llvm::Value *Emitter::offsetOf(const ir::Op &op, const Type *t,
+                              size_t firstIndex, size_t count) {
+  auto strides = stridesOf(t->shape);
+  Value *off = b.getInt64(0);
+  for (size_t k = 0; k < count; ++k) {
+    Value *i = get(op.operands[firstIndex + k]);
+    Value *bad = b.CreateICmpUGE(i, b.getInt64(t->shape[k]));
+    auto *err = newBlock("index.error"), *ok = newBlock("index.ok");
+    b.CreateCondBr(bad, err, ok);
+    b.SetInsertPoint(err);
+    b.CreateCall(runtime("bp_index_error", b.getVoidTy(),
+                         {ptr, b.getInt32Ty(), b.getInt32Ty(), i64, i64, i64}),
+                 {fileName, b.getInt32(op.loc.line), b.getInt32(op.loc.col), i,
+                  b.getInt64(k), b.getInt64(t->shape[k])});
+    b.CreateUnreachable();
+    b.SetInsertPoint(ok);
+    off = b.CreateAdd(off, b.CreateMul(i, b.getInt64(strides[k])));
+  }
+  return off;
+}
+
+void Emitter::emitIndexing(const ir::Op &op) {
+  if (op.kind == K::Extract) {
+    const Type *xt = op.operands[0]->type;
+    Value *off = offsetOf(op, xt, 1, op.operands.size() - 1);
+    Value *p = b.CreateGEP(f64, get(op.operands[0]), off);
+    // A sub-tensor is a view: values are immutable.
+    vals[op.result()] =
+        op.result()->type->isTensor() ? p : b.CreateLoad(f64, p);
+    return;
+  }
+  // insert v, e, i...
+  const Type *vt = op.operands[0]->type, *et = op.operands[1]->type;
+  Value *dst = slot(vt);
+  copyTensor(dst, get(op.operands[0]), vt);
+  Value *off = offsetOf(op, vt, 2, op.operands.size() - 2);
+  Value *p = b.CreateGEP(f64, dst, off);
+  if (et->isTensor())
+    copyTensor(p, get(op.operands[1]), et);
+  else
+    b.CreateStore(get(op.operands[1]), p);
+  vals[op.result()] = dst;
+}
+
+/// broadcast (sumTo = false) or its adjoint sum_to (sumTo = true). `big` is
+/// the shape with every axis, `small` the operand (broadcast) or result
+/// (sum_to) shape.
+void Emitter::emitBroadcast(const ir::Op &op, bool sumTo) {
+  const Type *bigT = sumTo ? op.operands[0]->type : op.result()->type;
+  const Type *smallT = sumTo ? op.result()->type : op.operands[0]->type;
+  Value *src = get(op.operands[0]);
+  Value *dst = sumTo && !smallT->isTensor() ? nullptr : slot(op.result()->type);
+  if (!smallT->isTensor() && !sumTo) {
+    // Scalar fill.
+    loop(b.getInt64(bigT->numElements()), [&](Value *i) {
+      b.CreateStore(src, b.CreateGEP(f64, dst, i));
+    });
+    vals[op.result()] = dst;
+    return;
+  }
+  const auto &big = bigT->shape;
+  std::vector<int64_t> small = smallT->isTensor() ? smallT->shape
+                                                  : std::vector<int64_t>{};
+  auto sStrides = stridesOf(small);
+  // Stride of each big axis in the small tensor (0 where broadcast).
+  std::vector<int64_t> map(big.size(), 0);
+  if (op.ival >= 0) {
+    for (size_t j = 0, s = 0; j < big.size(); ++j)
+      if ((int64_t)j != op.ival)
+        map[j] = sStrides[s++];
+  } else {
+    size_t lead = big.size() - small.size();
+    for (size_t j = lead; j < big.size(); ++j)
+      map[j] = small[j - lead] == 1 ? 0 : sStrides[j - lead];
+  }
+  auto bStrides = stridesOf(big);
+  auto offsets = [&](const std::vector<Value *> &idx) {
+    Value *bo = b.getInt64(0), *so = b.getInt64(0);
+    for (size_t j = 0; j < idx.size(); ++j) {
+      bo = b.CreateAdd(bo, b.CreateMul(idx[j], b.getInt64(bStrides[j])));
+      so = b.CreateAdd(so, b.CreateMul(idx[j], b.getInt64(map[j])));
+    }
+    return std::make_pair(bo, so);
+  };
+  if (!sumTo) {
+    loops(big, [&](const std::vector<Value *> &idx) {
+      auto [bo, so] = offsets(idx);
+      b.CreateStore(b.CreateLoad(f64, b.CreateGEP(f64, src, so)),
+                    b.CreateGEP(f64, dst, bo));
+    });
+    vals[op.result()] = dst;
+    return;
+  }
+  if (!dst) { // sum of everything into a scalar
+    Value *acc = entryAlloca(f64);
+    b.CreateStore(llvm::ConstantFP::get(f64, 0.0), acc);
+    loop(b.getInt64(bigT->numElements()), [&](Value *i) {
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, acc),
+                                 b.CreateLoad(f64, b.CreateGEP(f64, src, i))),
+                    acc);
+    });
+    vals[op.result()] = b.CreateLoad(f64, acc);
+    return;
+  }
+  b.CreateMemSet(dst, b.getInt8(0), smallT->numElements() * 8,
+                 llvm::MaybeAlign(8));
+  loops(big, [&](const std::vector<Value *> &idx) {
+    auto [bo, so] = offsets(idx);
+    Value *p = b.CreateGEP(f64, dst, so);
+    b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, p),
+                               b.CreateLoad(f64, b.CreateGEP(f64, src, bo))),
+                  p);
+  });
+  vals[op.result()] = dst;
+}
+
+void Emitter::emitReduce(const ir::Op &op) {
+  bool isMax = op.kind == K::ReduceMax;
+  const Type *xt = op.operands[0]->type, *rt = op.result()->type;
+  Value *x = get(op.operands[0]);
+  auto combine = [&](Value *acc, Value *v) {
+    return isMax ? fmax(acc, v) : b.CreateFAdd(acc, v);
+  };
+  Value *init = llvm::ConstantFP::get(f64, isMax ? -INFINITY : 0.0);
+  if (!rt->isTensor()) {
+    Value *acc = entryAlloca(f64);
+    b.CreateStore(init, acc);
+    loop(b.getInt64(xt->numElements()), [&](Value *i) {
+      b.CreateStore(combine(b.CreateLoad(f64, acc),
+                            b.CreateLoad(f64, b.CreateGEP(f64, x, i))),
+                    acc);
+    });
+    vals[op.result()] = b.CreateLoad(f64, acc);
+    return;
+  }
+  Value *dst = slot(rt);
+  loop(b.getInt64(rt->numElements()), [&](Value *i) {
+    b.CreateStore(init, b.CreateGEP(f64, dst, i));
+  });
+  auto xs = stridesOf(xt->shape), rs = stridesOf(rt->shape);
+  loops(xt->shape, [&](const std::vector<Value *> &idx) {
+    Value *xo = b.getInt64(0), *ro = b.getInt64(0);
+    for (size_t j = 0, r = 0; j < idx.size(); ++j) {
+      xo = b.CreateAdd(xo, b.CreateMul(idx[j], b.getInt64(xs[j])));
+      if ((int64_t)j != op.ival)
+        ro = b.CreateAdd(ro, b.CreateMul(idx[j], b.getInt64(rs[r++])));
+    }
+    Value *p = b.CreateGEP(f64, dst, ro);
+    b.CreateStore(combine(b.CreateLoad(f64, p),
+                          b.CreateLoad(f64, b.CreateGEP(f64, x, xo))),
+                  p);
+  });
+  vals[op.result()] = dst;
+}
+
+void Emitter::emitMatMul(const ir::Op &op) {
+  const Type *at = op.operands[0]->type, *bt = op.operands[1]->type;
+  Value *A = get(op.operands[0]), *B = get(op.operands[1]);
+  auto ld = [&](Value *base, Value *off) {
+    return b.CreateLoad(f64, b.CreateGEP(f64, base, off));
+  };
+  auto mul = [&](Value *x, int64_t c) { return b.CreateMul(x, b.getInt64(c)); };
+  if (at->rank() == 1 && bt->rank() == 1) { // dot
+    Value *acc = entryAlloca(f64);
+    b.CreateStore(llvm::ConstantFP::get(f64, 0.0), acc);
+    loop(b.getInt64(at->shape[0]), [&](Value *k) {
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, acc),
+                                 b.CreateFMul(ld(A, k), ld(B, k))),
+                    acc);
+    });
+    vals[op.result()] = b.CreateLoad(f64, acc);
+    return;
+  }
+  const Type *rt = op.result()->type;
+  Value *C = slot(rt);
+  b.CreateMemSet(C, b.getInt8(0), rt->numElements() * 8, llvm::MaybeAlign(8));
+  if (at->rank() == 2 && bt->rank() == 2) {
+    int64_t K_ = at->shape[1], N = bt->shape[1];
+    loop(b.getInt64(at->shape[0]), [&](Value *i) {
+      loop(b.getInt64(K_), [&](Value *k) {
+        Value *a = ld(A, b.CreateAdd(mul(i, K_), k));
+        loop(b.getInt64(N), [&](Value *j) {
+          Value *p = b.CreateGEP(f64, C, b.CreateAdd(mul(i, N), j));
+          b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, p),
+                                     b.CreateFMul(a, ld(B, b.CreateAdd(mul(k, N), j)))),
+                        p);
+        });
+      });
+    });
+  } else if (at->rank() == 2) { // [M,K] @ [K]
+    int64_t K_ = at->shape[1];
+    loop(b.getInt64(at->shape[0]), [&](Value *i) {
+      Value *acc = llvm::ConstantFP::get(f64, 0.0);
+      Value *p = b.CreateGEP(f64, C, i);
+      b.CreateStore(acc, p);
+      loop(b.getInt64(K_), [&](Value *k) {
+        b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, p),
+                                   b.CreateFMul(ld(A, b.CreateAdd(mul(i, K_), k)),
+                                                ld(B, k))),
+                      p);
+      });
+    });
+  } else { // [K] @ [K,N]
+    int64_t N = bt->shape[1];
+    loop(b.getInt64(at->shape[0]), [&](Value *k) {
+      Value *a = ld(A, k);
+      loop(b.getInt64(N), [&](Value *j) {
+        Value *p = b.CreateGEP(f64, C, j);
+        b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, p),
+                                   b.CreateFMul(a, ld(B, b.CreateAdd(mul(k, N), j)))),
+                      p);
+      });
+    });
+  }
+  vals[op.result()] = C;
+}
+
+void Emitter::emitTensorOp(const ir::Op &op) {
+  switch (op.kind) {
+  case K::Broadcast:
+    return emitBroadcast(op, false);
+  case K::SumTo:
+    return emitBroadcast(op, true);
+  case K::ReduceSum:
+  case K::ReduceMax:
+    return emitReduce(op);
+  case K::MatMul:
+    return emitMatMul(op);
+  case K::Extract:
+  case K::Insert:
+    return emitIndexing(op);
+  case K::Transpose: {
+    const Type *xt = op.operands[0]->type;
+    int64_t M = xt->shape[0], N = xt->shape[1];
+    Value *x = get(op.operands[0]), *dst = slot(op.result()->type);
+    loop(b.getInt64(M), [&](Value *i) {
+      loop(b.getInt64(N), [&](Value *j) {
+        Value *v = b.CreateLoad(
+            f64, b.CreateGEP(f64, x, b.CreateAdd(b.CreateMul(i, b.getInt64(N)), j)));
+        b.CreateStore(v, b.CreateGEP(f64, dst, b.CreateAdd(
+                                                   b.CreateMul(j, b.getInt64(M)), i)));
+      });
+    });
+    vals[op.result()] = dst;
+    return;
+  }
+  case K::Pack: {
+    const Type *rt = op.result()->type;
+    Value *dst = slot(rt);
+    int64_t sub = rt->numElements() / rt->shape[0];
+    for (size_t i = 0; i < op.operands.size(); ++i) {
+      Value *p = b.CreateConstGEP1_64(f64, dst, i * sub);
+      if (op.operands[i]->type->isTensor())
+        copyTensor(p, get(op.operands[i]), op.operands[i]->type);
+      else
+        b.CreateStore(get(op.operands[i]), p);
+    }
+    vals[op.result()] = dst;
+    return;
+  }
+  case K::Slice: {
+    // str: "lo,lo,..." start offsets per axis of the operand.
+    const Type *xt = op.operands[0]->type, *rt = op.result()->type;
+    std::vector<int64_t> lo;
+    std::stringstream ss(op.str);
+    std::string part;
+    while (std::getline(ss, part, ','))
+      lo.push_back(std::stoll(part));
+    auto xs = stridesOf(xt->shape), rs = stridesOf(rt->shape);
+    Value *x = get(op.operands[0]), *dst = slot(rt);
+    loops(rt->shape, [&](const std::vector<Value *> &idx) {
+      Value *xo = b.getInt64(0), *ro = b.getInt64(0);
+      for (size_t j = 0; j < idx.size(); ++j) {
+        xo = b.CreateAdd(xo, b.CreateMul(b.CreateAdd(idx[j], b.getInt64(lo[j])),
+                                         b.getInt64(xs[j])));
+        ro = b.CreateAdd(ro, b.CreateMul(idx[j], b.getInt64(rs[j])));
+      }
+      b.CreateStore(b.CreateLoad(f64, b.CreateGEP(f64, x, xo)),
+                    b.CreateGEP(f64, dst, ro));
+    });
+    vals[op.result()] = dst;
+    return;
+  }
+  case K::ArgMax: {
+    const Type *xt = op.operands[0]->type;
+    Value *x = get(op.operands[0]);
+    Value *best = entryAlloca(f64), *at = entryAlloca(i64);
+    b.CreateStore(llvm::ConstantFP::get(f64, -INFINITY), best);
+    b.CreateStore(b.getInt64(0), at);
+    loop(b.getInt64(xt->numElements()), [&](Value *i) {
+      Value *v = b.CreateLoad(f64, b.CreateGEP(f64, x, i));
+      Value *better = b.CreateFCmpOGT(v, b.CreateLoad(f64, best));
+      b.CreateStore(b.CreateSelect(better, v, b.CreateLoad(f64, best)), best);
+      b.CreateStore(b.CreateSelect(better, i, b.CreateLoad(i64, at)), at);
+    });
+    vals[op.result()] = b.CreateLoad(i64, at);
+    return;
+  }
+  default:
+    assert(false && "op without code generation");
+  }
+}
+
+} // namespace bp::codegen
