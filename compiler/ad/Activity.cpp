@@ -100,6 +100,8 @@ private:
       switch (op.kind) {
       case OpKind::StopGrad:
       case OpKind::Sign:
+      case OpKind::ReduceMax: // only used under stop_gradient
+      case OpKind::ArgMax:
         break; // derivative zero: the result is not varied
       case OpKind::ParamLoad:
         if (isActiveParam(op.str))
@@ -152,7 +154,9 @@ private:
           mark(V, op.result());
         break;
       default:
-        if (ir::isPure(op.kind) && op.results.size() == 1)
+        if ((ir::isPure(op.kind) || op.kind == OpKind::Extract ||
+             op.kind == OpKind::Insert) &&
+            op.results.size() == 1)
           for (auto *v : op.operands)
             if (in(V, v))
               mark(V, op.result());

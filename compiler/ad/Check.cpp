@@ -1,18 +1,24 @@
 //===- Check.cpp - `bpc check`: derivatives vs finite differences ---------===//
 //
-// For every derived function, at 5 seeded random points (f64 arguments
-// uniform in [0.2, 1.2], positive so that log/sqrt/lgamma are defined; int
-// arguments in 1..4; params at their initial values), compare each derivative
-// with a central finite difference of the base function, step
-// h = 1e-6 * max(1, |x|). The error of one component is
+// For every derived function, at 5 seeded random points (f64 arguments and
+// tensor elements uniform in [0.2, 1.2], positive so that log/sqrt/lgamma
+// are defined; int arguments in 1..4; params at their initial values),
+// compare each derivative with a central finite difference of the base
+// function, step h = 1e-6 * max(1, |x|). For tensors, up to 16 elements per
+// variable are checked. The error of one component is
 // |ad - fd| / max(1, |fd|) (relative for large values, absolute near zero);
-// a function fails above 1e-5. jvp is checked along a random tangent.
+// a function fails above 1e-5. jvp is checked along a random tangent, on
+// every element of its result.
+//
+// Functions are called through their `bp.dyn.*` wrappers: every argument
+// and result flattened into one array of doubles.
 //
 //===----------------------------------------------------------------------===//
 #include "ad/Check.h"
 
 #include "codegen/CodeGen.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <ostream>
@@ -31,6 +37,15 @@ struct Rng {
 };
 
 constexpr double tolerance = 1e-5;
+constexpr int64_t maxElementsPerVariable = 16;
+
+int64_t sizeOf(const Type *t) { return t->isTensor() ? t->numElements() : 1; }
+
+/// One differentiated variable: where its elements live.
+struct Var {
+  double *data; // into the argument vector or the param's global
+  int64_t size;
+};
 
 } // namespace
 
@@ -52,93 +67,109 @@ bool checkDerived(const ir::Module &m, const sema::Program &prog, JIT &jit,
   Rng rng{12345};
   for (const sema::DerivedInfo &d : prog.derived) {
     const ir::Function *base = m.lookup(d.base);
+    const ir::Function *derivedIR = m.lookup(d.name);
     DynFn derived = lookup(d.name), basefn = lookup(d.base);
-    if (!base || !derived || !basefn) {
-      os << d.name << ": skipped (tensor arguments are not supported yet)\n";
+    if (!base || !derivedIR || !derived || !basefn)
       continue;
+    std::vector<int64_t> argOffset;
+    int64_t nIn = 0;
+    for (auto &a : base->args()) {
+      argOffset.push_back(nIn);
+      nIn += sizeOf(a->type);
     }
-    size_t n = base->args().size();
-    std::vector<double *> paramAddr;
-    for (auto &v : d.wrt) {
-      double *p = nullptr;
-      if (v.isParam) {
-        auto addr = jit.lookup(codegen::paramSymbol(v.name));
-        if (addr)
-          p = static_cast<double *>(*addr);
-        else
-          llvm::consumeError(addr.takeError());
-      }
-      paramAddr.push_back(p);
-    }
+    int64_t nResult = 0;
+    for (const Type *t : base->resultTypes)
+      nResult += sizeOf(t);
+    int64_t nDerivedOut = 0;
+    for (const Type *t : derivedIR->resultTypes)
+      nDerivedOut += sizeOf(t);
+
     double worst = 0;
     for (int point = 0; point < 5; ++point) {
-      std::vector<double> x(n), out(8 + 2 * n), tangents(d.wrt.size());
-      for (size_t i = 0; i < n; ++i) {
+      std::vector<double> x(nIn);
+      for (size_t i = 0; i < base->args().size(); ++i) {
         const Type *t = base->args()[i]->type;
-        x[i] = t->isInt()    ? 1 + (int)(rng.uniform() * 4)
-               : t->isBool() ? (rng.uniform() < 0.5)
-                             : 0.2 + rng.uniform();
+        for (int64_t k = 0; k < sizeOf(t); ++k)
+          x[argOffset[i] + k] = t->isInt()    ? 1 + (int)(rng.uniform() * 4)
+                                : t->isBool() ? (rng.uniform() < 0.5)
+                                              : 0.2 + rng.uniform();
       }
-      auto f = [&](const std::vector<double> &args) {
-        std::vector<double> r(8);
-        basefn(args.data(), r.data());
-        return r[0];
+      std::vector<Var> vars;
+      for (auto &v : d.wrt) {
+        if (v.isParam) {
+          auto addr = jit.lookup(codegen::paramSymbol(v.name));
+          if (!addr) {
+            llvm::consumeError(addr.takeError());
+            vars.push_back({nullptr, 0});
+            continue;
+          }
+          vars.push_back({static_cast<double *>(*addr), sizeOf(v.type)});
+        } else {
+          vars.push_back({x.data() + argOffset[v.argIndex], sizeOf(v.type)});
+        }
+      }
+      auto evalBase = [&](std::vector<double> &r) {
+        r.assign(std::max<int64_t>(nResult, 1), 0);
+        basefn(x.data(), r.data());
       };
-      // Value of the variable k and a way to move it by `delta`.
-      auto shift = [&](size_t k, std::vector<double> &args, double delta) {
-        if (d.wrt[k].isParam)
-          *paramAddr[k] += delta;
-        else
-          args[d.wrt[k].argIndex] += delta;
+      auto record = [&](double ad, double fd) {
+        double err = std::fabs(ad - fd) / std::max(1.0, std::fabs(fd));
+        if (std::isnan(err))
+          err = std::isnan(ad) && std::isnan(fd) ? 0 : INFINITY;
+        worst = std::max(worst, err);
       };
-      auto valueOf = [&](size_t k) {
-        return d.wrt[k].isParam ? *paramAddr[k] : x[d.wrt[k].argIndex];
-      };
-      std::vector<double> ad, fd;
+      std::vector<double> out(std::max<int64_t>(nDerivedOut, 1));
+      std::vector<double> rp, rm;
       if (d.kind == sema::DerivKind::Jvp) {
         std::vector<double> in = x;
-        for (size_t k = 0; k < d.wrt.size(); ++k) {
-          tangents[k] = rng.uniform() * 2 - 1;
-          in.push_back(tangents[k]);
-        }
-        derived(in.data(), out.data());
-        ad.push_back(out[1]);
+        std::vector<std::vector<double>> tangents;
         double h = 1e-6;
-        for (size_t k = 0; k < d.wrt.size(); ++k)
-          h = std::max(h, 1e-6 * std::fabs(valueOf(k)));
-        std::vector<double> xp = x, xm = x;
-        for (size_t k = 0; k < d.wrt.size(); ++k)
-          shift(k, xp, h * tangents[k]);
-        double fp = f(xp);
-        for (size_t k = 0; k < d.wrt.size(); ++k)
-          shift(k, xp, -h * tangents[k]); // restores params
-        for (size_t k = 0; k < d.wrt.size(); ++k)
-          shift(k, xm, -h * tangents[k]);
-        double fm = f(xm);
-        for (size_t k = 0; k < d.wrt.size(); ++k)
-          shift(k, xm, h * tangents[k]);
-        fd.push_back((fp - fm) / (2 * h));
-      } else {
-        derived(x.data(), out.data());
-        size_t first = d.kind == sema::DerivKind::ValueAndGrad ? 1 : 0;
-        for (size_t k = 0; k < d.wrt.size(); ++k) {
-          ad.push_back(out[first + k]);
-          double h = 1e-6 * std::max(1.0, std::fabs(valueOf(k)));
-          std::vector<double> xp = x, xm = x;
-          shift(k, xp, h);
-          double fp = f(xp);
-          shift(k, xp, -h);
-          shift(k, xm, -h);
-          double fm = f(xm);
-          shift(k, xm, h);
-          fd.push_back((fp - fm) / (2 * h));
+        for (auto &v : vars) {
+          tangents.emplace_back();
+          for (int64_t k = 0; k < v.size; ++k) {
+            tangents.back().push_back(rng.uniform() * 2 - 1);
+            in.push_back(tangents.back().back());
+            h = std::max(h, 1e-6 * std::fabs(v.data[k]));
+          }
         }
+        // The derived function reads the arguments before the perturbation.
+        std::vector<double> xin = in;
+        for (size_t j = 0; j < vars.size(); ++j)
+          if (!d.wrt[j].isParam)
+            vars[j].data = x.data() + argOffset[d.wrt[j].argIndex];
+        derived(xin.data(), out.data());
+        auto move = [&](double s) {
+          for (size_t j = 0; j < vars.size(); ++j)
+            for (int64_t k = 0; k < vars[j].size; ++k)
+              vars[j].data[k] += s * tangents[j][k];
+        };
+        move(h);
+        evalBase(rp);
+        move(-2 * h);
+        evalBase(rm);
+        move(h);
+        for (int64_t k = 0; k < nResult; ++k)
+          record(out[nResult + k], (rp[k] - rm[k]) / (2 * h));
+        continue;
       }
-      for (size_t k = 0; k < ad.size(); ++k) {
-        double err = std::fabs(ad[k] - fd[k]) / std::max(1.0, std::fabs(fd[k]));
-        if (std::isnan(err) && !(std::isnan(ad[k]) && std::isnan(fd[k])))
-          err = INFINITY;
-        worst = std::max(worst, std::isnan(err) ? 0.0 : err);
+      derived(x.data(), out.data());
+      int64_t pos = d.kind == sema::DerivKind::ValueAndGrad ? 1 : 0;
+      for (auto &v : vars) {
+        int64_t count = std::min(v.size, maxElementsPerVariable);
+        for (int64_t c = 0; c < count; ++c) {
+          int64_t k = v.size <= maxElementsPerVariable
+                          ? c
+                          : (int64_t)(rng.uniform() * v.size);
+          double old = v.data[k];
+          double h = 1e-6 * std::max(1.0, std::fabs(old));
+          v.data[k] = old + h;
+          evalBase(rp);
+          v.data[k] = old - h;
+          evalBase(rm);
+          v.data[k] = old;
+          record(out[pos + k], (rp[0] - rm[0]) / (2 * h));
+        }
+        pos += v.size;
       }
     }
     bool ok = worst <= tolerance;

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "ad/AD.h"
 #include "ad/Partials.h"
+#include "ad/TensorRules.h"
 
 #include <map>
 
@@ -149,6 +150,15 @@ private:
   }
 
   void derivative(const ir::Op &op) {
+    auto P = [&](const Value *v) { return primal(const_cast<Value *>(v)); };
+    if (isTensorRuleOp(op.kind)) {
+      std::vector<Value *> t;
+      for (Value *v : op.operands)
+        t.push_back(act.isActive(v) && tan.count(v) ? tan[v] : nullptr);
+      if (Value *r = tensorTangent(op, t, b, P))
+        setTangent(op.result(), r);
+      return;
+    }
     std::vector<bool> want;
     for (Value *v : op.operands)
       want.push_back(act.isActive(v) && tan.count(v));

@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 #include "ad/AD.h"
 #include "ad/Partials.h"
+#include "ad/TensorRules.h"
 
 #include <algorithm>
 #include <cassert>
@@ -297,7 +298,7 @@ private:
     default:
       break;
     }
-    if (!hasPartials(op.kind))
+    if (!hasPartials(op.kind) && !isTensorRuleOp(op.kind))
       return {};
     ir::Block scratch;
     ir::Builder sb(*m.types);
@@ -307,10 +308,14 @@ private:
     for (Value *v : op.operands)
       want.push_back(isActive(v));
     std::vector<Value *> out;
-    partials(op, want, sb, [&](const Value *v) {
+    auto record = [&](const Value *v) {
       rec.push_back(v);
       return const_cast<Value *>(v);
-    }, out);
+    };
+    if (isTensorRuleOp(op.kind))
+      tensorAdjoints(op, op.result(), want, sb, record, out);
+    else
+      partials(op, want, sb, record, out);
     return rec;
   }
 
@@ -544,6 +549,13 @@ private:
     for (Value *v : op.operands)
       want.push_back(isActive(v));
     std::vector<Value *> d;
+    if (isTensorRuleOp(op.kind)) {
+      tensorAdjoints(op, g->second, want, b, P, d);
+      for (size_t i = 0; i < d.size(); ++i)
+        if (d[i])
+          accumulate(adj, op.operands[i], d[i]);
+      return;
+    }
     if (!partials(op, want, b, P, d)) {
       diags.error(useLoc, std::string("cannot differentiate '") +
                               ir::mnemonic(op.kind) + "' in '" + F.name +

@@ -160,38 +160,56 @@ void Emitter::finishArena() {
   arena->eraseFromParent();
 }
 
+/// `void bp.dyn.f(const double *in, double *out)`: every argument and
+/// result flattened into doubles in order (tensors row-major, ints
+/// converted, bools as 0/1). Used by `bpc check` to call any function.
 void Emitter::defineDynamicWrapper(const ir::Function &f) {
-  for (auto &a : f.args())
-    if (a->type->isTensor())
-      return;
-  for (const Type *t : f.resultTypes)
-    if (t->isTensor())
-      return;
   llvm::Function *callee = mod->getFunction(functionSymbol(f.name));
   auto *ft = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr}, false);
   auto *fn = llvm::Function::Create(ft, llvm::GlobalValue::ExternalLinkage,
                                     dynamicSymbol(f.name), *mod);
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
   std::vector<Value *> args;
-  for (size_t i = 0; i < f.args().size(); ++i) {
-    Value *d = b.CreateLoad(f64, b.CreateConstGEP1_64(f64, fn->getArg(0), i));
-    const Type *t = f.args()[i]->type;
+  int64_t off = 0;
+  for (auto &a : f.args()) {
+    const Type *t = a->type;
+    Value *p = b.CreateConstGEP1_64(f64, fn->getArg(0), off);
+    off += t->isTensor() ? t->numElements() : 1;
+    if (t->isTensor()) {
+      args.push_back(p);
+      continue;
+    }
+    Value *d = b.CreateLoad(f64, p);
     if (t->isInt())
       d = b.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {i64, f64}, {d});
     else if (t->isBool())
       d = b.CreateFCmpONE(d, llvm::ConstantFP::get(f64, 0.0));
     args.push_back(d);
   }
+  // Tensor results are written straight into `out`.
+  std::vector<int64_t> offsets;
+  off = 0;
+  for (const Type *t : f.resultTypes) {
+    offsets.push_back(off);
+    if (t->isTensor())
+      args.push_back(b.CreateConstGEP1_64(f64, fn->getArg(1), off));
+    off += t->isTensor() ? t->numElements() : 1;
+  }
   Value *r = b.CreateCall(callee, args);
-  for (size_t i = 0; i < f.resultTypes.size(); ++i) {
-    Value *v = f.resultTypes.size() == 1
-                   ? r
-                   : b.CreateExtractValue(r, {(unsigned)i});
-    if (f.resultTypes[i]->isInt())
+  size_t nScalar = 0;
+  for (const Type *t : f.resultTypes)
+    nScalar += !t->isTensor();
+  for (size_t i = 0, s = 0; i < f.resultTypes.size(); ++i) {
+    const Type *t = f.resultTypes[i];
+    if (t->isTensor())
+      continue;
+    Value *v = nScalar == 1 ? r : b.CreateExtractValue(r, {(unsigned)s});
+    ++s;
+    if (t->isInt())
       v = b.CreateSIToFP(v, f64);
-    else if (f.resultTypes[i]->isBool())
+    else if (t->isBool())
       v = b.CreateUIToFP(v, f64);
-    b.CreateStore(v, b.CreateConstGEP1_64(f64, fn->getArg(1), i));
+    b.CreateStore(v, b.CreateConstGEP1_64(f64, fn->getArg(1), offsets[i]));
   }
   b.CreateRetVoid();
 }

@@ -95,7 +95,7 @@ void initParams(const ir::Module &m, JIT &jit, uint64_t seed) {
       if (p.init == "ones")
         v = 1;
       else if (p.init == "literal")
-        v = p.initArgs[0];
+        v = p.initArgs[p.initArgs.size() == 1 ? 0 : i];
       else if (p.init == "randn")
         v = p.initArgs[0] * rng.normal();
       else if (p.init == "uniform")

@@ -18,6 +18,7 @@
 #include "ir/IRGen.h"
 
 #include "ad/Derived.h"
+#include "sema/Shapes.h"
 
 #include <cassert>
 #include <map>
@@ -82,6 +83,9 @@ void assignedNames(const Stmt &s, std::set<std::string> &out) {
     auto &a = static_cast<const AssignStmt &>(s);
     if (auto *n = dyn<const NameExpr>(a.target.get()))
       out.insert(n->name);
+    else if (auto *ix = dyn<const IndexExpr>(a.target.get()))
+      if (auto *base = dyn<const NameExpr>(ix->base.get()))
+        out.insert(base->name); // an element update rebinds the tensor
     return;
   }
   case StmtKind::If: {
@@ -315,6 +319,10 @@ private:
     }
     case StmtKind::Assign: {
       auto &a = static_cast<const AssignStmt &>(s);
+      if (auto *ix = dyn<const IndexExpr>(a.target.get())) {
+        lowerElementUpdate(a, *ix);
+        return;
+      }
       auto *n = static_cast<const NameExpr *>(a.target.get());
       Slot *slot = lookup(n->name);
       const Type *t = slot ? slot->type : static_cast<const Type *>(n->type);
@@ -372,6 +380,34 @@ private:
       assert(false && "returns are handled by lowerSeq");
       return;
     }
+  }
+
+  /// v[i, j] op= e  ->  v = insert(v, extract(v, i, j) op e, i, j)
+  void lowerElementUpdate(const AssignStmt &a, const IndexExpr &ix) {
+    auto &name = static_cast<const NameExpr &>(*ix.base).name;
+    const Type *et = typeOf(ix);
+    std::vector<ir::Value *> idx;
+    for (auto &i : ix.indices)
+      idx.push_back(lowerExpr(*i.index));
+    ir::Value *value = toShape(lowerExpr(*a.value), et);
+    ir::Value *v = lookup(name)->vals[0];
+    b.loc = a.loc;
+    if (a.op != AssignOp::Set) {
+      std::vector<ir::Value *> ops = {v};
+      ops.insert(ops.end(), idx.begin(), idx.end());
+      ir::Value *cur = b.create(ir::OpKind::Extract, ops, {et})->result();
+      ir::OpKind k = a.op == AssignOp::Add   ? ir::OpKind::FAdd
+                     : a.op == AssignOp::Sub ? ir::OpKind::FSub
+                     : a.op == AssignOp::Mul ? ir::OpKind::FMul
+                                             : ir::OpKind::FDiv;
+      value = b.binary(k, cur, value);
+    }
+    std::vector<ir::Value *> ops = {v, value};
+    ops.insert(ops.end(), idx.begin(), idx.end());
+    ir::Value *updated =
+        b.create(ir::OpKind::Insert, ops, {v->type})->result();
+    updated->name = name;
+    lookup(name)->vals = {updated};
   }
 
   static bool declaredIsF64(const TypeExpr &t) {
@@ -574,6 +610,19 @@ private:
   // Expressions
   //===--------------------------------------------------------------------===//
 
+  /// An operand of an elementwise op whose result has type `rt`: ints become
+  /// f64; tensors of another shape are broadcast (NumPy rules); scalars stay
+  /// scalars (the IR broadcasts them implicitly).
+  ir::Value *toShape(ir::Value *v, const Type *rt) {
+    v = coerce(v, T.f64());
+    if (rt->isTensor() && v->type->isTensor() && v->type != rt) {
+      ir::Op *op = b.create(ir::OpKind::Broadcast, {v}, {rt});
+      op->ival = -1;
+      return op->result();
+    }
+    return v;
+  }
+
   ir::Value *coerce(ir::Value *v, const Type *to) {
     if (v->type->isInt() && to->isF64())
       return b.unary(ir::OpKind::IToF, v);
@@ -690,9 +739,27 @@ private:
       // A tuple in a scalar position (sema allows only print/return/let).
       return lowerValues(e)[0];
     }
+    case ExprKind::Index: {
+      auto &ix = static_cast<const IndexExpr &>(e);
+      std::vector<ir::Value *> ops = {lowerExpr(*ix.base)};
+      for (auto &a : ix.indices)
+        ops.push_back(lowerExpr(*a.index));
+      b.loc = e.loc;
+      return b.create(ir::OpKind::Extract, ops, {typeOf(e)})->result();
+    }
+    case ExprKind::TensorLit: {
+      auto &lit = static_cast<const TensorLitExpr &>(e);
+      const Type *t = typeOf(e);
+      const Type *elem = t->rank() == 1 ? T.f64()
+                                        : T.tensor({t->shape.begin() + 1,
+                                                    t->shape.end()});
+      std::vector<ir::Value *> ops;
+      for (auto &x : lit.elems)
+        ops.push_back(coerce(lowerExpr(*x), elem));
+      b.loc = e.loc;
+      return b.create(ir::OpKind::Pack, ops, {t})->result();
+    }
     case ExprKind::String:
-    case ExprKind::Index:
-    case ExprKind::TensorLit:
       break;
     }
     assert(false && "sema rejects this expression");
@@ -733,9 +800,13 @@ private:
       eq->def->results[0]->type = T.boolean();
       return e.op == BinaryOp::Eq ? eq : b.unary(OpKind::Not, eq);
     }
+    if (e.op == BinaryOp::MatMul) {
+      ir::Op *mm = b.create(OpKind::MatMul, {l, r}, {typeOf(e)});
+      return mm->result();
+    }
     if (!ints || e.op == BinaryOp::Pow) {
-      l = coerce(l, T.f64());
-      r = coerce(r, T.f64());
+      l = toShape(l, typeOf(e));
+      r = toShape(r, typeOf(e));
     }
     auto cmp = [&](ir::CmpPred p) {
       return b.cmp(ints ? OpKind::ICmp : OpKind::FCmp, p, l, r);
@@ -805,18 +876,99 @@ private:
                               args[0], args[1]);
         return b.select(gt, args[0], args[1]);
       }
-      return b.binary(isMax ? OpKind::Max : OpKind::Min, f(0), f(1));
+      return b.binary(isMax ? OpKind::Max : OpKind::Min,
+                      toShape(args[0], typeOf(c)), toShape(args[1], typeOf(c)));
     }
+    const Type *rt = typeOf(c);
     if (n == "pow")
-      return b.binary(OpKind::Pow, f(0), f(1));
+      return b.binary(OpKind::Pow, toShape(args[0], rt), toShape(args[1], rt));
     if (n == "clip")
-      return b.create(OpKind::Clip, {f(0), f(1), f(2)}, {T.f64()})->result();
+      return b.create(OpKind::Clip,
+                      {toShape(args[0], rt), toShape(args[1], rt),
+                       toShape(args[2], rt)},
+                      {rt})
+          ->result();
     if (n == "float")
       return f(0);
     if (n == "int")
       return args[0]->type->isInt() ? args[0] : b.unary(OpKind::FToI, args[0]);
+    return lowerTensorBuiltin(c, n, args);
+  }
+
+  ir::Value *create1(ir::OpKind k, std::vector<ir::Value *> ops,
+                     const Type *t, int64_t ival = 0) {
+    ir::Op *op = b.create(k, std::move(ops), {t});
+    op->ival = ival;
+    return op->result();
+  }
+
+  /// x -> reduce over `axis` (-1: everything).
+  ir::Value *reduce(ir::OpKind k, ir::Value *x, int64_t axis) {
+    const Type *t = axis < 0 ? T.f64() : sema::removeAxis(T, x->type, axis);
+    return create1(k, {x}, t, axis);
+  }
+
+  /// A reduced value back to the shape of `like` (inverse of reduce).
+  ir::Value *expand(ir::Value *v, const Type *like, int64_t axis) {
+    if (!v->type->isTensor() && axis < 0)
+      return v; // scalars broadcast implicitly in elementwise ops
+    return create1(ir::OpKind::Broadcast, {v}, like, axis);
+  }
+
+  /// logsumexp over `axis`, stable: m + log(sum(exp(x - m))) with m the
+  /// maximum (under stop_gradient: the result does not depend on m).
+  ir::Value *logSumExp(ir::Value *x, int64_t axis) {
+    using ir::OpKind;
+    ir::Value *m = b.unary(OpKind::StopGrad, reduce(OpKind::ReduceMax, x, axis));
+    ir::Value *e = b.unary(OpKind::Exp,
+                           b.binary(OpKind::FSub, x, expand(m, x->type, axis)));
+    ir::Value *s = reduce(OpKind::ReduceSum, e, axis);
+    return b.binary(OpKind::FAdd, b.unary(OpKind::Log, s), m);
+  }
+
+  ir::Value *lowerTensorBuiltin(const CallExpr &c, const std::string &n,
+                                std::vector<ir::Value *> &args) {
+    using ir::OpKind;
+    const Type *rt = typeOf(c);
+    ir::Value *x = args.empty() ? nullptr : args[0];
+    auto axisIt = prog.axes.find(&c);
+    int64_t axis = axisIt == prog.axes.end() ? -1 : axisIt->second;
+    if (n == "zeros" || n == "ones")
+      return create1(OpKind::Broadcast, {b.constF(n == "ones" ? 1.0 : 0.0)},
+                     rt, -1);
+    if (n == "sum")
+      return reduce(OpKind::ReduceSum, x, axis);
+    if (n == "mean") {
+      int64_t count = axis < 0 ? x->type->numElements() : x->type->shape[axis];
+      return b.binary(OpKind::FDiv, reduce(OpKind::ReduceSum, x, axis),
+                      b.constF((double)count));
+    }
+    if (n == "logsumexp")
+      return logSumExp(x, axis);
+    int64_t last = (int64_t)x->type->rank() - 1;
+    if (n == "softmax" || n == "log_softmax") {
+      // log_softmax = x - logsumexp(x, last); softmax = exp of it.
+      ir::Value *lse = logSumExp(x, x->type->rank() == 1 ? -1 : last);
+      ir::Value *ls = b.binary(
+          OpKind::FSub, x, expand(lse, x->type, x->type->rank() == 1 ? -1 : last));
+      return n == "softmax" ? b.unary(OpKind::Exp, ls) : ls;
+    }
+    if (n == "norm")
+      return b.unary(OpKind::Sqrt,
+                     reduce(OpKind::ReduceSum, b.binary(OpKind::FMul, x, x), -1));
+    if (n == "dot")
+      return create1(OpKind::MatMul, {x, args[1]}, T.f64());
+    if (n == "len")
+      return b.constI(x->type->shape[0]);
+    if (n == "transpose")
+      return create1(OpKind::Transpose, {x}, rt);
+    if (n == "argmax")
+      return create1(OpKind::ArgMax, {x}, T.i64());
+    if (n == "outer")
+      return b.binary(OpKind::FMul, create1(OpKind::Broadcast, {x}, rt, 1),
+                      create1(OpKind::Broadcast, {args[1]}, rt, 0));
     assert(false && "sema rejects other builtins here");
-    return args.empty() ? b.constF(0) : args[0];
+    return x;
   }
 };
 

@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 #include "sema/Sema.h"
 
+#include "sema/Shapes.h"
+
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -469,8 +471,7 @@ private:
         }
         shape.push_back(v);
       }
-      error(t.loc, "'tensor types' are not supported yet");
-      return nullptr;
+      return T.tensor(shape);
     }
     }
     return nullptr;
@@ -517,6 +518,20 @@ private:
             return;
           info.initArgs.push_back(v->asDouble());
         }
+      } else if (auto *lit = dyn<ast::TensorLitExpr>(p.init.get())) {
+        // A literal of the param's shape: its numbers in row-major order.
+        std::vector<double> vals;
+        std::vector<int64_t> shape;
+        if (!literalValues(*lit, vals, shape, 0))
+          return;
+        if (!t->isTensor() || shape != t->shape) {
+          error(p.init->loc, "initialiser of shape " +
+                                 toString(T.tensor(shape)) +
+                                 " for param of type " + toString(t));
+          return;
+        }
+        info.init = "literal";
+        info.initArgs = vals;
       } else {
         auto v = constExpr(*p.init);
         if (!v)
@@ -527,6 +542,29 @@ private:
     }
     declared[p.name] = true;
     prog.params.push_back(info);
+  }
+
+  /// The numbers of a constant tensor literal, row-major, and its shape.
+  bool literalValues(ast::TensorLitExpr &lit, std::vector<double> &vals,
+                     std::vector<int64_t> &shape, size_t depth) {
+    if (depth == shape.size())
+      shape.push_back((int64_t)lit.elems.size());
+    else if (shape[depth] != (int64_t)lit.elems.size()) {
+      error(lit.loc, "tensor literal rows differ in length");
+      return false;
+    }
+    for (auto &e : lit.elems) {
+      if (auto *inner = dyn<ast::TensorLitExpr>(e.get())) {
+        if (!literalValues(*inner, vals, shape, depth + 1))
+          return false;
+        continue;
+      }
+      auto v = constExpr(*e);
+      if (!v)
+        return false;
+      vals.push_back(v->asDouble());
+    }
+    return true;
   }
 
   void declareFn(ast::FnItem &f) {
@@ -858,8 +896,33 @@ private:
       auto &a = static_cast<const AssignStmt &>(s);
       const Type *vt = expr(*a.value);
       if (auto *ix = dyn<IndexExpr>(a.target.get())) {
-        (void)ix;
-        error(a.target->loc, "'element update' is not supported yet");
+        // v[i, j] op= e: v must be a var tensor.
+        auto *base = dyn<NameExpr>(ix->base.get());
+        if (!base) {
+          error(ix->base->loc, "only a variable's elements can be assigned");
+          return;
+        }
+        const Local *l = lookupLocal(base->name);
+        if (!l) {
+          error(base->loc, top.count(base->name)
+                               ? "cannot assign elements of '" + base->name +
+                                     "': only 'var' tensors can change "
+                                     "element by element"
+                               : "unknown name '" + base->name + "'" +
+                                     suggest(base->name));
+          return;
+        }
+        if (!l->isVar) {
+          error(base->loc, "cannot assign to an element of '" + base->name +
+                               "': it is immutable (declare it with 'var')");
+          return;
+        }
+        const Type *et = index(*ix);
+        ix->type = et;
+        if (!et || !vt)
+          return;
+        expectType(*a.value, vt, et,
+                   "element of '" + base->name + "'");
         return;
       }
       auto *n = dyn<NameExpr>(a.target.get());
@@ -1017,7 +1080,7 @@ private:
         }
         return t;
       }
-      if (!t->isNumeric()) {
+      if (!isArith(t)) {
         error(u.operand->loc, std::string("unary '") +
                                   (u.op == UnaryOp::Neg ? "-" : "+") +
                                   "' needs a number, found " + toString(t));
@@ -1030,11 +1093,9 @@ private:
     case ExprKind::Call:
       return call(static_cast<CallExpr &>(e));
     case ExprKind::Index:
-      error(e.loc, "'indexing' is not supported yet");
-      return nullptr;
+      return index(static_cast<IndexExpr &>(e));
     case ExprKind::TensorLit:
-      error(e.loc, "'tensor literals' are not supported yet");
-      return nullptr;
+      return tensorLiteral(static_cast<TensorLitExpr &>(e));
     case ExprKind::Tuple: {
       auto &t = static_cast<TupleExpr &>(e);
       std::vector<const Type *> elems;
@@ -1100,6 +1161,210 @@ private:
     return nullptr;
   }
 
+  /// `x[i, j]`: int indices select leading axes (fewer than the rank give a
+  /// sub-tensor).
+  const Type *index(ast::IndexExpr &e) {
+    const Type *base = expr(*e.base);
+    bool ok = base != nullptr;
+    for (auto &ix : e.indices) {
+      if (ix.isSlice) {
+        error(ix.loc, "'slices' are not supported yet");
+        ok = false;
+        continue;
+      }
+      const Type *t = expr(*ix.index);
+      if (t && !t->isInt()) {
+        error(ix.index->loc, "an index must be an int, found " + toString(t));
+        ok = false;
+      }
+    }
+    if (!ok)
+      return nullptr;
+    if (!base->isTensor()) {
+      error(e.base->loc, "only tensors can be indexed, found " + toString(base));
+      return nullptr;
+    }
+    if (e.indices.size() > base->rank()) {
+      error(e.indices[base->rank()].loc,
+            "too many indices: " + std::to_string(e.indices.size()) +
+                " for " + toString(base));
+      return nullptr;
+    }
+    const Type *t = base;
+    for (size_t i = 0; i < e.indices.size(); ++i)
+      t = sema::removeAxis(T, t, 0);
+    return t;
+  }
+
+  /// `[e, ...]`: scalars give a rank-1 tensor; equally shaped tensors (or
+  /// nested literals) stack along a new leading axis.
+  const Type *tensorLiteral(ast::TensorLitExpr &e) {
+    if (e.elems.empty()) {
+      error(e.loc, "an empty tensor literal has no shape");
+      return nullptr;
+    }
+    const Type *elem = nullptr;
+    bool ok = true;
+    for (auto &x : e.elems) {
+      const Type *t = expr(*x);
+      if (!t) {
+        ok = false;
+        continue;
+      }
+      if (!isArith(t)) {
+        error(x->loc, "a tensor element must be a number or a tensor, found " +
+                          toString(t));
+        ok = false;
+        continue;
+      }
+      if (t->isInt())
+        t = T.f64();
+      if (!elem)
+        elem = t;
+      else if (elem != t) {
+        error(x->loc, "tensor literal rows differ: " + toString(elem) +
+                          " and " + toString(t));
+        ok = false;
+      }
+    }
+    if (!ok || !elem)
+      return nullptr;
+    std::vector<int64_t> shape = {(int64_t)e.elems.size()};
+    if (elem->isTensor())
+      shape.insert(shape.end(), elem->shape.begin(), elem->shape.end());
+    if (shape.size() > 4) {
+      error(e.loc, "a tensor has rank 1 to 4, this literal has rank " +
+                       std::to_string(shape.size()));
+      return nullptr;
+    }
+    return T.tensor(shape);
+  }
+
+  /// Dimensions given as int literals or consts: zeros(N, 3).
+  const Type *filled(ast::CallExpr &c, const std::string &n) {
+    if (c.args.empty()) {
+      error(c.loc, "'" + n + "' needs dimensions: " + n +
+                       "(d1, ...), or is a param initialiser without them");
+      return nullptr;
+    }
+    std::vector<int64_t> shape;
+    for (auto &a : c.args) {
+      auto v = constExpr(*a);
+      if (!v)
+        return nullptr;
+      a->type = v->isInt ? T.i64() : T.f64();
+      if (!v->isInt || v->i <= 0) {
+        error(a->loc, "a dimension must be a positive int, found " +
+                          (v->isInt ? std::to_string(v->i) : "an f64"));
+        return nullptr;
+      }
+      shape.push_back(v->i);
+    }
+    if (shape.size() > 4) {
+      error(c.loc, "a tensor has rank 1 to 4, found rank " +
+                       std::to_string(shape.size()));
+      return nullptr;
+    }
+    return T.tensor(shape);
+  }
+
+  /// The axis argument of sum/mean/logsumexp: an int literal, negative
+  /// counting from the end. Recorded for IRGen.
+  bool axisArg(ast::CallExpr &c, const Type *x, int64_t &axis) {
+    ast::Expr &e = *c.args[1];
+    auto v = constExpr(e);
+    if (!v)
+      return false;
+    e.type = T.i64();
+    int64_t r = (int64_t)x->rank();
+    if (!v->isInt || v->i < -r || v->i >= r) {
+      error(e.loc, "axis must be an int in " + std::to_string(-r) + ".." +
+                       std::to_string(r - 1) + " for " + toString(x));
+      return false;
+    }
+    axis = v->i < 0 ? v->i + r : v->i;
+    prog.axes[&c] = axis;
+    return true;
+  }
+
+  const Type *tensorBuiltin(ast::CallExpr &c, const std::string &n) {
+    if (n == "read_csv") {
+      error(c.callee->loc, "'read_csv' is not supported yet");
+      return nullptr;
+    }
+    bool hasAxis = (n == "sum" || n == "mean" || n == "logsumexp") &&
+                   c.args.size() == 2;
+    std::vector<const Type *> args;
+    for (size_t i = 0; i < c.args.size(); ++i)
+      if (!(hasAxis && i == 1))
+        args.push_back(expr(*c.args[i]));
+    for (const Type *t : args)
+      if (!t)
+        return nullptr;
+    size_t want = n == "dot" || n == "outer" ? 2 : 1;
+    if (args.size() != want) {
+      error(c.loc, "'" + n + "' takes " + std::to_string(want) +
+                       (want == 1 ? " tensor" : " tensors") +
+                       (hasAxis || n == "sum" || n == "mean" ||
+                                n == "logsumexp"
+                            ? " and an optional axis"
+                            : "") +
+                       ", found " + std::to_string(c.args.size()) +
+                       " arguments");
+      return nullptr;
+    }
+    for (size_t i = 0; i < args.size(); ++i)
+      if (!args[i]->isTensor()) {
+        error(c.args[i]->loc, "'" + n + "' needs a tensor, found " +
+                                  toString(args[i]));
+        return nullptr;
+      }
+    const Type *x = args[0];
+    auto needRank = [&](const Type *t, size_t r, ast::Expr &e) {
+      if (t->rank() == r)
+        return true;
+      error(e.loc, "'" + n + "' needs a rank-" + std::to_string(r) +
+                       " tensor, found " + toString(t));
+      return false;
+    };
+    if (n == "sum" || n == "mean" || n == "logsumexp") {
+      if (!hasAxis)
+        return T.f64();
+      int64_t axis;
+      if (!axisArg(c, x, axis))
+        return nullptr;
+      return sema::removeAxis(T, x, axis);
+    }
+    if (n == "norm")
+      return T.f64();
+    if (n == "softmax" || n == "log_softmax")
+      return x;
+    if (n == "len")
+      return T.i64();
+    if (n == "transpose") {
+      if (!needRank(x, 2, *c.args[0]))
+        return nullptr;
+      return T.tensor({x->shape[1], x->shape[0]});
+    }
+    if (n == "argmax")
+      return needRank(x, 1, *c.args[0]) ? T.i64() : nullptr;
+    if (!needRank(x, 1, *c.args[0]) || !needRank(args[1], 1, *c.args[1]))
+      return nullptr;
+    if (n == "outer")
+      return T.tensor({x->shape[0], args[1]->shape[0]});
+    // dot
+    if (x != args[1]) {
+      error(c.loc, "shape mismatch in 'dot': " + toString(x) + " and " +
+                       toString(args[1]));
+      return nullptr;
+    }
+    return T.f64();
+  }
+
+  static bool isArith(const Type *t) {
+    return t->isNumeric() || (t->isTensor() && !t->boolElems);
+  }
+
   const Type *binary(ast::BinaryExpr &b) {
     using ast::BinaryOp;
     const Type *l = expr(*b.lhs), *r = expr(*b.rhs);
@@ -1127,20 +1392,34 @@ private:
     case BinaryOp::Gt:
     case BinaryOp::Ge:
       if (!l->isNumeric() || !r->isNumeric())
-        return mismatch("numbers");
+        return mismatch(l->isTensor() || r->isTensor()
+                            ? "scalars (compare tensor elements by index)"
+                            : "numbers");
       return T.boolean();
-    case BinaryOp::MatMul:
-      if (!l->isTensor() || !r->isTensor())
-        return mismatch("tensors");
-      return nullptr;
-    case BinaryOp::Pow:
-      if (!l->isNumeric() || !r->isNumeric())
-        return mismatch("numbers");
-      return T.f64();
-    default:
-      if (!l->isNumeric() || !r->isNumeric())
-        return mismatch("numbers");
-      return numericResult(l, r);
+    case BinaryOp::MatMul: {
+      std::string err;
+      const Type *t = l->isTensor() && r->isTensor()
+                          ? sema::matmul(T, l, r, err)
+                          : nullptr;
+      if (!t)
+        error(b.opLoc, err.empty() ? "'@' needs tensors, found " + toString(l) +
+                                         " @ " + toString(r)
+                                   : err);
+      return t;
+    }
+    default: {
+      if (!isArith(l) || !isArith(r))
+        return mismatch("numbers or tensors");
+      std::string err;
+      const Type *t = sema::broadcast(T, l, r, spelling(b.op), err);
+      if (!t) {
+        error(b.opLoc, err);
+        return nullptr;
+      }
+      if (b.op == BinaryOp::Pow && !t->isTensor())
+        return T.f64();
+      return t;
+    }
     }
   }
 
@@ -1227,18 +1506,14 @@ private:
                          "arguments: " + n + "(f, x)(...)");
       return nullptr;
     }
-    if (k == Builtin::Tensor) {
-      error(c.callee->loc, "'" + n + "' is not supported yet");
-      return nullptr;
-    }
+    if (n == "zeros" || n == "ones")
+      return filled(c, n);
     if (k == Builtin::Init) {
-      error(c.callee->loc, "'" + n + "' is a param initialiser" +
-                               (n == "zeros" || n == "ones"
-                                    ? " (as a tensor builtin it is not "
-                                      "supported yet)"
-                                    : ""));
+      error(c.callee->loc, "'" + n + "' is a param initialiser");
       return nullptr;
     }
+    if (k == Builtin::Tensor)
+      return tensorBuiltin(c, n);
     std::vector<const Type *> args;
     bool ok = true;
     for (auto &a : c.args) {
@@ -1260,28 +1535,48 @@ private:
                                 toString(args[i]));
       return false;
     };
+    // Elementwise builtins also take tensors.
+    auto arith = [&](size_t i) {
+      if (!args[i] || isArith(args[i]))
+        return true;
+      error(c.args[i]->loc, "'" + n + "' needs a number or a tensor, found " +
+                                toString(args[i]));
+      return false;
+    };
+    auto broadcastAll = [&]() -> const Type * {
+      const Type *t = args[0];
+      for (size_t i = 1; i < args.size() && t; ++i) {
+        std::string err;
+        t = sema::broadcast(T, t, args[i], n, err);
+        if (!t)
+          error(c.loc, err);
+      }
+      return t;
+    };
     switch (k) {
     case Builtin::Unary:
     case Builtin::StopGrad:
-      if (!arity(1) || !ok || !numeric(0))
+      if (!arity(1) || !ok || !arith(0))
         return nullptr;
-      return T.f64();
+      return args[0]->isTensor() ? args[0] : T.f64();
     case Builtin::IntPoly1:
-      if (!arity(1) || !ok || !numeric(0))
+      if (!arity(1) || !ok || !arith(0))
         return nullptr;
       return args[0];
     case Builtin::IntPoly2:
-      if (!arity(2) || !ok || !numeric(0) || !numeric(1))
+      if (!arity(2) || !ok || !arith(0) || !arith(1))
         return nullptr;
-      return numericResult(args[0], args[1]);
+      return broadcastAll();
     case Builtin::Binary:
-      if (!arity(2) || !ok || !numeric(0) || !numeric(1))
+    case Builtin::Clip: {
+      if (!arity(k == Builtin::Clip ? 3 : 2) || !ok)
         return nullptr;
-      return T.f64();
-    case Builtin::Clip:
-      if (!arity(3) || !ok || !numeric(0) || !numeric(1) || !numeric(2))
-        return nullptr;
-      return T.f64();
+      for (size_t i = 0; i < args.size(); ++i)
+        if (!arith(i))
+          return nullptr;
+      const Type *t = broadcastAll();
+      return t && !t->isTensor() ? T.f64() : t;
+    }
     case Builtin::Float:
       if (!arity(1) || !ok || !numeric(0))
         return nullptr;

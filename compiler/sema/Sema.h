@@ -74,6 +74,8 @@ struct Program {
   std::vector<DerivedInfo> derived;
   /// Inline derived calls: the callee CallExpr `grad(f, x)` -> derived name.
   std::map<const ast::Expr *, std::string> inlineDerived;
+  /// sum/mean/logsumexp(x, axis): the call -> its axis (non-negative).
+  std::map<const ast::Expr *, int64_t> axes;
   const ast::TrainItem *train = nullptr;
 
   const DerivedInfo *lookupDerived(const std::string &name) const;

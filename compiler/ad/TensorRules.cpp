@@ -1,0 +1,204 @@
+//===- TensorRules.cpp - derivatives of the structural tensor ops ---------===//
+//
+// These ops are linear (bilinear for matmul), so the tangent applies the op
+// to the tangents and the adjoint applies its transpose:
+//   broadcast x        -> ẏ = broadcast ẋ        x̄ = sum_to ȳ
+//   sum_to x           -> ẏ = sum_to ẋ           x̄ = broadcast ȳ
+//   reduce_sum x, k    -> ẏ = reduce_sum ẋ, k    x̄ = broadcast ȳ (axis k)
+//   transpose x        -> ẏ = transpose ẋ        x̄ = transpose ȳ
+//   extract x, i       -> ẏ = extract ẋ, i       x̄ = insert(0, ȳ, i)
+//   insert v, e, i     -> ẏ = insert(v̇, ė, i)    v̄ = insert(ȳ, 0, i), ē = extract ȳ, i
+//   pack e0, e1, ...   -> ẏ = pack ė0, ...       ēk = extract ȳ, k
+//   C = A @ B          -> Ċ = Ȧ@B + A@Ḃ          Ā = C̄ @ Bᵀ, B̄ = Aᵀ @ C̄
+//     (and the vector forms: [M,K]@[K]: Ā = outer(c̄, b), b̄ = c̄ @ A;
+//      [K]@[K,N]: ā = B @ c̄, B̄ = outer(a, c̄); [K]@[K]: ā = c̄ b, b̄ = c̄ a)
+//   reduce_max         -> zero: it only appears under stop_gradient (the
+//                         stable logsumexp / softmax), never on its own.
+//
+//===----------------------------------------------------------------------===//
+#include "ad/TensorRules.h"
+
+#include "ad/AD.h"
+
+namespace bp::ad {
+
+using ir::OpKind;
+using ir::Value;
+
+bool isTensorRuleOp(OpKind k) {
+  switch (k) {
+  case OpKind::Broadcast:
+  case OpKind::SumTo:
+  case OpKind::ReduceSum:
+  case OpKind::ReduceMax:
+  case OpKind::MatMul:
+  case OpKind::Transpose:
+  case OpKind::Extract:
+  case OpKind::Insert:
+  case OpKind::Pack:
+    return true;
+  default:
+    return false;
+  }
+}
+
+namespace {
+
+Value *make(ir::Builder &b, OpKind k, std::vector<Value *> ops, const Type *t,
+            int64_t ival = 0) {
+  ir::Op *op = b.create(k, std::move(ops), {t});
+  op->ival = ival;
+  return op->result();
+}
+
+/// a ⊗ b for rank-1 a, b: broadcast a along columns, b along rows.
+Value *outer(ir::Builder &b, Value *a, Value *c) {
+  const Type *t = b.types.tensor({a->type->shape[0], c->type->shape[0]});
+  return b.binary(OpKind::FMul, make(b, OpKind::Broadcast, {a}, t, 1),
+                  make(b, OpKind::Broadcast, {c}, t, 0));
+}
+
+Value *transpose(ir::Builder &b, Value *x) {
+  return make(b, OpKind::Transpose, {x},
+              b.types.tensor({x->type->shape[1], x->type->shape[0]}));
+}
+
+/// The indices of an extract/insert (operands from `first` on), as primal
+/// values.
+std::vector<Value *> indices(const ir::Op &op, size_t first, const PrimalFn &P) {
+  std::vector<Value *> idx;
+  for (size_t i = first; i < op.operands.size(); ++i)
+    idx.push_back(P(op.operands[i]));
+  return idx;
+}
+
+Value *extract(ir::Builder &b, Value *x, std::vector<Value *> idx,
+               const Type *t) {
+  std::vector<Value *> ops = {x};
+  ops.insert(ops.end(), idx.begin(), idx.end());
+  return make(b, OpKind::Extract, ops, t);
+}
+
+Value *insert(ir::Builder &b, Value *v, Value *e, std::vector<Value *> idx) {
+  std::vector<Value *> ops = {v, e};
+  ops.insert(ops.end(), idx.begin(), idx.end());
+  return make(b, OpKind::Insert, ops, v->type);
+}
+
+} // namespace
+
+void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
+                    ir::Builder &b, const PrimalFn &P,
+                    std::vector<Value *> &out) {
+  out.assign(op.operands.size(), nullptr);
+  auto w = [&](size_t i) { return i < want.size() && want[i]; };
+  const Type *xt = op.operands[0]->type;
+  switch (op.kind) {
+  case OpKind::Broadcast:
+    if (w(0))
+      out[0] = xt->isTensor() ? make(b, OpKind::SumTo, {g}, xt, op.ival)
+                              : make(b, OpKind::ReduceSum, {g}, xt, -1);
+    return;
+  case OpKind::SumTo:
+  case OpKind::ReduceSum:
+    if (w(0))
+      out[0] = make(b, OpKind::Broadcast, {g}, xt, op.ival);
+    return;
+  case OpKind::ReduceMax:
+    return;
+  case OpKind::Transpose:
+    if (w(0))
+      out[0] = transpose(b, g);
+    return;
+  case OpKind::Extract:
+    if (w(0))
+      out[0] = insert(b, zeroOf(b, xt), g, indices(op, 1, P));
+    return;
+  case OpKind::Insert: {
+    auto idx = indices(op, 2, P);
+    if (w(0))
+      out[0] = insert(b, g, zeroOf(b, op.operands[1]->type), idx);
+    if (w(1))
+      out[1] = extract(b, g, idx, op.operands[1]->type);
+    return;
+  }
+  case OpKind::Pack:
+    for (size_t k = 0; k < op.operands.size(); ++k)
+      if (w(k))
+        out[k] = extract(b, g, {b.constI((int64_t)k)}, op.operands[k]->type);
+    return;
+  case OpKind::MatMul: {
+    const Type *at = op.operands[0]->type, *bt = op.operands[1]->type;
+    auto A = [&] { return P(op.operands[0]); };
+    auto B = [&] { return P(op.operands[1]); };
+    if (at->rank() == 1 && bt->rank() == 1) { // dot: g is a scalar
+      if (w(0))
+        out[0] = b.binary(OpKind::FMul, B(), g);
+      if (w(1))
+        out[1] = b.binary(OpKind::FMul, A(), g);
+    } else if (at->rank() == 2 && bt->rank() == 2) {
+      if (w(0))
+        out[0] = make(b, OpKind::MatMul, {g, transpose(b, B())}, at);
+      if (w(1))
+        out[1] = make(b, OpKind::MatMul, {transpose(b, A()), g}, bt);
+    } else if (at->rank() == 2) { // [M,K] @ [K]
+      if (w(0))
+        out[0] = outer(b, g, B());
+      if (w(1))
+        out[1] = make(b, OpKind::MatMul, {g, A()}, bt);
+    } else { // [K] @ [K,N]
+      if (w(0))
+        out[0] = make(b, OpKind::MatMul, {B(), g}, at);
+      if (w(1))
+        out[1] = outer(b, A(), g);
+    }
+    return;
+  }
+  default:
+    return;
+  }
+}
+
+Value *tensorTangent(const ir::Op &op, const std::vector<Value *> &t,
+                     ir::Builder &b, const PrimalFn &P) {
+  const Type *rt = op.result()->type;
+  auto tan = [&](size_t i) {
+    return t[i] ? t[i] : zeroOf(b, op.operands[i]->type);
+  };
+  bool any = false;
+  for (size_t i = 0; i < t.size(); ++i)
+    any |= t[i] != nullptr && op.operands[i]->type->isDifferentiable();
+  if (!any || op.kind == OpKind::ReduceMax)
+    return nullptr;
+  switch (op.kind) {
+  case OpKind::Broadcast:
+  case OpKind::SumTo:
+  case OpKind::ReduceSum:
+  case OpKind::Transpose:
+    return make(b, op.kind, {tan(0)}, rt, op.ival);
+  case OpKind::Extract:
+    return extract(b, tan(0), indices(op, 1, P), rt);
+  case OpKind::Insert:
+    return insert(b, tan(0), tan(1), indices(op, 2, P));
+  case OpKind::Pack: {
+    std::vector<Value *> ops;
+    for (size_t i = 0; i < op.operands.size(); ++i)
+      ops.push_back(tan(i));
+    return make(b, OpKind::Pack, ops, rt);
+  }
+  case OpKind::MatMul: {
+    Value *sum = nullptr;
+    if (t[0])
+      sum = make(b, OpKind::MatMul, {t[0], P(op.operands[1])}, rt);
+    if (t[1]) {
+      Value *term = make(b, OpKind::MatMul, {P(op.operands[0]), t[1]}, rt);
+      sum = sum ? b.binary(OpKind::FAdd, sum, term) : term;
+    }
+    return sum;
+  }
+  default:
+    return nullptr;
+  }
+}
+
+} // namespace bp::ad
