@@ -915,15 +915,24 @@ private:
     return create1(ir::OpKind::Broadcast, {v}, like, axis);
   }
 
-  /// logsumexp over `axis`, stable: m + log(sum(exp(x - m))) with m the
-  /// maximum (under stop_gradient: the result does not depend on m).
-  ir::Value *logSumExp(ir::Value *x, int64_t axis) {
+  /// The stable pieces of logsumexp over `axis`: m = max (under
+  /// stop_gradient: results do not depend on it), z = x - m, s = sum(exp z).
+  /// logsumexp = m + log s, log_softmax = z - log s, softmax = exp(z) / s;
+  /// no exp overflows and no large values cancel (inputs around +-1000).
+  struct Lse {
+    ir::Value *m, *z, *s;
+  };
+  Lse lsePieces(ir::Value *x, int64_t axis) {
     using ir::OpKind;
     ir::Value *m = b.unary(OpKind::StopGrad, reduce(OpKind::ReduceMax, x, axis));
-    ir::Value *e = b.unary(OpKind::Exp,
-                           b.binary(OpKind::FSub, x, expand(m, x->type, axis)));
-    ir::Value *s = reduce(OpKind::ReduceSum, e, axis);
-    return b.binary(OpKind::FAdd, b.unary(OpKind::Log, s), m);
+    ir::Value *z = b.binary(OpKind::FSub, x, expand(m, x->type, axis));
+    ir::Value *s = reduce(OpKind::ReduceSum, b.unary(OpKind::Exp, z), axis);
+    return {m, z, s};
+  }
+
+  ir::Value *logSumExp(ir::Value *x, int64_t axis) {
+    Lse p = lsePieces(x, axis);
+    return b.binary(ir::OpKind::FAdd, p.m, b.unary(ir::OpKind::Log, p.s));
   }
 
   ir::Value *lowerTensorBuiltin(const CallExpr &c, const std::string &n,
@@ -947,11 +956,13 @@ private:
       return logSumExp(x, axis);
     int64_t last = (int64_t)x->type->rank() - 1;
     if (n == "softmax" || n == "log_softmax") {
-      // log_softmax = x - logsumexp(x, last); softmax = exp of it.
-      ir::Value *lse = logSumExp(x, x->type->rank() == 1 ? -1 : last);
-      ir::Value *ls = b.binary(
-          OpKind::FSub, x, expand(lse, x->type, x->type->rank() == 1 ? -1 : last));
-      return n == "softmax" ? b.unary(OpKind::Exp, ls) : ls;
+      int64_t axis = x->type->rank() == 1 ? -1 : last;
+      Lse p = lsePieces(x, axis);
+      if (n == "softmax")
+        return b.binary(OpKind::FDiv, b.unary(OpKind::Exp, p.z),
+                        expand(p.s, x->type, axis));
+      return b.binary(OpKind::FSub, p.z,
+                      expand(b.unary(OpKind::Log, p.s), x->type, axis));
     }
     if (n == "norm")
       return b.unary(OpKind::Sqrt,
