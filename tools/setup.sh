@@ -27,6 +27,6 @@ cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C build -j"${BP_JOBS:-2}"
 
 if [ "${BP_SKIP_MAIN_JOB:-0}" != 1 ]; then
-  echo "== main job: build/bin/bpc run examples/neuron.bp"
-  build/bin/bpc run examples/neuron.bp
+  echo "== main job: build/bin/bpc train examples/digits.bp"
+  build/bin/bpc train examples/digits.bp
 fi

@@ -12,6 +12,8 @@
 #include "ir/Simplify.h"
 
 #include <algorithm>
+#include <functional>
+#include <set>
 
 namespace bp::ad {
 
@@ -93,6 +95,84 @@ bool buildDerived(ir::Module &m, const sema::DerivedInfo &info,
   }
   b.create(OpKind::Return, out);
   return true;
+}
+
+} // namespace bp::ad
+
+namespace bp::ad {
+
+std::vector<std::string> paramsRead(const ir::Module &m,
+                                    const ir::Function &f) {
+  std::set<std::string> read, seen;
+  std::vector<const ir::Function *> work = {&f};
+  std::function<void(const ir::Block &)> walk = [&](const ir::Block &b) {
+    for (auto &op : b.ops) {
+      if (op->kind == OpKind::ParamLoad)
+        read.insert(op->str);
+      if (op->kind == OpKind::Call)
+        if (const ir::Function *c = m.lookup(op->str))
+          work.push_back(c);
+      for (auto &r : op->regions)
+        walk(*r);
+    }
+  };
+  while (!work.empty()) {
+    const ir::Function *g = work.back();
+    work.pop_back();
+    if (seen.insert(g->name).second)
+      walk(*g->body);
+  }
+  std::vector<std::string> out;
+  for (auto &p : m.params)
+    if (read.count(p.name))
+      out.push_back(p.name);
+  return out;
+}
+
+std::vector<std::string> buildTrainStep(ir::Module &m,
+                                        const std::string &lossName,
+                                        DiagEngine &diags, Loc loc) {
+  ir::Function *loss = m.lookup(lossName);
+  std::vector<std::string> params = paramsRead(m, *loss);
+  if (params.empty()) {
+    diags.error(loc, "the loss '" + lossName +
+                         "' reads no param: there is nothing to train");
+    return {};
+  }
+  ir::simplify(m);
+  ActivitySpec spec;
+  spec.args.assign(loss->args().size(), false);
+  spec.params = params;
+  ir::Function *rev = getReverse(m, *loss, spec, diags, loc);
+  if (!rev)
+    return {};
+  for (auto &p : params) {
+    const ir::Param *decl = m.lookupParam(p);
+    ir::Param acc{"__grad." + p, decl->type, decl->loc};
+    m.params.push_back(acc);
+  }
+  ir::Function *step = m.addFunction("__train_step");
+  step->loc = loc;
+  step->resultTypes = {m.types->f64()};
+  ir::Builder b(*m.types);
+  b.setInsertionPointToEnd(step->body.get());
+  b.loc = loc;
+  std::vector<ir::Value *> args;
+  for (auto &a : loss->args())
+    args.push_back(step->addArg(a->type, a->name));
+  args.push_back(b.constF(1.0));
+  ir::Op *call = b.create(OpKind::Call, args, rev->resultTypes);
+  call->str = rev->name;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::string acc = "__grad." + params[i];
+    ir::Op *load = b.create(OpKind::ParamLoad, {}, {call->result(1 + i)->type});
+    load->str = acc;
+    ir::Value *sum =
+        b.binary(OpKind::FAdd, load->result(), call->result(1 + i));
+    b.create(OpKind::ParamStore, {sum})->str = acc;
+  }
+  b.create(OpKind::Return, {call->result(0)});
+  return params;
 }
 
 } // namespace bp::ad

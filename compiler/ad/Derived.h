@@ -18,3 +18,18 @@ bool buildDerived(ir::Module &m, const sema::DerivedInfo &info,
                   DiagEngine &diags);
 
 } // namespace bp::ad
+
+namespace bp::ad {
+
+/// Params read by `f` or any function it calls, in declaration order.
+std::vector<std::string> paramsRead(const ir::Module &m, const ir::Function &f);
+
+/// `bpc train`: adds `__train_step(loss args...) -> f64`, which returns the
+/// loss of one example and adds its gradient w.r.t. every param the loss
+/// reads into that param's accumulator `__grad.<param>` (new params,
+/// zero-initialised). Returns the trained params, or nothing after an error.
+std::vector<std::string> buildTrainStep(ir::Module &m,
+                                        const std::string &lossName,
+                                        DiagEngine &diags, Loc loc);
+
+} // namespace bp::ad

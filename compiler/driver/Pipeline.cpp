@@ -8,7 +8,9 @@
 
 #include "ad/AdjointPrinter.h"
 #include "ad/Check.h"
+#include "ad/Derived.h"
 #include "codegen/CodeGen.h"
+#include "driver/Train.h"
 #include "ir/IRGen.h"
 #include "ir/Simplify.h"
 #include "ir/Verifier.h"
@@ -147,6 +149,8 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   if (!diags.hasErrors() && o.action == Action::Run &&
       !prog.fnSigs.count("main"))
     diags.error({}, "no 'fn main()' to run (bpc run starts at main)");
+  if (!diags.hasErrors() && o.action == Action::Train && !prog.trainSpec)
+    diags.error({}, "no 'train { ... }' block to run (LANGUAGE.md section 8)");
   if (diags.hasErrors() || o.action <= Action::Sema)
     return finishDiagnostics(diags, o, true);
 
@@ -154,6 +158,13 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   auto irMod = generateIR(*ast, prog, types, diags);
   if (!irMod || diags.hasErrors())
     return finishDiagnostics(diags, o, true);
+  std::vector<std::string> trained;
+  if (o.action == Action::Train) {
+    trained = ad::buildTrainStep(*irMod, prog.trainSpec->loss, diags,
+                                 prog.trainSpec->loc);
+    if (trained.empty())
+      return finishDiagnostics(diags, o, true);
+  }
   verifyOrDie(*irMod, "IRGen and AD");
   if (o.simplify) {
     ir::simplify(*irMod);
@@ -229,7 +240,31 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     std::cerr << "bpc: error: JIT: " << llvm::toString(std::move(err)) << '\n';
     return ExitCode::Usage;
   }
-  initParams(*irMod, *jit, o.seed);
+  uint64_t seed = o.seed ? *o.seed
+                  : prog.trainSpec && o.action == Action::Train
+                      ? (uint64_t)prog.trainSpec->seed
+                      : 0;
+  initParams(*irMod, *jit, seed);
+  if (!o.loadPath.empty()) {
+    std::string err;
+    if (!loadParams(*irMod, *jit, o.loadPath, err)) {
+      std::cerr << "bpc: error: " << err << '\n';
+      return ExitCode::Usage;
+    }
+  }
+  if (o.action == Action::Train) {
+    TrainFlags flags;
+    flags.epochs = o.epochs;
+    flags.batch = o.batch;
+    if (o.seed)
+      flags.seed = (int64_t)*o.seed;
+    flags.lr = o.lr;
+    flags.clip = o.clip;
+    flags.optimizer = o.optimizer;
+    flags.savePath = o.savePath;
+    flags.plotDir = o.plotDir;
+    return train(*irMod, *prog.trainSpec, trained, *jit, file, flags);
+  }
   if (o.action == Action::Check)
     return ad::checkDerived(*irMod, prog, *jit, std::cout) ? ExitCode::Success
                                                            : ExitCode::CheckFailed;

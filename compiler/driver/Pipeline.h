@@ -3,6 +3,7 @@
 
 #include "sema/Sema.h"
 
+#include <optional>
 #include <string>
 
 namespace bp {
@@ -18,7 +19,7 @@ enum class ExitCode {
 
 /// How far the pipeline goes, in order (compared with >=, as MLIR Toy's
 /// toyc does).
-enum class Action { Ast, Sema, Ir, Adjoint, Llvm, Asm, Check, Run };
+enum class Action { Ast, Sema, Ir, Adjoint, Llvm, Asm, Check, Run, Train };
 
 struct PipelineOptions {
   Action action = Action::Run;
@@ -27,7 +28,13 @@ struct PipelineOptions {
   unsigned optLevel = 2;
   bool verifyDiagnostics = false;
   bool simplify = true;
-  uint64_t seed = 0;
+  std::optional<uint64_t> seed;
+  std::string loadPath; // --load: params file read before running
+  // bpc train flags (override the train block).
+  std::optional<int64_t> epochs, batch;
+  std::optional<double> lr, clip;
+  std::optional<std::string> optimizer;
+  std::string savePath, plotDir;
 };
 
 ExitCode runPipeline(const std::string &path, const PipelineOptions &opts);

@@ -21,7 +21,7 @@ commands:
   emit KIND FILE           print a stage: ast, ir, adjoint, llvm, asm
   check FILE               compare every derived function with finite
                            differences
-  train FILE               run the train block (not supported yet)
+  train FILE               run the train block (flags below override it)
   build FILE -o OUT        ahead-of-time build (not supported yet)
   repl                     interactive session (not supported yet)
 
@@ -29,7 +29,10 @@ options:
   -D NAME=VALUE            override a const (re-specialise)
   --fn NAME                emit: only this function
   -O0 .. -O3               LLVM optimisation level (default -O2)
-  --seed N                 seed of random param initialisers (default 0)
+  --seed N                 seed of initialisers and shuffling (default 0)
+  --load PATH              read params saved by --save before running
+  train: --epochs N --lr X --batch N --optimizer sgd|momentum|adam
+         --clip X --save PATH
   --no-simplify            skip the IR cleanup passes
   --verify-diagnostics     check `# expected-error {{...}}` comments against
                            the diagnostics instead of printing them
@@ -83,6 +86,31 @@ int main(int argc, char **argv) {
       opts.seed = strtoull(v.c_str(), &end, 10);
       if (v.empty() || *end)
         return usage("--seed needs a non-negative integer, found '" + v + "'");
+    } else if (a == "--epochs" || a == "--batch") {
+      if (!value(v))
+        return usage(a + " needs a positive integer");
+      char *end = nullptr;
+      long long n = strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end || n < 1)
+        return usage(a + " needs a positive integer, found '" + v + "'");
+      (a == "--epochs" ? opts.epochs : opts.batch) = n;
+    } else if (a == "--lr" || a == "--clip") {
+      if (!value(v))
+        return usage(a + " needs a positive number");
+      char *end = nullptr;
+      double x = strtod(v.c_str(), &end);
+      if (v.empty() || *end || !(x > 0))
+        return usage(a + " needs a positive number, found '" + v + "'");
+      (a == "--lr" ? opts.lr : opts.clip) = x;
+    } else if (a == "--optimizer") {
+      if (!value(v) || (v != "sgd" && v != "momentum" && v != "adam"))
+        return usage("--optimizer needs sgd, momentum or adam");
+      opts.optimizer = v;
+    } else if (a == "--save" || a == "--load" || a == "--plot") {
+      if (!value(v))
+        return usage(a + " needs a path");
+      (a == "--save" ? opts.savePath : a == "--load" ? opts.loadPath
+                                                     : opts.plotDir) = v;
     } else if (a == "--no-simplify") {
       opts.simplify = false;
     } else if (a == "--verify-diagnostics") {
@@ -97,10 +125,12 @@ int main(int argc, char **argv) {
     }
   }
 
-  if (command == "run" || command == "check") {
+  if (command == "run" || command == "check" || command == "train") {
     if (positional.size() != 1)
       return usage(command + " needs exactly one FILE");
-    opts.action = command == "run" ? Action::Run : Action::Check;
+    opts.action = command == "run"     ? Action::Run
+                  : command == "check" ? Action::Check
+                                       : Action::Train;
     return (int)runPipeline(positional[0], opts);
   }
   if (command == "emit") {
@@ -124,7 +154,7 @@ int main(int argc, char **argv) {
                    "' (expected ast, ir, adjoint, llvm or asm)");
     return (int)runPipeline(positional[1], opts);
   }
-  if (command == "train" || command == "build" || command == "repl" ||
+  if (command == "build" || command == "repl" ||
       command == "explain")
     return usage("'" + command + "' is not supported yet");
   return usage("unknown command '" + command + "'");

@@ -151,6 +151,142 @@ public:
     }
     for (auto &d : prog.derived)
       checkNoParamStores(d);
+    if (prog.train)
+      checkTrain(*prog.train);
+  }
+
+  /// The train block's fields (LANGUAGE.md section 8).
+  void checkTrain(const ast::TrainItem &t) {
+    TrainSpec spec;
+    spec.loc = t.loc;
+    std::set<std::string> seen;
+    bool ok = true;
+    auto fail = [&](Loc l, const std::string &m) {
+      error(l, m);
+      ok = false;
+    };
+    auto number = [&](const ast::Expr &e, double &out) {
+      auto v = constExpr(const_cast<ast::Expr &>(e));
+      if (v)
+        out = v->asDouble();
+      return v.has_value();
+    };
+    auto integer = [&](const ast::Expr &e, int64_t &out, int64_t min) {
+      auto v = constExpr(const_cast<ast::Expr &>(e));
+      if (!v)
+        return false;
+      if (!v->isInt || v->i < min) {
+        fail(e.loc, "expected an int >= " + std::to_string(min));
+        return false;
+      }
+      out = v->i;
+      return true;
+    };
+    auto fnName = [&](const ast::Expr &e, std::string &out) {
+      auto *n = dyn<const ast::NameExpr>(&e);
+      if (!n || !prog.fnSigs.count(n->name)) {
+        fail(e.loc, "expected the name of a function" +
+                        (n ? suggest(n->name) : std::string()));
+        return;
+      }
+      out = n->name;
+    };
+    auto path = [&](const ast::Expr &e, std::string &out, Loc &loc) {
+      auto *s = dyn<const ast::StringExpr>(&e);
+      if (!s) {
+        fail(e.loc, "expected a path in quotes");
+        return;
+      }
+      out = s->value;
+      loc = e.loc;
+    };
+    for (auto &f : t.fields) {
+      const std::string &k = f.key.name;
+      if (!seen.insert(k).second) {
+        fail(f.key.loc, "field '" + k + "' is given twice");
+        continue;
+      }
+      const ast::Expr &v = *f.value;
+      if (k == "loss")
+        fnName(v, spec.loss);
+      else if (k == "metric")
+        fnName(v, spec.metric);
+      else if (k == "data")
+        path(v, spec.data, spec.dataLoc);
+      else if (k == "test")
+        path(v, spec.test, spec.testLoc);
+      else if (k == "epochs")
+        integer(v, spec.epochs, 1);
+      else if (k == "batch")
+        integer(v, spec.batch, 1);
+      else if (k == "seed")
+        integer(v, spec.seed, 0);
+      else if (k == "clip") {
+        if (number(v, spec.clip) && !(spec.clip > 0))
+          fail(v.loc, "clip must be a positive number");
+      } else if (k == "optimizer") {
+        auto *c = dyn<const ast::CallExpr>(&v);
+        auto *n = c ? dyn<const ast::NameExpr>(c->callee.get()) : nullptr;
+        size_t lo = 1, hi = 1;
+        if (n && n->name == "momentum")
+          lo = hi = 2;
+        else if (n && n->name == "adam")
+          hi = 3;
+        if (!n || (n->name != "sgd" && n->name != "momentum" &&
+                   n->name != "adam")) {
+          fail(v.loc, "expected sgd(lr), momentum(lr, beta) or adam(lr[, "
+                      "beta1, beta2])");
+          continue;
+        }
+        if (c->args.size() < lo || c->args.size() > hi) {
+          fail(v.loc, "'" + n->name + "' takes " +
+                          (lo == hi ? std::to_string(lo)
+                                    : std::to_string(lo) + " to " +
+                                          std::to_string(hi)) +
+                          " arguments, found " + std::to_string(c->args.size()));
+          continue;
+        }
+        spec.optimizer = n->name;
+        double vals[3] = {spec.lr, spec.beta1, spec.beta2};
+        for (size_t i = 0; i < c->args.size(); ++i)
+          ok &= number(*c->args[i], vals[i]);
+        spec.lr = vals[0];
+        spec.beta1 = vals[1];
+        spec.beta2 = vals[2];
+      } else {
+        fail(f.key.loc, "unknown train field '" + k +
+                            "' (expected loss, data, optimizer, epochs, "
+                            "batch, clip, seed, test or metric)");
+      }
+    }
+    if (spec.loss.empty() && !seen.count("loss"))
+      fail(t.loc, "the train block needs 'loss: <fn>'");
+    if (spec.data.empty() && !seen.count("data"))
+      fail(t.loc, "the train block needs 'data: \"file.csv\"'");
+    if (!ok)
+      return;
+    const FnSig &ls = prog.fnSigs.at(spec.loss);
+    if (!ls.result->isF64()) {
+      error(t.loc, "the loss '" + spec.loss + "' must return f64, found " +
+                       toString(ls.result));
+      return;
+    }
+    for (size_t i = 0; i < ls.params.size(); ++i)
+      if (!ls.params[i]->isDifferentiable()) {
+        error(t.loc, "argument '" + ls.paramNames[i] + "' of the loss is " +
+                         toString(ls.params[i]) +
+                         ": data columns fill f64 and f64 tensor arguments");
+        return;
+      }
+    if (!spec.metric.empty()) {
+      const FnSig &ms = prog.fnSigs.at(spec.metric);
+      if (ms.params != ls.params || !ms.result->isNumeric()) {
+        error(t.loc, "the metric '" + spec.metric +
+                         "' must take the loss's arguments and return f64");
+        return;
+      }
+    }
+    prog.trainSpec = spec;
   }
 
   /// A function that assigns a param (itself or through a call) cannot be

@@ -13,6 +13,7 @@
 #include "parse/AST.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,19 @@ struct ParamInfo {
   std::vector<double> initArgs;
 };
 
+/// The `train { ... }` block, checked (section 8). Flags of `bpc train`
+/// override the fields.
+struct TrainSpec {
+  Loc loc;
+  std::string loss, metric;
+  std::string data, test; // paths relative to the .bp file
+  Loc dataLoc, testLoc;
+  std::string optimizer = "sgd"; // sgd | momentum | adam
+  double lr = 0.01, beta1 = 0.9, beta2 = 0.999;
+  int64_t epochs = 1, batch = 1, seed = 0;
+  double clip = 0; // 0: no clipping
+};
+
 struct Options {
   std::map<std::string, std::string> defines; // -D NAME=VALUE
 };
@@ -77,6 +91,7 @@ struct Program {
   /// sum/mean/logsumexp(x, axis): the call -> its axis (non-negative).
   std::map<const ast::Expr *, int64_t> axes;
   const ast::TrainItem *train = nullptr;
+  std::optional<TrainSpec> trainSpec; // set when the block checks out
 
   const DerivedInfo *lookupDerived(const std::string &name) const;
   /// Signature of a user function or derived function, or null.

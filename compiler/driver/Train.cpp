@@ -1,0 +1,523 @@
+//===- Train.cpp - `bpc train`: the training loop -------------------------===//
+//
+// Per minibatch: zero the gradient accumulators, call the JIT-compiled
+// `__train_step` once per example (loss + gradient of every trained param
+// added into `__grad.<param>`; no allocation per example), average, clip the
+// global norm, apply the optimiser to the params in place. Per epoch: the
+// metric over the test rows, progress, and per-param gradient norms for the
+// gradient-flow report.
+//
+//===----------------------------------------------------------------------===//
+#include "driver/Train.h"
+
+#include "codegen/CodeGen.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+#include <sstream>
+#include <unistd.h>
+
+namespace bp {
+namespace {
+
+using DynFn = void (*)(const double *, double *);
+
+/// A CSV of numbers: one example per row.
+struct Table {
+  std::vector<double> data;
+  int64_t rows = 0, cols = 0;
+  const double *row(int64_t i) const { return data.data() + i * cols; }
+};
+
+void runtimeError(const std::string &where, const std::string &msg) {
+  std::cout.flush();
+  fflush(stdout);
+  std::cerr << where << ": runtime error: " << msg << '\n';
+}
+
+bool parseNumber(const std::string &s, double &out) {
+  const char *b = s.data(), *e = s.data() + s.size();
+  while (b < e && (*b == ' ' || *b == '\t'))
+    ++b;
+  while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+    --e;
+  if (b == e)
+    return false;
+  if (*b == '+')
+    ++b;
+  auto r = std::from_chars(b, e, out);
+  return r.ec == std::errc() && r.ptr == e;
+}
+
+/// Reads `path`; every problem is reported at its file:line:col.
+bool loadTable(const std::string &path, const std::string &shown,
+               int64_t cols, const std::string &fieldWhere, Table &t) {
+  std::ifstream in(path);
+  if (!in) {
+    runtimeError(fieldWhere, "cannot open data file '" + shown + "'");
+    return false;
+  }
+  t.cols = cols;
+  std::string line;
+  int64_t lineNo = 0;
+  bool first = true;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos)
+      continue;
+    std::vector<std::pair<std::string, int64_t>> fields; // text, column
+    size_t start = 0;
+    while (true) {
+      size_t comma = line.find(',', start);
+      fields.push_back({line.substr(start, comma == std::string::npos
+                                               ? std::string::npos
+                                               : comma - start),
+                        (int64_t)start + 1});
+      if (comma == std::string::npos)
+        break;
+      start = comma + 1;
+    }
+    double v;
+    bool numeric = parseNumber(fields[0].first, v);
+    if (first && !numeric) { // a header line
+      first = false;
+      continue;
+    }
+    first = false;
+    std::string where = shown + ":" + std::to_string(lineNo);
+    if ((int64_t)fields.size() != cols) {
+      runtimeError(where + ":1", "expected " + std::to_string(cols) +
+                                     " columns (the loss's arguments), found " +
+                                     std::to_string(fields.size()));
+      return false;
+    }
+    for (auto &[text, col] : fields) {
+      if (!parseNumber(text, v)) {
+        runtimeError(where + ":" + std::to_string(col),
+                     "'" + text + "' is not a number");
+        return false;
+      }
+      if (!std::isfinite(v)) {
+        runtimeError(where + ":" + std::to_string(col),
+                     "'" + text + "' is not a finite number");
+        return false;
+      }
+      t.data.push_back(v);
+    }
+    ++t.rows;
+  }
+  if (t.rows == 0) {
+    runtimeError(shown + ":1:1", "no data rows");
+    return false;
+  }
+  return true;
+}
+
+struct ParamState {
+  std::string name;
+  double *value, *grad;
+  int64_t size;
+  std::vector<double> m, v; // optimiser state
+  std::vector<double> gradNorm; // mean per epoch
+  double valueNorm = 0;
+};
+
+double norm(const double *x, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i)
+    s += x[i] * x[i];
+  return std::sqrt(s);
+}
+
+std::string fmt(double v, int prec = 4) {
+  if (std::isnan(v))
+    return "nan";
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.*g", prec, v);
+  return buf;
+}
+
+/// SplitMix64: the same shuffle on every platform.
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+};
+
+} // namespace
+
+ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
+               const std::vector<std::string> &params, JIT &jit,
+               const SourceFile &file, const TrainFlags &flags) {
+  sema::TrainSpec spec = specIn;
+  if (flags.epochs)
+    spec.epochs = *flags.epochs;
+  if (flags.batch)
+    spec.batch = *flags.batch;
+  if (flags.seed)
+    spec.seed = *flags.seed;
+  if (flags.lr)
+    spec.lr = *flags.lr;
+  if (flags.clip)
+    spec.clip = *flags.clip;
+  if (flags.optimizer)
+    spec.optimizer = *flags.optimizer;
+
+  const ir::Function *loss = m.lookup(spec.loss);
+  int64_t cols = 0;
+  for (auto &a : loss->args())
+    cols += a->type->isTensor() ? a->type->numElements() : 1;
+  std::filesystem::path dir =
+      std::filesystem::path(file.path).parent_path();
+  auto where = [&](Loc l) {
+    return file.path + ":" + std::to_string(l.line) + ":" +
+           std::to_string(l.col);
+  };
+  Table data, test;
+  if (!loadTable((dir / spec.data).string(), (dir / spec.data).string(), cols,
+                 where(spec.dataLoc), data))
+    return ExitCode::RuntimeError;
+  if (!spec.test.empty() &&
+      !loadTable((dir / spec.test).string(), (dir / spec.test).string(), cols,
+                 where(spec.testLoc), test))
+    return ExitCode::RuntimeError;
+
+  auto sym = [&](const std::string &s) -> void * {
+    auto a = jit.lookup(s);
+    if (!a) {
+      llvm::consumeError(a.takeError());
+      return nullptr;
+    }
+    return *a;
+  };
+  auto step = reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol("__train_step")));
+  auto lossFn = reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol(spec.loss)));
+  DynFn metric = spec.metric.empty()
+                     ? nullptr
+                     : reinterpret_cast<DynFn>(
+                           sym(codegen::dynamicSymbol(spec.metric)));
+  std::vector<ParamState> ps;
+  for (auto &p : params) {
+    const ir::Param *decl = m.lookupParam(p);
+    int64_t n = decl->type->isTensor() ? decl->type->numElements() : 1;
+    ParamState s{p, static_cast<double *>(sym(codegen::paramSymbol(p))),
+                 static_cast<double *>(sym(codegen::paramSymbol("__grad." + p))),
+                 n};
+    s.m.assign(n, 0);
+    s.v.assign(n, 0);
+    ps.push_back(std::move(s));
+  }
+
+  bool tty = isatty(STDOUT_FILENO);
+  int64_t batch = std::min(spec.batch, data.rows);
+  std::cout << "training '" << spec.loss << "' on " << data.rows
+            << " examples";
+  if (test.rows)
+    std::cout << " (" << test.rows << " test)";
+  std::cout << ": " << spec.optimizer << "(lr " << fmt(spec.lr) << "), batch "
+            << batch << ", " << spec.epochs << " epochs";
+  if (spec.clip > 0)
+    std::cout << ", clip " << fmt(spec.clip);
+  std::cout << ", params";
+  for (auto &p : ps)
+    std::cout << ' ' << p.name;
+  std::cout << '\n';
+  std::cout.flush();
+
+  std::vector<int64_t> order(data.rows);
+  std::iota(order.begin(), order.end(), 0);
+  Rng rng{spec.seed * 0x9e3779b97f4a7c15ull + 1};
+  double out[1];
+  int64_t adamT = 0;
+  auto start = std::chrono::steady_clock::now();
+  double lastLoss = 0, lastMetric = NAN;
+  int64_t clipped = 0, steps = 0;
+  for (int64_t epoch = 1; epoch <= spec.epochs; ++epoch) {
+    for (int64_t i = data.rows - 1; i > 0; --i)
+      std::swap(order[i], order[rng.next() % (uint64_t)(i + 1)]);
+    double lossSum = 0;
+    std::vector<double> gradNormSum(ps.size(), 0);
+    int64_t batches = 0;
+    for (int64_t b0 = 0; b0 < data.rows; b0 += batch) {
+      int64_t b1 = std::min(b0 + batch, data.rows);
+      for (auto &p : ps)
+        std::memset(p.grad, 0, p.size * sizeof(double));
+      for (int64_t k = b0; k < b1; ++k) {
+        step(data.row(order[k]), out);
+        lossSum += out[0];
+      }
+      double scale = 1.0 / (double)(b1 - b0);
+      double total = 0;
+      for (size_t j = 0; j < ps.size(); ++j) {
+        for (int64_t e = 0; e < ps[j].size; ++e)
+          ps[j].grad[e] *= scale;
+        double nrm = norm(ps[j].grad, ps[j].size);
+        gradNormSum[j] += nrm;
+        total += nrm * nrm;
+      }
+      total = std::sqrt(total);
+      double factor = 1;
+      if (spec.clip > 0 && total > spec.clip) {
+        factor = spec.clip / total;
+        ++clipped;
+      }
+      ++steps;
+      ++adamT;
+      for (auto &p : ps) {
+        for (int64_t e = 0; e < p.size; ++e) {
+          double g = p.grad[e] * factor;
+          if (spec.optimizer == "sgd") {
+            p.value[e] -= spec.lr * g;
+          } else if (spec.optimizer == "momentum") {
+            p.m[e] = spec.beta1 * p.m[e] + g;
+            p.value[e] -= spec.lr * p.m[e];
+          } else { // adam, with bias correction
+            p.m[e] = spec.beta1 * p.m[e] + (1 - spec.beta1) * g;
+            p.v[e] = spec.beta2 * p.v[e] + (1 - spec.beta2) * g * g;
+            double mh = p.m[e] / (1 - std::pow(spec.beta1, (double)adamT));
+            double vh = p.v[e] / (1 - std::pow(spec.beta2, (double)adamT));
+            p.value[e] -= spec.lr * mh / (std::sqrt(vh) + 1e-8);
+          }
+        }
+      }
+      ++batches;
+      if (tty) {
+        double secs = std::chrono::duration<double>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+        int64_t done = (epoch - 1) * data.rows + b1;
+        int64_t all = spec.epochs * data.rows;
+        int width = 30, filled = (int)(width * (double)done / all);
+        double rate = done / std::max(secs, 1e-9);
+        printf("\r[%-*s] epoch %lld/%lld  loss %-8s  %.0f ex/s  ETA %.0fs   ",
+               width, std::string(filled, '#').c_str(), (long long)epoch,
+               (long long)spec.epochs, fmt(lossSum / b1).c_str(), rate,
+               (all - done) / std::max(rate, 1e-9));
+        fflush(stdout);
+      }
+    }
+    lastLoss = lossSum / data.rows;
+    for (size_t j = 0; j < ps.size(); ++j)
+      ps[j].gradNorm.push_back(gradNormSum[j] / batches);
+    if (metric && test.rows) {
+      double msum = 0;
+      for (int64_t r = 0; r < test.rows; ++r) {
+        metric(test.row(r), out);
+        msum += out[0];
+      }
+      lastMetric = msum / test.rows;
+    }
+    double secs = std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+    if (tty)
+      printf("\r%*s\r", 100, "");
+    // At most ~25 epoch lines: every epoch up to 25, else a regular subset.
+    int64_t stride = (spec.epochs + 24) / 25;
+    bool show = epoch == 1 || epoch == spec.epochs || epoch % stride == 0 ||
+                !std::isfinite(lastLoss);
+    if (show)
+      printf("epoch %*lld/%lld  loss %-10s", (int)std::to_string(spec.epochs).size(),
+           (long long)epoch, (long long)spec.epochs, fmt(lastLoss, 5).c_str());
+    if (show && !std::isnan(lastMetric))
+      printf("  %s %-8s", spec.metric.c_str(), fmt(lastMetric, 4).c_str());
+    if (show)
+      printf("  %.0f ex/s\n", epoch * data.rows / std::max(secs, 1e-9));
+    fflush(stdout);
+    if (!std::isfinite(lastLoss)) {
+      printf("stopping: the loss is not finite (exploding gradients?)\n");
+      break;
+    }
+  }
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  // Final evaluation of the loss over the test rows (or the data).
+  const Table &evalSet = test.rows ? test : data;
+  double evalLoss = 0;
+  for (int64_t r = 0; r < evalSet.rows; ++r) {
+    lossFn(evalSet.row(r), out);
+    evalLoss += out[0];
+  }
+  evalLoss /= evalSet.rows;
+  printf("done in %.2f s: train loss %s", secs, fmt(lastLoss, 5).c_str());
+  if (test.rows)
+    printf(", test loss %s", fmt(evalLoss, 5).c_str());
+  if (!std::isnan(lastMetric))
+    printf(", test %s %s", spec.metric.c_str(), fmt(lastMetric, 4).c_str());
+  printf("\n");
+  if (spec.clip > 0)
+    printf("clipping: %lld of %lld steps had a gradient norm above %s\n",
+           (long long)clipped, (long long)steps, fmt(spec.clip).c_str());
+
+  // Gradient flow: per param, mean gradient norm in the first and last
+  // epochs, relative to the param's norm.
+  printf("gradient flow (mean gradient norm per step):\n");
+  printf("  %-12s %-12s %-12s %-12s\n", "param", "first epoch", "last epoch",
+         "|param|");
+  bool warned = false;
+  for (auto &p : ps) {
+    p.valueNorm = norm(p.value, p.size);
+    double first = p.gradNorm.front(), last = p.gradNorm.back();
+    printf("  %-12s %-12s %-12s %-12s\n", p.name.c_str(), fmt(first, 3).c_str(),
+           fmt(last, 3).c_str(), fmt(p.valueNorm, 3).c_str());
+  }
+  for (auto &p : ps) {
+    double first = p.gradNorm.front();
+    int64_t tiny = 0;
+    bool nonFinite = false;
+    double peak = 0;
+    for (double g : p.gradNorm) {
+      nonFinite |= !std::isfinite(g);
+      if (std::isfinite(g))
+        peak = std::max(peak, g);
+      if (g < 1e-6 * std::max(p.valueNorm, 1e-12))
+        ++tiny;
+    }
+    bool large = (first > 0 && peak > 1e3 * first) || peak > 1e6;
+    if (!nonFinite && large && spec.clip > 0) {
+      printf("note: gradients of '%s' were large (norm up to %s); clipping "
+             "to %s kept the steps bounded\n",
+             p.name.c_str(), fmt(peak, 3).c_str(), fmt(spec.clip).c_str());
+      warned = true;
+    } else if (nonFinite || large) {
+      printf("warning: gradients of '%s' explode (%s); try 'clip: 1.0' in "
+             "the train block (or --clip), a smaller learning rate, or a "
+             "better initialisation\n",
+             p.name.c_str(),
+             nonFinite ? "they became inf or nan"
+                       : ("their norm grew to " + fmt(peak, 3)).c_str());
+      warned = true;
+    } else if (tiny >= std::min<int64_t>(3, (int64_t)p.gradNorm.size())) {
+      printf("warning: gradients of '%s' vanish (norm below 1e-6 of the "
+             "param's in %lld of %zu epochs); try relu instead of sigmoid or "
+             "tanh, a better initialisation (glorot()), or fewer layers\n",
+             p.name.c_str(), (long long)tiny, p.gradNorm.size());
+      warned = true;
+    }
+  }
+  if (!warned)
+    printf("no vanishing or exploding gradients detected\n");
+  if (!flags.savePath.empty()) {
+    std::string err;
+    if (!saveParams(m, jit, flags.savePath, err)) {
+      std::cerr << "bpc: error: " << err << '\n';
+      return ExitCode::Usage;
+    }
+    printf("saved params to %s\n", flags.savePath.c_str());
+  }
+  fflush(stdout);
+  return ExitCode::Success;
+}
+
+bool saveParams(const ir::Module &m, JIT &jit, const std::string &path,
+                std::string &err) {
+  std::ofstream out(path);
+  if (!out) {
+    err = "cannot write params file '" + path + "'";
+    return false;
+  }
+  out << "# bp params v1\n";
+  for (auto &p : m.params) {
+    if (p.name.rfind("__", 0) == 0)
+      continue;
+    auto a = jit.lookup(codegen::paramSymbol(p.name));
+    if (!a) {
+      llvm::consumeError(a.takeError());
+      continue;
+    }
+    const double *d = static_cast<const double *>(*a);
+    out << p.name;
+    for (int64_t s : p.type->shape)
+      out << ' ' << s;
+    out << '\n';
+    int64_t n = p.type->isTensor() ? p.type->numElements() : 1;
+    for (int64_t i = 0; i < n; ++i) {
+      char buf[64];
+      auto r = std::to_chars(buf, buf + sizeof buf, d[i]);
+      out << (i ? " " : "") << std::string(buf, r.ptr);
+    }
+    out << '\n';
+  }
+  return true;
+}
+
+bool loadParams(const ir::Module &m, JIT &jit, const std::string &path,
+                std::string &err) {
+  std::ifstream in(path);
+  if (!in) {
+    err = "cannot read params file '" + path + "'";
+    return false;
+  }
+  std::string line;
+  int64_t lineNo = 0;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    if (line.empty() || line[0] == '#')
+      continue;
+    std::istringstream head(line);
+    std::string name;
+    head >> name;
+    std::vector<int64_t> shape;
+    int64_t d;
+    while (head >> d)
+      shape.push_back(d);
+    const ir::Param *p = m.lookupParam(name);
+    auto at = path + ":" + std::to_string(lineNo) + ": ";
+    if (!p) {
+      err = at + "no param named '" + name + "' in this program";
+      return false;
+    }
+    if (shape != p->type->shape) {
+      err = at + "param '" + name + "' has type " + toString(p->type) +
+            " in the program";
+      return false;
+    }
+    if (!std::getline(in, line)) {
+      err = at + "missing values of '" + name + "'";
+      return false;
+    }
+    ++lineNo;
+    auto a = jit.lookup(codegen::paramSymbol(name));
+    if (!a) {
+      llvm::consumeError(a.takeError());
+      continue;
+    }
+    double *data = static_cast<double *>(*a);
+    int64_t n = p->type->isTensor() ? p->type->numElements() : 1;
+    std::istringstream vals(line);
+    std::string tok;
+    int64_t i = 0;
+    while (vals >> tok) {
+      double v;
+      if (i >= n || !parseNumber(tok, v)) {
+        err = path + ":" + std::to_string(lineNo) + ": bad value '" + tok +
+              "' for '" + name + "'";
+        return false;
+      }
+      data[i++] = v;
+    }
+    if (i != n) {
+      err = path + ":" + std::to_string(lineNo) + ": '" + name + "' needs " +
+            std::to_string(n) + " values, found " + std::to_string(i);
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace bp
