@@ -39,6 +39,9 @@ void bp_index_error(const char *file, int32_t line, int32_t col,
  * for the stack. One allocation per call, never per element or op. */
 void *bp_arena_alloc(int64_t bytes);
 void bp_arena_free(void *arena);
+/* How many times arenas needed memory from the system (benchmarks check
+ * that this stays constant in steady state). */
+int64_t bp_arena_system_allocations(void);
 
 /* The reverse-mode tape: a LIFO of 8-byte slots. Generated code pushes and
  * pops inline and calls bp_tape_grow only when `size == cap`. */

@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <utility>
+#include <vector>
 
 namespace {
 bp_error_hook errorHook = nullptr;
@@ -115,19 +118,67 @@ void bp_index_error(const char *file, int32_t line, int32_t col,
   bp_runtime_error(file, line, col, msg);
 }
 
+// Arenas are strictly nested (one per active call), so they come from a
+// per-thread stack of reusable chunks: after the first call of a given
+// depth, no call allocates from the system again.
+namespace {
+struct Chunk {
+  char *base;
+  size_t size, used;
+};
+/// Frees what the per-thread pools hold when the thread (or program) ends.
+extern "C++" {
+template <class T, class Free> struct Pool : std::vector<T> {
+  ~Pool() {
+    for (auto &x : *this)
+      Free()(x);
+  }
+};
+}
+struct FreeChunk {
+  void operator()(const Chunk &c) { free(c.base); }
+};
+thread_local Pool<Chunk, FreeChunk> chunks;
+thread_local std::vector<std::pair<size_t, size_t>> live; // chunk, old used
+thread_local size_t current = 0;
+int64_t systemAllocations = 0;
+} // namespace
+
 void *bp_arena_alloc(int64_t bytes) {
-  void *p = aligned_alloc(64, (size_t)bytes);
-  if (!p) {
+  size_t n = ((size_t)bytes + 63) / 64 * 64;
+  for (; current < chunks.size(); ++current) {
+    Chunk &c = chunks[current];
+    if (c.size - c.used >= n) {
+      live.push_back({current, c.used});
+      void *p = c.base + c.used;
+      c.used += n;
+      return p;
+    }
+  }
+  size_t size = std::max(n, (size_t)4 << 20);
+  void *base = aligned_alloc(64, size);
+  if (!base) {
     fflush(stdout);
     fprintf(stderr, "runtime error: out of memory (%lld bytes of tensor "
                     "temporaries)\n",
             (long long)bytes);
     exit(3);
   }
-  return p;
+  ++systemAllocations;
+  chunks.push_back({(char *)base, size, n});
+  current = chunks.size() - 1;
+  live.push_back({current, 0});
+  return base;
 }
 
-void bp_arena_free(void *arena) { free(arena); }
+void bp_arena_free(void *) {
+  auto [chunk, used] = live.back();
+  live.pop_back();
+  chunks[chunk].used = used;
+  current = chunk;
+}
+
+int64_t bp_arena_system_allocations(void) { return systemAllocations; }
 
 void bp_tape_push_block(bp_tape *t, const double *data, int64_t n) {
   while (t->size + n > t->cap)
@@ -141,7 +192,23 @@ void bp_tape_pop_block(bp_tape *t, double *dst, int64_t n) {
   memcpy(dst, t->data + t->size, (size_t)n * 8);
 }
 
+// Freed tape buffers are kept per thread and handed to the next tape, so a
+// derived function called in a loop allocates its tape once, not per call.
+namespace {
+struct FreeTape {
+  void operator()(const std::pair<uint64_t *, int64_t> &t) { free(t.first); }
+};
+thread_local Pool<std::pair<uint64_t *, int64_t>, FreeTape> spareTapes;
+} // namespace
+
 void bp_tape_grow(bp_tape *t) {
+  if (!t->data && !spareTapes.empty()) {
+    auto [data, cap] = spareTapes.back();
+    spareTapes.pop_back();
+    t->data = data;
+    t->cap = cap;
+    return;
+  }
   int64_t cap = t->cap ? t->cap * 2 : 1024;
   void *p = realloc(t->data, (size_t)cap * sizeof(uint64_t));
   if (!p) {
@@ -151,6 +218,7 @@ void bp_tape_grow(bp_tape *t) {
             (long long)cap * 8);
     exit(3);
   }
+  ++systemAllocations;
   t->data = (uint64_t *)p;
   t->cap = cap;
   if (cap * 8 > tapePeak)
@@ -158,7 +226,10 @@ void bp_tape_grow(bp_tape *t) {
 }
 
 void bp_tape_free(bp_tape *t) {
-  free(t->data);
+  if (t->data && spareTapes.size() < 16)
+    spareTapes.push_back({t->data, t->cap});
+  else
+    free(t->data);
   t->data = nullptr;
   t->size = t->cap = 0;
 }
