@@ -6,21 +6,10 @@
 // machine is shared and noisy: only ratios from one run are meaningful).
 //
 //===----------------------------------------------------------------------===//
-#include "codegen/CodeGen.h"
-#include "ir/IRGen.h"
-#include "ir/Simplify.h"
-#include "jit/JIT.h"
-#include "parse/Parser.h"
-
-#include "llvm/IR/LLVMContext.h"
-#include "llvm/IR/Module.h"
-
-#include <benchmark/benchmark.h>
+#include "bench/Compile.h"
 
 #include <cmath>
 #include <cstdio>
-#include <iostream>
-#include <map>
 
 using namespace bp;
 
@@ -38,42 +27,22 @@ fn itmap(x0: f64, w: f64, b: f64) -> f64 {
   return x
 }
 fn ditmap = grad(itmap, x0, w, b)
+
+fn rosen(x: f64[1000]) -> f64 {
+  var s = 0.0
+  for i in 0..999 { s += 100.0 * (x[i + 1] - x[i]^2)^2 + (1.0 - x[i])^2 }
+  return s
+}
+fn drosen = grad(rosen)
 )";
 
-struct Program {
-  std::unique_ptr<JIT> jit;
-  TypeContext types;
-  std::unique_ptr<ir::Module> ir;
-};
-
-static Program *compile() {
-  static Program prog;
-  static bool done = false;
-  if (done)
-    return &prog;
-  done = true;
-  SourceFile file{"bench.bp", source};
-  DiagEngine diags(file);
-  auto ast = parseModule(file, diags);
-  sema::Program sp;
-  sema::check(*ast, prog.types, diags, {}, sp);
-  prog.ir = generateIR(*ast, sp, prog.types, diags);
-  if (!prog.ir) {
-    diags.print(std::cerr);
-    std::exit(1);
-  }
-  ir::simplify(*prog.ir);
-  prog.jit = llvm::cantFail(JIT::create());
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto mod = codegen::emitLLVM(*prog.ir, *ctx);
-  codegen::optimize(*mod, prog.jit->targetMachine(), 2);
-  llvm::cantFail(prog.jit->add(std::move(mod), std::move(ctx)));
+static bench::Compiled *compile() {
+  static bench::Compiled prog = bench::compile(source);
   return &prog;
 }
 
 template <class F> static F fn(const char *name) {
-  return reinterpret_cast<F>(
-      llvm::cantFail(compile()->jit->lookup(codegen::functionSymbol(name))));
+  return compile()->fn<F>(name);
 }
 
 struct D2 {
@@ -172,6 +141,26 @@ static void BM_itmap_grad_handwritten(benchmark::State &s) {
     benchmark::DoNotOptimize(ditmapC(in[0], 0.9, in[1]));
   }
 }
+static double rx[1000], rg[1000];
+static void BM_rosen_forward(benchmark::State &s) {
+  auto f = fn<double (*)(const double *)>("rosen");
+  for (int i = 0; i < 1000; ++i)
+    rx[i] = 0.5 + 0.001 * i;
+  for (auto _ : s) {
+    FRESH_INPUTS();
+    benchmark::DoNotOptimize(f(rx));
+  }
+}
+static void BM_rosen_grad(benchmark::State &s) {
+  auto f = fn<void (*)(const double *, double *)>("drosen");
+  for (auto _ : s) {
+    FRESH_INPUTS();
+    f(rx, rg);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_rosen_forward);
+BENCHMARK(BM_rosen_grad);
 BENCHMARK(BM_neuron_forward);
 BENCHMARK(BM_neuron_grad);
 BENCHMARK(BM_neuron_forward_handwritten);
@@ -180,17 +169,6 @@ BENCHMARK(BM_itmap_forward);
 BENCHMARK(BM_itmap_grad);
 BENCHMARK(BM_itmap_forward_handwritten);
 BENCHMARK(BM_itmap_grad_handwritten);
-
-/// Collects per-benchmark times so ratios can be printed after the run.
-class RatioReporter : public benchmark::ConsoleReporter {
-public:
-  std::map<std::string, double> ns;
-  void ReportRuns(const std::vector<Run> &runs) override {
-    for (auto &r : runs)
-      ns[r.benchmark_name()] = r.GetAdjustedRealTime();
-    ConsoleReporter::ReportRuns(runs);
-  }
-};
 
 /// Bytes pushed on the tape per loop iteration of `fnName`'s first loop.
 static int tapeBytesPerIteration(const char *fnName) {
@@ -208,11 +186,9 @@ static int tapeBytesPerIteration(const char *fnName) {
 int main(int argc, char **argv) {
   benchmark::Initialize(&argc, argv);
   compile();
-  RatioReporter rep;
+  bench::RatioReporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
-  auto r = [&](const char *a, const char *b) {
-    return rep.ns["BM_" + std::string(a)] / rep.ns["BM_" + std::string(b)];
-  };
+  auto r = [&](const char *a, const char *b) { return rep.ratio(a, b); };
   printf("\nratios (one run; target: gradient/forward <= 3):\n");
   printf("  neuron  BP grad / BP forward          %.2f\n",
          r("neuron_grad", "neuron_forward"));
@@ -222,6 +198,11 @@ int main(int argc, char **argv) {
          r("itmap_grad", "itmap_forward"));
   printf("  itmap   BP grad / hand-written grad   %.2f\n",
          r("itmap_grad", "itmap_grad_handwritten"));
+  printf("  rosen   BP grad / BP forward          %.2f   (n = 1000, a for loop)\n",
+         r("rosen_grad", "rosen_forward"));
+  printf("  rosen   tape bytes per iteration      %d (x[i], x[i+1] are re-read, "
+         "the rest recomputed)\n",
+         tapeBytesPerIteration("rosen.rev.1"));
   printf("  itmap   tape bytes per iteration      %d (x and sin(x): what the "
          "reverse sweep reads)\n",
          tapeBytesPerIteration("itmap.rev.111"));

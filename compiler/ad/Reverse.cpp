@@ -250,6 +250,19 @@ private:
     return it != adj.end() ? it->second : zeroOf(b, v->type);
   }
 
+  /// For `insert(zeros, e, i...)` (the adjoint of an extract): e.
+  static Value *sparseElement(Value *delta) {
+    Op *ins = delta->def;
+    if (!ins || ins->kind != OpKind::Insert)
+      return nullptr;
+    Op *z = ins->operands[0]->def;
+    if (!z || z->kind != OpKind::Broadcast || !z->operands[0]->def ||
+        z->operands[0]->def->kind != OpKind::ConstF ||
+        z->operands[0]->def->fval != 0.0)
+      return nullptr;
+    return ins->operands[1];
+  }
+
   void accumulate(AdjMap &adj, const Value *v, Value *delta) {
     if (!isActive(v))
       return;
@@ -262,6 +275,24 @@ private:
     auto it = adj.find(v);
     if (it == adj.end()) {
       adj[v] = delta;
+    } else if (Value *e = sparseElement(delta)) {
+      // The adjoint of x[i] is zero but at i: add into element i instead of
+      // adding a whole tensor (O(1), done in place by codegen).
+      Op *ins = delta->def;
+      std::vector<Value *> idx(ins->operands.begin() + 2, ins->operands.end());
+      std::vector<Value *> ops = {it->second};
+      ops.insert(ops.end(), idx.begin(), idx.end());
+      Value *cur = b.create(OpKind::Extract, ops, {e->type})->result();
+      ops = {it->second, b.binary(OpKind::FAdd, cur, e)};
+      ops.insert(ops.end(), idx.begin(), idx.end());
+      it->second = b.create(OpKind::Insert, ops, {v->type})->result();
+      // The dense delta is unused now (insert has effects: DCE keeps it).
+      auto &ops2 = ins->parent->ops;
+      for (auto o = ops2.begin(); o != ops2.end(); ++o)
+        if (o->get() == ins) {
+          ops2.erase(o);
+          break;
+        }
     } else {
       it->second = b.binary(OpKind::FAdd, it->second, delta);
     }
@@ -319,6 +350,35 @@ private:
     return rec;
   }
 
+  /// Cheap values the reverse sweep recomputes instead of taping: constants,
+  /// one-instruction int or f64 arithmetic, and reads of a tensor defined
+  /// outside the region (x[i] of an argument: the tensor is immutable).
+  static bool recomputable(const Value *v, const ir::Block &blk) {
+    const Op *d = v->def;
+    if (!d || !d->regions.empty() || d->parent != &blk)
+      return false;
+    switch (d->kind) {
+    case OpKind::ConstF:
+    case OpKind::ConstI:
+    case OpKind::ConstB:
+    case OpKind::IAdd:
+    case OpKind::ISub:
+    case OpKind::IMul:
+    case OpKind::FAdd:
+    case OpKind::FSub:
+    case OpKind::FMul:
+    case OpKind::FNeg:
+      return !v->type->isTensor();
+    case OpKind::Extract: {
+      const Value *x = d->operands[0];
+      bool outside = x->def ? x->def->parent != &blk : x->owner != &blk;
+      return outside && !v->type->isTensor();
+    }
+    default:
+      return false;
+    }
+  }
+
   /// Returns the needs of `blk` defined outside it; records the values
   /// `blk` must push (those defined in it), in definition order.
   std::set<const Value *> collect(const ir::Block &blk, bool top) {
@@ -340,26 +400,34 @@ private:
       }
     }
     std::vector<const Value *> defined;
+    bool forBody = blk.parent && blk.parent->kind == OpKind::For;
     for (auto &a : blk.args)
-      defined.push_back(a.get());
+      if (!(forBody && a.get() == blk.args[0].get())) // recomputed, not taped
+        defined.push_back(a.get());
     for (auto &op : blk.ops) {
       for (auto &r : op->results)
         defined.push_back(r.get());
       if (op->kind == OpKind::While && tripCount.count(op.get()))
         defined.push_back(tripCount[op.get()]);
     }
-    std::vector<const Value *> own;
-    for (const Value *v : defined) {
+    // Latest definitions first, so that a recomputed value's operands (all
+    // defined earlier) are decided after it.
+    std::vector<const Value *> own, recompute;
+    for (auto it = defined.rbegin(); it != defined.rend(); ++it) {
+      const Value *v = *it;
       if (!needs.erase(v))
         continue;
-      // Constants are re-created in the reverse region, never taped.
-      if (v->def && v->def->regions.empty() &&
-          (v->def->kind == OpKind::ConstF || v->def->kind == OpKind::ConstI ||
-           v->def->kind == OpKind::ConstB))
-        remat[&blk].push_back(v);
-      else
+      if (!top && recomputable(v, blk)) {
+        recompute.push_back(v);
+        for (const Value *o : v->def->operands)
+          needs.insert(o);
+      } else {
         own.push_back(v);
+      }
     }
+    std::reverse(own.begin(), own.end());
+    std::reverse(recompute.begin(), recompute.end());
+    remat[&blk] = recompute;
     if (!top)
       pushes[&blk] = own;
     return needs;
@@ -481,19 +549,25 @@ private:
     return out;
   }
 
+  /// At the start of a reverse region: pop what the forward region pushed,
+  /// then recompute the cheap values (in definition order, so operands
+  /// come first).
   void popInto(Ctx &ctx, const ir::Block &src) {
-    for (const Value *v : remat[&src]) {
-      std::map<const Value *, Value *> none;
-      auto copy = ir::cloneOp(*v->def, none);
-      copy->parent = b.getBlock();
-      ctx.vals[v] = copy->result();
-      b.getBlock()->ops.push_back(std::move(copy));
-    }
     auto &list = pushes[&src];
     for (auto it = list.rbegin(); it != list.rend(); ++it) {
       ir::Op *pop = b.create(OpKind::TapePop, {tape}, {(*it)->type});
       pop->result()->name = (*it)->name;
       ctx.vals[*it] = pop->result();
+    }
+    for (const Value *v : remat[&src]) {
+      std::map<const Value *, Value *> operands;
+      for (Value *o : v->def->operands)
+        operands[o] = ctx.get(o);
+      auto copy = ir::cloneOp(*v->def, operands);
+      copy->parent = b.getBlock();
+      copy->loc = b.loc;
+      ctx.vals[v] = copy->result();
+      b.getBlock()->ops.push_back(std::move(copy));
     }
   }
   void reverseBlock(const ir::Block &blk, const Ctx &ctx, AdjMap &adj) {

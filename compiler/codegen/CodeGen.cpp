@@ -21,6 +21,7 @@
 #include "llvm/Target/TargetMachine.h"
 
 #include <cassert>
+#include <map>
 
 namespace bp::codegen {
 
@@ -114,6 +115,50 @@ static void collectStores(const ir::Block &blk, std::set<std::string> &out) {
   }
 }
 
+static void usesIn(const ir::Op &op, std::set<const ir::Value *> &out) {
+  for (ir::Value *v : op.operands)
+    out.insert(v);
+  for (auto &r : op.regions)
+    for (auto &o : r->ops)
+      usesIn(*o, out);
+}
+
+/// `insert v, e, i` may write into v's buffer when v is owned by this block
+/// (an op result with its own slot, or a loop-carried argument's slot), this
+/// is v's last use, and no view of v (a row extracted from it) exists.
+void Emitter::findInPlaceInserts(const ir::Block &blk) {
+  std::map<const ir::Value *, size_t> lastUse;
+  std::set<const ir::Value *> viewed;
+  for (size_t k = 0; k < blk.ops.size(); ++k) {
+    std::set<const ir::Value *> used;
+    usesIn(*blk.ops[k], used);
+    for (const ir::Value *v : used)
+      lastUse[v] = k;
+    if (blk.ops[k]->kind == ir::OpKind::Extract &&
+        blk.ops[k]->result()->type->isTensor())
+      viewed.insert(blk.ops[k]->operands[0]);
+  }
+  // Loop bodies own their carried slots; a while condition shares them with
+  // the body, and function arguments belong to the caller.
+  bool argsOwned = blk.parent && (blk.parent->kind == ir::OpKind::For ||
+                                  (blk.parent->kind == ir::OpKind::While &&
+                                   &blk == blk.parent->region(1)));
+  for (size_t k = 0; k < blk.ops.size(); ++k) {
+    const ir::Op &op = *blk.ops[k];
+    for (auto &r : op.regions)
+      findInPlaceInserts(*r);
+    if (op.kind != ir::OpKind::Insert)
+      continue;
+    const ir::Value *v = op.operands[0];
+    bool owned = v->def ? v->def->parent == &blk &&
+                              v->def->kind != ir::OpKind::ParamLoad &&
+                              v->def->kind != ir::OpKind::Extract
+                        : v->owner == &blk && argsOwned;
+    if (owned && lastUse[v] == k && !viewed.count(v))
+      inPlace.insert(&op);
+  }
+}
+
 void Emitter::define(const ir::Function &f) {
   curIR = &f;
   cur = mod->getFunction(functionSymbol(f.name));
@@ -122,6 +167,8 @@ void Emitter::define(const ir::Function &f) {
   outParams.clear();
   storedParams.clear();
   collectStores(*f.body, storedParams);
+  inPlace.clear();
+  findInPlaceInserts(*f.body);
   arenaBytes = 0;
   auto *entry = llvm::BasicBlock::Create(ctx, "entry", cur);
   b.SetInsertPoint(entry);

@@ -51,6 +51,8 @@ private:
   uint64_t arenaBytes = 0;
   std::vector<llvm::ReturnInst *> returns;
   std::set<std::string> storedParams; // params this function assigns
+  std::set<const ir::Op *> inPlace;   // inserts that may reuse their input
+  void findInPlaceInserts(const ir::Block &blk);
 
   // CodeGen.cpp
   llvm::Type *type(const Type *t);

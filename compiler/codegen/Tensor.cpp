@@ -140,8 +140,11 @@ void Emitter::emitIndexing(const ir::Op &op) {
   }
   // insert v, e, i...
   const Type *vt = op.operands[0]->type, *et = op.operands[1]->type;
-  Value *dst = slot(vt);
-  copyTensor(dst, get(op.operands[0]), vt);
+  Value *dst = get(op.operands[0]);
+  if (!inPlace.count(&op)) {
+    dst = slot(vt);
+    copyTensor(dst, get(op.operands[0]), vt);
+  }
   Value *off = offsetOf(op, vt, 2, op.operands.size() - 2);
   Value *p = b.CreateGEP(f64, dst, off);
   if (et->isTensor())

@@ -213,6 +213,22 @@ private:
       if (isF(a[1], 1.0))
         return a[0];
       break;
+    case OpKind::Pow:
+      // x^1 = x and x^2 = x*x exactly (IEEE pow is exact for these; LLVM
+      // makes the same rewrite): cheaper, and x*x is recomputed by AD
+      // instead of taped.
+      if (isF(a[1], 1.0))
+        return a[0];
+      if (isF(a[1], 2.0)) {
+        auto mul = std::make_unique<Op>(OpKind::FMul, op.loc);
+        mul->operands = {a[0], a[0]};
+        mul->parent = &blk;
+        mul->adjoint = op.adjoint;
+        Value *r = mul->addResult(op.result()->type, op.result()->name);
+        out.push_back(std::move(mul));
+        return r;
+      }
+      break;
     case OpKind::FSub:
       if (isF(a[1], 0.0))
         return a[0];
