@@ -51,6 +51,9 @@ typedef struct bp_tape {
   int64_t cap;
 } bp_tape;
 void bp_tape_grow(bp_tape *t);
+/* Makes room for `n` more slots (one allocation before a loop whose trip
+ * count is known, instead of growing inside it). */
+void bp_tape_reserve(bp_tape *t, int64_t n);
 void bp_tape_free(bp_tape *t);
 /* Tensors on the tape: n slots copied in / out. */
 void bp_tape_push_block(bp_tape *t, const double *data, int64_t n);

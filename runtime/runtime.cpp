@@ -225,6 +225,11 @@ void bp_tape_grow(bp_tape *t) {
     tapePeak = cap * 8;
 }
 
+void bp_tape_reserve(bp_tape *t, int64_t n) {
+  while (t->size + n > t->cap)
+    bp_tape_grow(t);
+}
+
 void bp_tape_free(bp_tape *t) {
   if (t->data && spareTapes.size() < 16)
     spareTapes.push_back({t->data, t->cap});

@@ -408,6 +408,11 @@ private:
       indent(d);
       os << "let " << name(op.result()) << " = new_tape()\n";
       return;
+    case OpKind::TapeReserve:
+      indent(d);
+      os << "reserve(" << use(op.operands[0]) << ", " << use(op.operands[1])
+         << ")\n";
+      return;
     case OpKind::TapePush:
       indent(d);
       os << "push(" << use(op.operands[0]) << ", " << use(op.operands[1])

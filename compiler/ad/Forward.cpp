@@ -115,6 +115,13 @@ private:
         if (paramTan.count(op.str))
           setTangent(op.result(), paramTan[op.str]);
         break;
+      case OpKind::TapeReserve: {
+        // Values and their tangents are pushed: twice the room.
+        Value *twice = b.binary(OpKind::IMul, primal(op.operands[1]),
+                                b.constI(2));
+        b.create(OpKind::TapeReserve, {primal(op.operands[0]), twice});
+        break;
+      }
       case OpKind::TapePush:
         clone(op);
         if (op.operands[1]->type->isDifferentiable())

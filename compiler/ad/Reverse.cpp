@@ -232,6 +232,7 @@ private:
 
   std::map<const Value *, Value *> fwd;
   std::map<const ir::Block *, std::vector<const Value *>> pushes, remat;
+  std::set<const ir::Block *> reserved; // loop bodies with reserved pushes
   std::map<const ir::Op *, Value *> tripCount; // while op -> synthetic value
   std::vector<std::unique_ptr<Value>> synthetic;
   std::map<std::string, Value *> paramVal;
@@ -459,7 +460,8 @@ private:
         return;
       if (op.kind == OpKind::Yield) {
         for (const Value *v : pushes[&src])
-          b.create(OpKind::TapePush, {tape, mapped(const_cast<Value *>(v))});
+          b.create(OpKind::TapePush, {tape, mapped(const_cast<Value *>(v))})
+              ->ival = reserved.count(&src) ? 1 : 0;
         b.yield(mappedAll(op.operands));
         return;
       }
@@ -473,8 +475,37 @@ private:
     }
   }
 
+  /// Pushes anywhere inside `blk`'s nested regions (not `blk` itself).
+  bool nestedPushes(const ir::Block &blk) {
+    for (auto &o : blk.ops)
+      for (auto &r : o->regions)
+        if (!pushes[r.get()].empty() || nestedPushes(*r))
+          return true;
+    return false;
+  }
+
+  /// Before a `for` whose body pushes only at its end: reserve the whole
+  /// loop's slots at once; the pushes then need no capacity check.
+  void reserveForLoop(const ir::Op &op) {
+    const ir::Block &body = *op.region(0);
+    auto &list = pushes[&body];
+    if (list.empty() || nestedPushes(body))
+      return;
+    int64_t perIteration = 0;
+    for (const Value *v : list)
+      perIteration += v->type->isTensor() ? v->type->numElements() : 1;
+    Value *lo = mapped(op.operands[0]), *hi = mapped(op.operands[1]);
+    Value *gt = b.cmp(OpKind::ICmp, ir::CmpPred::Gt, hi, lo);
+    Value *n = b.select(gt, b.binary(OpKind::ISub, hi, lo), b.constI(0));
+    b.create(OpKind::TapeReserve,
+             {tape, b.binary(OpKind::IMul, n, b.constI(perIteration))});
+    reserved.insert(&body);
+  }
+
   void cloneRegionOp(const ir::Op &op) {
     bool isWhile = op.kind == OpKind::While;
+    if (op.kind == OpKind::For)
+      reserveForLoop(op);
     Value *counter = isWhile && tripCount.count(&op) ? b.constI(0) : nullptr;
     std::vector<Value *> operands = mappedAll(op.operands);
     std::vector<const Type *> types;

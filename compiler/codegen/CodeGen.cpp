@@ -398,7 +398,11 @@ void Emitter::emit(const ir::Op &op) {
     return set(t);
   }
   case K::TapePush:
-    return emitPush(in(0), in(1), op.operands[1]->type);
+    return emitPush(in(0), in(1), op.operands[1]->type, op.ival == 1);
+  case K::TapeReserve:
+    b.CreateCall(runtime("bp_tape_reserve", b.getVoidTy(), {ptr, i64}),
+                 {in(0), in(1)});
+    return;
   case K::TapePop:
     return set(emitPop(in(0), op.result()->type));
   case K::TapeFree:
@@ -464,20 +468,22 @@ llvm::Value *Emitter::field(Value *tape, unsigned i) {
   return b.CreateStructGEP(tapeTy, tape, i);
 }
 
-void Emitter::emitPush(Value *tape, Value *v, const Type *t) {
+void Emitter::emitPush(Value *tape, Value *v, const Type *t, bool reserved) {
   if (t->isTensor()) {
     b.CreateCall(runtime("bp_tape_push_block", b.getVoidTy(), {ptr, ptr, i64}),
                  {tape, v, b.getInt64(t->numElements())});
     return;
   }
   Value *size = b.CreateLoad(i64, field(tape, 1));
-  Value *cap = b.CreateLoad(i64, field(tape, 2));
-  auto *grow = newBlock("tape.grow"), *store = newBlock("tape.store");
-  b.CreateCondBr(b.CreateICmpEQ(size, cap), grow, store);
-  b.SetInsertPoint(grow);
-  b.CreateCall(runtime("bp_tape_grow", b.getVoidTy(), {ptr}), {tape});
-  b.CreateBr(store);
-  b.SetInsertPoint(store);
+  if (!reserved) { // room was not reserved before the loop: check
+    Value *cap = b.CreateLoad(i64, field(tape, 2));
+    auto *grow = newBlock("tape.grow"), *store = newBlock("tape.store");
+    b.CreateCondBr(b.CreateICmpEQ(size, cap), grow, store);
+    b.SetInsertPoint(grow);
+    b.CreateCall(runtime("bp_tape_grow", b.getVoidTy(), {ptr}), {tape});
+    b.CreateBr(store);
+    b.SetInsertPoint(store);
+  }
   Value *data = b.CreateLoad(ptr, field(tape, 0));
   Value *bits = v->getType() == f64 ? b.CreateBitCast(v, i64)
                                     : b.CreateZExt(v, i64);

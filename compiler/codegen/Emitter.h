@@ -76,7 +76,7 @@ private:
   void emitFor(const ir::Op &op);
   void emitWhile(const ir::Op &op);
   void emitPrint(const ir::Op &op);
-  void emitPush(Value *tape, Value *v, const Type *t);
+  void emitPush(Value *tape, Value *v, const Type *t, bool reserved);
   Value *emitPop(Value *tape, const Type *t);
   Value *field(Value *tape, unsigned i);
   /// A value flowing into a region result / carried slot: tensors are

@@ -17,6 +17,7 @@ bool hasEffects(const Op &op) {
   case OpKind::Call: // calls may print or fail; kept conservatively
   case OpKind::TapeNew:
   case OpKind::TapePush:
+  case OpKind::TapeReserve:
   case OpKind::TapePop:
   case OpKind::TapeFree:
   case OpKind::IDiv:

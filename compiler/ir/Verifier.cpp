@@ -376,6 +376,11 @@ private:
       if (nOps(2) && op.operands[0]->type != T.tape())
         fail(&op, "first operand must be a tape");
       break;
+    case OpKind::TapeReserve:
+      if (nOps(2) && (op.operands[0]->type != T.tape() ||
+                      op.operands[1]->type != T.i64()))
+        fail(&op, "operands must be a tape and an int");
+      break;
     case OpKind::TapePop:
     case OpKind::TapeFree:
       if (nOps(1) && op.operands[0]->type != T.tape())
