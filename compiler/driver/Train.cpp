@@ -11,6 +11,7 @@
 #include "driver/Train.h"
 
 #include "codegen/CodeGen.h"
+#include "driver/Plot.h"
 
 #include <algorithm>
 #include <charconv>
@@ -245,6 +246,7 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
   int64_t adamT = 0;
   auto start = std::chrono::steady_clock::now();
   double lastLoss = 0, lastMetric = NAN;
+  std::vector<double> lossCurve, metricCurve;
   int64_t clipped = 0, steps = 0;
   for (int64_t epoch = 1; epoch <= spec.epochs; ++epoch) {
     for (int64_t i = data.rows - 1; i > 0; --i)
@@ -311,6 +313,7 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
       }
     }
     lastLoss = lossSum / data.rows;
+    lossCurve.push_back(lastLoss);
     for (size_t j = 0; j < ps.size(); ++j)
       ps[j].gradNorm.push_back(gradNormSum[j] / batches);
     if (metric && test.rows) {
@@ -320,6 +323,7 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
         msum += out[0];
       }
       lastMetric = msum / test.rows;
+      metricCurve.push_back(lastMetric);
     }
     double secs = std::chrono::duration<double>(
                       std::chrono::steady_clock::now() - start)
@@ -412,6 +416,26 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
   }
   if (!warned)
     printf("no vanishing or exploding gradients detected\n");
+  if (!flags.plotDir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(flags.plotDir, ec);
+    std::vector<Series> curves = {{"train loss", lossCurve}};
+    if (!metricCurve.empty())
+      curves.push_back({"test " + spec.metric, metricCurve});
+    std::vector<Series> norms;
+    for (auto &p : ps)
+      norms.push_back({p.name, p.gradNorm});
+    std::string a = flags.plotDir + "/loss.svg",
+                g = flags.plotDir + "/grad_norms.svg";
+    if (!writeLineChart(a, "loss and metric per epoch", curves, false) ||
+        !writeLineChart(g, "gradient norm per param (log scale)", norms,
+                        true)) {
+      std::cerr << "bpc: error: cannot write charts into '" << flags.plotDir
+                << "'\n";
+      return ExitCode::Usage;
+    }
+    printf("wrote %s and %s\n", a.c_str(), g.c_str());
+  }
   if (!flags.savePath.empty()) {
     std::string err;
     if (!saveParams(m, jit, flags.savePath, err)) {
