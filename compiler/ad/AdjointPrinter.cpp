@@ -404,6 +404,10 @@ private:
       indent(d);
       os << op.str << " = " << use(op.operands[0]) << '\n';
       return;
+    case OpKind::ParamAdd:
+      indent(d);
+      os << op.str << " += " << use(op.operands[0]) << '\n';
+      return;
     case OpKind::TapeNew:
       indent(d);
       os << "let " << name(op.result()) << " = new_tape()\n";

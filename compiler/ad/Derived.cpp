@@ -164,12 +164,8 @@ std::vector<std::string> buildTrainStep(ir::Module &m,
   ir::Op *call = b.create(OpKind::Call, args, rev->resultTypes);
   call->str = rev->name;
   for (size_t i = 0; i < params.size(); ++i) {
-    const std::string acc = "__grad." + params[i];
-    ir::Op *load = b.create(OpKind::ParamLoad, {}, {call->result(1 + i)->type});
-    load->str = acc;
-    ir::Value *sum =
-        b.binary(OpKind::FAdd, load->result(), call->result(1 + i));
-    b.create(OpKind::ParamStore, {sum})->str = acc;
+    b.create(OpKind::ParamAdd, {call->result(1 + i)})->str =
+        "__grad." + params[i];
   }
   b.create(OpKind::Return, {call->result(0)});
   return params;

@@ -62,7 +62,7 @@ ir::Value *scale(ir::Builder &b, Value *g, Value *d) {
 
 static bool findStore(const ir::Block &blk, const ir::Op *&store) {
   for (auto &op : blk.ops) {
-    if (op->kind == OpKind::ParamStore) {
+    if (op->kind == OpKind::ParamStore || op->kind == OpKind::ParamAdd) {
       store = op.get();
       return true;
     }

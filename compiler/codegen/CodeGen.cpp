@@ -21,6 +21,7 @@
 #include "llvm/Target/TargetMachine.h"
 
 #include <cassert>
+#include <functional>
 #include <map>
 
 namespace bp::codegen {
@@ -108,7 +109,7 @@ void Emitter::declare(const ir::Function &f) {
 
 static void collectStores(const ir::Block &blk, std::set<std::string> &out) {
   for (auto &op : blk.ops) {
-    if (op->kind == ir::OpKind::ParamStore)
+    if (op->kind == ir::OpKind::ParamStore || op->kind == ir::OpKind::ParamAdd)
       out.insert(op->str);
     for (auto &r : op->regions)
       collectStores(*r, out);
@@ -159,6 +160,34 @@ void Emitter::findInPlaceInserts(const ir::Block &blk) {
   }
 }
 
+/// A broadcast whose every user is an elementwise tensor op in its own block
+/// is fused into them.
+void Emitter::findFusedBroadcasts(const ir::Function &f) {
+  fusedBroadcasts.clear();
+  std::map<const ir::Value *, std::vector<const ir::Op *>> users;
+  std::vector<const ir::Op *> broadcasts;
+  std::function<void(const ir::Block &)> walk = [&](const ir::Block &blk) {
+    for (auto &op : blk.ops) {
+      for (ir::Value *v : op->operands)
+        users[v].push_back(op.get());
+      if (op->kind == ir::OpKind::Broadcast)
+        broadcasts.push_back(op.get());
+      for (auto &r : op->regions)
+        walk(*r);
+    }
+  };
+  walk(*f.body);
+  for (const ir::Op *bc : broadcasts) {
+    auto &us = users[bc->result()];
+    bool ok = !us.empty();
+    for (const ir::Op *u : us)
+      ok &= u->parent == bc->parent && isElementwise(u->kind) &&
+            u->result()->type->shape == bc->result()->type->shape;
+    if (ok)
+      fusedBroadcasts.insert(bc);
+  }
+}
+
 void Emitter::define(const ir::Function &f) {
   curIR = &f;
   cur = mod->getFunction(functionSymbol(f.name));
@@ -169,6 +198,7 @@ void Emitter::define(const ir::Function &f) {
   collectStores(*f.body, storedParams);
   inPlace.clear();
   findInPlaceInserts(*f.body);
+  findFusedBroadcasts(f);
   arenaBytes = 0;
   auto *entry = llvm::BasicBlock::Create(ctx, "entry", cur);
   b.SetInsertPoint(entry);
@@ -327,6 +357,8 @@ void Emitter::emit(const ir::Op &op) {
   using K = ir::OpKind;
   auto in = [&](unsigned i) { return get(op.operands[i]); };
   auto set = [&](Value *v) { vals[op.result()] = v; };
+  if (op.kind == K::Broadcast && fusedBroadcasts.count(&op))
+    return set(in(0)); // read through strides by its users
   if (isElementwise(op.kind)) {
     bool tensor = op.result()->type->isTensor();
     if (tensor)
@@ -373,6 +405,22 @@ void Emitter::emit(const ir::Op &op) {
     else
       b.CreateStore(in(0), params.at(op.str));
     return;
+  case K::ParamAdd: {
+    auto *g = params.at(op.str);
+    const Type *t = op.operands[0]->type;
+    if (!t->isTensor()) {
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, g), in(0)), g);
+      return;
+    }
+    Value *v = in(0);
+    loop(b.getInt64(t->numElements()), [&](Value *i) {
+      Value *p = b.CreateGEP(f64, g, i);
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, p),
+                                 b.CreateLoad(f64, b.CreateGEP(f64, v, i))),
+                    p);
+    });
+    return;
+  }
   case K::Call:
     return emitCall(op);
   case K::If:

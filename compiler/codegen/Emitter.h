@@ -52,6 +52,11 @@ private:
   std::vector<llvm::ReturnInst *> returns;
   std::set<std::string> storedParams; // params this function assigns
   std::set<const ir::Op *> inPlace;   // inserts that may reuse their input
+  /// Broadcasts read directly (with strides) by the elementwise ops that use
+  /// them, never materialised: `outer(a, b)` is one loop.
+  std::set<const ir::Op *> fusedBroadcasts;
+  void findFusedBroadcasts(const ir::Function &f);
+  std::vector<int64_t> broadcastStrides(const ir::Op &bc);
   void findInPlaceInserts(const ir::Block &blk);
 
   // CodeGen.cpp

@@ -86,12 +86,79 @@ llvm::Value *Emitter::elementOf(Value *v, const Type *t, Value *flat) {
   return b.CreateLoad(f64, b.CreateGEP(f64, v, flat));
 }
 
+/// For each axis of a broadcast's result, the stride in its operand (0 where
+/// the operand is stretched).
+std::vector<int64_t> Emitter::broadcastStrides(const ir::Op &bc) {
+  const auto &big = bc.result()->type->shape;
+  const Type *st = bc.operands[0]->type;
+  std::vector<int64_t> small = st->isTensor() ? st->shape
+                                              : std::vector<int64_t>{};
+  auto sStrides = stridesOf(small);
+  std::vector<int64_t> map(big.size(), 0);
+  if (!st->isTensor())
+    return map;
+  if (bc.ival >= 0) {
+    for (size_t j = 0, s = 0; j < big.size(); ++j)
+      if ((int64_t)j != bc.ival)
+        map[j] = sStrides[s++];
+  } else {
+    size_t lead = big.size() - small.size();
+    for (size_t j = lead; j < big.size(); ++j)
+      map[j] = small[j - lead] == 1 ? 0 : sStrides[j - lead];
+  }
+  return map;
+}
+
 void Emitter::emitElementwise(const ir::Op &op) {
   const Type *rt = op.result()->type;
   Value *dst = slot(rt);
   std::vector<Value *> ins;
   for (ir::Value *v : op.operands)
     ins.push_back(get(v));
+  bool fused = false;
+  for (ir::Value *v : op.operands)
+    fused |= v->def && fusedBroadcasts.count(v->def);
+  if (fused) {
+    // Nested loops over the result; fused broadcasts are read with their
+    // own strides, other tensors row-major, scalars as they are.
+    auto rs = stridesOf(rt->shape);
+    std::vector<std::vector<int64_t>> strides;
+    for (ir::Value *v : op.operands) {
+      if (v->def && fusedBroadcasts.count(v->def))
+        strides.push_back(broadcastStrides(*v->def));
+      else if (v->type->isTensor())
+        strides.push_back(rs);
+      else
+        strides.push_back({});
+    }
+    loops(rt->shape, [&](const std::vector<Value *> &idx) {
+      std::vector<Value *> xs;
+      for (size_t k = 0; k < ins.size(); ++k) {
+        const Type *st = op.operands[k]->def &&
+                                 fusedBroadcasts.count(op.operands[k]->def)
+                             ? op.operands[k]->def->operands[0]->type
+                             : op.operands[k]->type;
+        if (!st->isTensor()) {
+          xs.push_back(ins[k]);
+          continue;
+        }
+        Value *off = b.getInt64(0);
+        for (size_t j = 0; j < idx.size(); ++j)
+          if (strides[k][j])
+            off = b.CreateAdd(off, b.CreateMul(idx[j], b.getInt64(strides[k][j])));
+        xs.push_back(b.CreateLoad(f64, b.CreateGEP(f64, ins[k], off)));
+      }
+      Value *r = scalar(op, xs);
+      if (r->getType() == i1)
+        r = b.CreateUIToFP(r, f64);
+      Value *ro = b.getInt64(0);
+      for (size_t j = 0; j < idx.size(); ++j)
+        ro = b.CreateAdd(ro, b.CreateMul(idx[j], b.getInt64(rs[j])));
+      b.CreateStore(r, b.CreateGEP(f64, dst, ro));
+    });
+    vals[op.result()] = dst;
+    return;
+  }
   loop(b.getInt64(rt->numElements()), [&](Value *i) {
     std::vector<Value *> xs;
     for (size_t k = 0; k < ins.size(); ++k)

@@ -279,6 +279,8 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
       }
       ++steps;
       ++adamT;
+      double c1 = 1 - std::pow(spec.beta1, (double)adamT),
+             c2 = 1 - std::pow(spec.beta2, (double)adamT);
       for (auto &p : ps) {
         for (int64_t e = 0; e < p.size; ++e) {
           double g = p.grad[e] * factor;
@@ -290,8 +292,7 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
           } else { // adam, with bias correction
             p.m[e] = spec.beta1 * p.m[e] + (1 - spec.beta1) * g;
             p.v[e] = spec.beta2 * p.v[e] + (1 - spec.beta2) * g * g;
-            double mh = p.m[e] / (1 - std::pow(spec.beta1, (double)adamT));
-            double vh = p.v[e] / (1 - std::pow(spec.beta2, (double)adamT));
+            double mh = p.m[e] / c1, vh = p.v[e] / c2;
             p.value[e] -= spec.lr * mh / (std::sqrt(vh) + 1e-8);
           }
         }

@@ -148,6 +148,7 @@ private:
     case OpKind::Call:
     case OpKind::ParamLoad:
     case OpKind::ParamStore:
+    case OpKind::ParamAdd:
       os << " @" << op.str;
       break;
     case OpKind::If:

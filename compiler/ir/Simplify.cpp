@@ -14,6 +14,7 @@ bool hasEffects(const Op &op) {
   case OpKind::Print:
   case OpKind::Assert:
   case OpKind::ParamStore:
+  case OpKind::ParamAdd:
   case OpKind::Call: // calls may print or fail; kept conservatively
   case OpKind::TapeNew:
   case OpKind::TapePush:

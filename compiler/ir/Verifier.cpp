@@ -270,6 +270,7 @@ private:
         fail(&op, "ftoi converts f64 to int");
       break;
     case OpKind::ParamLoad:
+    case OpKind::ParamAdd:
     case OpKind::ParamStore: {
       const Param *p = m.lookupParam(op.str);
       if (!p) {
@@ -279,7 +280,7 @@ private:
       if (op.kind == OpKind::ParamLoad && (op.results.size() != 1 ||
                                            op.result()->type != p->type))
         fail(&op, "result type differs from the param's");
-      if (op.kind == OpKind::ParamStore &&
+      if (op.kind != OpKind::ParamLoad &&
           (op.operands.size() != 1 || op.operands[0]->type != p->type))
         fail(&op, "stored value type differs from the param's");
       break;
