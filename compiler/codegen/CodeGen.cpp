@@ -634,6 +634,27 @@ void Emitter::emitIf(const ir::Op &op) {
   }
 }
 
+/// Copies a loop body's yielded tensors into their carried slots. A yielded
+/// value that is itself another carried slot (a swap) is staged in a
+/// temporary first so no slot is overwritten before it is read.
+void Emitter::storeCarried(std::vector<Value *> &next,
+                           const std::vector<Value *> &slots,
+                           const ir::Block &body, size_t firstArg) {
+  auto typeOf = [&](size_t i) { return body.args[i + firstArg]->type; };
+  for (size_t i = 0; i < next.size(); ++i)
+    if (slots[i] && next[i] != slots[i])
+      for (Value *s : slots)
+        if (s && s == next[i]) {
+          Value *tmp = slot(typeOf(i));
+          copyTensor(tmp, next[i], typeOf(i));
+          next[i] = tmp;
+          break;
+        }
+  for (size_t i = 0; i < next.size(); ++i)
+    if (slots[i] && next[i] != slots[i])
+      copyTensor(slots[i], next[i], typeOf(i));
+}
+
 void Emitter::emitFor(const ir::Op &op) {
   const ir::Block &body = *op.region(0);
   // Carried tensors live in one slot for the whole loop.
@@ -668,20 +689,7 @@ void Emitter::emitFor(const ir::Op &op) {
   b.CreateCondBr(b.CreateICmpSLT(iv, hi), bodyB, exit);
   b.SetInsertPoint(bodyB);
   std::vector<Value *> next = region(body);
-  // Yielded tensors are staged first when they are other carried slots (a
-  // swap), then copied into their slots.
-  for (size_t i = 0; i < next.size(); ++i)
-    if (slots[i] && next[i] != slots[i])
-      for (Value *s : slots)
-        if (s && s == next[i]) {
-          Value *tmp = slot(body.args[i + 1]->type);
-          copyTensor(tmp, next[i], body.args[i + 1]->type);
-          next[i] = tmp;
-          break;
-        }
-  for (size_t i = 0; i < next.size(); ++i)
-    if (slots[i] && next[i] != slots[i])
-      copyTensor(slots[i], next[i], body.args[i + 1]->type);
+  storeCarried(next, slots, body, 1);
   llvm::BasicBlock *latch = b.GetInsertBlock();
   iv->addIncoming(b.CreateAdd(iv, b.getInt64(1)), latch);
   for (size_t i = 0; i < phis.size(); ++i)
@@ -724,18 +732,7 @@ void Emitter::emitWhile(const ir::Op &op) {
   b.CreateCondBr(c, bodyB, exit);
   b.SetInsertPoint(bodyB);
   std::vector<Value *> next = region(body);
-  for (size_t i = 0; i < next.size(); ++i)
-    if (slots[i] && next[i] != slots[i])
-      for (Value *s : slots)
-        if (s && s == next[i]) {
-          Value *tmp = slot(body.args[i]->type);
-          copyTensor(tmp, next[i], body.args[i]->type);
-          next[i] = tmp;
-          break;
-        }
-  for (size_t i = 0; i < next.size(); ++i)
-    if (slots[i] && next[i] != slots[i])
-      copyTensor(slots[i], next[i], body.args[i]->type);
+  storeCarried(next, slots, body, 0);
   llvm::BasicBlock *latch = b.GetInsertBlock();
   for (size_t i = 0; i < phis.size(); ++i)
     if (phis[i])

@@ -80,6 +80,9 @@ private:
   void emitIf(const ir::Op &op);
   void emitFor(const ir::Op &op);
   void emitWhile(const ir::Op &op);
+  void storeCarried(std::vector<Value *> &next,
+                    const std::vector<Value *> &slots, const ir::Block &body,
+                    size_t firstArg);
   void emitPrint(const ir::Op &op);
   void emitPush(Value *tape, Value *v, const Type *t, bool reserved);
   Value *emitPop(Value *tape, const Type *t);

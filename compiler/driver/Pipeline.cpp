@@ -16,6 +16,7 @@
 #include "ir/Verifier.h"
 #include "jit/JIT.h"
 #include "parse/Parser.h"
+#include "support/Random.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/IR/LLVMContext.h"
@@ -61,25 +62,6 @@ void verifyOrDie(const ir::Module &m, const char *after) {
   if (!err.empty())
     internalError(err + " (after " + after + ")");
 }
-
-/// SplitMix64 + Box-Muller: the same numbers on every platform, unlike
-/// std::normal_distribution.
-struct Rng {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (next() >> 11) * 0x1.0p-53; }
-  double normal() {
-    double u1 = uniform(), u2 = uniform();
-    if (u1 < 1e-300)
-      u1 = 1e-300;
-    return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
-  }
-};
 
 void initParams(const ir::Module &m, JIT &jit, uint64_t seed) {
   for (size_t k = 0; k < m.params.size(); ++k) {

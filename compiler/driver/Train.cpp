@@ -12,6 +12,7 @@
 
 #include "codegen/CodeGen.h"
 #include "driver/Plot.h"
+#include "support/Random.h"
 
 #include <algorithm>
 #include <charconv>
@@ -148,17 +149,6 @@ std::string fmt(double v, int prec = 4) {
   return buf;
 }
 
-/// SplitMix64: the same shuffle on every platform.
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-};
-
 } // namespace
 
 ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
@@ -241,7 +231,7 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
 
   std::vector<int64_t> order(data.rows);
   std::iota(order.begin(), order.end(), 0);
-  Rng rng{spec.seed * 0x9e3779b97f4a7c15ull + 1};
+  Rng rng{(uint64_t)spec.seed * 0x9e3779b97f4a7c15ull + 1};
   double out[1];
   int64_t adamT = 0;
   auto start = std::chrono::steady_clock::now();
