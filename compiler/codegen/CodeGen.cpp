@@ -208,6 +208,22 @@ void Emitter::define(const ir::Function &f) {
     vals[f.args()[i].get()] = cur->getArg(i);
   for (size_t i = f.args().size(); i < cur->arg_size(); ++i)
     outParams.push_back(cur->getArg(i));
+  // Return value optimisation: a tensor returned from the top level and
+  // made by an op with a buffer of its own is computed in the out-param.
+  returnSlots.clear();
+  const ir::Op *ret = f.body->terminator();
+  size_t t = 0;
+  for (ir::Value *v : ret->operands) {
+    if (!v->type->isTensor())
+      continue;
+    Value *out = outParams[t++];
+    const ir::Op *d = v->def;
+    bool ownBuffer = d && d->parent == f.body.get() && d->results.size() == 1 &&
+                     d->regions.empty() && d->kind != ir::OpKind::ParamLoad &&
+                     d->kind != ir::OpKind::Extract;
+    if (ownBuffer && !returnSlots.count(v))
+      returnSlots[v] = out;
+  }
   region(*f.body);
   finishArena();
 }
@@ -355,6 +371,7 @@ llvm::Value *Emitter::materialize(Value *v, const Type *t, Value *dst) {
 
 void Emitter::emit(const ir::Op &op) {
   using K = ir::OpKind;
+  defining = op.results.size() == 1 ? op.result() : nullptr;
   auto in = [&](unsigned i) { return get(op.operands[i]); };
   auto set = [&](Value *v) { vals[op.result()] = v; };
   if (op.kind == K::Broadcast && fusedBroadcasts.count(&op))

@@ -20,6 +20,7 @@
 #include "llvm/IR/Module.h"
 
 #include <functional>
+#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -52,6 +53,10 @@ private:
   std::vector<llvm::ReturnInst *> returns;
   std::set<std::string> storedParams; // params this function assigns
   std::set<const ir::Op *> inPlace;   // inserts that may reuse their input
+  /// Returned tensors computed straight into the caller's out-parameter
+  /// (no copy at return), and the value the op being emitted defines.
+  std::map<const ir::Value *, Value *> returnSlots;
+  const ir::Value *defining = nullptr;
   /// Broadcasts read directly (with strides) by the elementwise ops that use
   /// them, never materialised: `outer(a, b)` is one loop.
   std::set<const ir::Op *> fusedBroadcasts;

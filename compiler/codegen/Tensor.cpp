@@ -31,6 +31,13 @@ llvm::Value *Emitter::entryAlloca(llvm::Type *t) {
 }
 
 llvm::Value *Emitter::slot(const Type *t) {
+  if (defining) {
+    auto it = returnSlots.find(defining);
+    if (it != returnSlots.end() && defining->type == t) {
+      defining = nullptr; // one buffer per value
+      return it->second;
+    }
+  }
   uint64_t bytes = (uint64_t)t->numElements() * 8;
   uint64_t offset = arenaBytes;
   arenaBytes += (bytes + 63) / 64 * 64;
