@@ -218,7 +218,8 @@ void Emitter::define(const ir::Function &f) {
       continue;
     Value *out = outParams[t++];
     const ir::Op *d = v->def;
-    bool ownBuffer = d && d->parent == f.body.get() && d->results.size() == 1 &&
+    bool ownBuffer = d && d->parent == f.body.get() &&
+                     (d->results.size() == 1 || d->kind == ir::OpKind::Call) &&
                      d->regions.empty() && d->kind != ir::OpKind::ParamLoad &&
                      d->kind != ir::OpKind::Extract;
     if (ownBuffer && !returnSlots.count(v))
@@ -487,7 +488,9 @@ void Emitter::emitCall(const ir::Op &op) {
   std::vector<Value *> outs;
   for (auto &r : op.results)
     if (r->type->isTensor()) {
-      outs.push_back(slot(r->type));
+      // A result this function returns goes straight to its own caller.
+      auto rvo = returnSlots.find(r.get());
+      outs.push_back(rvo != returnSlots.end() ? rvo->second : slot(r->type));
       args.push_back(outs.back());
     }
   Value *ret = b.CreateCall(fn, args);
