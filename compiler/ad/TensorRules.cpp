@@ -12,6 +12,7 @@
 //   C = A @ B          -> Ċ = Ȧ@B + A@Ḃ          Ā = C̄ @ Bᵀ, B̄ = Aᵀ @ C̄
 //     (and the vector forms: [M,K]@[K]: Ā = outer(c̄, b), b̄ = c̄ @ A;
 //      [K]@[K,N]: ā = B @ c̄, B̄ = outer(a, c̄); [K]@[K]: ā = c̄ b, b̄ = c̄ a)
+//   slice x            -> ẏ = slice ẋ            x̄ = unslice ȳ (zeros elsewhere)
 //   reduce_max         -> zero: it only appears under stop_gradient (the
 //                         stable logsumexp / softmax), never on its own.
 //
@@ -36,6 +37,8 @@ bool isTensorRuleOp(OpKind k) {
   case OpKind::Extract:
   case OpKind::Insert:
   case OpKind::Pack:
+  case OpKind::Slice:
+  case OpKind::Unslice:
     return true;
   default:
     return false;
@@ -110,6 +113,18 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
     if (w(0))
       out[0] = transpose(b, g);
     return;
+  case OpKind::Slice:
+  case OpKind::Unslice: {
+    // Transposes of each other, with the same offsets.
+    if (!w(0))
+      return;
+    ir::Op *t = b.create(op.kind == OpKind::Slice ? OpKind::Unslice
+                                                  : OpKind::Slice,
+                         {g}, {xt});
+    t->str = op.str;
+    out[0] = t->result();
+    return;
+  }
   case OpKind::Extract:
     if (w(0))
       out[0] = insert(b, zeroOf(b, xt), g, indices(op, 1, P));
@@ -176,6 +191,12 @@ Value *tensorTangent(const ir::Op &op, const std::vector<Value *> &t,
   case OpKind::ReduceSum:
   case OpKind::Transpose:
     return make(b, op.kind, {tan(0)}, rt, op.ival);
+  case OpKind::Slice:
+  case OpKind::Unslice: {
+    ir::Op *t = b.create(op.kind, {tan(0)}, {rt});
+    t->str = op.str;
+    return t->result();
+  }
   case OpKind::Extract:
     return extract(b, tan(0), indices(op, 1, P), rt);
   case OpKind::Insert:

@@ -444,6 +444,31 @@ void Emitter::emitTensorOp(const ir::Op &op) {
     vals[op.result()] = dst;
     return;
   }
+  case K::Unslice: {
+    // The operand goes at offsets `str` of a zero tensor of the result type.
+    const Type *gt = op.operands[0]->type, *rt = op.result()->type;
+    std::vector<int64_t> lo;
+    std::stringstream ss(op.str);
+    std::string part;
+    while (std::getline(ss, part, ','))
+      lo.push_back(std::stoll(part));
+    auto gs = stridesOf(gt->shape), rs = stridesOf(rt->shape);
+    Value *g = get(op.operands[0]), *dst = slot(rt);
+    b.CreateMemSet(dst, b.getInt8(0), rt->numElements() * 8,
+                   llvm::MaybeAlign(8));
+    loops(gt->shape, [&](const std::vector<Value *> &idx) {
+      Value *go = b.getInt64(0), *ro = b.getInt64(0);
+      for (size_t j = 0; j < idx.size(); ++j) {
+        go = b.CreateAdd(go, b.CreateMul(idx[j], b.getInt64(gs[j])));
+        ro = b.CreateAdd(ro, b.CreateMul(b.CreateAdd(idx[j], b.getInt64(lo[j])),
+                                         b.getInt64(rs[j])));
+      }
+      b.CreateStore(b.CreateLoad(f64, b.CreateGEP(f64, g, go)),
+                    b.CreateGEP(f64, dst, ro));
+    });
+    vals[op.result()] = dst;
+    return;
+  }
   case K::Slice: {
     // str: "lo,lo,..." start offsets per axis of the operand.
     const Type *xt = op.operands[0]->type, *rt = op.result()->type;

@@ -741,11 +741,28 @@ private:
     }
     case ExprKind::Index: {
       auto &ix = static_cast<const IndexExpr &>(e);
-      std::vector<ir::Value *> ops = {lowerExpr(*ix.base)};
+      ir::Value *base = lowerExpr(*ix.base);
+      std::vector<ir::Value *> ops = {base};
       for (auto &a : ix.indices)
-        ops.push_back(lowerExpr(*a.index));
+        if (!a.isSlice)
+          ops.push_back(lowerExpr(*a.index));
       b.loc = e.loc;
-      return b.create(ir::OpKind::Extract, ops, {typeOf(e)})->result();
+      auto sl = prog.slices.find(&ix);
+      if (sl == prog.slices.end())
+        return b.create(ir::OpKind::Extract, ops, {typeOf(e)})->result();
+      // Leading int indices first (a view), then the constant-bound slice.
+      ir::Value *x = base;
+      if (ops.size() > 1) {
+        std::vector<int64_t> rest(base->type->shape.begin() + (ops.size() - 1),
+                                  base->type->shape.end());
+        x = b.create(ir::OpKind::Extract, ops, {T.tensor(rest)})->result();
+      }
+      std::string offsets;
+      for (auto &bd : sl->second)
+        offsets += (offsets.empty() ? "" : ",") + std::to_string(bd.lo);
+      ir::Op *op = b.create(ir::OpKind::Slice, {x}, {typeOf(e)});
+      op->str = offsets;
+      return op->result();
     }
     case ExprKind::TensorLit: {
       auto &lit = static_cast<const TensorLitExpr &>(e);

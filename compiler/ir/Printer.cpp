@@ -145,6 +145,10 @@ private:
     case OpKind::ICmp:
       os << ' ' << spelling(op.pred());
       break;
+    case OpKind::Slice:
+    case OpKind::Unslice:
+      os << " [" << op.str << "]";
+      break;
     case OpKind::Call:
     case OpKind::ParamLoad:
     case OpKind::ParamStore:

@@ -227,6 +227,7 @@ private:
     case OpKind::ReduceMax:
     case OpKind::Transpose:
     case OpKind::Slice:
+    case OpKind::Unslice:
       if (nOps(1) && (!op.operands[0]->type->isDifferentiable() ||
                       !op.result()->type->isDifferentiable()))
         fail(&op, "operand and result must be f64 or f64 tensors");

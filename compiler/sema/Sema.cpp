@@ -1053,6 +1053,12 @@ private:
                                "': it is immutable (declare it with 'var')");
           return;
         }
+        for (auto &i : ix->indices)
+          if (i.isSlice) {
+            error(i.loc, "assigning to a slice is not supported yet (assign "
+                         "the elements in a loop)");
+            return;
+          }
         const Type *et = index(*ix);
         ix->type = et;
         if (!et || !vt)
@@ -1299,18 +1305,26 @@ private:
 
   /// `x[i, j]`: int indices select leading axes (fewer than the rank give a
   /// sub-tensor).
+  /// `x[i, j]`: int indices select leading axes (fewer than the rank give a
+  /// sub-tensor). Slices with constant bounds follow them: `x[1:N]`,
+  /// `X[i, :N - 1]`, `X[:, 0:3]` (recorded in Program::slices).
   const Type *index(ast::IndexExpr &e) {
     const Type *base = expr(*e.base);
     bool ok = base != nullptr;
+    bool sawSlice = false;
     for (auto &ix : e.indices) {
       if (ix.isSlice) {
-        error(ix.loc, "'slices' are not supported yet");
-        ok = false;
+        sawSlice = true;
         continue;
       }
       const Type *t = expr(*ix.index);
       if (t && !t->isInt()) {
         error(ix.index->loc, "an index must be an int, found " + toString(t));
+        ok = false;
+      }
+      if (sawSlice) {
+        error(ix.loc, "an int index after a slice is not supported yet "
+                      "(index leading axes first, e.g. transpose(X)[j])");
         ok = false;
       }
     }
@@ -1326,10 +1340,49 @@ private:
                 " for " + toString(base));
       return nullptr;
     }
-    const Type *t = base;
-    for (size_t i = 0; i < e.indices.size(); ++i)
-      t = sema::removeAxis(T, t, 0);
-    return t;
+    std::vector<int64_t> shape;
+    std::vector<SliceBounds> bounds;
+    for (size_t k = 0; k < base->rank(); ++k) {
+      int64_t dim = base->shape[k];
+      if (k < e.indices.size() && !e.indices[k].isSlice)
+        continue; // removed by an int index
+      int64_t lo = 0, hi = dim;
+      if (k < e.indices.size()) {
+        ast::IndexArg &ix = e.indices[k];
+        auto bound = [&](ast::ExprPtr &x, int64_t &out) {
+          if (!x)
+            return true;
+          auto v = constExpr(*x);
+          if (!v)
+            return false;
+          x->type = T.i64();
+          if (!v->isInt) {
+            error(x->loc, "a slice bound must be an int, found f64");
+            return false;
+          }
+          out = v->i;
+          return true;
+        };
+        if (!bound(ix.lo, lo) || !bound(ix.hi, hi))
+          return nullptr;
+        if (lo < 0 || hi > dim || lo >= hi) {
+          error(ix.loc, "slice " + std::to_string(lo) + ":" +
+                            std::to_string(hi) + " is out of range for axis " +
+                            std::to_string(k) + " of size " +
+                            std::to_string(dim) + " (or empty)");
+          return nullptr;
+        }
+        sawSlice = true;
+      }
+      bounds.push_back({lo, hi});
+      shape.push_back(hi - lo);
+    }
+    if (shape.empty())
+      return T.f64();
+    if (std::any_of(e.indices.begin(), e.indices.end(),
+                    [](const ast::IndexArg &a) { return a.isSlice; }))
+      prog.slices[&e] = bounds;
+    return T.tensor(shape);
   }
 
   /// `[e, ...]`: scalars give a rank-1 tensor; equally shaped tensors (or

@@ -19,6 +19,10 @@
 
 namespace bp::sema {
 
+struct SliceBounds {
+  int64_t lo, hi;
+};
+
 struct ConstValue {
   bool isInt = true;
   int64_t i = 0;
@@ -88,6 +92,9 @@ struct Program {
   std::vector<DerivedInfo> derived;
   /// Inline derived calls: the callee CallExpr `grad(f, x)` -> derived name.
   std::map<const ast::Expr *, std::string> inlineDerived;
+  /// Index expressions with slices: [lo, hi) of every axis the result
+  /// keeps (after the leading int indices).
+  std::map<const ast::Expr *, std::vector<SliceBounds>> slices;
   /// sum/mean/logsumexp(x, axis): the call -> its axis (non-negative).
   std::map<const ast::Expr *, int64_t> axes;
   const ast::TrainItem *train = nullptr;
