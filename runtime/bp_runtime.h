@@ -35,6 +35,14 @@ void bp_runtime_error(const char *file, int32_t line, int32_t col,
 void bp_index_error(const char *file, int32_t line, int32_t col,
                     int64_t index, int64_t axis, int64_t size);
 
+/* `let X: f64[R, C...] = read_csv(path)`: fills `dst` (rows x cols values,
+ * row-major) from a CSV of numbers with an optional header line; a missing
+ * file, a wrong shape or a bad field is a runtime error (at the data's
+ * line:col, or at the read_csv call for a missing file / too few rows). A
+ * rank-1 tensor may be one column or one row. */
+void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
+                 const char *file, int32_t line, int32_t col);
+
 /* The per-call buffer of a function's tensor temporaries, when too large
  * for the stack. One allocation per call, never per element or op. */
 void *bp_arena_alloc(int64_t bytes);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -108,6 +109,92 @@ void bp_runtime_error(const char *file, int32_t line, int32_t col,
   if (errorHook)
     errorHook(message);
   exit(3);
+}
+
+void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
+                 const char *file, int32_t line, int32_t col) {
+  char msg[512];
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    snprintf(msg, sizeof msg, "cannot open data file '%s'", path);
+    bp_runtime_error(file, line, col, msg);
+  }
+  std::vector<std::vector<double>> data;
+  char buf[1 << 16];
+  int64_t lineNo = 0;
+  std::string text;
+  auto fail = [&](int64_t l, int64_t c, const std::string &m) {
+    fclose(f);
+    bp_runtime_error(path, (int32_t)l, (int32_t)c, m.c_str());
+  };
+  while (fgets(buf, sizeof buf, f)) {
+    text = buf;
+    while (!text.empty() && text.back() != '\n' && fgets(buf, sizeof buf, f))
+      text += buf;
+    ++lineNo;
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+      text.pop_back();
+    if (text.find_first_not_of(" \t") == std::string::npos)
+      continue;
+    std::vector<double> row;
+    size_t start = 0;
+    bool header = false;
+    while (true) {
+      size_t comma = text.find(',', start);
+      std::string field = text.substr(
+          start, comma == std::string::npos ? std::string::npos : comma - start);
+      const char *b = field.c_str();
+      while (*b == ' ' || *b == '\t')
+        ++b;
+      char *end = nullptr;
+      double v = strtod(b, &end);
+      while (end && (*end == ' ' || *end == '\t'))
+        ++end;
+      if (end == b || *end) {
+        if (data.empty() && row.empty()) { // a header line
+          header = true;
+          break;
+        }
+        fail(lineNo, (int64_t)start + 1, "'" + field + "' is not a number");
+      }
+      if (!std::isfinite(v))
+        fail(lineNo, (int64_t)start + 1, "'" + field + "' is not a finite number");
+      row.push_back(v);
+      if (comma == std::string::npos)
+        break;
+      start = comma + 1;
+    }
+    if (header)
+      continue;
+    data.push_back(row);
+  }
+  fclose(f);
+  // A rank-1 tensor may be written as one row.
+  if (cols == 1 && data.size() == 1 && (int64_t)data[0].size() == rows) {
+    for (int64_t i = 0; i < rows; ++i)
+      dst[i] = data[0][i];
+    return;
+  }
+  if ((int64_t)data.size() != rows) {
+    snprintf(msg, sizeof msg,
+             "'%s' has %lld data rows, the declared type needs %lld", path,
+             (long long)data.size(), (long long)rows);
+    bp_runtime_error(file, line, col, msg);
+  }
+  int64_t k = 0;
+  lineNo = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    if ((int64_t)data[r].size() != cols) {
+      snprintf(msg, sizeof msg,
+               "data row %lld of '%s' has %lld columns, the declared type "
+               "needs %lld",
+               (long long)r + 1, path, (long long)data[r].size(),
+               (long long)cols);
+      bp_runtime_error(file, line, col, msg);
+    }
+    for (double v : data[r])
+      dst[k++] = v;
+  }
 }
 
 void bp_index_error(const char *file, int32_t line, int32_t col,

@@ -492,6 +492,19 @@ void Emitter::emitTensorOp(const ir::Op &op) {
     vals[op.result()] = dst;
     return;
   }
+  case K::ReadCsv: {
+    const Type *rt = op.result()->type;
+    Value *dst = slot(rt);
+    int64_t rows = rt->shape[0];
+    b.CreateCall(runtime("bp_read_csv", b.getVoidTy(),
+                         {ptr, ptr, i64, i64, ptr, b.getInt32Ty(),
+                          b.getInt32Ty()}),
+                 {b.CreateGlobalStringPtr(op.str, "bp.path"), dst,
+                  b.getInt64(rows), b.getInt64(rt->numElements() / rows),
+                  fileName, b.getInt32(op.loc.line), b.getInt32(op.loc.col)});
+    vals[op.result()] = dst;
+    return;
+  }
   case K::ArgMax: {
     const Type *xt = op.operands[0]->type;
     Value *x = get(op.operands[0]);

@@ -301,6 +301,21 @@ private:
     switch (s.kind) {
     case StmtKind::Let: {
       auto &l = static_cast<const LetStmt &>(s);
+      if (auto *c = dyn<const CallExpr>(l.init.get());
+          c && c->callee->kind == ExprKind::Name &&
+          static_cast<const NameExpr &>(*c->callee).name == "read_csv") {
+        // Paths are relative to the .bp file.
+        std::string path = static_cast<const StringExpr &>(*c->args[0]).value;
+        std::string src = diags.source().path;
+        size_t slash = src.rfind('/');
+        if (!path.empty() && path[0] != '/' && slash != std::string::npos)
+          path = src.substr(0, slash + 1) + path;
+        b.loc = c->loc;
+        ir::Op *op = b.create(ir::OpKind::ReadCsv, {}, {typeOf(*c)});
+        op->str = path;
+        bind(l.names[0].name, {op->result()}, typeOf(*c), l.isVar);
+        return;
+      }
       if (l.isDestructure) {
         const Type *t = typeOf(*l.init);
         std::vector<ir::Value *> vals = lowerTo(*l.init, t->elems);

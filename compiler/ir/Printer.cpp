@@ -149,6 +149,9 @@ private:
     case OpKind::Unslice:
       os << " [" << op.str << "]";
       break;
+    case OpKind::ReadCsv:
+      os << " \"" << op.str << "\"";
+      break;
     case OpKind::Call:
     case OpKind::ParamLoad:
     case OpKind::ParamStore:

@@ -15,6 +15,7 @@ bool hasEffects(const Op &op) {
   case OpKind::Assert:
   case OpKind::ParamStore:
   case OpKind::ParamAdd:
+  case OpKind::ReadCsv:
   case OpKind::Call: // calls may print or fail; kept conservatively
   case OpKind::TapeNew:
   case OpKind::TapePush:

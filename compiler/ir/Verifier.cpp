@@ -232,6 +232,10 @@ private:
                       !op.result()->type->isDifferentiable()))
         fail(&op, "operand and result must be f64 or f64 tensors");
       break;
+    case OpKind::ReadCsv:
+      if (nOps(0) && !op.result()->type->isTensor())
+        fail(&op, "read_csv makes a tensor");
+      break;
     case OpKind::ArgMax:
       if (nOps(1) && !op.operands[0]->type->isTensor())
         fail(&op, "argmax takes a tensor");

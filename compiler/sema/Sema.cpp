@@ -1000,6 +1000,10 @@ private:
     switch (s.kind) {
     case StmtKind::Let: {
       auto &l = static_cast<const LetStmt &>(s);
+      if (isReadCsv(*l.init)) {
+        checkReadCsv(l);
+        return;
+      }
       const Type *t = expr(*l.init);
       if (l.isDestructure) {
         if (t && (!t->isTuple() || t->elems.size() != l.names.size())) {
@@ -1476,9 +1480,38 @@ private:
     return true;
   }
 
+  static bool isReadCsv(const ast::Expr &e) {
+    auto *c = dyn<const ast::CallExpr>(&e);
+    auto *n = c ? dyn<const ast::NameExpr>(c->callee.get()) : nullptr;
+    return n && n->name == "read_csv";
+  }
+
+  /// `let X: f64[N, D] = read_csv("x.csv")` (section 6): the declared type
+  /// gives the shape the file must have.
+  void checkReadCsv(const ast::LetStmt &l) {
+    auto &c = static_cast<ast::CallExpr &>(*l.init);
+    const Type *t = l.type ? resolveType(*l.type) : nullptr;
+    if (c.args.size() != 1 || c.args[0]->kind != ast::ExprKind::String) {
+      error(c.loc, "read_csv takes one path in quotes");
+    } else if (!l.type || l.isDestructure) {
+      error(c.loc, "read_csv(...) must initialise a binding with a declared "
+                   "tensor type: let X: f64[N, D] = read_csv(\"x.csv\")");
+    } else if (t && !t->isTensor()) {
+      error(l.type->loc, "read_csv gives a tensor, declared " + toString(t));
+      t = nullptr;
+    } else if (t) {
+      c.args[0]->type = T.str();
+      c.type = t;
+    }
+    for (auto &n : l.names)
+      bind(n, t, l.isVar);
+  }
+
   const Type *tensorBuiltin(ast::CallExpr &c, const std::string &n) {
     if (n == "read_csv") {
-      error(c.callee->loc, "'read_csv' is not supported yet");
+      error(c.callee->loc, "read_csv(...) must initialise a binding with a "
+                           "declared tensor type: let X: f64[N, D] = "
+                           "read_csv(\"x.csv\")");
       return nullptr;
     }
     bool hasAxis = (n == "sum" || n == "mean" || n == "logsumexp") &&
