@@ -43,6 +43,18 @@ void bp_index_error(const char *file, int32_t line, int32_t col,
 void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
                  const char *file, int32_t line, int32_t col);
 
+/* Params files (`bpc train --save`, docs/TRAINING.md): one entry per param
+ * of a program. bp_load_params sets the named params; on error it returns
+ * -1 and writes `PATH:LINE: message` into `error` (size `error_size`). */
+typedef struct bp_param_entry {
+  const char *name;
+  double *data;
+  int64_t rank;
+  int64_t dims[4];
+} bp_param_entry;
+int bp_load_params(const bp_param_entry *table, int64_t count,
+                   const char *path, char *error, int64_t error_size);
+
 /* The per-call buffer of a function's tensor temporaries, when too large
  * for the stack. One allocation per call, never per element or op. */
 void *bp_arena_alloc(int64_t bytes);

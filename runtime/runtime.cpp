@@ -197,6 +197,90 @@ void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
   }
 }
 
+int bp_load_params(const bp_param_entry *table, int64_t count,
+                   const char *path, char *error, int64_t error_size) {
+  auto fail = [&](int64_t line, const std::string &msg) {
+    if (error && error_size > 0)
+      snprintf(error, (size_t)error_size, "%s:%lld: %s", path,
+               (long long)line, msg.c_str());
+    return -1;
+  };
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    if (error && error_size > 0)
+      snprintf(error, (size_t)error_size, "cannot read params file '%s'",
+               path);
+    return -1;
+  }
+  std::string text;
+  char buf[1 << 16];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+    text.append(buf, got);
+  fclose(f);
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t nl = text.find('\n', start);
+    lines.push_back(text.substr(start, nl == std::string::npos ? nl : nl - start));
+    if (nl == std::string::npos)
+      break;
+    start = nl + 1;
+  }
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string &line = lines[i];
+    if (line.empty() || line[0] == '#')
+      continue;
+    char name[256];
+    int consumed = 0;
+    if (sscanf(line.c_str(), "%255s%n", name, &consumed) != 1)
+      continue;
+    std::vector<int64_t> dims;
+    const char *p = line.c_str() + consumed;
+    char *end;
+    for (long long d; (d = strtoll(p, &end, 10)), end != p; p = end)
+      dims.push_back(d);
+    const bp_param_entry *e = nullptr;
+    for (int64_t k = 0; k < count; ++k)
+      if (strcmp(table[k].name, name) == 0)
+        e = &table[k];
+    if (!e)
+      return fail((int64_t)i + 1, std::string("no param named '") + name +
+                                      "' in this program");
+    bool same = (int64_t)dims.size() == e->rank;
+    for (int64_t k = 0; same && k < e->rank; ++k)
+      same = dims[k] == e->dims[k];
+    if (!same)
+      return fail((int64_t)i + 1, std::string("param '") + name +
+                                      "' has another shape in the program");
+    if (i + 1 >= lines.size())
+      return fail((int64_t)i + 1, std::string("missing values of '") + name + "'");
+    int64_t n = 1;
+    for (int64_t k = 0; k < e->rank; ++k)
+      n *= e->dims[k];
+    const char *v = lines[++i].c_str();
+    int64_t got2 = 0;
+    for (;; ++got2) {
+      double x = strtod(v, &end);
+      if (end == v)
+        break;
+      if (got2 >= n)
+        return fail((int64_t)i + 1, std::string("too many values for '") + name + "'");
+      e->data[got2] = x;
+      v = end;
+    }
+    while (*v == ' ' || *v == '\t' || *v == '\r')
+      ++v;
+    if (*v)
+      return fail((int64_t)i + 1, std::string("bad value '") + v + "' for '" + name + "'");
+    if (got2 != n)
+      return fail((int64_t)i + 1, "'" + std::string(name) + "' needs " +
+                                      std::to_string(n) + " values, found " +
+                                      std::to_string(got2));
+  }
+  return 0;
+}
+
 void bp_index_error(const char *file, int32_t line, int32_t col,
                     int64_t index, int64_t axis, int64_t size) {
   char msg[160];

@@ -18,6 +18,8 @@ config.test_exec_root = lit_config.params.get(
     "exec_root", os.path.join(os.path.dirname(bpc), "..", "test"))
 config.substitutions.append(("%bpc", bpc))
 config.substitutions.append(("%python", python))
+config.substitutions.append(("%bp_runtime", lit_config.params.get(
+    "runtime", os.path.join(os.path.dirname(bpc), "..", "runtime", "libbp_runtime.a"))))
 config.substitutions.append(("%examples",
                              os.path.join(os.path.dirname(__file__), "..", "examples")))
 config.environment["PATH"] = os.pathsep.join(

@@ -10,6 +10,7 @@
 #include "ad/Check.h"
 #include "ad/Derived.h"
 #include "codegen/CodeGen.h"
+#include "driver/Build.h"
 #include "driver/Train.h"
 #include "ir/IRGen.h"
 #include "ir/Simplify.h"
@@ -71,25 +72,8 @@ void initParams(const ir::Module &m, JIT &jit, uint64_t seed) {
       llvm::consumeError(addr.takeError());
       continue;
     }
-    double *data = static_cast<double *>(*addr);
-    int64_t n = p.type->isTensor() ? p.type->numElements() : 1;
-    Rng rng{seed * 1000003u + k};
-    for (int64_t i = 0; i < n; ++i) {
-      double v = 0;
-      if (p.init == "ones")
-        v = 1;
-      else if (p.init == "literal")
-        v = p.initArgs[p.initArgs.size() == 1 ? 0 : i];
-      else if (p.init == "randn")
-        v = p.initArgs[0] * rng.normal();
-      else if (p.init == "uniform")
-        v = p.initArgs[0] + (p.initArgs[1] - p.initArgs[0]) * rng.uniform();
-      else if (p.init == "glorot") {
-        double limit = std::sqrt(6.0 / (p.type->shape[0] + p.type->shape[1]));
-        v = -limit + 2 * limit * rng.uniform();
-      }
-      data[i] = v;
-    }
+    std::vector<double> v = ir::initialValues(p, k, seed);
+    std::copy(v.begin(), v.end(), static_cast<double *>(*addr));
   }
 }
 
@@ -177,6 +161,17 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
       return ExitCode::Usage;
     }
     return ExitCode::Success;
+  }
+
+  if (o.action == Action::Build) {
+    BuildOptions b;
+    b.output = o.output;
+    b.target = o.target;
+    b.cpu = o.cpu;
+    b.prefix = o.prefix;
+    b.optLevel = o.optLevel;
+    b.seed = o.seed ? *o.seed : 0;
+    return buildOutput(*irMod, prog, path, b);
   }
 
   // LLVM.

@@ -19,7 +19,7 @@ enum class ExitCode {
 
 /// How far the pipeline goes, in order (compared with >=, as MLIR Toy's
 /// toyc does).
-enum class Action { Ast, Sema, Ir, Adjoint, Llvm, Asm, Check, Run, Train };
+enum class Action { Ast, Sema, Ir, Adjoint, Llvm, Asm, Build, Check, Run, Train };
 
 struct PipelineOptions {
   Action action = Action::Run;
@@ -35,6 +35,8 @@ struct PipelineOptions {
   std::optional<double> lr, clip;
   std::optional<std::string> optimizer;
   std::string savePath, plotDir;
+  // bpc build
+  std::string output, target, cpu, prefix;
 };
 
 ExitCode runPipeline(const std::string &path, const PipelineOptions &opts);

@@ -11,6 +11,7 @@
 #include "driver/Train.h"
 
 #include "codegen/CodeGen.h"
+#include "bp_runtime.h"
 #include "driver/Plot.h"
 #include "support/Random.h"
 
@@ -473,64 +474,24 @@ bool saveParams(const ir::Module &m, JIT &jit, const std::string &path,
 
 bool loadParams(const ir::Module &m, JIT &jit, const std::string &path,
                 std::string &err) {
-  std::ifstream in(path);
-  if (!in) {
-    err = "cannot read params file '" + path + "'";
-    return false;
-  }
-  std::string line;
-  int64_t lineNo = 0;
-  while (std::getline(in, line)) {
-    ++lineNo;
-    if (line.empty() || line[0] == '#')
-      continue;
-    std::istringstream head(line);
-    std::string name;
-    head >> name;
-    std::vector<int64_t> shape;
-    int64_t d;
-    while (head >> d)
-      shape.push_back(d);
-    const ir::Param *p = m.lookupParam(name);
-    auto at = path + ":" + std::to_string(lineNo) + ": ";
-    if (!p) {
-      err = at + "no param named '" + name + "' in this program";
-      return false;
-    }
-    if (shape != p->type->shape) {
-      err = at + "param '" + name + "' has type " + toString(p->type) +
-            " in the program";
-      return false;
-    }
-    if (!std::getline(in, line)) {
-      err = at + "missing values of '" + name + "'";
-      return false;
-    }
-    ++lineNo;
-    auto a = jit.lookup(codegen::paramSymbol(name));
+  std::vector<bp_param_entry> table;
+  for (auto &p : m.params) {
+    auto a = jit.lookup(codegen::paramSymbol(p.name));
     if (!a) {
       llvm::consumeError(a.takeError());
       continue;
     }
-    double *data = static_cast<double *>(*a);
-    int64_t n = p->type->isTensor() ? p->type->numElements() : 1;
-    std::istringstream vals(line);
-    std::string tok;
-    int64_t i = 0;
-    while (vals >> tok) {
-      double v;
-      if (i >= n || !parseNumber(tok, v)) {
-        err = path + ":" + std::to_string(lineNo) + ": bad value '" + tok +
-              "' for '" + name + "'";
-        return false;
-      }
-      data[i++] = v;
-    }
-    if (i != n) {
-      err = path + ":" + std::to_string(lineNo) + ": '" + name + "' needs " +
-            std::to_string(n) + " values, found " + std::to_string(i);
-      return false;
-    }
+    bp_param_entry e{p.name.c_str(), static_cast<double *>(*a),
+                     (int64_t)p.type->shape.size(), {0, 0, 0, 0}};
+    for (size_t k = 0; k < p.type->shape.size(); ++k)
+      e.dims[k] = p.type->shape[k];
+    table.push_back(e);
+  }
+  char error[512] = "";
+  if (bp_load_params(table.data(), (int64_t)table.size(), path.c_str(), error,
+                     sizeof error) != 0) {
+    err = error;
+    return false;
   }
   return true;
 }

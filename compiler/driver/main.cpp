@@ -22,7 +22,9 @@ commands:
   check FILE               compare every derived function with finite
                            differences
   train FILE               run the train block (flags below override it)
-  build FILE -o OUT        ahead-of-time build (not supported yet)
+  build FILE -o OUT        ahead-of-time build: OUT ends in .o, .so or .a;
+                           writes the C header <prefix>.h next to it
+                           (--target TRIPLE, --cpu NAME, --prefix NAME)
   repl                     interactive session (not supported yet)
 
 options:
@@ -106,6 +108,14 @@ int main(int argc, char **argv) {
       if (!value(v) || (v != "sgd" && v != "momentum" && v != "adam"))
         return usage("--optimizer needs sgd, momentum or adam");
       opts.optimizer = v;
+    } else if (a == "-o" || a == "--target" || a == "--cpu" ||
+               a == "--prefix") {
+      if (!value(v))
+        return usage(a + " needs a value");
+      (a == "-o"         ? opts.output
+       : a == "--target" ? opts.target
+       : a == "--cpu"    ? opts.cpu
+                         : opts.prefix) = v;
     } else if (a == "--save" || a == "--load" || a == "--plot") {
       if (!value(v))
         return usage(a + " needs a path");
@@ -154,7 +164,13 @@ int main(int argc, char **argv) {
                    "' (expected ast, ir, adjoint, llvm or asm)");
     return (int)runPipeline(positional[1], opts);
   }
-  if (command == "build" || command == "repl" ||
+  if (command == "build") {
+    if (positional.size() != 1 || opts.output.empty())
+      return usage("build needs FILE and -o OUT (.o, .so or .a)");
+    opts.action = Action::Build;
+    return (int)runPipeline(positional[0], opts);
+  }
+  if (command == "repl" ||
       command == "explain")
     return usage("'" + command + "' is not supported yet");
   return usage("unknown command '" + command + "'");

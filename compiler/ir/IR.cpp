@@ -1,6 +1,8 @@
 //===- IR.cpp - IR construction and cloning -------------------------------===//
 #include "ir/IR.h"
 
+#include "support/Random.h"
+
 #include <cassert>
 
 namespace bp::ir {
@@ -85,6 +87,28 @@ Function *Module::addFunction(std::string name) {
   functions.push_back(std::make_unique<Function>());
   functions.back()->name = std::move(name);
   return functions.back().get();
+}
+
+std::vector<double> initialValues(const Param &p, size_t index,
+                                  uint64_t seed) {
+  int64_t n = p.type->isTensor() ? p.type->numElements() : 1;
+  std::vector<double> out(n, 0.0);
+  Rng rng{seed * 1000003u + index};
+  for (int64_t i = 0; i < n; ++i) {
+    if (p.init == "ones")
+      out[i] = 1;
+    else if (p.init == "literal")
+      out[i] = p.initArgs[p.initArgs.size() == 1 ? 0 : i];
+    else if (p.init == "randn")
+      out[i] = p.initArgs[0] * rng.normal();
+    else if (p.init == "uniform")
+      out[i] = p.initArgs[0] + (p.initArgs[1] - p.initArgs[0]) * rng.uniform();
+    else if (p.init == "glorot") {
+      double limit = std::sqrt(6.0 / (p.type->shape[0] + p.type->shape[1]));
+      out[i] = -limit + 2 * limit * rng.uniform();
+    }
+  }
+  return out;
 }
 
 Op *Builder::create(OpKind k, std::vector<Value *> operands,

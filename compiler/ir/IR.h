@@ -156,6 +156,10 @@ private:
   bool beforeTerminator = false;
 };
 
+/// The initial values of param number `index` (row-major), from its
+/// initialiser and `--seed`: the same numbers for the JIT and AOT builds.
+std::vector<double> initialValues(const Param &p, size_t index, uint64_t seed);
+
 /// Deep copy of `src` into `dst` (appended), mapping values through `map`
 /// (which is extended with the copies' results and block arguments).
 void cloneOpsInto(const Block &src, Block &dst,

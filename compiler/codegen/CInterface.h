@@ -1,0 +1,33 @@
+//===- CInterface.h - the C ABI of `bpc build` ------------------*- C++ -*-===//
+#pragma once
+
+#include "ir/IR.h"
+#include "sema/Sema.h"
+
+#include <iosfwd>
+#include <string>
+
+namespace llvm {
+class Module;
+}
+
+namespace bp::codegen {
+
+/// User functions and named derived functions get a C wrapper; internal
+/// ones (`f.rev.10`, inline `grad(f, x)`, `__train_step`) do not.
+bool isExported(const ir::Function &f);
+
+/// Input:  the LLVM module emitted for `m`.
+/// Output: C wrappers `<prefix>_<fn>`, param accessors and
+///         `<prefix>_load_params`; params get their initial values (from
+///         their initialisers and `seed`) as static data. See
+///         CInterface.cpp and docs/ABI.md.
+void addCInterface(const ir::Module &m, llvm::Module &mod,
+                   const std::string &prefix, uint64_t seed);
+
+/// The matching C99 / C++ header.
+void writeCHeader(const ir::Module &m, const sema::Program &prog,
+                  const std::string &prefix, const std::string &source,
+                  std::ostream &os);
+
+} // namespace bp::codegen

@@ -1,0 +1,190 @@
+//===- Build.cpp - `bpc build`: objects, shared and static libraries ------===//
+//
+// The module (with its C interface, codegen/CInterface.cpp) is compiled to
+// an object file for the requested target; `.so` links it with the runtime
+// archive using the system C compiler driver (`cc -shared`), `.a` archives
+// it together with the runtime's object (`ar`). The header `<prefix>.h` is
+// written next to the output.
+//
+//===----------------------------------------------------------------------===//
+#include "driver/Build.h"
+
+#include "codegen/CInterface.h"
+#include "codegen/CodeGen.h"
+#include "jit/JIT.h"
+
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#ifndef BP_RUNTIME_ARCHIVE
+#error "BP_RUNTIME_ARCHIVE must name libbp_runtime.a"
+#endif
+
+namespace bp {
+
+namespace fs = std::filesystem;
+
+static bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// `libdigits.so` -> `digits`: a C identifier for the exported names.
+static std::string defaultPrefix(const std::string &out) {
+  std::string stem = fs::path(out).stem().string();
+  if (stem.rfind("lib", 0) == 0 && stem.size() > 3)
+    stem = stem.substr(3);
+  std::string id;
+  for (char c : stem)
+    id += isalnum((unsigned char)c) ? c : '_';
+  if (id.empty() || isdigit((unsigned char)id[0]))
+    id = "bp_" + id;
+  return id;
+}
+
+static int runTool(const std::string &tool, std::vector<std::string> args,
+                   std::string &err) {
+  auto path = llvm::sys::findProgramByName(tool);
+  if (!path) {
+    err = "'" + tool + "' not found on PATH (needed to link " + args.back() +
+          ")";
+    return -1;
+  }
+  std::vector<llvm::StringRef> argv = {*path};
+  for (auto &a : args)
+    argv.push_back(a);
+  std::string msg;
+  int rc = llvm::sys::ExecuteAndWait(*path, argv, std::nullopt, {}, 0, 0, &msg);
+  if (rc != 0)
+    err = tool + " failed" + (msg.empty() ? "" : ": " + msg);
+  return rc;
+}
+
+ExitCode buildOutput(const ir::Module &m, const sema::Program &prog,
+                     const std::string &sourcePath, const BuildOptions &o) {
+  const std::string &out = o.output;
+  bool isObj = endsWith(out, ".o"), isSo = endsWith(out, ".so"),
+       isAr = endsWith(out, ".a");
+  if (!isObj && !isSo && !isAr) {
+    std::cerr << "bpc: error: -o must end in .o, .so or .a, found '" << out
+              << "'\n";
+    return ExitCode::Usage;
+  }
+  llvm::InitializeAllTargetInfos();
+  llvm::InitializeAllTargets();
+  llvm::InitializeAllTargetMCs();
+  llvm::InitializeAllAsmPrinters();
+  std::string triple =
+      o.target.empty() ? llvm::sys::getDefaultTargetTriple() : o.target;
+  std::string lookupErr;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, lookupErr);
+  if (!target) {
+    std::cerr << "bpc: error: unknown --target '" << triple << "': "
+              << lookupErr << '\n';
+    return ExitCode::Usage;
+  }
+  std::string cpu = o.cpu, features;
+  if (cpu.empty() && o.target.empty()) {
+    cpu = llvm::sys::getHostCPUName().str();
+    llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+    for (auto &f : host)
+      features += (features.empty() ? "" : ",") +
+                  std::string(f.second ? "+" : "-") + f.first().str();
+  } else if (cpu.empty()) {
+    cpu = "generic";
+  }
+  llvm::TargetOptions topts;
+  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
+      triple, cpu, features, topts, llvm::Reloc::PIC_));
+  if (!tm) {
+    std::cerr << "bpc: error: cannot target '" << triple << "' with cpu '"
+              << cpu << "'\n";
+    return ExitCode::Usage;
+  }
+
+  std::string prefix = o.prefix.empty() ? defaultPrefix(out) : o.prefix;
+  llvm::LLVMContext ctx;
+  auto mod = codegen::emitLLVM(m, ctx);
+  codegen::addCInterface(m, *mod, prefix, o.seed);
+  codegen::optimize(*mod, *tm, o.optLevel);
+
+  fs::path outPath(out);
+  std::string objPath = isObj ? out : out + ".tmp.o";
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(objPath, ec, llvm::sys::fs::OF_None);
+    if (ec) {
+      std::cerr << "bpc: error: cannot write '" << objPath
+                << "': " << ec.message() << '\n';
+      return ExitCode::Usage;
+    }
+    llvm::legacy::PassManager pm;
+    if (tm->addPassesToEmitFile(pm, os, nullptr,
+                                llvm::CodeGenFileType::ObjectFile)) {
+      std::cerr << "bpc: error: the target cannot emit object files\n";
+      return ExitCode::Usage;
+    }
+    pm.run(*mod);
+  }
+  std::string err;
+  if (isSo) {
+    if (runTool("cc", {"-shared", "-o", out, objPath, BP_RUNTIME_ARCHIVE,
+                       "-lstdc++", "-lm"},
+                err) != 0) {
+      std::cerr << "bpc: error: " << err << '\n';
+      return ExitCode::Usage;
+    }
+  } else if (isAr) {
+    // The archive holds the model and the runtime's object.
+    fs::path tmp = fs::temp_directory_path() /
+                   ("bpc-ar-" + std::to_string(::getpid()));
+    fs::create_directories(tmp);
+    fs::path absAr = fs::absolute(BP_RUNTIME_ARCHIVE);
+    std::string cwd = fs::current_path().string();
+    fs::current_path(tmp);
+    int rc = runTool("ar", {"x", absAr.string()}, err);
+    fs::current_path(cwd);
+    std::vector<std::string> members;
+    for (auto &e : fs::directory_iterator(tmp))
+      members.push_back(e.path().string());
+    std::error_code ec;
+    fs::remove(out, ec);
+    std::vector<std::string> args = {"rcs", out, objPath};
+    args.insert(args.end(), members.begin(), members.end());
+    if (rc == 0)
+      rc = runTool("ar", args, err);
+    fs::remove_all(tmp, ec);
+    if (rc != 0) {
+      std::cerr << "bpc: error: " << err << '\n';
+      return ExitCode::Usage;
+    }
+  }
+  if (!isObj) {
+    std::error_code ec;
+    fs::remove(objPath, ec);
+  }
+  fs::path header = outPath.parent_path() / (prefix + ".h");
+  std::ofstream h(header);
+  if (!h) {
+    std::cerr << "bpc: error: cannot write '" << header.string() << "'\n";
+    return ExitCode::Usage;
+  }
+  codegen::writeCHeader(m, prog, prefix, sourcePath, h);
+  std::cout << "wrote " << out << " and " << header.string() << '\n';
+  return ExitCode::Success;
+}
+
+} // namespace bp

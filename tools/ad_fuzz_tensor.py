@@ -1,0 +1,1458 @@
+#!/usr/bin/env python3
+"""ad_fuzz_tensor.py -- randomized property test for BP's tensor AD.
+
+From a fixed seed it generates random, well-typed tensor BP programs, each a
+function `f(x: f64[..], W: f64[..], ...) -> f64` over random small static
+shapes (rank 1-2, dims 1-4, size-1 dims included to exercise broadcasting),
+together with an equivalent Python function (the "mirror", standard library
+only: tensors are a tiny flat-list class).  Programs are built from
+  - elementwise + - * / with NumPy broadcasting (tensor-tensor, tensor-scalar),
+  - elementwise builtins (tanh, sigmoid, softplus, sin, cos, exp of a bounded
+    argument, log(1 + e*e), sqrt(1 + e*e), e^2, and with a small weight the
+    kinked relu, abs, max, min, clip),
+  - `@` in all four forms, transpose, outer,
+  - sum / mean / logsumexp with and without axis, norm, dot, softmax,
+    log_softmax,
+  - indexing x[i], X[i, j], X[i] (constant or loop indices), slices with
+    constant bounds (x[1:3], X[0:2, 1:], X[i, 1:]), on variables and on
+    expressions,
+  - tensor literals of scalar expressions ([a, 2.0 * b], [[..], [..]]) and of
+    rank-1 rows ([u, v]),
+  - var tensors updated element- or row-wise in for loops (v[i] = e,
+    v[i] += e, M[i, j] *= e, M[i] -= row), loop-carried tensor vars
+    (h = tanh(h * a + b)), scalar accumulators, tensor-valued helper
+    functions,
+and the function ends in a scalar (sum, mean, dot, ...).
+
+`bpc run` evaluates, for every program at a random point,
+  - f's value,
+  - grad(f, every argument)          (reverse mode),
+  - jvp(f, one tensor argument) along a random tangent (forward mode).
+The checker compares
+  - the value with the Python mirror                        (relative 1e-10),
+  - each gradient element with a five-point central finite
+    difference of the mirror                                (relative 1e-5 + abs floor),
+  - the jvp tangent with dot(reverse gradient, tangent)     (relative 1e-9),
+  - the jvp primal with the value                           (relative 1e-12),
+  - the printed shapes of the gradients.
+Points near kinks are re-sampled: the mirror records which side of every kink
+each element is on, and that trace must be the same at every finite
+difference point.
+
+Many programs are batched into one BP file (one `main` printing all results);
+a batch that fails to compile or run is re-run program by program.
+
+Usage: python3 tools/ad_fuzz_tensor.py --seed 1 --count 200 --bpc PATH [--keep DIR]
+Exit status 0 when everything passes, 1 otherwise.
+"""
+
+import argparse
+import concurrent.futures
+import itertools
+import math
+import operator
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+# Constructs that --exclude can switch off (for hunting further bugs while one
+# is open; the committed lit test uses all of them).
+CONSTRUCTS = ["kinks", "matmul", "transpose", "outer", "reduce", "axis",
+              "softmax", "index", "slice", "literal", "stack", "update",
+              "carried", "accum", "helpers", "div", "scalar_arg", "exprindex"]
+
+# ---------------------------------------------------------------------------
+# Python tensor runtime for the mirrors.
+
+
+class T:
+    """A dense row-major tensor: shape tuple and flat list of floats."""
+    __slots__ = ("shape", "d")
+
+    def __init__(self, shape, d):
+        self.shape = tuple(shape)
+        self.d = d
+
+    def copy(self):
+        return T(self.shape, list(self.d))
+
+    def nested(self):
+        if len(self.shape) == 1:
+            return list(self.d)
+        n = self.shape[1]
+        return [self.d[i * n:(i + 1) * n] for i in range(self.shape[0])]
+
+
+class _State:
+    trace = []
+
+
+ST = _State()
+
+
+def _size(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _bshape(a, b):
+    ra, rb = len(a), len(b)
+    r = max(ra, rb)
+    a = (1,) * (r - ra) + tuple(a)
+    b = (1,) * (r - rb) + tuple(b)
+    out = []
+    for x, y in zip(a, b):
+        if x != y and x != 1 and y != 1:
+            raise AssertionError("shapes do not broadcast: %r %r" % (a, b))
+        out.append(max(x, y))
+    return tuple(out), a, b
+
+
+def _bidx(shape, full, out):
+    """Flat indices into a tensor of (padded) shape `full` for each element of
+    the output shape `out`."""
+    strides = []
+    s = 1
+    for x in reversed(full):
+        strides.append(s)
+        s *= x
+    strides.reverse()
+    res = []
+    for idx in itertools.product(*[range(o) for o in out]):
+        res.append(sum((i if f != 1 else 0) * st
+                       for i, f, st in zip(idx, full, strides)))
+    return res
+
+
+def _b(op, a, b):
+    ta, tb = isinstance(a, T), isinstance(b, T)
+    if not ta and not tb:
+        return op(a, b)
+    if not tb:
+        return T(a.shape, [op(x, b) for x in a.d])
+    if not ta:
+        return T(b.shape, [op(a, y) for y in b.d])
+    if a.shape == b.shape:
+        return T(a.shape, [op(x, y) for x, y in zip(a.d, b.d)])
+    out, fa, fb = _bshape(a.shape, b.shape)
+    ia, ib = _bidx(a.shape, fa, out), _bidx(b.shape, fb, out)
+    return T(out, [op(a.d[i], b.d[j]) for i, j in zip(ia, ib)])
+
+
+def _u(fn, a):
+    if isinstance(a, T):
+        return T(a.shape, [fn(x) for x in a.d])
+    return fn(a)
+
+
+def _sigmoid(a):
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)
+    return e / (1.0 + e)
+
+
+def _softplus(a):
+    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+
+
+def _relu(a):
+    ST.trace.append(a > 0)
+    return a if a > 0 else 0.0
+
+
+def _abs(a):
+    ST.trace.append(a >= 0)
+    return abs(a)
+
+
+def _max2(a, b):
+    ST.trace.append(a > b)
+    return a if a > b else b
+
+
+def _min2(a, b):
+    ST.trace.append(a < b)
+    return a if a < b else b
+
+
+def _clipf(lo, hi):
+    def f(a):
+        ST.trace.append((a < lo, a > hi))
+        return min(max(a, lo), hi)
+    return f
+
+
+def _sq(a):
+    return a * a
+
+
+def _sum(a, axis=None):
+    if axis is None:
+        return math.fsum(a.d) if isinstance(a, T) else a
+    return _reduce(a, axis, math.fsum)
+
+
+def _mean(a, axis=None):
+    if axis is None:
+        return math.fsum(a.d) / len(a.d)
+    n = a.shape[axis]
+    return _reduce(a, axis, lambda v: math.fsum(v) / n)
+
+
+def _lse1(v):
+    m = max(v)
+    return m + math.log(math.fsum(math.exp(x - m) for x in v))
+
+
+def _lse(a, axis=None):
+    if axis is None:
+        return _lse1(a.d)
+    return _reduce(a, axis, _lse1)
+
+
+def _reduce(a, axis, fn):
+    if axis < 0:
+        axis += len(a.shape)
+    if len(a.shape) == 1:
+        return fn(a.d)
+    m, n = a.shape
+    if axis == 1:
+        return T((m,), [fn(a.d[i * n:(i + 1) * n]) for i in range(m)])
+    return T((n,), [fn(a.d[j::n]) for j in range(n)])
+
+
+def _norm(a):
+    return math.sqrt(math.fsum(x * x for x in a.d))
+
+
+def _dot(a, b):
+    assert a.shape == b.shape and len(a.shape) == 1
+    return math.fsum(x * y for x, y in zip(a.d, b.d))
+
+
+def _rows(a, fn):
+    if len(a.shape) == 1:
+        return T(a.shape, fn(a.d))
+    m, n = a.shape
+    out = []
+    for i in range(m):
+        out += fn(a.d[i * n:(i + 1) * n])
+    return T(a.shape, out)
+
+
+def _sm1(v):
+    m = max(v)
+    e = [math.exp(x - m) for x in v]
+    s = math.fsum(e)
+    return [x / s for x in e]
+
+
+def _lsm1(v):
+    m = max(v)
+    z = [x - m for x in v]
+    ls = math.log(math.fsum(math.exp(x) for x in z))
+    return [x - ls for x in z]
+
+
+def _softmax(a):
+    return _rows(a, _sm1)
+
+
+def _log_softmax(a):
+    return _rows(a, _lsm1)
+
+
+def _mm(a, b):
+    ra, rb = len(a.shape), len(b.shape)
+    if ra == 1 and rb == 1:
+        return _dot(a, b)
+    if ra == 2 and rb == 1:
+        m, k = a.shape
+        assert b.shape == (k,)
+        return T((m,), [math.fsum(a.d[i * k + t] * b.d[t] for t in range(k))
+                        for i in range(m)])
+    if ra == 1 and rb == 2:
+        k, n = b.shape
+        assert a.shape == (k,)
+        return T((n,), [math.fsum(a.d[t] * b.d[t * n + j] for t in range(k))
+                        for j in range(n)])
+    m, k = a.shape
+    k2, n = b.shape
+    assert k == k2
+    return T((m, n), [math.fsum(a.d[i * k + t] * b.d[t * n + j] for t in range(k))
+                      for i in range(m) for j in range(n)])
+
+
+def _tr(a):
+    m, n = a.shape
+    return T((n, m), [a.d[i * n + j] for j in range(n) for i in range(m)])
+
+
+def _outer(a, b):
+    return T((len(a.d), len(b.d)), [x * y for x in a.d for y in b.d])
+
+
+def _ix(a, *idx):
+    """x[i], X[i, j], X[i] (a row)."""
+    for i, n in zip(idx, a.shape):
+        if not 0 <= i < n:
+            raise IndexError("index %d out of range %d" % (i, n))
+    if len(a.shape) == 1:
+        return a.d[idx[0]]
+    n = a.shape[1]
+    if len(idx) == 2:
+        return a.d[idx[0] * n + idx[1]]
+    return T((n,), a.d[idx[0] * n:(idx[0] + 1) * n])
+
+
+def _sl(a, *spec):
+    """Slices: each spec entry is an int index or a (lo, hi) pair."""
+    if len(a.shape) == 1:
+        lo, hi = spec[0]
+        return T((hi - lo,), a.d[lo:hi])
+    n = a.shape[1]
+    s0 = spec[0]
+    s1 = spec[1] if len(spec) > 1 else (0, n)
+    if isinstance(s0, int):
+        row = a.d[s0 * n:(s0 + 1) * n]
+        return T((s1[1] - s1[0],), row[s1[0]:s1[1]])
+    out = []
+    for i in range(s0[0], s0[1]):
+        out += a.d[i * n + s1[0]:i * n + s1[1]]
+    return T((s0[1] - s0[0], s1[1] - s1[0]), out)
+
+
+def _lit(elems):
+    if isinstance(elems[0], T):
+        n = elems[0].shape
+        d = []
+        for e in elems:
+            assert e.shape == n
+            d += e.d
+        return T((len(elems),) + n, d)
+    return T((len(elems),), [float(e) for e in elems])
+
+
+def _full(shape, v):
+    return T(shape, [v] * _size(shape))
+
+
+def _cp(a):
+    return a.copy() if isinstance(a, T) else a
+
+
+def _get(a, idx):
+    return _ix(a, *idx)
+
+
+def _set(a, idx, v):
+    """v[i] = e, M[i, j] = e, M[i] = row (in place; vars are copies)."""
+    if len(a.shape) == 1 or len(idx) == 2:
+        for i, n in zip(idx, a.shape):
+            if not 0 <= i < n:
+                raise IndexError("index out of range")
+        k = idx[0] if len(a.shape) == 1 else idx[0] * a.shape[1] + idx[1]
+        a.d[k] = float(v)
+        return
+    n = a.shape[1]
+    i = idx[0]
+    if not 0 <= i < a.shape[0]:
+        raise IndexError("index out of range")
+    if isinstance(v, T):
+        assert v.shape == (n,)
+        a.d[i * n:(i + 1) * n] = list(v.d)
+    else:
+        a.d[i * n:(i + 1) * n] = [float(v)] * n
+
+
+PRELUDE = {
+    "T": T, "_b": _b, "_u": _u, "_ADD": operator.add, "_SUB": operator.sub,
+    "_MUL": operator.mul, "_DIV": operator.truediv, "_exp": math.exp,
+    "_log": math.log, "_sqrt": math.sqrt, "_sin": math.sin, "_cos": math.cos,
+    "_tanh": math.tanh, "_sigmoid": _sigmoid, "_softplus": _softplus,
+    "_relu": _relu, "_abs": _abs, "_max2": _max2, "_min2": _min2,
+    "_clipf": _clipf, "_sq": _sq, "_sum": _sum, "_mean": _mean, "_lse": _lse,
+    "_norm": _norm, "_dot": _dot, "_softmax": _softmax,
+    "_log_softmax": _log_softmax, "_mm": _mm, "_tr": _tr, "_outer": _outer,
+    "_ix": _ix, "_sl": _sl, "_lit": _lit, "_full": _full, "_cp": _cp,
+    "_get": _get, "_set": _set, "float": float,
+}
+
+
+def evaluate(fn, args):
+    """(value, trace) or None when the mirror fails."""
+    ST.trace = []
+    try:
+        v = fn(*args)
+        v = float(v)
+    except (OverflowError, ValueError, ZeroDivisionError, IndexError):
+        return None
+    if not math.isfinite(v):
+        return None
+    return v, tuple(ST.trace)
+
+
+# ---------------------------------------------------------------------------
+# Generator.  Every production returns (bp_text, py_text).
+
+
+def shape_bp(s):
+    return "f64[%s]" % ", ".join(map(str, s))
+
+
+def lit(rng, lo=-1.5, hi=1.5):
+    v = round(rng.uniform(lo, hi), 2)
+    if v == 0:
+        v = 0.25
+    s = repr(v)
+    return ("(%s)" % s, "(%s)" % s) if v < 0 else (s, s)
+
+
+class Scope:
+    def __init__(self, parent=None):
+        if parent is None:
+            self.vars = []      # (name, shape) readable values; () = f64 scalar
+            self.loops = []     # (name, bound) int loop indices
+            self.depth = 0
+        else:
+            self.vars = list(parent.vars)
+            self.loops = list(parent.loops)
+            self.depth = parent.depth + 1
+
+
+class Block:
+    def __init__(self):
+        self.bp = []
+        self.py = []
+
+    def add(self, ind, bp, py):
+        if bp is not None:
+            self.bp.append("  " * ind + bp)
+        if py is not None:
+            self.py.append("    " * ind + py)
+
+
+class Gen:
+    def __init__(self, rng, pid, allowed):
+        self.rng = rng
+        self.pid = pid
+        self.allowed = allowed
+        self.counter = 0
+        self.helpers = []     # (name, [param shapes], result shape)
+        self.dims = [1, 2, 3, 4]
+
+    def ok(self, c):
+        return c in self.allowed
+
+    def fresh(self, base):
+        self.counter += 1
+        return "%s%d" % (base, self.counter)
+
+    def pick(self, weighted):
+        items = [(k, w) for k, w in weighted if w > 0]
+        tot = sum(w for _, w in items)
+        x = self.rng.uniform(0, tot)
+        for k, w in items:
+            x -= w
+            if x <= 0:
+                return k
+        return items[-1][0]
+
+    def dim(self):
+        return self.rng.choice(self.dims)
+
+    def rshape(self, rank=None):
+        if rank is None:
+            rank = self.rng.choice([1, 1, 2, 2, 2])
+        return tuple(self.dim() for _ in range(rank))
+
+    # ---- indices --------------------------------------------------------
+
+    def index(self, sc, n):
+        """An int index expression valid for an axis of size n."""
+        r = self.rng
+        cands = [(l, b) for l, b in sc.loops if b <= n]
+        if cands and r.random() < 0.75:
+            l, b = r.choice(cands)
+            if r.random() < 0.2 and b > 1:
+                e = "%d - %s" % (b - 1, l)
+                return e, "(%s)" % e
+            return l, l
+        c = str(r.randrange(n))
+        return c, c
+
+    # ---- expressions ----------------------------------------------------
+
+    def vars_of(self, sc, shape):
+        return [v for v, s in sc.vars if s == shape]
+
+    def leaf(self, sc, S):
+        r = self.rng
+        if S == ():
+            cands = []
+            sv = self.vars_of(sc, ())
+            if sv:
+                cands.append(("var", 4))
+            tv = [(v, s) for v, s in sc.vars if s != ()]
+            if tv and self.ok("index"):
+                cands.append(("idx", 4))
+            if sc.loops:
+                cands.append(("loop", 0.7))
+            cands.append(("lit", 1))
+            k = self.pick(cands)
+            if k == "var":
+                v = r.choice(sv)
+                return v, v
+            if k == "idx":
+                v, s = r.choice(tv)
+                ix = [self.index(sc, n) for n in s]
+                return ("%s[%s]" % (v, ", ".join(i[0] for i in ix)),
+                        "_ix(%s, %s)" % (v, ", ".join(i[1] for i in ix)))
+            if k == "loop":
+                l, _ = r.choice(sc.loops)
+                c = lit(r, 0.1, 0.6)
+                return ("(%s * float(%s))" % (c[0], l),
+                        "(%s * float(%s))" % (c[1], l))
+            return lit(r)
+        ex = self.vars_of(sc, S)
+        cands = []
+        if ex:
+            cands.append(("var", 6))
+        big = [(v, s) for v, s in sc.vars if len(s) == len(S) and s != S and
+               all(a >= b for a, b in zip(s, S))]
+        if big and self.ok("slice"):
+            cands.append(("slice", 2))
+        rows = [(v, s) for v, s in sc.vars if len(S) == 1 and len(s) == 2 and
+                s[1] >= S[0]]
+        if rows and self.ok("index"):
+            cands.append(("row", 2))
+        bc = [(v, s) for v, s in sc.vars if s != () and s != S and
+              self.broadcasts_to(s, S)]
+        if bc:
+            cands.append(("bcast", 1.5))
+        if self.ok("literal") and _size(S) <= 8:
+            cands.append(("lit", 1))
+        if not cands:
+            cands.append(("const", 1))
+        k = self.pick(cands)
+        if k == "var":
+            v = r.choice(ex)
+            return v, v
+        if k == "slice":
+            v, s = r.choice(big)
+            return self.slice_of(v, v, s, S)
+        if k == "row":
+            v, s = r.choice(rows)
+            i = self.index(sc, s[0])
+            if s[1] == S[0]:
+                return "%s[%s]" % (v, i[0]), "_ix(%s, %s)" % (v, i[1])
+            lo = r.randrange(s[1] - S[0] + 1)
+            b, p = self.bounds(lo, lo + S[0], s[1])
+            return ("%s[%s, %s]" % (v, i[0], b),
+                    "_sl(%s, %s, %s)" % (v, i[1], p))
+        if k == "bcast":
+            v, s = r.choice(bc)
+            c = lit(r, 0.3, 1.5)
+            if r.random() < 0.5:
+                return ("(%s * ones(%s))" % (v, ", ".join(map(str, S))),
+                        "_b(_MUL, %s, _full(%r, 1.0))" % (v, S))
+            return ("(%s + zeros(%s))" % (v, ", ".join(map(str, S))),
+                    "_b(_ADD, %s, _full(%r, 0.0))" % (v, S))
+        if k == "lit":
+            return self.literal(sc, S, 0)
+        c = lit(r)
+        return ("(%s * ones(%s))" % (c[0], ", ".join(map(str, S))),
+                "_full(%r, %s)" % (S, c[1]))
+
+    def broadcasts_to(self, s, S):
+        if len(s) > len(S):
+            return False
+        s = (1,) * (len(S) - len(s)) + tuple(s)
+        return all(a == b or a == 1 for a, b in zip(s, S))
+
+    def bounds(self, lo, hi, n):
+        """BP slice text and Python (lo, hi) pair for lo:hi of an axis n."""
+        r = self.rng
+        if lo == 0 and hi == n and r.random() < 0.5:
+            b = ":"
+        elif lo == 0 and r.random() < 0.4:
+            b = ":%d" % hi
+        elif hi == n and r.random() < 0.4:
+            b = "%d:" % lo
+        else:
+            b = "%d:%d" % (lo, hi)
+        return b, "(%d, %d)" % (lo, hi)
+
+    def slice_of(self, bp, py, s, S):
+        r = self.rng
+        parts_b, parts_p = [], []
+        for n, m in zip(s, S):
+            lo = r.randrange(n - m + 1)
+            b, p = self.bounds(lo, lo + m, n)
+            parts_b.append(b)
+            parts_p.append(p)
+        if len(s) == 2 and parts_b[1] == ":" and r.random() < 0.5:
+            parts_b.pop()
+            parts_p.pop()
+        return ("%s[%s]" % (bp, ", ".join(parts_b)),
+                "_sl(%s, %s)" % (py, ", ".join(parts_p)))
+
+    def literal(self, sc, S, d):
+        r = self.rng
+        if len(S) == 1:
+            es = [self.expr(sc, (), d) for _ in range(S[0])]
+            return ("[%s]" % ", ".join(e[0] for e in es),
+                    "_lit([%s])" % ", ".join(e[1] for e in es))
+        if self.ok("stack") and r.random() < 0.4:
+            es = [self.expr(sc, (S[1],), d) for _ in range(S[0])]
+            return ("[%s]" % ", ".join(e[0] for e in es),
+                    "_lit([%s])" % ", ".join(e[1] for e in es))
+        rows = []
+        for _ in range(S[0]):
+            es = [self.expr(sc, (), max(d - 1, 0)) for _ in range(S[1])]
+            rows.append(("[%s]" % ", ".join(e[0] for e in es),
+                         "_lit([%s])" % ", ".join(e[1] for e in es)))
+        return ("[%s]" % ", ".join(x[0] for x in rows),
+                "_lit([%s])" % ", ".join(x[1] for x in rows))
+
+    def pos(self, sc, S, d):
+        """A positive expression (>= ~0.1) of shape S."""
+        r = self.rng
+        a = self.expr(sc, S, max(d - 1, 0))
+        v = r.randrange(5)
+        if v == 0:
+            return "(1.0 + %s * %s)" % (a[0], a[0]), "_b(_ADD, 1.0, _u(_sq, %s))" % a[1]
+        if v == 1:
+            return "(2.0 + sin(%s))" % a[0], "_b(_ADD, 2.0, _u(_sin, %s))" % a[1]
+        if v == 2:
+            return "(0.1 + softplus(%s))" % a[0], "_b(_ADD, 0.1, _u(_softplus, %s))" % a[1]
+        if v == 3:
+            return "(0.5 + sigmoid(%s))" % a[0], "_b(_ADD, 0.5, _u(_sigmoid, %s))" % a[1]
+        return ("exp(0.5 * tanh(%s))" % a[0],
+                "_u(_exp, _b(_MUL, 0.5, _u(_tanh, %s)))" % a[1])
+
+    def operand_shapes(self, S):
+        """Two shapes that broadcast to S (either may be a scalar ())."""
+        r = self.rng
+        if S == ():
+            return (), ()
+
+        def reduce_(full):
+            if r.random() < 0.2:
+                return ()
+            s = [d if (d == 1 or r.random() < 0.7) else 1 for d in S]
+            if len(s) == 2 and s[0] == 1 and r.random() < 0.5:
+                s = s[1:]
+            return tuple(s)
+        a = S if r.random() < 0.5 else reduce_(S)
+        # b must supply every axis a lacks
+        af = (1,) * (len(S) - len(a)) + tuple(a)
+        b = []
+        for d, x in zip(S, af):
+            b.append(d if (x != d or r.random() < 0.6) else 1)
+        if len(a) < len(S) or r.random() < 0.7:
+            b = tuple(b)
+        else:
+            b = tuple(b)
+            if all(x == 1 for x in b) and r.random() < 0.5:
+                b = ()
+            elif len(b) == 2 and b[0] == 1 and r.random() < 0.5:
+                b = b[1:]
+        if len(b) == 0 and len(a) < len(S):
+            b = S
+        if r.random() < 0.5:
+            a, b = b, a
+        assert _bshape(a, b)[0] == S if (a or b) else True
+        return a, b
+
+    def expr(self, sc, S, d):
+        r = self.rng
+        if d <= 0 or r.random() < 0.12:
+            return self.leaf(sc, S)
+        ok = self.ok
+        d1 = d - 1
+        rank = len(S)
+        tvars = [(v, s) for v, s in sc.vars if s != ()]
+        k = self.pick([
+            ("bin", 6), ("div", 1.5 if ok("div") else 0), ("neg", 0.4),
+            ("smooth", 4), ("expf", 1.2), ("logf", 1), ("sqrtf", 0.8),
+            ("sq", 0.6),
+            ("kink", 1.2 if ok("kinks") else 0),
+            ("mm", 2.5 if ok("matmul") else 0),
+            ("tr", 1 if (rank == 2 and ok("transpose")) else 0),
+            ("outer", 1 if (rank == 2 and ok("outer")) else 0),
+            ("red", 3 if (rank == 0 and ok("reduce")) else 0),
+            ("dot", 1 if (rank == 0 and ok("reduce")) else 0),
+            ("redax", 1.5 if (rank == 1 and ok("axis")) else 0),
+            ("redax0", 0.4 if (rank == 0 and ok("axis")) else 0),
+            ("smx", 1.2 if (rank >= 1 and ok("softmax")) else 0),
+            ("idx", 1.5 if (rank == 0 and ok("index") and tvars) else 0),
+            ("eidx", 0.6 if (rank <= 1 and ok("exprindex")) else 0),
+            ("eslice", 0.6 if (rank >= 1 and ok("exprindex") and ok("slice")) else 0),
+            ("lit", 0.8 if (rank >= 1 and ok("literal") and _size(S) <= 8) else 0),
+            ("call", 1.5 if [h for h in self.helpers if h[2] == S] else 0),
+        ])
+        if k == "bin":
+            A, B = self.operand_shapes(S)
+            a, b = self.expr(sc, A, d1), self.expr(sc, B, d1)
+            op = r.choice("+-*")
+            pn = {"+": "_ADD", "-": "_SUB", "*": "_MUL"}[op]
+            return "(%s %s %s)" % (a[0], op, b[0]), "_b(%s, %s, %s)" % (pn, a[1], b[1])
+        if k == "div":
+            A, B = self.operand_shapes(S)
+            a, b = self.expr(sc, A, d1), self.pos(sc, B, d1)
+            return "(%s / %s)" % (a[0], b[0]), "_b(_DIV, %s, %s)" % (a[1], b[1])
+        if k == "neg":
+            a = self.expr(sc, S, d1)
+            return "(-%s)" % a[0], "_b(_MUL, -1.0, %s)" % a[1]
+        if k == "smooth":
+            fn = r.choice(["sin", "cos", "tanh", "sigmoid", "softplus"])
+            a = self.expr(sc, S, d1)
+            return "%s(%s)" % (fn, a[0]), "_u(_%s, %s)" % (fn, a[1])
+        if k == "expf":
+            a = self.expr(sc, S, d1)
+            if r.random() < 0.5:
+                return ("exp(tanh(%s))" % a[0], "_u(_exp, _u(_tanh, %s))" % a[1])
+            return ("exp(0.5 * sin(%s))" % a[0],
+                    "_u(_exp, _b(_MUL, 0.5, _u(_sin, %s)))" % a[1])
+        if k in ("logf", "sqrtf"):
+            a = self.pos(sc, S, d1)
+            fn = k[:-1]
+            return "%s(%s)" % (fn, a[0]), "_u(_%s, %s)" % (fn, a[1])
+        if k == "sq":
+            a = self.expr(sc, S, d1)
+            e = r.choice(["2", "2.0"])
+            return "(%s ^ %s)" % (a[0], e), "_u(_sq, %s)" % a[1]
+        if k == "kink":
+            fn = r.choice(["relu", "abs", "max", "min", "clip"])
+            a = self.expr(sc, S, d1)
+            if fn in ("relu", "abs"):
+                return "%s(%s)" % (fn, a[0]), "_u(_%s, %s)" % (fn, a[1])
+            if fn in ("max", "min"):
+                A, B = self.operand_shapes(S)
+                a, b = self.expr(sc, A, d1), self.expr(sc, B, d1)
+                return ("%s(%s, %s)" % (fn, a[0], b[0]),
+                        "_b(_%s2, %s, %s)" % (fn, a[1], b[1]))
+            lo = round(r.uniform(-1.5, 0.0), 2)
+            hi = round(r.uniform(0.2, 1.5), 2)
+            return ("clip(%s, %r, %r)" % (a[0], lo, hi),
+                    "_u(_clipf(%r, %r), %s)" % (lo, hi, a[1]))
+        if k == "mm":
+            K = self.dim()
+            if rank == 0:
+                A, B = (K,), (K,)
+            elif rank == 1:
+                if r.random() < 0.5:
+                    A, B = (S[0], K), (K,)
+                else:
+                    A, B = (K,), (K, S[0])
+            else:
+                A, B = (S[0], K), (K, S[1])
+            a, b = self.expr(sc, A, d1), self.expr(sc, B, d1)
+            return "(%s @ %s)" % (a[0], b[0]), "_mm(%s, %s)" % (a[1], b[1])
+        if k == "tr":
+            a = self.expr(sc, (S[1], S[0]), d1)
+            return "transpose(%s)" % a[0], "_tr(%s)" % a[1]
+        if k == "outer":
+            a, b = self.expr(sc, (S[0],), d1), self.expr(sc, (S[1],), d1)
+            return "outer(%s, %s)" % (a[0], b[0]), "_outer(%s, %s)" % (a[1], b[1])
+        if k == "red":
+            A = self.rshape() if r.random() < 0.5 or not tvars else r.choice(tvars)[1]
+            a = self.expr(sc, A, d1)
+            fn = r.choice(["sum", "sum", "mean", "logsumexp", "norm"])
+            pf = {"logsumexp": "_lse"}.get(fn, "_" + fn)
+            return "%s(%s)" % (fn, a[0]), "%s(%s)" % (pf, a[1])
+        if k == "dot":
+            n = self.dim()
+            a, b = self.expr(sc, (n,), d1), self.expr(sc, (n,), d1)
+            return "dot(%s, %s)" % (a[0], b[0]), "_dot(%s, %s)" % (a[1], b[1])
+        if k in ("redax", "redax0"):
+            if k == "redax0":
+                A, ax = (self.dim(),), r.choice([0, -1])
+            else:
+                K = self.dim()
+                if r.random() < 0.5:
+                    A, ax = (K, S[0]), r.choice([0, -2])
+                else:
+                    A, ax = (S[0], K), r.choice([1, -1])
+            a = self.expr(sc, A, d1)
+            fn = r.choice(["sum", "mean", "logsumexp"])
+            pf = {"logsumexp": "_lse"}.get(fn, "_" + fn)
+            return ("%s(%s, %d)" % (fn, a[0], ax), "%s(%s, %d)" % (pf, a[1], ax))
+        if k == "smx":
+            fn = r.choice(["softmax", "log_softmax"])
+            a = self.expr(sc, S, d1)
+            return "%s(%s)" % (fn, a[0]), "_%s(%s)" % (fn, a[1])
+        if k == "idx":
+            v, s = r.choice(tvars)
+            ix = [self.index(sc, n) for n in s]
+            return ("%s[%s]" % (v, ", ".join(i[0] for i in ix)),
+                    "_ix(%s, %s)" % (v, ", ".join(i[1] for i in ix)))
+        if k == "eidx":
+            if rank == 0:
+                A = self.rshape()
+                ix = [self.index(sc, n) for n in A]
+            else:
+                A = (self.dim(), S[0])
+                ix = [self.index(sc, A[0])]
+            a = self.expr(sc, A, d1)
+            return ("(%s)[%s]" % (a[0], ", ".join(i[0] for i in ix)),
+                    "_ix(%s, %s)" % (a[1], ", ".join(i[1] for i in ix)))
+        if k == "eslice":
+            A = tuple(x + r.randrange(0, 5 - x) for x in S)
+            a = self.expr(sc, A, d1)
+            return self.slice_of("(%s)" % a[0], a[1], A, S)
+        if k == "lit":
+            return self.literal(sc, S, max(d - 2, 0))
+        if k == "call":
+            name, ps, _ = r.choice([h for h in self.helpers if h[2] == S])
+            args = [self.expr(sc, p, d1) for p in ps]
+            return ("%s(%s)" % (name, ", ".join(a[0] for a in args)),
+                    "%s(%s)" % (name, ", ".join(a[1] for a in args)))
+        raise AssertionError(k)
+
+    # ---- statements ------------------------------------------------------
+
+    def stmt(self, sc, blk, ind):
+        r = self.rng
+        ok = self.ok
+        k = self.pick([("let", 5), ("update", 3 if ok("update") else 0),
+                       ("carried", 1.2 if ok("carried") else 0),
+                       ("accum", 1.2 if ok("accum") else 0)])
+        if k == "let":
+            S = self.rshape() if r.random() < 0.85 else ()
+            e = self.expr(sc, S, r.randint(1, 3))
+            v = self.fresh("t")
+            blk.add(ind, "let %s = %s" % (v, e[0]), "%s = %s" % (v, e[1]))
+            sc.vars.append((v, S))
+            return
+        if k == "update":
+            S = self.rshape()
+            v = self.fresh("v")
+            if r.random() < 0.4:
+                blk.add(ind, "var %s = zeros(%s)" % (v, ", ".join(map(str, S))),
+                        "%s = _full(%r, 0.0)" % (v, S))
+            else:
+                e = self.expr(sc, S, r.randint(0, 2))
+                blk.add(ind, "var %s = %s" % (v, e[0]), "%s = _cp(%s)" % (v, e[1]))
+            inner = Scope(sc)
+            inner.vars.append((v, S))
+            i = self.fresh("i")
+            blk.add(ind, "for %s in 0..%d {" % (i, S[0]),
+                    "for %s in range(0, %d):" % (i, S[0]))
+            inner.loops.append((i, S[0]))
+            mode = r.random()
+            if len(S) == 2 and mode < 0.35:
+                j = self.fresh("j")
+                blk.add(ind + 1, "for %s in 0..%d {" % (j, S[1]),
+                        "for %s in range(0, %d):" % (j, S[1]))
+                inner2 = Scope(inner)
+                inner2.loops.append((j, S[1]))
+                self.elem_update(inner2, blk, ind + 2, v, S, [i, j])
+                blk.add(ind + 1, "}", None)
+            elif len(S) == 2 and mode < 0.7:
+                self.elem_update(inner, blk, ind + 1, v, S, [i])
+            elif len(S) == 2:
+                j = self.index(inner, S[1])
+                self.elem_update(inner, blk, ind + 1, v, S, [i, j])
+            else:
+                self.elem_update(inner, blk, ind + 1, v, S, [i])
+            if r.random() < 0.4:
+                # a second update in the same loop (possibly reading v)
+                if len(S) == 2:
+                    self.elem_update(inner, blk, ind + 1, v, S,
+                                     [i, self.index(inner, S[1])])
+                else:
+                    self.elem_update(inner, blk, ind + 1, v, S, [i])
+            blk.add(ind, "}", None)
+            sc.vars.append((v, S))
+            return
+        if k == "carried":
+            S = self.rshape()
+            v = self.fresh("h")
+            e = self.expr(sc, S, r.randint(0, 2))
+            blk.add(ind, "var %s = %s" % (v, e[0]), "%s = _cp(%s)" % (v, e[1]))
+            inner = Scope(sc)
+            inner.vars.append((v, S))
+            it = self.fresh("k")
+            n = r.randint(1, 3)
+            inner.loops.append((it, n))
+            blk.add(ind, "for %s in 0..%d {" % (it, n),
+                    "for %s in range(0, %d):" % (it, n))
+            A, B = self.operand_shapes(S)
+            a = self.expr(inner, A, 1)
+            b = self.expr(inner, B, 1)
+            fn = r.choice(["tanh", "sin", "sigmoid"])
+            blk.add(ind + 1, "%s = %s(%s * %s + %s)" % (v, fn, v, a[0], b[0]),
+                    "%s = _u(_%s, _b(_ADD, _b(_MUL, %s, %s), %s))" % (
+                        v, fn, v, a[1], b[1]))
+            blk.add(ind, "}", None)
+            sc.vars.append((v, S))
+            return
+        # accum: scalar accumulator over a loop
+        v = self.fresh("s")
+        e = self.expr(sc, (), r.randint(0, 1))
+        blk.add(ind, "var %s = %s" % (v, e[0]), "%s = %s" % (v, e[1]))
+        n = self.dim()
+        it = self.fresh("i")
+        inner = Scope(sc)
+        inner.loops.append((it, n))
+        inner.vars.append((v, ()))
+        blk.add(ind, "for %s in 0..%d {" % (it, n), "for %s in range(0, %d):" % (it, n))
+        e = self.expr(inner, (), 2)
+        if r.random() < 0.6:
+            blk.add(ind + 1, "%s += %s" % (v, e[0]), "%s = %s + %s" % (v, v, e[1]))
+        else:
+            blk.add(ind + 1, "%s = 0.5 * %s + tanh(%s)" % (v, v, e[0]),
+                    "%s = 0.5 * %s + _tanh(%s)" % (v, v, e[1]))
+        blk.add(ind, "}", None)
+        sc.vars.append((v, ()))
+
+    def elem_update(self, sc, blk, ind, v, S, idx):
+        """v[idx] op= e where idx are BP/Python index texts or loop names."""
+        r = self.rng
+        idx = [(i, i) if isinstance(i, str) else i for i in idx]
+        ES = () if len(idx) == len(S) else (S[1],)
+        e = self.expr(sc, ES, 2)
+        ib = ", ".join(i[0] for i in idx)
+        ip = "(%s,)" % ", ".join(i[1] for i in idx)
+        op = r.choice(["=", "=", "+=", "-=", "*="])
+        if op == "=":
+            blk.add(ind, "%s[%s] = %s" % (v, ib, e[0]),
+                    "_set(%s, %s, %s)" % (v, ip, e[1]))
+        else:
+            pn = {"+=": "_ADD", "-=": "_SUB", "*=": "_MUL"}[op]
+            if op == "*=":
+                e = ("tanh(%s)" % e[0], "_u(_tanh, %s)" % e[1])
+            blk.add(ind, "%s[%s] %s %s" % (v, ib, op, e[0]),
+                    "_set(%s, %s, _b(%s, _get(%s, %s), %s))" % (v, ip, pn, v, ip, e[1]))
+
+    # ---- functions --------------------------------------------------------
+
+    def helper(self):
+        r = self.rng
+        name = "h%d_%d" % (self.pid, len(self.helpers))
+        ps = [self.rshape() for _ in range(r.randint(1, 2))]
+        if r.random() < 0.3:
+            ps.append(())
+        R = self.rshape() if r.random() < 0.8 else ps[0]
+        names = ["a%d" % j for j in range(len(ps))]
+        sc = Scope()
+        sc.vars = list(zip(names, ps))
+        blk = Block()
+        blk.add(0, "fn %s(%s) -> %s {" % (
+            name, ", ".join("%s: %s" % (n, shape_bp(s) if s else "f64")
+                            for n, s in zip(names, ps)),
+            shape_bp(R)), "def %s(%s):" % (name, ", ".join(names)))
+        for _ in range(r.randint(0, 2)):
+            self.stmt(sc, blk, 1)
+        e = self.expr(sc, R, 2)
+        blk.add(1, "return %s" % e[0], "return %s" % e[1])
+        blk.add(0, "}", None)
+        self.helpers.append((name, ps, R))
+        return blk
+
+    def function(self):
+        r = self.rng
+        ok = self.ok
+        pid = self.pid
+        self.dims = sorted(set(r.choice([1, 2, 2, 3, 3, 4, 4]) for _ in range(3)))
+        if r.random() < 0.5:
+            self.dims.append(1)
+        names = ["x", "W", "b", "U"]
+        nargs = r.choice([1, 2, 2, 3, 3, 4])
+        params = [(names[j], self.rshape()) for j in range(nargs)]
+        if ok("scalar_arg") and r.random() < 0.25:
+            params.append(("s", ()))
+        blocks = []
+        if ok("helpers") and r.random() < 0.3:
+            blocks.append(self.helper())
+        fname = "f%d" % pid
+        sc = Scope()
+        sc.vars = list(params)
+        blk = Block()
+        blk.add(0, "fn %s(%s) -> f64 {" % (
+            fname, ", ".join("%s: %s" % (n, shape_bp(s) if s else "f64")
+                             for n, s in params)),
+            "def %s(%s):" % (fname, ", ".join(n for n, _ in params)))
+        for _ in range(r.randint(1, 4)):
+            self.stmt(sc, blk, 1)
+        # the result: reductions of the locals (and of arguments unused so far)
+        body = "\n".join(blk.bp[1:])
+        locs = [(v, s) for v, s in sc.vars if (v, s) not in params]
+        terms = []
+        for v, s in r.sample(locs, min(len(locs), r.randint(1, 3))):
+            terms.append(self.reduce_term(sc, v, s))
+        for n, s in params:
+            if not re.search(r"\b%s\b" % n, body) and not any(
+                    re.search(r"\b%s\b" % n, t[0]) for t in terms):
+                terms.append(self.reduce_term(sc, n, s, simple=True))
+        if not terms:
+            terms.append(self.expr(sc, (), 2))
+        bp = " + ".join(t[0] for t in terms)
+        py = " + ".join(t[1] for t in terms)
+        blk.add(1, "return %s" % bp, "return %s" % py)
+        blk.add(0, "}", None)
+        blocks.append(blk)
+        return fname, params, blocks
+
+    def reduce_term(self, sc, v, s, simple=False):
+        r = self.rng
+        c = lit(r, 0.2, 1.5)
+        if s == ():
+            return "%s * %s" % (c[0], v), "%s * %s" % (c[1], v)
+        k = r.choice(["sum", "sum", "mean", "dot", "lse", "sq"])
+        if k == "sum":
+            return "%s * sum(%s)" % (c[0], v), "%s * _sum(%s)" % (c[1], v)
+        if k == "mean":
+            return "mean(%s)" % v, "_mean(%s)" % v
+        if k == "lse":
+            return "logsumexp(%s)" % v, "_lse(%s)" % v
+        if k == "sq":
+            return "0.5 * sum(%s * %s)" % (v, v), "0.5 * _sum(_b(_MUL, %s, %s))" % (v, v)
+        if len(s) == 1:
+            o = self.expr(sc, s, 0 if simple else 1)
+            return "dot(%s, %s)" % (v, o[0]), "_dot(%s, %s)" % (v, o[1])
+        o = self.expr(sc, (s[1],), 0 if simple else 1)
+        return "sum(%s @ %s)" % (v, o[0]), "_sum(_mm(%s, %s))" % (v, o[1])
+
+
+# ---------------------------------------------------------------------------
+# Programs and points.
+
+
+class Program:
+    pass
+
+
+def make_program(pid, seed, allowed):
+    for attempt in range(40):
+        rng = random.Random("%d:%d:%d" % (seed, pid, attempt))
+        g = Gen(rng, pid, allowed)
+        fname, params, blocks = g.function()
+        bp = "\n".join("\n".join(b.bp) for b in blocks) + "\n"
+        py = "\n".join("\n".join(b.py) for b in blocks) + "\n"
+        ns = dict(PRELUDE)
+        exec(compile(py, "<mirror %d>" % pid, "exec"), ns)
+        fn = ns[fname]
+        for tries in range(6):
+            pt = []
+            for n, s in params:
+                if s == ():
+                    pt.append(round(rng.uniform(-1.5, 1.5), 4))
+                else:
+                    pt.append(T(s, [round(rng.uniform(-1.5, 1.5), 4)
+                                    for _ in range(_size(s))]))
+            res = check_point(fn, pt)
+            if res is not None:
+                p = Program()
+                p.pid, p.bp, p.py, p.fname, p.params = pid, bp, py, fname, params
+                p.point = pt
+                p.value, p.fd = res
+                p.attempt = attempt
+                tens = [j for j, (n, s) in enumerate(params) if s != ()]
+                p.jarg = rng.choice(tens)
+                p.tangent = T(params[p.jarg][1],
+                              [round(rng.uniform(-1, 1), 3)
+                               for _ in range(_size(params[p.jarg][1]))])
+                p.main_rng = random.Random("main:%d:%d" % (seed, pid))
+                return p
+    raise RuntimeError("could not generate program %d" % pid)
+
+
+H_FD = 1e-4
+MAX_VALUE = 1e4
+
+
+def perturbed(pt, j, e, delta):
+    q = list(pt)
+    if isinstance(q[j], T):
+        c = q[j].copy()
+        c.d[e] += delta
+        q[j] = c
+    else:
+        q[j] = q[j] + delta
+    return q
+
+
+def check_point(fn, pt):
+    """Accept the point when the mirror is finite, moderate and smooth around
+    it; return (value, fd gradient per argument) or None."""
+    base = evaluate(fn, pt)
+    if base is None:
+        return None
+    v0, tr0 = base
+    if abs(v0) > MAX_VALUE:
+        return None
+    fd = []
+    for j, a in enumerate(pt):
+        vals = a.d if isinstance(a, T) else [a]
+        g = []
+        for e, x in enumerate(vals):
+            h = H_FD * max(1.0, abs(x))
+            h = (x + h) - x
+            fv = {}
+            for m in (-2, -1, 1, 2):
+                res = evaluate(fn, perturbed(pt, j, e, m * h))
+                if res is None or res[1] != tr0:
+                    return None
+                fv[m] = res[0]
+            d5 = (fv[-2] - 8 * fv[-1] + 8 * fv[1] - fv[2]) / (12 * h)
+            d3 = (fv[1] - fv[-1]) / (2 * h)
+            if not (abs(d5) < 1e6) or abs(d5 - d3) > 1e-5 * max(1.0, abs(d5)):
+                return None    # too wild for a reliable finite difference
+            g.append(d5)
+        fd.append(g)
+    return v0, fd
+
+
+# ---------------------------------------------------------------------------
+# BP main() and result checking.
+
+
+def fmt(x):
+    s = repr(float(x))
+    return "(%s)" % s if s.startswith("-") else s
+
+
+def tlit(a):
+    if not isinstance(a, T):
+        return fmt(a)
+
+    def rec(v):
+        if isinstance(v, list):
+            return "[%s]" % ", ".join(rec(x) for x in v)
+        return repr(float(v))
+    return rec(a.nested())
+
+
+def main_lines(p, top):
+    rng = p.main_rng
+    pid = p.pid
+    L = []
+    names = []
+    for (n, s), a in zip(p.params, p.point):
+        an = "a%d_%s" % (pid, n)
+        L.append("let %s = %s" % (an, tlit(a)))
+        names.append(an)
+    args = ", ".join(names)
+    vl = ", ".join(n for n, _ in p.params)
+    k = len(p.params)
+    gs = ["g%d_%d" % (pid, j) for j in range(k)]
+    lhs = gs[0] if k == 1 else "(%s)" % ", ".join(gs)
+    if rng.random() < 0.5:
+        top.append("fn df%d = grad(%s, %s)" % (pid, p.fname, vl))
+        L.append("let %s = df%d(%s)" % (lhs, pid, args))
+    else:
+        L.append("let %s = grad(%s, %s)(%s)" % (lhs, p.fname, vl, args))
+    jn = p.params[p.jarg][0]
+    L.append("let (jv%d, jd%d) = jvp(%s, %s)(%s, %s)" % (
+        pid, pid, p.fname, jn, args, tlit(p.tangent)))
+    L.append("print(%d, %s(%s), %s, jv%d, jd%d)" % (
+        pid, p.fname, args, ", ".join(gs), pid, pid))
+    return L
+
+
+def program_file(progs):
+    top, body = [], []
+    for p in progs:
+        body += main_lines(p, top)
+    src = "".join(p.bp + "\n" for p in progs)
+    src += "\n".join(top) + "\n\nfn main() {\n"
+    src += "".join("  %s\n" % l for l in body) + "}\n"
+    return src
+
+
+def close(a, b, rel, absf):
+    if math.isnan(a) or math.isnan(b):
+        return False
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= rel * max(abs(a), abs(b)) + absf
+
+
+VAL_REL, VAL_ABS = 1e-10, 1e-11
+FD_REL, FD_ABS = 1e-5, 1e-6
+MODE_REL, MODE_ABS = 1e-9, 1e-12
+SAME_REL = 1e-12
+
+_TOK = re.compile(r"\s*(\[|\]|,|[^\s\[\],]+)")
+
+
+def parse_values(text):
+    """Printed values (numbers and nested [..] lists) of one line."""
+    toks = _TOK.findall(text)
+    pos = [0]
+
+    def value():
+        t = toks[pos[0]]
+        pos[0] += 1
+        if t == "[":
+            out = []
+            while True:
+                out.append(value())
+                t = toks[pos[0]]
+                pos[0] += 1
+                if t == "]":
+                    return out
+                if t != ",":
+                    raise ValueError("expected , or ]")
+        return float(t)
+    vals = []
+    while pos[0] < len(toks):
+        vals.append(value())
+    return vals
+
+
+def parse_output(out):
+    res = {}
+    for line in out.splitlines():
+        toks = line.split(None, 1)
+        if not toks:
+            continue
+        try:
+            pid = int(toks[0])
+            res[pid] = parse_values(toks[1] if len(toks) > 1 else "")
+        except (ValueError, IndexError):
+            continue
+    return res
+
+
+def flat_of(v, shape):
+    """Flatten a parsed value of the given shape, or None on a mismatch."""
+    if shape == ():
+        return [v] if isinstance(v, float) else None
+    if not isinstance(v, list) or len(v) != shape[0]:
+        return None
+    out = []
+    for x in v:
+        f = flat_of(x, shape[1:])
+        if f is None:
+            return None
+        out += f
+    return out
+
+
+def check_results(p, vals):
+    """List of (what, bpc value, expected, how) mismatches."""
+    k = len(p.params)
+    if len(vals) != 1 + k + 2:
+        return [("output", "%d values" % len(vals), "%d values" % (k + 3), "")]
+    bad = []
+    v = vals[0]
+    if not isinstance(v, float):
+        return [("f value", v, p.value, "not a scalar")]
+    if not close(v, p.value, VAL_REL, VAL_ABS):
+        bad.append(("f value", v, p.value, "Python mirror"))
+    grads = []
+    for j, (n, s) in enumerate(p.params):
+        g = flat_of(vals[1 + j], s)
+        if g is None:
+            bad.append(("grad d/d%s shape" % n, vals[1 + j], shape_bp(s), "shape"))
+            grads.append(None)
+            continue
+        grads.append(g)
+        for e, (x, fdv) in enumerate(zip(g, p.fd[j])):
+            if not close(x, fdv, FD_REL, FD_ABS):
+                where = n if s == () else "%s%s" % (
+                    n, list(divmod(e, s[1])) if len(s) == 2 else [e])
+                bad.append(("grad d/d%s (reverse)" % where, x, fdv,
+                            "finite difference of the mirror"))
+    jv, jd = vals[1 + k], vals[2 + k]
+    if not (isinstance(jv, float) and isinstance(jd, float)):
+        return bad + [("jvp", (jv, jd), "scalars", "")]
+    if not close(jv, v, SAME_REL, 1e-14):
+        bad.append(("jvp value", jv, v, "f value"))
+    g = grads[p.jarg]
+    if g is not None:
+        terms = [a * b for a, b in zip(g, p.tangent.d)]
+        exp = math.fsum(terms)
+        sc = sum(abs(t) for t in terms)
+        if not close(jd, exp, MODE_REL, MODE_ABS * (1 + sc) + 1e-12 * sc):
+            bad.append(("jvp d/d%s (forward)" % p.params[p.jarg][0], jd, exp,
+                        "dot(reverse grad, tangent)"))
+    return bad
+
+
+BPC_FLAGS = []
+
+
+def run_bpc(bpc, path, timeout=300):
+    """(returncode or "timeout", stdout, stderr) of `bpc run path`."""
+    err = None
+    for attempt in range(10):
+        try:
+            r = subprocess.run([bpc, "run"] + BPC_FLAGS + [path],
+                               capture_output=True, text=True, timeout=timeout)
+            return r.returncode, r.stdout, r.stderr
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout or ""
+            if isinstance(out, bytes):
+                out = out.decode(errors="replace")
+            return "timeout", out, "timed out after %d s" % timeout
+        except OSError as e:
+            # bpc being relinked right now: wait and retry.
+            err = e
+            time.sleep(2)
+    return "exec-error", "", "cannot run %s: %s" % (bpc, err)
+
+
+def point_text(p):
+    return ", ".join("%s=%s" % (n, tlit(a)) for (n, _), a in zip(p.params, p.point)) + \
+        "; jvp along %s = %s" % (p.params[p.jarg][0], tlit(p.tangent))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--bpc", required=True)
+    ap.add_argument("--keep", help="directory for generated programs and failures")
+    ap.add_argument("--batch", type=int, default=20, help="programs per bpc run")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--exclude", default="",
+                    help="comma-separated constructs to leave out (%s)" % ",".join(CONSTRUCTS))
+    ap.add_argument("--only", type=int, nargs="*", help="only these program ids")
+    ap.add_argument("--max-report", type=int, default=10)
+    ap.add_argument("--bpc-flag", action="append", default=[],
+                    help="extra flag for `bpc run`")
+    args = ap.parse_args(argv)
+
+    t0 = time.time()
+    BPC_FLAGS[:] = args.bpc_flag
+    excl = set(x for x in args.exclude.split(",") if x)
+    unknown = excl - set(CONSTRUCTS)
+    if unknown:
+        ap.error("unknown construct(s): %s" % ", ".join(sorted(unknown)))
+    allowed = set(CONSTRUCTS) - excl
+    ids = args.only if args.only else list(range(args.count))
+
+    outdir = args.keep or tempfile.mkdtemp(prefix="ad_fuzz_tensor.")
+    os.makedirs(outdir, exist_ok=True)
+
+    def run_batch(bi, batch):
+        path = os.path.join(outdir, "batch%03d.bp" % bi)
+        with open(path, "w") as fh:
+            fh.write(program_file(batch))
+        return run_bpc(args.bpc, path)
+
+    def run_single(p):
+        path = os.path.join(outdir, "prog%04d.bp" % p.pid)
+        with open(path, "w") as fh:
+            fh.write(program_file([p]))
+        with open(os.path.join(outdir, "prog%04d.py" % p.pid), "w") as fh:
+            fh.write("# Python mirror of prog%04d.bp, point: %s\n" % (p.pid, point_text(p)))
+            fh.write(p.py)
+        return run_bpc(args.bpc, path)
+
+    # Generate batch by batch and start bpc on each batch while the next one
+    # is generated (the mirror's finite differences are the expensive part).
+    progs, batches, futs = [], [], []
+    tgen = 0.0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
+        for i in range(0, len(ids), args.batch):
+            tg = time.time()
+            batch = [make_program(pid, args.seed, allowed)
+                     for pid in ids[i:i + args.batch]]
+            tgen += time.time() - tg
+            progs += batch
+            futs.append(ex.submit(run_batch, len(batches), batch))
+            batches.append(batch)
+        results = {}
+        rerun = []
+        for b, fu in zip(batches, futs):
+            rc, out, err = fu.result()
+            got = parse_output(out)
+            results.update(got)
+            if not (rc == 0 and all(p.pid in got for p in b)):
+                rerun += [p for p in b if p.pid not in got or rc != 0]
+        singles = list(ex.map(run_single, rerun))
+
+    failures = []   # (program, kind, details)
+    for p, (rc, out, err) in zip(rerun, singles):
+        got = parse_output(out)
+        if rc != 0 or p.pid not in got:
+            what = "timeout" if rc == "timeout" else \
+                ("crash (signal %d)" % -rc if isinstance(rc, int) and rc < 0
+                 else "exit status %s" % rc)
+            failures.append((p, "bpc failed: " + what, err.strip()))
+            results.pop(p.pid, None)
+        else:
+            results[p.pid] = got[p.pid]
+    for p in progs:
+        if p.pid in results:
+            bad = check_results(p, results[p.pid])
+            if bad:
+                failures.append((p, "wrong result", bad))
+
+    failures.sort(key=lambda f: f[0].pid)
+    n_fail_progs = len(set(f[0].pid for f in failures))
+    for idx, (p, kind, det) in enumerate(failures):
+        path = os.path.join(outdir, "fail%04d.bp" % p.pid)
+        with open(path, "w") as fh:
+            fh.write("# ad_fuzz_tensor --seed %d program %d: %s\n# point: %s\n" % (
+                args.seed, p.pid, kind, point_text(p)))
+            fh.write(program_file([p]))
+        with open(os.path.join(outdir, "fail%04d.py" % p.pid), "w") as fh:
+            fh.write(p.py)
+        if kind != "wrong result":
+            with open(os.path.join(outdir, "fail%04d.err" % p.pid), "w") as fh:
+                fh.write(det + "\n")
+        if idx >= args.max_report:
+            continue
+        print("=" * 72)
+        print("FAIL program %d: %s" % (p.pid, kind))
+        print("point: %s" % point_text(p))
+        if kind == "wrong result":
+            for what, got, exp, how in det[:12]:
+                print("  %-34s bpc %-24r expected %-24r (%s)" % (what, got, exp, how))
+            if len(det) > 12:
+                print("  ... %d more" % (len(det) - 12))
+        else:
+            lines = det.splitlines()
+            print("  " + "\n  ".join(lines[:12]))
+        print("program (saved as %s, mirror %s):" % (path, path[:-3] + ".py"))
+        print(p.bp.rstrip())
+    if len(failures) > args.max_report:
+        print("... %d more failures, all saved in %s" % (
+            len(failures) - args.max_report, outdir))
+    if failures:
+        cats = {}
+        for p, kind, det in failures:
+            if kind == "wrong result":
+                keys = set("wrong " + re.sub(r"\[.*", "", w[0].split(" (")[0].split(" d/d")[0])
+                           for w in det)
+            else:
+                first = (det.splitlines() or [""])[0]
+                first = first.split(": error: ")[-1]
+                first = re.sub(r"@[A-Za-z_0-9.]+", "@F", first)
+                first = re.sub(r"'[^']*'", "'_'", first)
+                first = re.sub(r"\(line \d+\)", "(line _)", first)
+                keys = {kind + ": " + first[:110]}
+            for key in keys:
+                cats.setdefault(key, []).append(p.pid)
+        print("failure summary:")
+        for key, pids in sorted(cats.items(), key=lambda kv: -len(kv[1])):
+            print("  %4d  %s  (e.g. %s)" % (len(pids), key,
+                                           ", ".join(map(str, pids[:5]))))
+    print("ad_fuzz_tensor: seed %d, %d programs, %d bpc runs, %d failed; "
+          "generation %.1f s, total %.1f s%s" % (
+              args.seed, len(progs), len(batches) + len(rerun), n_fail_progs,
+              tgen, time.time() - t0,
+              (", files in %s" % outdir) if (args.keep or failures) else ""))
+    if not args.keep and not failures:
+        for f in os.listdir(outdir):
+            os.unlink(os.path.join(outdir, f))
+        os.rmdir(outdir)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
