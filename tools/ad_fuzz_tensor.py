@@ -229,7 +229,10 @@ def _reduce(a, axis, fn):
 
 
 def _norm(a):
-    return math.sqrt(math.fsum(x * x for x in a.d))
+    q = math.fsum(x * x for x in a.d)
+    if q < 1e-12:
+        raise ValueError("norm at (nearly) 0: its derivative is undefined")
+    return math.sqrt(q)
 
 
 def _dot(a, b):
@@ -982,7 +985,7 @@ class Gen:
             fname, ", ".join("%s: %s" % (n, shape_bp(s) if s else "f64")
                              for n, s in params)),
             "def %s(%s):" % (fname, ", ".join(n for n, _ in params)))
-        for _ in range(r.randint(1, 4)):
+        for _ in range(r.randint(2, 5)):
             self.stmt(sc, blk, 1)
         # the result: reductions of the locals (and of arguments unused so far)
         body = "\n".join(blk.bp[1:])
@@ -994,6 +997,12 @@ class Gen:
             if not re.search(r"\b%s\b" % n, body) and not any(
                     re.search(r"\b%s\b" % n, t[0]) for t in terms):
                 terms.append(self.reduce_term(sc, n, s, simple=True))
+        for name, ps, R in self.helpers:
+            if not re.search(r"\b%s\b" % name, body):
+                args = [self.expr(sc, p_, 1) for p_ in ps]
+                c = ("%s(%s)" % (name, ", ".join(a[0] for a in args)),
+                     "%s(%s)" % (name, ", ".join(a[1] for a in args)))
+                terms.append(("sum(%s)" % c[0], "_sum(%s)" % c[1]))
         if not terms:
             terms.append(self.expr(sc, (), 2))
         bp = " + ".join(t[0] for t in terms)

@@ -1,0 +1,75 @@
+//===- mlp_aot.cpp - the AOT-built MLP gradient from C, vs hand-written ---===//
+//
+// bench/mlp.bp is compiled by `bpc build -o libmlp.a` at build time; this
+// program calls its C ABI (mlp.h) exactly as a C user would, next to the
+// hand-written C++ gradient (bench/MlpReference.h), in one run.
+//
+//===----------------------------------------------------------------------===//
+#include "bench/MlpReference.h"
+#include "mlp.h"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <map>
+
+using namespace mlp;
+
+namespace {
+Grads aot, ref;
+
+void setParams() {
+  std::copy(data.W1.begin(), data.W1.end(), mlp_param_W1());
+  std::copy(data.b1.begin(), data.b1.end(), mlp_param_b1());
+  std::copy(data.W2.begin(), data.W2.end(), mlp_param_W2());
+  std::copy(data.b2.begin(), data.b2.end(), mlp_param_b2());
+}
+
+void BM_aot_grad(benchmark::State &s) {
+  for (auto _ : s) {
+    mlp_dloss(data.X.data(), data.Y.data(), aot.W1.data(), aot.b1.data(),
+              aot.W2.data(), aot.b2.data());
+    benchmark::ClobberMemory();
+  }
+}
+void BM_aot_forward(benchmark::State &s) {
+  for (auto _ : s)
+    benchmark::DoNotOptimize(mlp_loss(data.X.data(), data.Y.data()));
+}
+void BM_handwritten_grad(benchmark::State &s) {
+  for (auto _ : s) {
+    gradC(data, ref);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_aot_forward);
+BENCHMARK(BM_aot_grad);
+BENCHMARK(BM_handwritten_grad);
+
+class Reporter : public benchmark::ConsoleReporter {
+public:
+  std::map<std::string, double> ns;
+  void ReportRuns(const std::vector<Run> &runs) override {
+    for (auto &r : runs)
+      ns[r.benchmark_name()] = r.GetAdjustedRealTime();
+    ConsoleReporter::ReportRuns(runs);
+  }
+};
+} // namespace
+
+int main(int argc, char **argv) {
+  benchmark::Initialize(&argc, argv);
+  setParams();
+  Reporter rep;
+  benchmark::RunSpecifiedBenchmarks(&rep);
+  double maxDiff = 0;
+  for (size_t i = 0; i < ref.W1.size(); ++i)
+    maxDiff = std::max(maxDiff, std::fabs(ref.W1[i] - aot.W1[i]));
+  printf("\nMLP 784-128-10, batch 64, AOT (bpc build) from C++ (one run):\n");
+  printf("  AOT grad / hand-written grad      %.2f   (target <= 1.3)\n",
+         rep.ns["BM_aot_grad"] / rep.ns["BM_handwritten_grad"]);
+  printf("  AOT grad / AOT forward            %.2f\n",
+         rep.ns["BM_aot_grad"] / rep.ns["BM_aot_forward"]);
+  printf("  max |dW1 AOT - dW1 hand-written|  %.2g\n", maxDiff);
+  return 0;
+}
