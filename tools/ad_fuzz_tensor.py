@@ -985,7 +985,7 @@ class Gen:
             fname, ", ".join("%s: %s" % (n, shape_bp(s) if s else "f64")
                              for n, s in params)),
             "def %s(%s):" % (fname, ", ".join(n for n, _ in params)))
-        for _ in range(r.randint(2, 5)):
+        for _ in range(r.randint(2, 6)):
             self.stmt(sc, blk, 1)
         # the result: reductions of the locals (and of arguments unused so far)
         body = "\n".join(blk.bp[1:])
