@@ -33,7 +33,8 @@ struct Compiled {
 };
 
 /// parse -> sema -> IR (+AD) -> simplify -> LLVM O2 -> JIT, or exit(1).
-inline Compiled compile(const char *source) {
+inline Compiled compile(const char *source,
+                        const bp::sema::Options &options = {}) {
   Compiled c;
   c.types = std::make_unique<bp::TypeContext>();
   bp::SourceFile file{"bench.bp", source};
@@ -41,7 +42,7 @@ inline Compiled compile(const char *source) {
   auto ast = bp::parseModule(file, diags);
   bp::sema::Program sp;
   if (ast)
-    bp::sema::check(*ast, *c.types, diags, {}, sp);
+    bp::sema::check(*ast, *c.types, diags, options, sp);
   if (ast && !diags.hasErrors())
     c.ir = bp::generateIR(*ast, sp, *c.types, diags);
   if (!c.ir) {

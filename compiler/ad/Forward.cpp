@@ -187,6 +187,12 @@ private:
       Value *term = scale(b, tan[op.operands[i]], d[i]);
       sum = sum ? b.binary(OpKind::FAdd, sum, term) : term;
     }
+    // A scalar operand's tangent of a tensor result is broadcast.
+    if (sum && op.result()->type->isTensor() && !sum->type->isTensor()) {
+      ir::Op *bc = b.create(OpKind::Broadcast, {sum}, {op.result()->type});
+      bc->ival = -1;
+      sum = bc->result();
+    }
     if (sum)
       setTangent(op.result(), sum);
   }

@@ -287,13 +287,8 @@ private:
       ops = {it->second, b.binary(OpKind::FAdd, cur, e)};
       ops.insert(ops.end(), idx.begin(), idx.end());
       it->second = b.create(OpKind::Insert, ops, {v->type})->result();
-      // The dense delta is unused now (insert has effects: DCE keeps it).
-      auto &ops2 = ins->parent->ops;
-      for (auto o = ops2.begin(); o != ops2.end(); ++o)
-        if (o->get() == ins) {
-          ops2.erase(o);
-          break;
-        }
+      // The dense delta may still be another adjoint (x + x shares one);
+      // when it is unused, DCE removes it (adjoint inserts are pure).
     } else {
       it->second = b.binary(OpKind::FAdd, it->second, delta);
     }
@@ -688,7 +683,13 @@ private:
       Ctx child;
       child.parent = &ctx;
       popInto(child, src);
+      // Accumulators already live outside are threaded through (the
+      // branches add to them) instead of starting at zero and being added
+      // afterwards: no full-size adds per execution.
       AdjMap local;
+      for (const Value *v : free)
+        if (adj.count(v))
+          local[v] = adj[v];
       const Op *y = src.terminator();
       for (size_t i = 0; i < op.results.size(); ++i)
         if (adj.count(op.result(i)))
@@ -701,7 +702,7 @@ private:
     }
     b.setInsertionPointToEnd(outer);
     for (size_t j = 0; j < free.size(); ++j)
-      accumulate(adj, free[j], rev->result(j));
+      adj[free[j]] = rev->result(j); // the total: threaded or contributions
   }
 
   void reverseLoop(const Op &op, const Ctx &ctx, AdjMap &adj) {
@@ -726,8 +727,9 @@ private:
     std::vector<Value *> operands = {b.constI(0), n};
     for (size_t i : carried)
       operands.push_back(adjOrZero(adj, op.result(i)));
+    // Free accumulators that already exist are threaded through the loop.
     for (const Value *v : free)
-      operands.push_back(zeroOf(b, v->type));
+      operands.push_back(adjOrZero(adj, v));
     std::vector<const Type *> types;
     for (size_t i : carried)
       types.push_back(op.result(i)->type);
@@ -769,10 +771,12 @@ private:
       out.push_back(local.at(v));
     b.yield(out);
     b.setInsertionPointToEnd(outer);
+    // The threaded totals first: a value that is both free in the body and
+    // a carried initial value then receives both contributions.
+    for (size_t j = 0; j < free.size(); ++j)
+      adj[free[j]] = rev->result(carried.size() + j);
     for (size_t c = 0; c < carried.size(); ++c)
       accumulate(adj, op.operands[firstInit + carried[c]], rev->result(c));
-    for (size_t j = 0; j < free.size(); ++j)
-      accumulate(adj, free[j], rev->result(carried.size() + j));
   }
 
   void reverseCall(const Op &op, const Ctx &ctx, AdjMap &adj) {

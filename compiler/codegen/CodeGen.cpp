@@ -20,6 +20,7 @@
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Target/TargetMachine.h"
 
+#include <algorithm>
 #include <cassert>
 #include <functional>
 #include <map>
@@ -144,19 +145,35 @@ void Emitter::findInPlaceInserts(const ir::Block &blk) {
   bool argsOwned = blk.parent && (blk.parent->kind == ir::OpKind::For ||
                                   (blk.parent->kind == ir::OpKind::While &&
                                    &blk == blk.parent->region(1)));
-  for (size_t k = 0; k < blk.ops.size(); ++k) {
-    const ir::Op &op = *blk.ops[k];
-    for (auto &r : op.regions)
-      findInPlaceInserts(*r);
-    if (op.kind != ir::OpKind::Insert)
-      continue;
-    const ir::Value *v = op.operands[0];
+  auto reusable = [&](const ir::Value *v, size_t k) {
     bool owned = v->def ? v->def->parent == &blk &&
                               v->def->kind != ir::OpKind::ParamLoad &&
                               v->def->kind != ir::OpKind::Extract
                         : v->owner == &blk && argsOwned;
-    if (owned && lastUse[v] == k && !viewed.count(v))
+    return owned && lastUse[v] == k && !viewed.count(v);
+  };
+  for (size_t k = 0; k < blk.ops.size(); ++k) {
+    const ir::Op &op = *blk.ops[k];
+    for (auto &r : op.regions)
+      findInPlaceInserts(*r);
+    if (op.kind == ir::OpKind::Insert && reusable(op.operands[0], k))
       inPlace.insert(&op);
+    // A loop whose initial tensor dies here carries it in place: the
+    // loop's slot is that buffer (no copy in, none out).
+    // (Not when the loop body also reads the initial value itself.)
+    if (op.kind == ir::OpKind::For || op.kind == ir::OpKind::While) {
+      std::set<const ir::Value *> inside;
+      for (auto &r : op.regions)
+        for (auto &o : r->ops)
+          usesIn(*o, inside);
+      for (size_t i = op.kind == ir::OpKind::For ? 2 : 0;
+           i < op.operands.size(); ++i) {
+        const ir::Value *v = op.operands[i];
+        if (v->type->isTensor() && reusable(v, k) && !inside.count(v) &&
+            std::count(op.operands.begin(), op.operands.end(), v) == 1)
+          reuseInit.insert({&op, i});
+      }
+    }
   }
 }
 
@@ -197,6 +214,7 @@ void Emitter::define(const ir::Function &f) {
   storedParams.clear();
   collectStores(*f.body, storedParams);
   inPlace.clear();
+  reuseInit.clear();
   findInPlaceInserts(*f.body);
   findFusedBroadcasts(f);
   arenaBytes = 0;
@@ -681,6 +699,10 @@ void Emitter::emitFor(const ir::Op &op) {
   std::vector<Value *> slots;
   for (size_t i = 1; i < body.args.size(); ++i) {
     const Type *t = body.args[i]->type;
+    if (t->isTensor() && reuseInit.count({&op, i + 1})) {
+      slots.push_back(get(op.operands[i + 1]));
+      continue;
+    }
     slots.push_back(t->isTensor() ? slot(t) : nullptr);
     if (slots.back())
       copyTensor(slots.back(), get(op.operands[i + 1]), t);
@@ -726,6 +748,10 @@ void Emitter::emitWhile(const ir::Op &op) {
   std::vector<Value *> slots;
   for (size_t i = 0; i < cond.args.size(); ++i) {
     const Type *t = cond.args[i]->type;
+    if (t->isTensor() && reuseInit.count({&op, i})) {
+      slots.push_back(get(op.operands[i]));
+      continue;
+    }
     slots.push_back(t->isTensor() ? slot(t) : nullptr);
     if (slots.back())
       copyTensor(slots.back(), get(op.operands[i]), t);

@@ -53,6 +53,7 @@ private:
   std::vector<llvm::ReturnInst *> returns;
   std::set<std::string> storedParams; // params this function assigns
   std::set<const ir::Op *> inPlace;   // inserts that may reuse their input
+  std::set<std::pair<const ir::Op *, size_t>> reuseInit; // loop, operand
   /// Returned tensors computed straight into the caller's out-parameter
   /// (no copy at return), and the value the op being emitted defines.
   std::map<const ir::Value *, Value *> returnSlots;

@@ -10,6 +10,10 @@
 namespace bp::ir {
 
 bool hasEffects(const Op &op) {
+  // Element reads/updates made by AD use indices the forward sweep already
+  // checked: without uses they can go.
+  if ((op.kind == OpKind::Insert || op.kind == OpKind::Extract) && op.adjoint)
+    return false;
   switch (op.kind) {
   case OpKind::Print:
   case OpKind::Assert:
@@ -311,6 +315,7 @@ private:
         unused &= uses[r.get()] == 0;
       bool removable = op->kind != OpKind::Yield && !hasEffects(*op) &&
                        (isPure(op->kind) || op->kind == OpKind::ParamLoad ||
+                        op->kind == OpKind::Insert || op->kind == OpKind::Extract ||
                         op->kind == OpKind::If || op->kind == OpKind::For ||
                         op->kind == OpKind::While);
       // A while loop may not terminate; removing it would change behaviour.
