@@ -366,9 +366,10 @@ private:
     case OpKind::FNeg:
       return !v->type->isTensor();
     case OpKind::Extract: {
+      // A read of a tensor defined outside the region: a scalar load, or a
+      // row (a view, no copy), never worth taping.
       const Value *x = d->operands[0];
-      bool outside = x->def ? x->def->parent != &blk : x->owner != &blk;
-      return outside && !v->type->isTensor();
+      return x->def ? x->def->parent != &blk : x->owner != &blk;
     }
     default:
       return false;
