@@ -9,6 +9,7 @@
 #include "ad/AdjointPrinter.h"
 #include "ad/Check.h"
 #include "ad/Derived.h"
+#include "ad/Explain.h"
 #include "codegen/CodeGen.h"
 #include "driver/Build.h"
 #include "driver/Train.h"
@@ -151,6 +152,23 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
       return ExitCode::Usage;
     }
     ir::print(*f, std::cout);
+    return ExitCode::Success;
+  }
+  if (o.action == Action::Dot || o.action == Action::Explain) {
+    if (o.fnFilter.empty()) {
+      std::cerr << "bpc: error: " << (o.action == Action::Dot ? "emit dot" : "explain")
+                << " needs --fn NAME (a derived function)\n";
+      return ExitCode::Usage;
+    }
+    std::string err;
+    bool ok = o.action == Action::Dot
+                  ? ad::emitDot(*irMod, prog, o.fnFilter, std::cout, err)
+                  : ad::explain(*irMod, prog, o.fnFilter, o.explainAt,
+                                std::cout, err);
+    if (!ok) {
+      std::cerr << "bpc: error: " << err << '\n';
+      return ExitCode::Usage;
+    }
     return ExitCode::Success;
   }
   if (o.action == Action::Adjoint) {

@@ -3,6 +3,7 @@
 
 #include "sema/Sema.h"
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -19,7 +20,9 @@ enum class ExitCode {
 
 /// How far the pipeline goes, in order (compared with >=, as MLIR Toy's
 /// toyc does).
-enum class Action { Ast, Sema, Ir, Adjoint, Llvm, Asm, Build, Check, Run, Train };
+enum class Action {
+  Ast, Sema, Ir, Adjoint, Dot, Explain, Llvm, Asm, Build, Check, Run, Train
+};
 
 struct PipelineOptions {
   Action action = Action::Run;
@@ -37,6 +40,7 @@ struct PipelineOptions {
   std::string savePath, plotDir;
   // bpc build
   std::string output, target, cpu, prefix;
+  std::map<std::string, double> explainAt; // bpc explain --at a=1,b=2
 };
 
 ExitCode runPipeline(const std::string &path, const PipelineOptions &opts);

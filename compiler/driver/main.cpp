@@ -7,6 +7,7 @@
 #include "driver/Pipeline.h"
 
 #include <cstring>
+#include <sstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -18,7 +19,10 @@ static const char *usageText =
 
 commands:
   run FILE                 JIT-compile FILE and run `fn main()`
-  emit KIND FILE           print a stage: ast, ir, adjoint, llvm, asm
+  emit KIND FILE           print a stage: ast, ir, adjoint, dot, llvm, asm
+  explain FILE --fn D --at a=1,b=2
+                           backpropagation of derived function D, step by
+                           step (straight-line scalar functions)
   check FILE               compare every derived function with finite
                            differences
   train FILE               run the train block (flags below override it)
@@ -121,6 +125,19 @@ int main(int argc, char **argv) {
         return usage(a + " needs a path");
       (a == "--save" ? opts.savePath : a == "--load" ? opts.loadPath
                                                      : opts.plotDir) = v;
+    } else if (a == "--at") {
+      if (!value(v))
+        return usage("--at needs name=value,...");
+      std::stringstream ss(v);
+      std::string item;
+      while (std::getline(ss, item, ',')) {
+        size_t eq = item.find('=');
+        char *end = nullptr;
+        double x = eq == std::string::npos ? 0 : strtod(item.c_str() + eq + 1, &end);
+        if (eq == std::string::npos || eq == 0 || !end || *end)
+          return usage("--at needs name=value,..., found '" + item + "'");
+        opts.explainAt[item.substr(0, eq)] = x;
+      }
     } else if (a == "--no-simplify") {
       opts.simplify = false;
     } else if (a == "--verify-diagnostics") {
@@ -158,7 +175,7 @@ int main(int argc, char **argv) {
     else if (kind == "asm")
       opts.action = Action::Asm;
     else if (kind == "dot")
-      return usage("emit dot is not supported yet");
+      opts.action = Action::Dot;
     else
       return usage("unknown emit kind '" + kind +
                    "' (expected ast, ir, adjoint, llvm or asm)");
@@ -170,8 +187,13 @@ int main(int argc, char **argv) {
     opts.action = Action::Build;
     return (int)runPipeline(positional[0], opts);
   }
-  if (command == "repl" ||
-      command == "explain")
+  if (command == "explain") {
+    if (positional.size() != 1)
+      return usage("explain needs FILE --fn NAME --at a=1,b=2");
+    opts.action = Action::Explain;
+    return (int)runPipeline(positional[0], opts);
+  }
+  if (command == "repl")
     return usage("'" + command + "' is not supported yet");
   return usage("unknown command '" + command + "'");
 }

@@ -1,0 +1,25 @@
+//===- Explain.h - backpropagation shown step by step -----------*- C++ -*-===//
+#pragma once
+
+#include "ir/IR.h"
+#include "sema/Sema.h"
+
+#include <iosfwd>
+#include <map>
+#include <string>
+
+namespace bp::ad {
+
+/// `bpc explain`: the forward values and the reverse sweep of derived
+/// function `fn` (grad / value_and_grad of a straight-line scalar function)
+/// at the argument values `at`. Returns false with `err` set otherwise.
+bool explain(const ir::Module &m, const sema::Program &prog,
+             const std::string &fn, const std::map<std::string, double> &at,
+             std::ostream &os, std::string &err);
+
+/// `bpc emit dot`: the computational graph of the same function for
+/// Graphviz, forward edges solid, adjoint edges dashed.
+bool emitDot(const ir::Module &m, const sema::Program &prog,
+             const std::string &fn, std::ostream &os, std::string &err);
+
+} // namespace bp::ad
