@@ -23,8 +23,8 @@ struct Compiled {
   std::unique_ptr<bp::ir::Module> ir;
 
   template <class F> F fn(const std::string &name) {
-    return reinterpret_cast<F>(llvm::cantFail(
-        jit->lookup(bp::codegen::functionSymbol(name))));
+    return reinterpret_cast<F>(
+        llvm::cantFail(jit->lookup(bp::codegen::functionSymbol(name))));
   }
   double *param(const std::string &name) {
     return static_cast<double *>(

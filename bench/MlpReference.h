@@ -35,7 +35,7 @@ struct Grads {
   std::vector<double> W1, b1, W2, b2;
   Grads() : W1(I * H), b1(H), W2(H * O), b2(O) {}
 };
-inline std::vector<double> A(B * H), Z(B * O), dZ(B * O), dA(B * H);
+inline std::vector<double> A(B *H), Z(B *O), dZ(B *O), dA(B *H);
 
 __attribute__((noinline)) inline double forwardC(const Data &d) {
   for (int b = 0; b < B; ++b) {
@@ -113,6 +113,5 @@ __attribute__((noinline)) inline void gradC(const Data &d, Grads &g) {
     for (int j = 0; j < H; ++j)
       g.b1[j] += dA[b * H + j];
 }
-
 
 } // namespace mlp

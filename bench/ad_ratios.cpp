@@ -198,11 +198,13 @@ int main(int argc, char **argv) {
          r("itmap_grad", "itmap_forward"));
   printf("  itmap   BP grad / hand-written grad   %.2f\n",
          r("itmap_grad", "itmap_grad_handwritten"));
-  printf("  rosen   BP grad / BP forward          %.2f   (n = 1000, a for loop)\n",
-         r("rosen_grad", "rosen_forward"));
-  printf("  rosen   tape bytes per iteration      %d (x[i], x[i+1] are re-read, "
-         "the rest recomputed)\n",
-         tapeBytesPerIteration("rosen.rev.1"));
+  printf(
+      "  rosen   BP grad / BP forward          %.2f   (n = 1000, a for loop)\n",
+      r("rosen_grad", "rosen_forward"));
+  printf(
+      "  rosen   tape bytes per iteration      %d (x[i], x[i+1] are re-read, "
+      "the rest recomputed)\n",
+      tapeBytesPerIteration("rosen.rev.1"));
   printf("  itmap   tape bytes per iteration      %d (x and sin(x): what the "
          "reverse sweep reads)\n",
          tapeBytesPerIteration("itmap.rev.111"));

@@ -1,4 +1,5 @@
-//===- gmm.cpp - ADBench GMM (d = 10, K = 25, n = 1000): BP vs hand-written -===//
+//===- gmm.cpp - ADBench GMM (d = 10, K = 25, n = 1000): BP vs hand-written
+//-===//
 //
 // examples/gmm/gmm.bp, JIT-compiled with -D D=10 -D K=25 -D N=1000, against
 // a hand-written C++ objective and gradient (one pass per point: the
@@ -132,8 +133,7 @@ __attribute__((noinline)) double gmmC(const Input &p, double *g) {
     prior += 0.5 * p.gamma * p.gamma * fro - p.m * sumq[k];
     if (g) {
       for (int d = 0; d < D; ++d)
-        gi[k * ICF + d] +=
-            p.gamma * p.gamma * qdiag[k][d] * qdiag[k][d] - p.m;
+        gi[k * ICF + d] += p.gamma * p.gamma * qdiag[k][d] * qdiag[k][d] - p.m;
       for (int j = D; j < ICF; ++j)
         gi[k * ICF + j] += p.gamma * p.gamma * p.icf[k * ICF + j];
     }
@@ -168,8 +168,8 @@ std::vector<double> gBP(K + K * D + K * ICF), gC(K + K * D + K * ICF);
 void BM_bp_forward(benchmark::State &s) {
   auto f = program().fn<Fwd>("gmm");
   for (auto _ : s)
-    benchmark::DoNotOptimize(f(in.alphas.data(), in.means.data(),
-                               in.icf.data(), in.x.data(), in.gamma, in.m));
+    benchmark::DoNotOptimize(f(in.alphas.data(), in.means.data(), in.icf.data(),
+                               in.x.data(), in.gamma, in.m));
 }
 void BM_bp_grad(benchmark::State &s) {
   auto f = program().fn<Grad>("dgmm");
@@ -213,7 +213,8 @@ int main(int argc, char **argv) {
                        in.alphas.data(), in.means.data(), in.icf.data(),
                        in.x.data(), in.gamma, in.m);
   for (size_t i = 0; i < gC.size(); ++i)
-    diff = std::max(diff, std::fabs(gC[i] - gBP[i]) / std::max(1.0, std::fabs(gC[i])));
+    diff = std::max(diff, std::fabs(gC[i] - gBP[i]) /
+                              std::max(1.0, std::fabs(gC[i])));
   printf("\nADBench GMM d=10 K=25 n=1000 (one run):\n");
   printf("  BP grad / BP forward              %.2f   (target <= 3)\n",
          rep.ratio("bp_grad", "bp_forward"));
@@ -221,7 +222,8 @@ int main(int argc, char **argv) {
          rep.ratio("bp_grad", "handwritten_grad"));
   printf("  BP forward / hand-written forward %.2f\n",
          rep.ratio("bp_forward", "handwritten_forward"));
-  printf("  objective BP %.17g, hand-written %.17g\n", objBP, gmmC(in, nullptr));
+  printf("  objective BP %.17g, hand-written %.17g\n", objBP,
+         gmmC(in, nullptr));
   printf("  max relative gradient difference  %.2g\n", diff);
   return 0;
 }

@@ -44,9 +44,10 @@ using GradFn = void (*)(const double *, const double *, double *, double *,
 bench::Compiled &program() {
   static bench::Compiled p = [] {
     bench::Compiled c = bench::compile(source);
-    for (auto [name, v] :
-         {std::pair{"W1", &data.W1}, {"b1", &data.b1}, {"W2", &data.W2},
-          {"b2", &data.b2}})
+    for (auto [name, v] : {std::pair{"W1", &data.W1},
+                           {"b1", &data.b1},
+                           {"W2", &data.W2},
+                           {"b2", &data.b2}})
       std::copy(v->begin(), v->end(), c.param(name));
     return c;
   }();

@@ -32,8 +32,8 @@ void bp_set_error_hook(bp_error_hook hook);
 void bp_runtime_error(const char *file, int32_t line, int32_t col,
                       const char *message);
 /* `index I is out of range for axis A of size N` at FILE:LINE:COL. */
-void bp_index_error(const char *file, int32_t line, int32_t col,
-                    int64_t index, int64_t axis, int64_t size);
+void bp_index_error(const char *file, int32_t line, int32_t col, int64_t index,
+                    int64_t axis, int64_t size);
 
 /* `let X: f64[R, C...] = read_csv(path)`: fills `dst` (rows x cols values,
  * row-major) from a CSV of numbers with an optional header line; a missing
@@ -52,8 +52,8 @@ typedef struct bp_param_entry {
   int64_t rank;
   int64_t dims[4];
 } bp_param_entry;
-int bp_load_params(const bp_param_entry *table, int64_t count,
-                   const char *path, char *error, int64_t error_size);
+int bp_load_params(const bp_param_entry *table, int64_t count, const char *path,
+                   char *error, int64_t error_size);
 
 /* The per-call buffer of a function's tensor temporaries, when too large
  * for the stack. One allocation per call, never per element or op. */

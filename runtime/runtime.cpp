@@ -1,13 +1,13 @@
 //===- runtime.cpp - BP's runtime library ---------------------------------===//
 #include "bp_runtime.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -40,7 +40,8 @@ void bp_print_i64(int64_t v) {
 
 void bp_print_bool(int32_t v) { fputs(v ? "true" : "false", stdout); }
 
-static void printBlock(const double *&data, int64_t rank, const int64_t *shape) {
+static void printBlock(const double *&data, int64_t rank,
+                       const int64_t *shape) {
   fputc('[', stdout);
   for (int64_t i = 0; i < shape[0]; ++i) {
     if (i)
@@ -74,8 +75,9 @@ double bp_digamma(double x) {
   }
   double f = 1 / (x * x);
   return r + std::log(x) - 0.5 / x -
-         f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 -
-                                                         f * (1.0 / 132)))));
+         f * (1.0 / 12 -
+              f * (1.0 / 120 -
+                   f * (1.0 / 252 - f * (1.0 / 240 - f * (1.0 / 132)))));
 }
 
 double bp_trigamma(double x) {
@@ -141,8 +143,9 @@ void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
     bool header = false;
     while (true) {
       size_t comma = text.find(',', start);
-      std::string field = text.substr(
-          start, comma == std::string::npos ? std::string::npos : comma - start);
+      std::string field =
+          text.substr(start, comma == std::string::npos ? std::string::npos
+                                                        : comma - start);
       const char *b = field.c_str();
       while (*b == ' ' || *b == '\t')
         ++b;
@@ -158,7 +161,8 @@ void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
         fail(lineNo, (int64_t)start + 1, "'" + field + "' is not a number");
       }
       if (!std::isfinite(v))
-        fail(lineNo, (int64_t)start + 1, "'" + field + "' is not a finite number");
+        fail(lineNo, (int64_t)start + 1,
+             "'" + field + "' is not a finite number");
       row.push_back(v);
       if (comma == std::string::npos)
         break;
@@ -197,19 +201,18 @@ void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
   }
 }
 
-int bp_load_params(const bp_param_entry *table, int64_t count,
-                   const char *path, char *error, int64_t error_size) {
+int bp_load_params(const bp_param_entry *table, int64_t count, const char *path,
+                   char *error, int64_t error_size) {
   auto fail = [&](int64_t line, const std::string &msg) {
     if (error && error_size > 0)
-      snprintf(error, (size_t)error_size, "%s:%lld: %s", path,
-               (long long)line, msg.c_str());
+      snprintf(error, (size_t)error_size, "%s:%lld: %s", path, (long long)line,
+               msg.c_str());
     return -1;
   };
   FILE *f = fopen(path, "r");
   if (!f) {
     if (error && error_size > 0)
-      snprintf(error, (size_t)error_size, "cannot read params file '%s'",
-               path);
+      snprintf(error, (size_t)error_size, "cannot read params file '%s'", path);
     return -1;
   }
   std::string text;
@@ -222,7 +225,8 @@ int bp_load_params(const bp_param_entry *table, int64_t count,
   size_t start = 0;
   while (start <= text.size()) {
     size_t nl = text.find('\n', start);
-    lines.push_back(text.substr(start, nl == std::string::npos ? nl : nl - start));
+    lines.push_back(
+        text.substr(start, nl == std::string::npos ? nl : nl - start));
     if (nl == std::string::npos)
       break;
     start = nl + 1;
@@ -245,8 +249,8 @@ int bp_load_params(const bp_param_entry *table, int64_t count,
       if (strcmp(table[k].name, name) == 0)
         e = &table[k];
     if (!e)
-      return fail((int64_t)i + 1, std::string("no param named '") + name +
-                                      "' in this program");
+      return fail((int64_t)i + 1,
+                  std::string("no param named '") + name + "' in this program");
     bool same = (int64_t)dims.size() == e->rank;
     for (int64_t k = 0; same && k < e->rank; ++k)
       same = dims[k] == e->dims[k];
@@ -254,7 +258,8 @@ int bp_load_params(const bp_param_entry *table, int64_t count,
       return fail((int64_t)i + 1, std::string("param '") + name +
                                       "' has another shape in the program");
     if (i + 1 >= lines.size())
-      return fail((int64_t)i + 1, std::string("missing values of '") + name + "'");
+      return fail((int64_t)i + 1,
+                  std::string("missing values of '") + name + "'");
     int64_t n = 1;
     for (int64_t k = 0; k < e->rank; ++k)
       n *= e->dims[k];
@@ -265,14 +270,16 @@ int bp_load_params(const bp_param_entry *table, int64_t count,
       if (end == v)
         break;
       if (got2 >= n)
-        return fail((int64_t)i + 1, std::string("too many values for '") + name + "'");
+        return fail((int64_t)i + 1,
+                    std::string("too many values for '") + name + "'");
       e->data[got2] = x;
       v = end;
     }
     while (*v == ' ' || *v == '\t' || *v == '\r')
       ++v;
     if (*v)
-      return fail((int64_t)i + 1, std::string("bad value '") + v + "' for '" + name + "'");
+      return fail((int64_t)i + 1,
+                  std::string("bad value '") + v + "' for '" + name + "'");
     if (got2 != n)
       return fail((int64_t)i + 1, "'" + std::string(name) + "' needs " +
                                       std::to_string(n) + " values, found " +
@@ -281,10 +288,11 @@ int bp_load_params(const bp_param_entry *table, int64_t count,
   return 0;
 }
 
-void bp_index_error(const char *file, int32_t line, int32_t col,
-                    int64_t index, int64_t axis, int64_t size) {
+void bp_index_error(const char *file, int32_t line, int32_t col, int64_t index,
+                    int64_t axis, int64_t size) {
   char msg[160];
-  snprintf(msg, sizeof msg, "index %lld is out of range for axis %lld of size %lld",
+  snprintf(msg, sizeof msg,
+           "index %lld is out of range for axis %lld of size %lld",
            (long long)index, (long long)axis, (long long)size);
   bp_runtime_error(file, line, col, msg);
 }
@@ -330,8 +338,9 @@ void *bp_arena_alloc(int64_t bytes) {
   void *base = aligned_alloc(64, size);
   if (!base) {
     fflush(stdout);
-    fprintf(stderr, "runtime error: out of memory (%lld bytes of tensor "
-                    "temporaries)\n",
+    fprintf(stderr,
+            "runtime error: out of memory (%lld bytes of tensor "
+            "temporaries)\n",
             (long long)bytes);
     exit(3);
   }
@@ -384,8 +393,9 @@ void bp_tape_grow(bp_tape *t) {
   void *p = realloc(t->data, (size_t)cap * sizeof(uint64_t));
   if (!p) {
     fflush(stdout);
-    fprintf(stderr, "runtime error: out of memory growing the gradient tape "
-                    "to %lld bytes\n",
+    fprintf(stderr,
+            "runtime error: out of memory growing the gradient tape "
+            "to %lld bytes\n",
             (long long)cap * 8);
     exit(3);
   }

@@ -239,7 +239,9 @@ private:
     for (auto &r : op.results) {
       indent(d);
       os << "var " << name(r.get()) << " = "
-         << (r->type->isF64() ? "0.0" : r->type->isBool() ? "false" : "0")
+         << (r->type->isF64()    ? "0.0"
+             : r->type->isBool() ? "false"
+                                 : "0")
          << '\n';
     }
   }
@@ -255,9 +257,9 @@ private:
           tmp.push_back(use(v));
         size_t first = parent.kind == OpKind::For ? 1 : 0;
         for (size_t i = 0; i < tmp.size(); ++i) {
-          std::string target =
-              parent.kind == OpKind::If ? name(parent.result(i))
-                                        : name(blk.args[first + i].get());
+          std::string target = parent.kind == OpKind::If
+                                   ? name(parent.result(i))
+                                   : name(blk.args[first + i].get());
           if (target != tmp[i]) {
             indent(d);
             os << target << " = " << tmp[i] << '\n';

@@ -43,8 +43,8 @@ bool buildDerived(ir::Module &m, const sema::DerivedInfo &info,
       return (size_t)std::count(spec.args.begin(), spec.args.end(), true) +
              (std::find(spec.params.begin(), spec.params.end(), v.name) -
               spec.params.begin());
-    return (size_t)std::count(spec.args.begin(),
-                              spec.args.begin() + v.argIndex, true);
+    return (size_t)std::count(spec.args.begin(), spec.args.begin() + v.argIndex,
+                              true);
   };
 
   ir::Function *w = m.addFunction(info.name);
@@ -71,7 +71,8 @@ bool buildDerived(ir::Module &m, const sema::DerivedInfo &info,
     // Tangents arrive in the order the user named the variables.
     std::vector<ir::Value *> tangents(info.wrt.size());
     for (size_t k = 0; k < info.wrt.size(); ++k)
-      tangents[position(info.wrt[k])] = w->args()[base->args().size() + k].get();
+      tangents[position(info.wrt[k])] =
+          w->args()[base->args().size() + k].get();
     args.insert(args.end(), tangents.begin(), tangents.end());
     ir::Op *call = b.create(OpKind::Call, args, fwd->resultTypes);
     call->str = fwd->name;

@@ -200,9 +200,8 @@ Graph find(const ir::Module &m, const sema::Program &prog,
     g.error = "explain shows reverse mode of a user function: grad or "
               "value_and_grad";
   else if (std::string why = unsupported(*g.f); !why.empty())
-    g.error = "explain supports straight-line scalar functions; '" +
-              g.f->name + "' is not one: " + why +
-              " (not supported yet)";
+    g.error = "explain supports straight-line scalar functions; '" + g.f->name +
+              "' is not one: " + why + " (not supported yet)";
   return g;
 }
 
@@ -259,8 +258,7 @@ bool explain(const ir::Module &m, const sema::Program &prog,
     rows.push_back({lhs, num(r)});
   }
   for (auto &[l, r] : rows)
-    os << "  " << l << std::string(width - l.size(), ' ') << " = " << r
-       << '\n';
+    os << "  " << l << std::string(width - l.size(), ' ') << " = " << r << '\n';
   std::string L = name(result);
   os << "reverse: dL/dv = sum over the uses of v of dL/d(use) * d(use)/dv, "
         "with L = "
@@ -295,12 +293,24 @@ bool explain(const ir::Module &m, const sema::Program &prog,
       if (o->kind == OpKind::FCmp) {
         double x = in[0], y = in[1];
         switch (o->pred()) {
-        case ir::CmpPred::Eq: r = x == y; break;
-        case ir::CmpPred::Ne: r = x != y; break;
-        case ir::CmpPred::Lt: r = x < y; break;
-        case ir::CmpPred::Le: r = x <= y; break;
-        case ir::CmpPred::Gt: r = x > y; break;
-        case ir::CmpPred::Ge: r = x >= y; break;
+        case ir::CmpPred::Eq:
+          r = x == y;
+          break;
+        case ir::CmpPred::Ne:
+          r = x != y;
+          break;
+        case ir::CmpPred::Lt:
+          r = x < y;
+          break;
+        case ir::CmpPred::Le:
+          r = x <= y;
+          break;
+        case ir::CmpPred::Gt:
+          r = x > y;
+          break;
+        case ir::CmpPred::Ge:
+          r = x >= y;
+          break;
         }
       } else if (o->kind == OpKind::Select) {
         r = in[0] != 0 ? in[1] : in[2];
@@ -329,9 +339,8 @@ bool explain(const ir::Module &m, const sema::Program &prog,
       bool more = adj.count(v) != 0;
       adj[v] = more ? adj[v] + contribution : contribution;
       os << "  dL/d" << name(v) << (more ? " += " : " = ") << "dL/d"
-         << name(op.result()) << " * d" << name(op.result()) << "/d"
-         << name(v) << " = " << num(g) << " * " << num(d[i]) << " = "
-         << num(contribution);
+         << name(op.result()) << " * d" << name(op.result()) << "/d" << name(v)
+         << " = " << num(g) << " * " << num(d[i]) << " = " << num(contribution);
       if (more)
         os << "  (total " << num(adj[v]) << ")";
       os << '\n';
@@ -361,8 +370,7 @@ bool emitDot(const ir::Module &m, const sema::Program &prog,
   os << "digraph \"" << fn << "\" {\n  rankdir=LR;\n"
      << "  node [fontname=\"Helvetica\"];\n";
   for (auto &a : f.args())
-    os << "  " << id(a.get()) << " [shape=box, label=\"" << a->name
-       << "\"];\n";
+    os << "  " << id(a.get()) << " [shape=box, label=\"" << a->name << "\"];\n";
   for (auto &op : f.body->ops) {
     if (op->kind == OpKind::Return || op->kind == OpKind::ConstF)
       continue;
@@ -373,8 +381,8 @@ bool emitDot(const ir::Module &m, const sema::Program &prog,
         continue;
       os << "  " << id(v) << " -> " << id(op->result()) << ";\n";
       os << "  " << id(op->result()) << " -> " << id(v)
-         << " [style=dashed, color=red, label=\"d" << name(op->result())
-         << "/d" << name(v) << "\"];\n";
+         << " [style=dashed, color=red, label=\"d" << name(op->result()) << "/d"
+         << name(v) << "\"];\n";
     }
   }
   os << "}\n";

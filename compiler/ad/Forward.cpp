@@ -117,8 +117,8 @@ private:
         break;
       case OpKind::TapeReserve: {
         // Values and their tangents are pushed: twice the room.
-        Value *twice = b.binary(OpKind::IMul, primal(op.operands[1]),
-                                b.constI(2));
+        Value *twice =
+            b.binary(OpKind::IMul, primal(op.operands[1]), b.constI(2));
         b.create(OpKind::TapeReserve, {primal(op.operands[0]), twice});
         break;
       }
@@ -170,9 +170,10 @@ private:
     for (Value *v : op.operands)
       want.push_back(act.isActive(v) && tan.count(v));
     std::vector<Value *> d;
-    if (!partials(op, want, b, [&](const Value *v) {
-          return primal(const_cast<Value *>(v));
-        }, d)) {
+    if (!partials(
+            op, want, b,
+            [&](const Value *v) { return primal(const_cast<Value *>(v)); },
+            d)) {
       diags.error(useLoc, std::string("cannot differentiate '") +
                               ir::mnemonic(op.kind) + "' in '" + F.name +
                               "' (line " + std::to_string(op.loc.line) +

@@ -164,8 +164,8 @@ public:
     for (size_t i = 0; i < fResults.size(); ++i)
       if (fResults[i]->isDifferentiable())
         seeds.push_back(R->addArg(
-            fResults[i], fResults.size() == 1 ? "seed"
-                                                 : "seed." + std::to_string(i)));
+            fResults[i],
+            fResults.size() == 1 ? "seed" : "seed." + std::to_string(i)));
     R->resultTypes = fResults;
     for (size_t i = 0; i < F.args().size(); ++i)
       if (spec.args[i])

@@ -7,13 +7,14 @@
 //   reduce_sum x, k    -> ẏ = reduce_sum ẋ, k    x̄ = broadcast ȳ (axis k)
 //   transpose x        -> ẏ = transpose ẋ        x̄ = transpose ȳ
 //   extract x, i       -> ẏ = extract ẋ, i       x̄ = insert(0, ȳ, i)
-//   insert v, e, i     -> ẏ = insert(v̇, ė, i)    v̄ = insert(ȳ, 0, i), ē = extract ȳ, i
-//   pack e0, e1, ...   -> ẏ = pack ė0, ...       ēk = extract ȳ, k
+//   insert v, e, i     -> ẏ = insert(v̇, ė, i)    v̄ = insert(ȳ, 0, i), ē =
+//   extract ȳ, i pack e0, e1, ...   -> ẏ = pack ė0, ...       ēk = extract ȳ, k
 //   C = A @ B          -> Ċ = Ȧ@B + A@Ḃ          Ā = C̄ @ Bᵀ, B̄ = Aᵀ @ C̄
 //     (and the vector forms: [M,K]@[K]: Ā = outer(c̄, b), b̄ = c̄ @ A;
 //      [K]@[K,N]: ā = B @ c̄, B̄ = outer(a, c̄); [K]@[K]: ā = c̄ b, b̄ = c̄ a)
-//   slice x            -> ẏ = slice ẋ            x̄ = unslice ȳ (zeros elsewhere)
-//   reduce_max         -> zero: it only appears under stop_gradient (the
+//   slice x            -> ẏ = slice ẋ            x̄ = unslice ȳ (zeros
+//   elsewhere) reduce_max         -> zero: it only appears under stop_gradient
+//   (the
 //                         stable logsumexp / softmax), never on its own.
 //
 //===----------------------------------------------------------------------===//
@@ -68,7 +69,8 @@ Value *transpose(ir::Builder &b, Value *x) {
 
 /// The indices of an extract/insert (operands from `first` on), as primal
 /// values.
-std::vector<Value *> indices(const ir::Op &op, size_t first, const PrimalFn &P) {
+std::vector<Value *> indices(const ir::Op &op, size_t first,
+                             const PrimalFn &P) {
   std::vector<Value *> idx;
   for (size_t i = first; i < op.operands.size(); ++i)
     idx.push_back(P(op.operands[i]));
@@ -118,9 +120,8 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
     // Transposes of each other, with the same offsets.
     if (!w(0))
       return;
-    ir::Op *t = b.create(op.kind == OpKind::Slice ? OpKind::Unslice
-                                                  : OpKind::Slice,
-                         {g}, {xt});
+    ir::Op *t = b.create(
+        op.kind == OpKind::Slice ? OpKind::Unslice : OpKind::Slice, {g}, {xt});
     t->str = op.str;
     out[0] = t->result();
     return;

@@ -48,8 +48,8 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
 
   // Params: build-time initial values, accessors, and the load table.
   std::vector<llvm::Constant *> entries;
-  auto *entryTy = llvm::StructType::get(
-      ctx, {ptr, ptr, i64, llvm::ArrayType::get(i64, 4)});
+  auto *entryTy =
+      llvm::StructType::get(ctx, {ptr, ptr, i64, llvm::ArrayType::get(i64, 4)});
   for (size_t k = 0; k < m.params.size(); ++k) {
     const ir::Param &p = m.params[k];
     auto *g = mod.getGlobalVariable(paramSymbol(p.name));
@@ -58,14 +58,15 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
       g->setInitializer(llvm::ConstantDataArray::get(ctx, v));
     else
       g->setInitializer(llvm::ConstantFP::get(f64, v[0]));
-    auto *get = llvm::Function::Create(
-        llvm::FunctionType::get(ptr, {}, false),
-        llvm::GlobalValue::ExternalLinkage, prefix + "_param_" + p.name, mod);
+    auto *get = llvm::Function::Create(llvm::FunctionType::get(ptr, {}, false),
+                                       llvm::GlobalValue::ExternalLinkage,
+                                       prefix + "_param_" + p.name, mod);
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", get));
     b.CreateRet(g);
     std::vector<llvm::Constant *> dims;
     for (size_t d = 0; d < 4; ++d)
-      dims.push_back(b.getInt64(d < p.type->shape.size() ? p.type->shape[d] : 0));
+      dims.push_back(
+          b.getInt64(d < p.type->shape.size() ? p.type->shape[d] : 0));
     entries.push_back(llvm::ConstantStruct::get(
         entryTy,
         {b.CreateGlobalStringPtr(p.name, "bp.pname", 0, &mod), g,
@@ -83,9 +84,9 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
   auto loader = mod.getOrInsertFunction(
       "bp_load_params",
       llvm::FunctionType::get(i32, {ptr, i64, ptr, ptr, i64}, false));
-  b.CreateRet(b.CreateCall(loader, {table, b.getInt64(entries.size()),
-                                    load->getArg(0), load->getArg(1),
-                                    load->getArg(2)}));
+  b.CreateRet(
+      b.CreateCall(loader, {table, b.getInt64(entries.size()), load->getArg(0),
+                            load->getArg(1), load->getArg(2)}));
 
   // Function wrappers.
   for (auto &fp : m.functions) {
@@ -101,9 +102,9 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
       for (size_t i = 0; i < f.resultTypes.size(); ++i)
         params.push_back(ptr);
     llvm::Type *ret = direct ? cType(f.resultTypes[0]) : b.getVoidTy();
-    auto *fn = llvm::Function::Create(llvm::FunctionType::get(ret, params, false),
-                                      llvm::GlobalValue::ExternalLinkage,
-                                      prefix + "_" + f.name, mod);
+    auto *fn = llvm::Function::Create(
+        llvm::FunctionType::get(ret, params, false),
+        llvm::GlobalValue::ExternalLinkage, prefix + "_" + f.name, mod);
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
     std::vector<llvm::Value *> args;
     for (size_t i = 0; i < f.args().size(); ++i) {
@@ -131,7 +132,8 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
       const Type *t = f.resultTypes[i];
       if (t->isTensor())
         continue;
-      llvm::Value *v = nScalar == 1 ? r : b.CreateExtractValue(r, {(unsigned)s});
+      llvm::Value *v =
+          nScalar == 1 ? r : b.CreateExtractValue(r, {(unsigned)s});
       ++s;
       if (t->isBool())
         v = b.CreateZExt(v, i32);
@@ -176,11 +178,14 @@ void writeCHeader(const ir::Module &m, const sema::Program &prog,
      << ". Do not edit.\n"
      << " * C ABI (docs/ABI.md): scalars by value (f64 -> double, int ->\n"
      << " * int64_t, bool -> int); tensors are row-major arrays of double.\n"
-     << " * A function with one scalar result returns it; otherwise it returns\n"
-     << " * void and writes every result through an out-pointer that the caller\n"
+     << " * A function with one scalar result returns it; otherwise it "
+        "returns\n"
+     << " * void and writes every result through an out-pointer that the "
+        "caller\n"
      << " * allocates (tensors: the _SIZE in doubles). Outputs, gradients\n"
      << " * included, are overwritten, never accumulated: no zeroing needed.\n"
-     << " * Runtime errors (failed assert, index out of range) call the hook set\n"
+     << " * Runtime errors (failed assert, index out of range) call the hook "
+        "set\n"
      << " * with bp_set_error_hook, then exit(3); by default they print\n"
      << " * `FILE:LINE:COL: runtime error: MESSAGE` to stderr. */\n"
      << "#ifndef " << guard << "\n#define " << guard << "\n\n"
@@ -194,7 +199,8 @@ void writeCHeader(const ir::Module &m, const sema::Program &prog,
     os << "#define " << P << "_PARAM_" << p.name << "_SIZE " << n << "\n";
     os << "double *" << prefix << "_param_" << p.name << "(void);\n";
   }
-  os << "/* Reads a params file written by `bpc train --save`. Returns 0, or -1\n"
+  os << "/* Reads a params file written by `bpc train --save`. Returns 0, or "
+        "-1\n"
      << " * with `PATH:LINE: message` in error[0..error_size). */\n"
      << "int " << prefix
      << "_load_params(const char *path, char *error, int64_t error_size);\n\n";

@@ -46,10 +46,9 @@ std::unique_ptr<llvm::Module> Emitter::run() {
     llvm::Type *t = p.type->isTensor()
                         ? llvm::ArrayType::get(f64, p.type->numElements())
                         : f64;
-    auto *g = new llvm::GlobalVariable(*mod, t, false,
-                                       llvm::GlobalValue::ExternalLinkage,
-                                       llvm::Constant::getNullValue(t),
-                                       paramSymbol(p.name));
+    auto *g = new llvm::GlobalVariable(
+        *mod, t, false, llvm::GlobalValue::ExternalLinkage,
+        llvm::Constant::getNullValue(t), paramSymbol(p.name));
     g->setAlignment(llvm::Align(64));
     params[p.name] = g;
   }
@@ -96,9 +95,9 @@ llvm::FunctionType *Emitter::signature(const ir::Function &f) {
 }
 
 void Emitter::declare(const ir::Function &f) {
-  auto *fn = llvm::Function::Create(signature(f),
-                                    llvm::GlobalValue::ExternalLinkage,
-                                    functionSymbol(f.name), *mod);
+  auto *fn =
+      llvm::Function::Create(signature(f), llvm::GlobalValue::ExternalLinkage,
+                             functionSymbol(f.name), *mod);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   for (size_t i = 0; i < fn->arg_size(); ++i) {
     if (i < f.args().size())
@@ -571,8 +570,8 @@ void Emitter::emitPush(Value *tape, Value *v, const Type *t, bool reserved) {
     b.SetInsertPoint(store);
   }
   Value *data = b.CreateLoad(ptr, field(tape, 0));
-  Value *bits = v->getType() == f64 ? b.CreateBitCast(v, i64)
-                                    : b.CreateZExt(v, i64);
+  Value *bits =
+      v->getType() == f64 ? b.CreateBitCast(v, i64) : b.CreateZExt(v, i64);
   b.CreateStore(bits, b.CreateGEP(i64, data, size));
   b.CreateStore(b.CreateAdd(size, b.getInt64(1)), field(tape, 1));
 }
@@ -601,9 +600,9 @@ void Emitter::emitPrint(const ir::Op &op) {
   auto flush = [&] {
     if (chunk.empty())
       return;
-    b.CreateCall(runtime("bp_print_str", b.getVoidTy(), {ptr, i64}),
-                 {b.CreateGlobalStringPtr(chunk, "bp.str"),
-                  b.getInt64(chunk.size())});
+    b.CreateCall(
+        runtime("bp_print_str", b.getVoidTy(), {ptr, i64}),
+        {b.CreateGlobalStringPtr(chunk, "bp.str"), b.getInt64(chunk.size())});
     chunk.clear();
   };
   for (char c : op.str) {

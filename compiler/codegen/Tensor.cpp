@@ -98,8 +98,8 @@ llvm::Value *Emitter::elementOf(Value *v, const Type *t, Value *flat) {
 std::vector<int64_t> Emitter::broadcastStrides(const ir::Op &bc) {
   const auto &big = bc.result()->type->shape;
   const Type *st = bc.operands[0]->type;
-  std::vector<int64_t> small = st->isTensor() ? st->shape
-                                              : std::vector<int64_t>{};
+  std::vector<int64_t> small =
+      st->isTensor() ? st->shape : std::vector<int64_t>{};
   auto sStrides = stridesOf(small);
   std::vector<int64_t> map(big.size(), 0);
   if (!st->isTensor())
@@ -141,10 +141,10 @@ void Emitter::emitElementwise(const ir::Op &op) {
     loops(rt->shape, [&](const std::vector<Value *> &idx) {
       std::vector<Value *> xs;
       for (size_t k = 0; k < ins.size(); ++k) {
-        const Type *st = op.operands[k]->def &&
-                                 fusedBroadcasts.count(op.operands[k]->def)
-                             ? op.operands[k]->def->operands[0]->type
-                             : op.operands[k]->type;
+        const Type *st =
+            op.operands[k]->def && fusedBroadcasts.count(op.operands[k]->def)
+                ? op.operands[k]->def->operands[0]->type
+                : op.operands[k]->type;
         if (!st->isTensor()) {
           xs.push_back(ins[k]);
           continue;
@@ -152,7 +152,8 @@ void Emitter::emitElementwise(const ir::Op &op) {
         Value *off = b.getInt64(0);
         for (size_t j = 0; j < idx.size(); ++j)
           if (strides[k][j])
-            off = b.CreateAdd(off, b.CreateMul(idx[j], b.getInt64(strides[k][j])));
+            off = b.CreateAdd(off,
+                              b.CreateMul(idx[j], b.getInt64(strides[k][j])));
         xs.push_back(b.CreateLoad(f64, b.CreateGEP(f64, ins[k], off)));
       }
       Value *r = scalar(op, xs);
@@ -182,7 +183,7 @@ void Emitter::emitElementwise(const ir::Op &op) {
 /// [firstIndex, firstIndex + count) of `op` in a tensor of type `t`, with
 /// bounds checks.
 llvm::Value *Emitter::offsetOf(const ir::Op &op, const Type *t,
-                              size_t firstIndex, size_t count) {
+                               size_t firstIndex, size_t count) {
   auto strides = stridesOf(t->shape);
   Value *off = b.getInt64(0);
   for (size_t k = 0; k < count; ++k) {
@@ -238,15 +239,14 @@ void Emitter::emitBroadcast(const ir::Op &op, bool sumTo) {
   Value *dst = sumTo && !smallT->isTensor() ? nullptr : slot(op.result()->type);
   if (!smallT->isTensor() && !sumTo) {
     // Scalar fill.
-    loop(b.getInt64(bigT->numElements()), [&](Value *i) {
-      b.CreateStore(src, b.CreateGEP(f64, dst, i));
-    });
+    loop(b.getInt64(bigT->numElements()),
+         [&](Value *i) { b.CreateStore(src, b.CreateGEP(f64, dst, i)); });
     vals[op.result()] = dst;
     return;
   }
   const auto &big = bigT->shape;
-  std::vector<int64_t> small = smallT->isTensor() ? smallT->shape
-                                                  : std::vector<int64_t>{};
+  std::vector<int64_t> small =
+      smallT->isTensor() ? smallT->shape : std::vector<int64_t>{};
   auto sStrides = stridesOf(small);
   // Stride of each big axis in the small tensor (0 where broadcast).
   std::vector<int64_t> map(big.size(), 0);
@@ -320,9 +320,8 @@ void Emitter::emitReduce(const ir::Op &op) {
     return;
   }
   Value *dst = slot(rt);
-  loop(b.getInt64(rt->numElements()), [&](Value *i) {
-    b.CreateStore(init, b.CreateGEP(f64, dst, i));
-  });
+  loop(b.getInt64(rt->numElements()),
+       [&](Value *i) { b.CreateStore(init, b.CreateGEP(f64, dst, i)); });
   auto xs = stridesOf(xt->shape), rs = stridesOf(rt->shape);
   loops(xt->shape, [&](const std::vector<Value *> &idx) {
     Value *xo = b.getInt64(0), *ro = b.getInt64(0);
@@ -367,9 +366,10 @@ void Emitter::emitMatMul(const ir::Op &op) {
         Value *a = ld(A, b.CreateAdd(mul(i, K_), k));
         loop(b.getInt64(N), [&](Value *j) {
           Value *p = b.CreateGEP(f64, C, b.CreateAdd(mul(i, N), j));
-          b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, p),
-                                     b.CreateFMul(a, ld(B, b.CreateAdd(mul(k, N), j)))),
-                        p);
+          b.CreateStore(
+              b.CreateFAdd(b.CreateLoad(f64, p),
+                           b.CreateFMul(a, ld(B, b.CreateAdd(mul(k, N), j)))),
+              p);
         });
       });
     });
@@ -380,10 +380,11 @@ void Emitter::emitMatMul(const ir::Op &op) {
       Value *p = b.CreateGEP(f64, C, i);
       b.CreateStore(acc, p);
       loop(b.getInt64(K_), [&](Value *k) {
-        b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, p),
-                                   b.CreateFMul(ld(A, b.CreateAdd(mul(i, K_), k)),
-                                                ld(B, k))),
-                      p);
+        b.CreateStore(
+            b.CreateFAdd(
+                b.CreateLoad(f64, p),
+                b.CreateFMul(ld(A, b.CreateAdd(mul(i, K_), k)), ld(B, k))),
+            p);
       });
     });
   } else { // [K] @ [K,N]
@@ -392,9 +393,10 @@ void Emitter::emitMatMul(const ir::Op &op) {
       Value *a = ld(A, k);
       loop(b.getInt64(N), [&](Value *j) {
         Value *p = b.CreateGEP(f64, C, j);
-        b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, p),
-                                   b.CreateFMul(a, ld(B, b.CreateAdd(mul(k, N), j)))),
-                      p);
+        b.CreateStore(
+            b.CreateFAdd(b.CreateLoad(f64, p),
+                         b.CreateFMul(a, ld(B, b.CreateAdd(mul(k, N), j)))),
+            p);
       });
     });
   }
@@ -422,9 +424,11 @@ void Emitter::emitTensorOp(const ir::Op &op) {
     loop(b.getInt64(M), [&](Value *i) {
       loop(b.getInt64(N), [&](Value *j) {
         Value *v = b.CreateLoad(
-            f64, b.CreateGEP(f64, x, b.CreateAdd(b.CreateMul(i, b.getInt64(N)), j)));
-        b.CreateStore(v, b.CreateGEP(f64, dst, b.CreateAdd(
-                                                   b.CreateMul(j, b.getInt64(M)), i)));
+            f64,
+            b.CreateGEP(f64, x, b.CreateAdd(b.CreateMul(i, b.getInt64(N)), j)));
+        b.CreateStore(
+            v, b.CreateGEP(f64, dst,
+                           b.CreateAdd(b.CreateMul(j, b.getInt64(M)), i)));
       });
     });
     vals[op.result()] = dst;
@@ -496,12 +500,12 @@ void Emitter::emitTensorOp(const ir::Op &op) {
     const Type *rt = op.result()->type;
     Value *dst = slot(rt);
     int64_t rows = rt->shape[0];
-    b.CreateCall(runtime("bp_read_csv", b.getVoidTy(),
-                         {ptr, ptr, i64, i64, ptr, b.getInt32Ty(),
-                          b.getInt32Ty()}),
-                 {b.CreateGlobalStringPtr(op.str, "bp.path"), dst,
-                  b.getInt64(rows), b.getInt64(rt->numElements() / rows),
-                  fileName, b.getInt32(op.loc.line), b.getInt32(op.loc.col)});
+    b.CreateCall(
+        runtime("bp_read_csv", b.getVoidTy(),
+                {ptr, ptr, i64, i64, ptr, b.getInt32Ty(), b.getInt32Ty()}),
+        {b.CreateGlobalStringPtr(op.str, "bp.path"), dst, b.getInt64(rows),
+         b.getInt64(rt->numElements() / rows), fileName,
+         b.getInt32(op.loc.line), b.getInt32(op.loc.col)});
     vals[op.result()] = dst;
     return;
   }

@@ -13,8 +13,8 @@
 #include "codegen/CodeGen.h"
 #include "jit/JIT.h"
 
-#include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
@@ -58,8 +58,8 @@ static int runTool(const std::string &tool, std::vector<std::string> args,
                    std::string &err) {
   auto path = llvm::sys::findProgramByName(tool);
   if (!path) {
-    err = "'" + tool + "' not found on PATH (needed to link " + args.back() +
-          ")";
+    err =
+        "'" + tool + "' not found on PATH (needed to link " + args.back() + ")";
     return -1;
   }
   std::vector<llvm::StringRef> argv = {*path};
@@ -92,8 +92,8 @@ ExitCode buildOutput(const ir::Module &m, const sema::Program &prog,
   const llvm::Target *target =
       llvm::TargetRegistry::lookupTarget(triple, lookupErr);
   if (!target) {
-    std::cerr << "bpc: error: unknown --target '" << triple << "': "
-              << lookupErr << '\n';
+    std::cerr << "bpc: error: unknown --target '" << triple
+              << "': " << lookupErr << '\n';
     return ExitCode::Usage;
   }
   std::string cpu = o.cpu, features;
@@ -141,16 +141,17 @@ ExitCode buildOutput(const ir::Module &m, const sema::Program &prog,
   }
   std::string err;
   if (isSo) {
-    if (runTool("cc", {"-shared", "-o", out, objPath, BP_RUNTIME_ARCHIVE,
-                       "-lstdc++", "-lm"},
+    if (runTool("cc",
+                {"-shared", "-o", out, objPath, BP_RUNTIME_ARCHIVE, "-lstdc++",
+                 "-lm"},
                 err) != 0) {
       std::cerr << "bpc: error: " << err << '\n';
       return ExitCode::Usage;
     }
   } else if (isAr) {
     // The archive holds the model and the runtime's object.
-    fs::path tmp = fs::temp_directory_path() /
-                   ("bpc-ar-" + std::to_string(::getpid()));
+    fs::path tmp =
+        fs::temp_directory_path() / ("bpc-ar-" + std::to_string(::getpid()));
     fs::create_directories(tmp);
     fs::path absAr = fs::absolute(BP_RUNTIME_ARCHIVE);
     std::string cwd = fs::current_path().string();

@@ -9,11 +9,11 @@
 namespace bp {
 
 struct BuildOptions {
-  std::string output;        // .o, .so or .a
-  std::string target, cpu;   // default: the host
-  std::string prefix;        // default: from the output name
+  std::string output;      // .o, .so or .a
+  std::string target, cpu; // default: the host
+  std::string prefix;      // default: from the output name
   unsigned optLevel = 2;
-  uint64_t seed = 0;         // param initial values
+  uint64_t seed = 0; // param initial values
 };
 
 /// Compiles `m` ahead of time to `o.output` plus the C header

@@ -82,7 +82,8 @@ bool emitAsm(llvm::Module &mod, llvm::TargetMachine &tm, std::ostream &os) {
   llvm::SmallString<0> buf;
   llvm::raw_svector_ostream out(buf);
   llvm::legacy::PassManager pm;
-  if (tm.addPassesToEmitFile(pm, out, nullptr, llvm::CodeGenFileType::AssemblyFile))
+  if (tm.addPassesToEmitFile(pm, out, nullptr,
+                             llvm::CodeGenFileType::AssemblyFile))
     return false;
   pm.run(mod);
   os << buf.str().str();
@@ -156,7 +157,8 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   }
   if (o.action == Action::Dot || o.action == Action::Explain) {
     if (o.fnFilter.empty()) {
-      std::cerr << "bpc: error: " << (o.action == Action::Dot ? "emit dot" : "explain")
+      std::cerr << "bpc: error: "
+                << (o.action == Action::Dot ? "emit dot" : "explain")
                 << " needs --fn NAME (a derived function)\n";
       return ExitCode::Usage;
     }
@@ -261,14 +263,15 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     return train(*irMod, *prog.trainSpec, trained, *jit, file, flags);
   }
   if (o.action == Action::Check)
-    return ad::checkDerived(*irMod, prog, *jit, std::cout) ? ExitCode::Success
-                                                           : ExitCode::CheckFailed;
+    return ad::checkDerived(*irMod, prog, *jit, std::cout)
+               ? ExitCode::Success
+               : ExitCode::CheckFailed;
   auto mainAddr = jit->lookup(codegen::functionSymbol("main"));
   if (!mainAddr) {
     std::cerr << "bpc: error: " << llvm::toString(mainAddr.takeError()) << '\n';
     return ExitCode::Usage;
   }
-  reinterpret_cast<void (*)()>(*mainAddr)();
+  reinterpret_cast<void (*)()> (*mainAddr)();
   std::cout.flush();
   fflush(stdout);
   return ExitCode::Success;

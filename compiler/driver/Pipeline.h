@@ -21,7 +21,18 @@ enum class ExitCode {
 /// How far the pipeline goes, in order (compared with >=, as MLIR Toy's
 /// toyc does).
 enum class Action {
-  Ast, Sema, Ir, Adjoint, Dot, Explain, Llvm, Asm, Build, Check, Run, Train
+  Ast,
+  Sema,
+  Ir,
+  Adjoint,
+  Dot,
+  Explain,
+  Llvm,
+  Asm,
+  Build,
+  Check,
+  Run,
+  Train
 };
 
 struct PipelineOptions {

@@ -19,8 +19,7 @@ bool writeLineChart(const std::string &path, const std::string &title,
   std::ofstream out(path);
   if (!out)
     return false;
-  const double W = 640, H = 400, left = 70, right = 150, top = 40,
-               bottom = 50;
+  const double W = 640, H = 400, left = 70, right = 150, top = 40, bottom = 50;
   auto y = [&](double v) { return logScale ? std::log10(v) : v; };
   double lo = INFINITY, hi = -INFINITY;
   size_t n = 1;
@@ -71,8 +70,8 @@ bool writeLineChart(const std::string &path, const std::string &title,
       if (std::isfinite(y(series[s].values[i])))
         out << px(i) << ',' << py(series[s].values[i]) << ' ';
     out << "\"/>\n<text x=\"" << W - right + 10 << "\" y=\""
-        << top + 16 * (s + 1) << "\" fill=\"" << c << "\">"
-        << series[s].name << "</text>\n";
+        << top + 16 * (s + 1) << "\" fill=\"" << c << "\">" << series[s].name
+        << "</text>\n";
   }
   out << "</svg>\n";
   return (bool)out;

@@ -10,8 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "driver/Train.h"
 
-#include "codegen/CodeGen.h"
 #include "bp_runtime.h"
+#include "codegen/CodeGen.h"
 #include "driver/Plot.h"
 #include "support/Random.h"
 
@@ -61,8 +61,8 @@ bool parseNumber(const std::string &s, double &out) {
 }
 
 /// Reads `path`; every problem is reported at its file:line:col.
-bool loadTable(const std::string &path, const std::string &shown,
-               int64_t cols, const std::string &fieldWhere, Table &t) {
+bool loadTable(const std::string &path, const std::string &shown, int64_t cols,
+               const std::string &fieldWhere, Table &t) {
   std::ifstream in(path);
   if (!in) {
     runtimeError(fieldWhere, "cannot open data file '" + shown + "'");
@@ -82,10 +82,10 @@ bool loadTable(const std::string &path, const std::string &shown,
     size_t start = 0;
     while (true) {
       size_t comma = line.find(',', start);
-      fields.push_back({line.substr(start, comma == std::string::npos
-                                               ? std::string::npos
-                                               : comma - start),
-                        (int64_t)start + 1});
+      fields.push_back(
+          {line.substr(start, comma == std::string::npos ? std::string::npos
+                                                         : comma - start),
+           (int64_t)start + 1});
       if (comma == std::string::npos)
         break;
       start = comma + 1;
@@ -130,7 +130,7 @@ struct ParamState {
   std::string name;
   double *value, *grad;
   int64_t size;
-  std::vector<double> m, v; // optimiser state
+  std::vector<double> m, v;     // optimiser state
   std::vector<double> gradNorm; // mean per epoch
   double valueNorm = 0;
 };
@@ -173,8 +173,7 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
   int64_t cols = 0;
   for (auto &a : loss->args())
     cols += a->type->isTensor() ? a->type->numElements() : 1;
-  std::filesystem::path dir =
-      std::filesystem::path(file.path).parent_path();
+  std::filesystem::path dir = std::filesystem::path(file.path).parent_path();
   auto where = [&](Loc l) {
     return file.path + ":" + std::to_string(l.line) + ":" +
            std::to_string(l.col);
@@ -196,19 +195,20 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
     }
     return *a;
   };
-  auto step = reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol("__train_step")));
+  auto step =
+      reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol("__train_step")));
   auto lossFn = reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol(spec.loss)));
-  DynFn metric = spec.metric.empty()
-                     ? nullptr
-                     : reinterpret_cast<DynFn>(
-                           sym(codegen::dynamicSymbol(spec.metric)));
+  DynFn metric =
+      spec.metric.empty()
+          ? nullptr
+          : reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol(spec.metric)));
   std::vector<ParamState> ps;
   for (auto &p : params) {
     const ir::Param *decl = m.lookupParam(p);
     int64_t n = decl->type->isTensor() ? decl->type->numElements() : 1;
-    ParamState s{p, static_cast<double *>(sym(codegen::paramSymbol(p))),
-                 static_cast<double *>(sym(codegen::paramSymbol("__grad." + p))),
-                 n};
+    ParamState s{
+        p, static_cast<double *>(sym(codegen::paramSymbol(p))),
+        static_cast<double *>(sym(codegen::paramSymbol("__grad." + p))), n};
     s.m.assign(n, 0);
     s.v.assign(n, 0);
     ps.push_back(std::move(s));
@@ -216,8 +216,7 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
 
   bool tty = isatty(STDOUT_FILENO);
   int64_t batch = std::min(spec.batch, data.rows);
-  std::cout << "training '" << spec.loss << "' on " << data.rows
-            << " examples";
+  std::cout << "training '" << spec.loss << "' on " << data.rows << " examples";
   if (test.rows)
     std::cout << " (" << test.rows << " test)";
   std::cout << ": " << spec.optimizer << "(lr " << fmt(spec.lr) << "), batch "
@@ -317,9 +316,9 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
       lastMetric = msum / test.rows;
       metricCurve.push_back(lastMetric);
     }
-    double secs = std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
+    double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     if (tty)
       printf("\r%*s\r", 100, "");
     // At most ~25 epoch lines: every epoch up to 25, else a regular subset.
@@ -327,8 +326,9 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
     bool show = epoch == 1 || epoch == spec.epochs || epoch % stride == 0 ||
                 !std::isfinite(lastLoss);
     if (show)
-      printf("epoch %*lld/%lld  loss %-10s", (int)std::to_string(spec.epochs).size(),
-           (long long)epoch, (long long)spec.epochs, fmt(lastLoss, 5).c_str());
+      printf("epoch %*lld/%lld  loss %-10s",
+             (int)std::to_string(spec.epochs).size(), (long long)epoch,
+             (long long)spec.epochs, fmt(lastLoss, 5).c_str());
     if (show && !std::isnan(lastMetric))
       printf("  %s %-8s", spec.metric.c_str(), fmt(lastMetric, 4).c_str());
     if (show)
@@ -481,8 +481,10 @@ bool loadParams(const ir::Module &m, JIT &jit, const std::string &path,
       llvm::consumeError(a.takeError());
       continue;
     }
-    bp_param_entry e{p.name.c_str(), static_cast<double *>(*a),
-                     (int64_t)p.type->shape.size(), {0, 0, 0, 0}};
+    bp_param_entry e{p.name.c_str(),
+                     static_cast<double *>(*a),
+                     (int64_t)p.type->shape.size(),
+                     {0, 0, 0, 0}};
     for (size_t k = 0; k < p.type->shape.size(); ++k)
       e.dims[k] = p.type->shape[k];
     table.push_back(e);

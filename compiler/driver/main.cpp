@@ -7,8 +7,8 @@
 #include "driver/Pipeline.h"
 
 #include <cstring>
-#include <sstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -123,8 +123,9 @@ int main(int argc, char **argv) {
     } else if (a == "--save" || a == "--load" || a == "--plot") {
       if (!value(v))
         return usage(a + " needs a path");
-      (a == "--save" ? opts.savePath : a == "--load" ? opts.loadPath
-                                                     : opts.plotDir) = v;
+      (a == "--save"   ? opts.savePath
+       : a == "--load" ? opts.loadPath
+                       : opts.plotDir) = v;
     } else if (a == "--at") {
       if (!value(v))
         return usage("--at needs name=value,...");
@@ -133,7 +134,8 @@ int main(int argc, char **argv) {
       while (std::getline(ss, item, ',')) {
         size_t eq = item.find('=');
         char *end = nullptr;
-        double x = eq == std::string::npos ? 0 : strtod(item.c_str() + eq + 1, &end);
+        double x =
+            eq == std::string::npos ? 0 : strtod(item.c_str() + eq + 1, &end);
         if (eq == std::string::npos || eq == 0 || !end || *end)
           return usage("--at needs name=value,..., found '" + item + "'");
         opts.explainAt[item.substr(0, eq)] = x;

@@ -89,8 +89,7 @@ Function *Module::addFunction(std::string name) {
   return functions.back().get();
 }
 
-std::vector<double> initialValues(const Param &p, size_t index,
-                                  uint64_t seed) {
+std::vector<double> initialValues(const Param &p, size_t index, uint64_t seed) {
   int64_t n = p.type->isTensor() ? p.type->numElements() : 1;
   std::vector<double> out(n, 0.0);
   Rng rng{seed * 1000003u + index};

@@ -39,10 +39,10 @@ class Block;
 class Value {
 public:
   const Type *type;
-  Op *def = nullptr;        // the defining op, or null for a block argument
-  Block *owner = nullptr;   // for block arguments
-  unsigned index = 0;       // result number or argument number
-  std::string name;         // printing hint (source variable name), may be ""
+  Op *def = nullptr;      // the defining op, or null for a block argument
+  Block *owner = nullptr; // for block arguments
+  unsigned index = 0;     // result number or argument number
+  std::string name;       // printing hint (source variable name), may be ""
 
   Value(const Type *t) : type(t) {}
 };
@@ -165,7 +165,8 @@ std::vector<double> initialValues(const Param &p, size_t index, uint64_t seed);
 void cloneOpsInto(const Block &src, Block &dst,
                   std::map<const Value *, Value *> &map,
                   bool skipTerminator = false);
-std::unique_ptr<Op> cloneOp(const Op &op, std::map<const Value *, Value *> &map);
+std::unique_ptr<Op> cloneOp(const Op &op,
+                            std::map<const Value *, Value *> &map);
 
 /// `bpc emit ir`: deterministic text form.
 void print(const Module &m, std::ostream &os);

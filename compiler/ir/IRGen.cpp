@@ -173,8 +173,8 @@ private:
     return nullptr;
   }
 
-  void bind(const std::string &n, std::vector<ir::Value *> vals,
-            const Type *t, bool isVar) {
+  void bind(const std::string &n, std::vector<ir::Value *> vals, const Type *t,
+            bool isVar) {
     for (size_t i = 0; i < vals.size(); ++i)
       if (vals[i]->name.empty() && vals[i]->def &&
           vals[i]->def->kind != ir::OpKind::ConstF &&
@@ -419,8 +419,7 @@ private:
     }
     std::vector<ir::Value *> ops = {v, value};
     ops.insert(ops.end(), idx.begin(), idx.end());
-    ir::Value *updated =
-        b.create(ir::OpKind::Insert, ops, {v->type})->result();
+    ir::Value *updated = b.create(ir::OpKind::Insert, ops, {v->type})->result();
     updated->name = name;
     lookup(name)->vals = {updated};
   }
@@ -747,8 +746,9 @@ private:
       auto &i = static_cast<const IfExpr &>(e);
       const Type *t = typeOf(e);
       ir::Value *c = lowerExpr(*i.cond);
-      return branchValue(c, t, [&] { return lowerTo(*i.thenExpr, {t})[0]; },
-                         [&] { return lowerTo(*i.elseExpr, {t})[0]; });
+      return branchValue(
+          c, t, [&] { return lowerTo(*i.thenExpr, {t})[0]; },
+          [&] { return lowerTo(*i.elseExpr, {t})[0]; });
     }
     case ExprKind::Tuple: {
       // A tuple in a scalar position (sema allows only print/return/let).
@@ -782,9 +782,9 @@ private:
     case ExprKind::TensorLit: {
       auto &lit = static_cast<const TensorLitExpr &>(e);
       const Type *t = typeOf(e);
-      const Type *elem = t->rank() == 1 ? T.f64()
-                                        : T.tensor({t->shape.begin() + 1,
-                                                    t->shape.end()});
+      const Type *elem = t->rank() == 1
+                             ? T.f64()
+                             : T.tensor({t->shape.begin() + 1, t->shape.end()});
       std::vector<ir::Value *> ops;
       for (auto &x : lit.elems)
         ops.push_back(coerce(lowerExpr(*x), elem));
@@ -881,12 +881,18 @@ private:
       return lowerUserCall(c, callee)[0];
     const std::string &n = static_cast<const NameExpr &>(*c.callee).name;
     static const std::map<std::string, OpKind> unary = {
-        {"exp", OpKind::Exp},         {"log", OpKind::Log},
-        {"sqrt", OpKind::Sqrt},       {"sin", OpKind::Sin},
-        {"cos", OpKind::Cos},         {"tan", OpKind::Tan},
-        {"tanh", OpKind::Tanh},       {"sigmoid", OpKind::Sigmoid},
-        {"relu", OpKind::Relu},       {"softplus", OpKind::Softplus},
-        {"sign", OpKind::Sign},       {"lgamma", OpKind::Lgamma},
+        {"exp", OpKind::Exp},
+        {"log", OpKind::Log},
+        {"sqrt", OpKind::Sqrt},
+        {"sin", OpKind::Sin},
+        {"cos", OpKind::Cos},
+        {"tan", OpKind::Tan},
+        {"tanh", OpKind::Tanh},
+        {"sigmoid", OpKind::Sigmoid},
+        {"relu", OpKind::Relu},
+        {"softplus", OpKind::Softplus},
+        {"sign", OpKind::Sign},
+        {"lgamma", OpKind::Lgamma},
         {"stop_gradient", OpKind::StopGrad}};
     std::vector<ir::Value *> args;
     for (auto &a : c.args)
@@ -898,14 +904,16 @@ private:
     if (n == "abs") {
       if (!args[0]->type->isInt())
         return b.unary(OpKind::Abs, f(0));
-      ir::Value *neg = b.cmp(OpKind::ICmp, ir::CmpPred::Lt, args[0], b.constI(0));
+      ir::Value *neg =
+          b.cmp(OpKind::ICmp, ir::CmpPred::Lt, args[0], b.constI(0));
       return b.select(neg, b.unary(OpKind::INeg, args[0]), args[0]);
     }
     if (n == "max" || n == "min") {
       bool isMax = n == "max";
       if (args[0]->type->isInt() && args[1]->type->isInt()) {
-        ir::Value *gt = b.cmp(OpKind::ICmp, isMax ? ir::CmpPred::Ge : ir::CmpPred::Le,
-                              args[0], args[1]);
+        ir::Value *gt =
+            b.cmp(OpKind::ICmp, isMax ? ir::CmpPred::Ge : ir::CmpPred::Le,
+                  args[0], args[1]);
         return b.select(gt, args[0], args[1]);
       }
       return b.binary(isMax ? OpKind::Max : OpKind::Min,
@@ -915,10 +923,11 @@ private:
     if (n == "pow")
       return b.binary(OpKind::Pow, toShape(args[0], rt), toShape(args[1], rt));
     if (n == "clip")
-      return b.create(OpKind::Clip,
-                      {toShape(args[0], rt), toShape(args[1], rt),
-                       toShape(args[2], rt)},
-                      {rt})
+      return b
+          .create(OpKind::Clip,
+                  {toShape(args[0], rt), toShape(args[1], rt),
+                   toShape(args[2], rt)},
+                  {rt})
           ->result();
     if (n == "float")
       return f(0);
@@ -927,8 +936,8 @@ private:
     return lowerTensorBuiltin(c, n, args);
   }
 
-  ir::Value *create1(ir::OpKind k, std::vector<ir::Value *> ops,
-                     const Type *t, int64_t ival = 0) {
+  ir::Value *create1(ir::OpKind k, std::vector<ir::Value *> ops, const Type *t,
+                     int64_t ival = 0) {
     ir::Op *op = b.create(k, std::move(ops), {t});
     op->ival = ival;
     return op->result();
@@ -956,7 +965,8 @@ private:
   };
   Lse lsePieces(ir::Value *x, int64_t axis) {
     using ir::OpKind;
-    ir::Value *m = b.unary(OpKind::StopGrad, reduce(OpKind::ReduceMax, x, axis));
+    ir::Value *m =
+        b.unary(OpKind::StopGrad, reduce(OpKind::ReduceMax, x, axis));
     ir::Value *z = b.binary(OpKind::FSub, x, expand(m, x->type, axis));
     ir::Value *s = reduce(OpKind::ReduceSum, b.unary(OpKind::Exp, z), axis);
     return {m, z, s};
@@ -975,8 +985,8 @@ private:
     auto axisIt = prog.axes.find(&c);
     int64_t axis = axisIt == prog.axes.end() ? -1 : axisIt->second;
     if (n == "zeros" || n == "ones")
-      return create1(OpKind::Broadcast, {b.constF(n == "ones" ? 1.0 : 0.0)},
-                     rt, -1);
+      return create1(OpKind::Broadcast, {b.constF(n == "ones" ? 1.0 : 0.0)}, rt,
+                     -1);
     if (n == "sum")
       return reduce(OpKind::ReduceSum, x, axis);
     if (n == "mean") {
@@ -997,8 +1007,8 @@ private:
                       expand(b.unary(OpKind::Log, p.s), x->type, axis));
     }
     if (n == "norm")
-      return b.unary(OpKind::Sqrt,
-                     reduce(OpKind::ReduceSum, b.binary(OpKind::FMul, x, x), -1));
+      return b.unary(OpKind::Sqrt, reduce(OpKind::ReduceSum,
+                                          b.binary(OpKind::FMul, x, x), -1));
     if (n == "dot")
       return create1(OpKind::MatMul, {x, args[1]}, T.f64());
     if (n == "len")

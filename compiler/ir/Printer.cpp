@@ -211,9 +211,9 @@ private:
     if (op.kind == OpKind::Print || op.kind == OpKind::Assert) {
       os << " \"";
       for (char c : op.str)
-        os << (c == '\n'   ? std::string("\\n")
+        os << (c == '\n'     ? std::string("\\n")
                : c == '\x01' ? std::string("{}")
-                            : std::string(1, c));
+                             : std::string(1, c));
       os << '"';
     }
     if (!op.results.empty()) {

@@ -43,9 +43,9 @@ bool hasEffects(const Op &op) {
 namespace {
 
 bool isConst(const Value *v) {
-  return v->def && (v->def->kind == OpKind::ConstF ||
-                    v->def->kind == OpKind::ConstI ||
-                    v->def->kind == OpKind::ConstB);
+  return v->def &&
+         (v->def->kind == OpKind::ConstF || v->def->kind == OpKind::ConstI ||
+          v->def->kind == OpKind::ConstB);
 }
 double cf(const Value *v) { return v->def->fval; }
 int64_t ci(const Value *v) { return v->def->ival; }
@@ -150,9 +150,15 @@ private:
           return false;
       return !a.empty();
     };
-    auto mkF = [&](double d) { return constant(OpKind::ConstF, d, 0, blk, out, op); };
-    auto mkI = [&](int64_t i) { return constant(OpKind::ConstI, 0, i, blk, out, op); };
-    auto mkB = [&](bool x) { return constant(OpKind::ConstB, 0, x, blk, out, op); };
+    auto mkF = [&](double d) {
+      return constant(OpKind::ConstF, d, 0, blk, out, op);
+    };
+    auto mkI = [&](int64_t i) {
+      return constant(OpKind::ConstI, 0, i, blk, out, op);
+    };
+    auto mkB = [&](bool x) {
+      return constant(OpKind::ConstB, 0, x, blk, out, op);
+    };
     if (allConst()) {
       switch (op.kind) {
       case OpKind::FAdd:
@@ -315,9 +321,9 @@ private:
         unused &= uses[r.get()] == 0;
       bool removable = op->kind != OpKind::Yield && !hasEffects(*op) &&
                        (isPure(op->kind) || op->kind == OpKind::ParamLoad ||
-                        op->kind == OpKind::Insert || op->kind == OpKind::Extract ||
-                        op->kind == OpKind::If || op->kind == OpKind::For ||
-                        op->kind == OpKind::While);
+                        op->kind == OpKind::Insert ||
+                        op->kind == OpKind::Extract || op->kind == OpKind::If ||
+                        op->kind == OpKind::For || op->kind == OpKind::While);
       // A while loop may not terminate; removing it would change behaviour.
       if (op->kind == OpKind::While)
         removable = false;

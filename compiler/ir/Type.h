@@ -19,9 +19,9 @@ enum class TypeKind { F64, Int, Bool, Tensor, Tuple, Void, Str, Tape };
 
 struct Type {
   TypeKind kind;
-  std::vector<int64_t> shape;       // Tensor
-  bool boolElems = false;           // Tensor of bool (IR only: masks)
-  std::vector<const Type *> elems;  // Tuple
+  std::vector<int64_t> shape;      // Tensor
+  bool boolElems = false;          // Tensor of bool (IR only: masks)
+  std::vector<const Type *> elems; // Tuple
 
   bool isF64() const { return kind == TypeKind::F64; }
   bool isInt() const { return kind == TypeKind::Int; }
@@ -31,7 +31,9 @@ struct Type {
   bool isVoid() const { return kind == TypeKind::Void; }
   bool isNumeric() const { return isF64() || isInt(); }
   /// f64 or f64 tensor: the types that carry derivatives.
-  bool isDifferentiable() const { return isF64() || (isTensor() && !boolElems); }
+  bool isDifferentiable() const {
+    return isF64() || (isTensor() && !boolElems);
+  }
   int64_t numElements() const;
   size_t rank() const { return shape.size(); }
 };

@@ -134,8 +134,9 @@ private:
           return fail(&op, "operand of type " + toString(v->type) +
                                ", expected " + toString(t));
       for (auto &r : op.results) {
-        const Type *want =
-            op.kind == OpKind::FCmp || op.kind == OpKind::ICmp ? T.boolean() : t;
+        const Type *want = op.kind == OpKind::FCmp || op.kind == OpKind::ICmp
+                               ? T.boolean()
+                               : t;
         if (!fits(r->type, want) || (shaped && !r->type->isTensor()))
           return fail(&op, "result of type " + toString(r->type) +
                                ", expected " + toString(want));
@@ -214,7 +215,7 @@ private:
       if (!nOps(3))
         break;
       const Type *arm = op.operands[1]->type->isTensor() ? op.operands[2]->type
-                                                          : op.operands[1]->type;
+                                                         : op.operands[1]->type;
       if (!fits(op.operands[0]->type, T.boolean()) ||
           (!arm->isTensor() && !fits(op.operands[1]->type, arm)) ||
           !fits(op.operands[2]->type, arm->isTensor() ? T.f64() : arm))
@@ -265,13 +266,13 @@ private:
         fail(&op, "one operand per row of the result");
       break;
     case OpKind::IToF:
-      if (nOps(1) && (op.operands[0]->type != T.i64() ||
-                      op.result()->type != T.f64()))
+      if (nOps(1) &&
+          (op.operands[0]->type != T.i64() || op.result()->type != T.f64()))
         fail(&op, "itof converts int to f64");
       break;
     case OpKind::FToI:
-      if (nOps(1) && (op.operands[0]->type != T.f64() ||
-                      op.result()->type != T.i64()))
+      if (nOps(1) &&
+          (op.operands[0]->type != T.f64() || op.result()->type != T.i64()))
         fail(&op, "ftoi converts f64 to int");
       break;
     case OpKind::ParamLoad:
@@ -282,8 +283,8 @@ private:
         fail(&op, "unknown param @" + op.str);
         break;
       }
-      if (op.kind == OpKind::ParamLoad && (op.results.size() != 1 ||
-                                           op.result()->type != p->type))
+      if (op.kind == OpKind::ParamLoad &&
+          (op.results.size() != 1 || op.result()->type != p->type))
         fail(&op, "result type differs from the param's");
       if (op.kind != OpKind::ParamLoad &&
           (op.operands.size() != 1 || op.operands[0]->type != p->type))
@@ -383,8 +384,8 @@ private:
         fail(&op, "first operand must be a tape");
       break;
     case OpKind::TapeReserve:
-      if (nOps(2) && (op.operands[0]->type != T.tape() ||
-                      op.operands[1]->type != T.i64()))
+      if (nOps(2) &&
+          (op.operands[0]->type != T.tape() || op.operands[1]->type != T.i64()))
         fail(&op, "operands must be a tape and an int");
       break;
     case OpKind::TapePop:

@@ -33,7 +33,8 @@ llvm::Expected<std::unique_ptr<JIT>> JIT::create() {
   auto tm = jtmb->createTargetMachine();
   if (!tm)
     return tm.takeError();
-  auto lljit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create();
+  auto lljit =
+      llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create();
   if (!lljit)
     return lljit.takeError();
   auto &dl = (*lljit)->getDataLayout();

@@ -88,7 +88,8 @@ struct StringExpr : Expr {
 
 struct NameExpr : Expr {
   std::string name;
-  NameExpr(Loc l, std::string n) : Expr(ExprKind::Name, l), name(std::move(n)) {}
+  NameExpr(Loc l, std::string n)
+      : Expr(ExprKind::Name, l), name(std::move(n)) {}
   static bool classof(const Expr *e) { return e->kind == ExprKind::Name; }
 };
 
@@ -208,9 +209,9 @@ struct Binding {
 /// `let x = e`, `var x: T = e`, `let (a, b) = e`.
 struct LetStmt : Stmt {
   bool isVar = false;
-  bool isDestructure = false;    // `let (a, b) = e`
-  std::vector<Binding> names;    // one unless isDestructure
-  std::optional<TypeExpr> type;  // only without destructuring
+  bool isDestructure = false;   // `let (a, b) = e`
+  std::vector<Binding> names;   // one unless isDestructure
+  std::optional<TypeExpr> type; // only without destructuring
   ExprPtr init;
   LetStmt(Loc l) : Stmt(StmtKind::Let, l) {}
   static bool classof(const Stmt *s) { return s->kind == StmtKind::Let; }

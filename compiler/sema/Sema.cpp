@@ -50,44 +50,44 @@ namespace {
 
 enum class Builtin {
   None,
-  Unary,     // f64 -> f64
-  IntPoly1,  // abs: int -> int, f64 -> f64
-  IntPoly2,  // max, min
-  Binary,    // pow
-  Clip,      // clip(x, lo, hi)
-  StopGrad,  // stop_gradient(x)
-  Float,     // float(i)
-  Int,       // int(x)
-  Print,     // print(...)
-  Assert,    // assert(c, "msg")
-  Derive,    // grad, value_and_grad, jvp
-  Tensor,    // tensor builtins: not supported yet
-  Init,      // param initialisers
+  Unary,    // f64 -> f64
+  IntPoly1, // abs: int -> int, f64 -> f64
+  IntPoly2, // max, min
+  Binary,   // pow
+  Clip,     // clip(x, lo, hi)
+  StopGrad, // stop_gradient(x)
+  Float,    // float(i)
+  Int,      // int(x)
+  Print,    // print(...)
+  Assert,   // assert(c, "msg")
+  Derive,   // grad, value_and_grad, jvp
+  Tensor,   // tensor builtins: not supported yet
+  Init,     // param initialisers
 };
 
 Builtin builtinKind(const std::string &n) {
   static const std::map<std::string, Builtin> table = {
-      {"exp", Builtin::Unary},         {"log", Builtin::Unary},
-      {"sqrt", Builtin::Unary},        {"sin", Builtin::Unary},
-      {"cos", Builtin::Unary},         {"tan", Builtin::Unary},
-      {"tanh", Builtin::Unary},        {"sigmoid", Builtin::Unary},
-      {"relu", Builtin::Unary},        {"softplus", Builtin::Unary},
-      {"sign", Builtin::Unary},        {"lgamma", Builtin::Unary},
-      {"abs", Builtin::IntPoly1},      {"max", Builtin::IntPoly2},
-      {"min", Builtin::IntPoly2},      {"pow", Builtin::Binary},
-      {"clip", Builtin::Clip},         {"stop_gradient", Builtin::StopGrad},
-      {"float", Builtin::Float},       {"int", Builtin::Int},
-      {"print", Builtin::Print},       {"assert", Builtin::Assert},
-      {"grad", Builtin::Derive},       {"value_and_grad", Builtin::Derive},
-      {"jvp", Builtin::Derive},        {"sum", Builtin::Tensor},
-      {"mean", Builtin::Tensor},       {"logsumexp", Builtin::Tensor},
-      {"norm", Builtin::Tensor},       {"dot", Builtin::Tensor},
-      {"softmax", Builtin::Tensor},    {"log_softmax", Builtin::Tensor},
-      {"len", Builtin::Tensor},        {"transpose", Builtin::Tensor},
-      {"outer", Builtin::Tensor},      {"zeros", Builtin::Init},
-      {"ones", Builtin::Init},         {"argmax", Builtin::Tensor},
-      {"read_csv", Builtin::Tensor},   {"randn", Builtin::Init},
-      {"uniform", Builtin::Init},      {"glorot", Builtin::Init},
+      {"exp", Builtin::Unary},       {"log", Builtin::Unary},
+      {"sqrt", Builtin::Unary},      {"sin", Builtin::Unary},
+      {"cos", Builtin::Unary},       {"tan", Builtin::Unary},
+      {"tanh", Builtin::Unary},      {"sigmoid", Builtin::Unary},
+      {"relu", Builtin::Unary},      {"softplus", Builtin::Unary},
+      {"sign", Builtin::Unary},      {"lgamma", Builtin::Unary},
+      {"abs", Builtin::IntPoly1},    {"max", Builtin::IntPoly2},
+      {"min", Builtin::IntPoly2},    {"pow", Builtin::Binary},
+      {"clip", Builtin::Clip},       {"stop_gradient", Builtin::StopGrad},
+      {"float", Builtin::Float},     {"int", Builtin::Int},
+      {"print", Builtin::Print},     {"assert", Builtin::Assert},
+      {"grad", Builtin::Derive},     {"value_and_grad", Builtin::Derive},
+      {"jvp", Builtin::Derive},      {"sum", Builtin::Tensor},
+      {"mean", Builtin::Tensor},     {"logsumexp", Builtin::Tensor},
+      {"norm", Builtin::Tensor},     {"dot", Builtin::Tensor},
+      {"softmax", Builtin::Tensor},  {"log_softmax", Builtin::Tensor},
+      {"len", Builtin::Tensor},      {"transpose", Builtin::Tensor},
+      {"outer", Builtin::Tensor},    {"zeros", Builtin::Init},
+      {"ones", Builtin::Init},       {"argmax", Builtin::Tensor},
+      {"read_csv", Builtin::Tensor}, {"randn", Builtin::Init},
+      {"uniform", Builtin::Init},    {"glorot", Builtin::Init},
   };
   auto it = table.find(n);
   return it == table.end() ? Builtin::None : it->second;
@@ -232,18 +232,19 @@ public:
           lo = hi = 2;
         else if (n && n->name == "adam")
           hi = 3;
-        if (!n || (n->name != "sgd" && n->name != "momentum" &&
-                   n->name != "adam")) {
+        if (!n ||
+            (n->name != "sgd" && n->name != "momentum" && n->name != "adam")) {
           fail(v.loc, "expected sgd(lr), momentum(lr, beta) or adam(lr[, "
                       "beta1, beta2])");
           continue;
         }
         if (c->args.size() < lo || c->args.size() > hi) {
-          fail(v.loc, "'" + n->name + "' takes " +
-                          (lo == hi ? std::to_string(lo)
-                                    : std::to_string(lo) + " to " +
-                                          std::to_string(hi)) +
-                          " arguments, found " + std::to_string(c->args.size()));
+          fail(v.loc,
+               "'" + n->name + "' takes " +
+                   (lo == hi
+                        ? std::to_string(lo)
+                        : std::to_string(lo) + " to " + std::to_string(hi)) +
+                   " arguments, found " + std::to_string(c->args.size()));
           continue;
         }
         spec.optimizer = n->name;
@@ -356,10 +357,12 @@ private:
       }
       const std::string &n = item->name;
       if (isBuiltin(n)) {
-        error(item->nameLoc, "'" + n + "' is a builtin and cannot be redefined");
+        error(item->nameLoc,
+              "'" + n + "' is a builtin and cannot be redefined");
         continue;
       }
-      auto [it, inserted] = top.try_emplace(n, TopSym{kindOf(*item), item.get()});
+      auto [it, inserted] =
+          top.try_emplace(n, TopSym{kindOf(*item), item.get()});
       if (!inserted) {
         error(item->nameLoc, "'" + n + "' is already defined at line " +
                                  std::to_string(it->second.item->nameLoc.line));
@@ -401,10 +404,11 @@ private:
     for (auto &[n, _] : top)
       consider(n);
     static const char *builtins[] = {
-        "exp",  "log",     "sqrt",    "sin",   "cos",     "tan",  "tanh",
-        "sigmoid", "relu", "softplus", "abs",  "sign",    "lgamma", "max",
-        "min",  "pow",     "clip",    "float", "int",     "print", "assert",
-        "grad", "value_and_grad", "jvp", "stop_gradient"};
+        "exp",    "log",  "sqrt",           "sin",  "cos",
+        "tan",    "tanh", "sigmoid",        "relu", "softplus",
+        "abs",    "sign", "lgamma",         "max",  "min",
+        "pow",    "clip", "float",          "int",  "print",
+        "assert", "grad", "value_and_grad", "jvp",  "stop_gradient"};
     for (const char *b : builtins)
       consider(b);
     return best.empty() ? "" : "; did you mean '" + best + "'?";
@@ -426,8 +430,8 @@ private:
       } else {
         double f = strtod(s.c_str(), &end);
         if (s.empty() || *end != 0) {
-          error(c.nameLoc, "-D " + c.name + "=" + s +
-                               ": expected an int or f64 value");
+          error(c.nameLoc,
+                "-D " + c.name + "=" + s + ": expected an int or f64 value");
           return std::nullopt;
         }
         v.isInt = false;
@@ -594,8 +598,9 @@ private:
           if (!cv)
             return nullptr;
           if (!cv->isInt) {
-            error(d.loc, "tensor dimension '" + d.name + "' must be an int, "
-                         "found f64");
+            error(d.loc, "tensor dimension '" + d.name +
+                             "' must be an int, "
+                             "found f64");
             return nullptr;
           }
           v = cv->i;
@@ -618,8 +623,8 @@ private:
     if (!t)
       return;
     if (!t->isDifferentiable()) {
-      error(p.type.loc, "a param must be f64 or an f64 tensor, found " +
-                            toString(t));
+      error(p.type.loc,
+            "a param must be f64 or an f64 tensor, found " + toString(t));
       return;
     }
     ParamInfo info{p.name, t, p.nameLoc};
@@ -627,24 +632,27 @@ private:
       auto *call = dyn<ast::CallExpr>(p.init.get());
       auto *callee = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
       if (callee) {
-        static const std::map<std::string, unsigned> arity = {
-            {"zeros", 0}, {"ones", 0}, {"randn", 1}, {"uniform", 2},
-            {"glorot", 0}};
+        static const std::map<std::string, unsigned> arity = {{"zeros", 0},
+                                                              {"ones", 0},
+                                                              {"randn", 1},
+                                                              {"uniform", 2},
+                                                              {"glorot", 0}};
         auto it = arity.find(callee->name);
         if (it == arity.end()) {
-          error(p.init->loc, "a param initialiser is zeros(), ones(), randn(std), "
-                             "uniform(lo, hi), glorot() or a literal");
+          error(p.init->loc,
+                "a param initialiser is zeros(), ones(), randn(std), "
+                "uniform(lo, hi), glorot() or a literal");
           return;
         }
         if (call->args.size() != it->second) {
-          error(p.init->loc, "'" + callee->name + "' takes " +
-                                 std::to_string(it->second) + " arguments, found " +
-                                 std::to_string(call->args.size()));
+          error(p.init->loc,
+                "'" + callee->name + "' takes " + std::to_string(it->second) +
+                    " arguments, found " + std::to_string(call->args.size()));
           return;
         }
         if (callee->name == "glorot" && t->shape.size() != 2) {
-          error(p.init->loc, "glorot() initialises rank-2 params, found " +
-                                 toString(t));
+          error(p.init->loc,
+                "glorot() initialises rank-2 params, found " + toString(t));
           return;
         }
         info.init = callee->name;
@@ -772,13 +780,14 @@ private:
   /// or "" after an error.
   std::string resolveDerived(ast::CallExpr &call, std::string name = "") {
     auto *callee = static_cast<ast::NameExpr *>(call.callee.get());
-    DerivKind kind = callee->name == "grad"             ? DerivKind::Grad
-                     : callee->name == "value_and_grad" ? DerivKind::ValueAndGrad
-                                                        : DerivKind::Jvp;
+    DerivKind kind = callee->name == "grad" ? DerivKind::Grad
+                     : callee->name == "value_and_grad"
+                         ? DerivKind::ValueAndGrad
+                         : DerivKind::Jvp;
     const char *what = spelling(kind);
     if (call.args.empty()) {
-      error(call.loc, std::string("'") + what +
-                          "' needs a function: " + what + "(f, x, ...)");
+      error(call.loc, std::string("'") + what + "' needs a function: " + what +
+                          "(f, x, ...)");
       return "";
     }
     // The base: a function name or a nested derived call.
@@ -788,8 +797,10 @@ private:
       if (!callable(n->name)) {
         auto it = top.find(n->name);
         if (it == top.end())
-          error(n->loc, "unknown function '" + n->name + "'" + suggest(n->name));
-        else if (it->second.kind == TopKind::Fn || it->second.kind == TopKind::Derived)
+          error(n->loc,
+                "unknown function '" + n->name + "'" + suggest(n->name));
+        else if (it->second.kind == TopKind::Fn ||
+                 it->second.kind == TopKind::Derived)
           return ""; // its declaration failed and was reported
         else
           error(n->loc, "'" + n->name + "' is not a function");
@@ -798,7 +809,8 @@ private:
       base = n->name;
     } else if (auto *c = dyn<ast::CallExpr>(baseExpr);
                c && dyn<ast::NameExpr>(c->callee.get()) &&
-               builtinKind(static_cast<ast::NameExpr *>(c->callee.get())->name) ==
+               builtinKind(
+                   static_cast<ast::NameExpr *>(c->callee.get())->name) ==
                    Builtin::Derive) {
       base = resolveDerived(*c);
       if (base.empty())
@@ -818,8 +830,9 @@ private:
     std::set<std::string> seen;
     if (call.args.size() == 1) {
       if (bsig.params.empty()) {
-        error(call.loc, "'" + base + "' has no arguments to differentiate "
-                        "with respect to");
+        error(call.loc, "'" + base +
+                            "' has no arguments to differentiate "
+                            "with respect to");
         return "";
       }
       wrt.push_back({false, 0, bsig.paramNames[0], bsig.params[0]});
@@ -858,8 +871,7 @@ private:
       }
       if (!found) {
         error(n->loc, "'" + n->name + "' is not an argument of '" + base +
-                          "' or a param" +
-                          suggest(n->name, bsig.paramNames));
+                          "' or a param" + suggest(n->name, bsig.paramNames));
         ok = false;
         continue;
       }
@@ -881,7 +893,8 @@ private:
     if (kind == DerivKind::Jvp) {
       if (!bsig.result->isDifferentiable()) {
         error(call.loc, "jvp needs a function returning f64 or an f64 tensor, "
-                        "but '" + base + "' returns " + toString(bsig.result));
+                        "but '" +
+                            base + "' returns " + toString(bsig.result));
         return "";
       }
       for (auto &v : wrt) {
@@ -1067,8 +1080,7 @@ private:
         ix->type = et;
         if (!et || !vt)
           return;
-        expectType(*a.value, vt, et,
-                   "element of '" + base->name + "'");
+        expectType(*a.value, vt, et, "element of '" + base->name + "'");
         return;
       }
       auto *n = dyn<NameExpr>(a.target.get());
@@ -1084,13 +1096,15 @@ private:
           n->type = p ? p->type : nullptr;
           paramStores.try_emplace(curFn->name, n->name, n->loc);
           if (p && vt)
-            expectType(*a.value, vt, p->type, "assignment to '" + n->name + "'");
+            expectType(*a.value, vt, p->type,
+                       "assignment to '" + n->name + "'");
           return;
         }
-        error(n->loc, it != top.end()
-                          ? "cannot assign to '" + n->name +
-                                "': only 'var' bindings and params can change"
-                          : "unknown name '" + n->name + "'" + suggest(n->name));
+        error(n->loc,
+              it != top.end()
+                  ? "cannot assign to '" + n->name +
+                        "': only 'var' bindings and params can change"
+                  : "unknown name '" + n->name + "'" + suggest(n->name));
         return;
       }
       n->type = l->type;
@@ -1248,9 +1262,10 @@ private:
       bool ok = true;
       for (auto &x : t.elems) {
         const Type *et = expr(*x);
-        if (et && (et->isVoid() || et->isTuple() || et->kind == TypeKind::Str)) {
-          error(x->loc, "a tuple element must be a value, found " +
-                            toString(et));
+        if (et &&
+            (et->isVoid() || et->isTuple() || et->kind == TypeKind::Str)) {
+          error(x->loc,
+                "a tuple element must be a value, found " + toString(et));
           et = nullptr;
         }
         ok &= et != nullptr;
@@ -1294,8 +1309,8 @@ private:
       }
       case TopKind::Fn:
       case TopKind::Derived:
-        error(n.loc, "'" + n.name + "' is a function; call it: " + n.name +
-                         "(...)");
+        error(n.loc,
+              "'" + n.name + "' is a function; call it: " + n.name + "(...)");
         return nullptr;
       }
     }
@@ -1335,13 +1350,14 @@ private:
     if (!ok)
       return nullptr;
     if (!base->isTensor()) {
-      error(e.base->loc, "only tensors can be indexed, found " + toString(base));
+      error(e.base->loc,
+            "only tensors can be indexed, found " + toString(base));
       return nullptr;
     }
     if (e.indices.size() > base->rank()) {
       error(e.indices[base->rank()].loc,
-            "too many indices: " + std::to_string(e.indices.size()) +
-                " for " + toString(base));
+            "too many indices: " + std::to_string(e.indices.size()) + " for " +
+                toString(base));
       return nullptr;
     }
     std::vector<int64_t> shape;
@@ -1514,8 +1530,8 @@ private:
                            "read_csv(\"x.csv\")");
       return nullptr;
     }
-    bool hasAxis = (n == "sum" || n == "mean" || n == "logsumexp") &&
-                   c.args.size() == 2;
+    bool hasAxis =
+        (n == "sum" || n == "mean" || n == "logsumexp") && c.args.size() == 2;
     std::vector<const Type *> args;
     for (size_t i = 0; i < c.args.size(); ++i)
       if (!(hasAxis && i == 1))
@@ -1527,8 +1543,7 @@ private:
     if (args.size() != want) {
       error(c.loc, "'" + n + "' takes " + std::to_string(want) +
                        (want == 1 ? " tensor" : " tensors") +
-                       (hasAxis || n == "sum" || n == "mean" ||
-                                n == "logsumexp"
+                       (hasAxis || n == "sum" || n == "mean" || n == "logsumexp"
                             ? " and an optional axis"
                             : "") +
                        ", found " + std::to_string(c.args.size()) +
@@ -1537,8 +1552,8 @@ private:
     }
     for (size_t i = 0; i < args.size(); ++i)
       if (!args[i]->isTensor()) {
-        error(c.args[i]->loc, "'" + n + "' needs a tensor, found " +
-                                  toString(args[i]));
+        error(c.args[i]->loc,
+              "'" + n + "' needs a tensor, found " + toString(args[i]));
         return nullptr;
       }
     const Type *x = args[0];
@@ -1620,9 +1635,8 @@ private:
       return T.boolean();
     case BinaryOp::MatMul: {
       std::string err;
-      const Type *t = l->isTensor() && r->isTensor()
-                          ? sema::matmul(T, l, r, err)
-                          : nullptr;
+      const Type *t =
+          l->isTensor() && r->isTensor() ? sema::matmul(T, l, r, err) : nullptr;
       if (!t)
         error(b.opLoc, err.empty() ? "'@' needs tensors, found " + toString(l) +
                                          " @ " + toString(r)
@@ -1675,7 +1689,8 @@ private:
     }
     auto it = top.find(n->name);
     if (it != top.end()) {
-      if (it->second.kind == TopKind::Const || it->second.kind == TopKind::Param) {
+      if (it->second.kind == TopKind::Const ||
+          it->second.kind == TopKind::Param) {
         error(n->loc, "'" + n->name + "' is not a function");
         return nullptr;
       }
@@ -1753,8 +1768,8 @@ private:
     auto numeric = [&](size_t i) {
       if (!args[i] || args[i]->isNumeric())
         return true;
-      error(c.args[i]->loc, "'" + n + "' needs a number, found " +
-                                toString(args[i]));
+      error(c.args[i]->loc,
+            "'" + n + "' needs a number, found " + toString(args[i]));
       return false;
     };
     // Elementwise builtins also take tensors.
@@ -1818,10 +1833,11 @@ private:
         return T.voidTy();
       }
       if (args[0] && !args[0]->isBool())
-        error(c.args[0]->loc, "'assert' needs a bool condition, found " +
-                                  toString(args[0]));
+        error(c.args[0]->loc,
+              "'assert' needs a bool condition, found " + toString(args[0]));
       if (args.size() == 2 && c.args[1]->kind != ast::ExprKind::String)
-        error(c.args[1]->loc, "the message of 'assert' must be a string literal");
+        error(c.args[1]->loc,
+              "the message of 'assert' must be a string literal");
       return T.voidTy();
     default:
       return nullptr;

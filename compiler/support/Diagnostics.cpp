@@ -156,8 +156,8 @@ bool DiagEngine::verify(std::ostream &os) const {
     if (e.matched)
       continue;
     ok = false;
-    os << file->path << ':' << e.line << ": expected " << severityName(e.severity)
-       << " not produced: {{" << e.text << "}}\n";
+    os << file->path << ':' << e.line << ": expected "
+       << severityName(e.severity) << " not produced: {{" << e.text << "}}\n";
   }
   if (expected.empty() && diags.empty()) {
     os << file->path << ": error: no expected-error comments and no "
