@@ -10,7 +10,7 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 
-#include <benchmark/benchmark.h>
+#include "bench/Ratios.h"
 
 #include <iostream>
 #include <map>
@@ -57,19 +57,5 @@ inline Compiled compile(const char *source,
   llvm::cantFail(c.jit->add(std::move(mod), std::move(ctx)));
   return c;
 }
-
-/// Collects per-benchmark times so ratios can be printed after the run.
-class RatioReporter : public benchmark::ConsoleReporter {
-public:
-  std::map<std::string, double> ns;
-  void ReportRuns(const std::vector<Run> &runs) override {
-    for (auto &r : runs)
-      ns[r.benchmark_name()] = r.GetAdjustedRealTime();
-    ConsoleReporter::ReportRuns(runs);
-  }
-  double ratio(const std::string &a, const std::string &b) {
-    return ns["BM_" + a] / ns["BM_" + b];
-  }
-};
 
 } // namespace bench

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "bench/MlpReference.h"
+#include "bench/Ratios.h"
 #include "mlp.h"
 
 #include <benchmark/benchmark.h>
@@ -46,30 +47,21 @@ BENCHMARK(BM_aot_forward);
 BENCHMARK(BM_aot_grad);
 BENCHMARK(BM_handwritten_grad);
 
-class Reporter : public benchmark::ConsoleReporter {
-public:
-  std::map<std::string, double> ns;
-  void ReportRuns(const std::vector<Run> &runs) override {
-    for (auto &r : runs)
-      ns[r.benchmark_name()] = r.GetAdjustedRealTime();
-    ConsoleReporter::ReportRuns(runs);
-  }
-};
 } // namespace
 
 int main(int argc, char **argv) {
   benchmark::Initialize(&argc, argv);
   setParams();
-  Reporter rep;
+  bench::RatioReporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
   double maxDiff = 0;
   for (size_t i = 0; i < ref.W1.size(); ++i)
     maxDiff = std::max(maxDiff, std::fabs(ref.W1[i] - aot.W1[i]));
   printf("\nMLP 784-128-10, batch 64, AOT (bpc build) from C++ (one run):\n");
   printf("  AOT grad / hand-written grad      %.2f   (target <= 1.3)\n",
-         rep.ns["BM_aot_grad"] / rep.ns["BM_handwritten_grad"]);
+         rep.ratio("aot_grad", "handwritten_grad"));
   printf("  AOT grad / AOT forward            %.2f\n",
-         rep.ns["BM_aot_grad"] / rep.ns["BM_aot_forward"]);
+         rep.ratio("aot_grad", "aot_forward"));
   printf("  max |dW1 AOT - dW1 hand-written|  %.2g\n", maxDiff);
   return 0;
 }

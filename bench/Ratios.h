@@ -1,0 +1,25 @@
+//===- Ratios.h - time ratios measured in one benchmark run -----*- C++ -*-===//
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <string>
+
+namespace bench {
+
+/// Collects per-benchmark times so ratios can be printed after the run.
+class RatioReporter : public benchmark::ConsoleReporter {
+public:
+  std::map<std::string, double> ns;
+  void ReportRuns(const std::vector<Run> &runs) override {
+    for (auto &r : runs)
+      ns[r.benchmark_name()] = r.GetAdjustedRealTime();
+    ConsoleReporter::ReportRuns(runs);
+  }
+  double ratio(const std::string &a, const std::string &b) {
+    return ns["BM_" + a] / ns["BM_" + b];
+  }
+};
+
+} // namespace bench
