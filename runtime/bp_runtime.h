@@ -31,6 +31,12 @@ typedef void (*bp_error_hook)(const char *message);
 void bp_set_error_hook(bp_error_hook hook);
 void bp_runtime_error(const char *file, int32_t line, int32_t col,
                       const char *message);
+/* --check-numerics: operation `op` at FILE:LINE:COL turned the `n` finite
+ * operands a0.. into `result` (NaN or an infinity). Exits like
+ * bp_runtime_error. */
+void bp_numerics_error(const char *file, int32_t line, int32_t col,
+                       const char *op, double result, int64_t n, double a0,
+                       double a1, double a2);
 /* `index I is out of range for axis A of size N` at FILE:LINE:COL. */
 void bp_index_error(const char *file, int32_t line, int32_t col, int64_t index,
                     int64_t axis, int64_t size);

@@ -288,6 +288,24 @@ int bp_load_params(const bp_param_entry *table, int64_t count, const char *path,
   return 0;
 }
 
+void bp_numerics_error(const char *file, int32_t line, int32_t col,
+                       const char *op, double result, int64_t n, double a0,
+                       double a1, double a2) {
+  auto show = [](double v) {
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
+  };
+  std::string msg = std::string("first non-finite value: '") + op +
+                    "' gave " + (std::isnan(result) ? "nan" : show(result)) +
+                    " from ";
+  double a[3] = {a0, a1, a2};
+  for (int64_t i = 0; i < n && i < 3; ++i)
+    msg += (i ? ", " : "") + show(a[i]);
+  msg += " (--check-numerics)";
+  bp_runtime_error(file, line, col, msg.c_str());
+}
+
 void bp_index_error(const char *file, int32_t line, int32_t col, int64_t index,
                     int64_t axis, int64_t size) {
   char msg[160];

@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 #include <functional>
 #include <map>
 
@@ -401,7 +402,10 @@ void Emitter::emit(const ir::Op &op) {
     std::vector<Value *> ins;
     for (size_t i = 0; i < op.operands.size(); ++i)
       ins.push_back(in(i));
-    return set(scalar(op, ins));
+    Value *r = scalar(op, ins);
+    if (checkNumerics)
+      checkFinite(op, r, ins);
+    return set(r);
   }
   switch (op.kind) {
   case K::ConstF:
@@ -494,6 +498,39 @@ void Emitter::emit(const ir::Op &op) {
   default:
     return emitTensorOp(op);
   }
+}
+
+/// --check-numerics: stops at the first operation that turns finite inputs
+/// into NaN or an infinity.
+void Emitter::checkFinite(const ir::Op &op, Value *r,
+                          const std::vector<Value *> &ins) {
+  if (r->getType() != f64)
+    return;
+  auto finite = [&](Value *v) {
+    return b.CreateFCmpOLT(intrinsic(llvm::Intrinsic::fabs, {v}),
+                           llvm::ConstantFP::get(f64, INFINITY));
+  };
+  Value *inputsOk = b.getTrue();
+  std::vector<Value *> args(3, llvm::ConstantFP::get(f64, 0.0));
+  size_t n = 0;
+  for (Value *v : ins)
+    if (v->getType() == f64) {
+      inputsOk = b.CreateAnd(inputsOk, finite(v));
+      if (n < 3)
+        args[n++] = v;
+    }
+  Value *bad = b.CreateAnd(inputsOk, b.CreateNot(finite(r)));
+  auto *err = newBlock("numerics.error"), *ok = newBlock("numerics.ok");
+  b.CreateCondBr(bad, err, ok);
+  b.SetInsertPoint(err);
+  b.CreateCall(runtime("bp_numerics_error", b.getVoidTy(),
+                       {ptr, b.getInt32Ty(), b.getInt32Ty(), ptr, f64, i64,
+                        f64, f64, f64}),
+               {fileName, b.getInt32(op.loc.line), b.getInt32(op.loc.col),
+                b.CreateGlobalStringPtr(ir::mnemonic(op.kind), "bp.opname"),
+                r, b.getInt64(n), args[0], args[1], args[2]});
+  b.CreateUnreachable();
+  b.SetInsertPoint(ok);
 }
 
 void Emitter::emitCall(const ir::Op &op) {
@@ -789,8 +826,11 @@ void Emitter::emitWhile(const ir::Op &op) {
 }
 
 std::unique_ptr<llvm::Module> emitLLVM(const ir::Module &m,
-                                       llvm::LLVMContext &ctx) {
-  auto mod = Emitter(m, ctx).run();
+                                       llvm::LLVMContext &ctx,
+                                       bool checkNumerics) {
+  Emitter e(m, ctx);
+  e.checkNumerics = checkNumerics;
+  auto mod = e.run();
   std::string err;
   llvm::raw_string_ostream os(err);
   if (llvm::verifyModule(*mod, &os)) {

@@ -27,8 +27,12 @@ std::string dynamicSymbol(const std::string &name);
 ///         bp_runtime.h for printing, errors and tape growth. Integer
 ///         division by zero, failed asserts and tape exhaustion are located
 ///         runtime errors, never traps.
+/// checkNumerics (`--check-numerics`): every f64 operation whose inputs
+/// are finite but whose result is not (NaN or +-inf) stops the program with
+/// a runtime error at its source location, showing the operands.
 std::unique_ptr<llvm::Module> emitLLVM(const ir::Module &m,
-                                       llvm::LLVMContext &ctx);
+                                       llvm::LLVMContext &ctx,
+                                       bool checkNumerics = false);
 
 /// Runs LLVM's new-pass-manager pipeline at `level` (0-3) tuned for `tm`.
 void optimize(llvm::Module &m, llvm::TargetMachine &tm, unsigned level);

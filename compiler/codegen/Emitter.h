@@ -31,6 +31,7 @@ public:
   Emitter(const ir::Module &m, llvm::LLVMContext &ctx)
       : irMod(m), ctx(ctx), b(ctx) {}
   std::unique_ptr<llvm::Module> run();
+  bool checkNumerics = false;
 
 private:
   using Value = llvm::Value;
@@ -82,6 +83,7 @@ private:
   void check(const ir::Op &op, Value *failed, const std::string &msg);
   void emit(const ir::Op &op);
   void emitCall(const ir::Op &op);
+  void checkFinite(const ir::Op &op, Value *r, const std::vector<Value *> &ins);
   void emitReturn(const ir::Op &op);
   void emitIf(const ir::Op &op);
   void emitFor(const ir::Op &op);

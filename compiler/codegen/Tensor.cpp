@@ -157,6 +157,8 @@ void Emitter::emitElementwise(const ir::Op &op) {
         xs.push_back(b.CreateLoad(f64, b.CreateGEP(f64, ins[k], off)));
       }
       Value *r = scalar(op, xs);
+      if (checkNumerics)
+        checkFinite(op, r, xs);
       if (r->getType() == i1)
         r = b.CreateUIToFP(r, f64);
       Value *ro = b.getInt64(0);
@@ -172,6 +174,8 @@ void Emitter::emitElementwise(const ir::Op &op) {
     for (size_t k = 0; k < ins.size(); ++k)
       xs.push_back(elementOf(ins[k], op.operands[k]->type, i));
     Value *r = scalar(op, xs);
+    if (checkNumerics)
+      checkFinite(op, r, xs);
     if (r->getType() == i1)
       r = b.CreateUIToFP(r, f64);
     b.CreateStore(r, b.CreateGEP(f64, dst, i));

@@ -203,7 +203,7 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   }
   std::unique_ptr<JIT> jit = std::move(*jitOr);
   auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto mod = codegen::emitLLVM(*irMod, *ctx);
+  auto mod = codegen::emitLLVM(*irMod, *ctx, o.checkNumerics);
   codegen::optimize(*mod, jit->targetMachine(), o.optLevel);
   if (o.action == Action::Llvm || o.action == Action::Asm) {
     if (!o.fnFilter.empty()) {

@@ -42,6 +42,7 @@ struct PipelineOptions {
   unsigned optLevel = 2;
   bool verifyDiagnostics = false;
   bool simplify = true;
+  bool checkNumerics = false; // --check-numerics
   std::optional<uint64_t> seed;
   std::string loadPath; // --load: params file read before running
   // bpc train flags (override the train block).

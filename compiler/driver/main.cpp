@@ -40,6 +40,8 @@ options:
   train: --epochs N --lr X --batch N --optimizer sgd|momentum|adam
          --clip X --save PATH
   --no-simplify            skip the IR cleanup passes
+  --check-numerics         run/train: stop at the first operation (forward or
+                           gradient) that turns finite values into nan/inf
   --verify-diagnostics     check `# expected-error {{...}}` comments against
                            the diagnostics instead of printing them
   -h, --help               this text
@@ -140,6 +142,8 @@ int main(int argc, char **argv) {
           return usage("--at needs name=value,..., found '" + item + "'");
         opts.explainAt[item.substr(0, eq)] = x;
       }
+    } else if (a == "--check-numerics") {
+      opts.checkNumerics = true;
     } else if (a == "--no-simplify") {
       opts.simplify = false;
     } else if (a == "--verify-diagnostics") {
