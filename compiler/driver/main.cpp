@@ -7,6 +7,7 @@
 #include "driver/Pipeline.h"
 
 #include <cstring>
+#include <pthread.h>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -52,7 +53,33 @@ static int usage(const std::string &msg) {
   return (int)ExitCode::Usage;
 }
 
+static int realMain(int argc, char **argv);
+
+/// The compiler and the JIT-compiled program run on a thread with a large
+/// stack: deep (but bounded) nesting in the parser and sema, and deep
+/// recursion in user programs, must not overflow the 8 MB default.
 int main(int argc, char **argv) {
+  struct Args {
+    int argc;
+    char **argv;
+    int result;
+  } args{argc, argv, 0};
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, (size_t)512 << 20);
+  pthread_t thread;
+  auto body = [](void *p) -> void * {
+    auto *a = static_cast<Args *>(p);
+    a->result = realMain(a->argc, a->argv);
+    return nullptr;
+  };
+  if (pthread_create(&thread, &attr, body, &args) != 0)
+    return realMain(argc, argv); // no thread: run here
+  pthread_join(thread, nullptr);
+  return args.result;
+}
+
+static int realMain(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty())
     return usage("no command given");
