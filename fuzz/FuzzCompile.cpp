@@ -1,4 +1,5 @@
-//===- FuzzCompile.cpp - libFuzzer target: parse -> sema -> IR -> AD -------===//
+//===- FuzzCompile.cpp - libFuzzer target: parse -> sema -> IR -> AD
+//-------===//
 //
 // Feeds arbitrary bytes through the front end and the AD transforms, runs
 // the IR verifier and the simplifier: any crash, hang, sanitizer report or

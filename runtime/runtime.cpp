@@ -296,9 +296,8 @@ void bp_numerics_error(const char *file, int32_t line, int32_t col,
     auto r = std::to_chars(buf, buf + sizeof buf, v);
     return std::string(buf, r.ptr);
   };
-  std::string msg = std::string("first non-finite value: '") + op +
-                    "' gave " + (std::isnan(result) ? "nan" : show(result)) +
-                    " from ";
+  std::string msg = std::string("first non-finite value: '") + op + "' gave " +
+                    (std::isnan(result) ? "nan" : show(result)) + " from ";
   double a[3] = {a0, a1, a2};
   for (int64_t i = 0; i < n && i < 3; ++i)
     msg += (i ? ", " : "") + show(a[i]);

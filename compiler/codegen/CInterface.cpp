@@ -125,17 +125,12 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
       b.CreateRet(v);
       continue;
     }
-    size_t nScalar = 0;
-    for (const Type *t : f.resultTypes)
-      nScalar += !t->isTensor();
-    for (size_t i = 0, s = 0; i < f.resultTypes.size(); ++i) {
-      const Type *t = f.resultTypes[i];
-      if (t->isTensor())
+    auto results = scalarResults(b, r, f.resultTypes);
+    for (size_t i = 0; i < f.resultTypes.size(); ++i) {
+      llvm::Value *v = results[i];
+      if (!v)
         continue;
-      llvm::Value *v =
-          nScalar == 1 ? r : b.CreateExtractValue(r, {(unsigned)s});
-      ++s;
-      if (t->isBool())
+      if (f.resultTypes[i]->isBool())
         v = b.CreateZExt(v, i32);
       b.CreateStore(v, fn->getArg(outBase + i));
     }

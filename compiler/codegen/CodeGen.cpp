@@ -32,6 +32,25 @@ std::string functionSymbol(const std::string &name) { return "bp." + name; }
 std::string paramSymbol(const std::string &name) { return "bp.param." + name; }
 std::string dynamicSymbol(const std::string &name) { return "bp.dyn." + name; }
 
+std::vector<llvm::Value *>
+scalarResults(llvm::IRBuilder<> &b, llvm::Value *ret,
+              const std::vector<const Type *> &resultTypes) {
+  size_t nScalar = 0;
+  for (const Type *t : resultTypes)
+    nScalar += !t->isTensor();
+  std::vector<llvm::Value *> out;
+  for (size_t i = 0, s = 0; i < resultTypes.size(); ++i) {
+    if (resultTypes[i]->isTensor()) {
+      out.push_back(nullptr);
+      continue;
+    }
+    out.push_back(nScalar == 1 ? ret
+                               : b.CreateExtractValue(ret, {(unsigned)s}));
+    ++s;
+  }
+  return out;
+}
+
 /// Arenas up to this size live on the stack; larger ones are malloc'ed once
 /// per call.
 static constexpr uint64_t maxStackArena = 128 * 1024;
@@ -307,16 +326,12 @@ void Emitter::defineDynamicWrapper(const ir::Function &f) {
       args.push_back(b.CreateConstGEP1_64(f64, fn->getArg(1), off));
     off += t->isTensor() ? t->numElements() : 1;
   }
-  Value *r = b.CreateCall(callee, args);
-  size_t nScalar = 0;
-  for (const Type *t : f.resultTypes)
-    nScalar += !t->isTensor();
-  for (size_t i = 0, s = 0; i < f.resultTypes.size(); ++i) {
+  auto results = scalarResults(b, b.CreateCall(callee, args), f.resultTypes);
+  for (size_t i = 0; i < f.resultTypes.size(); ++i) {
     const Type *t = f.resultTypes[i];
-    if (t->isTensor())
+    Value *v = results[i];
+    if (!v)
       continue;
-    Value *v = nScalar == 1 ? r : b.CreateExtractValue(r, {(unsigned)s});
-    ++s;
     if (t->isInt())
       v = b.CreateSIToFP(v, f64);
     else if (t->isBool())
@@ -524,11 +539,11 @@ void Emitter::checkFinite(const ir::Op &op, Value *r,
   b.CreateCondBr(bad, err, ok);
   b.SetInsertPoint(err);
   b.CreateCall(runtime("bp_numerics_error", b.getVoidTy(),
-                       {ptr, b.getInt32Ty(), b.getInt32Ty(), ptr, f64, i64,
-                        f64, f64, f64}),
+                       {ptr, b.getInt32Ty(), b.getInt32Ty(), ptr, f64, i64, f64,
+                        f64, f64}),
                {fileName, b.getInt32(op.loc.line), b.getInt32(op.loc.col),
-                b.CreateGlobalStringPtr(ir::mnemonic(op.kind), "bp.opname"),
-                r, b.getInt64(n), args[0], args[1], args[2]});
+                b.CreateGlobalStringPtr(ir::mnemonic(op.kind), "bp.opname"), r,
+                b.getInt64(n), args[0], args[1], args[2]});
   b.CreateUnreachable();
   b.SetInsertPoint(ok);
 }
@@ -547,20 +562,10 @@ void Emitter::emitCall(const ir::Op &op) {
       outs.push_back(rvo != returnSlots.end() ? rvo->second : slot(r->type));
       args.push_back(outs.back());
     }
-  Value *ret = b.CreateCall(fn, args);
-  size_t nScalar = 0;
-  for (const Type *t : callee->resultTypes)
-    nScalar += !t->isTensor();
-  size_t s = 0, t = 0;
-  for (auto &r : op.results) {
-    if (r->type->isTensor()) {
-      vals[r.get()] = outs[t++];
-    } else {
-      vals[r.get()] =
-          nScalar == 1 ? ret : b.CreateExtractValue(ret, {(unsigned)s});
-      ++s;
-    }
-  }
+  auto results = scalarResults(b, b.CreateCall(fn, args), callee->resultTypes);
+  size_t t = 0;
+  for (size_t i = 0; i < op.results.size(); ++i)
+    vals[op.result(i)] = results[i] ? results[i] : outs[t++];
 }
 
 void Emitter::emitReturn(const ir::Op &op) {
@@ -825,9 +830,8 @@ void Emitter::emitWhile(const ir::Op &op) {
     vals[op.result(i)] = slots[i] ? slots[i] : (Value *)phis[i];
 }
 
-std::unique_ptr<llvm::Module> emitLLVM(const ir::Module &m,
-                                       llvm::LLVMContext &ctx,
-                                       bool checkNumerics) {
+std::unique_ptr<llvm::Module>
+emitLLVM(const ir::Module &m, llvm::LLVMContext &ctx, bool checkNumerics) {
   Emitter e(m, ctx);
   e.checkNumerics = checkNumerics;
   auto mod = e.run();

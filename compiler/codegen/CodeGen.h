@@ -3,6 +3,8 @@
 
 #include "ir/IR.h"
 
+#include "llvm/IR/IRBuilder.h"
+
 #include <memory>
 
 namespace llvm {
@@ -33,6 +35,13 @@ std::string dynamicSymbol(const std::string &name);
 std::unique_ptr<llvm::Module> emitLLVM(const ir::Module &m,
                                        llvm::LLVMContext &ctx,
                                        bool checkNumerics = false);
+
+/// The scalar results of a call `ret` to a function with `resultTypes`
+/// (calling convention above: one scalar is returned as is, several as a
+/// struct), one entry per result; null for tensor results (out-params).
+std::vector<llvm::Value *>
+scalarResults(llvm::IRBuilder<> &b, llvm::Value *ret,
+              const std::vector<const Type *> &resultTypes);
 
 /// Runs LLVM's new-pass-manager pipeline at `level` (0-3) tuned for `tm`.
 void optimize(llvm::Module &m, llvm::TargetMachine &tm, unsigned level);

@@ -7,8 +7,8 @@
 #include "driver/Pipeline.h"
 
 #include <cstring>
-#include <pthread.h>
 #include <iostream>
+#include <pthread.h>
 #include <sstream>
 #include <string>
 #include <vector>
