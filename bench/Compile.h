@@ -37,7 +37,7 @@ inline Compiled compile(const char *source,
                         const bp::sema::Options &options = {}) {
   Compiled c;
   c.types = std::make_unique<bp::TypeContext>();
-  bp::SourceFile file{"bench.bp", source};
+  bp::SourceFile file{"bench.bp", source, {}};
   bp::DiagEngine diags(file);
   auto ast = bp::parseModule(file, diags);
   bp::sema::Program sp;

@@ -18,7 +18,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size > 1 << 16)
     return 0;
-  bp::SourceFile file{"fuzz.bp", std::string((const char *)data, size)};
+  bp::SourceFile file{"fuzz.bp", std::string((const char *)data, size), {}};
   bp::DiagEngine diags(file);
   auto ast = bp::parseModule(file, diags);
   if (!ast || diags.hasErrors())

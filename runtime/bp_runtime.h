@@ -87,6 +87,11 @@ void bp_tape_pop_block(bp_tape *t, double *dst, int64_t n);
 /* Bytes the largest tape held so far (for benchmarks and tests). */
 int64_t bp_tape_peak_bytes(void);
 
+/* After an error hook left generated code by longjmp (as `bpc repl` does to
+ * return to its prompt), forgets the arenas of the abandoned calls. Only
+ * for that use: no BP function may be running on this thread. */
+void bp_runtime_unwound(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -438,4 +438,11 @@ void bp_tape_free(bp_tape *t) {
 }
 
 int64_t bp_tape_peak_bytes(void) { return tapePeak; }
+
+void bp_runtime_unwound(void) {
+  live.clear();
+  for (Chunk &c : chunks)
+    c.used = 0;
+  current = 0;
+}
 }

@@ -380,11 +380,27 @@ llvm::BasicBlock *Emitter::newBlock(const char *name) {
   return llvm::BasicBlock::Create(ctx, name, cur);
 }
 
+std::array<llvm::Value *, 3> Emitter::location(Loc loc) {
+  Value *file = fileName;
+  uint32_t line = loc.line;
+  if (!irMod.lineOrigins.empty()) {
+    LineOrigin o = line && line <= irMod.lineOrigins.size()
+                       ? irMod.lineOrigins[line - 1]
+                       : LineOrigin{irMod.sourcePath, 0};
+    Value *&name = originNames[o.path];
+    if (!name)
+      name = b.CreateGlobalStringPtr(o.path, "bp.file");
+    file = name;
+    line = o.line;
+  }
+  return {file, b.getInt32(line), b.getInt32(loc.col)};
+}
+
 void Emitter::runtimeError(const ir::Op &op, const std::string &msg) {
+  auto [file, line, col] = location(op.loc);
   b.CreateCall(runtime("bp_runtime_error", b.getVoidTy(),
                        {ptr, b.getInt32Ty(), b.getInt32Ty(), ptr}),
-               {fileName, b.getInt32(op.loc.line), b.getInt32(op.loc.col),
-                b.CreateGlobalStringPtr(msg, "bp.msg")});
+               {file, line, col, b.CreateGlobalStringPtr(msg, "bp.msg")});
   b.CreateUnreachable();
 }
 
@@ -538,10 +554,11 @@ void Emitter::checkFinite(const ir::Op &op, Value *r,
   auto *err = newBlock("numerics.error"), *ok = newBlock("numerics.ok");
   b.CreateCondBr(bad, err, ok);
   b.SetInsertPoint(err);
+  auto [file, line, col] = location(op.loc);
   b.CreateCall(runtime("bp_numerics_error", b.getVoidTy(),
                        {ptr, b.getInt32Ty(), b.getInt32Ty(), ptr, f64, i64, f64,
                         f64, f64}),
-               {fileName, b.getInt32(op.loc.line), b.getInt32(op.loc.col),
+               {file, line, col,
                 b.CreateGlobalStringPtr(ir::mnemonic(op.kind), "bp.opname"), r,
                 b.getInt64(n), args[0], args[1], args[2]});
   b.CreateUnreachable();

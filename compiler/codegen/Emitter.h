@@ -16,6 +16,8 @@
 #include "codegen/CodeGen.h"
 
 #include "llvm/IR/IRBuilder.h"
+
+#include <array>
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 
@@ -48,6 +50,7 @@ private:
   const ir::Function *curIR = nullptr;
   llvm::Function *cur = nullptr;
   Value *fileName = nullptr;
+  std::unordered_map<std::string, Value *> originNames; // REPL sources
   std::vector<Value *> outParams;     // tensor results, in result order
   llvm::Instruction *arena = nullptr; // placeholder until the size is known
   uint64_t arenaBytes = 0;
@@ -76,6 +79,9 @@ private:
   Value *get(const ir::Value *v);
   std::vector<Value *> region(const ir::Block &blk);
   llvm::BasicBlock *newBlock(const char *name);
+  /// The (file, line, col) arguments of a runtime error call at `loc`:
+  /// where the user typed or loaded that line (ir::Module::lineOrigins).
+  std::array<Value *, 3> location(Loc loc);
   llvm::FunctionCallee runtime(const char *name, llvm::Type *ret,
                                std::vector<llvm::Type *> args);
   llvm::FunctionCallee libm(const char *name, unsigned nargs = 1);

@@ -196,9 +196,10 @@ llvm::Value *Emitter::offsetOf(const ir::Op &op, const Type *t,
     auto *err = newBlock("index.error"), *ok = newBlock("index.ok");
     b.CreateCondBr(bad, err, ok);
     b.SetInsertPoint(err);
+    auto [file, line, col] = location(op.loc);
     b.CreateCall(runtime("bp_index_error", b.getVoidTy(),
                          {ptr, b.getInt32Ty(), b.getInt32Ty(), i64, i64, i64}),
-                 {fileName, b.getInt32(op.loc.line), b.getInt32(op.loc.col), i,
+                 {file, line, col, i,
                   b.getInt64(k), b.getInt64(t->shape[k])});
     b.CreateUnreachable();
     b.SetInsertPoint(ok);
@@ -504,12 +505,12 @@ void Emitter::emitTensorOp(const ir::Op &op) {
     const Type *rt = op.result()->type;
     Value *dst = slot(rt);
     int64_t rows = rt->shape[0];
+    auto [file, line, col] = location(op.loc);
     b.CreateCall(
         runtime("bp_read_csv", b.getVoidTy(),
                 {ptr, ptr, i64, i64, ptr, b.getInt32Ty(), b.getInt32Ty()}),
         {b.CreateGlobalStringPtr(op.str, "bp.path"), dst, b.getInt64(rows),
-         b.getInt64(rt->numElements() / rows), fileName,
-         b.getInt32(op.loc.line), b.getInt32(op.loc.col)});
+         b.getInt64(rt->numElements() / rows), file, line, col});
     vals[op.result()] = dst;
     return;
   }

@@ -5,10 +5,12 @@
 //
 //===----------------------------------------------------------------------===//
 #include "driver/Pipeline.h"
+#include "driver/Repl.h"
 
 #include <cstring>
 #include <iostream>
 #include <pthread.h>
+#include <unistd.h>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -30,7 +32,8 @@ commands:
   build FILE -o OUT        ahead-of-time build: OUT ends in .o, .so or .a;
                            writes the C header <prefix>.h next to it
                            (--target TRIPLE, --cpu NAME, --prefix NAME)
-  repl                     interactive session (not supported yet)
+  repl                     interactive session: items, statements, :help
+                           (--prompt shows prompts when stdin is a pipe)
 
 options:
   -D NAME=VALUE            override a const (re-specialise)
@@ -88,6 +91,7 @@ static int realMain(int argc, char **argv) {
     return 0;
   }
   PipelineOptions opts;
+  bool prompt = false;
   std::string command = args[0];
   std::vector<std::string> positional;
   for (size_t i = 1; i < args.size(); ++i) {
@@ -169,6 +173,8 @@ static int realMain(int argc, char **argv) {
           return usage("--at needs name=value,..., found '" + item + "'");
         opts.explainAt[item.substr(0, eq)] = x;
       }
+    } else if (a == "--prompt" && command == "repl") {
+      prompt = true;
     } else if (a == "--check-numerics") {
       opts.checkNumerics = true;
     } else if (a == "--no-simplify") {
@@ -226,7 +232,17 @@ static int realMain(int argc, char **argv) {
     opts.action = Action::Explain;
     return (int)runPipeline(positional[0], opts);
   }
-  if (command == "repl")
-    return usage("'" + command + "' is not supported yet");
+  if (command == "repl") {
+    if (!positional.empty())
+      return usage("repl takes no FILE (use :load FILE inside it)");
+    ReplOptions r;
+    r.lineEditing = isatty(0) && isatty(1);
+    r.prompt = prompt || r.lineEditing;
+    r.sema = opts.sema;
+    r.optLevel = opts.optLevel;
+    r.seed = opts.seed ? *opts.seed : 0;
+    r.checkNumerics = opts.checkNumerics;
+    return (int)runRepl(r);
+  }
   return usage("unknown command '" + command + "'");
 }

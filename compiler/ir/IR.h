@@ -110,6 +110,9 @@ class Module {
 public:
   TypeContext *types;
   std::string sourcePath;
+  /// The source's line origins (SourceFile::origins): runtime errors are
+  /// reported where the user typed or loaded the line. Empty for a file.
+  std::vector<LineOrigin> lineOrigins;
   std::vector<std::unique_ptr<Function>> functions;
   std::vector<Param> params;
 

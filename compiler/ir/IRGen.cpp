@@ -118,6 +118,7 @@ public:
   std::unique_ptr<ir::Module> run(const std::string &path) {
     mod = std::make_unique<ir::Module>(T);
     mod->sourcePath = path;
+    mod->lineOrigins = diags.source().origins;
     for (auto &p : prog.params)
       mod->params.push_back({p.name, p.type, p.loc, p.init, p.initArgs});
     // Declare every function first so calls can refer to later ones.
@@ -304,9 +305,10 @@ private:
       if (auto *c = dyn<const CallExpr>(l.init.get());
           c && c->callee->kind == ExprKind::Name &&
           static_cast<const NameExpr &>(*c->callee).name == "read_csv") {
-        // Paths are relative to the .bp file.
+        // Paths are relative to the .bp file (in the REPL: to the file
+        // the line was loaded from, or the working directory).
         std::string path = static_cast<const StringExpr &>(*c->args[0]).value;
-        std::string src = diags.source().path;
+        std::string src = diags.source().origin(c->loc.line).path;
         size_t slash = src.rfind('/');
         if (!path.empty() && path[0] != '/' && slash != std::string::npos)
           path = src.substr(0, slash + 1) + path;

@@ -55,6 +55,20 @@ llvm::Error JIT::add(std::unique_ptr<llvm::Module> m,
       llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx)));
 }
 
+llvm::Expected<llvm::orc::ResourceTrackerSP>
+JIT::addRemovable(std::unique_ptr<llvm::Module> m,
+                  std::unique_ptr<llvm::LLVMContext> ctx) {
+  auto tracker = jit->getMainJITDylib().createResourceTracker();
+  if (auto err = jit->addIRModule(
+          tracker, llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx))))
+    return std::move(err);
+  return tracker;
+}
+
+llvm::Error JIT::remove(llvm::orc::ResourceTrackerSP tracker) {
+  return tracker->remove();
+}
+
 llvm::Expected<void *> JIT::lookup(const std::string &symbol) {
   auto addr = jit->lookup(symbol);
   if (!addr)

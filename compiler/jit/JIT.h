@@ -1,6 +1,7 @@
 //===- JIT.h - ORC LLJIT wrapper --------------------------------*- C++ -*-===//
 #pragma once
 
+#include "llvm/ExecutionEngine/Orc/Core.h"
 #include "llvm/Support/Error.h"
 
 #include <memory>
@@ -30,6 +31,13 @@ public:
 
   llvm::Error add(std::unique_ptr<llvm::Module> m,
                   std::unique_ptr<llvm::LLVMContext> ctx);
+  /// Adds a module under a ResourceTracker of its own, so that
+  /// `remove` can free its code and symbols later (the REPL replaces
+  /// its compiled session this way).
+  llvm::Expected<llvm::orc::ResourceTrackerSP>
+  addRemovable(std::unique_ptr<llvm::Module> m,
+               std::unique_ptr<llvm::LLVMContext> ctx);
+  llvm::Error remove(llvm::orc::ResourceTrackerSP tracker);
   llvm::Expected<void *> lookup(const std::string &symbol);
 
 private:

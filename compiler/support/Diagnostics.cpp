@@ -24,6 +24,14 @@ std::string SourceFile::lineText(uint32_t line) const {
   return s;
 }
 
+LineOrigin SourceFile::origin(uint32_t line) const {
+  if (origins.empty())
+    return {path, line};
+  if (line == 0 || line > origins.size())
+    return {path, 0};
+  return origins[line - 1];
+}
+
 void DiagEngine::add(Severity s, Loc loc, std::string message) {
   if (s == Severity::Error)
     ++numErrors;
@@ -55,11 +63,12 @@ static const char *severityName(Severity s) {
 
 void DiagEngine::print(std::ostream &os) const {
   for (const Diagnostic &d : diags) {
-    os << file->path;
-    if (d.loc.line)
-      os << ':' << d.loc.line << ':' << d.loc.col;
+    LineOrigin where = file->origin(d.loc.line);
+    os << where.path;
+    if (where.line)
+      os << ':' << where.line << ':' << d.loc.col;
     os << ": " << severityName(d.severity) << ": " << d.message << '\n';
-    if (!d.loc.line)
+    if (!where.line)
       continue;
     std::string line = file->lineText(d.loc.line);
     // Very long lines (generated or binary input) are cut around the caret.

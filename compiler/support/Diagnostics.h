@@ -21,13 +21,27 @@ struct Loc {
   uint32_t col = 0;
 };
 
+/// Where a line of a synthesised source came from: the REPL compiles one
+/// text assembled from many inputs and files, and reports each line under
+/// the name and number the user typed or loaded it with.
+struct LineOrigin {
+  std::string path;
+  uint32_t line = 0; // 0: a line the REPL wrote itself
+};
+
 /// The text of one source file plus its display path.
 struct SourceFile {
   std::string path;
   std::string text;
+  /// Empty for a real file; else one entry per line of `text` (index 0 is
+  /// line 1).
+  std::vector<LineOrigin> origins;
 
   /// Returns the text of 1-based line `line` without its newline.
   std::string lineText(uint32_t line) const;
+  /// The path and line to show for 1-based line `line` of `text` (line 0
+  /// when it has no place the user would recognise).
+  LineOrigin origin(uint32_t line) const;
 };
 
 enum class Severity { Error, Warning, Note };

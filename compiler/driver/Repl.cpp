@@ -1,0 +1,1177 @@
+//===- Repl.cpp - `bpc repl`: the interactive JIT session -----------------===//
+//
+// The session keeps the text of every item (fn, const, param, derived fn,
+// train) by name, the values of top-level `let`/`var` bindings, and the
+// params' current values. An input is compiled together with all items:
+//
+//   items input      the items are added (replacing same-named ones) and the
+//                    whole session is checked; on an error nothing changes.
+//   statements       wrapped in `fn __repl(__in0: T0, ...) -> (...)` whose
+//                    arguments restore the bindings and whose results are
+//                    the bindings afterwards plus the bare expression's
+//                    value. A first pass (parse + sema, with one probe
+//                    statement per binding) finds the types; the second
+//                    compiles and runs it through its `bp.dyn` wrapper.
+//
+// Each run's machine code lives under its own ORC ResourceTracker and is
+// removed afterwards; params are copied out of the JIT's globals before
+// that and back in before the next run. Compiling the whole session each
+// time is what makes redefinition exact: a new `f` re-derives `grad(f)`
+// and re-specialises every caller (docs/REPL.md has the measurements).
+//
+// Lines keep the number they had in the session (or in a `:load`ed file):
+// the assembled source carries a LineOrigin per line, used by diagnostics
+// and by runtime errors.
+//
+//===----------------------------------------------------------------------===//
+#include "driver/Repl.h"
+
+#include "ad/AdjointPrinter.h"
+#include "ad/Explain.h"
+#include "codegen/CodeGen.h"
+#include "ir/IRGen.h"
+#include "ir/Simplify.h"
+#include "ir/Verifier.h"
+#include "jit/JIT.h"
+#include "parse/Parser.h"
+#include "bp_runtime.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <csetjmp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <editline/readline.h>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+namespace bp {
+namespace {
+
+constexpr const char *entryName = "__repl";
+constexpr const char *stdinPath = "<stdin>";
+
+const char *const commandNames[] = {":load",    ":type", ":ir",   ":adjoint",
+                                    ":llvm",    ":time", ":explain",
+                                    ":help",    ":quit"};
+
+const char *const builtinNames[] = {
+    "exp",     "log",       "sqrt",           "sin",      "cos",
+    "tan",     "tanh",      "sigmoid",        "relu",     "softplus",
+    "abs",     "sign",      "lgamma",         "max",      "min",
+    "pow",     "sum",       "mean",           "logsumexp", "norm",
+    "dot",     "softmax",   "log_softmax",    "len",      "transpose",
+    "outer",   "zeros",     "ones",           "argmax",   "read_csv",
+    "float",   "int",       "clip",           "stop_gradient", "print",
+    "assert",  "grad",      "value_and_grad", "jvp"};
+
+const char *helpText =
+    R"(Enter items (fn, const, param, fn d = grad(...), train) and statements as in
+a .bp file; a bare expression prints its value and type. Redefining a name
+replaces it and everything that uses it. Input continues over several lines
+while a bracket is open or a line ends with an operator or a comma.
+  :load FILE       add the items of FILE (its fn main is not run)
+  :type EXPR       the type of an expression (or a function's signature)
+  :ir NAME         the IR of a function, derived ones included
+  :adjoint NAME    a derived function as BP-like adjoint code
+  :llvm NAME       the optimised LLVM IR of a function
+  :time EXPR       run EXPR repeatedly; median time per run
+  :explain CALL    backpropagation step by step, e.g. :explain dneuron(0.5, 0.1, 1.5, 1.0)
+  :help            this text
+  :quit            end the session (so does end of input)
+)";
+
+/// The text of one item and where its lines came from.
+struct ItemText {
+  std::string name; // "train" for the train block
+  std::string text; // whole lines, each ending in '\n'
+  std::vector<LineOrigin> origins;
+};
+
+/// A top-level `let` or `var` of the session and its value (flattened
+/// row-major; ints and bools as doubles, exact below 2^53).
+struct Binding {
+  std::string name;
+  bool isVar = false;
+  const Type *type = nullptr;
+  std::vector<double> value;
+};
+
+/// One compilation: the session's items plus (maybe) an entry function.
+/// Heap-allocated: `diags` points at `file`.
+struct Unit {
+  SourceFile file;
+  std::unique_ptr<DiagEngine> diags;
+  std::unique_ptr<ast::Module> ast;
+  sema::Program prog;
+  std::unique_ptr<ir::Module> ir;
+  std::vector<bool> current; // per line: part of the input being run
+
+  Unit() {
+    file.path = stdinPath;
+    diags = std::make_unique<DiagEngine>(file);
+  }
+  uint32_t lines() const { return (uint32_t)file.origins.size(); }
+  void append(const std::string &text, const std::vector<LineOrigin> &from,
+              bool isCurrent) {
+    file.text += text;
+    file.origins.insert(file.origins.end(), from.begin(), from.end());
+    current.resize(file.origins.size(), isCurrent);
+  }
+  void synthetic(const std::string &line) {
+    append(line + "\n", {LineOrigin{stdinPath, 0}}, false);
+  }
+};
+
+int64_t sizeOf(const Type *t) { return t->isTensor() ? t->numElements() : 1; }
+
+bool storable(const Type *t) {
+  return t && (t->isF64() || t->isInt() || t->isBool() || t->isTensor());
+}
+
+/// Splits `text` (whole lines) into per-line origins starting at `line`.
+std::vector<LineOrigin> originsOf(const std::string &text,
+                                  const std::string &path, uint32_t line) {
+  std::vector<LineOrigin> o;
+  for (char c : text)
+    if (c == '\n')
+      o.push_back({path, line++});
+  return o;
+}
+
+std::string withNewline(std::string s) {
+  if (s.empty() || s.back() != '\n')
+    s += '\n';
+  return s;
+}
+
+/// Byte offset of 1-based (line, col) in `text`.
+size_t offsetOf(const std::string &text, Loc loc) {
+  size_t pos = 0;
+  for (uint32_t l = 1; l < loc.line && pos != std::string::npos; ++l) {
+    pos = text.find('\n', pos);
+    if (pos != std::string::npos)
+      ++pos;
+  }
+  if (pos == std::string::npos)
+    return text.size();
+  return std::min(text.size(), pos + (loc.col ? loc.col - 1 : 0));
+}
+
+/// The first word of `text`, skipping blanks and comments.
+std::string firstWord(const std::string &text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    if (isspace((unsigned char)text[i]) || text[i] == ';') {
+      ++i;
+    } else if (text[i] == '#') {
+      while (i < text.size() && text[i] != '\n')
+        ++i;
+    } else {
+      break;
+    }
+  }
+  size_t j = i;
+  while (j < text.size() &&
+         (isalnum((unsigned char)text[j]) || text[j] == '_' || text[j] == ':'))
+    ++j;
+  return text.substr(i, j - i);
+}
+
+/// Only blanks, `;` and comments.
+bool isBlank(const std::string &text) {
+  bool comment = false;
+  for (char c : text) {
+    if (c == '\n')
+      comment = false;
+    else if (c == '#')
+      comment = true;
+    else if (!comment && !isspace((unsigned char)c) && c != ';')
+      return false;
+  }
+  return true;
+}
+
+std::string trim(const std::string &s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos)
+    return {};
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+/// Brackets of `text` outside strings and comments: the depth at the end,
+/// and the first closing bracket with no opening one.
+struct BracketScan {
+  int depth = 0;
+  bool unmatched = false;
+  Loc where;
+  char ch = 0;
+  char last = 0;         // last significant character (outside comments)
+  std::string lastWord;  // last identifier, when `last` ends one
+};
+
+BracketScan scanBrackets(const std::string &text) {
+  BracketScan s;
+  uint32_t line = 1, col = 0;
+  bool inString = false;
+  std::string word;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    ++col;
+    if (c == '\n') {
+      ++line;
+      col = 0;
+      inString = false; // strings end at the line (the lexer reports it)
+      continue;
+    }
+    if (inString) {
+      if (c == '\\')
+        ++i, ++col;
+      else if (c == '"')
+        inString = false;
+      s.last = '"';
+      continue;
+    }
+    if (c == '#') {
+      while (i + 1 < text.size() && text[i + 1] != '\n')
+        ++i;
+      continue;
+    }
+    if (isspace((unsigned char)c))
+      continue;
+    if (isalnum((unsigned char)c) || c == '_' || c == '.') {
+      if (!(isalnum((unsigned char)s.last) || s.last == '_' || s.last == '.'))
+        word.clear();
+      word += c;
+      s.last = c;
+      s.lastWord = word;
+      continue;
+    }
+    s.last = c;
+    s.lastWord.clear();
+    if (c == '"')
+      inString = true;
+    else if (c == '(' || c == '[' || c == '{')
+      ++s.depth;
+    else if (c == ')' || c == ']' || c == '}') {
+      if (--s.depth < 0 && !s.unmatched) {
+        s.unmatched = true;
+        s.where = {line, col};
+        s.ch = c;
+      }
+    }
+  }
+  return s;
+}
+
+/// Set while generated code runs: a runtime error returns here.
+thread_local std::jmp_buf *activeJump = nullptr;
+
+void onRuntimeError(const char *) {
+  if (activeJump)
+    std::longjmp(*activeJump, 1);
+}
+
+using DynFn = void (*)(const double *, double *);
+
+/// Calls `fn`; false when it stopped with a runtime error (already
+/// printed by the runtime).
+bool guardedCall(DynFn fn, const double *in, double *out) {
+  std::jmp_buf here;
+  activeJump = &here;
+  if (setjmp(here)) {
+    activeJump = nullptr;
+    bp_runtime_unwound();
+    return false;
+  }
+  fn(in, out);
+  activeJump = nullptr;
+  return true;
+}
+
+void printValue(const Type *t, const double *v) {
+  if (t->isTensor()) {
+    std::vector<int64_t> shape(t->shape.begin(), t->shape.end());
+    bp_print_tensor(v, (int64_t)shape.size(), shape.data());
+  } else if (t->isInt()) {
+    bp_print_i64((int64_t)*v);
+  } else if (t->isBool()) {
+    bp_print_bool(*v != 0);
+  } else {
+    bp_print_f64(*v);
+  }
+}
+
+std::string formatSeconds(double s) {
+  char buf[64];
+  if (s < 1e-6)
+    snprintf(buf, sizeof buf, "%.1f ns", s * 1e9);
+  else if (s < 1e-3)
+    snprintf(buf, sizeof buf, "%.2f us", s * 1e6);
+  else if (s < 1)
+    snprintf(buf, sizeof buf, "%.2f ms", s * 1e3);
+  else
+    snprintf(buf, sizeof buf, "%.3f s", s);
+  return buf;
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// The session
+//===----------------------------------------------------------------------===//
+
+struct ReplSession::Impl {
+  ReplOptions opts;
+  JIT &jit;
+  TypeContext types; // session-long: bindings keep their types
+  std::vector<ItemText> items;
+  std::vector<Binding> bindings;
+  std::map<std::string, std::vector<double>> paramValues;
+  bool quit = false;
+
+  Impl(const ReplOptions &o, JIT &j) : opts(o), jit(j) {}
+
+  enum class Mode { Run, Type, Time, Values };
+
+  //===--- compiling ---------------------------------------------------===//
+
+  std::unique_ptr<Unit> itemsUnit(const std::vector<ItemText> &list) {
+    auto u = std::make_unique<Unit>();
+    for (const ItemText &it : list)
+      u->append(it.text, it.origins, false);
+    return u;
+  }
+
+  /// Errors anywhere (a redefinition can break an older item), warnings
+  /// and notes only on the lines of the current input.
+  void report(const Unit &u, const ast::Expr *silenced = nullptr) {
+    DiagEngine out(u.file);
+    bool keptError = false;
+    for (const Diagnostic &d : u.diags->all()) {
+      bool inInput = d.loc.line && d.loc.line <= u.current.size() &&
+                     u.current[d.loc.line - 1];
+      if (silenced && d.loc.line == silenced->loc.line &&
+          d.loc.col == silenced->loc.col && d.severity == Severity::Warning)
+        continue;
+      switch (d.severity) {
+      case Severity::Error:
+        out.error(d.loc, d.message);
+        keptError = true;
+        break;
+      case Severity::Warning:
+        if (inInput)
+          out.warning(d.loc, d.message);
+        break;
+      case Severity::Note:
+        if (inInput || keptError)
+          out.note(d.loc, d.message);
+        break;
+      }
+    }
+    std::cout.flush();
+    fflush(stdout);
+    out.print(std::cerr);
+  }
+
+  bool frontEnd(Unit &u) {
+    u.ast = parseModule(u.file, *u.diags);
+    if (!u.ast || u.diags->hasErrors())
+      return false;
+    sema::check(*u.ast, types, *u.diags, opts.sema, u.prog);
+    return !u.diags->hasErrors();
+  }
+
+  bool lower(Unit &u) {
+    u.ir = generateIR(*u.ast, u.prog, types, *u.diags);
+    if (!u.ir || u.diags->hasErrors())
+      return false;
+    auto check = [&](const char *after) {
+      std::string err = ir::verify(*u.ir);
+      if (!err.empty()) {
+        std::cerr << "bpc: internal compiler error: " << err << " (after "
+                  << after << ")\n";
+        std::abort();
+      }
+    };
+    check("IRGen and AD");
+    ir::simplify(*u.ir);
+    check("simplify");
+    return true;
+  }
+
+  /// The session's items through IR, or null after reporting errors.
+  std::unique_ptr<Unit> compiledItems() {
+    auto u = itemsUnit(items);
+    if (!frontEnd(*u) || !lower(*u)) {
+      report(*u);
+      return nullptr;
+    }
+    return u;
+  }
+
+  //===--- items -------------------------------------------------------===//
+
+  void defineItems(const std::string &text, const std::string &path,
+                   uint32_t line) {
+    // Parse the input alone to find where each item starts.
+    Unit alone;
+    alone.file.path = path;
+    alone.append(withNewline(text), originsOf(withNewline(text), path, line),
+                 true);
+    alone.ast = parseModule(alone.file, *alone.diags);
+    if (!alone.ast || alone.diags->hasErrors()) {
+      report(alone);
+      return;
+    }
+    const std::string &src = alone.file.text;
+    std::vector<ItemText> fresh;
+    auto &its = alone.ast->items;
+    for (size_t k = 0; k < its.size(); ++k) {
+      const ast::Item &item = *its[k];
+      size_t begin = offsetOf(src, {item.loc.line, 1});
+      size_t start = offsetOf(src, item.loc);
+      size_t end =
+          k + 1 < its.size() ? offsetOf(src, its[k + 1]->loc) : src.size();
+      ItemText t;
+      t.name = item.kind == ast::ItemKind::Train ? "train" : item.name;
+      // Keep columns: blank whatever precedes the item on its first line.
+      t.text = withNewline(std::string(start - begin, ' ') +
+                           src.substr(start, end - start));
+      uint32_t nLines = (uint32_t)std::count(t.text.begin(), t.text.end(), '\n');
+      for (uint32_t l = 0; l < nLines; ++l)
+        t.origins.push_back(alone.file.origin(item.loc.line + l));
+      fresh.push_back(std::move(t));
+    }
+    std::vector<ItemText> next = items;
+    for (ItemText &t : fresh) {
+      auto same = std::find_if(next.begin(), next.end(),
+                               [&](auto &o) { return o.name == t.name; });
+      if (same != next.end())
+        *same = t;
+      else
+        next.push_back(t);
+    }
+    // Check the whole session with the new items, marking their lines.
+    auto u = std::make_unique<Unit>();
+    for (const ItemText &it : next) {
+      bool isNew = std::any_of(fresh.begin(), fresh.end(), [&](auto &f) {
+        return f.name == it.name;
+      });
+      u->append(it.text, it.origins, isNew);
+    }
+    if (!frontEnd(*u) || !lower(*u)) {
+      report(*u);
+      return;
+    }
+    report(*u); // warnings
+    items = std::move(next);
+    for (const ItemText &t : fresh)
+      paramValues.erase(t.name); // a redefined param starts afresh
+  }
+
+  void load(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      std::cerr << "bpc: error: cannot read '" << path << "'\n";
+      return;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    defineItems(ss.str(), path, 1);
+  }
+
+  //===--- statements and expressions ----------------------------------===//
+
+  struct Entry {
+    std::unique_ptr<Unit> unit;
+    ast::FnItem *fn = nullptr;
+    size_t firstUser = 0; // index of the first user statement in fn->body
+  };
+
+  /// items + `fn __repl(in...) <result> {` + restores + text + `tail` + `}`.
+  Entry assemble(const std::string &text, uint32_t line,
+                 const std::string &result,
+                 const std::vector<std::string> &tail) {
+    Entry e;
+    e.unit = itemsUnit(items);
+    Unit &u = *e.unit;
+    std::string header = "fn " + std::string(entryName) + "(";
+    for (size_t k = 0; k < bindings.size(); ++k)
+      header += (k ? ", " : "") + ("__in" + std::to_string(k)) + ": " +
+                toString(bindings[k].type);
+    u.synthetic(header + ")" + result + " {");
+    for (size_t k = 0; k < bindings.size(); ++k)
+      u.synthetic(std::string(bindings[k].isVar ? "  var " : "  let ") +
+                  bindings[k].name + " = __in" + std::to_string(k));
+    std::string body = withNewline(text);
+    u.append(body, originsOf(body, stdinPath, line), true);
+    for (const std::string &l : tail)
+      u.synthetic(l);
+    u.synthetic("}");
+    if (!frontEndParse(u))
+      return e;
+    // The entry function must be the last item and hold the input whole.
+    if (u.ast->items.size() != items.size() + 1 ||
+        u.ast->items.back()->name != entryName ||
+        u.ast->items.back()->kind != ast::ItemKind::Fn) {
+      u.diags->error({}, "expected statements (an item starts with fn, "
+                         "const, param or train)");
+      return e;
+    }
+    e.fn = static_cast<ast::FnItem *>(u.ast->items.back().get());
+    e.firstUser = bindings.size();
+    return e;
+  }
+
+  bool frontEndParse(Unit &u) {
+    u.ast = parseModule(u.file, *u.diags);
+    return u.ast && !u.diags->hasErrors();
+  }
+
+  /// Runs statements (Mode::Run) or evaluates one expression (the other
+  /// modes). Returns the value's components for Mode::Values.
+  std::optional<std::vector<double>> evaluate(const std::string &text,
+                                              uint32_t line, Mode mode) {
+    // Pass 1: types of the bindings after the input and of its value.
+    Entry a = assemble(text, line, "", {});
+    if (!a.fn) {
+      report(*a.unit);
+      return std::nullopt;
+    }
+    auto &stmts = a.fn->body.stmts;
+    std::vector<Binding> after = bindings;
+    for (size_t i = a.firstUser; i < stmts.size(); ++i) {
+      if (stmts[i]->kind != ast::StmtKind::Let)
+        continue;
+      auto &let = static_cast<ast::LetStmt &>(*stmts[i]);
+      for (const ast::Binding &n : let.names) {
+        auto old = std::find_if(after.begin(), after.end(),
+                                [&](auto &b) { return b.name == n.name; });
+        if (old != after.end())
+          after.erase(old);
+        after.push_back({n.name, let.isVar, nullptr, {}});
+      }
+    }
+    ast::ExprStmt *value = nullptr;
+    if (stmts.size() > a.firstUser &&
+        stmts.back()->kind == ast::StmtKind::Expr)
+      value = static_cast<ast::ExprStmt *>(stmts.back().get());
+    if (mode != Mode::Run && (!value || stmts.size() != a.firstUser + 1)) {
+      fail({1, 1}, "expected one expression");
+      return std::nullopt;
+    }
+    ast::Expr *valueExpr = value ? value->expr.get() : nullptr;
+    Loc probeLoc{a.unit->lines(), 1};
+    std::vector<ast::ExprStmt *> probes;
+    for (const Binding &b : after) {
+      stmts.push_back(std::make_unique<ast::ExprStmt>(
+          probeLoc, std::make_unique<ast::NameExpr>(probeLoc, b.name)));
+      probes.push_back(static_cast<ast::ExprStmt *>(stmts.back().get()));
+    }
+    sema::check(*a.unit->ast, types, *a.unit->diags, opts.sema, a.unit->prog);
+    report(*a.unit, valueExpr);
+    if (a.unit->diags->hasErrors())
+      return std::nullopt;
+    for (size_t k = 0; k < after.size(); ++k)
+      after[k].type = static_cast<const Type *>(probes[k]->expr->type);
+    // Strings and other values without a runtime form are not kept.
+    after.erase(std::remove_if(after.begin(), after.end(),
+                               [](auto &b) { return !storable(b.type); }),
+                after.end());
+    const Type *valueType =
+        valueExpr ? static_cast<const Type *>(valueExpr->type) : nullptr;
+    std::vector<const Type *> parts;
+    if (valueType && valueType->isTuple())
+      parts = valueType->elems;
+    else if (valueType && !valueType->isVoid())
+      parts = {valueType};
+    if (mode == Mode::Type) {
+      std::cout << (valueType ? toString(valueType) : "()") << '\n';
+      return std::vector<double>{};
+    }
+    for (const Type *t : parts)
+      if (!storable(t)) {
+        LineOrigin o = a.unit->file.origin(valueExpr->loc.line);
+        fail({o.line - line + 1, valueExpr->loc.col},
+             "a value of type '" + toString(valueType) +
+                 "' cannot be printed (strings are only for paths and "
+                 "messages)");
+        return std::nullopt;
+      }
+
+    // Pass 2: the entry function returns the bindings and the value.
+    std::vector<std::string> resultTypes, resultNames;
+    for (const Binding &b : after) {
+      resultTypes.push_back(toString(b.type));
+      resultNames.push_back(b.name);
+    }
+    for (size_t k = 0; k < parts.size(); ++k) {
+      resultTypes.push_back(toString(parts[k]));
+      resultNames.push_back("__value" + std::to_string(k));
+    }
+    auto joined = [](const std::vector<std::string> &v) {
+      std::string s = v.size() == 1 ? v[0] : "(";
+      if (v.size() != 1) {
+        for (size_t k = 0; k < v.size(); ++k)
+          s += (k ? ", " : "") + v[k];
+        s += ")";
+      }
+      return s;
+    };
+    std::string result =
+        resultTypes.empty() ? "" : " -> " + joined(resultTypes);
+    std::vector<std::string> tail;
+    if (!resultNames.empty())
+      tail.push_back("  return " + joined(resultNames));
+    Entry b = assemble(text, line, result, tail);
+    if (!b.fn) {
+      report(*b.unit);
+      return std::nullopt;
+    }
+    if (!parts.empty()) {
+      // The bare expression becomes `let __value0 = e` (or a destructuring
+      // let for a tuple), just before the synthetic return.
+      auto &bs = b.fn->body.stmts;
+      auto &slot = bs[bs.size() - 2];
+      assert(slot->kind == ast::StmtKind::Expr && "value statement moved");
+      auto *es = static_cast<ast::ExprStmt *>(slot.get());
+      auto let = std::make_unique<ast::LetStmt>(es->loc);
+      let->isDestructure = valueType->isTuple();
+      for (size_t k = 0; k < parts.size(); ++k)
+        let->names.push_back({es->loc, "__value" + std::to_string(k)});
+      let->init = std::move(es->expr);
+      slot = std::move(let);
+    }
+    Unit &u = *b.unit;
+    sema::check(*u.ast, types, *u.diags, opts.sema, u.prog);
+    if (u.diags->hasErrors() || !lower(u)) {
+      report(u);
+      return std::nullopt;
+    }
+
+    // Machine code, under a tracker removed at the end of this input.
+    auto ctx = std::make_unique<llvm::LLVMContext>();
+    auto mod = codegen::emitLLVM(*u.ir, *ctx, opts.checkNumerics);
+    codegen::optimize(*mod, jit.targetMachine(), opts.optLevel);
+    auto tracker = jit.addRemovable(std::move(mod), std::move(ctx));
+    if (!tracker) {
+      std::cerr << "bpc: error: JIT: " << llvm::toString(tracker.takeError())
+                << '\n';
+      return std::nullopt;
+    }
+    auto entry = jit.lookup(codegen::dynamicSymbol(entryName));
+    if (!entry) {
+      std::cerr << "bpc: error: JIT: " << llvm::toString(entry.takeError())
+                << '\n';
+      llvm::consumeError(jit.remove(*tracker));
+      return std::nullopt;
+    }
+    auto fn = reinterpret_cast<DynFn>(*entry);
+    std::vector<double> in, out;
+    for (const Binding &bd : bindings)
+      in.insert(in.end(), bd.value.begin(), bd.value.end());
+    int64_t nOut = 0;
+    for (const Binding &bd : after)
+      nOut += sizeOf(bd.type);
+    for (const Type *t : parts)
+      nOut += sizeOf(t);
+    out.assign(std::max<int64_t>(nOut, 1), 0);
+    in.resize(std::max<size_t>(in.size(), 1));
+
+    writeParams(*u.ir);
+    std::cout.flush();
+    bool ok;
+    if (mode == Mode::Time)
+      ok = timeCalls(fn, in.data(), out.data());
+    else
+      ok = guardedCall(fn, in.data(), out.data());
+    fflush(stdout);
+    readParams(*u.ir);
+    if (auto err = jit.remove(*tracker))
+      std::cerr << "bpc: error: JIT: " << llvm::toString(std::move(err))
+                << '\n';
+    if (!ok)
+      return std::nullopt;
+
+    // The input ran: keep its bindings, show its value.
+    const double *p = out.data();
+    for (Binding &bd : after) {
+      bd.value.assign(p, p + sizeOf(bd.type));
+      p += sizeOf(bd.type);
+    }
+    bindings = std::move(after);
+    std::vector<double> values(p, (const double *)out.data() + nOut);
+    if (mode == Mode::Run && !parts.empty()) {
+      const double *v = p;
+      if (parts.size() > 1)
+        bp_print_str("(", 1);
+      for (size_t k = 0; k < parts.size(); ++k) {
+        if (k)
+          bp_print_str(", ", 2);
+        printValue(parts[k], v);
+        v += sizeOf(parts[k]);
+      }
+      if (parts.size() > 1)
+        bp_print_str(")", 1);
+      std::string t = " : " + toString(valueType) + "\n";
+      bp_print_str(t.data(), (int64_t)t.size());
+      fflush(stdout);
+    }
+    return values;
+  }
+
+  /// `:time`: runs of at least 1 ms each (a run repeats the call), 11 runs
+  /// or 2 s, median per call.
+  bool timeCalls(DynFn fn, const double *in, double *out) {
+    using clock = std::chrono::steady_clock;
+    if (!guardedCall(fn, in, out))
+      return false;
+    auto timeRun = [&](int64_t reps, double &seconds) {
+      auto t0 = clock::now();
+      for (int64_t r = 0; r < reps; ++r)
+        if (!guardedCall(fn, in, out))
+          return false;
+      seconds = std::chrono::duration<double>(clock::now() - t0).count();
+      return true;
+    };
+    int64_t reps = 1;
+    double s = 0;
+    for (;;) {
+      if (!timeRun(reps, s))
+        return false;
+      if (s >= 1e-3 || reps >= (1 << 24))
+        break;
+      reps *= 2;
+    }
+    std::vector<double> perCall;
+    double total = 0;
+    while (perCall.size() < 11 && (perCall.size() < 3 || total < 2)) {
+      if (!timeRun(reps, s))
+        return false;
+      perCall.push_back(s / reps);
+      total += s;
+    }
+    std::sort(perCall.begin(), perCall.end());
+    fflush(stdout);
+    std::cout << "median " << formatSeconds(perCall[perCall.size() / 2])
+              << " per run (" << perCall.size() << " samples of " << reps
+              << " run" << (reps == 1 ? "" : "s") << ")\n";
+    std::cout.flush();
+    return true;
+  }
+
+  void writeParams(const ir::Module &m) {
+    for (size_t k = 0; k < m.params.size(); ++k) {
+      const ir::Param &p = m.params[k];
+      auto addr = jit.lookup(codegen::paramSymbol(p.name));
+      if (!addr) {
+        llvm::consumeError(addr.takeError());
+        continue;
+      }
+      std::vector<double> &v = paramValues[p.name];
+      if ((int64_t)v.size() != sizeOf(p.type))
+        v = ir::initialValues(p, k, opts.seed);
+      std::copy(v.begin(), v.end(), static_cast<double *>(*addr));
+    }
+  }
+
+  void readParams(const ir::Module &m) {
+    for (const ir::Param &p : m.params) {
+      auto addr = jit.lookup(codegen::paramSymbol(p.name));
+      if (!addr) {
+        llvm::consumeError(addr.takeError());
+        continue;
+      }
+      auto *d = static_cast<double *>(*addr);
+      paramValues[p.name].assign(d, d + sizeOf(p.type));
+    }
+  }
+
+  //===--- commands ----------------------------------------------------===//
+
+  void command(const std::string &text, uint32_t line) {
+    std::string word = firstWord(text);
+    size_t at = text.find(word) + word.size();
+    std::string arg = trim(text.substr(at));
+    cmdLoc = {1, (uint32_t)text.find(word) + 1};
+    argLoc = {1, (uint32_t)(text.find_first_not_of(" \t", at) == std::string::npos
+                                ? at + 1
+                                : text.find_first_not_of(" \t", at) + 1)};
+    // Expressions keep their columns: the command is blanked out.
+    std::string argText = std::string(at, ' ') + text.substr(at);
+    auto needArg = [&](const char *what) {
+      if (!arg.empty())
+        return true;
+      fail(cmdLoc, word + " needs " + what);
+      return false;
+    };
+    if (word == ":quit" || word == ":q") {
+      quit = true;
+    } else if (word == ":help" || word == ":h") {
+      std::cout << helpText;
+    } else if (word == ":load") {
+      if (needArg("a file name"))
+        load(arg.size() > 1 && arg.front() == '"' && arg.back() == '"'
+                 ? arg.substr(1, arg.size() - 2)
+                 : arg);
+    } else if (word == ":type") {
+      if (needArg("an expression") && !signatureOf(arg))
+        evaluate(argText, line, Mode::Type);
+    } else if (word == ":time") {
+      if (needArg("an expression"))
+        evaluate(argText, line, Mode::Time);
+    } else if (word == ":ir" || word == ":adjoint" || word == ":llvm") {
+      if (needArg("a function name"))
+        showFunction(word, arg, line);
+    } else if (word == ":explain") {
+      if (needArg("a call such as dneuron(0.5, 0.1, 1.5, 1.0)"))
+        explain(text, at, line);
+    } else {
+      std::string best;
+      for (const char *c : commandNames)
+        if (std::string(c).rfind(word.substr(0, 2), 0) == 0)
+          best = c;
+      fail(cmdLoc, "unknown command '" + word + "'" +
+                       (best.empty() ? "" : "; did you mean '" + best + "'?") +
+                       " (:help lists them)");
+    }
+  }
+
+  /// `:type f` for a function: its signature. False when `name` is not one.
+  bool signatureOf(const std::string &name) {
+    bool isName = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return isalnum((unsigned char)c) || c == '_';
+    });
+    if (!isName)
+      return false;
+    auto u = itemsUnit(items);
+    if (!frontEnd(*u))
+      return false;
+    const sema::FnSig *sig = u->prog.signature(name);
+    if (!sig)
+      return false;
+    std::cout << "fn(";
+    for (size_t k = 0; k < sig->params.size(); ++k)
+      std::cout << (k ? ", " : "") << sig->paramNames[k] << ": "
+                << toString(sig->params[k]);
+    std::cout << ")";
+    if (sig->result && !sig->result->isVoid())
+      std::cout << " -> " << toString(sig->result);
+    std::cout << '\n';
+    return true;
+  }
+
+  void showFunction(const std::string &cmd, const std::string &name,
+                    uint32_t line) {
+    auto u = compiledItems();
+    if (!u)
+      return;
+    auto unknown = [&] {
+      fail(argLoc, std::string("no ") +
+                       (cmd == ":adjoint" ? "derived function" : "function") +
+                       " named '" + name + "'" + suggestItem(name));
+    };
+    if (cmd == ":adjoint") {
+      if (!u->prog.lookupDerived(name) ||
+          !ad::printAdjoints(*u->ir, u->prog, name, std::cout))
+        unknown();
+      return;
+    }
+    ir::Function *f = u->ir->lookup(name);
+    if (!f)
+      return unknown();
+    if (cmd == ":ir") {
+      ir::print(*f, std::cout);
+      return;
+    }
+    llvm::LLVMContext ctx;
+    auto mod = codegen::emitLLVM(*u->ir, ctx, opts.checkNumerics);
+    codegen::optimize(*mod, jit.targetMachine(), opts.optLevel);
+    std::string symbol = codegen::functionSymbol(name), s;
+    llvm::raw_string_ostream os(s);
+    if (llvm::Function *lf = mod->getFunction(symbol))
+      lf->print(os);
+    std::cout << os.str();
+  }
+
+  std::string suggestItem(const std::string &name) const {
+    std::string best;
+    size_t bestDist = 3;
+    for (const ItemText &it : items) {
+      size_t d = editDistance(name, it.name);
+      if (d < bestDist)
+        bestDist = d, best = it.name;
+    }
+    return best.empty() ? "" : "; did you mean '" + best + "'?";
+  }
+
+  static size_t editDistance(const std::string &a, const std::string &b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j)
+      row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      size_t diag = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                           diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        diag = up;
+      }
+    }
+    return row[b.size()];
+  }
+
+  /// `:explain d(args)`: the arguments are evaluated, then shown through
+  /// the same table as `bpc explain`.
+  void explain(const std::string &text, size_t argStart, uint32_t line) {
+    std::string call = text.substr(argStart);
+    size_t open = call.find('('), close = call.rfind(')');
+    std::string name = trim(call.substr(0, open));
+    if (open == std::string::npos || close == std::string::npos ||
+        close < open || !trim(call.substr(close + 1)).empty() ||
+        name.empty()) {
+      fail(argLoc, ":explain needs a call of a derived function, e.g. "
+                   ":explain dneuron(0.5, 0.1, 1.5, 1.0)");
+      return;
+    }
+    auto u = compiledItems();
+    if (!u)
+      return;
+    const sema::FnSig *sig = u->prog.signature(name);
+    if (!sig || !u->prog.lookupDerived(name)) {
+      fail(argLoc, "'" + name +
+                       "' is not a derived function (fn d = grad(f, ...))" +
+                       suggestItem(name));
+      return;
+    }
+    // The arguments as one tuple, columns kept.
+    std::string args = std::string(argStart + open, ' ') + "(" +
+                       call.substr(open + 1, close - open - 1) +
+                       (sig->params.size() == 1 ? ",)" : ")");
+    if (sig->params.size() == 1)
+      args = std::string(argStart + open, ' ') +
+             call.substr(open, close - open + 1);
+    auto values = evaluate(args, line, Mode::Values);
+    if (!values)
+      return;
+    if (values->size() != sig->params.size()) {
+      fail(argLoc, "'" + name + "' takes " +
+                       std::to_string(sig->params.size()) +
+                       " scalar arguments, found " +
+                       std::to_string(values->size()) + " values");
+      return;
+    }
+    std::map<std::string, double> at;
+    for (size_t k = 0; k < values->size(); ++k)
+      at[sig->paramNames[k]] = (*values)[k];
+    std::string err;
+    if (!ad::explain(*u->ir, u->prog, name, at, std::cout, err))
+      fail(argLoc, err);
+  }
+
+  //===--- dispatch ----------------------------------------------------===//
+
+  std::string curText; // the input being run, for `fail`
+  uint32_t curLine = 0;
+  Loc cmdLoc, argLoc;  // a command's name and argument in `curText`
+
+  /// A located error in the current input (`loc` counts from its start).
+  void fail(Loc loc, const std::string &message) {
+    Unit u;
+    std::string text = withNewline(curText);
+    u.append(text, originsOf(text, stdinPath, curLine), true);
+    u.diags->error(loc, message);
+    report(u);
+  }
+
+  void input(const std::string &text, uint32_t line) {
+    curText = text;
+    curLine = line;
+    std::string word = firstWord(text);
+    if (isBlank(text))
+      return;
+    if (!word.empty() && word[0] == ':')
+      return command(text, line);
+    BracketScan scan = scanBrackets(text);
+    if (scan.unmatched) {
+      fail(scan.where, std::string("unmatched '") + scan.ch + "'");
+      return;
+    }
+    if (word == "fn" || word == "const" || word == "param" || word == "train")
+      defineItems(text, stdinPath, line);
+    else
+      evaluate(text, line, Mode::Run);
+  }
+};
+
+ReplSession::ReplSession(const ReplOptions &o, JIT &jit)
+    : impl(std::make_unique<Impl>(o, jit)) {
+  bp_set_error_hook(onRuntimeError);
+}
+
+ReplSession::~ReplSession() { bp_set_error_hook(nullptr); }
+
+void ReplSession::input(const std::string &text, uint32_t line) {
+  impl->input(text, line);
+  std::cout.flush();
+  fflush(stdout);
+}
+
+bool ReplSession::quitRequested() const { return impl->quit; }
+
+std::vector<std::string>
+ReplSession::completions(const std::string &prefix) const {
+  std::set<std::string> all;
+  if (!prefix.empty() && prefix[0] == ':') {
+    for (const char *c : commandNames)
+      all.insert(c);
+  } else {
+    for (const char *b : builtinNames)
+      all.insert(b);
+    for (const ItemText &it : impl->items)
+      if (it.name != "train")
+        all.insert(it.name);
+    for (const Binding &b : impl->bindings)
+      all.insert(b.name);
+    for (const char *k : {"let", "var", "fn", "param", "const", "return", "if",
+                          "else", "for", "in", "while", "train", "true",
+                          "false", "and", "or", "not"})
+      all.insert(k);
+  }
+  std::vector<std::string> out;
+  for (const std::string &s : all)
+    if (s.compare(0, prefix.size(), prefix) == 0)
+      out.push_back(s);
+  return out;
+}
+
+bool ReplSession::needsMore(const std::string &text) {
+  std::string word = firstWord(text);
+  if (!word.empty() && word[0] == ':')
+    return false;
+  BracketScan s = scanBrackets(text);
+  if (s.unmatched)
+    return false;
+  if (s.depth > 0)
+    return true;
+  if (!s.lastWord.empty())
+    return s.lastWord == "and" || s.lastWord == "or" || s.lastWord == "not";
+  return s.last && strchr("+-*/%@^=,<>!", s.last) != nullptr;
+}
+
+//===----------------------------------------------------------------------===//
+// The loop: libedit on a terminal, plain lines from a pipe
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+ReplSession *completing = nullptr;
+
+char *completionGenerator(const char *text, int state) {
+  static std::vector<std::string> matches;
+  static size_t next;
+  if (state == 0) {
+    matches = completing ? completing->completions(text)
+                         : std::vector<std::string>{};
+    next = 0;
+  }
+  if (next >= matches.size())
+    return nullptr;
+  return strdup(matches[next++].c_str());
+}
+
+char **complete(const char *text, int, int) {
+  rl_attempted_completion_over = 1;
+  return rl_completion_matches(text, completionGenerator);
+}
+
+std::string historyPath() {
+  if (const char *p = getenv("BP_HISTORY"))
+    return p;
+  if (const char *home = getenv("HOME"))
+    return std::string(home) + "/.bp_history";
+  return {};
+}
+
+} // namespace
+
+ExitCode runRepl(const ReplOptions &o) {
+  auto jitOr = JIT::create();
+  if (!jitOr) {
+    std::cerr << "bpc: error: cannot start the JIT: "
+              << llvm::toString(jitOr.takeError()) << '\n';
+    return ExitCode::Usage;
+  }
+  ReplSession session(o, **jitOr);
+  std::string history = historyPath();
+  if (o.lineEditing) {
+    completing = &session;
+    rl_attempted_completion_function = complete;
+    static char breaks[] = " \t\n\"()[]{},;+-*/%@^=<>!";
+    rl_completer_word_break_characters = breaks;
+    stifle_history(1000);
+    if (!history.empty())
+      read_history(history.c_str());
+    std::cout << "BP " << "repl: :help for commands, :quit or Ctrl-D to end\n";
+  }
+  auto readLine = [&](const char *prompt, std::string &out) {
+    if (o.lineEditing) {
+      char *l = readline(prompt);
+      if (!l)
+        return false;
+      out = l;
+      free(l);
+      return true;
+    }
+    if (o.prompt) {
+      std::cout << prompt;
+      std::cout.flush();
+    }
+    if (!std::getline(std::cin, out))
+      return false;
+    if (!out.empty() && out.back() == '\r')
+      out.pop_back();
+    return true;
+  };
+  std::string buffer;
+  uint32_t lineNo = 0, start = 0;
+  while (!session.quitRequested()) {
+    std::string line;
+    if (!readLine(buffer.empty() ? "bp> " : "...> ", line)) {
+      if (!buffer.empty())
+        session.input(buffer, start);
+      if (o.lineEditing || o.prompt)
+        std::cout << '\n';
+      break;
+    }
+    ++lineNo;
+    if (buffer.empty())
+      start = lineNo;
+    buffer += line + "\n";
+    if (ReplSession::needsMore(buffer))
+      continue;
+    if (o.lineEditing && !trim(buffer).empty()) {
+      add_history(trim(buffer).c_str());
+      if (!history.empty())
+        write_history(history.c_str());
+    }
+    session.input(buffer, start);
+    buffer.clear();
+  }
+  completing = nullptr;
+  return ExitCode::Success;
+}
+
+} // namespace bp
