@@ -17,9 +17,9 @@
 
 #include "llvm/IR/IRBuilder.h"
 
-#include <array>
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
+#include <array>
 
 #include <functional>
 #include <map>

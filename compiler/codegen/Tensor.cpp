@@ -199,8 +199,7 @@ llvm::Value *Emitter::offsetOf(const ir::Op &op, const Type *t,
     auto [file, line, col] = location(op.loc);
     b.CreateCall(runtime("bp_index_error", b.getVoidTy(),
                          {ptr, b.getInt32Ty(), b.getInt32Ty(), i64, i64, i64}),
-                 {file, line, col, i,
-                  b.getInt64(k), b.getInt64(t->shape[k])});
+                 {file, line, col, i, b.getInt64(k), b.getInt64(t->shape[k])});
     b.CreateUnreachable();
     b.SetInsertPoint(ok);
     off = b.CreateAdd(off, b.CreateMul(i, b.getInt64(strides[k])));

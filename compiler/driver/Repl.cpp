@@ -28,13 +28,13 @@
 
 #include "ad/AdjointPrinter.h"
 #include "ad/Explain.h"
+#include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "ir/IRGen.h"
 #include "ir/Simplify.h"
 #include "ir/Verifier.h"
 #include "jit/JIT.h"
 #include "parse/Parser.h"
-#include "bp_runtime.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -60,19 +60,30 @@ namespace {
 constexpr const char *entryName = "__repl";
 constexpr const char *stdinPath = "<stdin>";
 
-const char *const commandNames[] = {":load",    ":type", ":ir",   ":adjoint",
-                                    ":llvm",    ":time", ":explain",
-                                    ":help",    ":quit"};
+const char *const commandNames[] = {":load",    ":type", ":ir",
+                                    ":adjoint", ":llvm", ":time",
+                                    ":explain", ":help", ":quit"};
 
-const char *const builtinNames[] = {
-    "exp",     "log",       "sqrt",           "sin",      "cos",
-    "tan",     "tanh",      "sigmoid",        "relu",     "softplus",
-    "abs",     "sign",      "lgamma",         "max",      "min",
-    "pow",     "sum",       "mean",           "logsumexp", "norm",
-    "dot",     "softmax",   "log_softmax",    "len",      "transpose",
-    "outer",   "zeros",     "ones",           "argmax",   "read_csv",
-    "float",   "int",       "clip",           "stop_gradient", "print",
-    "assert",  "grad",      "value_and_grad", "jvp"};
+const char *const builtinNames[] = {"exp",         "log",
+                                    "sqrt",        "sin",
+                                    "cos",         "tan",
+                                    "tanh",        "sigmoid",
+                                    "relu",        "softplus",
+                                    "abs",         "sign",
+                                    "lgamma",      "max",
+                                    "min",         "pow",
+                                    "sum",         "mean",
+                                    "logsumexp",   "norm",
+                                    "dot",         "softmax",
+                                    "log_softmax", "len",
+                                    "transpose",   "outer",
+                                    "zeros",       "ones",
+                                    "argmax",      "read_csv",
+                                    "float",       "int",
+                                    "clip",        "stop_gradient",
+                                    "print",       "assert",
+                                    "grad",        "value_and_grad",
+                                    "jvp"};
 
 const char *helpText =
     R"(Enter items (fn, const, param, fn d = grad(...), train) and statements as in
@@ -216,8 +227,8 @@ struct BracketScan {
   bool unmatched = false;
   Loc where;
   char ch = 0;
-  char last = 0;         // last significant character (outside comments)
-  std::string lastWord;  // last identifier, when `last` ends one
+  char last = 0;        // last significant character (outside comments)
+  std::string lastWord; // last identifier, when `last` ends one
 };
 
 BracketScan scanBrackets(const std::string &text) {
@@ -339,6 +350,7 @@ struct ReplSession::Impl {
   std::vector<Binding> bindings;
   std::map<std::string, std::vector<double>> paramValues;
   bool quit = false;
+  bool hadCompileError = false, hadRuntimeError = false;
 
   Impl(const ReplOptions &o, JIT &j) : opts(o), jit(j) {}
 
@@ -367,7 +379,7 @@ struct ReplSession::Impl {
       switch (d.severity) {
       case Severity::Error:
         out.error(d.loc, d.message);
-        keptError = true;
+        keptError = hadCompileError = true;
         break;
       case Severity::Warning:
         if (inInput)
@@ -448,7 +460,8 @@ struct ReplSession::Impl {
       // Keep columns: blank whatever precedes the item on its first line.
       t.text = withNewline(std::string(start - begin, ' ') +
                            src.substr(start, end - start));
-      uint32_t nLines = (uint32_t)std::count(t.text.begin(), t.text.end(), '\n');
+      uint32_t nLines =
+          (uint32_t)std::count(t.text.begin(), t.text.end(), '\n');
       for (uint32_t l = 0; l < nLines; ++l)
         t.origins.push_back(alone.file.origin(item.loc.line + l));
       fresh.push_back(std::move(t));
@@ -465,9 +478,8 @@ struct ReplSession::Impl {
     // Check the whole session with the new items, marking their lines.
     auto u = std::make_unique<Unit>();
     for (const ItemText &it : next) {
-      bool isNew = std::any_of(fresh.begin(), fresh.end(), [&](auto &f) {
-        return f.name == it.name;
-      });
+      bool isNew = std::any_of(fresh.begin(), fresh.end(),
+                               [&](auto &f) { return f.name == it.name; });
       u->append(it.text, it.origins, isNew);
     }
     if (!frontEnd(*u) || !lower(*u)) {
@@ -483,7 +495,7 @@ struct ReplSession::Impl {
   void load(const std::string &path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-      std::cerr << "bpc: error: cannot read '" << path << "'\n";
+      fail(argLoc, "cannot read '" + path + "'");
       return;
     }
     std::ostringstream ss;
@@ -564,8 +576,7 @@ struct ReplSession::Impl {
       }
     }
     ast::ExprStmt *value = nullptr;
-    if (stmts.size() > a.firstUser &&
-        stmts.back()->kind == ast::StmtKind::Expr)
+    if (stmts.size() > a.firstUser && stmts.back()->kind == ast::StmtKind::Expr)
       value = static_cast<ast::ExprStmt *>(stmts.back().get());
     if (mode != Mode::Run && (!value || stmts.size() != a.firstUser + 1)) {
       fail({1, 1}, "expected one expression");
@@ -697,6 +708,8 @@ struct ReplSession::Impl {
     else
       ok = guardedCall(fn, in.data(), out.data());
     fflush(stdout);
+    if (!ok)
+      hadRuntimeError = true;
     readParams(*u.ir);
     if (auto err = jit.remove(*tracker))
       std::cerr << "bpc: error: JIT: " << llvm::toString(std::move(err))
@@ -805,9 +818,10 @@ struct ReplSession::Impl {
     size_t at = text.find(word) + word.size();
     std::string arg = trim(text.substr(at));
     cmdLoc = {1, (uint32_t)text.find(word) + 1};
-    argLoc = {1, (uint32_t)(text.find_first_not_of(" \t", at) == std::string::npos
-                                ? at + 1
-                                : text.find_first_not_of(" \t", at) + 1)};
+    argLoc = {1,
+              (uint32_t)(text.find_first_not_of(" \t", at) == std::string::npos
+                             ? at + 1
+                             : text.find_first_not_of(" \t", at) + 1)};
     // Expressions keep their columns: the command is blanked out.
     std::string argText = std::string(at, ' ') + text.substr(at);
     auto needArg = [&](const char *what) {
@@ -839,9 +853,10 @@ struct ReplSession::Impl {
         explain(text, at, line);
     } else {
       std::string best;
+      size_t bestDist = 3;
       for (const char *c : commandNames)
-        if (std::string(c).rfind(word.substr(0, 2), 0) == 0)
-          best = c;
+        if (size_t d = editDistance(word, c); d < bestDist)
+          bestDist = d, best = c;
       fail(cmdLoc, "unknown command '" + word + "'" +
                        (best.empty() ? "" : "; did you mean '" + best + "'?") +
                        " (:help lists them)");
@@ -850,9 +865,10 @@ struct ReplSession::Impl {
 
   /// `:type f` for a function: its signature. False when `name` is not one.
   bool signatureOf(const std::string &name) {
-    bool isName = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-      return isalnum((unsigned char)c) || c == '_';
-    });
+    bool isName =
+        !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+          return isalnum((unsigned char)c) || c == '_';
+        });
     if (!isName)
       return false;
     auto u = itemsUnit(items);
@@ -910,7 +926,7 @@ struct ReplSession::Impl {
     size_t bestDist = 3;
     for (const ItemText &it : items) {
       size_t d = editDistance(name, it.name);
-      if (d < bestDist)
+      if (d > 0 && d < bestDist)
         bestDist = d, best = it.name;
     }
     return best.empty() ? "" : "; did you mean '" + best + "'?";
@@ -940,8 +956,7 @@ struct ReplSession::Impl {
     size_t open = call.find('('), close = call.rfind(')');
     std::string name = trim(call.substr(0, open));
     if (open == std::string::npos || close == std::string::npos ||
-        close < open || !trim(call.substr(close + 1)).empty() ||
-        name.empty()) {
+        close < open || !trim(call.substr(close + 1)).empty() || name.empty()) {
       fail(argLoc, ":explain needs a call of a derived function, e.g. "
                    ":explain dneuron(0.5, 0.1, 1.5, 1.0)");
       return;
@@ -985,7 +1000,7 @@ struct ReplSession::Impl {
 
   std::string curText; // the input being run, for `fail`
   uint32_t curLine = 0;
-  Loc cmdLoc, argLoc;  // a command's name and argument in `curText`
+  Loc cmdLoc, argLoc; // a command's name and argument in `curText`
 
   /// A located error in the current input (`loc` counts from its start).
   void fail(Loc loc, const std::string &message) {
@@ -1031,6 +1046,12 @@ void ReplSession::input(const std::string &text, uint32_t line) {
 
 bool ReplSession::quitRequested() const { return impl->quit; }
 
+ExitCode ReplSession::status() const {
+  return impl->hadCompileError   ? ExitCode::CompileError
+         : impl->hadRuntimeError ? ExitCode::RuntimeError
+                                 : ExitCode::Success;
+}
+
 std::vector<std::string>
 ReplSession::completions(const std::string &prefix) const {
   std::set<std::string> all;
@@ -1045,9 +1066,9 @@ ReplSession::completions(const std::string &prefix) const {
         all.insert(it.name);
     for (const Binding &b : impl->bindings)
       all.insert(b.name);
-    for (const char *k : {"let", "var", "fn", "param", "const", "return", "if",
-                          "else", "for", "in", "while", "train", "true",
-                          "false", "and", "or", "not"})
+    for (const char *k :
+         {"let", "var", "fn", "param", "const", "return", "if", "else", "for",
+          "in", "while", "train", "true", "false", "and", "or", "not"})
       all.insert(k);
   }
   std::vector<std::string> out;
@@ -1083,8 +1104,8 @@ char *completionGenerator(const char *text, int state) {
   static std::vector<std::string> matches;
   static size_t next;
   if (state == 0) {
-    matches = completing ? completing->completions(text)
-                         : std::vector<std::string>{};
+    matches =
+        completing ? completing->completions(text) : std::vector<std::string>{};
     next = 0;
   }
   if (next >= matches.size())
@@ -1124,7 +1145,8 @@ ExitCode runRepl(const ReplOptions &o) {
     stifle_history(1000);
     if (!history.empty())
       read_history(history.c_str());
-    std::cout << "BP " << "repl: :help for commands, :quit or Ctrl-D to end\n";
+    std::cout << "BP "
+              << "repl: :help for commands, :quit or Ctrl-D to end\n";
   }
   auto readLine = [&](const char *prompt, std::string &out) {
     if (o.lineEditing) {
@@ -1171,7 +1193,8 @@ ExitCode runRepl(const ReplOptions &o) {
     buffer.clear();
   }
   completing = nullptr;
-  return ExitCode::Success;
+  // A script (`bpc repl < file`) tells whether every input went through.
+  return o.lineEditing ? ExitCode::Success : session.status();
 }
 
 } // namespace bp

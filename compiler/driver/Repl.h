@@ -42,6 +42,9 @@ public:
   /// diagnostics to stderr; nothing here ends the session except `:quit`.
   void input(const std::string &text, uint32_t line);
   bool quitRequested() const;
+  /// CompileError when some input had a compile error, else RuntimeError
+  /// when some input stopped with a runtime error, else Success.
+  ExitCode status() const;
 
   /// Names for tab completion: commands, builtins, items, bindings.
   std::vector<std::string> completions(const std::string &prefix) const;
@@ -55,7 +58,8 @@ private:
   std::unique_ptr<Impl> impl;
 };
 
-/// `bpc repl`: reads inputs from stdin until EOF or `:quit`.
+/// `bpc repl`: reads inputs from stdin until EOF or `:quit`. On a
+/// terminal the exit status is 0; from a pipe it is ReplSession::status().
 ExitCode runRepl(const ReplOptions &o);
 
 } // namespace bp

@@ -10,9 +10,9 @@
 #include <cstring>
 #include <iostream>
 #include <pthread.h>
-#include <unistd.h>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace bp;
