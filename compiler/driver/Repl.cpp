@@ -48,6 +48,7 @@
 #include <cstring>
 #include <editline/readline.h>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -291,6 +292,36 @@ thread_local std::jmp_buf *activeJump = nullptr;
 void onRuntimeError(const char *) {
   if (activeJump)
     std::longjmp(*activeJump, 1);
+}
+
+/// Drops the functions that `root` cannot reach through calls: an input
+/// runs one entry function, and LLVM need not compile the whole session.
+void keepReachable(ir::Module &m, const std::string &root) {
+  std::set<std::string> reached;
+  std::vector<const ir::Function *> work;
+  auto reach = [&](const std::string &name) {
+    if (reached.insert(name).second)
+      if (const ir::Function *f = m.lookup(name))
+        work.push_back(f);
+  };
+  std::function<void(const ir::Block &)> scan = [&](const ir::Block &b) {
+    for (const auto &op : b.ops) {
+      if (op->kind == ir::OpKind::Call)
+        reach(op->str);
+      for (const auto &r : op->regions)
+        scan(*r);
+    }
+  };
+  reach(root);
+  while (!work.empty()) {
+    const ir::Function *f = work.back();
+    work.pop_back();
+    scan(*f->body);
+  }
+  auto &fs = m.functions;
+  fs.erase(std::remove_if(fs.begin(), fs.end(),
+                          [&](auto &f) { return !reached.count(f->name); }),
+           fs.end());
 }
 
 using DynFn = void (*)(const double *, double *);
@@ -672,6 +703,7 @@ struct ReplSession::Impl {
     }
 
     // Machine code, under a tracker removed at the end of this input.
+    keepReachable(*u.ir, entryName);
     auto ctx = std::make_unique<llvm::LLVMContext>();
     auto mod = codegen::emitLLVM(*u.ir, *ctx, opts.checkNumerics);
     codegen::optimize(*mod, jit.targetMachine(), opts.optLevel);
