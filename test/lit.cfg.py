@@ -26,3 +26,7 @@ config.environment["PATH"] = os.pathsep.join(
     [llvm_bin, os.path.dirname(bpc), config.environment.get("PATH", os.environ["PATH"])])
 # Deterministic output regardless of the caller's locale.
 config.environment["LC_ALL"] = "C"
+# Graphviz renders `bpc emit dot --svg`; tests of it need `dot`.
+import shutil
+if shutil.which("dot"):
+    config.available_features.add("dot")

@@ -28,6 +28,8 @@
 #include "llvm/Target/TargetMachine.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -88,6 +90,28 @@ bool emitAsm(llvm::Module &mod, llvm::TargetMachine &tm, std::ostream &os) {
   pm.run(mod);
   os << buf.str().str();
   return true;
+}
+
+/// `emit dot --svg`: the graph rendered by Graphviz's `dot` onto stdout.
+ExitCode renderSvg(const std::string &graph) {
+  if (std::system("command -v dot > /dev/null 2>&1") != 0) {
+    std::cerr << "bpc: error: --svg needs Graphviz's 'dot' program (Debian: "
+                 "apt-get install graphviz); without --svg, bpc writes the "
+                 "graph as text\n";
+    return ExitCode::Usage;
+  }
+  std::cout.flush();
+  FILE *dot = popen("dot -Tsvg", "w");
+  if (!dot) {
+    std::cerr << "bpc: error: cannot start 'dot'\n";
+    return ExitCode::Usage;
+  }
+  fwrite(graph.data(), 1, graph.size(), dot);
+  if (pclose(dot) != 0) {
+    std::cerr << "bpc: error: 'dot -Tsvg' failed\n";
+    return ExitCode::Usage;
+  }
+  return ExitCode::Success;
 }
 
 } // namespace
@@ -163,14 +187,18 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
       return ExitCode::Usage;
     }
     std::string err;
+    std::ostringstream graph;
     bool ok = o.action == Action::Dot
-                  ? ad::emitDot(*irMod, prog, o.fnFilter, std::cout, err)
+                  ? ad::emitDot(*irMod, prog, o.fnFilter, graph, err)
                   : ad::explain(*irMod, prog, o.fnFilter, o.explainAt,
                                 std::cout, err);
     if (!ok) {
       std::cerr << "bpc: error: " << err << '\n';
       return ExitCode::Usage;
     }
+    if (o.action == Action::Dot && o.svg)
+      return renderSvg(graph.str());
+    std::cout << graph.str();
     return ExitCode::Success;
   }
   if (o.action == Action::Adjoint) {

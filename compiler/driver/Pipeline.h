@@ -53,6 +53,7 @@ struct PipelineOptions {
   // bpc build
   std::string output, target, cpu, prefix;
   std::map<std::string, double> explainAt; // bpc explain --at a=1,b=2
+  bool svg = false; // emit dot --svg: rendered by Graphviz
 };
 
 ExitCode runPipeline(const std::string &path, const PipelineOptions &opts);

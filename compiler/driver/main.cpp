@@ -38,6 +38,7 @@ commands:
 options:
   -D NAME=VALUE            override a const (re-specialise)
   --fn NAME                emit: only this function
+  --svg                    emit dot: render the graph as SVG (Graphviz)
   -O0 .. -O3               LLVM optimisation level (default -O2)
   --seed N                 seed of initialisers and shuffling (default 0)
   --load PATH              read params saved by --save before running
@@ -175,6 +176,8 @@ static int realMain(int argc, char **argv) {
       }
     } else if (a == "--prompt" && command == "repl") {
       prompt = true;
+    } else if (a == "--svg") {
+      opts.svg = true;
     } else if (a == "--check-numerics") {
       opts.checkNumerics = true;
     } else if (a == "--no-simplify") {
