@@ -101,6 +101,12 @@ bool evalOp(const ir::Op &op, const std::vector<double> &a, double &r) {
   case OpKind::Max:
     r = a[0] >= a[1] ? a[0] : a[1];
     return true;
+  case OpKind::FRem:
+    r = std::fmod(a[0], a[1]);
+    return true;
+  case OpKind::Clip:
+    r = std::fmin(std::fmax(a[0], a[1]), a[2]);
+    return true;
   case OpKind::Min:
     r = a[0] <= a[1] ? a[0] : a[1];
     return true;
@@ -185,7 +191,7 @@ struct Graph {
 };
 
 Graph find(const ir::Module &m, const sema::Program &prog,
-           const std::string &fn) {
+           const std::string &fn, bool straightLine) {
   Graph g;
   g.info = prog.lookupDerived(fn);
   if (!g.info) {
@@ -199,33 +205,348 @@ Graph find(const ir::Module &m, const sema::Program &prog,
   if (d != g.info || g.info->kind == sema::DerivKind::Jvp)
     g.error = "explain shows reverse mode of a user function: grad or "
               "value_and_grad";
-  else if (std::string why = unsupported(*g.f); !why.empty())
+  else if (std::string why = straightLine ? unsupported(*g.f) : "";
+           !why.empty())
     g.error = "explain supports straight-line scalar functions; '" + g.f->name +
               "' is not one: " + why + " (not supported yet)";
   return g;
+}
+
+/// One executed scalar operation (or argument / param read) of the
+/// base function: loops and calls are unrolled into a straight trace, so
+/// the reverse sweep is the textbook one over this list.
+struct Node {
+  const ir::Op *op = nullptr; // null: an argument
+  std::vector<int> in;        // operand nodes
+  double value = 0;
+  bool differentiable = false; // an f64 value made by an op with partials
+  bool constant = false;       // a literal: shown by value
+  std::string name;
+};
+
+/// Runs IR on doubles and records the trace. Ints and bools (loop counters,
+/// conditions) are evaluated but carry no derivative.
+class Tracer {
+public:
+  Tracer(const ir::Module &m, Names &names,
+         const std::map<std::string, double> &params)
+      : m(m), names(names), params(params) {}
+
+  static constexpr size_t maxNodes = 4000;
+  std::vector<Node> nodes;
+  /// Lines of the forward table: a node, or a note ("for i = 2").
+  std::vector<std::pair<int, std::string>> rows;
+  std::string error;
+  std::map<std::string, std::vector<int>> paramReads;
+
+  int arg(const Value *v, double x) {
+    Node n;
+    n.value = x;
+    n.differentiable = v->type->isF64();
+    n.name = names(v);
+    nodes.push_back(n);
+    return (int)nodes.size() - 1;
+  }
+
+  /// Runs `f` on `args`; the result nodes, or empty with `error` set.
+  std::vector<int> call(const ir::Function &f, const std::vector<int> &args,
+                        int depth) {
+    if (depth > 64) {
+      error = "recursion deeper than 64 calls";
+      return {};
+    }
+    Env env;
+    for (size_t i = 0; i < args.size(); ++i)
+      env[f.args()[i].get()] = args[i];
+    std::vector<int> out;
+    if (!block(*f.body, env, out, depth))
+      return {};
+    return out;
+  }
+
+private:
+  using Env = std::map<const Value *, int>;
+  const ir::Module &m;
+  Names &names;
+  const std::map<std::string, double> &params;
+  std::map<const Value *, int> instances;
+
+  double val(Env &env, const Value *v) { return nodes[env.at(v)].value; }
+
+  /// False (with `error`) once the trace has grown past maxNodes steps.
+  bool room() {
+    if (nodes.size() + rows.size() < 2 * maxNodes)
+      return true;
+    if (error.empty())
+      error = "the computation has more than " + std::to_string(maxNodes) +
+              " steps; explain it at smaller arguments";
+    return false;
+  }
+
+  int add(const ir::Op &op, std::vector<int> in, double value,
+          bool differentiable) {
+    if (!room())
+      return -1;
+    Node n;
+    n.op = &op;
+    n.in = std::move(in);
+    n.value = value;
+    n.differentiable = differentiable;
+    n.constant = op.kind == OpKind::ConstF;
+    if (!n.constant) {
+      // A value computed again (loop iteration, second call) is v#2, v#3...
+      int k = ++instances[op.result()];
+      n.name = names(op.result()) + (k > 1 ? "#" + std::to_string(k) : "");
+    } else {
+      n.name = num(value);
+    }
+    nodes.push_back(std::move(n));
+    int id = (int)nodes.size() - 1;
+    // The table shows f64 values: differentiable ones and float(i).
+    if ((differentiable || op.kind == OpKind::IToF) && !nodes[id].constant)
+      rows.push_back({id, ""});
+    return id;
+  }
+
+  bool fail(const ir::Op &op, const std::string &why) {
+    if (error.empty())
+      error = "explain supports scalar code; it cannot run '" +
+              std::string(ir::mnemonic(op.kind)) + "'" +
+              (why.empty() ? "" : " (" + why + ")");
+    return false;
+  }
+
+  static bool icmp(ir::CmpPred p, double x, double y) {
+    switch (p) {
+    case ir::CmpPred::Eq:
+      return x == y;
+    case ir::CmpPred::Ne:
+      return x != y;
+    case ir::CmpPred::Lt:
+      return x < y;
+    case ir::CmpPred::Le:
+      return x <= y;
+    case ir::CmpPred::Gt:
+      return x > y;
+    case ir::CmpPred::Ge:
+      return x >= y;
+    }
+    return false;
+  }
+
+  /// Runs the ops of `b`; the operands of its terminator go to `out`.
+  bool block(const ir::Block &b, Env &env, std::vector<int> &out, int depth) {
+    for (const auto &opPtr : b.ops) {
+      const ir::Op &op = *opPtr;
+      std::vector<int> in;
+      for (const Value *v : op.operands)
+        in.push_back(env.at(v));
+      auto x = [&](size_t i) { return nodes[in[i]].value; };
+      for (const auto &r : op.results)
+        if (r->type->isTensor())
+          return fail(op, "tensors are not shown step by step");
+      int id = 0;
+      switch (op.kind) {
+      case OpKind::Yield:
+      case OpKind::Return:
+        out = in;
+        return true;
+      case OpKind::Print:
+      case OpKind::Assert:
+        continue;
+      case OpKind::ConstI:
+      case OpKind::ConstB:
+        id = add(op, {}, (double)op.ival, false);
+        break;
+      case OpKind::IAdd:
+        id = add(op, in, (double)((int64_t)x(0) + (int64_t)x(1)), false);
+        break;
+      case OpKind::ISub:
+        id = add(op, in, (double)((int64_t)x(0) - (int64_t)x(1)), false);
+        break;
+      case OpKind::IMul:
+        id = add(op, in, (double)((int64_t)x(0) * (int64_t)x(1)), false);
+        break;
+      case OpKind::IDiv:
+      case OpKind::IRem:
+        if ((int64_t)x(1) == 0)
+          return fail(op, "division by zero");
+        id = add(op, in,
+                 op.kind == OpKind::IDiv
+                     ? (double)((int64_t)x(0) / (int64_t)x(1))
+                     : (double)((int64_t)x(0) % (int64_t)x(1)),
+                 false);
+        break;
+      case OpKind::INeg:
+        id = add(op, in, -x(0), false);
+        break;
+      case OpKind::FCmp:
+      case OpKind::ICmp:
+        id = add(op, in, icmp(op.pred(), x(0), x(1)), false);
+        break;
+      case OpKind::Not:
+        id = add(op, in, x(0) == 0, false);
+        break;
+      case OpKind::BEq:
+        id = add(op, in, (x(0) != 0) == (x(1) != 0), false);
+        break;
+      case OpKind::IToF:
+        id = add(op, in, x(0), false); // float(i): no derivative
+        break;
+      case OpKind::FToI:
+        id = add(op, in, std::trunc(x(0)), false);
+        break;
+      case OpKind::Select:
+        id = add(op, in, x(0) != 0 ? x(1) : x(2), op.result()->type->isF64());
+        break;
+      case OpKind::ParamLoad: {
+        auto it = params.find(op.str);
+        if (it == params.end())
+          return fail(op, "param '" + op.str + "' is not a scalar");
+        id = add(op, {}, it->second, true);
+        paramReads[op.str].push_back(id);
+        break;
+      }
+      case OpKind::Call: {
+        const ir::Function *callee = m.lookup(op.str);
+        if (!callee)
+          return fail(op, "unknown function");
+        rows.push_back({-1, "call " + op.str});
+        std::vector<int> res = call(*callee, in, depth + 1);
+        if (!error.empty())
+          return false;
+        rows.push_back({-1, "return from " + op.str});
+        for (size_t i = 0; i < op.results.size(); ++i)
+          env[op.result(i)] = res[i];
+        continue;
+      }
+      case OpKind::If: {
+        bool c = x(0) != 0;
+        rows.push_back(
+            {-1, std::string("if: ") + (c ? "then" : "else") + " branch"});
+        std::vector<int> res;
+        if (!block(*op.region(c ? 0 : 1), env, res, depth))
+          return false;
+        for (size_t i = 0; i < op.results.size(); ++i)
+          env[op.result(i)] = res[i];
+        continue;
+      }
+      case OpKind::For: {
+        const ir::Block &body = *op.region(0);
+        std::vector<int> carried(in.begin() + 2, in.end());
+        for (int64_t i = (int64_t)x(0); i < (int64_t)x(1); ++i) {
+          if (!room())
+            return false;
+          Node iv;
+          iv.value = (double)i;
+          iv.name = names(body.args[0].get());
+          nodes.push_back(iv);
+          env[body.args[0].get()] = (int)nodes.size() - 1;
+          for (size_t k = 0; k < carried.size(); ++k)
+            env[body.args[k + 1].get()] = carried[k];
+          rows.push_back({-1, "for " + iv.name + " = " + std::to_string(i)});
+          if (!block(body, env, carried, depth))
+            return false;
+        }
+        for (size_t i = 0; i < op.results.size(); ++i)
+          env[op.result(i)] = carried[i];
+        continue;
+      }
+      case OpKind::While: {
+        const ir::Block &cond = *op.region(0), &body = *op.region(1);
+        std::vector<int> carried = in;
+        for (int trips = 0;; ++trips) {
+          if (!room())
+            return false;
+          for (size_t k = 0; k < carried.size(); ++k)
+            env[cond.args[k].get()] = carried[k];
+          std::vector<int> c;
+          if (!block(cond, env, c, depth))
+            return false;
+          if (nodes[c[0]].value == 0)
+            break;
+          rows.push_back({-1, "while: trip " + std::to_string(trips + 1)});
+          for (size_t k = 0; k < carried.size(); ++k)
+            env[body.args[k].get()] = carried[k];
+          if (!block(body, env, carried, depth))
+            return false;
+        }
+        for (size_t i = 0; i < op.results.size(); ++i)
+          env[op.result(i)] = carried[i];
+        continue;
+      }
+      default: {
+        double r;
+        std::vector<double> args;
+        for (int n : in)
+          args.push_back(nodes[n].value);
+        if (!hasPartials(op.kind) && op.kind != OpKind::ConstF)
+          return fail(op, "");
+        if (!evalOp(op, args, r))
+          return fail(op, "");
+        id = add(op, in, r, op.kind != OpKind::ConstF);
+        break;
+      }
+      }
+      if (id < 0)
+        return false;
+      if (!op.results.empty())
+        env[op.result()] = id;
+    }
+    return true;
+  }
+};
+
+/// Evaluates the ops `partials` emits (constants, arithmetic, compares,
+/// selects) on doubles.
+double evalScratch(const ir::Op &o, const std::vector<double> &in) {
+  if (o.kind == OpKind::FCmp) {
+    double x = in[0], y = in[1];
+    switch (o.pred()) {
+    case ir::CmpPred::Eq:
+      return x == y;
+    case ir::CmpPred::Ne:
+      return x != y;
+    case ir::CmpPred::Lt:
+      return x < y;
+    case ir::CmpPred::Le:
+      return x <= y;
+    case ir::CmpPred::Gt:
+      return x > y;
+    case ir::CmpPred::Ge:
+      return x >= y;
+    }
+  }
+  if (o.kind == OpKind::Select)
+    return in[0] != 0 ? in[1] : in[2];
+  double r = 0;
+  if (!evalOp(o, in, r))
+    return NAN; // shows up in the table; no op of the table needs this
+  return r;
 }
 
 } // namespace
 
 bool explain(const ir::Module &m, const sema::Program &prog,
              const std::string &fn, const std::map<std::string, double> &at,
-             std::ostream &os, std::string &err) {
-  Graph g = find(m, prog, fn);
+             std::ostream &os, std::string &err,
+             const std::map<std::string, double> *paramValues) {
+  Graph g = find(m, prog, fn, false);
   if (!g.error.empty()) {
     err = g.error;
     return false;
   }
   const ir::Function &f = *g.f;
-  std::map<const Value *, double> val;
-  Names name;
   for (auto &a : f.args()) {
-    auto it = at.find(a->name);
-    if (it == at.end()) {
+    if (!at.count(a->name)) {
       err = "--at needs a value for '" + a->name + "'";
       return false;
     }
-    val[a.get()] = it->second;
-    name(a.get());
+    if (!a->type->isF64() && !a->type->isInt()) {
+      err = "explain supports scalar arguments; '" + a->name + "' is " +
+            toString(a->type);
+      return false;
+    }
   }
   for (auto &[k, v] : at)
     if (std::none_of(f.args().begin(), f.args().end(),
@@ -233,42 +554,84 @@ bool explain(const ir::Module &m, const sema::Program &prog,
       err = "'" + f.name + "' has no argument '" + k + "'";
       return false;
     }
-  const Value *result = f.body->terminator()->operands[0];
+  if (f.resultTypes.size() != 1 || !f.resultTypes[0]->isF64()) {
+    err = "explain needs a function that returns one f64";
+    return false;
+  }
+  // Scalar params read by the function: their initial values.
+  std::map<std::string, double> params;
+  for (size_t k = 0; k < m.params.size(); ++k)
+    if (!m.params[k].type->isTensor())
+      params[m.params[k].name] = ir::initialValues(m.params[k], k, 0)[0];
+  if (paramValues)
+    for (auto &[k, v] : *paramValues)
+      params[k] = v;
+
+  Names name;
+  Tracer t(m, name, params);
+  std::vector<int> args;
+  for (auto &a : f.args())
+    args.push_back(t.arg(a.get(), at.at(a->name)));
+  std::vector<int> res = t.call(f, args, 0);
+  if (!t.error.empty()) {
+    err = t.error;
+    return false;
+  }
+  std::vector<Node> &nodes = t.nodes;
+  auto expr = [&](const Node &n) {
+    const ir::Op &op = *n.op;
+    auto nm = [&](size_t i) { return nodes[n.in[i]].name; };
+    if (op.kind == OpKind::ParamLoad)
+      return std::string("param ") + op.str;
+    if (const char *s = symbol(op.kind))
+      return nm(0) + " " + s + " " + nm(1);
+    if (op.kind == OpKind::FNeg)
+      return "-" + nm(0);
+    if (op.kind == OpKind::IToF)
+      return "float(" + nm(0) + ")";
+    std::string e = std::string(ir::mnemonic(op.kind)) + "(";
+    for (size_t i = 0; i < n.in.size(); ++i)
+      e += (i ? ", " : "") + nm(i);
+    return e + ")";
+  };
+
   os << "forward: " << f.name << "(";
   for (size_t i = 0; i < f.args().size(); ++i)
     os << (i ? ", " : "") << f.args()[i]->name << " = "
-       << num(val[f.args()[i].get()]);
+       << num(nodes[args[i]].value);
   os << ")\n";
   size_t width = 0;
-  std::vector<std::pair<std::string, std::string>> rows;
-  for (auto &op : f.body->ops) {
-    if (op->kind == OpKind::Return || op->kind == OpKind::ConstF) {
-      if (op->kind == OpKind::ConstF)
-        val[op->result()] = op->fval;
-      continue;
+  std::vector<std::string> lhs(t.rows.size());
+  for (size_t r = 0; r < t.rows.size(); ++r)
+    if (t.rows[r].first >= 0) {
+      const Node &n = nodes[t.rows[r].first];
+      lhs[r] = n.name + " = " + expr(n);
+      width = std::max(width, lhs[r].size());
     }
-    std::vector<double> in;
-    for (Value *v : op->operands)
-      in.push_back(val[v]);
-    double r;
-    evalOp(*op, in, r);
-    val[op->result()] = r;
-    std::string lhs = name(op->result()) + " = " + expression(*op, name);
-    width = std::max(width, lhs.size());
-    rows.push_back({lhs, num(r)});
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    if (t.rows[r].first < 0)
+      os << "  -- " << t.rows[r].second << '\n';
+    else
+      os << "  " << lhs[r] << std::string(width - lhs[r].size(), ' ') << " = "
+         << num(nodes[t.rows[r].first].value) << '\n';
   }
-  for (auto &[l, r] : rows)
-    os << "  " << l << std::string(width - l.size(), ' ') << " = " << r << '\n';
-  std::string L = name(result);
+
+  int result = res[0];
+  std::string L = nodes[result].name;
   os << "reverse: dL/dv = sum over the uses of v of dL/d(use) * d(use)/dv, "
         "with L = "
      << L << "\n";
-  std::map<const Value *, double> adj;
+  std::map<int, double> adj;
   adj[result] = 1.0;
   os << "  dL/d" << L << " = 1\n";
   // Partials come from the compiler's chain-rule table, evaluated on the
   // forward values.
-  auto partialValues = [&](const ir::Op &op) {
+  auto partialValues = [&](const Node &n) {
+    const ir::Op &op = *n.op;
+    std::map<const Value *, double> known;
+    for (size_t i = 0; i < op.operands.size(); ++i)
+      known[op.operands[i]] = nodes[n.in[i]].value;
+    known[op.result()] = n.value;
     ir::Block scratch;
     ir::Builder sb(*m.types);
     sb.setInsertionPointToEnd(&scratch);
@@ -276,7 +639,7 @@ bool explain(const ir::Module &m, const sema::Program &prog,
     auto P = [&](const Value *v) {
       auto &slot = primal[v];
       if (!slot)
-        slot = sb.constF(val[v]);
+        slot = sb.constF(known.at(v));
       return slot;
     };
     std::vector<bool> want(op.operands.size(), true);
@@ -284,78 +647,64 @@ bool explain(const ir::Module &m, const sema::Program &prog,
     partials(op, want, sb, P, d);
     std::map<const Value *, double> sv;
     for (auto &[orig, c] : primal)
-      sv[c] = val[orig];
+      sv[c] = known.at(orig);
     for (auto &o : scratch.ops) {
       std::vector<double> in;
       for (Value *v : o->operands)
         in.push_back(sv[v]);
-      double r = 0;
-      if (o->kind == OpKind::FCmp) {
-        double x = in[0], y = in[1];
-        switch (o->pred()) {
-        case ir::CmpPred::Eq:
-          r = x == y;
-          break;
-        case ir::CmpPred::Ne:
-          r = x != y;
-          break;
-        case ir::CmpPred::Lt:
-          r = x < y;
-          break;
-        case ir::CmpPred::Le:
-          r = x <= y;
-          break;
-        case ir::CmpPred::Gt:
-          r = x > y;
-          break;
-        case ir::CmpPred::Ge:
-          r = x >= y;
-          break;
-        }
-      } else if (o->kind == OpKind::Select) {
-        r = in[0] != 0 ? in[1] : in[2];
-      } else {
-        evalOp(*o, in, r);
-      }
-      sv[o->result()] = r;
+      if (o->kind == OpKind::ConstF)
+        sv[o->result()] = o->fval;
+      else if (o->kind == OpKind::ConstB || o->kind == OpKind::ConstI)
+        sv[o->result()] = (double)o->ival;
+      else
+        sv[o->result()] = evalScratch(*o, in);
     }
     std::vector<double> out;
     for (Value *v : d)
       out.push_back(v ? sv[v] : 0.0);
     return out;
   };
-  for (auto it = f.body->ops.rbegin(); it != f.body->ops.rend(); ++it) {
-    const ir::Op &op = **it;
-    if (op.kind == OpKind::Return || op.kind == OpKind::ConstF ||
-        !adj.count(op.result()))
+  for (int id = (int)nodes.size() - 1; id >= 0; --id) {
+    const Node &n = nodes[id];
+    if (!n.op || !n.differentiable || !adj.count(id) ||
+        n.op->kind == OpKind::ParamLoad)
       continue;
-    double g = adj[op.result()];
-    std::vector<double> d = partialValues(op);
-    for (size_t i = 0; i < op.operands.size(); ++i) {
-      const Value *v = op.operands[i];
-      if (v->def && v->def->kind == OpKind::ConstF)
+    double g = adj[id];
+    std::vector<double> d = partialValues(n);
+    for (size_t i = 0; i < n.in.size(); ++i) {
+      const Node &v = nodes[n.in[i]];
+      if (v.constant || !v.differentiable)
         continue;
       double contribution = g * d[i];
-      bool more = adj.count(v) != 0;
-      adj[v] = more ? adj[v] + contribution : contribution;
-      os << "  dL/d" << name(v) << (more ? " += " : " = ") << "dL/d"
-         << name(op.result()) << " * d" << name(op.result()) << "/d" << name(v)
-         << " = " << num(g) << " * " << num(d[i]) << " = " << num(contribution);
+      bool more = adj.count(n.in[i]) != 0;
+      double &a = adj[n.in[i]];
+      a = more ? a + contribution : contribution;
+      os << "  dL/d" << v.name << (more ? " += " : " = ") << "dL/d" << n.name
+         << " * d" << n.name << "/d" << v.name << " = " << num(g) << " * "
+         << num(d[i]) << " = " << num(contribution);
       if (more)
-        os << "  (total " << num(adj[v]) << ")";
+        os << "  (total " << num(a) << ")";
       os << '\n';
     }
   }
   os << "result of " << fn << ":";
-  for (auto &w : g.info->wrt)
-    os << " dL/d" << w.name << " = " << num(adj[f.args()[w.argIndex].get()]);
+  for (auto &w : g.info->wrt) {
+    double total = 0;
+    if (w.isParam) {
+      for (int id : t.paramReads[w.name])
+        total += adj.count(id) ? adj[id] : 0.0;
+    } else {
+      total = adj.count(args[w.argIndex]) ? adj[args[w.argIndex]] : 0.0;
+    }
+    os << " dL/d" << w.name << " = " << num(total);
+  }
   os << '\n';
   return true;
 }
 
 bool emitDot(const ir::Module &m, const sema::Program &prog,
              const std::string &fn, std::ostream &os, std::string &err) {
-  Graph g = find(m, prog, fn);
+  Graph g = find(m, prog, fn, true);
   if (!g.error.empty()) {
     err = g.error;
     return false;

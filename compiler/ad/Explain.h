@@ -11,14 +11,18 @@
 namespace bp::ad {
 
 /// `bpc explain`: the forward values and the reverse sweep of derived
-/// function `fn` (grad / value_and_grad of a straight-line scalar function)
-/// at the argument values `at`. Returns false with `err` set otherwise.
+/// function `fn` (grad / value_and_grad of a scalar function: loops,
+/// branches and calls are unrolled into the trace of this evaluation) at
+/// the argument values `at`; scalar params at `paramValues` (default:
+/// their initial values). Returns false with `err` set otherwise.
 bool explain(const ir::Module &m, const sema::Program &prog,
              const std::string &fn, const std::map<std::string, double> &at,
-             std::ostream &os, std::string &err);
+             std::ostream &os, std::string &err,
+             const std::map<std::string, double> *paramValues = nullptr);
 
 /// `bpc emit dot`: the computational graph of the same function for
-/// Graphviz, forward edges solid, adjoint edges dashed.
+/// Graphviz, forward edges solid, adjoint edges dashed (straight-line
+/// scalar functions: a graph without argument values has no unrolling).
 bool emitDot(const ir::Module &m, const sema::Program &prog,
              const std::string &fn, std::ostream &os, std::string &err);
 

@@ -1023,8 +1023,12 @@ struct ReplSession::Impl {
     std::map<std::string, double> at;
     for (size_t k = 0; k < values->size(); ++k)
       at[sig->paramNames[k]] = (*values)[k];
+    std::map<std::string, double> current; // scalar params, as they are now
+    for (auto &[p, v] : paramValues)
+      if (v.size() == 1)
+        current[p] = v[0];
     std::string err;
-    if (!ad::explain(*u->ir, u->prog, name, at, std::cout, err))
+    if (!ad::explain(*u->ir, u->prog, name, at, std::cout, err, &current))
       fail(argLoc, err);
   }
 
