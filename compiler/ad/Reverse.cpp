@@ -264,6 +264,26 @@ private:
     return ins->operands[1];
   }
 
+  static bool isZero(const Value *v) {
+    return v->def && v->def->kind == OpKind::ConstF && v->def->fval == 0.0;
+  }
+
+  /// If `acc` is `insert w, 0, idx...`, returns w.
+  static Value *zeroedAt(Value *acc, const std::vector<Value *> &idx) {
+    Op *d = acc->def;
+    if (!d || d->kind != OpKind::Insert || !isZero(d->operands[1]) ||
+        !std::equal(d->operands.begin() + 2, d->operands.end(), idx.begin(),
+                    idx.end()))
+      return nullptr;
+    return d->operands[0];
+  }
+
+  Value *insertAt(Value *w, Value *e, const std::vector<Value *> &idx) {
+    std::vector<Value *> ops = {w, e};
+    ops.insert(ops.end(), idx.begin(), idx.end());
+    return b.create(OpKind::Insert, ops, {w->type})->result();
+  }
+
   void accumulate(AdjMap &adj, const Value *v, Value *delta) {
     if (!isActive(v))
       return;
@@ -281,12 +301,21 @@ private:
       // adding a whole tensor (O(1), done in place by codegen).
       Op *ins = delta->def;
       std::vector<Value *> idx(ins->operands.begin() + 2, ins->operands.end());
-      std::vector<Value *> ops = {it->second};
-      ops.insert(ops.end(), idx.begin(), idx.end());
-      Value *cur = b.create(OpKind::Extract, ops, {e->type})->result();
-      ops = {it->second, b.binary(OpKind::FAdd, cur, e)};
-      ops.insert(ops.end(), idx.begin(), idx.end());
-      it->second = b.create(OpKind::Insert, ops, {v->type})->result();
+      if (Value *w = zeroedAt(it->second, idx)) {
+        // The accumulator is w with element i just zeroed (the adjoint of
+        // `insert w, e, i`): store e there; when e was read from w at i,
+        // the accumulator is w itself.
+        Op *ed = e->def;
+        bool same = ed && ed->kind == OpKind::Extract && ed->operands[0] == w &&
+                    std::equal(ed->operands.begin() + 1, ed->operands.end(),
+                               idx.begin(), idx.end());
+        it->second = same ? w : insertAt(w, e, idx);
+      } else {
+        std::vector<Value *> ops = {it->second};
+        ops.insert(ops.end(), idx.begin(), idx.end());
+        Value *cur = b.create(OpKind::Extract, ops, {e->type})->result();
+        it->second = insertAt(it->second, b.binary(OpKind::FAdd, cur, e), idx);
+      }
       // The dense delta may still be another adjoint (x + x shares one);
       // when it is unused, DCE removes it (adjoint inserts are pure).
     } else {
