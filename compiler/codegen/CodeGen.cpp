@@ -146,19 +146,34 @@ static void usesIn(const ir::Op &op, std::set<const ir::Value *> &out) {
 
 /// `insert v, e, i` may write into v's buffer when v is owned by this block
 /// (an op result with its own slot, or a loop-carried argument's slot), this
-/// is v's last use, and no view of v (a row extracted from it) exists.
+/// is v's last use, and every view of v (a row extracted from it, or a view
+/// of that) made in this block is dead before the insert (`v[i] += row`
+/// reads row i, adds, then writes it back in place).
 void Emitter::findInPlaceInserts(const ir::Block &blk) {
   std::map<const ir::Value *, size_t> lastUse;
-  std::set<const ir::Value *> viewed;
+  // v -> the views of v made in this block, transitively.
+  std::map<const ir::Value *, std::vector<const ir::Value *>> views;
+  std::map<const ir::Value *, const ir::Value *> rootOf;
   for (size_t k = 0; k < blk.ops.size(); ++k) {
     std::set<const ir::Value *> used;
     usesIn(*blk.ops[k], used);
     for (const ir::Value *v : used)
       lastUse[v] = k;
-    if (blk.ops[k]->kind == ir::OpKind::Extract &&
-        blk.ops[k]->result()->type->isTensor())
-      viewed.insert(blk.ops[k]->operands[0]);
+    const ir::Op &op = *blk.ops[k];
+    if (op.kind == ir::OpKind::Extract && op.result()->type->isTensor()) {
+      const ir::Value *root = op.operands[0];
+      if (rootOf.count(root))
+        root = rootOf[root];
+      rootOf[op.result()] = root;
+      views[root].push_back(op.result());
+    }
   }
+  auto viewedAt = [&](const ir::Value *v, size_t k) {
+    for (const ir::Value *w : views[v])
+      if (lastUse.count(w) && lastUse[w] >= k)
+        return true;
+    return false;
+  };
   // Loop bodies own their carried slots; a while condition shares them with
   // the body, and function arguments belong to the caller.
   bool argsOwned = blk.parent && (blk.parent->kind == ir::OpKind::For ||
@@ -169,7 +184,7 @@ void Emitter::findInPlaceInserts(const ir::Block &blk) {
                               v->def->kind != ir::OpKind::ParamLoad &&
                               v->def->kind != ir::OpKind::Extract
                         : v->owner == &blk && argsOwned;
-    return owned && lastUse[v] == k && !viewed.count(v);
+    return owned && lastUse[v] == k && !viewedAt(v, k);
   };
   for (size_t k = 0; k < blk.ops.size(); ++k) {
     const ir::Op &op = *blk.ops[k];
