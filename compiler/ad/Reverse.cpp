@@ -232,6 +232,9 @@ private:
 
   std::map<const Value *, Value *> fwd;
   std::map<const ir::Block *, std::vector<const Value *>> pushes, remat;
+  /// Per `for` body: carried ints that count (yield `arg + c`, c defined
+  /// outside the loop), recomputed as init + (iv - lo) * c, never taped.
+  std::map<const ir::Block *, std::vector<const Value *>> counters;
   std::set<const ir::Block *> reserved; // loop bodies with reserved pushes
   std::map<const ir::Op *, Value *> tripCount; // while op -> synthetic value
   std::vector<std::unique_ptr<Value>> synthetic;
@@ -405,6 +408,31 @@ private:
     }
   }
 
+  static bool definedOutside(const Value *v, const ir::Block &blk) {
+    for (const ir::Block *in = v->def ? v->def->parent : v->owner; in;
+         in = in->parent ? in->parent->parent : nullptr)
+      if (in == &blk)
+        return false;
+    return true;
+  }
+
+  /// For a carried int of a `for` body (block argument `arg`): the step c
+  /// when the body yields `arg + c` with c defined outside the loop, so
+  /// that in iteration iv, arg = init + (iv - lo) * c.
+  static const Value *counterStep(const Value *arg, const ir::Block &blk) {
+    if (!blk.parent || blk.parent->kind != OpKind::For || arg->def ||
+        arg->owner != &blk || arg->index == 0 || !arg->type->isInt())
+      return nullptr;
+    const Value *next = blk.terminator()->operands[arg->index - 1];
+    const Op *d = next->def;
+    if (!d || d->kind != OpKind::IAdd || d->parent != &blk)
+      return nullptr;
+    const Value *c = d->operands[0] == arg   ? d->operands[1]
+                     : d->operands[1] == arg ? d->operands[0]
+                                             : nullptr;
+    return c && definedOutside(c, blk) ? c : nullptr;
+  }
+
   /// Returns the needs of `blk` defined outside it; records the values
   /// `blk` must push (those defined in it), in definition order.
   std::set<const Value *> collect(const ir::Block &blk, bool top) {
@@ -443,7 +471,13 @@ private:
       const Value *v = *it;
       if (!needs.erase(v))
         continue;
-      if (!top && recomputable(v, blk)) {
+      if (const Value *c = counterStep(v, blk)) {
+        counters[&blk].push_back(v);
+        const Op *loop = blk.parent;
+        needs.insert(c);
+        needs.insert(loop->operands[0]);
+        needs.insert(loop->operands[v->index + 1]); // the initial value
+      } else if (!top && recomputable(v, blk)) {
         recompute.push_back(v);
         for (const Value *o : v->def->operands)
           needs.insert(o);
@@ -614,6 +648,17 @@ private:
       ir::Op *pop = b.create(OpKind::TapePop, {tape}, {(*it)->type});
       pop->result()->name = (*it)->name;
       ctx.vals[*it] = pop->result();
+    }
+    for (const Value *arg : counters[&src]) {
+      // arg = init + (iv - lo) * c
+      const Op *loop = src.parent;
+      Value *iv = ctx.get(src.args[0].get());
+      Value *steps = b.binary(OpKind::ISub, iv, ctx.get(loop->operands[0]));
+      Value *c = ctx.get(counterStep(arg, src));
+      Value *init = ctx.get(loop->operands[arg->index + 1]);
+      ctx.vals[arg] =
+          b.binary(OpKind::IAdd, init, b.binary(OpKind::IMul, steps, c));
+      ctx.vals[arg]->name = arg->name;
     }
     for (const Value *v : remat[&src]) {
       std::map<const Value *, Value *> operands;
