@@ -252,6 +252,7 @@ void Emitter::define(const ir::Function &f) {
   findInPlaceInserts(*f.body);
   findFusedBroadcasts(f);
   arenaBytes = 0;
+  arenaSlots.clear();
   auto *entry = llvm::BasicBlock::Create(ctx, "entry", cur);
   b.SetInsertPoint(entry);
   arena = b.CreateAlloca(b.getInt8Ty(), nullptr, "arena.placeholder");
@@ -281,8 +282,11 @@ void Emitter::define(const ir::Function &f) {
   finishArena();
 }
 
-/// Replaces the arena placeholder by a stack or heap buffer of the final
-/// size (heap buffers are freed before every return).
+/// Replaces the arena placeholder by stack buffers, one per slot (distinct
+/// allocas: LLVM's alias analysis then knows that slots never overlap, so
+/// an accumulator indexed by a loop counter can live in a register while
+/// another slot is written at a data-dependent index), or by one heap
+/// buffer of the final size (freed before every return).
 void Emitter::finishArena() {
   if (arenaBytes == 0) {
     arena->eraseFromParent();
@@ -291,9 +295,24 @@ void Emitter::finishArena() {
   llvm::IRBuilder<> eb(arena);
   Value *real;
   if (arenaBytes <= maxStackArena) {
-    auto *a = eb.CreateAlloca(b.getInt8Ty(), eb.getInt64(arenaBytes), "arena");
-    a->setAlignment(llvm::Align(64));
-    real = a;
+    auto stackSlot = [&](uint64_t bytes) {
+      auto *a = eb.CreateAlloca(llvm::ArrayType::get(b.getInt8Ty(), bytes),
+                                nullptr, "slot");
+      a->setAlignment(llvm::Align(64));
+      return a;
+    };
+    for (auto &[p, bytes] : arenaSlots)
+      if (auto *gep = llvm::dyn_cast<llvm::GetElementPtrInst>(p);
+          gep && gep->getPointerOperand() == arena) {
+        gep->replaceAllUsesWith(stackSlot(bytes));
+        gep->eraseFromParent();
+      }
+    // A slot at offset 0 may be the placeholder itself.
+    if (arena->use_empty()) {
+      arena->eraseFromParent();
+      return;
+    }
+    real = stackSlot(arenaSlots.empty() ? arenaBytes : arenaSlots[0].second);
   } else {
     real = eb.CreateCall(runtime("bp_arena_alloc", ptr, {i64}),
                          {eb.getInt64(arenaBytes)}, "arena");

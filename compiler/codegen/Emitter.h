@@ -51,6 +51,8 @@ private:
   std::vector<Value *> outParams;     // tensor results, in result order
   llvm::Instruction *arena = nullptr; // placeholder until the size is known
   uint64_t arenaBytes = 0;
+  /// Every slot handed out (a GEP into the placeholder) and its size.
+  std::vector<std::pair<llvm::Value *, uint64_t>> arenaSlots;
   std::vector<llvm::ReturnInst *> returns;
   std::set<std::string> storedParams; // params this function assigns
   std::set<const ir::Op *> inPlace;   // inserts that may reuse their input

@@ -41,7 +41,9 @@ llvm::Value *Emitter::slot(const Type *t) {
   uint64_t bytes = (uint64_t)t->numElements() * 8;
   uint64_t offset = arenaBytes;
   arenaBytes += (bytes + 63) / 64 * 64;
-  return b.CreateConstGEP1_64(b.getInt8Ty(), arena, offset);
+  Value *p = b.CreateConstGEP1_64(b.getInt8Ty(), arena, offset);
+  arenaSlots.push_back({p, bytes});
+  return p;
 }
 
 void Emitter::copyTensor(Value *dst, Value *src, const Type *t) {
