@@ -396,6 +396,7 @@ private:
     case OpKind::FSub:
     case OpKind::FMul:
     case OpKind::FNeg:
+    case OpKind::IToF: // float(i) of a loop variable: i is recomputed too
       return !v->type->isTensor();
     case OpKind::Extract: {
       // A read of a tensor defined outside the region: a scalar load, or a
