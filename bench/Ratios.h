@@ -9,12 +9,14 @@
 namespace bench {
 
 /// Collects per-benchmark times so ratios can be printed after the run.
+/// CPU time, not wall time: the code measured is single-threaded and the
+/// machine is shared, so time spent descheduled is not the code's.
 class RatioReporter : public benchmark::ConsoleReporter {
 public:
   std::map<std::string, double> ns;
   void ReportRuns(const std::vector<Run> &runs) override {
     for (auto &r : runs)
-      ns[r.benchmark_name()] = r.GetAdjustedRealTime();
+      ns[r.benchmark_name()] = r.GetAdjustedCPUTime();
     ConsoleReporter::ReportRuns(runs);
   }
   double ratio(const std::string &a, const std::string &b) {

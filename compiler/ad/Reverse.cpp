@@ -232,6 +232,9 @@ private:
 
   std::map<const Value *, Value *> fwd;
   std::map<const ir::Block *, std::vector<const Value *>> pushes, remat;
+  /// Per `for` body: carried ints that count (yield `arg + c`, c defined
+  /// outside the loop), recomputed as init + (iv - lo) * c, never taped.
+  std::map<const ir::Block *, std::vector<const Value *>> counters;
   std::set<const ir::Block *> reserved; // loop bodies with reserved pushes
   std::map<const ir::Op *, Value *> tripCount; // while op -> synthetic value
   std::vector<std::unique_ptr<Value>> synthetic;
@@ -264,6 +267,26 @@ private:
     return ins->operands[1];
   }
 
+  static bool isZero(const Value *v) {
+    return v->def && v->def->kind == OpKind::ConstF && v->def->fval == 0.0;
+  }
+
+  /// If `acc` is `insert w, 0, idx...`, returns w.
+  static Value *zeroedAt(Value *acc, const std::vector<Value *> &idx) {
+    Op *d = acc->def;
+    if (!d || d->kind != OpKind::Insert || !isZero(d->operands[1]) ||
+        !std::equal(d->operands.begin() + 2, d->operands.end(), idx.begin(),
+                    idx.end()))
+      return nullptr;
+    return d->operands[0];
+  }
+
+  Value *insertAt(Value *w, Value *e, const std::vector<Value *> &idx) {
+    std::vector<Value *> ops = {w, e};
+    ops.insert(ops.end(), idx.begin(), idx.end());
+    return b.create(OpKind::Insert, ops, {w->type})->result();
+  }
+
   void accumulate(AdjMap &adj, const Value *v, Value *delta) {
     if (!isActive(v))
       return;
@@ -281,12 +304,21 @@ private:
       // adding a whole tensor (O(1), done in place by codegen).
       Op *ins = delta->def;
       std::vector<Value *> idx(ins->operands.begin() + 2, ins->operands.end());
-      std::vector<Value *> ops = {it->second};
-      ops.insert(ops.end(), idx.begin(), idx.end());
-      Value *cur = b.create(OpKind::Extract, ops, {e->type})->result();
-      ops = {it->second, b.binary(OpKind::FAdd, cur, e)};
-      ops.insert(ops.end(), idx.begin(), idx.end());
-      it->second = b.create(OpKind::Insert, ops, {v->type})->result();
+      if (Value *w = zeroedAt(it->second, idx)) {
+        // The accumulator is w with element i just zeroed (the adjoint of
+        // `insert w, e, i`): store e there; when e was read from w at i,
+        // the accumulator is w itself.
+        Op *ed = e->def;
+        bool same = ed && ed->kind == OpKind::Extract && ed->operands[0] == w &&
+                    std::equal(ed->operands.begin() + 1, ed->operands.end(),
+                               idx.begin(), idx.end());
+        it->second = same ? w : insertAt(w, e, idx);
+      } else {
+        std::vector<Value *> ops = {it->second};
+        ops.insert(ops.end(), idx.begin(), idx.end());
+        Value *cur = b.create(OpKind::Extract, ops, {e->type})->result();
+        it->second = insertAt(it->second, b.binary(OpKind::FAdd, cur, e), idx);
+      }
       // The dense delta may still be another adjoint (x + x shares one);
       // when it is unused, DCE removes it (adjoint inserts are pure).
     } else {
@@ -364,6 +396,7 @@ private:
     case OpKind::FSub:
     case OpKind::FMul:
     case OpKind::FNeg:
+    case OpKind::IToF: // float(i) of a loop variable: i is recomputed too
       return !v->type->isTensor();
     case OpKind::Extract: {
       // A read of a tensor defined outside the region: a scalar load, or a
@@ -374,6 +407,31 @@ private:
     default:
       return false;
     }
+  }
+
+  static bool definedOutside(const Value *v, const ir::Block &blk) {
+    for (const ir::Block *in = v->def ? v->def->parent : v->owner; in;
+         in = in->parent ? in->parent->parent : nullptr)
+      if (in == &blk)
+        return false;
+    return true;
+  }
+
+  /// For a carried int of a `for` body (block argument `arg`): the step c
+  /// when the body yields `arg + c` with c defined outside the loop, so
+  /// that in iteration iv, arg = init + (iv - lo) * c.
+  static const Value *counterStep(const Value *arg, const ir::Block &blk) {
+    if (!blk.parent || blk.parent->kind != OpKind::For || arg->def ||
+        arg->owner != &blk || arg->index == 0 || !arg->type->isInt())
+      return nullptr;
+    const Value *next = blk.terminator()->operands[arg->index - 1];
+    const Op *d = next->def;
+    if (!d || d->kind != OpKind::IAdd || d->parent != &blk)
+      return nullptr;
+    const Value *c = d->operands[0] == arg   ? d->operands[1]
+                     : d->operands[1] == arg ? d->operands[0]
+                                             : nullptr;
+    return c && definedOutside(c, blk) ? c : nullptr;
   }
 
   /// Returns the needs of `blk` defined outside it; records the values
@@ -414,7 +472,13 @@ private:
       const Value *v = *it;
       if (!needs.erase(v))
         continue;
-      if (!top && recomputable(v, blk)) {
+      if (const Value *c = counterStep(v, blk)) {
+        counters[&blk].push_back(v);
+        const Op *loop = blk.parent;
+        needs.insert(c);
+        needs.insert(loop->operands[0]);
+        needs.insert(loop->operands[v->index + 1]); // the initial value
+      } else if (!top && recomputable(v, blk)) {
         recompute.push_back(v);
         for (const Value *o : v->def->operands)
           needs.insert(o);
@@ -585,6 +649,17 @@ private:
       ir::Op *pop = b.create(OpKind::TapePop, {tape}, {(*it)->type});
       pop->result()->name = (*it)->name;
       ctx.vals[*it] = pop->result();
+    }
+    for (const Value *arg : counters[&src]) {
+      // arg = init + (iv - lo) * c
+      const Op *loop = src.parent;
+      Value *iv = ctx.get(src.args[0].get());
+      Value *steps = b.binary(OpKind::ISub, iv, ctx.get(loop->operands[0]));
+      Value *c = ctx.get(counterStep(arg, src));
+      Value *init = ctx.get(loop->operands[arg->index + 1]);
+      ctx.vals[arg] =
+          b.binary(OpKind::IAdd, init, b.binary(OpKind::IMul, steps, c));
+      ctx.vals[arg]->name = arg->name;
     }
     for (const Value *v : remat[&src]) {
       std::map<const Value *, Value *> operands;

@@ -132,10 +132,12 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
     return;
   case OpKind::Insert: {
     auto idx = indices(op, 2, P);
-    if (w(0))
-      out[0] = insert(b, g, zeroOf(b, op.operands[1]->type), idx);
+    // The read of g first: the zeroing insert is then g's last use and
+    // codegen does it in place (no copy of g per element update).
     if (w(1))
       out[1] = extract(b, g, idx, op.operands[1]->type);
+    if (w(0))
+      out[0] = insert(b, g, zeroOf(b, op.operands[1]->type), idx);
     return;
   }
   case OpKind::Pack:

@@ -146,19 +146,34 @@ static void usesIn(const ir::Op &op, std::set<const ir::Value *> &out) {
 
 /// `insert v, e, i` may write into v's buffer when v is owned by this block
 /// (an op result with its own slot, or a loop-carried argument's slot), this
-/// is v's last use, and no view of v (a row extracted from it) exists.
+/// is v's last use, and every view of v (a row extracted from it, or a view
+/// of that) made in this block is dead before the insert (`v[i] += row`
+/// reads row i, adds, then writes it back in place).
 void Emitter::findInPlaceInserts(const ir::Block &blk) {
   std::map<const ir::Value *, size_t> lastUse;
-  std::set<const ir::Value *> viewed;
+  // v -> the views of v made in this block, transitively.
+  std::map<const ir::Value *, std::vector<const ir::Value *>> views;
+  std::map<const ir::Value *, const ir::Value *> rootOf;
   for (size_t k = 0; k < blk.ops.size(); ++k) {
     std::set<const ir::Value *> used;
     usesIn(*blk.ops[k], used);
     for (const ir::Value *v : used)
       lastUse[v] = k;
-    if (blk.ops[k]->kind == ir::OpKind::Extract &&
-        blk.ops[k]->result()->type->isTensor())
-      viewed.insert(blk.ops[k]->operands[0]);
+    const ir::Op &op = *blk.ops[k];
+    if (op.kind == ir::OpKind::Extract && op.result()->type->isTensor()) {
+      const ir::Value *root = op.operands[0];
+      if (rootOf.count(root))
+        root = rootOf[root];
+      rootOf[op.result()] = root;
+      views[root].push_back(op.result());
+    }
   }
+  auto viewedAt = [&](const ir::Value *v, size_t k) {
+    for (const ir::Value *w : views[v])
+      if (lastUse.count(w) && lastUse[w] >= k)
+        return true;
+    return false;
+  };
   // Loop bodies own their carried slots; a while condition shares them with
   // the body, and function arguments belong to the caller.
   bool argsOwned = blk.parent && (blk.parent->kind == ir::OpKind::For ||
@@ -169,7 +184,7 @@ void Emitter::findInPlaceInserts(const ir::Block &blk) {
                               v->def->kind != ir::OpKind::ParamLoad &&
                               v->def->kind != ir::OpKind::Extract
                         : v->owner == &blk && argsOwned;
-    return owned && lastUse[v] == k && !viewed.count(v);
+    return owned && lastUse[v] == k && !viewedAt(v, k);
   };
   for (size_t k = 0; k < blk.ops.size(); ++k) {
     const ir::Op &op = *blk.ops[k];
@@ -237,6 +252,7 @@ void Emitter::define(const ir::Function &f) {
   findInPlaceInserts(*f.body);
   findFusedBroadcasts(f);
   arenaBytes = 0;
+  arenaSlots.clear();
   auto *entry = llvm::BasicBlock::Create(ctx, "entry", cur);
   b.SetInsertPoint(entry);
   arena = b.CreateAlloca(b.getInt8Ty(), nullptr, "arena.placeholder");
@@ -266,8 +282,11 @@ void Emitter::define(const ir::Function &f) {
   finishArena();
 }
 
-/// Replaces the arena placeholder by a stack or heap buffer of the final
-/// size (heap buffers are freed before every return).
+/// Replaces the arena placeholder by stack buffers, one per slot (distinct
+/// allocas: LLVM's alias analysis then knows that slots never overlap, so
+/// an accumulator indexed by a loop counter can live in a register while
+/// another slot is written at a data-dependent index), or by one heap
+/// buffer of the final size (freed before every return).
 void Emitter::finishArena() {
   if (arenaBytes == 0) {
     arena->eraseFromParent();
@@ -276,9 +295,24 @@ void Emitter::finishArena() {
   llvm::IRBuilder<> eb(arena);
   Value *real;
   if (arenaBytes <= maxStackArena) {
-    auto *a = eb.CreateAlloca(b.getInt8Ty(), eb.getInt64(arenaBytes), "arena");
-    a->setAlignment(llvm::Align(64));
-    real = a;
+    auto stackSlot = [&](uint64_t bytes) {
+      auto *a = eb.CreateAlloca(llvm::ArrayType::get(b.getInt8Ty(), bytes),
+                                nullptr, "slot");
+      a->setAlignment(llvm::Align(64));
+      return a;
+    };
+    for (auto &[p, bytes] : arenaSlots)
+      if (auto *gep = llvm::dyn_cast<llvm::GetElementPtrInst>(p);
+          gep && gep->getPointerOperand() == arena) {
+        gep->replaceAllUsesWith(stackSlot(bytes));
+        gep->eraseFromParent();
+      }
+    // A slot at offset 0 may be the placeholder itself.
+    if (arena->use_empty()) {
+      arena->eraseFromParent();
+      return;
+    }
+    real = stackSlot(arenaSlots.empty() ? arenaBytes : arenaSlots[0].second);
   } else {
     real = eb.CreateCall(runtime("bp_arena_alloc", ptr, {i64}),
                          {eb.getInt64(arenaBytes)}, "arena");
@@ -751,6 +785,114 @@ void Emitter::storeCarried(std::vector<Value *> &next,
       copyTensor(slots[i], next[i], typeOf(i));
 }
 
+/// index = off + s * iv for a value of `loop`'s body (which has no nested
+/// regions): the induction variable, values from outside the loop, counting
+/// carried ints (yield arg + constant), and +, -, * by a constant of those.
+/// `off` is emitted at the insertion point (before the loop).
+bool Emitter::affine(const ir::Value *v, const ir::Op &loop, int depth,
+                     int64_t &s, Value *&off) {
+  const ir::Block &body = *loop.region(0);
+  constexpr int64_t maxScale = int64_t(1) << 20;
+  if (v == body.args[0].get()) {
+    s = 1;
+    off = b.getInt64(0);
+    return true;
+  }
+  const ir::Op *d = v->def;
+  if (d && d->kind == ir::OpKind::ConstI) {
+    s = 0;
+    off = b.getInt64(d->ival);
+    return true;
+  }
+  bool inside = d ? d->parent == &body : v->owner == &body;
+  if (!inside) {
+    s = 0;
+    off = get(v);
+    return true;
+  }
+  if (!d) {
+    // A carried int whose body yields arg + c (c a constant): in iteration
+    // iv it is init + (iv - lo) * c.
+    const ir::Value *next = body.terminator()->operands[v->index - 1];
+    const ir::Op *n = next->def;
+    if (!n || n->kind != ir::OpKind::IAdd || n->parent != &body)
+      return false;
+    const ir::Value *c = n->operands[0] == v   ? n->operands[1]
+                         : n->operands[1] == v ? n->operands[0]
+                                               : nullptr;
+    if (!c || !c->def || c->def->kind != ir::OpKind::ConstI ||
+        c->def->ival > maxScale || c->def->ival < -maxScale)
+      return false;
+    s = c->def->ival;
+    off = b.CreateSub(get(loop.operands[v->index + 1]),
+                      b.CreateMul(get(loop.operands[0]), b.getInt64(s)));
+    return true;
+  }
+  if (depth > 8 || d->operands.size() != 2)
+    return false;
+  int64_t s0, s1;
+  Value *o0, *o1;
+  switch (d->kind) {
+  case ir::OpKind::IAdd:
+  case ir::OpKind::ISub:
+    if (!affine(d->operands[0], loop, depth + 1, s0, o0) ||
+        !affine(d->operands[1], loop, depth + 1, s1, o1))
+      return false;
+    s = d->kind == ir::OpKind::IAdd ? s0 + s1 : s0 - s1;
+    off =
+        d->kind == ir::OpKind::IAdd ? b.CreateAdd(o0, o1) : b.CreateSub(o0, o1);
+    break;
+  case ir::OpKind::IMul: {
+    const ir::Value *k = d->operands[1], *x = d->operands[0];
+    if (!(k->def && k->def->kind == ir::OpKind::ConstI))
+      std::swap(k, x);
+    if (!(k->def && k->def->kind == ir::OpKind::ConstI) ||
+        k->def->ival > maxScale || k->def->ival < -maxScale ||
+        !affine(x, loop, depth + 1, s0, o0))
+      return false;
+    s = s0 * k->def->ival;
+    off = b.CreateMul(o0, b.getInt64(k->def->ival));
+    break;
+  }
+  default:
+    return false;
+  }
+  return s <= maxScale && s >= -maxScale;
+}
+
+/// The affine index operands of the extracts/inserts directly in `loop`'s
+/// body, when the body has no nested regions and some index varies.
+std::vector<Emitter::AffineIndex> Emitter::affineIndices(const ir::Op &loop) {
+  const ir::Block &body = *loop.region(0);
+  for (auto &o : body.ops)
+    if (!o->regions.empty())
+      return {};
+  std::vector<AffineIndex> out;
+  bool varies = false;
+  for (auto &o : body.ops) {
+    if (o->kind != ir::OpKind::Extract && o->kind != ir::OpKind::Insert)
+      continue;
+    size_t first = o->kind == ir::OpKind::Extract ? 1 : 2;
+    const Type *t = o->operands[0]->type;
+    for (size_t k = 0; first + k < o->operands.size(); ++k) {
+      AffineIndex a{o.get(), first + k, t->shape[k], 0, nullptr};
+      if (affine(o->operands[first + k], loop, 0, a.s, a.off)) {
+        varies |= a.s != 0;
+        out.push_back(a);
+      }
+    }
+  }
+  if (!varies)
+    out.clear();
+  return out;
+}
+
+/// A `for` whose body indexes tensors at affine functions of the induction
+/// variable is emitted twice: when every such index is in range at the
+/// first and the last iteration (so at all of them: the index is monotone
+/// and cannot wrap, the trip count being below 2^40 and the scale at most
+/// 2^20), a copy without those bounds checks runs; otherwise the checked
+/// copy runs and reports the first bad index as usual.
 void Emitter::emitFor(const ir::Op &op) {
   const ir::Block &body = *op.region(0);
   // Carried tensors live in one slot for the whole loop.
@@ -765,6 +907,58 @@ void Emitter::emitFor(const ir::Op &op) {
     if (slots.back())
       copyTensor(slots.back(), get(op.operands[i + 1]), t);
   }
+  auto checks = affineIndices(op);
+  if (checks.empty()) {
+    auto res = forLoop(op, slots);
+    for (size_t i = 0; i < op.results.size(); ++i)
+      vals[op.result(i)] = res[i];
+    return;
+  }
+  Value *lo = get(op.operands[0]), *hi = get(op.operands[1]);
+  Value *last = b.CreateSub(hi, b.getInt64(1));
+  Value *ok = b.CreateAnd(
+      b.CreateICmpSLT(lo, hi),
+      b.CreateICmpULT(b.CreateSub(hi, lo), b.getInt64(int64_t(1) << 40)));
+  for (auto &c : checks) {
+    Value *size = b.getInt64(c.size), *s = b.getInt64(c.s);
+    ok = b.CreateAnd(
+        ok, b.CreateICmpULT(b.CreateAdd(c.off, b.CreateMul(s, lo)), size));
+    ok = b.CreateAnd(
+        ok, b.CreateICmpULT(b.CreateAdd(c.off, b.CreateMul(s, last)), size));
+  }
+  auto *fastB = newBlock("for.unchecked"), *slowB = newBlock("for.checked"),
+       *merge = newBlock("for.merge");
+  b.CreateCondBr(ok, fastB, slowB);
+  b.SetInsertPoint(fastB);
+  for (auto &c : checks)
+    unchecked.insert({c.op, c.operand});
+  auto fast = forLoop(op, slots);
+  for (auto &c : checks)
+    unchecked.erase({c.op, c.operand});
+  llvm::BasicBlock *fastEnd = b.GetInsertBlock();
+  b.CreateBr(merge);
+  b.SetInsertPoint(slowB);
+  auto slow = forLoop(op, slots);
+  llvm::BasicBlock *slowEnd = b.GetInsertBlock();
+  b.CreateBr(merge);
+  b.SetInsertPoint(merge);
+  for (size_t i = 0; i < op.results.size(); ++i) {
+    if (slots[i]) {
+      vals[op.result(i)] = slots[i];
+      continue;
+    }
+    auto *phi = b.CreatePHI(type(op.result(i)->type), 2, op.result(i)->name);
+    phi->addIncoming(fast[i], fastEnd);
+    phi->addIncoming(slow[i], slowEnd);
+    vals[op.result(i)] = phi;
+  }
+}
+
+/// One copy of a `for` loop over the carried slots made by emitFor; returns
+/// its results (the slots, or the exit values of scalar carried values).
+std::vector<llvm::Value *>
+Emitter::forLoop(const ir::Op &op, const std::vector<llvm::Value *> &slots) {
+  const ir::Block &body = *op.region(0);
   llvm::BasicBlock *pre = b.GetInsertBlock();
   auto *header = newBlock("for.header"), *bodyB = newBlock("for.body"),
        *exit = newBlock("for.exit");
@@ -797,8 +991,10 @@ void Emitter::emitFor(const ir::Op &op) {
       phis[i]->addIncoming(next[i], latch);
   b.CreateBr(header);
   b.SetInsertPoint(exit);
+  std::vector<Value *> res;
   for (size_t i = 0; i < op.results.size(); ++i)
-    vals[op.result(i)] = slots[i] ? slots[i] : (Value *)phis[i];
+    res.push_back(slots[i] ? slots[i] : (Value *)phis[i]);
+  return res;
 }
 
 void Emitter::emitWhile(const ir::Op &op) {

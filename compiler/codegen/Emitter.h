@@ -54,6 +54,8 @@ private:
   std::vector<Value *> outParams;     // tensor results, in result order
   llvm::Instruction *arena = nullptr; // placeholder until the size is known
   uint64_t arenaBytes = 0;
+  /// Every slot handed out (a GEP into the placeholder) and its size.
+  std::vector<std::pair<llvm::Value *, uint64_t>> arenaSlots;
   std::vector<llvm::ReturnInst *> returns;
   std::set<std::string> storedParams; // params this function assigns
   std::set<const ir::Op *> inPlace;   // inserts that may reuse their input
@@ -93,6 +95,22 @@ private:
   void emitReturn(const ir::Op &op);
   void emitIf(const ir::Op &op);
   void emitFor(const ir::Op &op);
+  std::vector<Value *> forLoop(const ir::Op &op,
+                               const std::vector<Value *> &slots);
+  /// An index operand of an extract/insert in a loop body that is affine
+  /// in the induction variable: index = off + s * iv.
+  struct AffineIndex {
+    const ir::Op *op;
+    size_t operand;
+    int64_t size;
+    int64_t s;
+    Value *off;
+  };
+  std::vector<AffineIndex> affineIndices(const ir::Op &loop);
+  bool affine(const ir::Value *v, const ir::Op &loop, int depth, int64_t &s,
+              Value *&off);
+  /// Index operands whose bounds check is skipped (proved before the loop).
+  std::set<std::pair<const ir::Op *, size_t>> unchecked;
   void emitWhile(const ir::Op &op);
   void storeCarried(std::vector<Value *> &next,
                     const std::vector<Value *> &slots, const ir::Block &body,
