@@ -135,6 +135,41 @@ struct ParamState {
   double valueNorm = 0;
 };
 
+enum class Optimizer { Sgd, Momentum, Adam };
+
+/// One optimiser step on one param: `factor` is the clipping factor;
+/// c1, c2 are Adam's bias corrections. Plain loops over restrict pointers
+/// (they vectorise): the step runs once per minibatch over every element.
+void update(Optimizer o, ParamState &p, double factor,
+            const sema::TrainSpec &spec, double c1, double c2) {
+  double *__restrict value = p.value;
+  const double *__restrict grad = p.grad;
+  double *__restrict m = p.m.data();
+  double *__restrict v = p.v.data();
+  const double lr = spec.lr, b1 = spec.beta1, b2 = spec.beta2;
+  const int64_t n = p.size;
+  switch (o) {
+  case Optimizer::Sgd:
+    for (int64_t e = 0; e < n; ++e)
+      value[e] -= lr * (grad[e] * factor);
+    return;
+  case Optimizer::Momentum:
+    for (int64_t e = 0; e < n; ++e) {
+      m[e] = b1 * m[e] + grad[e] * factor;
+      value[e] -= lr * m[e];
+    }
+    return;
+  case Optimizer::Adam: // with bias correction
+    for (int64_t e = 0; e < n; ++e) {
+      double g = grad[e] * factor;
+      m[e] = b1 * m[e] + (1 - b1) * g;
+      v[e] = b2 * v[e] + (1 - b2) * g * g;
+      value[e] -= lr * (m[e] / c1) / (std::sqrt(v[e] / c2) + 1e-8);
+    }
+    return;
+  }
+}
+
 double norm(const double *x, int64_t n) {
   double s = 0;
   for (int64_t i = 0; i < n; ++i)
@@ -214,6 +249,9 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
     ps.push_back(std::move(s));
   }
 
+  Optimizer optimizer = spec.optimizer == "sgd"        ? Optimizer::Sgd
+                        : spec.optimizer == "momentum" ? Optimizer::Momentum
+                                                       : Optimizer::Adam;
   bool tty = isatty(STDOUT_FILENO);
   int64_t batch = std::min(spec.batch, data.rows);
   std::cout << "training '" << spec.loss << "' on " << data.rows << " examples";
@@ -271,22 +309,8 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
       ++adamT;
       double c1 = 1 - std::pow(spec.beta1, (double)adamT),
              c2 = 1 - std::pow(spec.beta2, (double)adamT);
-      for (auto &p : ps) {
-        for (int64_t e = 0; e < p.size; ++e) {
-          double g = p.grad[e] * factor;
-          if (spec.optimizer == "sgd") {
-            p.value[e] -= spec.lr * g;
-          } else if (spec.optimizer == "momentum") {
-            p.m[e] = spec.beta1 * p.m[e] + g;
-            p.value[e] -= spec.lr * p.m[e];
-          } else { // adam, with bias correction
-            p.m[e] = spec.beta1 * p.m[e] + (1 - spec.beta1) * g;
-            p.v[e] = spec.beta2 * p.v[e] + (1 - spec.beta2) * g * g;
-            double mh = p.m[e] / c1, vh = p.v[e] / c2;
-            p.value[e] -= spec.lr * mh / (std::sqrt(vh) + 1e-8);
-          }
-        }
-      }
+      for (auto &p : ps)
+        update(optimizer, p, factor, spec, c1, c2);
       ++batches;
       if (tty) {
         double secs = std::chrono::duration<double>(
