@@ -570,8 +570,8 @@ int64_t tapeLimit = -1; // bytes; -1: not read from the environment yet
                                int32_t col) {
   char msg[256];
   snprintf(msg, sizeof msg,
-           "the gradient tape needs more than %lld MB (%lld values recorded "
-           "so far); set BP_TAPE_LIMIT_MB to allow more",
+           "the gradient tape would need more than %lld MB (%lld values); "
+           "set BP_TAPE_LIMIT_MB to allow more",
            (long long)(tapeLimit >> 20), (long long)slots);
   bp_runtime_error(file, line, col, msg);
   abort(); // not reached
@@ -584,7 +584,7 @@ void growTo(bp_tape *t, int64_t need, const char *file, int32_t line,
     tapeLimit = envLimit("BP_TAPE_LIMIT_MB", (int64_t)4096 << 20, 1 << 20);
   int64_t maxSlots = tapeLimit / 8;
   if (need > maxSlots || need < 0)
-    tapeTooLarge(t->size, file, line, col);
+    tapeTooLarge(need < 0 ? INT64_MAX : need, file, line, col);
   int64_t cap = t->cap ? t->cap : 1024;
   while (cap < need)
     cap = cap > maxSlots / 2 ? maxSlots : cap * 2;
@@ -622,7 +622,7 @@ void bp_tape_reserve(bp_tape *t, int64_t n, const char *file, int32_t line,
   if (!t->data && !spareTapes.empty())
     bp_tape_grow(t, file, line, col);
   if (n > INT64_MAX - t->size)
-    tapeTooLarge(t->size, file, line, col);
+    tapeTooLarge(INT64_MAX, file, line, col);
   if (t->size + n > t->cap)
     growTo(t, t->size + n, file, line, col);
 }
