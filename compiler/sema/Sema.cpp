@@ -12,7 +12,9 @@
 #include "sema/Shapes.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <optional>
 #include <set>
 
@@ -424,7 +426,13 @@ private:
       ConstValue v;
       char *end = nullptr;
       const std::string &s = def->second;
+      errno = 0;
       long long i = strtoll(s.c_str(), &end, 10);
+      if (!s.empty() && *end == 0 && errno == ERANGE) {
+        error(c.nameLoc,
+              "-D " + c.name + "=" + s + ": int value out of the 64-bit range");
+        return std::nullopt;
+      }
       if (!s.empty() && *end == 0) {
         v.i = i;
       } else {
@@ -482,6 +490,11 @@ private:
         return std::nullopt;
       }
       if (u->op == UnaryOp::Neg) {
+        if (v->isInt && v->i == INT64_MIN) {
+          error(e.loc, "int overflow in a const expression: -(" +
+                           std::to_string(v->i) + ") does not fit in 64 bits");
+          return std::nullopt;
+        }
         v->i = (int64_t)(0ull - (uint64_t)v->i);
         v->f = -v->f;
       }
@@ -497,32 +510,54 @@ private:
         v.isInt = false;
         v.f = std::pow(l->asDouble(), r->asDouble());
         if (ints && r->i >= 0 && std::fabs(v.f) < 9.2e18) {
-          // An int power of ints stays an int when exact (`const N = 2^10`).
-          v.isInt = true;
-          v.i = 1;
-          for (int64_t k = 0; k < r->i; ++k)
-            v.i *= l->i;
+          // An int power of ints stays an int when exact (`const N = 2^10`):
+          // by squaring (|base| <= 1 may have a huge exponent).
+          int64_t result = 1, base = l->i;
+          bool overflow = false;
+          for (int64_t k = r->i; k > 0 && !overflow; k >>= 1) {
+            if (k & 1)
+              overflow |= __builtin_mul_overflow(result, base, &result);
+            if (k > 1)
+              overflow |= __builtin_mul_overflow(base, base, &base);
+          }
+          if (!overflow) {
+            v.isInt = true;
+            v.i = result;
+          }
         }
         return v;
       }
       if (ints) {
-        uint64_t a = l->i, c = r->i;
+        int64_t a = l->i, c = r->i;
+        auto overflow = [&] {
+          error(b->opLoc,
+                "int overflow in a const expression: " + std::to_string(a) +
+                    " " + spelling(b->op) + " " + std::to_string(c) +
+                    " does not fit in 64 bits (write an f64 "
+                    "literal, e.g. 1.0e20, for large values)");
+          return std::nullopt;
+        };
         switch (b->op) {
         case BinaryOp::Add:
-          v.i = (int64_t)(a + c);
+          if (__builtin_add_overflow(a, c, &v.i))
+            return overflow();
           return v;
         case BinaryOp::Sub:
-          v.i = (int64_t)(a - c);
+          if (__builtin_sub_overflow(a, c, &v.i))
+            return overflow();
           return v;
         case BinaryOp::Mul:
-          v.i = (int64_t)(a * c);
+          if (__builtin_mul_overflow(a, c, &v.i))
+            return overflow();
           return v;
         case BinaryOp::Div:
         case BinaryOp::Mod:
-          if (r->i == 0 || (l->i == INT64_MIN && r->i == -1)) {
+          if (r->i == 0) {
             error(b->opLoc, "division by zero in a const expression");
             return std::nullopt;
           }
+          if (l->i == INT64_MIN && r->i == -1)
+            return overflow();
           v.i = b->op == BinaryOp::Div ? l->i / r->i : l->i % r->i;
           return v;
         default:
@@ -612,7 +647,8 @@ private:
         }
         shape.push_back(v);
       }
-      return T.tensor(shape);
+      const Type *tt = T.tensor(shape);
+      return sizeOk(tt, t.loc) ? tt : nullptr;
     }
     }
     return nullptr;
@@ -1207,8 +1243,35 @@ private:
 
   const Type *expr(ast::Expr &e) {
     const Type *t = exprImpl(e);
+    if (t && !sizeOk(t, e.loc))
+      t = nullptr;
     e.type = t;
     return t;
+  }
+
+  /// Tensors up to maxTensorElements; reports larger ones at `loc`.
+  bool sizeOk(const Type *t, Loc loc) {
+    if (!t->isTensor())
+      return true;
+    int64_t n = 1;
+    bool overflow = false;
+    double approx = 1;
+    for (int64_t d : t->shape) {
+      overflow |= __builtin_mul_overflow(n, d, &n);
+      approx *= (double)d;
+    }
+    if (!overflow && n <= maxTensorElements)
+      return true;
+    char count[64];
+    if (overflow)
+      snprintf(count, sizeof count, "%.3g", approx);
+    else
+      snprintf(count, sizeof count, "%lld", (long long)n);
+    error(loc, "tensor " + toString(t) + " is too large: " + count +
+                   " elements, the limit is " +
+                   std::to_string(maxTensorElements) +
+                   " (1 GiB of f64) per tensor");
+    return false;
   }
 
   const Type *numericResult(const Type *a, const Type *b) {
