@@ -69,20 +69,46 @@ void bp_arena_free(void *arena);
  * that this stays constant in steady state). */
 int64_t bp_arena_system_allocations(void);
 
+/* Recursion guard. Generated code calls bp_recursion_enter before every
+ * call that can recurse (caller and callee on one cycle of the call graph)
+ * and bp_recursion_leave after it. Past the limit, or when the calling
+ * thread's stack is nearly used up, the call at FILE:LINE:COL is a runtime
+ * error naming `fn`. The depth is per thread; a runtime error resets it. */
+void bp_recursion_enter(const char *file, int32_t line, int32_t col,
+                        const char *fn);
+void bp_recursion_leave(void);
+/* Nested recursive calls allowed (default 1000000, or the environment
+ * variable BP_RECURSION_LIMIT read at the first recursive call). */
+void bp_set_recursion_limit(int64_t calls);
+/* Backstop for stack overflows the guard does not see: installs, for the
+ * calling thread, a SIGSEGV handler on an alternate signal stack that
+ * reports a fault in the stack's guard area as `runtime error: stack
+ * overflow` (then the error hook, then exit status 3); other faults keep
+ * the default action. `file` is the program named in the message. bpc
+ * installs it on the thread that runs JIT code; AOT users may. */
+void bp_catch_stack_overflow(const char *file);
+
 /* The reverse-mode tape: a LIFO of 8-byte slots. Generated code pushes and
- * pops inline and calls bp_tape_grow only when `size == cap`. */
+ * pops inline and calls bp_tape_grow only when `size == cap`. A tape larger
+ * than the limit (bp_set_tape_limit) is a runtime error at FILE:LINE:COL,
+ * the operation whose value was being recorded. */
 typedef struct bp_tape {
   uint64_t *data;
   int64_t size;
   int64_t cap;
 } bp_tape;
-void bp_tape_grow(bp_tape *t);
+void bp_tape_grow(bp_tape *t, const char *file, int32_t line, int32_t col);
 /* Makes room for `n` more slots (one allocation before a loop whose trip
  * count is known, instead of growing inside it). */
-void bp_tape_reserve(bp_tape *t, int64_t n);
+void bp_tape_reserve(bp_tape *t, int64_t n, const char *file, int32_t line,
+                     int32_t col);
 void bp_tape_free(bp_tape *t);
 /* Tensors on the tape: n slots copied in / out. */
-void bp_tape_push_block(bp_tape *t, const double *data, int64_t n);
+void bp_tape_push_block(bp_tape *t, const double *data, int64_t n,
+                        const char *file, int32_t line, int32_t col);
+/* Largest tape allowed, in bytes (default 4096 MB, or the environment
+ * variable BP_TAPE_LIMIT_MB read at the first tape growth). */
+void bp_set_tape_limit(int64_t bytes);
 void bp_tape_pop_block(bp_tape *t, double *dst, int64_t n);
 /* Bytes the largest tape held so far (for benchmarks and tests). */
 int64_t bp_tape_peak_bytes(void);

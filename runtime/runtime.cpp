@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <pthread.h>
+#include <signal.h>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +16,16 @@
 namespace {
 bp_error_hook errorHook = nullptr;
 int64_t tapePeak = 0;
+/// Nested recursive calls of this thread (bp_recursion_enter).
+thread_local int64_t recursionDepth = 0;
+/// Bytes of this thread's arenas (tensor temporaries) in use.
+thread_local int64_t arenaInUse = 0;
+/// Recursion whose arenas hold more than this is stopped (bytes; -1: not
+/// read from the environment yet).
+int64_t arenaLimit = -1;
+/// Before the error hook runs (it may longjmp out of every BP frame of
+/// this thread): no recursion, no arena in use.
+void abandonFrames();
 } // namespace
 
 extern "C" {
@@ -108,9 +120,142 @@ void bp_runtime_error(const char *file, int32_t line, int32_t col,
   fflush(stdout);
   fprintf(stderr, "%s:%d:%d: runtime error: %s\n", file, line, col, message);
   fflush(stderr);
+  abandonFrames();
   if (errorHook)
     errorHook(message);
   exit(3);
+}
+
+/// A runtime error without a source location (a bad environment variable,
+/// a fault caught by the signal handler).
+[[noreturn]] static void unlocatedError(const char *prefix,
+                                        const char *message) {
+  fflush(stdout);
+  fprintf(stderr, "%sruntime error: %s\n", prefix, message);
+  fflush(stderr);
+  abandonFrames();
+  if (errorHook)
+    errorHook(message);
+  exit(3);
+}
+
+/// A positive integer from the environment variable `name` (times
+/// `scale`), or `fallback` when it is not set.
+static int64_t envLimit(const char *name, int64_t fallback, int64_t scale) {
+  const char *v = getenv(name);
+  if (!v)
+    return fallback;
+  char *end = nullptr;
+  long long n = strtoll(v, &end, 10);
+  if (!*v || *end || n <= 0 || n > INT64_MAX / scale) {
+    std::string msg =
+        std::string(name) + " must be a positive integer, found '" + v + "'";
+    unlocatedError("", msg.c_str());
+  }
+  return (int64_t)n * scale;
+}
+
+namespace {
+int64_t recursionLimit = -1; // -1: not read from the environment yet
+/// The lowest usable address of this thread's stack and how close to it a
+/// recursive call may go (0: unknown, no check).
+thread_local uintptr_t stackLow = 0, stackMargin = 0;
+thread_local bool stackKnown = false;
+
+void findStack() {
+  stackKnown = true;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0)
+    return;
+  void *addr = nullptr;
+  size_t size = 0;
+  if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
+    stackLow = (uintptr_t)addr;
+    // Room for the frames between two guarded calls (tensor temporaries up
+    // to 128 KB each live on the stack).
+    stackMargin = std::min<uintptr_t>(size / 8, (uintptr_t)2 << 20);
+  }
+  pthread_attr_destroy(&attr);
+}
+} // namespace
+
+void bp_set_recursion_limit(int64_t calls) { recursionLimit = calls; }
+
+void bp_recursion_enter(const char *file, int32_t line, int32_t col,
+                        const char *fn) {
+  if (recursionLimit < 0)
+    recursionLimit = envLimit("BP_RECURSION_LIMIT", 1000000, 1);
+  int64_t depth = ++recursionDepth;
+  char msg[256];
+  if (depth > recursionLimit) {
+    snprintf(msg, sizeof msg,
+             "recursion deeper than %lld calls in '%s' (set "
+             "BP_RECURSION_LIMIT to allow more)",
+             (long long)recursionLimit, fn);
+    bp_runtime_error(file, line, col, msg);
+  }
+  if (arenaLimit < 0)
+    arenaLimit = envLimit("BP_TEMPS_LIMIT_MB", (int64_t)4096 << 20, 1 << 20);
+  if (arenaInUse > arenaLimit) {
+    snprintf(msg, sizeof msg,
+             "out of memory: recursion in '%s' is %lld calls deep and its "
+             "tensor temporaries use more than %lld MB (set "
+             "BP_TEMPS_LIMIT_MB to allow more)",
+             fn, (long long)depth, (long long)(arenaLimit >> 20));
+    bp_runtime_error(file, line, col, msg);
+  }
+  if (!stackKnown)
+    findStack();
+  char here;
+  if (stackLow && (uintptr_t)&here < stackLow + stackMargin) {
+    snprintf(msg, sizeof msg,
+             "stack overflow: recursion in '%s' is %lld calls deep and has "
+             "used up the thread's stack",
+             fn, (long long)depth);
+    bp_runtime_error(file, line, col, msg);
+  }
+}
+
+void bp_recursion_leave(void) { --recursionDepth; }
+
+namespace {
+const char *overflowFile = "";
+thread_local char *altStack = nullptr;
+
+void onSegv(int sig, siginfo_t *info, void *) {
+  uintptr_t a = (uintptr_t)info->si_addr;
+  // A fault just below the stack (its guard pages) or in its last margin.
+  if (stackLow && a < stackLow + stackMargin &&
+      a + ((uintptr_t)16 << 20) >= stackLow) {
+    std::string prefix = std::string(overflowFile) + ": ";
+    unlocatedError(prefix.c_str(),
+                   "stack overflow (calls nested too deeply for the "
+                   "thread's stack)");
+  }
+  // Anything else is not ours: the default action, when the faulting
+  // instruction runs again.
+  signal(sig, SIG_DFL);
+}
+} // namespace
+
+void bp_catch_stack_overflow(const char *file) {
+  overflowFile = file ? file : "";
+  if (!stackKnown)
+    findStack();
+  if (!altStack) {
+    size_t size = std::max<size_t>(SIGSTKSZ, 64 * 1024);
+    altStack = (char *)malloc(size);
+    stack_t ss{};
+    ss.ss_sp = altStack;
+    ss.ss_size = size;
+    if (!altStack || sigaltstack(&ss, nullptr) != 0)
+      return;
+  }
+  struct sigaction sa {};
+  sa.sa_sigaction = onSegv;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, nullptr);
 }
 
 void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
@@ -335,17 +480,34 @@ struct FreeChunk {
   void operator()(const Chunk &c) { free(c.base); }
 };
 thread_local Pool<Chunk, FreeChunk> chunks;
-thread_local std::vector<std::pair<size_t, size_t>> live; // chunk, old used
+struct Live {
+  size_t chunk, oldUsed, bytes;
+};
+thread_local std::vector<Live> live;
 thread_local size_t current = 0;
 int64_t systemAllocations = 0;
 } // namespace
+
+extern "C++" {
+namespace {
+void abandonFrames() {
+  recursionDepth = 0;
+  for (Chunk &c : chunks)
+    c.used = 0;
+  live.clear();
+  current = 0;
+  arenaInUse = 0;
+}
+} // namespace
+}
 
 void *bp_arena_alloc(int64_t bytes) {
   size_t n = ((size_t)bytes + 63) / 64 * 64;
   for (; current < chunks.size(); ++current) {
     Chunk &c = chunks[current];
     if (c.size - c.used >= n) {
-      live.push_back({current, c.used});
+      live.push_back({current, c.used, n});
+      arenaInUse += (int64_t)n;
       void *p = c.base + c.used;
       c.used += n;
       return p;
@@ -364,22 +526,25 @@ void *bp_arena_alloc(int64_t bytes) {
   ++systemAllocations;
   chunks.push_back({(char *)base, size, n});
   current = chunks.size() - 1;
-  live.push_back({current, 0});
+  live.push_back({current, 0, n});
+  arenaInUse += (int64_t)n;
   return base;
 }
 
 void bp_arena_free(void *) {
-  auto [chunk, used] = live.back();
+  auto [chunk, used, bytes] = live.back();
   live.pop_back();
+  arenaInUse -= (int64_t)bytes;
   chunks[chunk].used = used;
   current = chunk;
 }
 
 int64_t bp_arena_system_allocations(void) { return systemAllocations; }
 
-void bp_tape_push_block(bp_tape *t, const double *data, int64_t n) {
-  while (t->size + n > t->cap)
-    bp_tape_grow(t);
+void bp_tape_push_block(bp_tape *t, const double *data, int64_t n,
+                        const char *file, int32_t line, int32_t col) {
+  if (t->size + n > t->cap)
+    bp_tape_reserve(t, n, file, line, col);
   memcpy(t->data + t->size, data, (size_t)n * 8);
   t->size += n;
 }
@@ -398,23 +563,38 @@ struct FreeTape {
 thread_local Pool<std::pair<uint64_t *, int64_t>, FreeTape> spareTapes;
 } // namespace
 
-void bp_tape_grow(bp_tape *t) {
-  if (!t->data && !spareTapes.empty()) {
-    auto [data, cap] = spareTapes.back();
-    spareTapes.pop_back();
-    t->data = data;
-    t->cap = cap;
-    return;
-  }
-  int64_t cap = t->cap ? t->cap * 2 : 1024;
+namespace {
+int64_t tapeLimit = -1; // bytes; -1: not read from the environment yet
+
+[[noreturn]] void tapeTooLarge(int64_t slots, const char *file, int32_t line,
+                               int32_t col) {
+  char msg[256];
+  snprintf(msg, sizeof msg,
+           "the gradient tape would need more than %lld MB (%lld values); "
+           "set BP_TAPE_LIMIT_MB to allow more",
+           (long long)(tapeLimit >> 20), (long long)slots);
+  bp_runtime_error(file, line, col, msg);
+  abort(); // not reached
+}
+
+/// Grows t to hold at least `need` slots: doubling, capped at the limit.
+void growTo(bp_tape *t, int64_t need, const char *file, int32_t line,
+            int32_t col) {
+  if (tapeLimit < 0)
+    tapeLimit = envLimit("BP_TAPE_LIMIT_MB", (int64_t)4096 << 20, 1 << 20);
+  int64_t maxSlots = tapeLimit / 8;
+  if (need > maxSlots || need < 0)
+    tapeTooLarge(need < 0 ? INT64_MAX : need, file, line, col);
+  int64_t cap = t->cap ? t->cap : 1024;
+  while (cap < need)
+    cap = cap > maxSlots / 2 ? maxSlots : cap * 2;
   void *p = realloc(t->data, (size_t)cap * sizeof(uint64_t));
   if (!p) {
-    fflush(stdout);
-    fprintf(stderr,
-            "runtime error: out of memory growing the gradient tape "
-            "to %lld bytes\n",
-            (long long)cap * 8);
-    exit(3);
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "out of memory growing the gradient tape to %lld bytes",
+             (long long)cap * 8);
+    bp_runtime_error(file, line, col, msg);
   }
   ++systemAllocations;
   t->data = (uint64_t *)p;
@@ -422,10 +602,29 @@ void bp_tape_grow(bp_tape *t) {
   if (cap * 8 > tapePeak)
     tapePeak = cap * 8;
 }
+} // namespace
 
-void bp_tape_reserve(bp_tape *t, int64_t n) {
-  while (t->size + n > t->cap)
-    bp_tape_grow(t);
+void bp_set_tape_limit(int64_t bytes) { tapeLimit = bytes; }
+
+void bp_tape_grow(bp_tape *t, const char *file, int32_t line, int32_t col) {
+  if (!t->data && !spareTapes.empty()) {
+    auto [data, cap] = spareTapes.back();
+    spareTapes.pop_back();
+    t->data = data;
+    t->cap = cap;
+    return;
+  }
+  growTo(t, t->size + 1, file, line, col);
+}
+
+void bp_tape_reserve(bp_tape *t, int64_t n, const char *file, int32_t line,
+                     int32_t col) {
+  if (!t->data && !spareTapes.empty())
+    bp_tape_grow(t, file, line, col);
+  if (n > INT64_MAX - t->size)
+    tapeTooLarge(INT64_MAX, file, line, col);
+  if (t->size + n > t->cap)
+    growTo(t, t->size + n, file, line, col);
 }
 
 void bp_tape_free(bp_tape *t) {

@@ -179,14 +179,26 @@ void writeCHeader(const ir::Module &m, const sema::Program &prog,
         "caller\n"
      << " * allocates (tensors: the _SIZE in doubles). Outputs, gradients\n"
      << " * included, are overwritten, never accumulated: no zeroing needed.\n"
-     << " * Runtime errors (failed assert, index out of range) call the hook "
-        "set\n"
-     << " * with bp_set_error_hook, then exit(3); by default they print\n"
-     << " * `FILE:LINE:COL: runtime error: MESSAGE` to stderr. */\n"
+     << " * Runtime errors (failed assert, index out of range, recursion "
+        "or\n"
+     << " * gradient tape over its limit) print `FILE:LINE:COL: runtime "
+        "error:\n"
+     << " * MESSAGE` to stderr, call the hook set with bp_set_error_hook (it "
+        "may\n"
+     << " * longjmp out), then exit(3). */\n"
      << "#ifndef " << guard << "\n#define " << guard << "\n\n"
      << "#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
   os << "typedef void (*bp_error_hook)(const char *message);\n"
-     << "void bp_set_error_hook(bp_error_hook hook);\n\n";
+     << "void bp_set_error_hook(bp_error_hook hook);\n"
+     << "/* Limits (docs/ABI.md): nested recursive calls (default 1000000 or "
+        "$BP_RECURSION_LIMIT),\n"
+     << " * gradient tape bytes (default 4096 MB or $BP_TAPE_LIMIT_MB). A "
+        "SIGSEGV handler\n"
+     << " * for the calling thread reporting stack overflows as runtime "
+        "errors. */\n"
+     << "void bp_set_recursion_limit(int64_t calls);\n"
+     << "void bp_set_tape_limit(int64_t bytes);\n"
+     << "void bp_catch_stack_overflow(const char *file);\n\n";
   for (auto &p : m.params) {
     os << "/* param " << p.name << ": " << toString(p.type)
        << " (initialised at build time) */\n";

@@ -72,6 +72,7 @@ std::unique_ptr<llvm::Module> Emitter::run() {
     g->setAlignment(llvm::Align(64));
     params[p.name] = g;
   }
+  findRecursion();
   for (auto &f : irMod.functions)
     declare(*f);
   for (auto &f : irMod.functions)
@@ -119,12 +120,76 @@ void Emitter::declare(const ir::Function &f) {
       llvm::Function::Create(signature(f), llvm::GlobalValue::ExternalLinkage,
                              functionSymbol(f.name), *mod);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
+  // Frames larger than a page touch every page on the way down, so a stack
+  // overflow always hits the guard page (never memory beyond it).
+  fn->addFnAttr("probe-stack", "inline-asm");
   for (size_t i = 0; i < fn->arg_size(); ++i) {
     if (i < f.args().size())
       fn->getArg(i)->setName(f.args()[i]->name);
     if (fn->getArg(i)->getType() == ptr)
       fn->addParamAttr(i, llvm::Attribute::NoAlias);
   }
+}
+
+/// Tarjan's strongly connected components of the call graph: a call whose
+/// callee is in the caller's component (a cycle, or a self call) can
+/// recurse, and is guarded at run time.
+void Emitter::findRecursion() {
+  component.clear();
+  selfCalls.clear();
+  std::map<std::string, std::set<std::string>> callees;
+  std::function<void(const std::string &, const ir::Block &)> collect =
+      [&](const std::string &caller, const ir::Block &blk) {
+        for (auto &op : blk.ops) {
+          if (op->kind == ir::OpKind::Call) {
+            callees[caller].insert(op->str);
+            if (op->str == caller)
+              selfCalls.insert(caller);
+          }
+          for (auto &r : op->regions)
+            collect(caller, *r);
+        }
+      };
+  for (auto &f : irMod.functions)
+    collect(f->name, *f->body);
+  std::map<std::string, int> index, low;
+  std::set<std::string> onStack;
+  std::vector<std::string> stack;
+  int next = 0, components = 0;
+  std::function<void(const std::string &)> visit = [&](const std::string &v) {
+    index[v] = low[v] = next++;
+    stack.push_back(v);
+    onStack.insert(v);
+    for (const std::string &w : callees[v]) {
+      if (!index.count(w)) {
+        visit(w);
+        low[v] = std::min(low[v], low[w]);
+      } else if (onStack.count(w)) {
+        low[v] = std::min(low[v], index[w]);
+      }
+    }
+    if (low[v] != index[v])
+      return;
+    std::vector<std::string> members;
+    do {
+      members.push_back(stack.back());
+      onStack.erase(stack.back());
+      stack.pop_back();
+    } while (members.back() != v);
+    int id = components++;
+    for (const std::string &m : members)
+      if (members.size() > 1 || selfCalls.count(m))
+        component[m] = id;
+  };
+  for (auto &f : irMod.functions)
+    if (!index.count(f->name))
+      visit(f->name);
+}
+
+bool Emitter::mayRecurse(const std::string &caller,
+                         const std::string &callee) const {
+  auto a = component.find(caller), b = component.find(callee);
+  return a != component.end() && b != component.end() && a->second == b->second;
 }
 
 static void collectStores(const ir::Block &blk, std::set<std::string> &out) {
@@ -550,10 +615,12 @@ void Emitter::emit(const ir::Op &op) {
     return set(t);
   }
   case K::TapePush:
-    return emitPush(in(0), in(1), op.operands[1]->type, op.ival == 1);
+    return emitPush(op, in(0), in(1), op.operands[1]->type, op.ival == 1);
   case K::TapeReserve:
-    b.CreateCall(runtime("bp_tape_reserve", b.getVoidTy(), {ptr, i64}),
-                 {in(0), in(1)});
+    b.CreateCall(runtime("bp_tape_reserve", b.getVoidTy(),
+                         {ptr, i64, ptr, b.getInt32Ty(), b.getInt32Ty()}),
+                 {in(0), in(1), fileName, b.getInt32(op.loc.line),
+                  b.getInt32(op.loc.col)});
     return;
   case K::TapePop:
     return set(emitPop(in(0), op.result()->type));
@@ -613,7 +680,19 @@ void Emitter::emitCall(const ir::Op &op) {
       outs.push_back(rvo != returnSlots.end() ? rvo->second : slot(r->type));
       args.push_back(outs.back());
     }
-  auto results = scalarResults(b, b.CreateCall(fn, args), callee->resultTypes);
+  bool guarded = mayRecurse(curIR->name, op.str);
+  if (guarded) {
+    // Named after the source function (`f.rev.10` is made from `f`).
+    std::string shown = op.str.substr(0, op.str.find('.'));
+    b.CreateCall(runtime("bp_recursion_enter", b.getVoidTy(),
+                         {ptr, b.getInt32Ty(), b.getInt32Ty(), ptr}),
+                 {fileName, b.getInt32(op.loc.line), b.getInt32(op.loc.col),
+                  b.CreateGlobalStringPtr(shown, "bp.fn")});
+  }
+  Value *ret = b.CreateCall(fn, args);
+  if (guarded)
+    b.CreateCall(runtime("bp_recursion_leave", b.getVoidTy(), {}), {});
+  auto results = scalarResults(b, ret, callee->resultTypes);
   size_t t = 0;
   for (size_t i = 0; i < op.results.size(); ++i)
     vals[op.result(i)] = results[i] ? results[i] : outs[t++];
@@ -646,10 +725,15 @@ llvm::Value *Emitter::field(Value *tape, unsigned i) {
   return b.CreateStructGEP(tapeTy, tape, i);
 }
 
-void Emitter::emitPush(Value *tape, Value *v, const Type *t, bool reserved) {
+void Emitter::emitPush(const ir::Op &op, Value *tape, Value *v, const Type *t,
+                       bool reserved) {
+  // Where a tape over its limit is reported.
+  Value *line = b.getInt32(op.loc.line), *col = b.getInt32(op.loc.col);
+  llvm::Type *i32 = b.getInt32Ty();
   if (t->isTensor()) {
-    b.CreateCall(runtime("bp_tape_push_block", b.getVoidTy(), {ptr, ptr, i64}),
-                 {tape, v, b.getInt64(t->numElements())});
+    b.CreateCall(runtime("bp_tape_push_block", b.getVoidTy(),
+                         {ptr, ptr, i64, ptr, i32, i32}),
+                 {tape, v, b.getInt64(t->numElements()), fileName, line, col});
     return;
   }
   Value *size = b.CreateLoad(i64, field(tape, 1));
@@ -658,7 +742,8 @@ void Emitter::emitPush(Value *tape, Value *v, const Type *t, bool reserved) {
     auto *grow = newBlock("tape.grow"), *store = newBlock("tape.store");
     b.CreateCondBr(b.CreateICmpEQ(size, cap), grow, store);
     b.SetInsertPoint(grow);
-    b.CreateCall(runtime("bp_tape_grow", b.getVoidTy(), {ptr}), {tape});
+    b.CreateCall(runtime("bp_tape_grow", b.getVoidTy(), {ptr, ptr, i32, i32}),
+                 {tape, fileName, line, col});
     b.CreateBr(store);
     b.SetInsertPoint(store);
   }

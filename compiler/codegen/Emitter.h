@@ -71,6 +71,12 @@ private:
   std::vector<int64_t> broadcastStrides(const ir::Op &bc);
   void findInPlaceInserts(const ir::Block &blk);
 
+  /// Functions on a cycle of the call graph, by component (findRecursion).
+  std::map<std::string, int> component;
+  std::set<std::string> selfCalls;
+  void findRecursion();
+  bool mayRecurse(const std::string &caller, const std::string &callee) const;
+
   // CodeGen.cpp
   llvm::Type *type(const Type *t);
   llvm::FunctionType *signature(const ir::Function &f);
@@ -116,7 +122,8 @@ private:
                     const std::vector<Value *> &slots, const ir::Block &body,
                     size_t firstArg);
   void emitPrint(const ir::Op &op);
-  void emitPush(Value *tape, Value *v, const Type *t, bool reserved);
+  void emitPush(const ir::Op &op, Value *tape, Value *v, const Type *t,
+                bool reserved);
   Value *emitPop(Value *tape, const Type *t);
   Value *field(Value *tape, unsigned i);
   /// A value flowing into a region result / carried slot: tensors are

@@ -10,6 +10,7 @@
 #include "ad/Check.h"
 #include "ad/Derived.h"
 #include "ad/Explain.h"
+#include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "driver/Build.h"
 #include "driver/Train.h"
@@ -265,6 +266,9 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     std::cerr << "bpc: error: JIT: " << llvm::toString(std::move(err)) << '\n';
     return ExitCode::Usage;
   }
+  // The generated code runs on this thread: a stack overflow the recursion
+  // guard misses is still a runtime error, not a crash.
+  bp_catch_stack_overflow(file.path.c_str());
   uint64_t seed = o.seed ? *o.seed
                   : prog.trainSpec && o.action == Action::Train
                       ? (uint64_t)prog.trainSpec->seed

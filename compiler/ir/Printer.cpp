@@ -32,6 +32,7 @@ public:
   void function(const Function &f) {
     names.clear();
     used.clear();
+    nextSuffix.clear();
     counter = 0;
     if (!f.derivedFrom.empty())
       os << "# derived: " << f.derivedFrom << '\n';
@@ -54,6 +55,7 @@ private:
   std::ostream &os;
   std::unordered_map<const Value *, std::string> names;
   std::set<std::string> used;
+  std::unordered_map<std::string, unsigned> nextSuffix;
   unsigned counter = 0;
 
   void types(const std::vector<const Type *> &ts) {
@@ -74,8 +76,10 @@ private:
     std::string n;
     if (!v->name.empty()) {
       n = "%" + v->name;
-      for (unsigned k = 1; used.count(n); ++k)
-        n = "%" + v->name + "." + std::to_string(k);
+      // Suffixes continue where the last value of this name stopped (a
+      // long function with one variable stays linear).
+      for (unsigned &k = nextSuffix[v->name]; used.count(n);)
+        n = "%" + v->name + "." + std::to_string(++k);
     } else {
       do
         n = "%" + std::to_string(counter++);

@@ -10,6 +10,7 @@
 #include "BPLexer.h"
 
 #include <charconv>
+#include <map>
 #include <cstdlib>
 #include <optional>
 
@@ -169,7 +170,17 @@ std::optional<ast::TypeExpr> ASTBuilder::type(BPParser::TypeContext *ctx) {
       diags.error(t.loc,
                   "tensor element type must be 'f64', not '" + name + "'");
   } else {
-    diags.error(t.loc, "unknown type '" + name + "'");
+    // Names other languages use, then spelling slips.
+    static const std::map<std::string, std::string> synonyms = {
+        {"float", "f64"},   {"double", "f64"},  {"f32", "f64"},
+        {"real", "f64"},    {"i64", "int"},     {"i32", "int"},
+        {"integer", "int"}, {"boolean", "bool"}};
+    auto syn = synonyms.find(name);
+    std::string hint = syn != synonyms.end()
+                           ? "; did you mean '" + syn->second + "'?"
+                           : didYouMean(name, {"f64", "int", "bool"});
+    diags.error(t.loc, "unknown type '" + name + "'" + hint +
+                           " (expected f64, int, bool or f64[d, ...])");
     return std::nullopt;
   }
   for (auto *d : c->dim()) {

@@ -12,7 +12,9 @@
 #include "sema/Shapes.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <optional>
 #include <set>
 
@@ -65,7 +67,9 @@ enum class Builtin {
   Init,     // param initialisers
 };
 
-Builtin builtinKind(const std::string &n) {
+/// The kind of builtin `n`; with `names`, lists every builtin instead.
+Builtin builtinKind(const std::string &n,
+                    std::vector<std::string> *names = nullptr) {
   static const std::map<std::string, Builtin> table = {
       {"exp", Builtin::Unary},       {"log", Builtin::Unary},
       {"sqrt", Builtin::Unary},      {"sin", Builtin::Unary},
@@ -89,26 +93,13 @@ Builtin builtinKind(const std::string &n) {
       {"read_csv", Builtin::Tensor}, {"randn", Builtin::Init},
       {"uniform", Builtin::Init},    {"glorot", Builtin::Init},
   };
+  if (names) {
+    for (auto &[name, _] : table)
+      names->push_back(name);
+    return Builtin::None;
+  }
   auto it = table.find(n);
   return it == table.end() ? Builtin::None : it->second;
-}
-
-/// Levenshtein distance, for "did you mean" suggestions.
-unsigned editDistance(const std::string &a, const std::string &b) {
-  std::vector<unsigned> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    unsigned prev = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      unsigned cur = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         prev + (a[i - 1] == b[j - 1] ? 0u : 1u)});
-      prev = cur;
-    }
-  }
-  return row[b.size()];
 }
 
 struct Local {
@@ -171,12 +162,15 @@ public:
         out = v->asDouble();
       return v.has_value();
     };
+    std::string key; // the field being checked
     auto integer = [&](const ast::Expr &e, int64_t &out, int64_t min) {
       auto v = constExpr(const_cast<ast::Expr &>(e));
       if (!v)
         return false;
       if (!v->isInt || v->i < min) {
-        fail(e.loc, "expected an int >= " + std::to_string(min));
+        fail(e.loc, "'" + key + "' needs an int >= " + std::to_string(min) +
+                        ", found " +
+                        (v->isInt ? std::to_string(v->i) : "an f64"));
         return false;
       }
       out = v->i;
@@ -185,8 +179,9 @@ public:
     auto fnName = [&](const ast::Expr &e, std::string &out) {
       auto *n = dyn<const ast::NameExpr>(&e);
       if (!n || !prog.fnSigs.count(n->name)) {
-        fail(e.loc, "expected the name of a function" +
-                        (n ? suggest(n->name) : std::string()));
+        fail(e.loc, "'" + key + "' needs the name of a function" +
+                        (n ? ", found '" + n->name + "'" + suggest(n->name)
+                           : std::string()));
         return;
       }
       out = n->name;
@@ -194,7 +189,8 @@ public:
     auto path = [&](const ast::Expr &e, std::string &out, Loc &loc) {
       auto *s = dyn<const ast::StringExpr>(&e);
       if (!s) {
-        fail(e.loc, "expected a path in quotes");
+        fail(e.loc,
+             "'" + key + "' needs a path in quotes: " + key + ": \"file.csv\"");
         return;
       }
       out = s->value;
@@ -207,6 +203,7 @@ public:
         continue;
       }
       const ast::Expr &v = *f.value;
+      key = k;
       if (k == "loss")
         fnName(v, spec.loss);
       else if (k == "metric")
@@ -234,8 +231,12 @@ public:
           hi = 3;
         if (!n ||
             (n->name != "sgd" && n->name != "momentum" && n->name != "adam")) {
-          fail(v.loc, "expected sgd(lr), momentum(lr, beta) or adam(lr[, "
-                      "beta1, beta2])");
+          const char *want =
+              "sgd(lr), momentum(lr, beta) or adam(lr[, beta1, beta2])";
+          fail(v.loc, n ? "unknown optimizer '" + n->name + "'" +
+                              didYouMean(n->name, {"sgd", "momentum", "adam"}) +
+                              " (expected " + want + ")"
+                        : std::string("expected ") + want);
           continue;
         }
         if (c->args.size() < lo || c->args.size() > hi) {
@@ -255,9 +256,12 @@ public:
         spec.beta1 = vals[1];
         spec.beta2 = vals[2];
       } else {
-        fail(f.key.loc, "unknown train field '" + k +
-                            "' (expected loss, data, optimizer, epochs, "
-                            "batch, clip, seed, test or metric)");
+        fail(f.key.loc,
+             "unknown train field '" + k + "'" +
+                 didYouMean(k, {"loss", "data", "optimizer", "epochs", "batch",
+                                "clip", "seed", "test", "metric"}) +
+                 " (expected loss, data, optimizer, epochs, batch, clip, "
+                 "seed, test or metric)");
       }
     }
     if (spec.loss.empty() && !seen.count("loss"))
@@ -387,31 +391,14 @@ private:
   /// the function named in grad(f, ...)).
   std::string suggest(const std::string &name,
                       const std::vector<std::string> &extra = {}) {
-    std::string best;
-    unsigned bestD = name.size() <= 3 ? 1 : 2;
-    auto consider = [&](const std::string &c) {
-      unsigned d = editDistance(name, c);
-      if (d <= bestD && d > 0 && (best.empty() || d < bestD)) {
-        best = c;
-        bestD = d;
-      }
-    };
-    for (const std::string &n : extra)
-      consider(n);
+    std::vector<std::string> candidates = extra;
     for (auto &scope : scopes)
       for (auto &[n, _] : scope)
-        consider(n);
+        candidates.push_back(n);
     for (auto &[n, _] : top)
-      consider(n);
-    static const char *builtins[] = {
-        "exp",    "log",  "sqrt",           "sin",  "cos",
-        "tan",    "tanh", "sigmoid",        "relu", "softplus",
-        "abs",    "sign", "lgamma",         "max",  "min",
-        "pow",    "clip", "float",          "int",  "print",
-        "assert", "grad", "value_and_grad", "jvp",  "stop_gradient"};
-    for (const char *b : builtins)
-      consider(b);
-    return best.empty() ? "" : "; did you mean '" + best + "'?";
+      candidates.push_back(n);
+    builtinKind("", &candidates);
+    return didYouMean(name, candidates);
   }
 
   // Consts: literals and other consts, int or f64; -D overrides.
@@ -424,7 +411,13 @@ private:
       ConstValue v;
       char *end = nullptr;
       const std::string &s = def->second;
+      errno = 0;
       long long i = strtoll(s.c_str(), &end, 10);
+      if (!s.empty() && *end == 0 && errno == ERANGE) {
+        error(c.nameLoc,
+              "-D " + c.name + "=" + s + ": int value out of the 64-bit range");
+        return std::nullopt;
+      }
       if (!s.empty() && *end == 0) {
         v.i = i;
       } else {
@@ -482,6 +475,11 @@ private:
         return std::nullopt;
       }
       if (u->op == UnaryOp::Neg) {
+        if (v->isInt && v->i == INT64_MIN) {
+          error(e.loc, "int overflow in a const expression: -(" +
+                           std::to_string(v->i) + ") does not fit in 64 bits");
+          return std::nullopt;
+        }
         v->i = (int64_t)(0ull - (uint64_t)v->i);
         v->f = -v->f;
       }
@@ -497,32 +495,54 @@ private:
         v.isInt = false;
         v.f = std::pow(l->asDouble(), r->asDouble());
         if (ints && r->i >= 0 && std::fabs(v.f) < 9.2e18) {
-          // An int power of ints stays an int when exact (`const N = 2^10`).
-          v.isInt = true;
-          v.i = 1;
-          for (int64_t k = 0; k < r->i; ++k)
-            v.i *= l->i;
+          // An int power of ints stays an int when exact (`const N = 2^10`):
+          // by squaring (|base| <= 1 may have a huge exponent).
+          int64_t result = 1, base = l->i;
+          bool overflow = false;
+          for (int64_t k = r->i; k > 0 && !overflow; k >>= 1) {
+            if (k & 1)
+              overflow |= __builtin_mul_overflow(result, base, &result);
+            if (k > 1)
+              overflow |= __builtin_mul_overflow(base, base, &base);
+          }
+          if (!overflow) {
+            v.isInt = true;
+            v.i = result;
+          }
         }
         return v;
       }
       if (ints) {
-        uint64_t a = l->i, c = r->i;
+        int64_t a = l->i, c = r->i;
+        auto overflow = [&] {
+          error(b->opLoc,
+                "int overflow in a const expression: " + std::to_string(a) +
+                    " " + spelling(b->op) + " " + std::to_string(c) +
+                    " does not fit in 64 bits (write an f64 "
+                    "literal, e.g. 1.0e20, for large values)");
+          return std::nullopt;
+        };
         switch (b->op) {
         case BinaryOp::Add:
-          v.i = (int64_t)(a + c);
+          if (__builtin_add_overflow(a, c, &v.i))
+            return overflow();
           return v;
         case BinaryOp::Sub:
-          v.i = (int64_t)(a - c);
+          if (__builtin_sub_overflow(a, c, &v.i))
+            return overflow();
           return v;
         case BinaryOp::Mul:
-          v.i = (int64_t)(a * c);
+          if (__builtin_mul_overflow(a, c, &v.i))
+            return overflow();
           return v;
         case BinaryOp::Div:
         case BinaryOp::Mod:
-          if (r->i == 0 || (l->i == INT64_MIN && r->i == -1)) {
+          if (r->i == 0) {
             error(b->opLoc, "division by zero in a const expression");
             return std::nullopt;
           }
+          if (l->i == INT64_MIN && r->i == -1)
+            return overflow();
           v.i = b->op == BinaryOp::Div ? l->i / r->i : l->i % r->i;
           return v;
         default:
@@ -591,7 +611,10 @@ private:
           auto it = top.find(d.name);
           if (it == top.end() || it->second.kind != TopKind::Const) {
             error(d.loc, "tensor dimension '" + d.name +
-                             "' must be an int literal or a const");
+                             "' must be an int literal or a const" +
+                             (it == top.end() ? ", and no const has this name" +
+                                                    suggestConst(d.name)
+                                              : std::string()));
             return nullptr;
           }
           auto cv = evalConst(*static_cast<ast::ConstItem *>(it->second.item));
@@ -612,7 +635,8 @@ private:
         }
         shape.push_back(v);
       }
-      return T.tensor(shape);
+      const Type *tt = T.tensor(shape);
+      return sizeOk(tt, t.loc) ? tt : nullptr;
     }
     }
     return nullptr;
@@ -640,8 +664,11 @@ private:
         auto it = arity.find(callee->name);
         if (it == arity.end()) {
           error(p.init->loc,
-                "a param initialiser is zeros(), ones(), randn(std), "
-                "uniform(lo, hi), glorot() or a literal");
+                "unknown param initialiser '" + callee->name + "'" +
+                    didYouMean(callee->name, {"zeros", "ones", "randn",
+                                              "uniform", "glorot"}) +
+                    ": a param initialiser is zeros(), ones(), randn(std), "
+                    "uniform(lo, hi), glorot() or a literal");
           return;
         }
         if (call->args.size() != it->second) {
@@ -749,6 +776,16 @@ private:
   // Derived functions
   //===--------------------------------------------------------------------===//
 
+  std::set<std::string> attemptedDerived;
+
+  std::string suggestConst(const std::string &name) {
+    std::vector<std::string> consts;
+    for (auto &[n, info] : top)
+      if (info.kind == TopKind::Const)
+        consts.push_back(n);
+    return didYouMean(name, consts);
+  }
+
   void resolveNamedDerived(ast::DerivedFnItem &d) {
     if (prog.lookupDerived(d.name))
       return;
@@ -761,6 +798,12 @@ private:
     }
     if (!evaluating.insert(d.name).second) {
       error(d.nameLoc, "derived function '" + d.name + "' depends on itself");
+      return;
+    }
+    // Resolved once: a failure is reported at the definition, not again at
+    // every use.
+    if (!attemptedDerived.insert(d.name).second) {
+      evaluating.erase(d.name);
       return;
     }
     resolveDerived(*call, d.name);
@@ -803,7 +846,11 @@ private:
                  it->second.kind == TopKind::Derived)
           return ""; // its declaration failed and was reported
         else
-          error(n->loc, "'" + n->name + "' is not a function");
+          error(n->loc,
+                "'" + n->name + "' is a " +
+                    (it->second.kind == TopKind::Param ? "param" : "const") +
+                    ", not a function: " + spelling(kind) +
+                    " needs a function name");
         return "";
       }
       base = n->name;
@@ -1207,8 +1254,35 @@ private:
 
   const Type *expr(ast::Expr &e) {
     const Type *t = exprImpl(e);
+    if (t && !sizeOk(t, e.loc))
+      t = nullptr;
     e.type = t;
     return t;
+  }
+
+  /// Tensors up to maxTensorElements; reports larger ones at `loc`.
+  bool sizeOk(const Type *t, Loc loc) {
+    if (!t->isTensor())
+      return true;
+    int64_t n = 1;
+    bool overflow = false;
+    double approx = 1;
+    for (int64_t d : t->shape) {
+      overflow |= __builtin_mul_overflow(n, d, &n);
+      approx *= (double)d;
+    }
+    if (!overflow && n <= maxTensorElements)
+      return true;
+    char count[64];
+    if (overflow)
+      snprintf(count, sizeof count, "%.3g", approx);
+    else
+      snprintf(count, sizeof count, "%lld", (long long)n);
+    error(loc, "tensor " + toString(t) + " is too large: " + count +
+                   " elements, the limit is " +
+                   std::to_string(maxTensorElements) +
+                   " (1 GiB of f64) per tensor");
+    return false;
   }
 
   const Type *numericResult(const Type *a, const Type *b) {
@@ -1718,7 +1792,8 @@ private:
       args.push_back(expr(*a));
     if (args.size() != sig.params.size()) {
       error(c.loc, "'" + name + "' takes " + std::to_string(sig.params.size()) +
-                       " arguments, found " + std::to_string(args.size()));
+                       (sig.params.size() == 1 ? " argument" : " arguments") +
+                       ", found " + std::to_string(args.size()));
       return sig.result;
     }
     for (size_t i = 0; i < args.size(); ++i)

@@ -19,6 +19,10 @@
 
 namespace bp::sema {
 
+/// The largest tensor a program may declare or compute: 2^27 f64 elements
+/// (1 GiB). Larger shapes are compile errors (docs/TENSORS.md).
+constexpr int64_t maxTensorElements = (int64_t)1 << 27;
+
 struct SliceBounds {
   int64_t lo, hi;
 };

@@ -176,4 +176,35 @@ bool DiagEngine::verify(std::ostream &os) const {
   return ok;
 }
 
+unsigned editDistance(const std::string &a, const std::string &b) {
+  std::vector<unsigned> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    unsigned prev = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      unsigned cur = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         prev + (a[i - 1] == b[j - 1] ? 0u : 1u)});
+      prev = cur;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string didYouMean(const std::string &name,
+                       const std::vector<std::string> &candidates) {
+  std::string best;
+  unsigned bestD = name.size() <= 3 ? 1 : 2;
+  for (const std::string &c : candidates) {
+    unsigned d = editDistance(name, c);
+    if (d <= bestD && d > 0 && (best.empty() || d < bestD)) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best.empty() ? "" : "; did you mean '" + best + "'?";
+}
+
 } // namespace bp

@@ -88,4 +88,12 @@ private:
   unsigned numErrors = 0;
 };
 
+/// Levenshtein distance between two names.
+unsigned editDistance(const std::string &a, const std::string &b);
+
+/// "; did you mean 'x'?" for the candidate closest to `name` (at most 1 edit
+/// for names of up to 3 characters, else 2), or "" when none is close.
+std::string didYouMean(const std::string &name,
+                       const std::vector<std::string> &candidates);
+
 } // namespace bp
