@@ -397,7 +397,20 @@ private:
     case OpKind::FMul:
     case OpKind::FNeg:
     case OpKind::IToF: // float(i) of a loop variable: i is recomputed too
-      return !v->type->isTensor();
+      if (!v->type->isTensor())
+        return true;
+      // A small elementwise op of values from outside the region or of
+      // reads of them (x[i] - means[k]): cheaper than a push and a pop.
+      if (v->type->numElements() > 64)
+        return false;
+      for (const Value *o : d->operands) {
+        bool outside = o->def ? o->def->parent != &blk : o->owner != &blk;
+        bool view =
+            o->def && o->def->kind == OpKind::Extract && recomputable(o, blk);
+        if (!outside && !view)
+          return false;
+      }
+      return true;
     case OpKind::Extract: {
       // A read of a tensor defined outside the region: a scalar load, or a
       // row (a view, no copy), never worth taping.
