@@ -397,7 +397,20 @@ private:
     case OpKind::FMul:
     case OpKind::FNeg:
     case OpKind::IToF: // float(i) of a loop variable: i is recomputed too
-      return !v->type->isTensor();
+      if (!v->type->isTensor())
+        return true;
+      // A small elementwise op of values from outside the region or of
+      // reads of them (x[i] - means[k]): cheaper than a push and a pop.
+      if (v->type->numElements() > 64)
+        return false;
+      for (const Value *o : d->operands) {
+        bool outside = o->def ? o->def->parent != &blk : o->owner != &blk;
+        bool view =
+            o->def && o->def->kind == OpKind::Extract && recomputable(o, blk);
+        if (!outside && !view)
+          return false;
+      }
+      return true;
     case OpKind::Extract: {
       // A read of a tensor defined outside the region: a scalar load, or a
       // row (a view, no copy), never worth taping.
@@ -418,20 +431,27 @@ private:
   }
 
   /// For a carried int of a `for` body (block argument `arg`): the step c
-  /// when the body yields `arg + c` with c defined outside the loop, so
-  /// that in iteration iv, arg = init + (iv - lo) * c.
-  static const Value *counterStep(const Value *arg, const ir::Block &blk) {
+  /// when the body yields `arg + c` or `arg - c` (then `down`) with c
+  /// defined outside the loop, so that in iteration iv,
+  /// arg = init ± (iv - lo) * c.
+  static const Value *counterStep(const Value *arg, const ir::Block &blk,
+                                  bool &down) {
     if (!blk.parent || blk.parent->kind != OpKind::For || arg->def ||
         arg->owner != &blk || arg->index == 0 || !arg->type->isInt())
       return nullptr;
     const Value *next = blk.terminator()->operands[arg->index - 1];
     const Op *d = next->def;
-    if (!d || d->kind != OpKind::IAdd || d->parent != &blk)
+    if (!d || d->parent != &blk)
       return nullptr;
-    const Value *c = d->operands[0] == arg   ? d->operands[1]
-                     : d->operands[1] == arg ? d->operands[0]
-                                             : nullptr;
-    return c && definedOutside(c, blk) ? c : nullptr;
+    const Value *c = nullptr;
+    down = d->kind == OpKind::ISub;
+    if (d->kind == OpKind::IAdd)
+      c = d->operands[0] == arg   ? d->operands[1]
+          : d->operands[1] == arg ? d->operands[0]
+                                  : nullptr;
+    else if (d->kind == OpKind::ISub && d->operands[0] == arg)
+      c = d->operands[1];
+    return c && c != arg && definedOutside(c, blk) ? c : nullptr;
   }
 
   /// Returns the needs of `blk` defined outside it; records the values
@@ -472,7 +492,8 @@ private:
       const Value *v = *it;
       if (!needs.erase(v))
         continue;
-      if (const Value *c = counterStep(v, blk)) {
+      bool down;
+      if (const Value *c = counterStep(v, blk, down)) {
         counters[&blk].push_back(v);
         const Op *loop = blk.parent;
         needs.insert(c);
@@ -651,14 +672,15 @@ private:
       ctx.vals[*it] = pop->result();
     }
     for (const Value *arg : counters[&src]) {
-      // arg = init + (iv - lo) * c
+      // arg = init ± (iv - lo) * c
       const Op *loop = src.parent;
       Value *iv = ctx.get(src.args[0].get());
       Value *steps = b.binary(OpKind::ISub, iv, ctx.get(loop->operands[0]));
-      Value *c = ctx.get(counterStep(arg, src));
+      bool down;
+      Value *c = ctx.get(counterStep(arg, src, down));
       Value *init = ctx.get(loop->operands[arg->index + 1]);
-      ctx.vals[arg] =
-          b.binary(OpKind::IAdd, init, b.binary(OpKind::IMul, steps, c));
+      ctx.vals[arg] = b.binary(down ? OpKind::ISub : OpKind::IAdd, init,
+                               b.binary(OpKind::IMul, steps, c));
       ctx.vals[arg]->name = arg->name;
     }
     for (const Value *v : remat[&src]) {

@@ -872,7 +872,7 @@ void Emitter::storeCarried(std::vector<Value *> &next,
 
 /// index = off + s * iv for a value of `loop`'s body (which has no nested
 /// regions): the induction variable, values from outside the loop, counting
-/// carried ints (yield arg + constant), and +, -, * by a constant of those.
+/// carried ints (yield arg ± constant), and +, -, * by a constant of those.
 /// `off` is emitted at the insertion point (before the loop).
 bool Emitter::affine(const ir::Value *v, const ir::Op &loop, int depth,
                      int64_t &s, Value *&off) {
@@ -896,19 +896,23 @@ bool Emitter::affine(const ir::Value *v, const ir::Op &loop, int depth,
     return true;
   }
   if (!d) {
-    // A carried int whose body yields arg + c (c a constant): in iteration
-    // iv it is init + (iv - lo) * c.
+    // A carried int whose body yields arg + c or arg - c (c a constant): in
+    // iteration iv it is init + (iv - lo) * (±c).
     const ir::Value *next = body.terminator()->operands[v->index - 1];
     const ir::Op *n = next->def;
-    if (!n || n->kind != ir::OpKind::IAdd || n->parent != &body)
+    if (!n || n->parent != &body)
       return false;
-    const ir::Value *c = n->operands[0] == v   ? n->operands[1]
-                         : n->operands[1] == v ? n->operands[0]
-                                               : nullptr;
+    const ir::Value *c = nullptr;
+    if (n->kind == ir::OpKind::IAdd)
+      c = n->operands[0] == v   ? n->operands[1]
+          : n->operands[1] == v ? n->operands[0]
+                                : nullptr;
+    else if (n->kind == ir::OpKind::ISub && n->operands[0] == v)
+      c = n->operands[1];
     if (!c || !c->def || c->def->kind != ir::OpKind::ConstI ||
         c->def->ival > maxScale || c->def->ival < -maxScale)
       return false;
-    s = c->def->ival;
+    s = n->kind == ir::OpKind::ISub ? -c->def->ival : c->def->ival;
     off = b.CreateSub(get(loop.operands[v->index + 1]),
                       b.CreateMul(get(loop.operands[0]), b.getInt64(s)));
     return true;
