@@ -122,6 +122,12 @@ ExitCode buildOutput(const ir::Module &m, const sema::Program &prog,
   codegen::optimize(*mod, *tm, o.optLevel);
 
   fs::path outPath(out);
+  if (fs::path dir = outPath.parent_path();
+      !dir.empty() && !fs::is_directory(dir)) {
+    std::cerr << "bpc: error: cannot write '" << out << "': directory '"
+              << dir.string() << "' does not exist\n";
+    return ExitCode::Usage;
+  }
   std::string objPath = isObj ? out : out + ".tmp.o";
   {
     std::error_code ec;
