@@ -33,6 +33,25 @@ std::string num(double d) {
   return std::string(buf, r.ptr);
 }
 
+/// `x PRED y` of fcmp / icmp (ints are exact in doubles here).
+bool compare(ir::CmpPred p, double x, double y) {
+  switch (p) {
+  case ir::CmpPred::Eq:
+    return x == y;
+  case ir::CmpPred::Ne:
+    return x != y;
+  case ir::CmpPred::Lt:
+    return x < y;
+  case ir::CmpPred::Le:
+    return x <= y;
+  case ir::CmpPred::Gt:
+    return x > y;
+  case ir::CmpPred::Ge:
+    return x >= y;
+  }
+  return false;
+}
+
 /// Scalar semantics of the ops explain supports (the same formulas as
 /// codegen/Scalar.cpp).
 bool evalOp(const ir::Op &op, const std::vector<double> &a, double &r) {
@@ -316,24 +335,6 @@ private:
     return false;
   }
 
-  static bool icmp(ir::CmpPred p, double x, double y) {
-    switch (p) {
-    case ir::CmpPred::Eq:
-      return x == y;
-    case ir::CmpPred::Ne:
-      return x != y;
-    case ir::CmpPred::Lt:
-      return x < y;
-    case ir::CmpPred::Le:
-      return x <= y;
-    case ir::CmpPred::Gt:
-      return x > y;
-    case ir::CmpPred::Ge:
-      return x >= y;
-    }
-    return false;
-  }
-
   /// Runs the ops of `b`; the operands of its terminator go to `out`.
   bool block(const ir::Block &b, Env &env, std::vector<int> &out, int depth) {
     for (const auto &opPtr : b.ops) {
@@ -382,7 +383,7 @@ private:
         break;
       case OpKind::FCmp:
       case OpKind::ICmp:
-        id = add(op, in, icmp(op.pred(), x(0), x(1)), false);
+        id = add(op, in, compare(op.pred(), x(0), x(1)), false);
         break;
       case OpKind::Not:
         id = add(op, in, x(0) == 0, false);
@@ -500,23 +501,8 @@ private:
 /// Evaluates the ops `partials` emits (constants, arithmetic, compares,
 /// selects) on doubles.
 double evalScratch(const ir::Op &o, const std::vector<double> &in) {
-  if (o.kind == OpKind::FCmp) {
-    double x = in[0], y = in[1];
-    switch (o.pred()) {
-    case ir::CmpPred::Eq:
-      return x == y;
-    case ir::CmpPred::Ne:
-      return x != y;
-    case ir::CmpPred::Lt:
-      return x < y;
-    case ir::CmpPred::Le:
-      return x <= y;
-    case ir::CmpPred::Gt:
-      return x > y;
-    case ir::CmpPred::Ge:
-      return x >= y;
-    }
-  }
+  if (o.kind == OpKind::FCmp)
+    return compare(o.pred(), in[0], in[1]);
   if (o.kind == OpKind::Select)
     return in[0] != 0 ? in[1] : in[2];
   double r = 0;

@@ -26,25 +26,33 @@ shown = b""
 seen = 0  # how much of `shown` earlier waits consumed
 
 
+def read_some(timeout):
+    """Appends what the terminal shows within `timeout` seconds to `shown`;
+    False once bpc closed the terminal."""
+    global shown
+    r, _, _ = select.select([fd], [], [], timeout)
+    if not r:
+        return True
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        return False
+    shown += chunk
+    return bool(chunk)
+
+
 def read_until(marker, timeout=20.0):
     """Reads terminal output until `marker` appears after what earlier
     waits consumed, and consumes up to its end."""
-    global shown, seen
+    global seen
     deadline = time.time() + timeout
     while marker not in shown[seen:]:
         left = deadline - time.time()
         if left <= 0:
             sys.stdout.write(shown.decode(errors="replace"))
             sys.exit("timed out waiting for %r" % marker)
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            shown += chunk
+        if not read_some(left):
+            break
     seen = shown.index(marker, seen) + len(marker)
 
 
@@ -85,16 +93,8 @@ read_until(b"bp> ")
 type_keys("\x04")
 deadline = time.time() + 20
 while time.time() < deadline:  # the rest, until bpc closes the terminal
-    r, _, _ = select.select([fd], [], [], 0.5)
-    if not r:
-        continue
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
+    if not read_some(0.5):
         break
-    if not chunk:
-        break
-    shown += chunk
 else:
     os.kill(pid, 9)
     print("bpc did not end after Ctrl-D")
