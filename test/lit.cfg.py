@@ -30,3 +30,7 @@ config.environment["LC_ALL"] = "C"
 import shutil
 if shutil.which("dot"):
     config.available_features.add("dot")
+# Vectorised libm calls (libmvec) are used on x86-64 GNU/Linux hosts.
+import platform
+if platform.machine() == "x86_64" and platform.system() == "Linux":
+    config.available_features.add("x86_64-linux")

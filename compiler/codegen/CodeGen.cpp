@@ -16,6 +16,7 @@
 
 #include "llvm/Analysis/CGSCCPassManager.h"
 #include "llvm/Analysis/LoopAnalysisManager.h"
+#include "llvm/Analysis/TargetLibraryInfo.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Target/TargetMachine.h"
@@ -450,7 +451,11 @@ llvm::FunctionCallee Emitter::libm(const char *name, unsigned nargs) {
   auto fc = runtime(name, f64, std::vector<llvm::Type *>(nargs, f64));
   if (auto *fn = llvm::dyn_cast<llvm::Function>(fc.getCallee())) {
     fn->setDoesNotThrow();
-    fn->setOnlyAccessesInaccessibleMemory();
+    // tanh never sets errno: a pure function the vectoriser may widen.
+    if (fn->getName() == "tanh")
+      fn->setDoesNotAccessMemory();
+    else
+      fn->setOnlyAccessesInaccessibleMemory();
     fn->setWillReturn();
   }
   return fc;
@@ -1163,6 +1168,24 @@ void optimize(llvm::Module &m, llvm::TargetMachine &tm, unsigned level) {
   llvm::CGSCCAnalysisManager cgam;
   llvm::ModuleAnalysisManager mam;
   llvm::PassBuilder pb(&tm);
+  // Elementwise exp, log, sin, cos, pow and tanh over tensors vectorise
+  // into glibc's libmvec (linked through -lm's linker script; bpc loads it
+  // for the JIT), whose results are within 4 ulp of libm's (docs/TENSORS.md).
+  llvm::Triple triple(tm.getTargetTriple());
+  llvm::TargetLibraryInfoImpl tlii(triple);
+  if (triple.getArch() == llvm::Triple::x86_64 && triple.isOSLinux() &&
+      triple.isGNUEnvironment()) {
+    tlii.addVectorizableFunctionsFromVecLib(
+        llvm::TargetLibraryInfoImpl::LIBMVEC_X86, triple);
+    // LLVM 19's table lacks tanh (in libmvec since glibc 2.35).
+    static const llvm::VecDesc tanh[] = {
+        {"tanh", "_ZGVbN2v_tanh", llvm::ElementCount::getFixed(2), false,
+         "_ZGV_LLVM_N2v"},
+        {"tanh", "_ZGVdN4v_tanh", llvm::ElementCount::getFixed(4), false,
+         "_ZGV_LLVM_N4v"}};
+    tlii.addVectorizableFunctions(tanh);
+  }
+  fam.registerPass([&] { return llvm::TargetLibraryAnalysis(tlii); });
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
   pb.registerFunctionAnalyses(fam);

@@ -7,6 +7,7 @@
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Support/DynamicLibrary.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 
@@ -37,6 +38,8 @@ llvm::Expected<std::unique_ptr<JIT>> JIT::create() {
       llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create();
   if (!lljit)
     return lljit.takeError();
+  // Vectorised math (exp, tanh, ... over tensors) calls glibc's libmvec.
+  llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
   auto &dl = (*lljit)->getDataLayout();
   auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
       dl.getGlobalPrefix());
