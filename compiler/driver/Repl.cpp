@@ -46,7 +46,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <editline/readline.h>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -1126,111 +1125,6 @@ bool ReplSession::needsMore(const std::string &text) {
   if (!s.lastWord.empty())
     return s.lastWord == "and" || s.lastWord == "or" || s.lastWord == "not";
   return s.last && strchr("+-*/%@^=,<>!", s.last) != nullptr;
-}
-
-//===----------------------------------------------------------------------===//
-// The loop: libedit on a terminal, plain lines from a pipe
-//===----------------------------------------------------------------------===//
-
-namespace {
-
-ReplSession *completing = nullptr;
-
-char *completionGenerator(const char *text, int state) {
-  static std::vector<std::string> matches;
-  static size_t next;
-  if (state == 0) {
-    matches =
-        completing ? completing->completions(text) : std::vector<std::string>{};
-    next = 0;
-  }
-  if (next >= matches.size())
-    return nullptr;
-  return strdup(matches[next++].c_str());
-}
-
-char **complete(const char *text, int, int) {
-  rl_attempted_completion_over = 1;
-  return rl_completion_matches(text, completionGenerator);
-}
-
-std::string historyPath() {
-  if (const char *p = getenv("BP_HISTORY"))
-    return p;
-  if (const char *home = getenv("HOME"))
-    return std::string(home) + "/.bp_history";
-  return {};
-}
-
-} // namespace
-
-ExitCode runRepl(const ReplOptions &o) {
-  auto jitOr = JIT::create();
-  if (!jitOr) {
-    std::cerr << "bpc: error: cannot start the JIT: "
-              << llvm::toString(jitOr.takeError()) << '\n';
-    return ExitCode::Usage;
-  }
-  ReplSession session(o, **jitOr);
-  std::string history = historyPath();
-  if (o.lineEditing) {
-    completing = &session;
-    rl_attempted_completion_function = complete;
-    static char breaks[] = " \t\n\"()[]{},;+-*/%@^=<>!";
-    rl_completer_word_break_characters = breaks;
-    stifle_history(1000);
-    if (!history.empty())
-      read_history(history.c_str());
-    std::cout << "BP "
-              << "repl: :help for commands, :quit or Ctrl-D to end\n";
-  }
-  auto readLine = [&](const char *prompt, std::string &out) {
-    if (o.lineEditing) {
-      char *l = readline(prompt);
-      if (!l)
-        return false;
-      out = l;
-      free(l);
-      return true;
-    }
-    if (o.prompt) {
-      std::cout << prompt;
-      std::cout.flush();
-    }
-    if (!std::getline(std::cin, out))
-      return false;
-    if (!out.empty() && out.back() == '\r')
-      out.pop_back();
-    return true;
-  };
-  std::string buffer;
-  uint32_t lineNo = 0, start = 0;
-  while (!session.quitRequested()) {
-    std::string line;
-    if (!readLine(buffer.empty() ? "bp> " : "...> ", line)) {
-      if (!buffer.empty())
-        session.input(buffer, start);
-      if (o.lineEditing || o.prompt)
-        std::cout << '\n';
-      break;
-    }
-    ++lineNo;
-    if (buffer.empty())
-      start = lineNo;
-    buffer += line + "\n";
-    if (ReplSession::needsMore(buffer))
-      continue;
-    if (o.lineEditing && !trim(buffer).empty()) {
-      add_history(trim(buffer).c_str());
-      if (!history.empty())
-        write_history(history.c_str());
-    }
-    session.input(buffer, start);
-    buffer.clear();
-  }
-  completing = nullptr;
-  // A script (`bpc repl < file`) tells whether every input went through.
-  return o.lineEditing ? ExitCode::Success : session.status();
 }
 
 } // namespace bp
