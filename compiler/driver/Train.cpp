@@ -159,14 +159,16 @@ void update(Optimizer o, ParamState &p, double factor,
       value[e] -= lr * m[e];
     }
     return;
-  case Optimizer::Adam: // with bias correction
+  case Optimizer::Adam: { // with bias correction: m / c1, v / c2
+    const double ic1 = 1 / c1, ic2 = 1 / c2;
     for (int64_t e = 0; e < n; ++e) {
       double g = grad[e] * factor;
       m[e] = b1 * m[e] + (1 - b1) * g;
       v[e] = b2 * v[e] + (1 - b2) * g * g;
-      value[e] -= lr * (m[e] / c1) / (std::sqrt(v[e] / c2) + 1e-8);
+      value[e] -= lr * (m[e] * ic1) / (std::sqrt(v[e] * ic2) + 1e-8);
     }
     return;
+  }
   }
 }
 
