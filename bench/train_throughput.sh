@@ -16,7 +16,10 @@ rate() { # examples/s from bpc train's "N ex/s" on its last epoch line
 }
 printf "%-8s %14s %14s %8s\n" model "BP ex/s" "PyTorch ex/s" "BP/PT"
 for m in digits xor; do
-  epochs=$([ $m = digits ] && echo 40 || echo 300)
+  # Enough epochs that both sides run for a good fraction of a second (bpc's
+  # rate is examples / seconds since the start of training, the JIT compile
+  # excluded, as PyTorch's excludes its imports).
+  epochs=$([ $m = digits ] && echo 200 || echo 3000)
   bp=$(rate examples/$m.bp --epochs $epochs)
   pt=$($py bench/torch_train.py $m $epochs | cut -d' ' -f1)
   printf "%-8s %14s %14s %8.1f\n" $m "$bp" "$pt" "$(echo "$bp / $pt" | bc -l)"
