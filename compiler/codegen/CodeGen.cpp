@@ -255,7 +255,8 @@ void Emitter::findInPlaceInserts(const ir::Block &blk) {
     const ir::Op &op = *blk.ops[k];
     for (auto &r : op.regions)
       findInPlaceInserts(*r);
-    if (op.kind == ir::OpKind::Insert && reusable(op.operands[0], k))
+    if ((op.kind == ir::OpKind::Insert || op.kind == ir::OpKind::Splice) &&
+        reusable(op.operands[0], k))
       inPlace.insert(&op);
     // A loop whose initial tensor dies here carries it in place: the
     // loop's slot is that buffer (no copy in, none out).

@@ -198,19 +198,64 @@ llvm::Value *Emitter::offsetOf(const ir::Op &op, const Type *t,
       off = b.CreateAdd(off, b.CreateMul(i, b.getInt64(strides[k])));
       continue;
     }
-    Value *bad = b.CreateICmpUGE(i, b.getInt64(t->shape[k]));
-    auto *err = newBlock("index.error"), *ok = newBlock("index.ok");
-    b.CreateCondBr(bad, err, ok);
-    b.SetInsertPoint(err);
-    auto [file, line, col] = location(op.loc);
-    b.CreateCall(runtime("bp_index_error", b.getVoidTy(),
-                         {ptr, b.getInt32Ty(), b.getInt32Ty(), i64, i64, i64}),
-                 {file, line, col, i, b.getInt64(k), b.getInt64(t->shape[k])});
-    b.CreateUnreachable();
-    b.SetInsertPoint(ok);
+    checkIndex(op, i, (int64_t)k, t->shape[k]);
     off = b.CreateAdd(off, b.CreateMul(i, b.getInt64(strides[k])));
   }
   return off;
+}
+
+void Emitter::checkIndex(const ir::Op &op, Value *i, int64_t axis,
+                         int64_t size) {
+  Value *bad = b.CreateICmpUGE(i, b.getInt64(size));
+  auto *err = newBlock("index.error"), *ok = newBlock("index.ok");
+  b.CreateCondBr(bad, err, ok);
+  b.SetInsertPoint(err);
+  auto [file, line, col] = location(op.loc);
+  b.CreateCall(runtime("bp_index_error", b.getVoidTy(),
+                       {ptr, b.getInt32Ty(), b.getInt32Ty(), i64, i64, i64}),
+               {file, line, col, i, b.getInt64(axis), b.getInt64(size)});
+  b.CreateUnreachable();
+  b.SetInsertPoint(ok);
+}
+
+std::pair<llvm::Value *, std::vector<int64_t>>
+Emitter::sliceRegion(const ir::Op &op, const std::vector<int64_t> &full,
+                     size_t first) {
+  auto strides = stridesOf(full);
+  std::vector<int64_t> kept;
+  Value *base = b.getInt64(0);
+  std::stringstream ss(op.str);
+  std::string part;
+  size_t next = first;
+  for (size_t k = 0; std::getline(ss, part, ','); ++k) {
+    if (part == "i") {
+      Value *i = get(op.operands[next++]);
+      if (!op.adjoint) // AD's copies reuse indices the primal checked
+        checkIndex(op, i, (int64_t)k, full[k]);
+      base = b.CreateAdd(base, b.CreateMul(i, b.getInt64(strides[k])));
+      continue;
+    }
+    base = b.CreateAdd(base, b.getInt64(std::stoll(part) * strides[k]));
+    kept.push_back(strides[k]);
+  }
+  return {base, kept};
+}
+
+void Emitter::copyRegion(Value *full, Value *part, const Type *partT,
+                         Value *base, const std::vector<int64_t> &strides,
+                         bool intoFull) {
+  auto ps = stridesOf(partT->shape);
+  loops(partT->shape, [&](const std::vector<Value *> &idx) {
+    Value *fo = base, *po = b.getInt64(0);
+    for (size_t j = 0; j < idx.size(); ++j) {
+      fo = b.CreateAdd(fo, b.CreateMul(idx[j], b.getInt64(strides[j])));
+      po = b.CreateAdd(po, b.CreateMul(idx[j], b.getInt64(ps[j])));
+    }
+    Value *src = intoFull ? part : full, *dst = intoFull ? full : part;
+    Value *so = intoFull ? po : fo, *d = intoFull ? fo : po;
+    b.CreateStore(b.CreateLoad(f64, b.CreateGEP(f64, src, so)),
+                  b.CreateGEP(f64, dst, d));
+  });
 }
 
 void Emitter::emitIndexing(const ir::Op &op) {
@@ -459,50 +504,34 @@ void Emitter::emitTensorOp(const ir::Op &op) {
     return;
   }
   case K::Unslice: {
-    // The operand goes at offsets `str` of a zero tensor of the result type.
+    // The operand goes into the region `str` of zeros of the result type.
     const Type *gt = op.operands[0]->type, *rt = op.result()->type;
-    std::vector<int64_t> lo;
-    std::stringstream ss(op.str);
-    std::string part;
-    while (std::getline(ss, part, ','))
-      lo.push_back(std::stoll(part));
-    auto gs = stridesOf(gt->shape), rs = stridesOf(rt->shape);
-    Value *g = get(op.operands[0]), *dst = slot(rt);
+    Value *dst = slot(rt);
     b.CreateMemSet(dst, b.getInt8(0), rt->numElements() * 8,
                    llvm::MaybeAlign(8));
-    loops(gt->shape, [&](const std::vector<Value *> &idx) {
-      Value *go = b.getInt64(0), *ro = b.getInt64(0);
-      for (size_t j = 0; j < idx.size(); ++j) {
-        go = b.CreateAdd(go, b.CreateMul(idx[j], b.getInt64(gs[j])));
-        ro = b.CreateAdd(ro, b.CreateMul(b.CreateAdd(idx[j], b.getInt64(lo[j])),
-                                         b.getInt64(rs[j])));
-      }
-      b.CreateStore(b.CreateLoad(f64, b.CreateGEP(f64, g, go)),
-                    b.CreateGEP(f64, dst, ro));
-    });
+    auto [base, strides] = sliceRegion(op, rt->shape, 1);
+    copyRegion(dst, get(op.operands[0]), gt, base, strides, true);
     vals[op.result()] = dst;
     return;
   }
   case K::Slice: {
-    // str: "lo,lo,..." start offsets per axis of the operand.
     const Type *xt = op.operands[0]->type, *rt = op.result()->type;
-    std::vector<int64_t> lo;
-    std::stringstream ss(op.str);
-    std::string part;
-    while (std::getline(ss, part, ','))
-      lo.push_back(std::stoll(part));
-    auto xs = stridesOf(xt->shape), rs = stridesOf(rt->shape);
-    Value *x = get(op.operands[0]), *dst = slot(rt);
-    loops(rt->shape, [&](const std::vector<Value *> &idx) {
-      Value *xo = b.getInt64(0), *ro = b.getInt64(0);
-      for (size_t j = 0; j < idx.size(); ++j) {
-        xo = b.CreateAdd(xo, b.CreateMul(b.CreateAdd(idx[j], b.getInt64(lo[j])),
-                                         b.getInt64(xs[j])));
-        ro = b.CreateAdd(ro, b.CreateMul(idx[j], b.getInt64(rs[j])));
-      }
-      b.CreateStore(b.CreateLoad(f64, b.CreateGEP(f64, x, xo)),
-                    b.CreateGEP(f64, dst, ro));
-    });
+    auto [base, strides] = sliceRegion(op, xt->shape, 1);
+    Value *dst = slot(rt);
+    copyRegion(get(op.operands[0]), dst, rt, base, strides, false);
+    vals[op.result()] = dst;
+    return;
+  }
+  case K::Splice: {
+    // v with the region replaced by e; in v's buffer when v dies here.
+    const Type *vt = op.operands[0]->type, *et = op.operands[1]->type;
+    auto [base, strides] = sliceRegion(op, vt->shape, 2);
+    Value *dst = get(op.operands[0]);
+    if (!inPlace.count(&op)) {
+      dst = slot(vt);
+      copyTensor(dst, get(op.operands[0]), vt);
+    }
+    copyRegion(dst, get(op.operands[1]), et, base, strides, true);
     vals[op.result()] = dst;
     return;
   }
