@@ -30,3 +30,17 @@ config.environment["LC_ALL"] = "C"
 import shutil
 if shutil.which("dot"):
     config.available_features.add("dot")
+# A bpc built with OpenBLAS calls cblas_dgemm for large matmuls; tests of
+# that need it.
+import subprocess, tempfile
+with tempfile.TemporaryDirectory() as d:
+    probe = os.path.join(d, "probe.bp")
+    with open(probe, "w") as f:
+        f.write("fn f(a: f64[64, 64], b: f64[64, 8]) -> f64[64, 8] { return a @ b }\n")
+    try:
+        out = subprocess.run([bpc, "emit", "llvm", probe], capture_output=True,
+                             text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    if "cblas_dgemm" in out:
+        config.available_features.add("openblas")

@@ -1133,10 +1133,20 @@ void Emitter::emitWhile(const ir::Op &op) {
     vals[op.result(i)] = slots[i] ? slots[i] : (Value *)phis[i];
 }
 
-std::unique_ptr<llvm::Module>
-emitLLVM(const ir::Module &m, llvm::LLVMContext &ctx, bool checkNumerics) {
+bool blasAvailable() {
+#ifdef BP_HAVE_OPENBLAS
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::unique_ptr<llvm::Module> emitLLVM(const ir::Module &m,
+                                       llvm::LLVMContext &ctx,
+                                       bool checkNumerics, bool useBlas) {
   Emitter e(m, ctx);
   e.checkNumerics = checkNumerics;
+  e.useBlas = useBlas;
   auto mod = e.run();
   std::string err;
   llvm::raw_string_ostream os(err);

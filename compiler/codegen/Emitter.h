@@ -34,6 +34,8 @@ public:
       : irMod(m), ctx(ctx), b(ctx) {}
   std::unique_ptr<llvm::Module> run();
   bool checkNumerics = false;
+  /// Large matmuls call cblas_dgemm (see preferBlas in Tensor.cpp).
+  bool useBlas = false;
 
 private:
   using Value = llvm::Value;

@@ -393,6 +393,17 @@ void Emitter::emitReduce(const ir::Op &op) {
   vals[op.result()] = dst;
 }
 
+/// Whether [M,K] @ [K,N] is faster by OpenBLAS's dgemm (one thread) than
+/// by the generated loops, as measured by bench/matmul.cpp (numbers in
+/// docs/TENSORS.md): the loops' unit-stride inner loop runs over N, so a
+/// narrow N (< 32) favours dgemm, and above 64^3 multiply-adds dgemm's cache
+/// blocking wins (1.2x at 96^3, 2.3x at 512^3); below 8^3 the call costs
+/// more than the loops.
+bool preferBlas(int64_t M, int64_t K, int64_t N) {
+  int64_t macs = M * K * N;
+  return macs >= 8 * 8 * 8 && (N < 32 || macs > 64 * 64 * 64);
+}
+
 void Emitter::emitMatMul(const ir::Op &op) {
   const Type *at = op.operands[0]->type, *bt = op.operands[1]->type;
   Value *A = get(op.operands[0]), *B = get(op.operands[1]);
@@ -413,6 +424,22 @@ void Emitter::emitMatMul(const ir::Op &op) {
   }
   const Type *rt = op.result()->type;
   Value *C = slot(rt);
+  if (at->rank() == 2 && bt->rank() == 2 && useBlas &&
+      preferBlas(at->shape[0], at->shape[1], bt->shape[1])) {
+    // C = A @ B by OpenBLAS: cblas_dgemm(RowMajor, NoTrans, NoTrans, M, N,
+    // K, 1, A, K, B, N, 0, C, N) (beta = 0: C is not read).
+    int64_t M = at->shape[0], K_ = at->shape[1], N = bt->shape[1];
+    auto *i32 = b.getInt32Ty();
+    auto i = [&](int64_t v) { return b.getInt32((uint32_t)v); };
+    auto d = [&](double v) { return llvm::ConstantFP::get(f64, v); };
+    b.CreateCall(runtime("cblas_dgemm", b.getVoidTy(),
+                         {i32, i32, i32, i32, i32, i32, f64, ptr, i32, ptr, i32,
+                          f64, ptr, i32}),
+                 {i(101), i(111), i(111), i(M), i(N), i(K_), d(1.0), A, i(K_),
+                  B, i(N), d(0.0), C, i(N)});
+    vals[op.result()] = C;
+    return;
+  }
   b.CreateMemSet(C, b.getInt8(0), rt->numElements() * 8, llvm::MaybeAlign(8));
   if (at->rank() == 2 && bt->rank() == 2) {
     int64_t K_ = at->shape[1], N = bt->shape[1];
