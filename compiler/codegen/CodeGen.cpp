@@ -305,6 +305,50 @@ void Emitter::findFusedBroadcasts(const ir::Function &f) {
   }
 }
 
+void Emitter::findFusedElementwise(const ir::Function &f) {
+  fusedElementwise.clear();
+  std::map<const ir::Value *, std::vector<const ir::Op *>> users;
+  std::vector<const ir::Block *> blocks;
+  std::function<void(const ir::Block &)> walk = [&](const ir::Block &blk) {
+    blocks.push_back(&blk);
+    for (auto &op : blk.ops) {
+      for (ir::Value *v : op->operands)
+        users[v].push_back(op.get());
+      for (auto &r : op->regions)
+        walk(*r);
+    }
+  };
+  walk(*f.body);
+  for (const ir::Block *blk : blocks) {
+    for (size_t k = 0; k < blk->ops.size(); ++k) {
+      const ir::Op &p = *blk->ops[k];
+      if (!isElementwise(p.kind) || p.results.size() != 1 ||
+          !p.result()->type->isTensor())
+        continue;
+      auto &us = users[p.result()];
+      if (us.size() != 1)
+        continue;
+      const ir::Op *u = us[0];
+      if (u->parent != blk || !isElementwise(u->kind) ||
+          !u->result()->type->isTensor() ||
+          u->result()->type->shape != p.result()->type->shape)
+        continue;
+      // p's operands are read where u runs: nothing in between may write
+      // a buffer they could be (in-place updates, calls, param stores).
+      bool ok = true;
+      size_t j = k + 1;
+      for (; j < blk->ops.size() && blk->ops[j].get() != u; ++j) {
+        const ir::Op &o = *blk->ops[j];
+        ok &= o.regions.empty() && !inPlace.count(&o) &&
+              o.kind != ir::OpKind::Call && o.kind != ir::OpKind::ParamStore &&
+              o.kind != ir::OpKind::ParamAdd;
+      }
+      if (ok && j < blk->ops.size())
+        fusedElementwise.insert(&p);
+    }
+  }
+}
+
 void Emitter::define(const ir::Function &f) {
   curIR = &f;
   cur = mod->getFunction(functionSymbol(f.name));
@@ -317,6 +361,7 @@ void Emitter::define(const ir::Function &f) {
   reuseInit.clear();
   findInPlaceInserts(*f.body);
   findFusedBroadcasts(f);
+  findFusedElementwise(f);
   arenaBytes = 0;
   arenaSlots.clear();
   auto *entry = llvm::BasicBlock::Create(ctx, "entry", cur);
@@ -526,6 +571,8 @@ void Emitter::emit(const ir::Op &op) {
   auto set = [&](Value *v) { vals[op.result()] = v; };
   if (op.kind == K::Broadcast && fusedBroadcasts.count(&op))
     return set(in(0)); // read through strides by its users
+  if (fusedElementwise.count(&op))
+    return; // computed inside its user's loop
   if (isElementwise(op.kind)) {
     bool tensor = op.result()->type->isTensor();
     if (tensor)

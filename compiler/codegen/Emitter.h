@@ -70,6 +70,16 @@ private:
   /// them, never materialised: `outer(a, b)` is one loop.
   std::set<const ir::Op *> fusedBroadcasts;
   void findFusedBroadcasts(const ir::Function &f);
+  /// Elementwise tensor ops computed inside their only user's loop (an
+  /// elementwise op of the same shape later in the same block, with no
+  /// buffer written in place, no call and no param store in between):
+  /// `tanh(x @ W + b)` is one loop after the matmul.
+  std::set<const ir::Op *> fusedElementwise;
+  void findFusedElementwise(const ir::Function &f);
+  /// Element `idx` (nested loops) or `flat` (one loop, no strided reads) of
+  /// elementwise `op`'s result, with fused producers computed inline.
+  Value *elementOfOp(const ir::Op &op, const std::vector<Value *> &idx,
+                     Value *flat, const std::vector<int64_t> &rs);
   std::vector<int64_t> broadcastStrides(const ir::Op &bc);
   void findInPlaceInserts(const ir::Block &blk);
 

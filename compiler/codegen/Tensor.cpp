@@ -118,70 +118,68 @@ std::vector<int64_t> Emitter::broadcastStrides(const ir::Op &bc) {
   return map;
 }
 
+llvm::Value *Emitter::elementOfOp(const ir::Op &op,
+                                  const std::vector<Value *> &idx, Value *flat,
+                                  const std::vector<int64_t> &rs) {
+  auto load = [&](Value *base, const std::vector<int64_t> &strides) {
+    Value *off = flat;
+    if (!flat) {
+      off = b.getInt64(0);
+      for (size_t j = 0; j < idx.size(); ++j)
+        if (strides[j])
+          off = b.CreateAdd(off, b.CreateMul(idx[j], b.getInt64(strides[j])));
+    }
+    return b.CreateLoad(f64, b.CreateGEP(f64, base, off));
+  };
+  std::vector<Value *> xs;
+  for (ir::Value *v : op.operands) {
+    const ir::Op *d = v->def;
+    if (d && fusedElementwise.count(d))
+      xs.push_back(elementOfOp(*d, idx, flat, rs));
+    else if (!v->type->isTensor())
+      xs.push_back(get(v));
+    else if (d && fusedBroadcasts.count(d))
+      // Read through the broadcast's strides (nested loops only).
+      xs.push_back(d->operands[0]->type->isTensor()
+                       ? load(get(v), broadcastStrides(*d))
+                       : get(v));
+    else
+      xs.push_back(load(get(v), rs));
+  }
+  Value *r = scalar(op, xs);
+  if (checkNumerics)
+    checkFinite(op, r, xs);
+  if (r->getType() == i1)
+    r = b.CreateUIToFP(r, f64);
+  return r;
+}
+
+/// One loop over the result computes `op` and every elementwise op fused
+/// into it; nested loops when a fused broadcast is read with strides.
 void Emitter::emitElementwise(const ir::Op &op) {
   const Type *rt = op.result()->type;
   Value *dst = slot(rt);
-  std::vector<Value *> ins;
-  for (ir::Value *v : op.operands)
-    ins.push_back(get(v));
-  bool fused = false;
-  for (ir::Value *v : op.operands)
-    fused |= v->def && fusedBroadcasts.count(v->def);
-  if (fused) {
-    // Nested loops over the result; fused broadcasts are read with their
-    // own strides, other tensors row-major, scalars as they are.
-    auto rs = stridesOf(rt->shape);
-    std::vector<std::vector<int64_t>> strides;
-    for (ir::Value *v : op.operands) {
-      if (v->def && fusedBroadcasts.count(v->def))
-        strides.push_back(broadcastStrides(*v->def));
-      else if (v->type->isTensor())
-        strides.push_back(rs);
-      else
-        strides.push_back({});
-    }
+  std::function<bool(const ir::Op &)> strided = [&](const ir::Op &o) {
+    for (ir::Value *v : o.operands)
+      if (v->def && (fusedBroadcasts.count(v->def) ||
+                     (fusedElementwise.count(v->def) && strided(*v->def))))
+        return true;
+    return false;
+  };
+  auto rs = stridesOf(rt->shape);
+  if (strided(op)) {
     loops(rt->shape, [&](const std::vector<Value *> &idx) {
-      std::vector<Value *> xs;
-      for (size_t k = 0; k < ins.size(); ++k) {
-        const Type *st =
-            op.operands[k]->def && fusedBroadcasts.count(op.operands[k]->def)
-                ? op.operands[k]->def->operands[0]->type
-                : op.operands[k]->type;
-        if (!st->isTensor()) {
-          xs.push_back(ins[k]);
-          continue;
-        }
-        Value *off = b.getInt64(0);
-        for (size_t j = 0; j < idx.size(); ++j)
-          if (strides[k][j])
-            off = b.CreateAdd(off,
-                              b.CreateMul(idx[j], b.getInt64(strides[k][j])));
-        xs.push_back(b.CreateLoad(f64, b.CreateGEP(f64, ins[k], off)));
-      }
-      Value *r = scalar(op, xs);
-      if (checkNumerics)
-        checkFinite(op, r, xs);
-      if (r->getType() == i1)
-        r = b.CreateUIToFP(r, f64);
+      Value *r = elementOfOp(op, idx, nullptr, rs);
       Value *ro = b.getInt64(0);
       for (size_t j = 0; j < idx.size(); ++j)
         ro = b.CreateAdd(ro, b.CreateMul(idx[j], b.getInt64(rs[j])));
       b.CreateStore(r, b.CreateGEP(f64, dst, ro));
     });
-    vals[op.result()] = dst;
-    return;
+  } else {
+    loop(b.getInt64(rt->numElements()), [&](Value *i) {
+      b.CreateStore(elementOfOp(op, {}, i, rs), b.CreateGEP(f64, dst, i));
+    });
   }
-  loop(b.getInt64(rt->numElements()), [&](Value *i) {
-    std::vector<Value *> xs;
-    for (size_t k = 0; k < ins.size(); ++k)
-      xs.push_back(elementOf(ins[k], op.operands[k]->type, i));
-    Value *r = scalar(op, xs);
-    if (checkNumerics)
-      checkFinite(op, r, xs);
-    if (r->getType() == i1)
-      r = b.CreateUIToFP(r, f64);
-    b.CreateStore(r, b.CreateGEP(f64, dst, i));
-  });
   vals[op.result()] = dst;
 }
 
