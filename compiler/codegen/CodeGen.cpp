@@ -305,8 +305,31 @@ void Emitter::findFusedBroadcasts(const ir::Function &f) {
   }
 }
 
+/// Elementwise ops whose code calls libm (no vector form in LLVM).
+static bool callsLibm(ir::OpKind k) {
+  switch (k) {
+  case ir::OpKind::Exp:
+  case ir::OpKind::Log:
+  case ir::OpKind::Sin:
+  case ir::OpKind::Cos:
+  case ir::OpKind::Tan:
+  case ir::OpKind::Tanh:
+  case ir::OpKind::Sigmoid:
+  case ir::OpKind::Softplus:
+  case ir::OpKind::Pow:
+  case ir::OpKind::FRem:
+  case ir::OpKind::Lgamma:
+  case ir::OpKind::Digamma:
+  case ir::OpKind::Trigamma:
+    return true;
+  default:
+    return false;
+  }
+}
+
 void Emitter::findFusedElementwise(const ir::Function &f) {
   fusedElementwise.clear();
+  std::map<const ir::Op *, bool> treeCalls; // a fused op's tree calls libm
   std::map<const ir::Value *, std::vector<const ir::Op *>> users;
   std::vector<const ir::Block *> blocks;
   std::function<void(const ir::Block &)> walk = [&](const ir::Block &blk) {
@@ -343,8 +366,22 @@ void Emitter::findFusedElementwise(const ir::Function &f) {
               o.kind != ir::OpKind::Call && o.kind != ir::OpKind::ParamStore &&
               o.kind != ir::OpKind::ParamAdd;
       }
-      if (ok && j < blk->ops.size())
+      // LLVM vectorises loops of arithmetic, not loops that call libm
+      // (exp, tanh, ...): fusing one kind into the other makes the
+      // arithmetic scalar. That only pays when the tensors are too big for
+      // the L1 cache and the saved memory traffic dominates (measured in
+      // docs/TENSORS.md).
+      bool pCalls = callsLibm(p.kind);
+      for (ir::Value *v : p.operands)
+        if (v->def && fusedElementwise.count(v->def))
+          pCalls |= treeCalls[v->def];
+      bool mixed = pCalls != callsLibm(u->kind);
+      if (mixed && p.result()->type->numElements() < 4096)
+        ok = false;
+      if (ok && j < blk->ops.size()) {
         fusedElementwise.insert(&p);
+        treeCalls[&p] = pCalls;
+      }
     }
   }
 }
