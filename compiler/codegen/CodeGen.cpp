@@ -327,6 +327,56 @@ static bool callsLibm(ir::OpKind k) {
   }
 }
 
+bool Emitter::usesBlasFor(const ir::Op &op) const {
+  if (op.kind != ir::OpKind::MatMul || !useBlas)
+    return false;
+  const Type *at = op.operands[0]->type, *bt = op.operands[1]->type;
+  return at->rank() == 2 && bt->rank() == 2 &&
+         preferBlas(at->shape[0], at->shape[1], bt->shape[1]);
+}
+
+void Emitter::findBlasTransposes(const ir::Function &f) {
+  blasTransposes.clear();
+  if (!useBlas)
+    return;
+  std::map<const ir::Value *, std::vector<const ir::Op *>> users;
+  std::vector<const ir::Block *> blocks;
+  std::function<void(const ir::Block &)> walk = [&](const ir::Block &blk) {
+    blocks.push_back(&blk);
+    for (auto &op : blk.ops) {
+      for (ir::Value *v : op->operands)
+        users[v].push_back(op.get());
+      for (auto &r : op->regions)
+        walk(*r);
+    }
+  };
+  walk(*f.body);
+  for (const ir::Block *blk : blocks)
+    for (size_t k = 0; k < blk->ops.size(); ++k) {
+      const ir::Op &t = *blk->ops[k];
+      if (t.kind != ir::OpKind::Transpose)
+        continue;
+      auto &us = users[t.result()];
+      std::set<const ir::Op *> pending(us.begin(), us.end());
+      bool ok = !us.empty();
+      for (const ir::Op *u : us)
+        ok &= u->parent == blk && usesBlasFor(*u);
+      // The operand is read where the matmuls run: nothing in between may
+      // write a buffer it could be.
+      for (size_t j = k + 1; ok && j < blk->ops.size() && !pending.empty();
+           ++j) {
+        const ir::Op &o = *blk->ops[j];
+        if (pending.erase(&o))
+          continue;
+        ok &= o.regions.empty() && !inPlace.count(&o) &&
+              o.kind != ir::OpKind::Call && o.kind != ir::OpKind::ParamStore &&
+              o.kind != ir::OpKind::ParamAdd;
+      }
+      if (ok && pending.empty())
+        blasTransposes.insert(&t);
+    }
+}
+
 void Emitter::findFusedElementwise(const ir::Function &f) {
   fusedElementwise.clear();
   std::map<const ir::Op *, bool> treeCalls; // a fused op's tree calls libm
@@ -399,6 +449,7 @@ void Emitter::define(const ir::Function &f) {
   findInPlaceInserts(*f.body);
   findFusedBroadcasts(f);
   findFusedElementwise(f);
+  findBlasTransposes(f);
   arenaBytes = 0;
   arenaSlots.clear();
   auto *entry = llvm::BasicBlock::Create(ctx, "entry", cur);

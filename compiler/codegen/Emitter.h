@@ -76,6 +76,12 @@ private:
   /// `tanh(x @ W + b)` is one loop after the matmul.
   std::set<const ir::Op *> fusedElementwise;
   void findFusedElementwise(const ir::Function &f);
+  /// Transposes read only by matmuls that call cblas_dgemm later in the same
+  /// block (nothing written in between): never materialised, dgemm reads
+  /// the untransposed operand with CblasTrans (the gradient's Xᵀ @ dH).
+  std::set<const ir::Op *> blasTransposes;
+  void findBlasTransposes(const ir::Function &f);
+  bool usesBlasFor(const ir::Op &matmul) const;
   /// Element `idx` (nested loops) or `flat` (one loop, no strided reads) of
   /// elementwise `op`'s result, with fused producers computed inline.
   Value *elementOfOp(const ir::Op &op, const std::vector<Value *> &idx,

@@ -422,19 +422,23 @@ void Emitter::emitMatMul(const ir::Op &op) {
   }
   const Type *rt = op.result()->type;
   Value *C = slot(rt);
-  if (at->rank() == 2 && bt->rank() == 2 && useBlas &&
-      preferBlas(at->shape[0], at->shape[1], bt->shape[1])) {
+  if (usesBlasFor(op)) {
     // C = A @ B by OpenBLAS: cblas_dgemm(RowMajor, NoTrans, NoTrans, M, N,
-    // K, 1, A, K, B, N, 0, C, N) (beta = 0: C is not read).
+    // K, 1, A, K, B, N, 0, C, N) (beta = 0: C is not read). An operand that
+    // is a transpose dgemm reads untransposed: CblasTrans, and the leading
+    // dimension is the stored matrix's row length.
     int64_t M = at->shape[0], K_ = at->shape[1], N = bt->shape[1];
+    bool ta = op.operands[0]->def && blasTransposes.count(op.operands[0]->def);
+    bool tb = op.operands[1]->def && blasTransposes.count(op.operands[1]->def);
     auto *i32 = b.getInt32Ty();
     auto i = [&](int64_t v) { return b.getInt32((uint32_t)v); };
     auto d = [&](double v) { return llvm::ConstantFP::get(f64, v); };
     b.CreateCall(runtime("cblas_dgemm", b.getVoidTy(),
                          {i32, i32, i32, i32, i32, i32, f64, ptr, i32, ptr, i32,
                           f64, ptr, i32}),
-                 {i(101), i(111), i(111), i(M), i(N), i(K_), d(1.0), A, i(K_),
-                  B, i(N), d(0.0), C, i(N)});
+                 {i(101), i(ta ? 112 : 111), i(tb ? 112 : 111), i(M), i(N),
+                  i(K_), d(1.0), A, i(ta ? M : K_), B, i(tb ? K_ : N), d(0.0),
+                  C, i(N)});
     vals[op.result()] = C;
     return;
   }
@@ -498,6 +502,10 @@ void Emitter::emitTensorOp(const ir::Op &op) {
   case K::Insert:
     return emitIndexing(op);
   case K::Transpose: {
+    if (blasTransposes.count(&op)) { // dgemm reads it with CblasTrans
+      vals[op.result()] = get(op.operands[0]);
+      return;
+    }
     const Type *xt = op.operands[0]->type;
     int64_t M = xt->shape[0], N = xt->shape[1];
     Value *x = get(op.operands[0]), *dst = slot(op.result()->type);
