@@ -5,7 +5,9 @@
 // arena slots or noalias arguments). Elementwise ops are one flat loop;
 // broadcasting, reductions and transposes are nested loops with per-axis
 // strides (stride 0 on a broadcast axis); matmul is the i-k-j loop nest
-// whose inner loop is a unit-stride axpy.
+// whose inner loop is a unit-stride axpy, or cblas_dgemm where OpenBLAS
+// measured faster (preferBlas). Chains of elementwise ops share one loop
+// (findFusedElementwise in CodeGen.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/Emitter.h"
