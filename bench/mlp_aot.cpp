@@ -16,6 +16,10 @@
 
 using namespace mlp;
 
+// OpenBLAS (the model's large matmuls call cblas_dgemm), when linked: one
+// thread, as everything else here.
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
 namespace {
 Grads aot, ref;
 
@@ -50,6 +54,8 @@ BENCHMARK(BM_handwritten_grad);
 } // namespace
 
 int main(int argc, char **argv) {
+  if (openblas_set_num_threads)
+    openblas_set_num_threads(1);
   benchmark::Initialize(&argc, argv);
   setParams();
   bench::RatioReporter rep;

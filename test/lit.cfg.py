@@ -34,3 +34,18 @@ if shutil.which("dot"):
 import platform
 if platform.machine() == "x86_64" and platform.system() == "Linux":
     config.available_features.add("x86_64-linux")
+
+# A bpc built with OpenBLAS calls cblas_dgemm for large matmuls; tests of
+# that need it.
+import subprocess, tempfile
+with tempfile.TemporaryDirectory() as d:
+    probe = os.path.join(d, "probe.bp")
+    with open(probe, "w") as f:
+        f.write("fn f(a: f64[64, 64], b: f64[64, 8]) -> f64[64, 8] { return a @ b }\n")
+    try:
+        out = subprocess.run([bpc, "emit", "llvm", probe], capture_output=True,
+                             text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    if "cblas_dgemm" in out:
+        config.available_features.add("openblas")

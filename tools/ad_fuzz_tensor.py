@@ -15,11 +15,12 @@ only: tensors are a tiny flat-list class).  Programs are built from
     log_softmax,
   - indexing x[i], X[i, j], X[i] (constant or loop indices), slices with
     constant bounds (x[1:3], X[0:2, 1:], X[i, 1:]), on variables and on
-    expressions,
+    expressions, int indices after slices (X[:, j], X[1:3, j]),
   - tensor literals of scalar expressions ([a, 2.0 * b], [[..], [..]]) and of
     rank-1 rows ([u, v]),
   - var tensors updated element- or row-wise in for loops (v[i] = e,
-    v[i] += e, M[i, j] *= e, M[i] -= row), loop-carried tensor vars
+    v[i] += e, M[i, j] *= e, M[i] -= row) and slice-wise (v[1:3] = e,
+    M[:, j] += e, M[i, 0:2] -= e, M[0:2, 1:] *= e, e scalar or tensor), loop-carried tensor vars
     (h = tanh(h * a + b)), scalar accumulators, tensor-valued helper
     functions,
 and the function ends in a scalar (sum, mean, dot, ...).
@@ -315,21 +316,44 @@ def _ix(a, *idx):
     return T((n,), a.d[idx[0] * n:(idx[0] + 1) * n])
 
 
+def _region(a, spec):
+    """Flat indices of a slice, its shape: each spec entry is an int index
+    or a (lo, hi) pair, missing trailing entries are whole axes."""
+    spec = list(spec) + [(0, n) for n in a.shape[len(spec):]]
+    axes, shape = [], []
+    for e, n in zip(spec, a.shape):
+        if isinstance(e, int):
+            if not 0 <= e < n:
+                raise IndexError("index %d out of range %d" % (e, n))
+            axes.append([e])
+        else:
+            axes.append(range(e[0], e[1]))
+            shape.append(e[1] - e[0])
+    strides = [1] * len(a.shape)
+    for k in range(len(a.shape) - 2, -1, -1):
+        strides[k] = strides[k + 1] * a.shape[k + 1]
+    flat = [sum(i * st for i, st in zip(ix, strides))
+            for ix in itertools.product(*axes)]
+    return flat, tuple(shape)
+
+
 def _sl(a, *spec):
     """Slices: each spec entry is an int index or a (lo, hi) pair."""
-    if len(a.shape) == 1:
-        lo, hi = spec[0]
-        return T((hi - lo,), a.d[lo:hi])
-    n = a.shape[1]
-    s0 = spec[0]
-    s1 = spec[1] if len(spec) > 1 else (0, n)
-    if isinstance(s0, int):
-        row = a.d[s0 * n:(s0 + 1) * n]
-        return T((s1[1] - s1[0],), row[s1[0]:s1[1]])
-    out = []
-    for i in range(s0[0], s0[1]):
-        out += a.d[i * n + s1[0]:i * n + s1[1]]
-    return T((s0[1] - s0[0], s1[1] - s1[0]), out)
+    flat, shape = _region(a, spec)
+    return T(shape, [a.d[k] for k in flat])
+
+
+def _sset(a, spec, v):
+    """v[1:3] = e, M[:, j] = e, M[i, 0:2] = e (in place): e is a scalar or a
+    tensor of the slice's shape."""
+    flat, shape = _region(a, spec)
+    if isinstance(v, T):
+        assert v.shape == shape, (v.shape, shape)
+        vals = v.d
+    else:
+        vals = [float(v)] * len(flat)
+    for k, x in zip(flat, vals):
+        a.d[k] = x
 
 
 def _lit(elems):
@@ -385,7 +409,7 @@ PRELUDE = {
     "_norm": _norm, "_dot": _dot, "_softmax": _softmax,
     "_log_softmax": _log_softmax, "_mm": _mm, "_tr": _tr, "_outer": _outer,
     "_ix": _ix, "_sl": _sl, "_lit": _lit, "_full": _full, "_cp": _cp,
-    "_get": _get, "_set": _set, "float": float,
+    "_get": _get, "_set": _set, "_sset": _sset, "float": float,
 }
 
 
@@ -536,6 +560,10 @@ class Gen:
                 s[1] >= S[0]]
         if rows and self.ok("index"):
             cands.append(("row", 2))
+        cols = [(v, s) for v, s in sc.vars if len(S) == 1 and len(s) == 2 and
+                s[0] >= S[0]]
+        if cols and self.ok("index") and self.ok("slice"):
+            cands.append(("col", 1.5))
         bc = [(v, s) for v, s in sc.vars if s != () and s != S and
               self.broadcasts_to(s, S)]
         if bc:
@@ -560,6 +588,14 @@ class Gen:
             b, p = self.bounds(lo, lo + S[0], s[1])
             return ("%s[%s, %s]" % (v, i[0], b),
                     "_sl(%s, %s, %s)" % (v, i[1], p))
+        if k == "col":
+            # X[:, j], X[lo:hi, j]: an int index after a slice.
+            v, s = r.choice(cols)
+            j = self.index(sc, s[1])
+            lo = r.randrange(s[0] - S[0] + 1)
+            b, p = self.bounds(lo, lo + S[0], s[0])
+            return ("%s[%s, %s]" % (v, b, j[0]),
+                    "_sl(%s, %s, %s)" % (v, p, j[1]))
         if k == "bcast":
             v, s = r.choice(bc)
             c = lit(r, 0.3, 1.5)
@@ -867,6 +903,8 @@ class Gen:
                 self.elem_update(inner, blk, ind + 1, v, S, [i, j])
             else:
                 self.elem_update(inner, blk, ind + 1, v, S, [i])
+            if r.random() < 0.3 and self.ok("slice"):
+                self.slice_update(inner, blk, ind + 1, v, S, i)
             if r.random() < 0.4:
                 # a second update in the same loop (possibly reading v)
                 if len(S) == 2:
@@ -936,6 +974,40 @@ class Gen:
                 e = ("tanh(%s)" % e[0], "_u(_tanh, %s)" % e[1])
             blk.add(ind, "%s[%s] %s %s" % (v, ib, op, e[0]),
                     "_set(%s, %s, _b(%s, _get(%s, %s), %s))" % (v, ip, pn, v, ip, e[1]))
+
+    def slice_update(self, sc, blk, ind, v, S, i):
+        """v[lo:hi] op= e, M[:, j] op= e, M[i, lo:hi] op= e,
+        M[lo:hi, lo2:hi2] op= e, with e a scalar or of the slice's shape."""
+        r = self.rng
+        parts_b, parts_p, ES = [], [], []
+        form = r.choice(["col", "row", "block"]) if len(S) == 2 else "block"
+        for k, n in enumerate(S):
+            if (form == "col" and k == 1) or (form == "row" and k == 0):
+                j = (i, i) if form == "row" else self.index(sc, n)
+                parts_b.append(j[0])
+                parts_p.append(j[1])
+                continue
+            m = r.randint(1, n)
+            lo = r.randrange(n - m + 1)
+            b, p = self.bounds(lo, lo + m, n)
+            parts_b.append(b)
+            parts_p.append(p)
+            ES.append(m)
+        ES = tuple(ES) if r.random() < 0.8 else ()
+        e = self.expr(sc, ES, 2)
+        target = "%s[%s]" % (v, ", ".join(parts_b))
+        spec = "(%s,)" % ", ".join(parts_p)
+        op = r.choice(["=", "+=", "-=", "*="])
+        if op == "=":
+            blk.add(ind, "%s = %s" % (target, e[0]),
+                    "_sset(%s, %s, %s)" % (v, spec, e[1]))
+            return
+        pn = {"+=": "_ADD", "-=": "_SUB", "*=": "_MUL"}[op]
+        if op == "*=":
+            e = ("tanh(%s)" % e[0], "_u(_tanh, %s)" % e[1])
+        blk.add(ind, "%s %s %s" % (target, op, e[0]),
+                "_sset(%s, %s, _b(%s, _sl(%s, *%s), %s))" % (
+                    v, spec, pn, v, spec, e[1]))
 
     # ---- functions --------------------------------------------------------
 

@@ -321,6 +321,20 @@ private:
       }
       // The dense delta may still be another adjoint (x + x shares one);
       // when it is unused, DCE removes it (adjoint inserts are pure).
+    } else if (delta->def && delta->def->kind == OpKind::Unslice) {
+      // The adjoint of a slice is zero outside it: add into the region
+      // only (O(slice), in place), not a whole tensor.
+      Op *u = delta->def;
+      Value *g = u->operands[0];
+      std::vector<Value *> ops = {it->second};
+      ops.insert(ops.end(), u->operands.begin() + 1, u->operands.end());
+      Op *cur = b.create(OpKind::Slice, ops, {g->type});
+      cur->str = u->str;
+      ops = {it->second, b.binary(OpKind::FAdd, cur->result(), g)};
+      ops.insert(ops.end(), u->operands.begin() + 1, u->operands.end());
+      Op *sp = b.create(OpKind::Splice, ops, {it->second->type});
+      sp->str = u->str;
+      it->second = sp->result();
     } else {
       it->second = b.binary(OpKind::FAdd, it->second, delta);
     }

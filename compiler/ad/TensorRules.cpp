@@ -12,9 +12,11 @@
 //   C = A @ B          -> Ċ = Ȧ@B + A@Ḃ          Ā = C̄ @ Bᵀ, B̄ = Aᵀ @ C̄
 //     (and the vector forms: [M,K]@[K]: Ā = outer(c̄, b), b̄ = c̄ @ A;
 //      [K]@[K,N]: ā = B @ c̄, B̄ = outer(a, c̄); [K]@[K]: ā = c̄ b, b̄ = c̄ a)
-//   slice x            -> ẏ = slice ẋ            x̄ = unslice ȳ (zeros
-//   elsewhere) reduce_max         -> zero: it only appears under stop_gradient
-//   (the
+//   slice x, i         -> ẏ = slice ẋ, i         x̄ = unslice ȳ, i (zeros
+//                                                  elsewhere)
+//   splice v, e, i     -> ẏ = splice(v̇, ė, i)    v̄ = splice(ȳ, 0, i),
+//                                                  ē = slice ȳ, i
+//   reduce_max         -> zero: it only appears under stop_gradient (the
 //                         stable logsumexp / softmax), never on its own.
 //
 //===----------------------------------------------------------------------===//
@@ -40,6 +42,7 @@ bool isTensorRuleOp(OpKind k) {
   case OpKind::Pack:
   case OpKind::Slice:
   case OpKind::Unslice:
+  case OpKind::Splice:
     return true;
   default:
     return false;
@@ -90,6 +93,16 @@ Value *insert(ir::Builder &b, Value *v, Value *e, std::vector<Value *> idx) {
   return make(b, OpKind::Insert, ops, v->type);
 }
 
+/// slice / unslice / splice with the region `str` and indices `idx`.
+Value *region(ir::Builder &b, OpKind k, std::vector<Value *> ops,
+              const std::vector<Value *> &idx, const std::string &str,
+              const Type *t) {
+  ops.insert(ops.end(), idx.begin(), idx.end());
+  ir::Op *op = b.create(k, std::move(ops), {t});
+  op->str = str;
+  return op->result();
+}
+
 } // namespace
 
 void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
@@ -116,14 +129,22 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
       out[0] = transpose(b, g);
     return;
   case OpKind::Slice:
-  case OpKind::Unslice: {
-    // Transposes of each other, with the same offsets.
-    if (!w(0))
-      return;
-    ir::Op *t = b.create(
-        op.kind == OpKind::Slice ? OpKind::Unslice : OpKind::Slice, {g}, {xt});
-    t->str = op.str;
-    out[0] = t->result();
+  case OpKind::Unslice:
+    // Transposes of each other, with the same region.
+    if (w(0))
+      out[0] =
+          region(b, op.kind == OpKind::Slice ? OpKind::Unslice : OpKind::Slice,
+                 {g}, indices(op, 1, P), op.str, xt);
+    return;
+  case OpKind::Splice: {
+    // The read of g first (as for insert): the zeroing splice is then g's
+    // last use and codegen does it in place.
+    const Type *et = op.operands[1]->type;
+    auto idx = indices(op, 2, P);
+    if (w(1))
+      out[1] = region(b, OpKind::Slice, {g}, idx, op.str, et);
+    if (w(0))
+      out[0] = region(b, OpKind::Splice, {g, zeroOf(b, et)}, idx, op.str, xt);
     return;
   }
   case OpKind::Extract:
@@ -195,11 +216,10 @@ Value *tensorTangent(const ir::Op &op, const std::vector<Value *> &t,
   case OpKind::Transpose:
     return make(b, op.kind, {tan(0)}, rt, op.ival);
   case OpKind::Slice:
-  case OpKind::Unslice: {
-    ir::Op *t = b.create(op.kind, {tan(0)}, {rt});
-    t->str = op.str;
-    return t->result();
-  }
+  case OpKind::Unslice:
+    return region(b, op.kind, {tan(0)}, indices(op, 1, P), op.str, rt);
+  case OpKind::Splice:
+    return region(b, op.kind, {tan(0), tan(1)}, indices(op, 2, P), op.str, rt);
   case OpKind::Extract:
     return extract(b, tan(0), indices(op, 1, P), rt);
   case OpKind::Insert:

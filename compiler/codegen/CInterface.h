@@ -25,9 +25,10 @@ bool isExported(const ir::Function &f);
 void addCInterface(const ir::Module &m, llvm::Module &mod,
                    const std::string &prefix, uint64_t seed);
 
-/// The matching C99 / C++ header.
+/// The matching C99 / C++ header. usesBlas: the code calls cblas_dgemm
+/// (the comment then tells `.a`/`.o` users to link -lopenblas).
 void writeCHeader(const ir::Module &m, const sema::Program &prog,
                   const std::string &prefix, const std::string &source,
-                  std::ostream &os);
+                  std::ostream &os, bool usesBlas = false);
 
 } // namespace bp::codegen

@@ -256,7 +256,8 @@ void Emitter::findInPlaceInserts(const ir::Block &blk) {
     const ir::Op &op = *blk.ops[k];
     for (auto &r : op.regions)
       findInPlaceInserts(*r);
-    if (op.kind == ir::OpKind::Insert && reusable(op.operands[0], k))
+    if ((op.kind == ir::OpKind::Insert || op.kind == ir::OpKind::Splice) &&
+        reusable(op.operands[0], k))
       inPlace.insert(&op);
     // A loop whose initial tensor dies here carries it in place: the
     // loop's slot is that buffer (no copy in, none out).
@@ -305,6 +306,137 @@ void Emitter::findFusedBroadcasts(const ir::Function &f) {
   }
 }
 
+/// Elementwise ops whose code calls libm (no vector form in LLVM).
+static bool callsLibm(ir::OpKind k) {
+  switch (k) {
+  case ir::OpKind::Exp:
+  case ir::OpKind::Log:
+  case ir::OpKind::Sin:
+  case ir::OpKind::Cos:
+  case ir::OpKind::Tan:
+  case ir::OpKind::Tanh:
+  case ir::OpKind::Sigmoid:
+  case ir::OpKind::Softplus:
+  case ir::OpKind::Pow:
+  case ir::OpKind::FRem:
+  case ir::OpKind::Lgamma:
+  case ir::OpKind::Digamma:
+  case ir::OpKind::Trigamma:
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool Emitter::usesBlasFor(const ir::Op &op) const {
+  if (op.kind != ir::OpKind::MatMul || !useBlas)
+    return false;
+  const Type *at = op.operands[0]->type, *bt = op.operands[1]->type;
+  return at->rank() == 2 && bt->rank() == 2 &&
+         preferBlas(at->shape[0], at->shape[1], bt->shape[1]);
+}
+
+void Emitter::findBlasTransposes(const ir::Function &f) {
+  blasTransposes.clear();
+  if (!useBlas)
+    return;
+  std::map<const ir::Value *, std::vector<const ir::Op *>> users;
+  std::vector<const ir::Block *> blocks;
+  std::function<void(const ir::Block &)> walk = [&](const ir::Block &blk) {
+    blocks.push_back(&blk);
+    for (auto &op : blk.ops) {
+      for (ir::Value *v : op->operands)
+        users[v].push_back(op.get());
+      for (auto &r : op->regions)
+        walk(*r);
+    }
+  };
+  walk(*f.body);
+  for (const ir::Block *blk : blocks)
+    for (size_t k = 0; k < blk->ops.size(); ++k) {
+      const ir::Op &t = *blk->ops[k];
+      if (t.kind != ir::OpKind::Transpose)
+        continue;
+      auto &us = users[t.result()];
+      std::set<const ir::Op *> pending(us.begin(), us.end());
+      bool ok = !us.empty();
+      for (const ir::Op *u : us)
+        ok &= u->parent == blk && usesBlasFor(*u);
+      // The operand is read where the matmuls run: nothing in between may
+      // write a buffer it could be.
+      for (size_t j = k + 1; ok && j < blk->ops.size() && !pending.empty();
+           ++j) {
+        const ir::Op &o = *blk->ops[j];
+        if (pending.erase(&o))
+          continue;
+        ok &= o.regions.empty() && !inPlace.count(&o) &&
+              o.kind != ir::OpKind::Call && o.kind != ir::OpKind::ParamStore &&
+              o.kind != ir::OpKind::ParamAdd;
+      }
+      if (ok && pending.empty())
+        blasTransposes.insert(&t);
+    }
+}
+
+void Emitter::findFusedElementwise(const ir::Function &f) {
+  fusedElementwise.clear();
+  std::map<const ir::Op *, bool> treeCalls; // a fused op's tree calls libm
+  std::map<const ir::Value *, std::vector<const ir::Op *>> users;
+  std::vector<const ir::Block *> blocks;
+  std::function<void(const ir::Block &)> walk = [&](const ir::Block &blk) {
+    blocks.push_back(&blk);
+    for (auto &op : blk.ops) {
+      for (ir::Value *v : op->operands)
+        users[v].push_back(op.get());
+      for (auto &r : op->regions)
+        walk(*r);
+    }
+  };
+  walk(*f.body);
+  for (const ir::Block *blk : blocks) {
+    for (size_t k = 0; k < blk->ops.size(); ++k) {
+      const ir::Op &p = *blk->ops[k];
+      if (!isElementwise(p.kind) || p.results.size() != 1 ||
+          !p.result()->type->isTensor())
+        continue;
+      auto &us = users[p.result()];
+      if (us.size() != 1)
+        continue;
+      const ir::Op *u = us[0];
+      if (u->parent != blk || !isElementwise(u->kind) ||
+          !u->result()->type->isTensor() ||
+          u->result()->type->shape != p.result()->type->shape)
+        continue;
+      // p's operands are read where u runs: nothing in between may write
+      // a buffer they could be (in-place updates, calls, param stores).
+      bool ok = true;
+      size_t j = k + 1;
+      for (; j < blk->ops.size() && blk->ops[j].get() != u; ++j) {
+        const ir::Op &o = *blk->ops[j];
+        ok &= o.regions.empty() && !inPlace.count(&o) &&
+              o.kind != ir::OpKind::Call && o.kind != ir::OpKind::ParamStore &&
+              o.kind != ir::OpKind::ParamAdd;
+      }
+      // LLVM vectorises loops of arithmetic, not loops that call libm
+      // (exp, tanh, ...): fusing one kind into the other makes the
+      // arithmetic scalar. That only pays when the tensors are too big for
+      // the L1 cache and the saved memory traffic dominates (measured in
+      // docs/TENSORS.md).
+      bool pCalls = callsLibm(p.kind);
+      for (ir::Value *v : p.operands)
+        if (v->def && fusedElementwise.count(v->def))
+          pCalls |= treeCalls[v->def];
+      bool mixed = pCalls != callsLibm(u->kind);
+      if (mixed && p.result()->type->numElements() < 4096)
+        ok = false;
+      if (ok && j < blk->ops.size()) {
+        fusedElementwise.insert(&p);
+        treeCalls[&p] = pCalls;
+      }
+    }
+  }
+}
+
 void Emitter::define(const ir::Function &f) {
   curIR = &f;
   cur = mod->getFunction(functionSymbol(f.name));
@@ -317,6 +449,8 @@ void Emitter::define(const ir::Function &f) {
   reuseInit.clear();
   findInPlaceInserts(*f.body);
   findFusedBroadcasts(f);
+  findFusedElementwise(f);
+  findBlasTransposes(f);
   arenaBytes = 0;
   arenaSlots.clear();
   auto *entry = llvm::BasicBlock::Create(ctx, "entry", cur);
@@ -530,6 +664,8 @@ void Emitter::emit(const ir::Op &op) {
   auto set = [&](Value *v) { vals[op.result()] = v; };
   if (op.kind == K::Broadcast && fusedBroadcasts.count(&op))
     return set(in(0)); // read through strides by its users
+  if (fusedElementwise.count(&op))
+    return; // computed inside its user's loop
   if (isElementwise(op.kind)) {
     bool tensor = op.result()->type->isTensor();
     if (tensor)
@@ -1137,10 +1273,20 @@ void Emitter::emitWhile(const ir::Op &op) {
     vals[op.result(i)] = slots[i] ? slots[i] : (Value *)phis[i];
 }
 
-std::unique_ptr<llvm::Module>
-emitLLVM(const ir::Module &m, llvm::LLVMContext &ctx, bool checkNumerics) {
+bool blasAvailable() {
+#ifdef BP_HAVE_OPENBLAS
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::unique_ptr<llvm::Module> emitLLVM(const ir::Module &m,
+                                       llvm::LLVMContext &ctx,
+                                       bool checkNumerics, bool useBlas) {
   Emitter e(m, ctx);
   e.checkNumerics = checkNumerics;
+  e.useBlas = useBlas;
   auto mod = e.run();
   std::string err;
   llvm::raw_string_ostream os(err);

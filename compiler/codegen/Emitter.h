@@ -34,6 +34,8 @@ public:
       : irMod(m), ctx(ctx), b(ctx) {}
   std::unique_ptr<llvm::Module> run();
   bool checkNumerics = false;
+  /// Large matmuls call cblas_dgemm (see preferBlas in Tensor.cpp).
+  bool useBlas = false;
 
 private:
   using Value = llvm::Value;
@@ -68,6 +70,22 @@ private:
   /// them, never materialised: `outer(a, b)` is one loop.
   std::set<const ir::Op *> fusedBroadcasts;
   void findFusedBroadcasts(const ir::Function &f);
+  /// Elementwise tensor ops computed inside their only user's loop (an
+  /// elementwise op of the same shape later in the same block, with no
+  /// buffer written in place, no call and no param store in between):
+  /// `tanh(x @ W + b)` is one loop after the matmul.
+  std::set<const ir::Op *> fusedElementwise;
+  void findFusedElementwise(const ir::Function &f);
+  /// Transposes read only by matmuls that call cblas_dgemm later in the same
+  /// block (nothing written in between): never materialised, dgemm reads
+  /// the untransposed operand with CblasTrans (the gradient's Xᵀ @ dH).
+  std::set<const ir::Op *> blasTransposes;
+  void findBlasTransposes(const ir::Function &f);
+  bool usesBlasFor(const ir::Op &matmul) const;
+  /// Element `idx` (nested loops) or `flat` (one loop, no strided reads) of
+  /// elementwise `op`'s result, with fused producers computed inline.
+  Value *elementOfOp(const ir::Op &op, const std::vector<Value *> &idx,
+                     Value *flat, const std::vector<int64_t> &rs);
   std::vector<int64_t> broadcastStrides(const ir::Op &bc);
   void findInPlaceInserts(const ir::Block &blk);
 
@@ -155,6 +173,16 @@ private:
   void emitIndexing(const ir::Op &op);
   Value *offsetOf(const ir::Op &op, const Type *t, size_t firstIndex,
                   size_t count);
+  void checkIndex(const ir::Op &op, Value *i, int64_t axis, int64_t size);
+  /// The region of a slice / unslice / splice in a tensor of shape `full`:
+  /// its base offset (indices from operand `first` on, checked) and the
+  /// stride in `full` of each kept axis.
+  std::pair<Value *, std::vector<int64_t>>
+  sliceRegion(const ir::Op &op, const std::vector<int64_t> &full, size_t first);
+  /// Copies between the region (base, strides) of `full` and the dense
+  /// tensor `part` of type `partT`, into `full` when `intoFull`.
+  void copyRegion(Value *full, Value *part, const Type *partT, Value *base,
+                  const std::vector<int64_t> &strides, bool intoFull);
 };
 
 } // namespace bp::codegen

@@ -5,7 +5,9 @@
 // arena slots or noalias arguments). Elementwise ops are one flat loop;
 // broadcasting, reductions and transposes are nested loops with per-axis
 // strides (stride 0 on a broadcast axis); matmul is the i-k-j loop nest
-// whose inner loop is a unit-stride axpy.
+// whose inner loop is a unit-stride axpy, or cblas_dgemm where OpenBLAS
+// measured faster (preferBlas). Chains of elementwise ops share one loop
+// (findFusedElementwise in CodeGen.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/Emitter.h"
@@ -118,70 +120,68 @@ std::vector<int64_t> Emitter::broadcastStrides(const ir::Op &bc) {
   return map;
 }
 
+llvm::Value *Emitter::elementOfOp(const ir::Op &op,
+                                  const std::vector<Value *> &idx, Value *flat,
+                                  const std::vector<int64_t> &rs) {
+  auto load = [&](Value *base, const std::vector<int64_t> &strides) {
+    Value *off = flat;
+    if (!flat) {
+      off = b.getInt64(0);
+      for (size_t j = 0; j < idx.size(); ++j)
+        if (strides[j])
+          off = b.CreateAdd(off, b.CreateMul(idx[j], b.getInt64(strides[j])));
+    }
+    return b.CreateLoad(f64, b.CreateGEP(f64, base, off));
+  };
+  std::vector<Value *> xs;
+  for (ir::Value *v : op.operands) {
+    const ir::Op *d = v->def;
+    if (d && fusedElementwise.count(d))
+      xs.push_back(elementOfOp(*d, idx, flat, rs));
+    else if (!v->type->isTensor())
+      xs.push_back(get(v));
+    else if (d && fusedBroadcasts.count(d))
+      // Read through the broadcast's strides (nested loops only).
+      xs.push_back(d->operands[0]->type->isTensor()
+                       ? load(get(v), broadcastStrides(*d))
+                       : get(v));
+    else
+      xs.push_back(load(get(v), rs));
+  }
+  Value *r = scalar(op, xs);
+  if (checkNumerics)
+    checkFinite(op, r, xs);
+  if (r->getType() == i1)
+    r = b.CreateUIToFP(r, f64);
+  return r;
+}
+
+/// One loop over the result computes `op` and every elementwise op fused
+/// into it; nested loops when a fused broadcast is read with strides.
 void Emitter::emitElementwise(const ir::Op &op) {
   const Type *rt = op.result()->type;
   Value *dst = slot(rt);
-  std::vector<Value *> ins;
-  for (ir::Value *v : op.operands)
-    ins.push_back(get(v));
-  bool fused = false;
-  for (ir::Value *v : op.operands)
-    fused |= v->def && fusedBroadcasts.count(v->def);
-  if (fused) {
-    // Nested loops over the result; fused broadcasts are read with their
-    // own strides, other tensors row-major, scalars as they are.
-    auto rs = stridesOf(rt->shape);
-    std::vector<std::vector<int64_t>> strides;
-    for (ir::Value *v : op.operands) {
-      if (v->def && fusedBroadcasts.count(v->def))
-        strides.push_back(broadcastStrides(*v->def));
-      else if (v->type->isTensor())
-        strides.push_back(rs);
-      else
-        strides.push_back({});
-    }
+  std::function<bool(const ir::Op &)> strided = [&](const ir::Op &o) {
+    for (ir::Value *v : o.operands)
+      if (v->def && (fusedBroadcasts.count(v->def) ||
+                     (fusedElementwise.count(v->def) && strided(*v->def))))
+        return true;
+    return false;
+  };
+  auto rs = stridesOf(rt->shape);
+  if (strided(op)) {
     loops(rt->shape, [&](const std::vector<Value *> &idx) {
-      std::vector<Value *> xs;
-      for (size_t k = 0; k < ins.size(); ++k) {
-        const Type *st =
-            op.operands[k]->def && fusedBroadcasts.count(op.operands[k]->def)
-                ? op.operands[k]->def->operands[0]->type
-                : op.operands[k]->type;
-        if (!st->isTensor()) {
-          xs.push_back(ins[k]);
-          continue;
-        }
-        Value *off = b.getInt64(0);
-        for (size_t j = 0; j < idx.size(); ++j)
-          if (strides[k][j])
-            off = b.CreateAdd(off,
-                              b.CreateMul(idx[j], b.getInt64(strides[k][j])));
-        xs.push_back(b.CreateLoad(f64, b.CreateGEP(f64, ins[k], off)));
-      }
-      Value *r = scalar(op, xs);
-      if (checkNumerics)
-        checkFinite(op, r, xs);
-      if (r->getType() == i1)
-        r = b.CreateUIToFP(r, f64);
+      Value *r = elementOfOp(op, idx, nullptr, rs);
       Value *ro = b.getInt64(0);
       for (size_t j = 0; j < idx.size(); ++j)
         ro = b.CreateAdd(ro, b.CreateMul(idx[j], b.getInt64(rs[j])));
       b.CreateStore(r, b.CreateGEP(f64, dst, ro));
     });
-    vals[op.result()] = dst;
-    return;
+  } else {
+    loop(b.getInt64(rt->numElements()), [&](Value *i) {
+      b.CreateStore(elementOfOp(op, {}, i, rs), b.CreateGEP(f64, dst, i));
+    });
   }
-  loop(b.getInt64(rt->numElements()), [&](Value *i) {
-    std::vector<Value *> xs;
-    for (size_t k = 0; k < ins.size(); ++k)
-      xs.push_back(elementOf(ins[k], op.operands[k]->type, i));
-    Value *r = scalar(op, xs);
-    if (checkNumerics)
-      checkFinite(op, r, xs);
-    if (r->getType() == i1)
-      r = b.CreateUIToFP(r, f64);
-    b.CreateStore(r, b.CreateGEP(f64, dst, i));
-  });
   vals[op.result()] = dst;
 }
 
@@ -198,19 +198,64 @@ llvm::Value *Emitter::offsetOf(const ir::Op &op, const Type *t,
       off = b.CreateAdd(off, b.CreateMul(i, b.getInt64(strides[k])));
       continue;
     }
-    Value *bad = b.CreateICmpUGE(i, b.getInt64(t->shape[k]));
-    auto *err = newBlock("index.error"), *ok = newBlock("index.ok");
-    b.CreateCondBr(bad, err, ok);
-    b.SetInsertPoint(err);
-    auto [file, line, col] = location(op.loc);
-    b.CreateCall(runtime("bp_index_error", b.getVoidTy(),
-                         {ptr, b.getInt32Ty(), b.getInt32Ty(), i64, i64, i64}),
-                 {file, line, col, i, b.getInt64(k), b.getInt64(t->shape[k])});
-    b.CreateUnreachable();
-    b.SetInsertPoint(ok);
+    checkIndex(op, i, (int64_t)k, t->shape[k]);
     off = b.CreateAdd(off, b.CreateMul(i, b.getInt64(strides[k])));
   }
   return off;
+}
+
+void Emitter::checkIndex(const ir::Op &op, Value *i, int64_t axis,
+                         int64_t size) {
+  Value *bad = b.CreateICmpUGE(i, b.getInt64(size));
+  auto *err = newBlock("index.error"), *ok = newBlock("index.ok");
+  b.CreateCondBr(bad, err, ok);
+  b.SetInsertPoint(err);
+  auto [file, line, col] = location(op.loc);
+  b.CreateCall(runtime("bp_index_error", b.getVoidTy(),
+                       {ptr, b.getInt32Ty(), b.getInt32Ty(), i64, i64, i64}),
+               {file, line, col, i, b.getInt64(axis), b.getInt64(size)});
+  b.CreateUnreachable();
+  b.SetInsertPoint(ok);
+}
+
+std::pair<llvm::Value *, std::vector<int64_t>>
+Emitter::sliceRegion(const ir::Op &op, const std::vector<int64_t> &full,
+                     size_t first) {
+  auto strides = stridesOf(full);
+  std::vector<int64_t> kept;
+  Value *base = b.getInt64(0);
+  std::stringstream ss(op.str);
+  std::string part;
+  size_t next = first;
+  for (size_t k = 0; std::getline(ss, part, ','); ++k) {
+    if (part == "i") {
+      Value *i = get(op.operands[next++]);
+      if (!op.adjoint) // AD's copies reuse indices the primal checked
+        checkIndex(op, i, (int64_t)k, full[k]);
+      base = b.CreateAdd(base, b.CreateMul(i, b.getInt64(strides[k])));
+      continue;
+    }
+    base = b.CreateAdd(base, b.getInt64(std::stoll(part) * strides[k]));
+    kept.push_back(strides[k]);
+  }
+  return {base, kept};
+}
+
+void Emitter::copyRegion(Value *full, Value *part, const Type *partT,
+                         Value *base, const std::vector<int64_t> &strides,
+                         bool intoFull) {
+  auto ps = stridesOf(partT->shape);
+  loops(partT->shape, [&](const std::vector<Value *> &idx) {
+    Value *fo = base, *po = b.getInt64(0);
+    for (size_t j = 0; j < idx.size(); ++j) {
+      fo = b.CreateAdd(fo, b.CreateMul(idx[j], b.getInt64(strides[j])));
+      po = b.CreateAdd(po, b.CreateMul(idx[j], b.getInt64(ps[j])));
+    }
+    Value *src = intoFull ? part : full, *dst = intoFull ? full : part;
+    Value *so = intoFull ? po : fo, *d = intoFull ? fo : po;
+    b.CreateStore(b.CreateLoad(f64, b.CreateGEP(f64, src, so)),
+                  b.CreateGEP(f64, dst, d));
+  });
 }
 
 void Emitter::emitIndexing(const ir::Op &op) {
@@ -348,6 +393,17 @@ void Emitter::emitReduce(const ir::Op &op) {
   vals[op.result()] = dst;
 }
 
+/// Whether [M,K] @ [K,N] is faster by OpenBLAS's dgemm (one thread) than
+/// by the generated loops, as measured by bench/matmul.cpp (numbers in
+/// docs/TENSORS.md): the loops' unit-stride inner loop runs over N, so a
+/// narrow N (< 32) favours dgemm, and above 64^3 multiply-adds dgemm's cache
+/// blocking wins (1.2x at 96^3, 2.3x at 512^3); below 8^3 the call costs
+/// more than the loops.
+bool preferBlas(int64_t M, int64_t K, int64_t N) {
+  int64_t macs = M * K * N;
+  return macs >= 8 * 8 * 8 && (N < 32 || macs > 64 * 64 * 64);
+}
+
 void Emitter::emitMatMul(const ir::Op &op) {
   const Type *at = op.operands[0]->type, *bt = op.operands[1]->type;
   Value *A = get(op.operands[0]), *B = get(op.operands[1]);
@@ -368,6 +424,26 @@ void Emitter::emitMatMul(const ir::Op &op) {
   }
   const Type *rt = op.result()->type;
   Value *C = slot(rt);
+  if (usesBlasFor(op)) {
+    // C = A @ B by OpenBLAS: cblas_dgemm(RowMajor, NoTrans, NoTrans, M, N,
+    // K, 1, A, K, B, N, 0, C, N) (beta = 0: C is not read). An operand that
+    // is a transpose dgemm reads untransposed: CblasTrans, and the leading
+    // dimension is the stored matrix's row length.
+    int64_t M = at->shape[0], K_ = at->shape[1], N = bt->shape[1];
+    bool ta = op.operands[0]->def && blasTransposes.count(op.operands[0]->def);
+    bool tb = op.operands[1]->def && blasTransposes.count(op.operands[1]->def);
+    auto *i32 = b.getInt32Ty();
+    auto i = [&](int64_t v) { return b.getInt32((uint32_t)v); };
+    auto d = [&](double v) { return llvm::ConstantFP::get(f64, v); };
+    b.CreateCall(runtime("cblas_dgemm", b.getVoidTy(),
+                         {i32, i32, i32, i32, i32, i32, f64, ptr, i32, ptr, i32,
+                          f64, ptr, i32}),
+                 {i(101), i(ta ? 112 : 111), i(tb ? 112 : 111), i(M), i(N),
+                  i(K_), d(1.0), A, i(ta ? M : K_), B, i(tb ? K_ : N), d(0.0),
+                  C, i(N)});
+    vals[op.result()] = C;
+    return;
+  }
   b.CreateMemSet(C, b.getInt8(0), rt->numElements() * 8, llvm::MaybeAlign(8));
   if (at->rank() == 2 && bt->rank() == 2) {
     int64_t K_ = at->shape[1], N = bt->shape[1];
@@ -428,6 +504,10 @@ void Emitter::emitTensorOp(const ir::Op &op) {
   case K::Insert:
     return emitIndexing(op);
   case K::Transpose: {
+    if (blasTransposes.count(&op)) { // dgemm reads it with CblasTrans
+      vals[op.result()] = get(op.operands[0]);
+      return;
+    }
     const Type *xt = op.operands[0]->type;
     int64_t M = xt->shape[0], N = xt->shape[1];
     Value *x = get(op.operands[0]), *dst = slot(op.result()->type);
@@ -459,50 +539,34 @@ void Emitter::emitTensorOp(const ir::Op &op) {
     return;
   }
   case K::Unslice: {
-    // The operand goes at offsets `str` of a zero tensor of the result type.
+    // The operand goes into the region `str` of zeros of the result type.
     const Type *gt = op.operands[0]->type, *rt = op.result()->type;
-    std::vector<int64_t> lo;
-    std::stringstream ss(op.str);
-    std::string part;
-    while (std::getline(ss, part, ','))
-      lo.push_back(std::stoll(part));
-    auto gs = stridesOf(gt->shape), rs = stridesOf(rt->shape);
-    Value *g = get(op.operands[0]), *dst = slot(rt);
+    Value *dst = slot(rt);
     b.CreateMemSet(dst, b.getInt8(0), rt->numElements() * 8,
                    llvm::MaybeAlign(8));
-    loops(gt->shape, [&](const std::vector<Value *> &idx) {
-      Value *go = b.getInt64(0), *ro = b.getInt64(0);
-      for (size_t j = 0; j < idx.size(); ++j) {
-        go = b.CreateAdd(go, b.CreateMul(idx[j], b.getInt64(gs[j])));
-        ro = b.CreateAdd(ro, b.CreateMul(b.CreateAdd(idx[j], b.getInt64(lo[j])),
-                                         b.getInt64(rs[j])));
-      }
-      b.CreateStore(b.CreateLoad(f64, b.CreateGEP(f64, g, go)),
-                    b.CreateGEP(f64, dst, ro));
-    });
+    auto [base, strides] = sliceRegion(op, rt->shape, 1);
+    copyRegion(dst, get(op.operands[0]), gt, base, strides, true);
     vals[op.result()] = dst;
     return;
   }
   case K::Slice: {
-    // str: "lo,lo,..." start offsets per axis of the operand.
     const Type *xt = op.operands[0]->type, *rt = op.result()->type;
-    std::vector<int64_t> lo;
-    std::stringstream ss(op.str);
-    std::string part;
-    while (std::getline(ss, part, ','))
-      lo.push_back(std::stoll(part));
-    auto xs = stridesOf(xt->shape), rs = stridesOf(rt->shape);
-    Value *x = get(op.operands[0]), *dst = slot(rt);
-    loops(rt->shape, [&](const std::vector<Value *> &idx) {
-      Value *xo = b.getInt64(0), *ro = b.getInt64(0);
-      for (size_t j = 0; j < idx.size(); ++j) {
-        xo = b.CreateAdd(xo, b.CreateMul(b.CreateAdd(idx[j], b.getInt64(lo[j])),
-                                         b.getInt64(xs[j])));
-        ro = b.CreateAdd(ro, b.CreateMul(idx[j], b.getInt64(rs[j])));
-      }
-      b.CreateStore(b.CreateLoad(f64, b.CreateGEP(f64, x, xo)),
-                    b.CreateGEP(f64, dst, ro));
-    });
+    auto [base, strides] = sliceRegion(op, xt->shape, 1);
+    Value *dst = slot(rt);
+    copyRegion(get(op.operands[0]), dst, rt, base, strides, false);
+    vals[op.result()] = dst;
+    return;
+  }
+  case K::Splice: {
+    // v with the region replaced by e; in v's buffer when v dies here.
+    const Type *vt = op.operands[0]->type, *et = op.operands[1]->type;
+    auto [base, strides] = sliceRegion(op, vt->shape, 2);
+    Value *dst = get(op.operands[0]);
+    if (!inPlace.count(&op)) {
+      dst = slot(vt);
+      copyTensor(dst, get(op.operands[0]), vt);
+    }
+    copyRegion(dst, get(op.operands[1]), et, base, strides, true);
     vals[op.result()] = dst;
     return;
   }

@@ -117,7 +117,11 @@ ExitCode buildOutput(const ir::Module &m, const sema::Program &prog,
 
   std::string prefix = o.prefix.empty() ? defaultPrefix(out) : o.prefix;
   llvm::LLVMContext ctx;
-  auto mod = codegen::emitLLVM(m, ctx);
+  // OpenBLAS for large matmuls, unless --no-blas or a cross build (the
+  // target may have no OpenBLAS).
+  auto mod = codegen::emitLLVM(
+      m, ctx, false, o.blas && o.target.empty() && codegen::blasAvailable());
+  bool usesBlas = mod->getFunction("cblas_dgemm") != nullptr;
   codegen::addCInterface(m, *mod, prefix, o.seed);
   codegen::optimize(*mod, *tm, o.optLevel);
 
@@ -147,10 +151,12 @@ ExitCode buildOutput(const ir::Module &m, const sema::Program &prog,
   }
   std::string err;
   if (isSo) {
-    if (runTool("cc",
-                {"-shared", "-o", out, objPath, BP_RUNTIME_ARCHIVE, "-lstdc++",
-                 "-lm"},
-                err) != 0) {
+    std::vector<std::string> args = {"-shared", "-o", out, objPath,
+                                     BP_RUNTIME_ARCHIVE};
+    if (usesBlas)
+      args.push_back("-lopenblas");
+    args.insert(args.end(), {"-lstdc++", "-lm"});
+    if (runTool("cc", args, err) != 0) {
       std::cerr << "bpc: error: " << err << '\n';
       return ExitCode::Usage;
     }
@@ -189,7 +195,7 @@ ExitCode buildOutput(const ir::Module &m, const sema::Program &prog,
     std::cerr << "bpc: error: cannot write '" << header.string() << "'\n";
     return ExitCode::Usage;
   }
-  codegen::writeCHeader(m, prog, prefix, sourcePath, h);
+  codegen::writeCHeader(m, prog, prefix, sourcePath, h, usesBlas);
   std::cout << "wrote " << out << " and " << header.string() << '\n';
   return ExitCode::Success;
 }

@@ -220,6 +220,7 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     b.prefix = o.prefix;
     b.optLevel = o.optLevel;
     b.seed = o.seed ? *o.seed : 0;
+    b.blas = o.blas;
     return buildOutput(*irMod, prog, path, b);
   }
 
@@ -232,7 +233,8 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   }
   std::unique_ptr<JIT> jit = std::move(*jitOr);
   auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto mod = codegen::emitLLVM(*irMod, *ctx, o.checkNumerics);
+  auto mod = codegen::emitLLVM(*irMod, *ctx, o.checkNumerics,
+                               o.blas && codegen::blasAvailable());
   codegen::optimize(*mod, jit->targetMachine(), o.optLevel);
   if (o.action == Action::Llvm || o.action == Action::Asm) {
     if (!o.fnFilter.empty()) {

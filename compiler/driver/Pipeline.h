@@ -43,6 +43,7 @@ struct PipelineOptions {
   bool verifyDiagnostics = false;
   bool simplify = true;
   bool checkNumerics = false; // --check-numerics
+  bool blas = true;           // --no-blas: no cblas_dgemm calls
   std::optional<uint64_t> seed;
   std::string loadPath; // --load: params file read before running
   // bpc train flags (override the train block).

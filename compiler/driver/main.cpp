@@ -45,6 +45,8 @@ options:
   train: --epochs N --lr X --batch N --optimizer sgd|momentum|adam
          --clip X --save PATH
   --no-simplify            skip the IR cleanup passes
+  --no-blas                every matmul as generated loops (default: large
+                           ones call OpenBLAS's cblas_dgemm; docs/TENSORS.md)
   --check-numerics         run/train: stop at the first operation (forward or
                            gradient) that turns finite values into nan/inf
   --verify-diagnostics     check `# expected-error {{...}}` comments against
@@ -180,6 +182,8 @@ static int realMain(int argc, char **argv) {
       opts.svg = true;
     } else if (a == "--check-numerics") {
       opts.checkNumerics = true;
+    } else if (a == "--no-blas") {
+      opts.blas = false;
     } else if (a == "--no-simplify") {
       opts.simplify = false;
     } else if (a == "--verify-diagnostics") {

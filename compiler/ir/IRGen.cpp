@@ -399,29 +399,61 @@ private:
     }
   }
 
+  /// The region string of a slice / splice (ir/Ops.def) for the axes from
+  /// `first` on of `ix`'s base: `i` for an int index, else the start.
+  std::string regionSpec(const IndexExpr &ix, size_t first) {
+    const auto &bounds = prog.slices.at(&ix);
+    size_t rank = typeOf(*ix.base)->rank(), kept = 0;
+    std::string spec;
+    for (size_t k = 0; k < rank; ++k) {
+      bool indexed = k < ix.indices.size() && !ix.indices[k].isSlice;
+      if (!indexed)
+        ++kept;
+      if (k < first)
+        continue;
+      spec += spec.empty() ? "" : ",";
+      spec += indexed ? "i" : std::to_string(bounds[kept - 1].lo);
+    }
+    return spec;
+  }
+
   /// v[i, j] op= e  ->  v = insert(v, extract(v, i, j) op e, i, j)
+  /// v[i, 1:3] op= e  ->  v = splice(v, slice(v, i) op e, i)
   void lowerElementUpdate(const AssignStmt &a, const IndexExpr &ix) {
     auto &name = static_cast<const NameExpr &>(*ix.base).name;
     const Type *et = typeOf(ix);
+    bool sliced = prog.slices.count(&ix) != 0;
     std::vector<ir::Value *> idx;
     for (auto &i : ix.indices)
-      idx.push_back(lowerExpr(*i.index));
+      if (!i.isSlice)
+        idx.push_back(lowerExpr(*i.index));
     ir::Value *value = toShape(lowerExpr(*a.value), et);
     ir::Value *v = lookup(name)->vals[0];
     b.loc = a.loc;
-    if (a.op != AssignOp::Set) {
-      std::vector<ir::Value *> ops = {v};
+    std::string spec = sliced ? regionSpec(ix, 0) : "";
+    auto withIdx = [&](std::vector<ir::Value *> ops) {
       ops.insert(ops.end(), idx.begin(), idx.end());
-      ir::Value *cur = b.create(ir::OpKind::Extract, ops, {et})->result();
+      return ops;
+    };
+    if (a.op != AssignOp::Set) {
+      ir::Op *read = b.create(sliced ? ir::OpKind::Slice : ir::OpKind::Extract,
+                              withIdx({v}), {et});
+      read->str = spec;
       ir::OpKind k = a.op == AssignOp::Add   ? ir::OpKind::FAdd
                      : a.op == AssignOp::Sub ? ir::OpKind::FSub
                      : a.op == AssignOp::Mul ? ir::OpKind::FMul
                                              : ir::OpKind::FDiv;
-      value = b.binary(k, cur, value);
+      value = b.binary(k, read->result(), value);
     }
-    std::vector<ir::Value *> ops = {v, value};
-    ops.insert(ops.end(), idx.begin(), idx.end());
-    ir::Value *updated = b.create(ir::OpKind::Insert, ops, {v->type})->result();
+    if (sliced && !value->type->isTensor()) {
+      ir::Op *fill = b.create(ir::OpKind::Broadcast, {value}, {et});
+      fill->ival = -1;
+      value = fill->result();
+    }
+    ir::Op *op = b.create(sliced ? ir::OpKind::Splice : ir::OpKind::Insert,
+                          withIdx({v, value}), {v->type});
+    op->str = spec;
+    ir::Value *updated = op->result();
     updated->name = name;
     lookup(name)->vals = {updated};
   }
@@ -764,21 +796,25 @@ private:
         if (!a.isSlice)
           ops.push_back(lowerExpr(*a.index));
       b.loc = e.loc;
-      auto sl = prog.slices.find(&ix);
-      if (sl == prog.slices.end())
+      if (!prog.slices.count(&ix))
         return b.create(ir::OpKind::Extract, ops, {typeOf(e)})->result();
-      // Leading int indices first (a view), then the constant-bound slice.
+      // Leading int indices first (a view), then the slice of the other
+      // axes, which may index some of them (`X[:, j]`).
+      size_t lead = 0;
+      while (lead < ix.indices.size() && !ix.indices[lead].isSlice)
+        ++lead;
       ir::Value *x = base;
-      if (ops.size() > 1) {
-        std::vector<int64_t> rest(base->type->shape.begin() + (ops.size() - 1),
+      if (lead > 0) {
+        std::vector<int64_t> rest(base->type->shape.begin() + lead,
                                   base->type->shape.end());
-        x = b.create(ir::OpKind::Extract, ops, {T.tensor(rest)})->result();
+        x = b.create(ir::OpKind::Extract, {ops.begin(), ops.begin() + lead + 1},
+                     {T.tensor(rest)})
+                ->result();
       }
-      std::string offsets;
-      for (auto &bd : sl->second)
-        offsets += (offsets.empty() ? "" : ",") + std::to_string(bd.lo);
-      ir::Op *op = b.create(ir::OpKind::Slice, {x}, {typeOf(e)});
-      op->str = offsets;
+      std::vector<ir::Value *> sops = {x};
+      sops.insert(sops.end(), ops.begin() + lead + 1, ops.end());
+      ir::Op *op = b.create(ir::OpKind::Slice, sops, {typeOf(e)});
+      op->str = regionSpec(ix, lead);
       return op->result();
     }
     case ExprKind::TensorLit: {

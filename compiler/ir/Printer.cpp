@@ -151,6 +151,7 @@ private:
       break;
     case OpKind::Slice:
     case OpKind::Unslice:
+    case OpKind::Splice:
       os << " [" << op.str << "]";
       break;
     case OpKind::ReadCsv:

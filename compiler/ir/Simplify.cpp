@@ -14,6 +14,11 @@ bool hasEffects(const Op &op) {
   // checked: without uses they can go.
   if ((op.kind == OpKind::Insert || op.kind == OpKind::Extract) && op.adjoint)
     return false;
+  // A slice with int indices checks them (unless AD made it, see above).
+  if ((op.kind == OpKind::Slice || op.kind == OpKind::Unslice ||
+       op.kind == OpKind::Splice) &&
+      op.str.find('i') != std::string::npos)
+    return !op.adjoint;
   switch (op.kind) {
   case OpKind::Print:
   case OpKind::Assert:

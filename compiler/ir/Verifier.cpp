@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 #include "ir/Verifier.h"
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -227,12 +228,29 @@ private:
     case OpKind::ReduceSum:
     case OpKind::ReduceMax:
     case OpKind::Transpose:
-    case OpKind::Slice:
-    case OpKind::Unslice:
       if (nOps(1) && (!op.operands[0]->type->isDifferentiable() ||
                       !op.result()->type->isDifferentiable()))
         fail(&op, "operand and result must be f64 or f64 tensors");
       break;
+    case OpKind::Slice:
+    case OpKind::Unslice:
+    case OpKind::Splice: {
+      size_t first = op.kind == OpKind::Splice ? 2 : 1;
+      if (op.operands.size() < first || !op.result()->type->isTensor()) {
+        fail(&op, "needs tensor operands and result");
+        break;
+      }
+      for (size_t i = 0; i < first; ++i)
+        if (!op.operands[i]->type->isTensor())
+          fail(&op, "needs tensor operands and result");
+      size_t nIdx = (size_t)std::count(op.str.begin(), op.str.end(), 'i');
+      if (op.operands.size() - first != nIdx)
+        fail(&op, "one int operand per indexed axis");
+      for (size_t i = first; i < op.operands.size(); ++i)
+        if (op.operands[i]->type != T.i64())
+          fail(&op, "indices must be int");
+      break;
+    }
     case OpKind::ReadCsv:
       if (nOps(0) && !op.result()->type->isTensor())
         fail(&op, "read_csv makes a tensor");

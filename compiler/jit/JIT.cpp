@@ -11,6 +11,12 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 
+#include <cstdlib>
+
+#ifdef BP_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
 namespace bp {
 
 void initializeNativeTarget() {
@@ -46,6 +52,20 @@ llvm::Expected<std::unique_ptr<JIT>> JIT::create() {
   if (!gen)
     return gen.takeError();
   (*lljit)->getMainJITDylib().addGenerator(std::move(*gen));
+#ifdef BP_HAVE_OPENBLAS
+  // Generated code calls cblas_dgemm for large matmuls: defined here so it
+  // resolves even when the linker dropped libopenblas as unneeded. One
+  // thread (as measured, and BP runs on one) unless OPENBLAS_NUM_THREADS
+  // says otherwise.
+  if (!std::getenv("OPENBLAS_NUM_THREADS"))
+    openblas_set_num_threads(1);
+  auto &es = (*lljit)->getExecutionSession();
+  if (auto err = (*lljit)->getMainJITDylib().define(llvm::orc::absoluteSymbols(
+          {{es.intern((*lljit)->mangle("cblas_dgemm")),
+            {llvm::orc::ExecutorAddr::fromPtr(&cblas_dgemm),
+             llvm::JITSymbolFlags::Exported}}})))
+    return std::move(err);
+#endif
   std::unique_ptr<JIT> j(new JIT());
   j->jit = std::move(*lljit);
   j->tm = std::move(*tm);

@@ -1117,16 +1117,24 @@ private:
                                "': it is immutable (declare it with 'var')");
           return;
         }
-        for (auto &i : ix->indices)
-          if (i.isSlice) {
-            error(i.loc, "assigning to a slice is not supported yet (assign "
-                         "the elements in a loop)");
-            return;
-          }
+        bool sliced = std::any_of(ix->indices.begin(), ix->indices.end(),
+                                  [](const IndexArg &i) { return i.isSlice; });
         const Type *et = index(*ix);
         ix->type = et;
         if (!et || !vt)
           return;
+        if (sliced) {
+          // A scalar fills the slice; a tensor must broadcast to its shape.
+          std::string err;
+          const Type *r = vt->isNumeric() || vt->isTensor()
+                              ? sema::broadcast(T, et, vt, "=", err)
+                              : nullptr;
+          if (!r || !r->isTensor() || r->shape != et->shape)
+            error(a.value->loc, "cannot assign " + toString(vt) +
+                                    " to the slice " + toString(et) + " of '" +
+                                    base->name + "'");
+          return;
+        }
         expectType(*a.value, vt, et, "element of '" + base->name + "'");
         return;
       }
@@ -1397,27 +1405,18 @@ private:
   }
 
   /// `x[i, j]`: int indices select leading axes (fewer than the rank give a
-  /// sub-tensor).
-  /// `x[i, j]`: int indices select leading axes (fewer than the rank give a
-  /// sub-tensor). Slices with constant bounds follow them: `x[1:N]`,
-  /// `X[i, :N - 1]`, `X[:, 0:3]` (recorded in Program::slices).
+  /// sub-tensor). Slices with constant bounds and int indices mix in any
+  /// order: `x[1:N]`, `X[i, :N - 1]`, `X[:, 0:3]`, `X[:, j]`, `X[1:3, j]`
+  /// (the bounds are recorded in Program::slices).
   const Type *index(ast::IndexExpr &e) {
     const Type *base = expr(*e.base);
     bool ok = base != nullptr;
-    bool sawSlice = false;
     for (auto &ix : e.indices) {
-      if (ix.isSlice) {
-        sawSlice = true;
+      if (ix.isSlice)
         continue;
-      }
       const Type *t = expr(*ix.index);
       if (t && !t->isInt()) {
         error(ix.index->loc, "an index must be an int, found " + toString(t));
-        ok = false;
-      }
-      if (sawSlice) {
-        error(ix.loc, "an int index after a slice is not supported yet "
-                      "(index leading axes first, e.g. transpose(X)[j])");
         ok = false;
       }
     }
@@ -1466,7 +1465,6 @@ private:
                             std::to_string(dim) + " (or empty)");
           return nullptr;
         }
-        sawSlice = true;
       }
       bounds.push_back({lo, hi});
       shape.push_back(hi - lo);
