@@ -128,8 +128,8 @@ bool loadTable(const std::string &path, const std::string &shown, int64_t cols,
 
 struct ParamState {
   std::string name;
-  double *value, *grad;
-  int64_t size;
+  double *value = nullptr, *grad = nullptr;
+  int64_t size = 0;
   std::vector<double> m, v;     // optimiser state
   std::vector<double> gradNorm; // mean per epoch
   double valueNorm = 0;
@@ -140,8 +140,11 @@ enum class Optimizer { Sgd, Momentum, Adam };
 /// One optimiser step on one param: `factor` is the clipping factor;
 /// c1, c2 are Adam's bias corrections. Plain loops over restrict pointers
 /// (they vectorise): the step runs once per minibatch over every element.
-void update(Optimizer o, ParamState &p, double factor,
-            const sema::TrainSpec &spec, double c1, double c2) {
+/// Cloned for AVX2 (picked at load time on CPUs that have it): the divide
+/// and square root of Adam run 4 wide instead of 2.
+__attribute__((target_clones("avx2", "default"))) void
+update(Optimizer o, ParamState &p, double factor, const sema::TrainSpec &spec,
+       double c1, double c2) {
   double *__restrict value = p.value;
   const double *__restrict grad = p.grad;
   double *__restrict m = p.m.data();
@@ -243,9 +246,11 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
   for (auto &p : params) {
     const ir::Param *decl = m.lookupParam(p);
     int64_t n = decl->type->isTensor() ? decl->type->numElements() : 1;
-    ParamState s{
-        p, static_cast<double *>(sym(codegen::paramSymbol(p))),
-        static_cast<double *>(sym(codegen::paramSymbol("__grad." + p))), n};
+    ParamState s;
+    s.name = p;
+    s.value = static_cast<double *>(sym(codegen::paramSymbol(p)));
+    s.grad = static_cast<double *>(sym(codegen::paramSymbol("__grad." + p)));
+    s.size = n;
     s.m.assign(n, 0);
     s.v.assign(n, 0);
     ps.push_back(std::move(s));
