@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "driver/Pipeline.h"
+#include "support/Diagnostics.h"
 
 #include <cstring>
 #include <iostream>
@@ -179,7 +180,13 @@ static int realMain(int argc, char **argv) {
       std::cout << usageText;
       return 0;
     } else if (a.size() > 1 && a[0] == '-') {
-      return usage("unknown option '" + a + "'");
+      return usage(
+          "unknown option '" + a + "'" +
+          didYouMean(a,
+                     {"--fn", "--seed", "--load", "--epochs", "--lr", "--batch",
+                      "--optimizer", "--clip", "--save", "--plot", "--at",
+                      "--target", "--cpu", "--prefix", "--no-simplify",
+                      "--check-numerics", "--verify-diagnostics", "--help"}));
     } else {
       positional.push_back(a);
     }
@@ -210,8 +217,10 @@ static int realMain(int argc, char **argv) {
     else if (kind == "dot")
       opts.action = Action::Dot;
     else
-      return usage("unknown emit kind '" + kind +
-                   "' (expected ast, ir, adjoint, llvm or asm)");
+      return usage(
+          "unknown emit kind '" + kind + "'" +
+          didYouMean(kind, {"ast", "ir", "adjoint", "llvm", "asm", "dot"}) +
+          " (expected ast, ir, adjoint, llvm, asm or dot)");
     return (int)runPipeline(positional[1], opts);
   }
   if (command == "build") {
@@ -228,5 +237,8 @@ static int realMain(int argc, char **argv) {
   }
   if (command == "repl")
     return usage("'" + command + "' is not supported yet");
-  return usage("unknown command '" + command + "'");
+  return usage("unknown command '" + command + "'" +
+               didYouMean(command, {"run", "emit", "explain", "check", "train",
+                                    "build", "repl"}) +
+               " (expected run, emit, explain, check, train, build or repl)");
 }
