@@ -1587,7 +1587,9 @@ private:
       error(c.loc, "read_csv(...) must initialise a binding with a declared "
                    "tensor type: let X: f64[N, D] = read_csv(\"x.csv\")");
     } else if (t && !t->isTensor()) {
-      error(l.type->loc, "read_csv gives a tensor, declared " + toString(t));
+      error(l.type->loc, "read_csv gives a tensor: expected a declared type "
+                         "f64[N, D], found " +
+                             toString(t));
       t = nullptr;
     } else if (t) {
       c.args[0]->type = T.str();
@@ -1821,7 +1823,10 @@ private:
     if (n == "zeros" || n == "ones")
       return filled(c, n);
     if (k == Builtin::Init) {
-      error(c.callee->loc, "'" + n + "' is a param initialiser");
+      error(c.callee->loc,
+            "'" + n + "' is a param initialiser (param p: f64[N] = " + n +
+                "(...)), not a function; inside functions "
+                "use zeros(...) or ones(...)");
       return nullptr;
     }
     if (k == Builtin::Tensor)
