@@ -1076,7 +1076,13 @@ private:
         return;
       }
       if (t && t->isVoid()) {
-        error(l.init->loc, "this expression has no value");
+        auto *call = dyn<ast::CallExpr>(l.init.get());
+        auto *fn = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
+        error(l.init->loc,
+              "this expression has no value" +
+                  (fn ? " ('" + fn->name +
+                            "' returns nothing; declare its result: -> T)"
+                      : std::string()));
         t = nullptr;
       }
       if (t && t->kind == TypeKind::Str) {
