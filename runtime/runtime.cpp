@@ -245,7 +245,12 @@ void bp_catch_stack_overflow(const char *file) {
   overflowFile = file ? file : "";
   if (!stackKnown)
     findStack();
-  if (!altStack) {
+  // An alternate stack already installed (by the host program, or by a
+  // sanitizer runtime, which also frees it at thread exit) is kept.
+  stack_t old{};
+  bool haveOne = sigaltstack(nullptr, &old) == 0 &&
+                 !(old.ss_flags & SS_DISABLE) && old.ss_size >= 16 * 1024;
+  if (!altStack && !haveOne) {
     size_t size = std::max<size_t>(SIGSTKSZ, 64 * 1024);
     altStack = (char *)malloc(size);
     stack_t ss{};
