@@ -128,10 +128,11 @@ void bp_runtime_error(const char *file, int32_t line, int32_t col,
 
 /// A runtime error without a source location (a bad environment variable,
 /// a fault caught by the signal handler).
-[[noreturn]] static void unlocatedError(const char *prefix,
+[[noreturn]] static void unlocatedError(const char *where,
                                         const char *message) {
   fflush(stdout);
-  fprintf(stderr, "%sruntime error: %s\n", prefix, message);
+  fprintf(stderr, "%s%sruntime error: %s\n", where, *where ? ": " : "",
+          message);
   fflush(stderr);
   abandonFrames();
   if (errorHook)
@@ -159,7 +160,7 @@ namespace {
 int64_t recursionLimit = -1; // -1: not read from the environment yet
 /// The lowest usable address of this thread's stack and how close to it a
 /// recursive call may go (0: unknown, no check).
-thread_local uintptr_t stackLow = 0, stackMargin = 0;
+thread_local uintptr_t stackLow = 0, stackHigh = 0, stackMargin = 0;
 thread_local bool stackKnown = false;
 
 void findStack() {
@@ -171,6 +172,7 @@ void findStack() {
   size_t size = 0;
   if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
     stackLow = (uintptr_t)addr;
+    stackHigh = stackLow + size;
     // Room for the frames between two guarded calls (tensor temporaries up
     // to 128 KB each live on the stack).
     stackMargin = std::min<uintptr_t>(size / 8, (uintptr_t)2 << 20);
@@ -206,8 +208,11 @@ void bp_recursion_enter(const char *file, int32_t line, int32_t col,
   }
   if (!stackKnown)
     findStack();
+  // (Only on the thread's own stack: code running on another stack, a
+  // coroutine's say, is not checked.)
   char here;
-  if (stackLow && (uintptr_t)&here < stackLow + stackMargin) {
+  uintptr_t sp = (uintptr_t)&here;
+  if (sp >= stackLow && sp < stackHigh && sp < stackLow + stackMargin) {
     snprintf(msg, sizeof msg,
              "stack overflow: recursion in '%s' is %lld calls deep and has "
              "used up the thread's stack",
@@ -227,10 +232,8 @@ void onSegv(int sig, siginfo_t *info, void *) {
   // A fault just below the stack (its guard pages) or in its last margin.
   if (stackLow && a < stackLow + stackMargin &&
       a + ((uintptr_t)16 << 20) >= stackLow) {
-    std::string prefix = std::string(overflowFile) + ": ";
-    unlocatedError(prefix.c_str(),
-                   "stack overflow (calls nested too deeply for the "
-                   "thread's stack)");
+    unlocatedError(overflowFile, "stack overflow (calls nested too deeply "
+                                 "for the thread's stack)");
   }
   // Anything else is not ours: the default action, when the faulting
   // instruction runs again.
@@ -242,7 +245,12 @@ void bp_catch_stack_overflow(const char *file) {
   overflowFile = file ? file : "";
   if (!stackKnown)
     findStack();
-  if (!altStack) {
+  // An alternate stack already installed (by the host program, or by a
+  // sanitizer runtime, which also frees it at thread exit) is kept.
+  stack_t old{};
+  bool haveOne = sigaltstack(nullptr, &old) == 0 &&
+                 !(old.ss_flags & SS_DISABLE) && old.ss_size >= 16 * 1024;
+  if (!altStack && !haveOne) {
     size_t size = std::max<size_t>(SIGSTKSZ, 64 * 1024);
     altStack = (char *)malloc(size);
     stack_t ss{};

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Fuzzes the front end and AD (parse -> sema -> IRGen/AD -> verify ->
 # simplify) with libFuzzer under AddressSanitizer and UBSan.
-#   usage: bash tools/fuzz.sh [SECONDS]     (default 60)
+#   usage: bash tools/fuzz.sh [--run] [SECONDS]     (default 60)
+# --run: the second target, which also compiles to LLVM, JIT-compiles and
+# runs `main` of each program in a forked child with a 1 s CPU limit.
 # Builds build-fuzz/ with clang-19; the seed corpus is every .bp under test/
 # and examples/; crashes are written to build-fuzz/crashes/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target=bp_fuzz_compile
+if [ "${1:-}" = "--run" ]; then
+  target=bp_fuzz_run
+  shift
+fi
 secs=${1:-60}
 if ! dpkg-query -W -f='${Status}' libclang-rt-19-dev 2>/dev/null | grep -q "ok installed"; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -13,9 +20,11 @@ if ! dpkg-query -W -f='${Status}' libclang-rt-19-dev 2>/dev/null | grep -q "ok i
 fi
 CC=clang-19 CXX=clang++-19 cmake -G Ninja -S . -B build-fuzz \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBP_FUZZ=ON >/dev/null
-ninja -C build-fuzz -j2 bp_fuzz_compile
-mkdir -p build-fuzz/corpus build-fuzz/crashes
-find test examples -name '*.bp' -size -64k -exec cp {} build-fuzz/corpus/ \; 2>/dev/null || true
-build-fuzz/fuzz/bp_fuzz_compile build-fuzz/corpus -dict=fuzz/bp.dict \
+ninja -C build-fuzz -j2 "$target"
+corpus=build-fuzz/corpus
+[ "$target" = bp_fuzz_run ] && corpus=build-fuzz/corpus-run
+mkdir -p "$corpus" build-fuzz/crashes
+find test examples -name '*.bp' -size -64k -exec cp {} "$corpus"/ \; 2>/dev/null || true
+build-fuzz/fuzz/"$target" "$corpus" -dict=fuzz/bp.dict \
   -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 \
   -artifact_prefix=build-fuzz/crashes/ -print_final_stats=1

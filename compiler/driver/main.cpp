@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "driver/Pipeline.h"
 #include "driver/Repl.h"
+#include "support/Diagnostics.h"
 
 #include <cstring>
 #include <iostream>
@@ -192,7 +193,28 @@ static int realMain(int argc, char **argv) {
       std::cout << usageText;
       return 0;
     } else if (a.size() > 1 && a[0] == '-') {
-      return usage("unknown option '" + a + "'");
+      return usage("unknown option '" + a + "'" +
+                   didYouMean(a, {"--fn",
+                                  "--seed",
+                                  "--load",
+                                  "--epochs",
+                                  "--lr",
+                                  "--batch",
+                                  "--optimizer",
+                                  "--clip",
+                                  "--save",
+                                  "--plot",
+                                  "--at",
+                                  "--target",
+                                  "--cpu",
+                                  "--prefix",
+                                  "--no-simplify",
+                                  "--check-numerics",
+                                  "--verify-diagnostics",
+                                  "--help",
+                                  "--svg",
+                                  "--no-blas",
+                                  "--prompt"}));
     } else {
       positional.push_back(a);
     }
@@ -223,8 +245,10 @@ static int realMain(int argc, char **argv) {
     else if (kind == "dot")
       opts.action = Action::Dot;
     else
-      return usage("unknown emit kind '" + kind +
-                   "' (expected ast, ir, adjoint, llvm or asm)");
+      return usage(
+          "unknown emit kind '" + kind + "'" +
+          didYouMean(kind, {"ast", "ir", "adjoint", "llvm", "asm", "dot"}) +
+          " (expected ast, ir, adjoint, llvm, asm or dot)");
     return (int)runPipeline(positional[1], opts);
   }
   if (command == "build") {
@@ -251,5 +275,8 @@ static int realMain(int argc, char **argv) {
     r.checkNumerics = opts.checkNumerics;
     return (int)runRepl(r);
   }
-  return usage("unknown command '" + command + "'");
+  return usage("unknown command '" + command + "'" +
+               didYouMean(command, {"run", "emit", "explain", "check", "train",
+                                    "build", "repl"}) +
+               " (expected run, emit, explain, check, train, build or repl)");
 }

@@ -239,7 +239,9 @@ private:
       }
       if (const Stmt *r = firstReturn(s)) {
         // Reported at the return itself: that is the line to change.
-        diags.error(r->loc, "'return' inside a loop is not supported yet");
+        diags.error(r->loc, "'return' inside a loop is not supported yet "
+                            "(keep the result in a 'var' and return it "
+                            "after the loop)");
         return;
       }
       lowerStmt(s);

@@ -31,12 +31,13 @@ void initializeNativeTarget() {
 
 JIT::~JIT() = default;
 
-llvm::Expected<std::unique_ptr<JIT>> JIT::create() {
+llvm::Expected<std::unique_ptr<JIT>> JIT::create(bool fastCodegen) {
   initializeNativeTarget();
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!jtmb)
     return jtmb.takeError();
-  jtmb->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  jtmb->setCodeGenOptLevel(fastCodegen ? llvm::CodeGenOptLevel::None
+                                       : llvm::CodeGenOptLevel::Aggressive);
   auto tm = jtmb->createTargetMachine();
   if (!tm)
     return tm.takeError();

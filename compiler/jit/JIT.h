@@ -23,7 +23,10 @@ namespace bp {
 /// symbols (bp_print_*, libm) from the bpc process.
 class JIT {
 public:
-  static llvm::Expected<std::unique_ptr<JIT>> create();
+  /// fastCodegen: LLVM's -O0 instruction selection and register allocation
+  /// (for huge functions, where the optimising register allocator's time
+  /// grows faster than linearly); the IR is still optimised before `add`.
+  static llvm::Expected<std::unique_ptr<JIT>> create(bool fastCodegen = false);
   ~JIT();
 
   /// A TargetMachine for the host, used to optimise modules before adding.

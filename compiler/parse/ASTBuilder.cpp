@@ -10,8 +10,8 @@
 #include "BPLexer.h"
 
 #include <charconv>
-#include <map>
 #include <cstdlib>
+#include <map>
 #include <optional>
 
 namespace bp::parse_detail {
@@ -272,7 +272,9 @@ ast::StmtPtr ASTBuilder::stmt(BPParser::StmtContext *ctx) {
     s->value = e.size() > 1 ? expr(e[1]) : nullptr;
     if (s->target && s->target->kind != ast::ExprKind::Name &&
         s->target->kind != ast::ExprKind::Index)
-      diags.error(s->target->loc, "expression is not assignable");
+      diags.error(s->target->loc,
+                  "expression is not assignable: only a variable, a param or "
+                  "an element (v[i]) can be assigned");
     return s;
   }
   return nullptr;

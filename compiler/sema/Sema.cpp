@@ -1076,7 +1076,13 @@ private:
         return;
       }
       if (t && t->isVoid()) {
-        error(l.init->loc, "this expression has no value");
+        auto *call = dyn<ast::CallExpr>(l.init.get());
+        auto *fn = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
+        error(l.init->loc,
+              "this expression has no value" +
+                  (fn ? " ('" + fn->name +
+                            "' returns nothing; declare its result: -> T)"
+                      : std::string()));
         t = nullptr;
       }
       if (t && t->kind == TypeKind::Str) {
@@ -1585,7 +1591,9 @@ private:
       error(c.loc, "read_csv(...) must initialise a binding with a declared "
                    "tensor type: let X: f64[N, D] = read_csv(\"x.csv\")");
     } else if (t && !t->isTensor()) {
-      error(l.type->loc, "read_csv gives a tensor, declared " + toString(t));
+      error(l.type->loc, "read_csv gives a tensor: expected a declared type "
+                         "f64[N, D], found " +
+                             toString(t));
       t = nullptr;
     } else if (t) {
       c.args[0]->type = T.str();
@@ -1819,7 +1827,10 @@ private:
     if (n == "zeros" || n == "ones")
       return filled(c, n);
     if (k == Builtin::Init) {
-      error(c.callee->loc, "'" + n + "' is a param initialiser");
+      error(c.callee->loc,
+            "'" + n + "' is a param initialiser (param p: f64[N] = " + n +
+                "(...)), not a function; inside functions "
+                "use zeros(...) or ones(...)");
       return nullptr;
     }
     if (k == Builtin::Tensor)

@@ -1,0 +1,149 @@
+//===- FuzzRun.cpp - libFuzzer target: compile and JIT-run tiny programs
+//---===//
+//
+// Like FuzzCompile, then on: LLVM codegen (with the LLVM verifier), -O2,
+// the JIT, and a run of `main` in a forked child with a time limit (1 s of
+// CPU) and small memory limits (tapes, recursion temporaries; programs with
+// tensors over 65536 elements are compiled but not run). Any crash, hang,
+// sanitizer report or verifier failure in the compiler is a bug; in the
+// child, an exit by a signal other than the time limit is a bug (runtime
+// errors exit with status 3). Built by tools/fuzz.sh --run.
+//
+//===----------------------------------------------------------------------===//
+#include "bp_runtime.h"
+#include "codegen/CodeGen.h"
+#include "ir/IRGen.h"
+#include "ir/Simplify.h"
+#include "ir/Verifier.h"
+#include "jit/JIT.h"
+#include "parse/Parser.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <functional>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+/// Whether every value in m is small enough to run (no huge tensors).
+bool smallEnough(const bp::ir::Module &m) {
+  bool ok = true;
+  std::function<void(const bp::ir::Block &)> walk =
+      [&](const bp::ir::Block &b) {
+        for (auto &a : b.args)
+          ok &= !a->type->isTensor() || a->type->numElements() <= 65536;
+        for (auto &op : b.ops) {
+          for (auto &r : op->results)
+            ok &= !r->type->isTensor() || r->type->numElements() <= 65536;
+          for (auto &r : op->regions)
+            walk(*r);
+        }
+      };
+  for (auto &f : m.functions)
+    walk(*f->body);
+  for (auto &p : m.params)
+    ok &= !p.type->isTensor() || p.type->numElements() <= 65536;
+  return ok;
+}
+
+/// Runs main in a child: returns normally when it exits (any status) or
+/// hits the CPU limit; aborts when it dies by another signal.
+void runChild(void (*mainFn)()) {
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0)
+    return;
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    rlimit cpu{1, 2};
+    setrlimit(RLIMIT_CPU, &cpu);
+    // The child ends by the exit_group system call, never exit() or _exit():
+    // libFuzzer's exit hook and the sanitizers' _exit interceptor (a leak
+    // check of the forked heap) would save the input as a crash.
+    bp_set_error_hook([](const char *) { syscall(SYS_exit_group, 3); });
+    mainFn();
+    fflush(stdout);
+    syscall(SYS_exit_group, 0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFSIGNALED(status) && WTERMSIG(status) != SIGXCPU &&
+      WTERMSIG(status) != SIGKILL) {
+    fprintf(stderr, "the program died by signal %d\n", WTERMSIG(status));
+    abort();
+  }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerInitialize(int *, char ***) {
+  setenv("BP_TAPE_LIMIT_MB", "64", 1);
+  setenv("BP_TEMPS_LIMIT_MB", "64", 1);
+  setenv("BP_RECURSION_LIMIT", "10000", 1);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size > 1 << 14)
+    return 0;
+  bp::SourceFile file{"fuzz.bp", std::string((const char *)data, size)};
+  bp::DiagEngine diags(file);
+  auto ast = bp::parseModule(file, diags);
+  if (!ast || diags.hasErrors())
+    return 0;
+  bp::TypeContext types;
+  bp::sema::Program prog;
+  if (!bp::sema::check(*ast, types, diags, {}, prog) ||
+      !prog.fnSigs.count("main"))
+    return 0;
+  auto ir = bp::generateIR(*ast, prog, types, diags);
+  if (!ir || diags.hasErrors())
+    return 0;
+  std::string err = bp::ir::verify(*ir);
+  if (err.empty()) {
+    bp::ir::simplify(*ir);
+    err = bp::ir::verify(*ir);
+  }
+  if (!err.empty()) {
+    fprintf(stderr, "%s\n", err.c_str());
+    abort();
+  }
+  auto jit = bp::JIT::create();
+  if (!jit) {
+    llvm::consumeError(jit.takeError());
+    return 0;
+  }
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto mod = bp::codegen::emitLLVM(*ir, *ctx);
+  std::string llvmErr;
+  llvm::raw_string_ostream os(llvmErr);
+  if (llvm::verifyModule(*mod, &os)) {
+    fprintf(stderr, "invalid LLVM IR: %s\n", os.str().c_str());
+    abort();
+  }
+  bp::codegen::optimize(*mod, (*jit)->targetMachine(), 2);
+  if (auto e = (*jit)->add(std::move(mod), std::move(ctx))) {
+    fprintf(stderr, "JIT: %s\n", llvm::toString(std::move(e)).c_str());
+    abort();
+  }
+  auto mainAddr = (*jit)->lookup(bp::codegen::functionSymbol("main"));
+  if (!mainAddr) {
+    fprintf(stderr, "JIT: %s\n", llvm::toString(mainAddr.takeError()).c_str());
+    abort();
+  }
+  if (smallEnough(*ir))
+    runChild(reinterpret_cast<void (*)()>(*mainAddr));
+  return 0;
+}
