@@ -149,7 +149,7 @@ std::vector<std::string> buildTrainStep(ir::Module &m,
     return {};
   for (auto &p : params) {
     const ir::Param *decl = m.lookupParam(p);
-    ir::Param acc{"__grad." + p, decl->type, decl->loc};
+    ir::Param acc{"__grad." + p, decl->type, decl->loc, "zeros", {}};
     m.params.push_back(acc);
   }
   ir::Function *step = m.addFunction("__train_step");

@@ -690,7 +690,7 @@ private:
       const Op *loop = src.parent;
       Value *iv = ctx.get(src.args[0].get());
       Value *steps = b.binary(OpKind::ISub, iv, ctx.get(loop->operands[0]));
-      bool down;
+      bool down = false;
       Value *c = ctx.get(counterStep(arg, src, down));
       Value *init = ctx.get(loop->operands[arg->index + 1]);
       ctx.vals[arg] = b.binary(down ? OpKind::ISub : OpKind::IAdd, init,

@@ -65,7 +65,7 @@ llvm::Expected<std::unique_ptr<JIT>> JIT::create(bool fastCodegen) {
           {{es.intern((*lljit)->mangle("cblas_dgemm")),
             {llvm::orc::ExecutorAddr::fromPtr(&cblas_dgemm),
              llvm::JITSymbolFlags::Exported}}})))
-    return std::move(err);
+    return err;
 #endif
   std::unique_ptr<JIT> j(new JIT());
   j->jit = std::move(*lljit);
@@ -85,7 +85,7 @@ JIT::addRemovable(std::unique_ptr<llvm::Module> m,
   auto tracker = jit->getMainJITDylib().createResourceTracker();
   if (auto err = jit->addIRModule(
           tracker, llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx))))
-    return std::move(err);
+    return err;
   return tracker;
 }
 

@@ -651,7 +651,7 @@ private:
             "a param must be f64 or an f64 tensor, found " + toString(t));
       return;
     }
-    ParamInfo info{p.name, t, p.nameLoc};
+    ParamInfo info{p.name, t, p.nameLoc, "zeros", {}};
     if (p.init) {
       auto *call = dyn<ast::CallExpr>(p.init.get());
       auto *callee = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
