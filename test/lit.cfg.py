@@ -49,3 +49,12 @@ with tempfile.TemporaryDirectory() as d:
         out = ""
     if "cblas_dgemm" in out:
         config.available_features.add("openblas")
+
+# The interactive REPL test drives bpc through a pseudo-terminal.
+try:
+    _m, _s = os.openpty()
+    os.close(_m)
+    os.close(_s)
+    config.available_features.add("pty")
+except OSError:
+    pass
