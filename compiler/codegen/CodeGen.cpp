@@ -278,23 +278,37 @@ void Emitter::findInPlaceInserts(const ir::Block &blk) {
   }
 }
 
+namespace {
+/// Every block of a function (nested regions included, outer first) and
+/// the ops that use each value: what the fusion decisions below look at.
+struct UseMap {
+  std::vector<const ir::Block *> blocks;
+  std::map<const ir::Value *, std::vector<const ir::Op *>> users;
+
+  explicit UseMap(const ir::Function &f) { walk(*f.body); }
+  void walk(const ir::Block &blk) {
+    blocks.push_back(&blk);
+    for (auto &op : blk.ops) {
+      for (ir::Value *v : op->operands)
+        users[v].push_back(op.get());
+      for (auto &r : op->regions)
+        walk(*r);
+    }
+  }
+};
+} // namespace
+
 /// A broadcast whose every user is an elementwise tensor op in its own block
 /// is fused into them.
 void Emitter::findFusedBroadcasts(const ir::Function &f) {
   fusedBroadcasts.clear();
-  std::map<const ir::Value *, std::vector<const ir::Op *>> users;
+  UseMap uses(f);
+  auto &users = uses.users;
   std::vector<const ir::Op *> broadcasts;
-  std::function<void(const ir::Block &)> walk = [&](const ir::Block &blk) {
-    for (auto &op : blk.ops) {
-      for (ir::Value *v : op->operands)
-        users[v].push_back(op.get());
+  for (const ir::Block *blk : uses.blocks)
+    for (auto &op : blk->ops)
       if (op->kind == ir::OpKind::Broadcast)
         broadcasts.push_back(op.get());
-      for (auto &r : op->regions)
-        walk(*r);
-    }
-  };
-  walk(*f.body);
   for (const ir::Op *bc : broadcasts) {
     auto &us = users[bc->result()];
     bool ok = !us.empty();
@@ -306,7 +320,9 @@ void Emitter::findFusedBroadcasts(const ir::Function &f) {
   }
 }
 
-/// Elementwise ops whose code calls libm (no vector form in LLVM).
+/// Elementwise ops whose code calls libm or libmvec (a loop of them is
+/// vectorised only through a vector math library, and not when fused with
+/// arithmetic at small sizes: see findFusedElementwise).
 static bool callsLibm(ir::OpKind k) {
   switch (k) {
   case ir::OpKind::Exp:
@@ -340,19 +356,9 @@ void Emitter::findBlasTransposes(const ir::Function &f) {
   blasTransposes.clear();
   if (!useBlas)
     return;
-  std::map<const ir::Value *, std::vector<const ir::Op *>> users;
-  std::vector<const ir::Block *> blocks;
-  std::function<void(const ir::Block &)> walk = [&](const ir::Block &blk) {
-    blocks.push_back(&blk);
-    for (auto &op : blk.ops) {
-      for (ir::Value *v : op->operands)
-        users[v].push_back(op.get());
-      for (auto &r : op->regions)
-        walk(*r);
-    }
-  };
-  walk(*f.body);
-  for (const ir::Block *blk : blocks)
+  UseMap uses(f);
+  auto &users = uses.users;
+  for (const ir::Block *blk : uses.blocks)
     for (size_t k = 0; k < blk->ops.size(); ++k) {
       const ir::Op &t = *blk->ops[k];
       if (t.kind != ir::OpKind::Transpose)
@@ -381,19 +387,9 @@ void Emitter::findBlasTransposes(const ir::Function &f) {
 void Emitter::findFusedElementwise(const ir::Function &f) {
   fusedElementwise.clear();
   std::map<const ir::Op *, bool> treeCalls; // a fused op's tree calls libm
-  std::map<const ir::Value *, std::vector<const ir::Op *>> users;
-  std::vector<const ir::Block *> blocks;
-  std::function<void(const ir::Block &)> walk = [&](const ir::Block &blk) {
-    blocks.push_back(&blk);
-    for (auto &op : blk.ops) {
-      for (ir::Value *v : op->operands)
-        users[v].push_back(op.get());
-      for (auto &r : op->regions)
-        walk(*r);
-    }
-  };
-  walk(*f.body);
-  for (const ir::Block *blk : blocks) {
+  UseMap uses(f);
+  auto &users = uses.users;
+  for (const ir::Block *blk : uses.blocks) {
     for (size_t k = 0; k < blk->ops.size(); ++k) {
       const ir::Op &p = *blk->ops[k];
       if (!isElementwise(p.kind) || p.results.size() != 1 ||
