@@ -46,7 +46,7 @@ bench::Compiled &program() {
   return p;
 }
 
-std::vector<double> gBP(K + K * D + K * ICF), gC(K + K * D + K * ICF);
+std::vector<double> gBP(K + K * D + K * ICF);
 
 void BM_bp_forward(benchmark::State &s) {
   auto f = program().fn<Fwd>("gmm");
@@ -69,16 +69,6 @@ void BM_bp_grad(benchmark::State &s) {
     benchmark::ClobberMemory();
   }
   allocationsInLoop = bp_arena_system_allocations() - before;
-}
-void BM_handwritten_forward(benchmark::State &s) {
-  for (auto _ : s)
-    benchmark::DoNotOptimize(gmmC(in, nullptr));
-}
-void BM_handwritten_grad(benchmark::State &s) {
-  for (auto _ : s) {
-    benchmark::DoNotOptimize(gmmC(in, gC.data()));
-    benchmark::ClobberMemory();
-  }
 }
 BENCHMARK(BM_bp_forward);
 BENCHMARK(BM_bp_grad);

@@ -22,7 +22,7 @@ namespace {
 
 static_assert(GMM_MODEL_dgmm_grad_icf_SIZE == K * ICF, "built for d10 K25");
 
-std::vector<double> gAOT(K + K * D + K * ICF), gC(K + K * D + K * ICF);
+std::vector<double> gAOT(K + K * D + K * ICF);
 
 double forward() {
   return gmm_model_gmm(in.alphas.data(), in.means.data(), in.icf.data(),
@@ -41,16 +41,6 @@ void BM_aot_forward(benchmark::State &s) {
 void BM_aot_grad(benchmark::State &s) {
   for (auto _ : s) {
     gradient();
-    benchmark::ClobberMemory();
-  }
-}
-void BM_handwritten_forward(benchmark::State &s) {
-  for (auto _ : s)
-    benchmark::DoNotOptimize(gmmC(in, nullptr));
-}
-void BM_handwritten_grad(benchmark::State &s) {
-  for (auto _ : s) {
-    benchmark::DoNotOptimize(gmmC(in, gC.data()));
     benchmark::ClobberMemory();
   }
 }
