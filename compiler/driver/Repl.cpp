@@ -35,6 +35,7 @@
 #include "ir/Verifier.h"
 #include "jit/JIT.h"
 #include "parse/Parser.h"
+#include "support/Diagnostics.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -883,13 +884,9 @@ struct ReplSession::Impl {
       if (needArg("a call such as dneuron(0.5, 0.1, 1.5, 1.0)"))
         explain(text, at, line);
     } else {
-      std::string best;
-      size_t bestDist = 3;
-      for (const char *c : commandNames)
-        if (size_t d = editDistance(word, c); d < bestDist)
-          bestDist = d, best = c;
       fail(cmdLoc, "unknown command '" + word + "'" +
-                       (best.empty() ? "" : "; did you mean '" + best + "'?") +
+                       didYouMean(word, {std::begin(commandNames),
+                                         std::end(commandNames)}) +
                        " (:help lists them)");
     }
   }
@@ -953,31 +950,10 @@ struct ReplSession::Impl {
   }
 
   std::string suggestItem(const std::string &name) const {
-    std::string best;
-    size_t bestDist = 3;
-    for (const ItemText &it : items) {
-      size_t d = editDistance(name, it.name);
-      if (d > 0 && d < bestDist)
-        bestDist = d, best = it.name;
-    }
-    return best.empty() ? "" : "; did you mean '" + best + "'?";
-  }
-
-  static size_t editDistance(const std::string &a, const std::string &b) {
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j)
-      row[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-      size_t diag = row[0];
-      row[0] = i;
-      for (size_t j = 1; j <= b.size(); ++j) {
-        size_t up = row[j];
-        row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                           diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-        diag = up;
-      }
-    }
-    return row[b.size()];
+    std::vector<std::string> names;
+    for (const ItemText &it : items)
+      names.push_back(it.name);
+    return didYouMean(name, names);
   }
 
   /// `:explain d(args)`: the arguments are evaluated, then shown through
