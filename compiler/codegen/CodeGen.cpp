@@ -974,14 +974,22 @@ void Emitter::emitIf(const ir::Op &op) {
   b.SetInsertPoint(elseEnd);
   b.CreateBr(merge);
   b.SetInsertPoint(merge);
+  mergeResults(op, slots, tv, thenEnd, ev, elseEnd);
+}
+
+void Emitter::mergeResults(const ir::Op &op, const std::vector<Value *> &slots,
+                           const std::vector<Value *> &a,
+                           llvm::BasicBlock *aEnd,
+                           const std::vector<Value *> &b2,
+                           llvm::BasicBlock *bEnd) {
   for (size_t i = 0; i < op.results.size(); ++i) {
     if (slots[i]) {
       vals[op.result(i)] = slots[i];
       continue;
     }
     auto *phi = b.CreatePHI(type(op.result(i)->type), 2, op.result(i)->name);
-    phi->addIncoming(tv[i], thenEnd);
-    phi->addIncoming(ev[i], elseEnd);
+    phi->addIncoming(a[i], aEnd);
+    phi->addIncoming(b2[i], bEnd);
     vals[op.result(i)] = phi;
   }
 }
@@ -1168,16 +1176,7 @@ void Emitter::emitFor(const ir::Op &op) {
   llvm::BasicBlock *slowEnd = b.GetInsertBlock();
   b.CreateBr(merge);
   b.SetInsertPoint(merge);
-  for (size_t i = 0; i < op.results.size(); ++i) {
-    if (slots[i]) {
-      vals[op.result(i)] = slots[i];
-      continue;
-    }
-    auto *phi = b.CreatePHI(type(op.result(i)->type), 2, op.result(i)->name);
-    phi->addIncoming(fast[i], fastEnd);
-    phi->addIncoming(slow[i], slowEnd);
-    vals[op.result(i)] = phi;
-  }
+  mergeResults(op, slots, fast, fastEnd, slow, slowEnd);
 }
 
 /// One copy of a `for` loop over the carried slots made by emitFor; returns

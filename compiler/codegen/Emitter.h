@@ -118,6 +118,11 @@ private:
   void checkFinite(const ir::Op &op, Value *r, const std::vector<Value *> &ins);
   void emitReturn(const ir::Op &op);
   void emitIf(const ir::Op &op);
+  /// The results of `op` at a join of two paths: its carried slot where it
+  /// has one, else a phi of the values `a` (from `aEnd`) and `b2` (`bEnd`).
+  void mergeResults(const ir::Op &op, const std::vector<Value *> &slots,
+                    const std::vector<Value *> &a, llvm::BasicBlock *aEnd,
+                    const std::vector<Value *> &b2, llvm::BasicBlock *bEnd);
   void emitFor(const ir::Op &op);
   std::vector<Value *> forLoop(const ir::Op &op,
                                const std::vector<Value *> &slots);
