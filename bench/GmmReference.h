@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -141,6 +142,29 @@ inline __attribute__((noinline)) double gmmC(const Input &p, double *g) {
     for (int k = 0; k < K; ++k)
       ga[k] -= N * std::exp(p.alphas[k] - lseA);
   return -N * D * 0.5 * std::log(2 * M_PI) + slse - N * lseA + prior - K * c;
+}
+
+/// Loads ADBench's gmm_d10_K25 from argv[1], else from the shared data
+/// folder next to the checkout (BP_SOURCE_DIR); false after saying why.
+inline bool loadFromArgs(int argc, char **argv) {
+  std::string path = argc > 1 ? argv[1]
+                              : BP_SOURCE_DIR "/../shared/data/adbench/gmm/1k/"
+                                              "gmm_d10_K25.txt";
+  if (load(path))
+    return true;
+  fprintf(stderr, "cannot read ADBench data '%s' (d=10, K=25, n=1000)\n",
+          path.c_str());
+  return false;
+}
+
+/// max_i |ref_i - x_i| / max(1, |ref_i|).
+inline double maxRelativeDifference(const std::vector<double> &ref,
+                                    const std::vector<double> &x) {
+  double diff = 0;
+  for (size_t i = 0; i < ref.size(); ++i)
+    diff = std::max(diff, std::fabs(ref[i] - x[i]) /
+                              std::max(1.0, std::fabs(ref[i])));
+  return diff;
 }
 
 /// The hand-written gradient of the last BM_handwritten_grad run.

@@ -79,23 +79,15 @@ BENCHMARK(BM_handwritten_grad);
 
 int main(int argc, char **argv) {
   benchmark::Initialize(&argc, argv);
-  std::string path = argc > 1 ? argv[1]
-                              : BP_SOURCE_DIR "/../shared/data/adbench/gmm/1k/"
-                                              "gmm_d10_K25.txt";
-  if (!load(path)) {
-    fprintf(stderr, "cannot read ADBench data '%s' (d=10, K=25, n=1000)\n",
-            path.c_str());
+  if (!loadFromArgs(argc, argv))
     return 2;
-  }
   program();
   bench::RatioReporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
-  double diff = 0, objBP = program().fn<Fwd>("gmm")(
-                       in.alphas.data(), in.means.data(), in.icf.data(),
-                       in.x.data(), in.gamma, in.m);
-  for (size_t i = 0; i < gC.size(); ++i)
-    diff = std::max(diff, std::fabs(gC[i] - gBP[i]) /
-                              std::max(1.0, std::fabs(gC[i])));
+  double diff = maxRelativeDifference(gC, gBP),
+         objBP = program().fn<Fwd>("gmm")(in.alphas.data(), in.means.data(),
+                                          in.icf.data(), in.x.data(), in.gamma,
+                                          in.m);
   printf("\nADBench GMM d=10 K=25 n=1000 (one run):\n");
   printf("  BP grad / BP forward              %.2f   (target <= 3)\n",
          rep.ratio("bp_grad", "bp_forward"));

@@ -53,22 +53,13 @@ BENCHMARK(BM_handwritten_grad);
 
 int main(int argc, char **argv) {
   benchmark::Initialize(&argc, argv);
-  std::string path = argc > 1 ? argv[1]
-                              : BP_SOURCE_DIR "/../shared/data/adbench/gmm/1k/"
-                                              "gmm_d10_K25.txt";
-  if (!load(path)) {
-    fprintf(stderr, "cannot read ADBench data '%s' (d=10, K=25, n=1000)\n",
-            path.c_str());
+  if (!loadFromArgs(argc, argv))
     return 2;
-  }
   bench::RatioReporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
   gradient();
   gmmC(in, gC.data());
-  double diff = 0;
-  for (size_t i = 0; i < gC.size(); ++i)
-    diff = std::max(diff, std::fabs(gC[i] - gAOT[i]) /
-                              std::max(1.0, std::fabs(gC[i])));
+  double diff = maxRelativeDifference(gC, gAOT);
   printf("\nADBench GMM d=10 K=25 n=1000, AOT (bpc build) from C++ (one "
          "run):\n");
   printf("  AOT grad / hand-written grad       %.2f   (target <= 1.3)\n",
