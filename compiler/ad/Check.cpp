@@ -55,13 +55,8 @@ bool checkDerived(const ir::Module &m, const sema::Program &prog, JIT &jit,
     os << "no derived functions to check\n";
     return true;
   }
-  auto lookup = [&](const std::string &name) -> DynFn {
-    auto addr = jit.lookup(codegen::dynamicSymbol(name));
-    if (!addr) {
-      llvm::consumeError(addr.takeError());
-      return nullptr;
-    }
-    return reinterpret_cast<DynFn>(*addr);
+  auto lookup = [&](const std::string &name) {
+    return reinterpret_cast<DynFn>(jit.find(codegen::dynamicSymbol(name)));
   };
   bool allOk = true;
   Rng rng{12345};
@@ -97,13 +92,9 @@ bool checkDerived(const ir::Module &m, const sema::Program &prog, JIT &jit,
       std::vector<Var> vars;
       for (auto &v : d.wrt) {
         if (v.isParam) {
-          auto addr = jit.lookup(codegen::paramSymbol(v.name));
-          if (!addr) {
-            llvm::consumeError(addr.takeError());
-            vars.push_back({nullptr, 0});
-            continue;
-          }
-          vars.push_back({static_cast<double *>(*addr), sizeOf(v.type)});
+          auto *data =
+              static_cast<double *>(jit.find(codegen::paramSymbol(v.name)));
+          vars.push_back({data, data ? sizeOf(v.type) : 0});
         } else {
           vars.push_back({x.data() + argOffset[v.argIndex], sizeOf(v.type)});
         }

@@ -72,13 +72,11 @@ void verifyOrDie(const ir::Module &m, const char *after) {
 void initParams(const ir::Module &m, JIT &jit, uint64_t seed) {
   for (size_t k = 0; k < m.params.size(); ++k) {
     const ir::Param &p = m.params[k];
-    auto addr = jit.lookup(codegen::paramSymbol(p.name));
-    if (!addr) {
-      llvm::consumeError(addr.takeError());
+    auto *data = static_cast<double *>(jit.find(codegen::paramSymbol(p.name)));
+    if (!data)
       continue;
-    }
     std::vector<double> v = ir::initialValues(p, k, seed);
-    std::copy(v.begin(), v.end(), static_cast<double *>(*addr));
+    std::copy(v.begin(), v.end(), data);
   }
 }
 

@@ -819,27 +819,22 @@ struct ReplSession::Impl {
   void writeParams(const ir::Module &m) {
     for (size_t k = 0; k < m.params.size(); ++k) {
       const ir::Param &p = m.params[k];
-      auto addr = jit.lookup(codegen::paramSymbol(p.name));
-      if (!addr) {
-        llvm::consumeError(addr.takeError());
+      auto *data =
+          static_cast<double *>(jit.find(codegen::paramSymbol(p.name)));
+      if (!data)
         continue;
-      }
       std::vector<double> &v = paramValues[p.name];
       if ((int64_t)v.size() != sizeOf(p.type))
         v = ir::initialValues(p, k, opts.seed);
-      std::copy(v.begin(), v.end(), static_cast<double *>(*addr));
+      std::copy(v.begin(), v.end(), data);
     }
   }
 
   void readParams(const ir::Module &m) {
     for (const ir::Param &p : m.params) {
-      auto addr = jit.lookup(codegen::paramSymbol(p.name));
-      if (!addr) {
-        llvm::consumeError(addr.takeError());
-        continue;
-      }
-      auto *d = static_cast<double *>(*addr);
-      paramValues[p.name].assign(d, d + sizeOf(p.type));
+      if (auto *d = static_cast<const double *>(
+              jit.find(codegen::paramSymbol(p.name))))
+        paramValues[p.name].assign(d, d + sizeOf(p.type));
     }
   }
 

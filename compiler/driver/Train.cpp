@@ -227,14 +227,7 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
                  where(spec.testLoc), test))
     return ExitCode::RuntimeError;
 
-  auto sym = [&](const std::string &s) -> void * {
-    auto a = jit.lookup(s);
-    if (!a) {
-      llvm::consumeError(a.takeError());
-      return nullptr;
-    }
-    return *a;
-  };
+  auto sym = [&](const std::string &s) { return jit.find(s); };
   auto step =
       reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol("__train_step")));
   auto lossFn = reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol(spec.loss)));
@@ -482,12 +475,10 @@ bool saveParams(const ir::Module &m, JIT &jit, const std::string &path,
   for (auto &p : m.params) {
     if (p.name.rfind("__", 0) == 0)
       continue;
-    auto a = jit.lookup(codegen::paramSymbol(p.name));
-    if (!a) {
-      llvm::consumeError(a.takeError());
+    auto *d =
+        static_cast<const double *>(jit.find(codegen::paramSymbol(p.name)));
+    if (!d)
       continue;
-    }
-    const double *d = static_cast<const double *>(*a);
     out << p.name;
     for (int64_t s : p.type->shape)
       out << ' ' << s;
@@ -507,15 +498,11 @@ bool loadParams(const ir::Module &m, JIT &jit, const std::string &path,
                 std::string &err) {
   std::vector<bp_param_entry> table;
   for (auto &p : m.params) {
-    auto a = jit.lookup(codegen::paramSymbol(p.name));
-    if (!a) {
-      llvm::consumeError(a.takeError());
+    auto *data = static_cast<double *>(jit.find(codegen::paramSymbol(p.name)));
+    if (!data)
       continue;
-    }
-    bp_param_entry e{p.name.c_str(),
-                     static_cast<double *>(*a),
-                     (int64_t)p.type->shape.size(),
-                     {0, 0, 0, 0}};
+    bp_param_entry e{
+        p.name.c_str(), data, (int64_t)p.type->shape.size(), {0, 0, 0, 0}};
     for (size_t k = 0; k < p.type->shape.size(); ++k)
       e.dims[k] = p.type->shape[k];
     table.push_back(e);

@@ -93,6 +93,15 @@ llvm::Error JIT::remove(llvm::orc::ResourceTrackerSP tracker) {
   return tracker->remove();
 }
 
+void *JIT::find(const std::string &symbol) {
+  auto addr = lookup(symbol);
+  if (!addr) {
+    llvm::consumeError(addr.takeError());
+    return nullptr;
+  }
+  return *addr;
+}
+
 llvm::Expected<void *> JIT::lookup(const std::string &symbol) {
   auto addr = jit->lookup(symbol);
   if (!addr)

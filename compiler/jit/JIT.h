@@ -42,6 +42,9 @@ public:
                std::unique_ptr<llvm::LLVMContext> ctx);
   llvm::Error remove(llvm::orc::ResourceTrackerSP tracker);
   llvm::Expected<void *> lookup(const std::string &symbol);
+  /// The address of `symbol`, or null when the session does not define it
+  /// (a param no function reads, a function not compiled).
+  void *find(const std::string &symbol);
 
 private:
   JIT() = default;
