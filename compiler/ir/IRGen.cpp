@@ -13,6 +13,13 @@
 //           in tail position and becomes a yield of the function's result
 //           (continuation-passing; code after such an if is duplicated per
 //           falling-through branch).
+//  - return inside a loop: two hidden vars, `return.done` (bool) and
+//           `return.value` (the results), carried like any var. A return
+//           sets them; the statements after one that may return run under
+//           `if not done`; a loop that contains a return becomes a `while`
+//           whose condition first checks `not done` (a `for` counts its
+//           index itself), so it exits at once; after the outermost such
+//           loop, `if done { results } else { rest of the function }`.
 //
 //===----------------------------------------------------------------------===//
 #include "ir/IRGen.h"
@@ -43,6 +50,10 @@ struct Segment {
   size_t from;
   size_t depth; // env depth its statements live at
 };
+
+/// The hidden vars of a return inside a loop (not valid identifiers).
+const char *const kReturnDone = "return.done";
+const char *const kReturnValue = "return.value";
 
 template <class T, class U> T *dyn(U *x) {
   return x && T::classof(x) ? static_cast<T *>(x) : nullptr;
@@ -79,6 +90,10 @@ bool containsReturn(const Stmt &s) { return firstReturn(s) != nullptr; }
 void assignedNames(const Block &b, std::set<std::string> &out);
 void assignedNames(const Stmt &s, std::set<std::string> &out) {
   switch (s.kind) {
+  case StmtKind::Return: // sets the hidden vars (return inside a loop)
+    out.insert(kReturnDone);
+    out.insert(kReturnValue);
+    return;
   case StmtKind::Assign: {
     auto &a = static_cast<const AssignStmt &>(s);
     if (auto *n = dyn<const NameExpr>(a.target.get()))
@@ -237,11 +252,8 @@ private:
         lowerTailIf(*ifs, k, tail);
         return;
       }
-      if (const Stmt *r = firstReturn(s)) {
-        // Reported at the return itself: that is the line to change.
-        diags.error(r->loc, "'return' inside a loop is not supported yet "
-                            "(keep the result in a 'var' and return it "
-                            "after the loop)");
+      if (containsReturn(s)) {
+        lowerExitingLoop(s, k, tail);
         return;
       }
       lowerStmt(s);
@@ -259,6 +271,11 @@ private:
   }
 
   ir::Value *zeroOf(const Type *t) {
+    if (t->isTensor()) {
+      ir::Op *op = b.create(ir::OpKind::Broadcast, {b.constF(0)}, {t});
+      op->ival = -1;
+      return op->result();
+    }
     if (t->isF64())
       return b.constF(0);
     if (t->isBool())
@@ -292,10 +309,73 @@ private:
     b.create(tail ? ir::OpKind::Yield : ir::OpKind::Return, rs);
   }
 
+  /// A loop (for or while) that contains a return, at statement level of
+  /// the function (`k` is the rest of it): the hidden vars start as
+  /// (false, zeros), then the loop, then `if done { return the value }
+  /// else { k }`.
+  void lowerExitingLoop(const Stmt &loop, std::vector<Segment> k, bool tail) {
+    b.loc = loop.loc;
+    std::vector<ir::Value *> zeros;
+    for (const Type *t : fn->resultTypes)
+      zeros.push_back(zeroOf(t));
+    env.back()[kReturnDone] = {{b.constB(false)}, T.boolean(), true};
+    env.back()[kReturnValue] = {zeros, nullptr, true};
+    lowerStmt(loop);
+    b.loc = loop.loc;
+    ir::Op *op = b.create(ir::OpKind::If, {lookup(kReturnDone)->vals[0]},
+                          fn->resultTypes);
+    ir::Block *outer = b.getBlock();
+    b.setInsertionPointToEnd(op->addRegion());
+    b.yield(lookup(kReturnValue)->vals);
+    Env saved = env;
+    b.setInsertionPointToEnd(op->addRegion());
+    lowerSeq(k, /*tail=*/true);
+    env = saved;
+    b.setInsertionPointToEnd(outer);
+    std::vector<ir::Value *> rs;
+    for (auto &r : op->results)
+      rs.push_back(r.get());
+    b.create(tail ? ir::OpKind::Yield : ir::OpKind::Return, rs);
+  }
+
+  /// Inside a loop that contains a return (the hidden vars exist): a
+  /// return sets them and ends the list; the statements after one that may
+  /// return run under `if not done`.
+  bool exiting() const { return lookupConst(kReturnDone) != nullptr; }
+
+  const Slot *lookupConst(const std::string &n) const {
+    for (auto it = env.rbegin(); it != env.rend(); ++it)
+      if (auto f = it->find(n); f != it->end())
+        return &f->second;
+    return nullptr;
+  }
+
+  void lowerStmts(const std::vector<StmtPtr> &stmts, size_t from) {
+    for (size_t i = from; i < stmts.size(); ++i) {
+      const Stmt &s = *stmts[i];
+      if (auto *r = dyn<const ReturnStmt>(&s)) {
+        b.loc = r->loc;
+        std::vector<ir::Value *> vals;
+        if (r->value)
+          vals = lowerTo(*r->value, fn->resultTypes);
+        lookup(kReturnValue)->vals = vals;
+        lookup(kReturnDone)->vals = {b.constB(true)};
+        return; // the rest of the list is unreachable
+      }
+      lowerStmt(s);
+      if (i + 1 < stmts.size() && containsReturn(s)) {
+        ir::Value *notDone =
+            b.unary(ir::OpKind::Not, lookup(kReturnDone)->vals[0]);
+        lowerIfWith(
+            notDone, [&] { lowerStmts(stmts, i + 1); }, [] {});
+        return;
+      }
+    }
+  }
+
   void lowerBlock(const Block &blk) {
     env.emplace_back();
-    for (auto &s : blk.stmts)
-      lowerStmt(*s);
+    lowerStmts(blk.stmts, 0);
     env.pop_back();
   }
 
@@ -396,7 +476,7 @@ private:
       lowerExprStmt(*static_cast<const ExprStmt &>(s).expr);
       return;
     case StmtKind::Return:
-      assert(false && "returns are handled by lowerSeq");
+      assert(false && "returns are handled by lowerSeq and lowerStmts");
       return;
     }
   }
@@ -466,18 +546,28 @@ private:
 
   void lowerIf(const IfStmt &s) {
     ir::Value *c = lowerExpr(*s.cond);
+    lowerIfWith(
+        c, [&] { lowerBlock(s.thenBlock); },
+        [&] {
+          if (s.elseBlock)
+            lowerBlock(*s.elseBlock);
+        });
+  }
+
+  /// An `if` on `c` whose branches are lowered by thenFn / elseFn; every
+  /// var they rebind becomes a result.
+  template <class A, class B> void lowerIfWith(ir::Value *c, A thenFn, B elseFn) {
     ir::Op *op = b.create(ir::OpKind::If, {c});
     ir::Block *outer = b.getBlock();
     auto vars = visibleVars();
     Env saved = env;
     ir::Block *thenR = op->addRegion(), *elseR = op->addRegion();
     b.setInsertionPointToEnd(thenR);
-    lowerBlock(s.thenBlock);
+    thenFn();
     Env thenEnv = env;
     env = saved;
     b.setInsertionPointToEnd(elseR);
-    if (s.elseBlock)
-      lowerBlock(*s.elseBlock);
+    elseFn();
     Env elseEnv = env;
     env = saved;
 
@@ -537,14 +627,18 @@ private:
   }
 
   void bindResults(const std::vector<std::pair<size_t, std::string>> &carried,
-                   ir::Op *op) {
-    size_t k = 0;
+                   ir::Op *op, size_t firstResult = 0) {
+    size_t k = firstResult;
     for (auto &[d, n] : carried)
       for (auto &v : env[d][n].vals)
         v = op->result(k++);
   }
 
   void lowerFor(const ForStmt &s) {
+    if (exiting() && firstReturn(s.body)) {
+      lowerLoopAsWhile(s.body, nullptr, &s);
+      return;
+    }
     ir::Value *lo = lowerExpr(*s.lo), *hi = lowerExpr(*s.hi);
     b.loc = s.loc;
     std::vector<ir::Value *> inits;
@@ -575,15 +669,36 @@ private:
   }
 
   void lowerWhile(const WhileStmt &s) {
-    b.loc = s.loc;
+    lowerLoopAsWhile(s.body, s.cond.get(), nullptr);
+  }
+
+  /// A `while` loop over `bodyBlk` with condition `condE`, or the `for`
+  /// loop `f` lowered as one (it contains a return): its index is carried
+  /// first, tested against `hi` (evaluated once) and advanced after the
+  /// body. When the body contains a return, the condition first checks
+  /// `not done`, so the loop ends at the return.
+  void lowerLoopAsWhile(const Block &bodyBlk, const Expr *condE,
+                        const ForStmt *f) {
     std::vector<ir::Value *> inits;
-    auto carried = carriedVars(s.body, inits);
+    ir::Value *hi = nullptr;
+    if (f) {
+      inits.push_back(lowerExpr(*f->lo));
+      hi = lowerExpr(*f->hi);
+      b.loc = f->loc;
+    }
+    size_t first = inits.size();
+    auto carried = carriedVars(bodyBlk, inits);
     std::vector<const Type *> types;
     for (ir::Value *v : inits)
       types.push_back(v->type);
     ir::Op *op = b.create(ir::OpKind::While, inits, types);
     ir::Block *outer = b.getBlock();
     ir::Block *cond = op->addRegion(), *body = op->addRegion();
+    std::string name = f ? f->var.name : "";
+    if (f) {
+      cond->addArg(T.i64(), name);
+      body->addArg(T.i64(), name);
+    }
     for (auto &[d, n] : carried)
       for (ir::Value *v : env[d][n].vals) {
         cond->addArg(v->type, n);
@@ -592,17 +707,41 @@ private:
     for (size_t i = 0; i < op->results.size(); ++i)
       op->result(i)->name = body->args[i]->name;
     Env saved = env;
-    bindCarried(carried, cond, 0);
+    bindCarried(carried, cond, first);
     b.setInsertionPointToEnd(cond);
-    b.yield({lowerExpr(*s.cond)});
+    auto userCond = [&] {
+      return f ? b.cmp(ir::OpKind::ICmp, ir::CmpPred::Lt, cond->args[0].get(),
+                       hi)
+               : lowerExpr(*condE);
+    };
+    ir::Value *c = nullptr;
+    if (exiting() && firstReturn(bodyBlk)) {
+      ir::Value *notDone =
+          b.unary(ir::OpKind::Not, lookup(kReturnDone)->vals[0]);
+      c = branchValue(notDone, T.boolean(), userCond,
+                      [&] { return b.constB(false); });
+    } else {
+      c = userCond();
+    }
+    b.yield({c});
     env = saved;
-    bindCarried(carried, body, 0);
+    bindCarried(carried, body, first);
     b.setInsertionPointToEnd(body);
-    lowerBlock(s.body);
-    b.yield(carriedValues(carried));
+    if (f) {
+      env.emplace_back();
+      env.back()[name] = {{body->args[0].get()}, T.i64(), false};
+    }
+    lowerBlock(bodyBlk);
+    if (f)
+      env.pop_back();
+    std::vector<ir::Value *> next = carriedValues(carried);
+    if (f)
+      next.insert(next.begin(), b.binary(ir::OpKind::IAdd, body->args[0].get(),
+                                         b.constI(1)));
+    b.yield(next);
     env = saved;
     b.setInsertionPointToEnd(outer);
-    bindResults(carried, op);
+    bindResults(carried, op, first);
   }
 
   void lowerExprStmt(const Expr &e) {
