@@ -23,6 +23,7 @@
 #include "llvm/IR/Verifier.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
@@ -86,7 +87,9 @@ __attribute__((no_sanitize("function"))) void runChild(void (*mainFn)()) {
     syscall(SYS_exit_group, 0);
   }
   int status = 0;
-  waitpid(pid, &status, 0);
+  while (waitpid(pid, &status, 0) < 0) // libFuzzer's timer interrupts it
+    if (errno != EINTR)
+      return;
   if (WIFSIGNALED(status) && WTERMSIG(status) != SIGXCPU &&
       WTERMSIG(status) != SIGKILL) {
     fprintf(stderr, "the program died by signal %d\n", WTERMSIG(status));
