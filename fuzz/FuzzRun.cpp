@@ -1,22 +1,18 @@
-//===- FuzzRun.cpp - libFuzzer target: compile and JIT-run tiny programs
-//---===//
+//===- FuzzRun.cpp - libFuzzer target: compile and JIT-run tiny programs -===//
 //
-// Like FuzzCompile, then on: LLVM codegen (with the LLVM verifier), -O2,
-// the JIT, and a run of `main` in a forked child with a time limit (1 s of
-// CPU) and small memory limits (tapes, recursion temporaries; programs with
-// tensors over 65536 elements are compiled but not run). Any crash, hang,
-// sanitizer report or verifier failure in the compiler is a bug; in the
-// child, an exit by a signal other than the time limit is a bug (runtime
-// errors exit with status 3). Built by tools/fuzz.sh --run.
+// The front end of FuzzCompile (FrontEnd.h), then on: LLVM codegen (with the
+// LLVM verifier), -O2, the JIT, and a run of `main` in a forked child with a
+// time limit (1 s of CPU) and small memory limits (tapes, recursion
+// temporaries; programs with tensors over 65536 elements are compiled but not
+// run). Any crash, hang, sanitizer report or verifier failure in the compiler
+// is a bug; in the child, an exit by a signal other than the time limit is a
+// bug (runtime errors exit with status 3). Built by tools/fuzz.sh --run.
 //
 //===----------------------------------------------------------------------===//
+#include "FrontEnd.h"
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
-#include "ir/IRGen.h"
-#include "ir/Simplify.h"
-#include "ir/Verifier.h"
 #include "jit/JIT.h"
-#include "parse/Parser.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -97,8 +93,7 @@ __attribute__((no_sanitize("function"))) void runChild(void (*mainFn)()) {
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
       WEXITSTATUS(status) != 3) {
-    fprintf(stderr, "the program exited with status %d\n",
-            WEXITSTATUS(status));
+    fprintf(stderr, "the program exited with status %d\n", WEXITSTATUS(status));
     abort();
   }
 }
@@ -115,35 +110,18 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size > 1 << 14)
     return 0;
-  bp::SourceFile file{"fuzz.bp", std::string((const char *)data, size)};
-  bp::DiagEngine diags(file);
-  auto ast = bp::parseModule(file, diags);
-  if (!ast || diags.hasErrors())
+  bp::fuzz::FrontEnd fe;
+  bp::fuzz::compileToIR(data, size, fe);
+  if (!fe.ir || !fe.prog.fnSigs.count("main"))
     return 0;
-  bp::TypeContext types;
-  bp::sema::Program prog;
-  if (!bp::sema::check(*ast, types, diags, {}, prog) ||
-      !prog.fnSigs.count("main"))
-    return 0;
-  auto ir = bp::generateIR(*ast, prog, types, diags);
-  if (!ir || diags.hasErrors())
-    return 0;
-  std::string err = bp::ir::verify(*ir);
-  if (err.empty()) {
-    bp::ir::simplify(*ir);
-    err = bp::ir::verify(*ir);
-  }
-  if (!err.empty()) {
-    fprintf(stderr, "%s\n", err.c_str());
-    abort();
-  }
+  bp::ir::Module &ir = *fe.ir;
   auto jit = bp::JIT::create();
   if (!jit) {
     llvm::consumeError(jit.takeError());
     return 0;
   }
   auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto mod = bp::codegen::emitLLVM(*ir, *ctx);
+  auto mod = bp::codegen::emitLLVM(ir, *ctx);
   std::string llvmErr;
   llvm::raw_string_ostream os(llvmErr);
   if (llvm::verifyModule(*mod, &os)) {
@@ -160,7 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fprintf(stderr, "JIT: %s\n", llvm::toString(mainAddr.takeError()).c_str());
     abort();
   }
-  if (smallEnough(*ir))
+  if (smallEnough(ir))
     runChild(reinterpret_cast<void (*)()>(*mainAddr));
   return 0;
 }

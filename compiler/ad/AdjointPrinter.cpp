@@ -15,8 +15,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ad/AdjointPrinter.h"
+#include "support/Format.h"
 
-#include <charconv>
 #include <functional>
 #include <map>
 #include <ostream>
@@ -43,15 +43,6 @@ std::string identifier(const std::string &s) {
   if (out.empty() || isdigit((unsigned char)out[0]))
     out = "f_" + out;
   return out;
-}
-
-std::string number(double d) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, d);
-  std::string s(buf, r.ptr);
-  if (s.find_first_of(".en") == std::string::npos)
-    s += ".0";
-  return s;
 }
 
 class BPPrinter {
@@ -138,7 +129,7 @@ private:
   /// An operand: constants inline.
   std::string use(const Value *v) {
     if (v->def && v->def->kind == OpKind::ConstF)
-      return number(v->def->fval);
+      return f64Literal(v->def->fval);
     if (v->def && v->def->kind == OpKind::ConstI)
       return std::to_string(v->def->ival);
     if (v->def && v->def->kind == OpKind::ConstB)

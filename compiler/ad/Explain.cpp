@@ -13,8 +13,8 @@
 #include "ad/Explain.h"
 
 #include "ad/Partials.h"
+#include "support/Format.h"
 
-#include <charconv>
 #include <cmath>
 #include <map>
 #include <ostream>
@@ -26,12 +26,6 @@ namespace {
 
 using ir::OpKind;
 using ir::Value;
-
-std::string num(double d) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, d);
-  return std::string(buf, r.ptr);
-}
 
 /// `x PRED y` of fcmp / icmp (ints are exact in doubles here).
 bool compare(ir::CmpPred p, double x, double y) {
@@ -161,7 +155,7 @@ struct Names {
     if (it != m.end())
       return it->second;
     if (v->def && v->def->kind == OpKind::ConstF)
-      return num(v->def->fval);
+      return shortestDouble(v->def->fval);
     std::string n = v->name;
     if (n.empty() || used.count(n) || n.find('.') != std::string::npos)
       do
@@ -317,7 +311,7 @@ private:
       int k = ++instances[op.result()];
       n.name = names(op.result()) + (k > 1 ? "#" + std::to_string(k) : "");
     } else {
-      n.name = num(value);
+      n.name = shortestDouble(value);
     }
     nodes.push_back(std::move(n));
     int id = (int)nodes.size() - 1;
@@ -584,7 +578,7 @@ bool explain(const ir::Module &m, const sema::Program &prog,
   os << "forward: " << f.name << "(";
   for (size_t i = 0; i < f.args().size(); ++i)
     os << (i ? ", " : "") << f.args()[i]->name << " = "
-       << num(nodes[args[i]].value);
+       << shortestDouble(nodes[args[i]].value);
   os << ")\n";
   size_t width = 0;
   std::vector<std::string> lhs(t.rows.size());
@@ -599,7 +593,7 @@ bool explain(const ir::Module &m, const sema::Program &prog,
       os << "  -- " << t.rows[r].second << '\n';
     else
       os << "  " << lhs[r] << std::string(width - lhs[r].size(), ' ') << " = "
-         << num(nodes[t.rows[r].first].value) << '\n';
+         << shortestDouble(nodes[t.rows[r].first].value) << '\n';
   }
 
   int result = res[0];
@@ -666,10 +660,10 @@ bool explain(const ir::Module &m, const sema::Program &prog,
       double &a = adj[n.in[i]];
       a = more ? a + contribution : contribution;
       os << "  dL/d" << v.name << (more ? " += " : " = ") << "dL/d" << n.name
-         << " * d" << n.name << "/d" << v.name << " = " << num(g) << " * "
-         << num(d[i]) << " = " << num(contribution);
+         << " * d" << n.name << "/d" << v.name << " = " << shortestDouble(g) << " * "
+         << shortestDouble(d[i]) << " = " << shortestDouble(contribution);
       if (more)
-        os << "  (total " << num(a) << ")";
+        os << "  (total " << shortestDouble(a) << ")";
       os << '\n';
     }
   }
@@ -682,7 +676,7 @@ bool explain(const ir::Module &m, const sema::Program &prog,
     } else {
       total = adj.count(args[w.argIndex]) ? adj[args[w.argIndex]] : 0.0;
     }
-    os << " dL/d" << w.name << " = " << num(total);
+    os << " dL/d" << w.name << " = " << shortestDouble(total);
   }
   os << '\n';
   return true;

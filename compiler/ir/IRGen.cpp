@@ -556,7 +556,8 @@ private:
 
   /// An `if` on `c` whose branches are lowered by thenFn / elseFn; every
   /// var they rebind becomes a result.
-  template <class A, class B> void lowerIfWith(ir::Value *c, A thenFn, B elseFn) {
+  template <class A, class B>
+  void lowerIfWith(ir::Value *c, A thenFn, B elseFn) {
     ir::Op *op = b.create(ir::OpKind::If, {c});
     ir::Block *outer = b.getBlock();
     auto vars = visibleVars();
@@ -736,8 +737,8 @@ private:
       env.pop_back();
     std::vector<ir::Value *> next = carriedValues(carried);
     if (f)
-      next.insert(next.begin(), b.binary(ir::OpKind::IAdd, body->args[0].get(),
-                                         b.constI(1)));
+      next.insert(next.begin(),
+                  b.binary(ir::OpKind::IAdd, body->args[0].get(), b.constI(1)));
     b.yield(next);
     env = saved;
     b.setInsertionPointToEnd(outer);

@@ -6,24 +6,14 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ir/IR.h"
+#include "support/Format.h"
 
-#include <charconv>
 #include <ostream>
 #include <set>
 #include <unordered_map>
 
 namespace bp::ir {
 namespace {
-
-std::string formatDouble(double d) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, d);
-  std::string s(buf, r.ptr);
-  // Keep a visible decimal point so f64 constants read as floats.
-  if (s.find_first_of(".einf") == std::string::npos)
-    s += ".0";
-  return s;
-}
 
 class Printer {
 public:
@@ -137,7 +127,7 @@ private:
     os << mnemonic(op.kind);
     switch (op.kind) {
     case OpKind::ConstF:
-      os << ' ' << formatDouble(op.fval) << '\n';
+      os << ' ' << f64Literal(op.fval) << '\n';
       return;
     case OpKind::ConstI:
       os << ' ' << op.ival << '\n';
@@ -241,7 +231,7 @@ void print(const Module &m, std::ostream &os) {
     os << "param @" << p.name << " : " << toString(p.type) << " = " << p.init
        << '(';
     for (size_t i = 0; i < p.initArgs.size() && i < 8; ++i)
-      os << (i ? ", " : "") << formatDouble(p.initArgs[i]);
+      os << (i ? ", " : "") << f64Literal(p.initArgs[i]);
     if (p.initArgs.size() > 8)
       os << ", ...";
     os << ")\n";
