@@ -27,6 +27,15 @@ namespace {
 using ir::OpKind;
 using ir::Value;
 
+/// Whether `c` is (the negation of) the hidden var of a return inside a
+/// loop (IRGen): such an `if` is bookkeeping, not a branch the user wrote,
+/// so the trace shows no marker for it.
+bool testsReturnDone(const Value *c) {
+  if (c->def && c->def->kind == OpKind::Not)
+    c = c->def->operands[0];
+  return c->name.rfind("return.done", 0) == 0;
+}
+
 /// `x PRED y` of fcmp / icmp (ints are exact in doubles here).
 bool compare(ir::CmpPred p, double x, double y) {
   switch (p) {
@@ -417,8 +426,9 @@ private:
       }
       case OpKind::If: {
         bool c = x(0) != 0;
-        rows.push_back(
-            {-1, std::string("if: ") + (c ? "then" : "else") + " branch"});
+        if (!testsReturnDone(op.operands[0]))
+          rows.push_back(
+              {-1, std::string("if: ") + (c ? "then" : "else") + " branch"});
         std::vector<int> res;
         if (!block(*op.region(c ? 0 : 1), env, res, depth))
           return false;
