@@ -3,8 +3,11 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace bench {
 
@@ -23,5 +26,14 @@ public:
     return ns["BM_" + a] / ns["BM_" + b];
   }
 };
+
+/// max |a[i] - b[i]| (the same length).
+inline double maxAbsDiff(const std::vector<double> &a,
+                         const std::vector<double> &b) {
+  double d = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    d = std::max(d, std::fabs(a[i] - b[i]));
+  return d;
+}
 
 } // namespace bench
