@@ -1293,6 +1293,13 @@ std::unique_ptr<llvm::Module> emitLLVM(const ir::Module &m,
   return mod;
 }
 
+bool hasHugeFunction(const llvm::Module &m) {
+  for (const llvm::Function &f : m)
+    if (f.getInstructionCount() > 20000)
+      return true;
+  return false;
+}
+
 void optimize(llvm::Module &m, llvm::TargetMachine &tm, unsigned level) {
   m.setDataLayout(tm.createDataLayout());
   m.setTargetTriple(tm.getTargetTriple().str());

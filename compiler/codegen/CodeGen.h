@@ -57,4 +57,11 @@ scalarResults(llvm::IRBuilder<> &b, llvm::Value *ret,
 /// Runs LLVM's new-pass-manager pipeline at `level` (0-3) tuned for `tm`.
 void optimize(llvm::Module &m, llvm::TargetMachine &tm, unsigned level);
 
+/// Whether `m` has a function so large (tens of thousands of LLVM
+/// instructions: a long straight-line program and its gradient) that it
+/// should get LLVM's fast instruction selection and register allocation:
+/// the optimising register allocator grows faster than linearly on one huge
+/// basic block and takes minutes there (docs/DESIGN.md). JIT and AOT alike.
+bool hasHugeFunction(const llvm::Module &m);
+
 } // namespace bp::codegen

@@ -124,6 +124,8 @@ ExitCode buildOutput(const ir::Module &m, const sema::Program &prog,
   bool usesBlas = mod->getFunction("cblas_dgemm") != nullptr;
   codegen::addCInterface(m, *mod, prefix, o.seed);
   codegen::optimize(*mod, *tm, o.optLevel);
+  if (codegen::hasHugeFunction(*mod))
+    tm->setOptLevel(llvm::CodeGenOptLevel::None);
 
   fs::path outPath(out);
   if (fs::path dir = outPath.parent_path();

@@ -116,10 +116,6 @@ ExitCode renderSvg(const std::string &graph) {
 
 } // namespace
 
-/// Functions with more LLVM instructions than this are JIT-compiled with
-/// fast code generation (see runPipeline).
-static constexpr size_t hugeFunctionInstructions = 20000;
-
 ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   SourceFile file;
   file.path = path;
@@ -267,14 +263,7 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
                                                           : ExitCode::Usage;
   }
 
-  // A huge function (tens of thousands of instructions, e.g. a long
-  // straight-line program and its gradient) gets LLVM's fast instruction
-  // selection and register allocation: the optimising allocator takes
-  // minutes there (docs/DESIGN.md).
-  size_t largest = 0;
-  for (llvm::Function &f : *mod)
-    largest = std::max(largest, (size_t)f.getInstructionCount());
-  if (largest > hugeFunctionInstructions) {
+  if (codegen::hasHugeFunction(*mod)) {
     auto fast = JIT::create(/*fastCodegen=*/true);
     if (fast)
       jit = std::move(*fast);
