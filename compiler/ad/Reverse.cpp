@@ -13,6 +13,16 @@
 //               uses from outside ("free values"); a loop runs backwards,
 //               popping what its body pushed.
 //
+// A call's adjoint is the callee's reverse function, called in the reverse
+// sweep (the forward sweep calls the primal callee): the callee's forward
+// pass runs twice. For a call on a call-graph cycle (recursion) that would
+// be quadratic in the depth, so when the callee has one differentiable
+// result the forward sweep calls the callee's reverse function with seed 1
+// instead, keeps the gradient it returns (like any primal value: read
+// directly or taped), and the reverse sweep scales it by the actual seed
+// (preaccumulation: the adjoint is linear in the seed). Each level then
+// runs once: linear in the depth.
+//
 //===----------------------------------------------------------------------===//
 #include "ad/AD.h"
 #include "ad/Partials.h"
@@ -237,6 +247,10 @@ private:
   std::map<const ir::Block *, std::vector<const Value *>> counters;
   std::set<const ir::Block *> reserved; // loop bodies with reserved pushes
   std::map<const ir::Op *, Value *> tripCount; // while op -> synthetic value
+  /// Preaccumulated calls (see the file comment): the callee's gradient,
+  /// one synthetic value per active argument, then per param.
+  std::map<const ir::Op *, std::vector<Value *>> preGrads;
+  std::map<std::string, bool> reachesF; // callee name -> can it call F
   std::vector<std::unique_ptr<Value>> synthetic;
   std::map<std::string, Value *> paramVal;
   Value *tape = nullptr;
@@ -357,6 +371,67 @@ private:
     return slot;
   }
 
+  /// Whether `name` can (transitively) call F: a call to it from F is on a
+  /// call-graph cycle.
+  bool reaches(const std::string &name) {
+    auto it = reachesF.find(name);
+    if (it != reachesF.end())
+      return it->second;
+    std::set<std::string> seen;
+    std::vector<std::string> work = {name};
+    bool found = false;
+    while (!work.empty() && !found) {
+      std::string g = work.back();
+      work.pop_back();
+      const ir::Function *gf = m.lookup(g);
+      if (!gf || !seen.insert(g).second)
+        continue;
+      std::vector<std::string> cs;
+      callees(*gf->body, cs);
+      for (auto &c : cs)
+        found |= c == F.name;
+      work.insert(work.end(), cs.begin(), cs.end());
+    }
+    return reachesF[name] = found;
+  }
+
+  ActivitySpec calleeSpec(const Op &call) const {
+    ActivitySpec cs;
+    for (Value *v : call.operands)
+      cs.args.push_back(isActive(v));
+    cs.params = spec.params;
+    return cs;
+  }
+
+  /// The gradient values of `call` when it is preaccumulated, else null.
+  const std::vector<Value *> *preaccumulated(const Op &call) {
+    if (call.kind != OpKind::Call || !act.isActiveOp(call))
+      return nullptr;
+    auto it = preGrads.find(&call);
+    if (it != preGrads.end())
+      return &it->second;
+    size_t differentiable = 0;
+    for (auto &r : call.results)
+      differentiable += r->type->isDifferentiable();
+    if (differentiable != 1 || !reaches(call.str))
+      return nullptr;
+    std::vector<Value *> &grads = preGrads[&call];
+    ActivitySpec cs = calleeSpec(call);
+    for (size_t i = 0; i < call.operands.size(); ++i)
+      if (cs.args[i]) {
+        synthetic.push_back(
+            std::make_unique<Value>(call.operands[i]->type));
+        synthetic.back()->name = call.str + ".d" + std::to_string(i);
+        grads.push_back(synthetic.back().get());
+      }
+    for (auto &p : spec.params) {
+      synthetic.push_back(std::make_unique<Value>(m.lookupParam(p)->type));
+      synthetic.back()->name = call.str + ".d" + p;
+      grads.push_back(synthetic.back().get());
+    }
+    return &grads;
+  }
+
   /// Needs of one op's rule (not of its regions).
   std::vector<const Value *> ruleNeeds(const ir::Op &op) {
     switch (op.kind) {
@@ -367,6 +442,8 @@ private:
     case OpKind::While:
       return {countOf(op)};
     case OpKind::Call:
+      if (auto *grads = preaccumulated(op))
+        return {grads->begin(), grads->end()};
       return {op.operands.begin(), op.operands.end()};
     default:
       break;
@@ -498,6 +575,8 @@ private:
         defined.push_back(r.get());
       if (op->kind == OpKind::While && tripCount.count(op.get()))
         defined.push_back(tripCount[op.get()]);
+      if (auto it = preGrads.find(op.get()); it != preGrads.end())
+        defined.insert(defined.end(), it->second.begin(), it->second.end());
     }
     // Latest definitions first, so that a recomputed value's operands (all
     // defined earlier) are decided after it.
@@ -560,6 +639,10 @@ private:
         b.yield(mappedAll(op.operands));
         return;
       }
+      if (preGrads.count(&op)) {
+        forwardPreaccumulated(op);
+        continue;
+      }
       if (op.regions.empty()) {
         auto copy = ir::cloneOp(op, fwd);
         copy->parent = b.getBlock();
@@ -568,6 +651,34 @@ private:
       }
       cloneRegionOp(op);
     }
+  }
+
+  /// A preaccumulated call in the forward sweep: the callee's reverse
+  /// function with seed 1 gives the results and the gradient.
+  void forwardPreaccumulated(const Op &op) {
+    ir::Function *rev = reverseOf(op);
+    if (!rev) {
+      failed = true;
+      return;
+    }
+    std::vector<Value *> args = mappedAll(op.operands);
+    args.push_back(b.constF(1));
+    Op *call = b.create(OpKind::Call, args, rev->resultTypes);
+    call->str = rev->name;
+    size_t k = 0;
+    for (auto &r : op.results) {
+      call->result(k)->name = r->name;
+      fwd[r.get()] = call->result(k++);
+    }
+    for (Value *g : preGrads.at(&op)) {
+      call->result(k)->name = g->name;
+      fwd[g] = call->result(k++);
+    }
+  }
+
+  ir::Function *reverseOf(const Op &call) {
+    return getReverse(m, *m.lookup(call.str), calleeSpec(call), diags,
+                      useLoc);
   }
 
   /// Pushes anywhere inside `blk`'s nested regions (not `blk` itself).
@@ -892,17 +1003,28 @@ private:
   }
 
   void reverseCall(const Op &op, const Ctx &ctx, AdjMap &adj) {
-    ir::Function *callee = m.lookup(op.str);
     bool anySeed = false;
     for (auto &r : op.results)
       anySeed |= adj.count(r.get()) != 0;
     if (!anySeed)
       return;
-    ActivitySpec cs;
-    for (Value *v : op.operands)
-      cs.args.push_back(isActive(v));
-    cs.params = spec.params;
-    ir::Function *rev = getReverse(m, *callee, cs, diags, useLoc);
+    ActivitySpec cs = calleeSpec(op);
+    if (auto it = preGrads.find(&op); it != preGrads.end()) {
+      // seed * the gradient the forward sweep kept.
+      Value *seed = nullptr;
+      for (auto &r : op.results)
+        if (r->type->isDifferentiable())
+          seed = adjOrZero(adj, r.get());
+      size_t k = 0;
+      for (size_t i = 0; i < op.operands.size(); ++i)
+        if (cs.args[i])
+          accumulate(adj, op.operands[i],
+                     scale(b, seed, ctx.get(it->second[k++])));
+      for (auto &p : spec.params)
+        accumulate(adj, paramVal[p], scale(b, seed, ctx.get(it->second[k++])));
+      return;
+    }
+    ir::Function *rev = reverseOf(op);
     if (!rev) {
       failed = true;
       return;
