@@ -3,7 +3,8 @@
 
 From a fixed seed it generates random, well-typed scalar BP programs (helper
 functions, a recursive helper, if/else statements and expressions, for and
-while loops with loop-carried vars, compound updates, stop_gradient, every
+while loops with loop-carried vars, early returns (also from inside loops,
+nested loops and ifs in loops), compound updates, stop_gradient, every
 scalar builtin) together with an equivalent Python function (the "mirror").
 Each program is emitted from one generator walk, so the BP text and the
 Python text describe the same computation.
@@ -51,7 +52,14 @@ import time
 # is open; the committed lit test uses all of them).
 CONSTRUCTS = ["if", "ifexpr", "for", "while", "recursion", "helpers", "sg",
               "kinks", "int", "pow", "lgamma", "tan", "second", "return",
-              "intdiv"]
+              "intdiv", "loopreturn"]
+
+# How often a loop body (for, while) may end with `if c { ...; return e }` or
+# with a plain `return e`, and how often an if inside a loop returns from one
+# of its branches: modest, so the rest of the coverage keeps its share.
+P_LOOP_IF_RETURN = 0.08
+P_LOOP_RETURN = 0.03
+P_IF_IN_LOOP_RETURN = 0.12
 
 # ---------------------------------------------------------------------------
 # Python runtime for the mirrors.  Every discrete decision (comparison, kink
@@ -201,6 +209,7 @@ class Scope:
             self.i = []        # readable int names
             self.im = []       # mutable int vars (updatable)
             self.in_loop = False
+            self.loop_ret = False  # a return here leaves a loop (and the fn)
             self.nest = 0
         else:
             self.f = list(parent.f)
@@ -208,6 +217,7 @@ class Scope:
             self.i = list(parent.i)
             self.im = list(parent.im)
             self.in_loop = parent.in_loop
+            self.loop_ret = parent.loop_ret
             self.nest = parent.nest + 1
 
 
@@ -232,6 +242,7 @@ class Gen:
         self.ok = allowed
         self.counter = 0
         self.helpers = []      # (name, kind) callable from the current fn
+        self.fn_ret = False    # the current fn may return early
         self.used = set()
 
     def fresh(self, base):
@@ -580,7 +591,13 @@ class Gen:
         if allow_return and self.ok("return") and r.random() < 0.35:
             a = self.fexpr(s1, d)
             blk.add(ind + 1, "return %s" % a[0], "return %s" % a[1])
+        # Inside a loop: return from the then, the else-if or the else branch.
+        lr = None
+        if sc.loop_ret and r.random() < P_IF_IN_LOOP_RETURN:
+            lr = r.choice(["then", "then", "elif", "else"])
         x = r.random()
+        if lr == "then" or (lr is not None and x < 0.25):
+            self.ret(blk, ind + 1, s1, d)
         if x < 0.25:
             blk.add(ind, "}", None)
             return
@@ -589,10 +606,44 @@ class Gen:
             blk.add(ind, "} else if %s {" % c2[0], "elif %s:" % c2[1])
             s2 = Scope(sc)
             self.block(blk, ind + 1, s2, d, 1, need_assign=True)
+            if lr == "elif":
+                self.ret(blk, ind + 1, s2, d)
+        elif lr == "elif":
+            lr = "else"
         blk.add(ind, "} else {", "else:")
         s3 = Scope(sc)
         self.block(blk, ind + 1, s3, d, r.randint(1, 2), need_assign=True)
+        if lr == "else":
+            self.ret(blk, ind + 1, s3, d)
         blk.add(ind, "}", None)
+
+    def ret(self, blk, ind, sc, d):
+        """`return e`, e usually depending on a loop-carried var."""
+        r = self.rng
+        a = self.fexpr(sc, d)
+        if sc.fm and r.random() < 0.7:
+            v = r.choice(sc.fm)
+            c = round(r.uniform(0.3, 1.5), 2)
+            a = ("%r * %s + %s" % (c, v, a[0]), "%r * %s + %s" % (c, v, a[1]))
+        blk.add(ind, "return %s" % a[0], "return %s" % a[1])
+
+    def loop_exit(self, blk, ind, sc, d):
+        """Maybe end a loop body with `if c { ...; return e }` or `return e`
+        (the rest of the loop, and of the function, is then skipped)."""
+        if not sc.loop_ret:
+            return
+        r = self.rng
+        x = r.random()
+        if x < P_LOOP_IF_RETURN:
+            c = self.cond(sc, 1)
+            blk.add(ind, "if %s {" % c[0], "if %s:" % c[1])
+            s1 = Scope(sc)
+            if r.random() < 0.5:
+                self.block(blk, ind + 1, s1, d, 1)
+            self.ret(blk, ind + 1, s1, d)
+            blk.add(ind, "}", None)
+        elif x < P_LOOP_IF_RETURN + P_LOOP_RETURN:
+            self.ret(blk, ind, sc, d)
 
     def for_stmt(self, blk, ind, sc, d):
         r = self.rng
@@ -615,8 +666,10 @@ class Gen:
                 "for %s in range(%s, %s):" % (i, lo_p, hi_p))
         s = Scope(sc)
         s.in_loop = True
+        s.loop_ret = self.fn_ret and self.ok("loopreturn")
         s.i.append(i)
         self.block(blk, ind + 1, s, d, r.randint(0, 2), need_assign=True)
+        self.loop_exit(blk, ind + 1, s, d)
         blk.add(ind, "}", None)
 
     def while_stmt(self, blk, ind, sc, d):
@@ -638,8 +691,10 @@ class Gen:
                 "while %s < %s%s:" % (k, bound, extra[1]))
         s = Scope(sc)
         s.in_loop = True
+        s.loop_ret = self.fn_ret and self.ok("loopreturn")
         s.i.append(k)
         self.block(blk, ind + 1, s, d, r.randint(0, 2), need_assign=True)
+        self.loop_exit(blk, ind + 1, s, d)
         blk.add(ind + 1, "%s += 1" % k, "%s += 1" % k)
         blk.add(ind, "}", None)
 
@@ -675,6 +730,7 @@ class Gen:
         sc = Scope()
         for p, t in params:
             (sc.f if t == "f64" else sc.i).append(p)
+        self.fn_ret = allow_return
         self.block(blk, 1, sc, d, n_stmts, allow_return=allow_return)
         self.finish(blk, sc, d)
         blk.add(0, "}", None)
