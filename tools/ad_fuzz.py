@@ -3,7 +3,8 @@
 
 From a fixed seed it generates random, well-typed scalar BP programs (helper
 functions, a recursive helper, if/else statements and expressions, for and
-while loops with loop-carried vars, compound updates, stop_gradient, every
+while loops with loop-carried vars, early returns (also from inside loops,
+nested loops and ifs in loops), compound updates, stop_gradient, every
 scalar builtin) together with an equivalent Python function (the "mirror").
 Each program is emitted from one generator walk, so the BP text and the
 Python text describe the same computation.
@@ -36,22 +37,28 @@ Exit status 0 when everything passes, 1 otherwise.
 Standard library only.
 """
 
-import argparse
-import concurrent.futures
 import math
 import os
 import random
-import re
-import subprocess
 import sys
-import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ad_fuzz_common as common  # noqa: E402
+from ad_fuzz_common import close, fmt  # noqa: E402
 
 # Constructs that --exclude can switch off (for hunting further bugs while one
 # is open; the committed lit test uses all of them).
 CONSTRUCTS = ["if", "ifexpr", "for", "while", "recursion", "helpers", "sg",
               "kinks", "int", "pow", "lgamma", "tan", "second", "return",
-              "intdiv"]
+              "intdiv", "loopreturn"]
+
+# How often a loop body (for, while) may end with `if c { ...; return e }` or
+# with a plain `return e`, and how often an if inside a loop returns from one
+# of its branches: modest, so the rest of the coverage keeps its share.
+P_LOOP_IF_RETURN = 0.08
+P_LOOP_RETURN = 0.03
+P_IF_IN_LOOP_RETURN = 0.12
 
 # ---------------------------------------------------------------------------
 # Python runtime for the mirrors.  Every discrete decision (comparison, kink
@@ -201,6 +208,7 @@ class Scope:
             self.i = []        # readable int names
             self.im = []       # mutable int vars (updatable)
             self.in_loop = False
+            self.loop_ret = False  # a return here leaves a loop (and the fn)
             self.nest = 0
         else:
             self.f = list(parent.f)
@@ -208,6 +216,7 @@ class Scope:
             self.i = list(parent.i)
             self.im = list(parent.im)
             self.in_loop = parent.in_loop
+            self.loop_ret = parent.loop_ret
             self.nest = parent.nest + 1
 
 
@@ -232,6 +241,7 @@ class Gen:
         self.ok = allowed
         self.counter = 0
         self.helpers = []      # (name, kind) callable from the current fn
+        self.fn_ret = False    # the current fn may return early
         self.used = set()
 
     def fresh(self, base):
@@ -580,7 +590,13 @@ class Gen:
         if allow_return and self.ok("return") and r.random() < 0.35:
             a = self.fexpr(s1, d)
             blk.add(ind + 1, "return %s" % a[0], "return %s" % a[1])
+        # Inside a loop: return from the then, the else-if or the else branch.
+        lr = None
+        if sc.loop_ret and r.random() < P_IF_IN_LOOP_RETURN:
+            lr = r.choice(["then", "then", "elif", "else"])
         x = r.random()
+        if lr == "then" or (lr is not None and x < 0.25):
+            self.ret(blk, ind + 1, s1, d)
         if x < 0.25:
             blk.add(ind, "}", None)
             return
@@ -589,10 +605,44 @@ class Gen:
             blk.add(ind, "} else if %s {" % c2[0], "elif %s:" % c2[1])
             s2 = Scope(sc)
             self.block(blk, ind + 1, s2, d, 1, need_assign=True)
+            if lr == "elif":
+                self.ret(blk, ind + 1, s2, d)
+        elif lr == "elif":
+            lr = "else"
         blk.add(ind, "} else {", "else:")
         s3 = Scope(sc)
         self.block(blk, ind + 1, s3, d, r.randint(1, 2), need_assign=True)
+        if lr == "else":
+            self.ret(blk, ind + 1, s3, d)
         blk.add(ind, "}", None)
+
+    def ret(self, blk, ind, sc, d):
+        """`return e`, e usually depending on a loop-carried var."""
+        r = self.rng
+        a = self.fexpr(sc, d)
+        if sc.fm and r.random() < 0.7:
+            v = r.choice(sc.fm)
+            c = round(r.uniform(0.3, 1.5), 2)
+            a = ("%r * %s + %s" % (c, v, a[0]), "%r * %s + %s" % (c, v, a[1]))
+        blk.add(ind, "return %s" % a[0], "return %s" % a[1])
+
+    def loop_exit(self, blk, ind, sc, d):
+        """Maybe end a loop body with `if c { ...; return e }` or `return e`
+        (the rest of the loop, and of the function, is then skipped)."""
+        if not sc.loop_ret:
+            return
+        r = self.rng
+        x = r.random()
+        if x < P_LOOP_IF_RETURN:
+            c = self.cond(sc, 1)
+            blk.add(ind, "if %s {" % c[0], "if %s:" % c[1])
+            s1 = Scope(sc)
+            if r.random() < 0.5:
+                self.block(blk, ind + 1, s1, d, 1)
+            self.ret(blk, ind + 1, s1, d)
+            blk.add(ind, "}", None)
+        elif x < P_LOOP_IF_RETURN + P_LOOP_RETURN:
+            self.ret(blk, ind, sc, d)
 
     def for_stmt(self, blk, ind, sc, d):
         r = self.rng
@@ -615,8 +665,10 @@ class Gen:
                 "for %s in range(%s, %s):" % (i, lo_p, hi_p))
         s = Scope(sc)
         s.in_loop = True
+        s.loop_ret = self.fn_ret and self.ok("loopreturn")
         s.i.append(i)
         self.block(blk, ind + 1, s, d, r.randint(0, 2), need_assign=True)
+        self.loop_exit(blk, ind + 1, s, d)
         blk.add(ind, "}", None)
 
     def while_stmt(self, blk, ind, sc, d):
@@ -638,8 +690,10 @@ class Gen:
                 "while %s < %s%s:" % (k, bound, extra[1]))
         s = Scope(sc)
         s.in_loop = True
+        s.loop_ret = self.fn_ret and self.ok("loopreturn")
         s.i.append(k)
         self.block(blk, ind + 1, s, d, r.randint(0, 2), need_assign=True)
+        self.loop_exit(blk, ind + 1, s, d)
         blk.add(ind + 1, "%s += 1" % k, "%s += 1" % k)
         blk.add(ind, "}", None)
 
@@ -675,6 +729,7 @@ class Gen:
         sc = Scope()
         for p, t in params:
             (sc.f if t == "f64" else sc.i).append(p)
+        self.fn_ret = allow_return
         self.block(blk, 1, sc, d, n_stmts, allow_return=allow_return)
         self.finish(blk, sc, d)
         blk.add(0, "}", None)
@@ -822,11 +877,6 @@ def check_point(fn, pt, nval, second):
 # BP main() and result checking.
 
 
-def fmt(x):
-    s = repr(float(x))
-    return "(%s)" % s if s.startswith("-") else s
-
-
 def main_lines(p, top):
     """Statements for main() that print program p's results on one line
     starting with its id; `top` collects top-level derived-fn bindings."""
@@ -876,24 +926,6 @@ def main_lines(p, top):
     outs += ["vv%d" % pid] + qs
     L.append("print(%d, %s)" % (pid, ", ".join(outs)))
     return L
-
-
-def program_file(progs):
-    top, body = [], []
-    for p in progs:
-        body += main_lines(p, top)
-    src = "".join(p.bp + "\n" for p in progs)
-    src += "\n".join(top) + "\n\nfn main() {\n"
-    src += "".join("  %s\n" % l for l in body) + "}\n"
-    return src
-
-
-def close(a, b, rel, absf):
-    if math.isnan(a) or math.isnan(b):
-        return False
-    if math.isinf(a) or math.isinf(b):
-        return a == b
-    return abs(a - b) <= rel * max(abs(a), abs(b)) + absf
 
 
 VAL_REL, VAL_ABS = 1e-11, 1e-12
@@ -952,41 +984,9 @@ def check_results(p, vals):
     return bad
 
 
-BPC_FLAGS = []
-
-
-def run_bpc(bpc, path, timeout=300):
-    """(returncode or "timeout", stdout, stderr) of `bpc run path`."""
-    for attempt in range(10):
-        try:
-            r = subprocess.run([bpc, "run"] + BPC_FLAGS + [path],
-                               capture_output=True, text=True, timeout=timeout)
-            return r.returncode, r.stdout, r.stderr
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout or ""
-            if isinstance(out, bytes):
-                out = out.decode(errors="replace")
-            return "timeout", out, "timed out after %d s" % timeout
-        except OSError as e:
-            # bpc being relinked right now (text file busy, permission
-            # denied while it is written): wait and retry.
-            err = e
-            time.sleep(2)
-    return "exec-error", "", "cannot run %s: %s" % (bpc, err)
-
-
-def parse_output(out):
-    res = {}
-    for line in out.splitlines():
-        toks = line.split()
-        if not toks:
-            continue
-        try:
-            pid = int(toks[0])
-            res[pid] = [float(t) for t in toks[1:]]
-        except ValueError:
-            continue
-    return res
+def parse_values(text):
+    """The numbers printed after a program's id."""
+    return [float(t) for t in text.split()]
 
 
 def point_text(p):
@@ -998,143 +998,27 @@ def point_text(p):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--count", type=int, default=300)
-    ap.add_argument("--bpc", required=True)
-    ap.add_argument("--keep", help="directory for generated programs and failures")
-    ap.add_argument("--batch", type=int, default=25, help="programs per bpc run")
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--exclude", default="",
-                    help="comma-separated constructs to leave out (%s)" % ",".join(CONSTRUCTS))
-    ap.add_argument("--only", type=int, nargs="*", help="only these program ids")
-    ap.add_argument("--max-report", type=int, default=10)
-    ap.add_argument("--bpc-flag", action="append", default=[],
-                    help="extra flag for `bpc run` (e.g. --no-simplify)")
-    args = ap.parse_args(argv)
-
+    args = common.parse_args(argv, __doc__, CONSTRUCTS, count=300, batch=25,
+                             flag_help="extra flag for `bpc run` (e.g. --no-simplify)")
     t0 = time.time()
-    BPC_FLAGS[:] = args.bpc_flag
-    excl = set(x for x in args.exclude.split(",") if x)
-    unknown = excl - set(CONSTRUCTS)
-    if unknown:
-        ap.error("unknown construct(s): %s" % ", ".join(sorted(unknown)))
-    allowed = set(CONSTRUCTS) - excl
-    ids = args.only if args.only else list(range(args.count))
-    progs = []
-    for pid in ids:
+    allowed = args.allowed
+
+    def make(pid):
         second = "second" in allowed and pid % 6 == 5
-        progs.append(make_program(pid, args.seed, allowed, second))
-    tgen = time.time() - t0
+        return make_program(pid, args.seed, allowed, second)
 
-    outdir = args.keep or tempfile.mkdtemp(prefix="ad_fuzz.")
-    os.makedirs(outdir, exist_ok=True)
-    batches = [progs[i:i + args.batch] for i in range(0, len(progs), args.batch)]
-
-    def run_batch(bi, batch):
-        path = os.path.join(outdir, "batch%03d.bp" % bi)
-        with open(path, "w") as fh:
-            fh.write(program_file(batch))
-        return run_bpc(args.bpc, path)
-
-    def run_single(p):
-        path = os.path.join(outdir, "prog%04d.bp" % p.pid)
-        with open(path, "w") as fh:
-            fh.write(program_file([p]))
-        with open(os.path.join(outdir, "prog%04d.py" % p.pid), "w") as fh:
-            fh.write("# Python mirror of prog%04d.bp, point: %s\n" % (p.pid, point_text(p)))
-            fh.write(p.py)
-        return run_bpc(args.bpc, path)
-
-    failures = []   # (program, kind, details)
-    results = {}
-    rerun = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
-        futs = [ex.submit(run_batch, i, b) for i, b in enumerate(batches)]
-        for b, fu in zip(batches, futs):
-            rc, out, err = fu.result()
-            got = parse_output(out)
-            if rc == 0 and all(p.pid in got for p in b):
-                results.update(got)
-            else:
-                results.update({k: v for k, v in got.items()})
-                rerun += [p for p in b if p.pid not in got or rc != 0]
-        singles = list(ex.map(run_single, rerun))
-    for p, (rc, out, err) in zip(rerun, singles):
-        got = parse_output(out)
-        if rc != 0 or p.pid not in got:
-            what = "timeout" if rc == "timeout" else \
-                ("crash (signal %d)" % -rc if isinstance(rc, int) and rc < 0
-                 else "exit status %s" % rc)
-            failures.append((p, "bpc failed: " + what, err.strip()))
-            results.pop(p.pid, None)
-        else:
-            results[p.pid] = got[p.pid]
-    for p in progs:
-        if p.pid in results:
-            bad = check_results(p, results[p.pid])
-            if bad:
-                failures.append((p, "wrong result", bad))
-
-    failures.sort(key=lambda f: f[0].pid)
-    n_fail_progs = len(set(f[0].pid for f in failures))
-    for idx, (p, kind, det) in enumerate(failures):
-        path = os.path.join(outdir, "fail%04d.bp" % p.pid)
-        with open(path, "w") as fh:
-            fh.write("# ad_fuzz --seed %d program %d: %s\n# point: %s\n" % (
-                args.seed, p.pid, kind, point_text(p)))
-            fh.write(program_file([p]))
-        with open(os.path.join(outdir, "fail%04d.py" % p.pid), "w") as fh:
-            fh.write(p.py)
-        if kind != "wrong result":
-            with open(os.path.join(outdir, "fail%04d.err" % p.pid), "w") as fh:
-                fh.write(det + "\n")
-        if idx >= args.max_report:
-            continue
-        print("=" * 72)
-        print("FAIL program %d (%s order): %s" % (
-            p.pid, "second" if p.second else "first", kind))
-        print("point: %s" % point_text(p))
-        if kind == "wrong result":
-            for what, got, exp, how in det:
-                print("  %-34s bpc %-24r expected %-24r (%s)" % (what, got, exp, how))
-        else:
-            lines = det.splitlines()
-            print("  " + "\n  ".join(lines[:12]))
-        print("program (saved as %s, mirror %s):" % (path, path[:-3] + ".py"))
-        print(p.bp.rstrip())
-    if len(failures) > args.max_report:
-        print("... %d more failures, all saved in %s" % (
-            len(failures) - args.max_report, outdir))
-    if failures:
-        cats = {}
-        for p, kind, det in failures:
-            if kind == "wrong result":
-                keys = set("wrong " + w[0].split(" (")[0].split(" d/d")[0] for w in det)
-            else:
-                first = (det.splitlines() or [""])[0]
-                first = first.split(": error: ")[-1]
-                first = re.sub(r"@[A-Za-z_0-9.]+", "@F", first)
-                first = re.sub(r"'[^']*'", "'_'", first)
-                first = re.sub(r"\(line \d+\)", "(line _)", first)
-                keys = {kind + ": " + first[:110]}
-            for key in keys:
-                cats.setdefault(key, []).append(p.pid)
-        print("failure summary:")
-        for key, pids in sorted(cats.items(), key=lambda kv: -len(kv[1])):
-            print("  %4d  %s  (e.g. %s)" % (len(pids), key,
-                                           ", ".join(map(str, pids[:5]))))
+    outdir = common.out_dir(args, "ad_fuzz")
+    progs, failures, nruns, tgen = common.run_and_check(
+        args, outdir, make, main_lines, parse_values, check_results, point_text)
+    n_fail_progs = common.report(
+        args, "ad_fuzz", outdir, failures, main_lines, point_text,
+        lambda p: "program %d (%s order)" % (p.pid, "second" if p.second else "first"))
     nsec = sum(1 for p in progs if p.second)
     print("ad_fuzz: seed %d, %d programs (%d second-order), %d bpc runs, "
           "%d failed; generation %.1f s, total %.1f s%s" % (
-              args.seed, len(progs), nsec, len(batches) + len(rerun),
-              n_fail_progs, tgen, time.time() - t0,
-              (", files in %s" % outdir) if (args.keep or failures) else ""))
-    if not args.keep and not failures:
-        for f in os.listdir(outdir):
-            os.unlink(os.path.join(outdir, f))
-        os.rmdir(outdir)
-    return 1 if failures else 0
+              args.seed, len(progs), nsec, nruns, n_fail_progs, tgen,
+              time.time() - t0, common.files_note(args, outdir, failures)))
+    return common.clean_up(args, outdir, failures)
 
 
 if __name__ == "__main__":

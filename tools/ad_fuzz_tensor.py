@@ -47,18 +47,18 @@ Usage: python3 tools/ad_fuzz_tensor.py --seed 1 --count 200 --bpc PATH [--keep D
 Exit status 0 when everything passes, 1 otherwise.
 """
 
-import argparse
-import concurrent.futures
 import itertools
 import math
 import operator
 import os
 import random
 import re
-import subprocess
 import sys
-import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ad_fuzz_common as common  # noqa: E402
+from ad_fuzz_common import close, fmt  # noqa: E402
 
 # Constructs that --exclude can switch off (for hunting further bugs while one
 # is open; the committed lit test uses all of them).
@@ -1198,11 +1198,6 @@ def check_point(fn, pt):
 # BP main() and result checking.
 
 
-def fmt(x):
-    s = repr(float(x))
-    return "(%s)" % s if s.startswith("-") else s
-
-
 def tlit(a):
     if not isinstance(a, T):
         return fmt(a)
@@ -1241,24 +1236,6 @@ def main_lines(p, top):
     return L
 
 
-def program_file(progs):
-    top, body = [], []
-    for p in progs:
-        body += main_lines(p, top)
-    src = "".join(p.bp + "\n" for p in progs)
-    src += "\n".join(top) + "\n\nfn main() {\n"
-    src += "".join("  %s\n" % l for l in body) + "}\n"
-    return src
-
-
-def close(a, b, rel, absf):
-    if math.isnan(a) or math.isnan(b):
-        return False
-    if math.isinf(a) or math.isinf(b):
-        return a == b
-    return abs(a - b) <= rel * max(abs(a), abs(b)) + absf
-
-
 VAL_REL, VAL_ABS = 1e-10, 1e-11
 FD_REL, FD_ABS = 1e-5, 1e-6
 MODE_REL, MODE_ABS = 1e-9, 1e-12
@@ -1290,20 +1267,6 @@ def parse_values(text):
     while pos[0] < len(toks):
         vals.append(value())
     return vals
-
-
-def parse_output(out):
-    res = {}
-    for line in out.splitlines():
-        toks = line.split(None, 1)
-        if not toks:
-            continue
-        try:
-            pid = int(toks[0])
-            res[pid] = parse_values(toks[1] if len(toks) > 1 else "")
-        except (ValueError, IndexError):
-            continue
-    return res
 
 
 def flat_of(v, shape):
@@ -1362,177 +1325,27 @@ def check_results(p, vals):
     return bad
 
 
-BPC_FLAGS = []
-
-
-def run_bpc(bpc, path, timeout=300):
-    """(returncode or "timeout", stdout, stderr) of `bpc run path`."""
-    err = None
-    for attempt in range(10):
-        try:
-            r = subprocess.run([bpc, "run"] + BPC_FLAGS + [path],
-                               capture_output=True, text=True, timeout=timeout)
-            return r.returncode, r.stdout, r.stderr
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout or ""
-            if isinstance(out, bytes):
-                out = out.decode(errors="replace")
-            return "timeout", out, "timed out after %d s" % timeout
-        except OSError as e:
-            # bpc being relinked right now: wait and retry.
-            err = e
-            time.sleep(2)
-    return "exec-error", "", "cannot run %s: %s" % (bpc, err)
-
-
 def point_text(p):
     return ", ".join("%s=%s" % (n, tlit(a)) for (n, _), a in zip(p.params, p.point)) + \
         "; jvp along %s = %s" % (p.params[p.jarg][0], tlit(p.tangent))
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--count", type=int, default=200)
-    ap.add_argument("--bpc", required=True)
-    ap.add_argument("--keep", help="directory for generated programs and failures")
-    ap.add_argument("--batch", type=int, default=20, help="programs per bpc run")
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--exclude", default="",
-                    help="comma-separated constructs to leave out (%s)" % ",".join(CONSTRUCTS))
-    ap.add_argument("--only", type=int, nargs="*", help="only these program ids")
-    ap.add_argument("--max-report", type=int, default=10)
-    ap.add_argument("--bpc-flag", action="append", default=[],
-                    help="extra flag for `bpc run`")
-    args = ap.parse_args(argv)
-
+    args = common.parse_args(argv, __doc__, CONSTRUCTS, count=200, batch=20,
+                             flag_help="extra flag for `bpc run`")
     t0 = time.time()
-    BPC_FLAGS[:] = args.bpc_flag
-    excl = set(x for x in args.exclude.split(",") if x)
-    unknown = excl - set(CONSTRUCTS)
-    if unknown:
-        ap.error("unknown construct(s): %s" % ", ".join(sorted(unknown)))
-    allowed = set(CONSTRUCTS) - excl
-    ids = args.only if args.only else list(range(args.count))
-
-    outdir = args.keep or tempfile.mkdtemp(prefix="ad_fuzz_tensor.")
-    os.makedirs(outdir, exist_ok=True)
-
-    def run_batch(bi, batch):
-        path = os.path.join(outdir, "batch%03d.bp" % bi)
-        with open(path, "w") as fh:
-            fh.write(program_file(batch))
-        return run_bpc(args.bpc, path)
-
-    def run_single(p):
-        path = os.path.join(outdir, "prog%04d.bp" % p.pid)
-        with open(path, "w") as fh:
-            fh.write(program_file([p]))
-        with open(os.path.join(outdir, "prog%04d.py" % p.pid), "w") as fh:
-            fh.write("# Python mirror of prog%04d.bp, point: %s\n" % (p.pid, point_text(p)))
-            fh.write(p.py)
-        return run_bpc(args.bpc, path)
-
-    # Generate batch by batch and start bpc on each batch while the next one
-    # is generated (the mirror's finite differences are the expensive part).
-    progs, batches, futs = [], [], []
-    tgen = 0.0
-    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
-        for i in range(0, len(ids), args.batch):
-            tg = time.time()
-            batch = [make_program(pid, args.seed, allowed)
-                     for pid in ids[i:i + args.batch]]
-            tgen += time.time() - tg
-            progs += batch
-            futs.append(ex.submit(run_batch, len(batches), batch))
-            batches.append(batch)
-        results = {}
-        rerun = []
-        for b, fu in zip(batches, futs):
-            rc, out, err = fu.result()
-            got = parse_output(out)
-            results.update(got)
-            if not (rc == 0 and all(p.pid in got for p in b)):
-                rerun += [p for p in b if p.pid not in got or rc != 0]
-        singles = list(ex.map(run_single, rerun))
-
-    failures = []   # (program, kind, details)
-    for p, (rc, out, err) in zip(rerun, singles):
-        got = parse_output(out)
-        if rc != 0 or p.pid not in got:
-            what = "timeout" if rc == "timeout" else \
-                ("crash (signal %d)" % -rc if isinstance(rc, int) and rc < 0
-                 else "exit status %s" % rc)
-            failures.append((p, "bpc failed: " + what, err.strip()))
-            results.pop(p.pid, None)
-        else:
-            results[p.pid] = got[p.pid]
-    for p in progs:
-        if p.pid in results:
-            bad = check_results(p, results[p.pid])
-            if bad:
-                failures.append((p, "wrong result", bad))
-
-    failures.sort(key=lambda f: f[0].pid)
-    n_fail_progs = len(set(f[0].pid for f in failures))
-    for idx, (p, kind, det) in enumerate(failures):
-        path = os.path.join(outdir, "fail%04d.bp" % p.pid)
-        with open(path, "w") as fh:
-            fh.write("# ad_fuzz_tensor --seed %d program %d: %s\n# point: %s\n" % (
-                args.seed, p.pid, kind, point_text(p)))
-            fh.write(program_file([p]))
-        with open(os.path.join(outdir, "fail%04d.py" % p.pid), "w") as fh:
-            fh.write(p.py)
-        if kind != "wrong result":
-            with open(os.path.join(outdir, "fail%04d.err" % p.pid), "w") as fh:
-                fh.write(det + "\n")
-        if idx >= args.max_report:
-            continue
-        print("=" * 72)
-        print("FAIL program %d: %s" % (p.pid, kind))
-        print("point: %s" % point_text(p))
-        if kind == "wrong result":
-            for what, got, exp, how in det[:12]:
-                print("  %-34s bpc %-24r expected %-24r (%s)" % (what, got, exp, how))
-            if len(det) > 12:
-                print("  ... %d more" % (len(det) - 12))
-        else:
-            lines = det.splitlines()
-            print("  " + "\n  ".join(lines[:12]))
-        print("program (saved as %s, mirror %s):" % (path, path[:-3] + ".py"))
-        print(p.bp.rstrip())
-    if len(failures) > args.max_report:
-        print("... %d more failures, all saved in %s" % (
-            len(failures) - args.max_report, outdir))
-    if failures:
-        cats = {}
-        for p, kind, det in failures:
-            if kind == "wrong result":
-                keys = set("wrong " + re.sub(r"\[.*", "", w[0].split(" (")[0].split(" d/d")[0])
-                           for w in det)
-            else:
-                first = (det.splitlines() or [""])[0]
-                first = first.split(": error: ")[-1]
-                first = re.sub(r"@[A-Za-z_0-9.]+", "@F", first)
-                first = re.sub(r"'[^']*'", "'_'", first)
-                first = re.sub(r"\(line \d+\)", "(line _)", first)
-                keys = {kind + ": " + first[:110]}
-            for key in keys:
-                cats.setdefault(key, []).append(p.pid)
-        print("failure summary:")
-        for key, pids in sorted(cats.items(), key=lambda kv: -len(kv[1])):
-            print("  %4d  %s  (e.g. %s)" % (len(pids), key,
-                                           ", ".join(map(str, pids[:5]))))
+    outdir = common.out_dir(args, "ad_fuzz_tensor")
+    progs, failures, nruns, tgen = common.run_and_check(
+        args, outdir, lambda pid: make_program(pid, args.seed, args.allowed),
+        main_lines, parse_values, check_results, point_text)
+    n_fail_progs = common.report(
+        args, "ad_fuzz_tensor", outdir, failures, main_lines, point_text,
+        lambda p: "program %d" % p.pid, max_details=12)
     print("ad_fuzz_tensor: seed %d, %d programs, %d bpc runs, %d failed; "
           "generation %.1f s, total %.1f s%s" % (
-              args.seed, len(progs), len(batches) + len(rerun), n_fail_progs,
-              tgen, time.time() - t0,
-              (", files in %s" % outdir) if (args.keep or failures) else ""))
-    if not args.keep and not failures:
-        for f in os.listdir(outdir):
-            os.unlink(os.path.join(outdir, f))
-        os.rmdir(outdir)
-    return 1 if failures else 0
+              args.seed, len(progs), nruns, n_fail_progs, tgen,
+              time.time() - t0, common.files_note(args, outdir, failures)))
+    return common.clean_up(args, outdir, failures)
 
 
 if __name__ == "__main__":

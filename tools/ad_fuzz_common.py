@@ -1,0 +1,260 @@
+"""ad_fuzz_common.py -- the runner shared by ad_fuzz.py and ad_fuzz_tensor.py.
+
+The two property tests differ in what they generate and check; this module
+holds what they do alike: the command line, formatting BP numbers, writing
+the batched BP file, running `bpc run` (batches first, then program by
+program for a batch that failed), parsing its `id value ...` lines, and
+reporting failures.  A fuzzer supplies its own pieces as functions:
+  make_program(pid) -> program   (with .pid, .bp, .py)
+  main_lines(p, top) -> statements of main() printing p's results on one
+                        line starting with p.pid (derived-fn bindings go to top)
+  parse_values(text) -> the values printed after the id
+  check_results(p, values) -> list of (what, bpc value, expected, how)
+  point_text(p) -> the point p is evaluated at, for the reports
+Standard library only.
+"""
+
+import argparse
+import concurrent.futures
+import math
+import os
+import re
+import subprocess
+import tempfile
+import time
+
+
+def fmt(x):
+    s = repr(float(x))
+    return "(%s)" % s if s.startswith("-") else s
+
+
+def close(a, b, rel, absf):
+    if math.isnan(a) or math.isnan(b):
+        return False
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= rel * max(abs(a), abs(b)) + absf
+
+
+def program_file(progs, main_lines):
+    top, body = [], []
+    for p in progs:
+        body += main_lines(p, top)
+    src = "".join(p.bp + "\n" for p in progs)
+    src += "\n".join(top) + "\n\nfn main() {\n"
+    src += "".join("  %s\n" % l for l in body) + "}\n"
+    return src
+
+
+def run_bpc(bpc, path, flags=(), timeout=300):
+    """(returncode or "timeout", stdout, stderr) of `bpc run path`."""
+    err = None
+    for attempt in range(10):
+        try:
+            r = subprocess.run([bpc, "run"] + list(flags) + [path],
+                               capture_output=True, text=True, timeout=timeout)
+            return r.returncode, r.stdout, r.stderr
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout or ""
+            if isinstance(out, bytes):
+                out = out.decode(errors="replace")
+            return "timeout", out, "timed out after %d s" % timeout
+        except OSError as e:
+            # bpc being relinked right now (text file busy, permission
+            # denied while it is written): wait and retry.
+            err = e
+            time.sleep(2)
+    return "exec-error", "", "cannot run %s: %s" % (bpc, err)
+
+
+def parse_output(out, parse_values):
+    """{program id: values} from the lines `id value ...` of bpc's output."""
+    res = {}
+    for line in out.splitlines():
+        toks = line.split(None, 1)
+        if not toks:
+            continue
+        try:
+            pid = int(toks[0])
+            res[pid] = parse_values(toks[1] if len(toks) > 1 else "")
+        except (ValueError, IndexError):
+            continue
+    return res
+
+
+def parse_args(argv, doc, constructs, count, batch, flag_help):
+    """The common command line; adds args.allowed (constructs not excluded)
+    and args.ids (program ids to run)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--count", type=int, default=count)
+    ap.add_argument("--bpc", required=True)
+    ap.add_argument("--keep", help="directory for generated programs and failures")
+    ap.add_argument("--batch", type=int, default=batch, help="programs per bpc run")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--exclude", default="",
+                    help="comma-separated constructs to leave out (%s)" % ",".join(constructs))
+    ap.add_argument("--only", type=int, nargs="*", help="only these program ids")
+    ap.add_argument("--max-report", type=int, default=10)
+    ap.add_argument("--bpc-flag", action="append", default=[], help=flag_help)
+    args = ap.parse_args(argv)
+    excl = set(x for x in args.exclude.split(",") if x)
+    unknown = excl - set(constructs)
+    if unknown:
+        ap.error("unknown construct(s): %s" % ", ".join(sorted(unknown)))
+    args.allowed = set(constructs) - excl
+    args.ids = args.only if args.only else list(range(args.count))
+    return args
+
+
+def out_dir(args, tool):
+    outdir = args.keep or tempfile.mkdtemp(prefix=tool + ".")
+    os.makedirs(outdir, exist_ok=True)
+    return outdir
+
+
+def _failure_kind(rc):
+    if rc == "timeout":
+        return "timeout"
+    if isinstance(rc, int) and rc < 0:
+        return "crash (signal %d)" % -rc
+    return "exit status %s" % rc
+
+
+def run_and_check(args, outdir, make_program, main_lines, parse_values,
+                  check_results, point_text):
+    """Generate the programs batch by batch and start bpc on each batch while
+    the next one is generated (for the tensor programs the mirror's finite
+    differences are the expensive part); re-run a batch that failed program
+    by program; check every result.
+    Returns (programs, failures, bpc runs, generation seconds), failures as
+    (program, kind, details): details are check_results' list for kind
+    "wrong result", else bpc's stderr."""
+    def run_batch(bi, batch):
+        path = os.path.join(outdir, "batch%03d.bp" % bi)
+        with open(path, "w") as fh:
+            fh.write(program_file(batch, main_lines))
+        return run_bpc(args.bpc, path, args.bpc_flag)
+
+    def run_single(p):
+        path = os.path.join(outdir, "prog%04d.bp" % p.pid)
+        with open(path, "w") as fh:
+            fh.write(program_file([p], main_lines))
+        with open(os.path.join(outdir, "prog%04d.py" % p.pid), "w") as fh:
+            fh.write("# Python mirror of prog%04d.bp, point: %s\n" % (p.pid, point_text(p)))
+            fh.write(p.py)
+        return run_bpc(args.bpc, path, args.bpc_flag)
+
+    progs, batches, futs = [], [], []
+    tgen = 0.0
+    ids = args.ids
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
+        for i in range(0, len(ids), args.batch):
+            tg = time.time()
+            batch = [make_program(pid) for pid in ids[i:i + args.batch]]
+            tgen += time.time() - tg
+            progs += batch
+            futs.append(ex.submit(run_batch, len(batches), batch))
+            batches.append(batch)
+        results = {}
+        rerun = []
+        for b, fu in zip(batches, futs):
+            rc, out, err = fu.result()
+            got = parse_output(out, parse_values)
+            results.update(got)
+            if not (rc == 0 and all(p.pid in got for p in b)):
+                rerun += [p for p in b if p.pid not in got or rc != 0]
+        singles = list(ex.map(run_single, rerun))
+
+    failures = []
+    for p, (rc, out, err) in zip(rerun, singles):
+        got = parse_output(out, parse_values)
+        if rc != 0 or p.pid not in got:
+            failures.append((p, "bpc failed: " + _failure_kind(rc), err.strip()))
+            results.pop(p.pid, None)
+        else:
+            results[p.pid] = got[p.pid]
+    for p in progs:
+        if p.pid in results:
+            bad = check_results(p, results[p.pid])
+            if bad:
+                failures.append((p, "wrong result", bad))
+    failures.sort(key=lambda f: f[0].pid)
+    return progs, failures, len(batches) + len(rerun), tgen
+
+
+def _category(kind, det):
+    """Summary keys of one failure: the checks that failed, or bpc's first
+    error line with names and line numbers blanked."""
+    if kind == "wrong result":
+        return set("wrong " + re.sub(r"\[.*", "", w[0].split(" (")[0].split(" d/d")[0])
+                   for w in det)
+    first = (det.splitlines() or [""])[0]
+    first = first.split(": error: ")[-1]
+    first = re.sub(r"@[A-Za-z_0-9.]+", "@F", first)
+    first = re.sub(r"'[^']*'", "'_'", first)
+    first = re.sub(r"\(line \d+\)", "(line _)", first)
+    return {kind + ": " + first[:110]}
+
+
+def report(args, tool, outdir, failures, main_lines, point_text, title,
+           max_details=None):
+    """Save every failing program (fail<id>.bp, .py, .err) and print the
+    first --max-report of them and a summary by category; `title(p)` names
+    a program in the FAIL line.  Returns the number of failing programs."""
+    for idx, (p, kind, det) in enumerate(failures):
+        path = os.path.join(outdir, "fail%04d.bp" % p.pid)
+        with open(path, "w") as fh:
+            fh.write("# %s --seed %d program %d: %s\n# point: %s\n" % (
+                tool, args.seed, p.pid, kind, point_text(p)))
+            fh.write(program_file([p], main_lines))
+        with open(os.path.join(outdir, "fail%04d.py" % p.pid), "w") as fh:
+            fh.write(p.py)
+        if kind != "wrong result":
+            with open(os.path.join(outdir, "fail%04d.err" % p.pid), "w") as fh:
+                fh.write(det + "\n")
+        if idx >= args.max_report:
+            continue
+        print("=" * 72)
+        print("FAIL %s: %s" % (title(p), kind))
+        print("point: %s" % point_text(p))
+        if kind == "wrong result":
+            shown = det if max_details is None else det[:max_details]
+            for what, got, exp, how in shown:
+                print("  %-34s bpc %-24r expected %-24r (%s)" % (what, got, exp, how))
+            if len(det) > len(shown):
+                print("  ... %d more" % (len(det) - len(shown)))
+        else:
+            lines = det.splitlines()
+            print("  " + "\n  ".join(lines[:12]))
+        print("program (saved as %s, mirror %s):" % (path, path[:-3] + ".py"))
+        print(p.bp.rstrip())
+    if len(failures) > args.max_report:
+        print("... %d more failures, all saved in %s" % (
+            len(failures) - args.max_report, outdir))
+    if failures:
+        cats = {}
+        for p, kind, det in failures:
+            for key in _category(kind, det):
+                cats.setdefault(key, []).append(p.pid)
+        print("failure summary:")
+        for key, pids in sorted(cats.items(), key=lambda kv: -len(kv[1])):
+            print("  %4d  %s  (e.g. %s)" % (len(pids), key,
+                                           ", ".join(map(str, pids[:5]))))
+    return len(set(f[0].pid for f in failures))
+
+
+def files_note(args, outdir, failures):
+    """The end of the summary line: where the files are, when kept."""
+    return (", files in %s" % outdir) if (args.keep or failures) else ""
+
+
+def clean_up(args, outdir, failures):
+    """Remove the temporary directory when nothing is to be kept; the exit
+    status."""
+    if not args.keep and not failures:
+        for f in os.listdir(outdir):
+            os.unlink(os.path.join(outdir, f))
+        os.rmdir(outdir)
+    return 1 if failures else 0
