@@ -947,7 +947,12 @@ def check_results(p, vals):
         if not close(d0, p.fd[0], FD_REL, FD_ABS):
             bad.append(("grad(g, x)", d0, p.fd[0], "finite difference of the mirror"))
         fd2 = (dm2 - 8 * dm1 + 8 * dp1 - dp2) / (12 * h)
-        if not close(gg, fd2, FD_REL, FD_ABS):
+        # The reference is only as good as its step: where the 5-point and
+        # 3-point differences of BP's grad disagree, h is too coarse at this
+        # point (large higher derivatives) and grad(grad) is checked by
+        # jvp(grad) alone (below), as d0 is by the mirror.
+        fd2_3 = (dp1 - dm1) / (2 * h)
+        if not close(gg, fd2, FD_REL, FD_ABS) and close(fd2_3, fd2, FD_REL, FD_ABS):
             bad.append(("grad(grad(g, x), x)", gg, fd2,
                         "finite difference of BP's grad(g, x) at x +- h, x +- 2h"))
         if not close(hv0, d0, SAME_REL, 1e-14):
