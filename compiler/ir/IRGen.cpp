@@ -303,8 +303,14 @@ private:
     branch(op->addRegion(), s.elseBlock ? &*s.elseBlock : nullptr);
     env = saved;
     b.setInsertionPointToEnd(outer);
+    returnResults(*op, tail);
+  }
+
+  /// Ends the current block by returning (yielding, in tail position) the
+  /// results of the tail `if` op.
+  void returnResults(const ir::Op &op, bool tail) {
     std::vector<ir::Value *> rs;
-    for (auto &r : op->results)
+    for (auto &r : op.results)
       rs.push_back(r.get());
     b.create(tail ? ir::OpKind::Yield : ir::OpKind::Return, rs);
   }
@@ -332,23 +338,13 @@ private:
     lowerSeq(k, /*tail=*/true);
     env = saved;
     b.setInsertionPointToEnd(outer);
-    std::vector<ir::Value *> rs;
-    for (auto &r : op->results)
-      rs.push_back(r.get());
-    b.create(tail ? ir::OpKind::Yield : ir::OpKind::Return, rs);
+    returnResults(*op, tail);
   }
 
   /// Inside a loop that contains a return (the hidden vars exist): a
   /// return sets them and ends the list; the statements after one that may
   /// return run under `if not done`.
-  bool exiting() const { return lookupConst(kReturnDone) != nullptr; }
-
-  const Slot *lookupConst(const std::string &n) const {
-    for (auto it = env.rbegin(); it != env.rend(); ++it)
-      if (auto f = it->find(n); f != it->end())
-        return &f->second;
-    return nullptr;
-  }
+  bool exiting() { return lookup(kReturnDone) != nullptr; }
 
   void lowerStmts(const std::vector<StmtPtr> &stmts, size_t from) {
     for (size_t i = from; i < stmts.size(); ++i) {
