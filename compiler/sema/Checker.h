@@ -1,0 +1,221 @@
+//===- Checker.h - sema's checker, shared by its source files --*- C++ -*-===//
+//
+// Private to compiler/sema: the Checker class, whose member functions are
+// defined by walk in Sema.cpp (top level, train block), SemaDerived.cpp
+// (grad/jvp/value_and_grad), SemaStmt.cpp (function bodies) and
+// SemaExpr.cpp (expressions and builtins).
+//
+//===----------------------------------------------------------------------===//
+#ifndef BP_SEMA_CHECKER_H
+#define BP_SEMA_CHECKER_H
+
+#include "sema/Sema.h"
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace bp::sema::detail {
+
+enum class Builtin {
+  None,
+  Unary,    // f64 -> f64
+  IntPoly1, // abs: int -> int, f64 -> f64
+  IntPoly2, // max, min
+  Binary,   // pow
+  Clip,     // clip(x, lo, hi)
+  StopGrad, // stop_gradient(x)
+  Float,    // float(i)
+  Int,      // int(x)
+  Print,    // print(...)
+  Assert,   // assert(c, "msg")
+  Derive,   // grad, value_and_grad, jvp
+  Tensor,   // sum, mean, softmax, len, read_csv, ... (section 6)
+  Init,     // param initialisers
+};
+
+/// The kind of builtin `n`; with `names`, lists every builtin instead.
+Builtin builtinKind(const std::string &n,
+                    std::vector<std::string> *names = nullptr);
+
+struct Local {
+  const Type *type;
+  bool isVar;
+  Loc loc;
+};
+
+enum class TopKind { Const, Param, Fn, Derived };
+struct TopSym {
+  TopKind kind;
+  ast::Item *item;
+};
+
+class Checker {
+public:
+  Checker(ast::Module &m, TypeContext &t, DiagEngine &d, const Options &o,
+          Program &p)
+      : module(m), T(t), diags(d), options(o), prog(p) {}
+
+  void run();
+
+  /// The train block's fields (LANGUAGE.md section 8).
+  void checkTrain(const ast::TrainItem &t);
+
+  /// A function that assigns a param (itself or through a call) cannot be
+  /// differentiated (LANGUAGE.md section 4).
+  void checkNoParamStores(const DerivedInfo &d);
+
+private:
+  ast::Module &module;
+  TypeContext &T;
+  DiagEngine &diags;
+  const Options &options;
+  Program &prog;
+
+  std::map<std::string, TopSym> top;
+  std::set<std::string> evaluating; // consts / derived being resolved
+  std::map<std::string, bool> declared;
+
+  // Param assignments and calls per function (for checkNoParamStores).
+  std::map<std::string, std::pair<std::string, Loc>> paramStores;
+  std::map<std::string, std::set<std::string>> callGraph;
+
+  // Per-function state.
+  std::vector<std::map<std::string, Local>> scopes;
+  const FnSig *curSig = nullptr;
+  const ast::FnItem *curFn = nullptr;
+
+  template <class T, class U> static T *dyn(U *x) {
+    return x && T::classof(x) ? static_cast<T *>(x) : nullptr;
+  }
+
+  void error(Loc l, std::string msg) { diags.error(l, std::move(msg)); }
+
+  //===--------------------------------------------------------------------===//
+  // Top level
+  //===--------------------------------------------------------------------===//
+
+  void collect();
+
+  static TopKind kindOf(const ast::Item &i);
+
+  /// `extra`: candidates besides the names in scope (e.g. the arguments of
+  /// the function named in grad(f, ...)).
+  std::string suggest(const std::string &name,
+                      const std::vector<std::string> &extra = {});
+
+  // Consts: literals and other consts, int or f64; -D overrides.
+  std::optional<ConstValue> evalConst(ast::ConstItem &c);
+
+  std::optional<ConstValue> constExpr(ast::Expr &e);
+
+  // Types as written.
+  const Type *resolveType(const ast::TypeExpr &t);
+
+  void declareParam(ast::ParamItem &p);
+
+  /// The numbers of a constant tensor literal, row-major, and its shape.
+  bool literalValues(ast::TensorLitExpr &lit, std::vector<double> &vals,
+                     std::vector<int64_t> &shape, size_t depth);
+
+  void declareFn(ast::FnItem &f);
+
+  //===--------------------------------------------------------------------===//
+  // Derived functions
+  //===--------------------------------------------------------------------===//
+
+  std::set<std::string> attemptedDerived;
+
+  std::string suggestConst(const std::string &name);
+
+  void resolveNamedDerived(ast::DerivedFnItem &d);
+
+  /// Resolves the name `n` to something callable, resolving named derived
+  /// functions on demand. Returns its signature or null.
+  const FnSig *callable(const std::string &n);
+
+  /// `grad(f, x, ...)` -> the derived function's name (registered in prog),
+  /// or "" after an error.
+  std::string resolveDerived(ast::CallExpr &call, std::string name = "");
+
+  //===--------------------------------------------------------------------===//
+  // Function bodies
+  //===--------------------------------------------------------------------===//
+
+  void checkFn(const ast::FnItem &f);
+
+  static bool alwaysReturns(const ast::Block &b);
+
+  const Local *lookupLocal(const std::string &n);
+
+  void checkBlock(const ast::Block &b);
+
+  void bind(const ast::Binding &b, const Type *t, bool isVar);
+
+  /// Can a value of type `from` be used where `to` is expected?
+  static bool convertible(const Type *from, const Type *to);
+
+  void expectType(const ast::Expr &e, const Type *got, const Type *want,
+                  const std::string &context);
+
+  void checkStmt(const ast::Stmt &s);
+
+  const ParamInfo *findParam(const std::string &n);
+
+  //===--------------------------------------------------------------------===//
+  // Expressions
+  //===--------------------------------------------------------------------===//
+
+  const Type *expr(ast::Expr &e);
+
+  /// Tensors up to maxTensorElements; reports larger ones at `loc`.
+  bool sizeOk(const Type *t, Loc loc);
+
+  const Type *numericResult(const Type *a, const Type *b);
+
+  const Type *exprImpl(ast::Expr &e);
+
+  const Type *name(ast::NameExpr &n);
+
+  /// `x[i, j]`: int indices select leading axes (fewer than the rank give a
+  /// sub-tensor). Slices with constant bounds and int indices mix in any
+  /// order: `x[1:N]`, `X[i, :N - 1]`, `X[:, 0:3]`, `X[:, j]`, `X[1:3, j]`
+  /// (the bounds are recorded in Program::slices).
+  const Type *index(ast::IndexExpr &e);
+
+  /// `[e, ...]`: scalars give a rank-1 tensor; equally shaped tensors (or
+  /// nested literals) stack along a new leading axis.
+  const Type *tensorLiteral(ast::TensorLitExpr &e);
+
+  /// Dimensions given as int literals or consts: zeros(N, 3).
+  const Type *filled(ast::CallExpr &c, const std::string &n);
+
+  /// The axis argument of sum/mean/logsumexp: an int literal, negative
+  /// counting from the end. Recorded for IRGen.
+  bool axisArg(ast::CallExpr &c, const Type *x, int64_t &axis);
+
+  static bool isReadCsv(const ast::Expr &e);
+
+  /// `let X: f64[N, D] = read_csv("x.csv")` (section 6): the declared type
+  /// gives the shape the file must have.
+  void checkReadCsv(const ast::LetStmt &l);
+
+  const Type *tensorBuiltin(ast::CallExpr &c, const std::string &n);
+
+  static bool isArith(const Type *t);
+
+  const Type *binary(ast::BinaryExpr &b);
+
+  const Type *call(ast::CallExpr &c);
+
+  const Type *userCall(ast::CallExpr &c, const std::string &name,
+                       const FnSig &sig);
+
+  const Type *builtinCall(ast::CallExpr &c, const std::string &n);
+};
+
+} // namespace bp::sema::detail
+
+#endif

@@ -1,0 +1,673 @@
+//===- SemaExpr.cpp - sema: expressions -----------------------------------===//
+//
+// The type of every expression: names, indexing and slices, tensor
+// literals, operators with broadcasting, calls of functions and builtins.
+//
+//===----------------------------------------------------------------------===//
+#include "sema/Checker.h"
+#include "sema/Shapes.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+
+namespace bp::sema::detail {
+
+const Type *Checker::expr(ast::Expr &e) {
+  const Type *t = exprImpl(e);
+  if (t && !sizeOk(t, e.loc))
+    t = nullptr;
+  e.type = t;
+  return t;
+}
+
+/// Tensors up to maxTensorElements; reports larger ones at `loc`.
+bool Checker::sizeOk(const Type *t, Loc loc) {
+  if (!t->isTensor())
+    return true;
+  int64_t n = 1;
+  bool overflow = false;
+  double approx = 1;
+  for (int64_t d : t->shape) {
+    overflow |= __builtin_mul_overflow(n, d, &n);
+    approx *= (double)d;
+  }
+  if (!overflow && n <= maxTensorElements)
+    return true;
+  char count[64];
+  if (overflow)
+    snprintf(count, sizeof count, "%.3g", approx);
+  else
+    snprintf(count, sizeof count, "%lld", (long long)n);
+  error(loc, "tensor " + toString(t) + " is too large: " + count +
+                 " elements, the limit is " +
+                 std::to_string(maxTensorElements) +
+                 " (1 GiB of f64) per tensor");
+  return false;
+}
+
+const Type *Checker::numericResult(const Type *a, const Type *b) {
+  if (a->isInt() && b->isInt())
+    return T.i64();
+  return T.f64();
+}
+
+const Type *Checker::exprImpl(ast::Expr &e) {
+  using namespace ast;
+  switch (e.kind) {
+  case ExprKind::Number:
+    return static_cast<NumberExpr &>(e).isInt ? T.i64() : T.f64();
+  case ExprKind::Bool:
+    return T.boolean();
+  case ExprKind::String:
+    return T.str();
+  case ExprKind::Name:
+    return name(static_cast<NameExpr &>(e));
+  case ExprKind::Unary: {
+    auto &u = static_cast<UnaryExpr &>(e);
+    const Type *t = expr(*u.operand);
+    if (!t)
+      return nullptr;
+    if (u.op == UnaryOp::Not) {
+      if (!t->isBool()) {
+        error(u.operand->loc, "'not' needs a bool, found " + toString(t));
+        return nullptr;
+      }
+      return t;
+    }
+    if (!isArith(t)) {
+      error(u.operand->loc, std::string("unary '") +
+                                (u.op == UnaryOp::Neg ? "-" : "+") +
+                                "' needs a number, found " + toString(t));
+      return nullptr;
+    }
+    return t;
+  }
+  case ExprKind::Binary:
+    return binary(static_cast<BinaryExpr &>(e));
+  case ExprKind::Call:
+    return call(static_cast<CallExpr &>(e));
+  case ExprKind::Index:
+    return index(static_cast<IndexExpr &>(e));
+  case ExprKind::TensorLit:
+    return tensorLiteral(static_cast<TensorLitExpr &>(e));
+  case ExprKind::Tuple: {
+    auto &t = static_cast<TupleExpr &>(e);
+    std::vector<const Type *> elems;
+    bool ok = true;
+    for (auto &x : t.elems) {
+      const Type *et = expr(*x);
+      if (et && (et->isVoid() || et->isTuple() || et->kind == TypeKind::Str)) {
+        error(x->loc, "a tuple element must be a value, found " + toString(et));
+        et = nullptr;
+      }
+      ok &= et != nullptr;
+      elems.push_back(et);
+    }
+    return ok ? T.tuple(elems) : nullptr;
+  }
+  case ExprKind::IfExpr: {
+    auto &i = static_cast<IfExpr &>(e);
+    expectType(*i.cond, expr(*i.cond), T.boolean(), "condition of 'if'");
+    const Type *a = expr(*i.thenExpr), *b = expr(*i.elseExpr);
+    if (!a || !b)
+      return nullptr;
+    if (a == b)
+      return a;
+    if (a->isNumeric() && b->isNumeric())
+      return T.f64();
+    error(i.elseExpr->loc, "the branches of an if-expression differ: " +
+                               toString(a) + " and " + toString(b));
+    return nullptr;
+  }
+  }
+  return nullptr;
+}
+
+const Type *Checker::name(ast::NameExpr &n) {
+  if (const Local *l = lookupLocal(n.name))
+    return l->type;
+  auto it = top.find(n.name);
+  if (it != top.end()) {
+    switch (it->second.kind) {
+    case TopKind::Const: {
+      auto v = prog.consts.find(n.name);
+      if (v == prog.consts.end())
+        return nullptr; // its definition failed
+      return v->second.isInt ? T.i64() : T.f64();
+    }
+    case TopKind::Param: {
+      const ParamInfo *p = findParam(n.name);
+      return p ? p->type : nullptr;
+    }
+    case TopKind::Fn:
+    case TopKind::Derived:
+      error(n.loc,
+            "'" + n.name + "' is a function; call it: " + n.name + "(...)");
+      return nullptr;
+    }
+  }
+  if (isBuiltin(n.name)) {
+    error(n.loc, "builtin '" + n.name + "' must be called");
+    return nullptr;
+  }
+  error(n.loc, "unknown name '" + n.name + "'" + suggest(n.name));
+  return nullptr;
+}
+
+/// `x[i, j]`: int indices select leading axes (fewer than the rank give a
+/// sub-tensor). Slices with constant bounds and int indices mix in any
+/// order: `x[1:N]`, `X[i, :N - 1]`, `X[:, 0:3]`, `X[:, j]`, `X[1:3, j]`
+/// (the bounds are recorded in Program::slices).
+const Type *Checker::index(ast::IndexExpr &e) {
+  const Type *base = expr(*e.base);
+  bool ok = base != nullptr;
+  for (auto &ix : e.indices) {
+    if (ix.isSlice)
+      continue;
+    const Type *t = expr(*ix.index);
+    if (t && !t->isInt()) {
+      error(ix.index->loc, "an index must be an int, found " + toString(t));
+      ok = false;
+    }
+  }
+  if (!ok)
+    return nullptr;
+  if (!base->isTensor()) {
+    error(e.base->loc, "only tensors can be indexed, found " + toString(base));
+    return nullptr;
+  }
+  if (e.indices.size() > base->rank()) {
+    error(e.indices[base->rank()].loc,
+          "too many indices: " + std::to_string(e.indices.size()) + " for " +
+              toString(base));
+    return nullptr;
+  }
+  std::vector<int64_t> shape;
+  std::vector<SliceBounds> bounds;
+  for (size_t k = 0; k < base->rank(); ++k) {
+    int64_t dim = base->shape[k];
+    if (k < e.indices.size() && !e.indices[k].isSlice)
+      continue; // removed by an int index
+    int64_t lo = 0, hi = dim;
+    if (k < e.indices.size()) {
+      ast::IndexArg &ix = e.indices[k];
+      auto bound = [&](ast::ExprPtr &x, int64_t &out) {
+        if (!x)
+          return true;
+        auto v = constExpr(*x);
+        if (!v)
+          return false;
+        x->type = T.i64();
+        if (!v->isInt) {
+          error(x->loc, "a slice bound must be an int, found f64");
+          return false;
+        }
+        out = v->i;
+        return true;
+      };
+      if (!bound(ix.lo, lo) || !bound(ix.hi, hi))
+        return nullptr;
+      if (lo < 0 || hi > dim || lo >= hi) {
+        error(ix.loc, "slice " + std::to_string(lo) + ":" + std::to_string(hi) +
+                          " is out of range for axis " + std::to_string(k) +
+                          " of size " + std::to_string(dim) + " (or empty)");
+        return nullptr;
+      }
+    }
+    bounds.push_back({lo, hi});
+    shape.push_back(hi - lo);
+  }
+  if (shape.empty())
+    return T.f64();
+  if (std::any_of(e.indices.begin(), e.indices.end(),
+                  [](const ast::IndexArg &a) { return a.isSlice; }))
+    prog.slices[&e] = bounds;
+  return T.tensor(shape);
+}
+
+/// `[e, ...]`: scalars give a rank-1 tensor; equally shaped tensors (or
+/// nested literals) stack along a new leading axis.
+const Type *Checker::tensorLiteral(ast::TensorLitExpr &e) {
+  if (e.elems.empty()) {
+    error(e.loc, "an empty tensor literal has no shape");
+    return nullptr;
+  }
+  const Type *elem = nullptr;
+  bool ok = true;
+  for (auto &x : e.elems) {
+    const Type *t = expr(*x);
+    if (!t) {
+      ok = false;
+      continue;
+    }
+    if (!isArith(t)) {
+      error(x->loc, "a tensor element must be a number or a tensor, found " +
+                        toString(t));
+      ok = false;
+      continue;
+    }
+    if (t->isInt())
+      t = T.f64();
+    if (!elem)
+      elem = t;
+    else if (elem != t) {
+      error(x->loc, "tensor literal rows differ: " + toString(elem) + " and " +
+                        toString(t));
+      ok = false;
+    }
+  }
+  if (!ok || !elem)
+    return nullptr;
+  std::vector<int64_t> shape = {(int64_t)e.elems.size()};
+  if (elem->isTensor())
+    shape.insert(shape.end(), elem->shape.begin(), elem->shape.end());
+  if (shape.size() > 4) {
+    error(e.loc, "a tensor has rank 1 to 4, this literal has rank " +
+                     std::to_string(shape.size()));
+    return nullptr;
+  }
+  return T.tensor(shape);
+}
+
+/// Dimensions given as int literals or consts: zeros(N, 3).
+const Type *Checker::filled(ast::CallExpr &c, const std::string &n) {
+  if (c.args.empty()) {
+    error(c.loc, "'" + n + "' needs dimensions: " + n +
+                     "(d1, ...), or is a param initialiser without them");
+    return nullptr;
+  }
+  std::vector<int64_t> shape;
+  for (auto &a : c.args) {
+    auto v = constExpr(*a);
+    if (!v)
+      return nullptr;
+    a->type = v->isInt ? T.i64() : T.f64();
+    if (!v->isInt || v->i <= 0) {
+      error(a->loc, "a dimension must be a positive int, found " +
+                        (v->isInt ? std::to_string(v->i) : "an f64"));
+      return nullptr;
+    }
+    shape.push_back(v->i);
+  }
+  if (shape.size() > 4) {
+    error(c.loc, "a tensor has rank 1 to 4, found rank " +
+                     std::to_string(shape.size()));
+    return nullptr;
+  }
+  return T.tensor(shape);
+}
+
+/// The axis argument of sum/mean/logsumexp: an int literal, negative
+/// counting from the end. Recorded for IRGen.
+bool Checker::axisArg(ast::CallExpr &c, const Type *x, int64_t &axis) {
+  ast::Expr &e = *c.args[1];
+  auto v = constExpr(e);
+  if (!v)
+    return false;
+  e.type = T.i64();
+  int64_t r = (int64_t)x->rank();
+  if (!v->isInt || v->i < -r || v->i >= r) {
+    error(e.loc, "axis must be an int in " + std::to_string(-r) + ".." +
+                     std::to_string(r - 1) + " for " + toString(x));
+    return false;
+  }
+  axis = v->i < 0 ? v->i + r : v->i;
+  prog.axes[&c] = axis;
+  return true;
+}
+
+bool Checker::isReadCsv(const ast::Expr &e) {
+  auto *c = dyn<const ast::CallExpr>(&e);
+  auto *n = c ? dyn<const ast::NameExpr>(c->callee.get()) : nullptr;
+  return n && n->name == "read_csv";
+}
+
+/// `let X: f64[N, D] = read_csv("x.csv")` (section 6): the declared type
+/// gives the shape the file must have.
+void Checker::checkReadCsv(const ast::LetStmt &l) {
+  auto &c = static_cast<ast::CallExpr &>(*l.init);
+  const Type *t = l.type ? resolveType(*l.type) : nullptr;
+  if (c.args.size() != 1 || c.args[0]->kind != ast::ExprKind::String) {
+    error(c.loc, "read_csv takes one path in quotes");
+  } else if (!l.type || l.isDestructure) {
+    error(c.loc, "read_csv(...) must initialise a binding with a declared "
+                 "tensor type: let X: f64[N, D] = read_csv(\"x.csv\")");
+  } else if (t && !t->isTensor()) {
+    error(l.type->loc, "read_csv gives a tensor: expected a declared type "
+                       "f64[N, D], found " +
+                           toString(t));
+    t = nullptr;
+  } else if (t) {
+    c.args[0]->type = T.str();
+    c.type = t;
+  }
+  for (auto &n : l.names)
+    bind(n, t, l.isVar);
+}
+
+const Type *Checker::tensorBuiltin(ast::CallExpr &c, const std::string &n) {
+  if (n == "read_csv") {
+    error(c.callee->loc, "read_csv(...) must initialise a binding with a "
+                         "declared tensor type: let X: f64[N, D] = "
+                         "read_csv(\"x.csv\")");
+    return nullptr;
+  }
+  bool hasAxis =
+      (n == "sum" || n == "mean" || n == "logsumexp") && c.args.size() == 2;
+  std::vector<const Type *> args;
+  for (size_t i = 0; i < c.args.size(); ++i)
+    if (!(hasAxis && i == 1))
+      args.push_back(expr(*c.args[i]));
+  for (const Type *t : args)
+    if (!t)
+      return nullptr;
+  size_t want = n == "dot" || n == "outer" ? 2 : 1;
+  if (args.size() != want) {
+    error(c.loc, "'" + n + "' takes " + std::to_string(want) +
+                     (want == 1 ? " tensor" : " tensors") +
+                     (hasAxis || n == "sum" || n == "mean" || n == "logsumexp"
+                          ? " and an optional axis"
+                          : "") +
+                     ", found " + std::to_string(c.args.size()) + " arguments");
+    return nullptr;
+  }
+  for (size_t i = 0; i < args.size(); ++i)
+    if (!args[i]->isTensor()) {
+      error(c.args[i]->loc,
+            "'" + n + "' needs a tensor, found " + toString(args[i]));
+      return nullptr;
+    }
+  const Type *x = args[0];
+  auto needRank = [&](const Type *t, size_t r, ast::Expr &e) {
+    if (t->rank() == r)
+      return true;
+    error(e.loc, "'" + n + "' needs a rank-" + std::to_string(r) +
+                     " tensor, found " + toString(t));
+    return false;
+  };
+  if (n == "sum" || n == "mean" || n == "logsumexp") {
+    if (!hasAxis)
+      return T.f64();
+    int64_t axis;
+    if (!axisArg(c, x, axis))
+      return nullptr;
+    return sema::removeAxis(T, x, axis);
+  }
+  if (n == "norm")
+    return T.f64();
+  if (n == "softmax" || n == "log_softmax")
+    return x;
+  if (n == "len")
+    return T.i64();
+  if (n == "transpose") {
+    if (!needRank(x, 2, *c.args[0]))
+      return nullptr;
+    return T.tensor({x->shape[1], x->shape[0]});
+  }
+  if (n == "argmax")
+    return needRank(x, 1, *c.args[0]) ? T.i64() : nullptr;
+  if (!needRank(x, 1, *c.args[0]) || !needRank(args[1], 1, *c.args[1]))
+    return nullptr;
+  if (n == "outer")
+    return T.tensor({x->shape[0], args[1]->shape[0]});
+  // dot
+  if (x != args[1]) {
+    error(c.loc, "shape mismatch in 'dot': " + toString(x) + " and " +
+                     toString(args[1]));
+    return nullptr;
+  }
+  return T.f64();
+}
+
+bool Checker::isArith(const Type *t) {
+  return t->isNumeric() || (t->isTensor() && !t->boolElems);
+}
+
+const Type *Checker::binary(ast::BinaryExpr &b) {
+  using ast::BinaryOp;
+  const Type *l = expr(*b.lhs), *r = expr(*b.rhs);
+  if (!l || !r)
+    return nullptr;
+  std::string op = std::string("'") + spelling(b.op) + "'";
+  auto mismatch = [&](const char *need) -> const Type * {
+    error(b.opLoc, op + " needs " + need + ", found " + toString(l) + " " +
+                       spelling(b.op) + " " + toString(r));
+    return nullptr;
+  };
+  switch (b.op) {
+  case BinaryOp::And:
+  case BinaryOp::Or:
+    if (!l->isBool() || !r->isBool())
+      return mismatch("bool operands");
+    return T.boolean();
+  case BinaryOp::Eq:
+  case BinaryOp::Ne:
+    if (l->isBool() && r->isBool())
+      return T.boolean();
+    [[fallthrough]];
+  case BinaryOp::Lt:
+  case BinaryOp::Le:
+  case BinaryOp::Gt:
+  case BinaryOp::Ge:
+    if (!l->isNumeric() || !r->isNumeric())
+      return mismatch(l->isTensor() || r->isTensor()
+                          ? "scalars (compare tensor elements by index)"
+                          : "numbers");
+    return T.boolean();
+  case BinaryOp::MatMul: {
+    std::string err;
+    const Type *t =
+        l->isTensor() && r->isTensor() ? sema::matmul(T, l, r, err) : nullptr;
+    if (!t)
+      error(b.opLoc, err.empty() ? "'@' needs tensors, found " + toString(l) +
+                                       " @ " + toString(r)
+                                 : err);
+    return t;
+  }
+  default: {
+    if (!isArith(l) || !isArith(r))
+      return mismatch("numbers or tensors");
+    std::string err;
+    const Type *t = sema::broadcast(T, l, r, spelling(b.op), err);
+    if (!t) {
+      error(b.opLoc, err);
+      return nullptr;
+    }
+    if (b.op == BinaryOp::Pow && !t->isTensor())
+      return T.f64();
+    return t;
+  }
+  }
+}
+
+const Type *Checker::call(ast::CallExpr &c) {
+  using namespace ast;
+  // Inline derived call: grad(f, x)(args).
+  if (auto *inner = dyn<CallExpr>(c.callee.get())) {
+    auto *n = dyn<NameExpr>(inner->callee.get());
+    if (!n || builtinKind(n->name) != Builtin::Derive) {
+      error(c.callee->loc, "only functions and grad/value_and_grad/jvp(...) "
+                           "can be called");
+      return nullptr;
+    }
+    std::string d = resolveDerived(*inner);
+    if (d.empty()) {
+      for (auto &a : c.args)
+        expr(*a);
+      return nullptr;
+    }
+    prog.inlineDerived[inner] = d;
+    return userCall(c, d, *prog.signature(d));
+  }
+  auto *n = dyn<NameExpr>(c.callee.get());
+  if (!n) {
+    error(c.callee->loc, "only named functions can be called");
+    return nullptr;
+  }
+  if (lookupLocal(n->name)) {
+    error(n->loc, "'" + n->name + "' is a local variable, not a function");
+    return nullptr;
+  }
+  auto it = top.find(n->name);
+  if (it != top.end()) {
+    if (it->second.kind == TopKind::Const ||
+        it->second.kind == TopKind::Param) {
+      error(n->loc, "'" + n->name + "' is not a function");
+      return nullptr;
+    }
+    const FnSig *sig = callable(n->name);
+    if (!sig) {
+      for (auto &a : c.args)
+        expr(*a);
+      return nullptr;
+    }
+    return userCall(c, n->name, *sig);
+  }
+  return builtinCall(c, n->name);
+}
+
+const Type *Checker::userCall(ast::CallExpr &c, const std::string &name,
+                              const FnSig &sig) {
+  if (curFn) {
+    std::string callee = name;
+    while (const DerivedInfo *d = prog.lookupDerived(callee))
+      callee = d->base;
+    callGraph[curFn->name].insert(callee);
+  }
+  std::vector<const Type *> args;
+  for (auto &a : c.args)
+    args.push_back(expr(*a));
+  if (args.size() != sig.params.size()) {
+    error(c.loc, "'" + name + "' takes " + std::to_string(sig.params.size()) +
+                     (sig.params.size() == 1 ? " argument" : " arguments") +
+                     ", found " + std::to_string(args.size()));
+    return sig.result;
+  }
+  for (size_t i = 0; i < args.size(); ++i)
+    expectType(*c.args[i], args[i], sig.params[i],
+               "argument " + std::to_string(i + 1) + " ('" + sig.paramNames[i] +
+                   "') of '" + name + "'");
+  return sig.result;
+}
+
+const Type *Checker::builtinCall(ast::CallExpr &c, const std::string &n) {
+  Builtin k = builtinKind(n);
+  if (k == Builtin::None) {
+    error(c.callee->loc, "unknown function '" + n + "'" + suggest(n));
+    for (auto &a : c.args)
+      expr(*a);
+    return nullptr;
+  }
+  if (k == Builtin::Derive) {
+    std::string d = resolveDerived(c);
+    if (!d.empty())
+      error(c.loc, "'" + n + "(...)' makes a function; call it with " +
+                       "arguments: " + n + "(f, x)(...)");
+    return nullptr;
+  }
+  if (n == "zeros" || n == "ones")
+    return filled(c, n);
+  if (k == Builtin::Init) {
+    error(c.callee->loc,
+          "'" + n + "' is a param initialiser (param p: f64[N] = " + n +
+              "(...)), not a function; inside functions "
+              "use zeros(...) or ones(...)");
+    return nullptr;
+  }
+  if (k == Builtin::Tensor)
+    return tensorBuiltin(c, n);
+  std::vector<const Type *> args;
+  bool ok = true;
+  for (auto &a : c.args) {
+    args.push_back(expr(*a));
+    ok &= args.back() != nullptr;
+  }
+  auto arity = [&](size_t want) {
+    if (args.size() == want)
+      return true;
+    error(c.loc, "'" + n + "' takes " + std::to_string(want) +
+                     (want == 1 ? " argument" : " arguments") + ", found " +
+                     std::to_string(args.size()));
+    return false;
+  };
+  auto numeric = [&](size_t i) {
+    if (!args[i] || args[i]->isNumeric())
+      return true;
+    error(c.args[i]->loc,
+          "'" + n + "' needs a number, found " + toString(args[i]));
+    return false;
+  };
+  // Elementwise builtins also take tensors.
+  auto arith = [&](size_t i) {
+    if (!args[i] || isArith(args[i]))
+      return true;
+    error(c.args[i]->loc,
+          "'" + n + "' needs a number or a tensor, found " + toString(args[i]));
+    return false;
+  };
+  auto broadcastAll = [&]() -> const Type * {
+    const Type *t = args[0];
+    for (size_t i = 1; i < args.size() && t; ++i) {
+      std::string err;
+      t = sema::broadcast(T, t, args[i], n, err);
+      if (!t)
+        error(c.loc, err);
+    }
+    return t;
+  };
+  switch (k) {
+  case Builtin::Unary:
+  case Builtin::StopGrad:
+    if (!arity(1) || !ok || !arith(0))
+      return nullptr;
+    return args[0]->isTensor() ? args[0] : T.f64();
+  case Builtin::IntPoly1:
+    if (!arity(1) || !ok || !arith(0))
+      return nullptr;
+    return args[0];
+  case Builtin::IntPoly2:
+    if (!arity(2) || !ok || !arith(0) || !arith(1))
+      return nullptr;
+    return broadcastAll();
+  case Builtin::Binary:
+  case Builtin::Clip: {
+    if (!arity(k == Builtin::Clip ? 3 : 2) || !ok)
+      return nullptr;
+    for (size_t i = 0; i < args.size(); ++i)
+      if (!arith(i))
+        return nullptr;
+    const Type *t = broadcastAll();
+    return t && !t->isTensor() ? T.f64() : t;
+  }
+  case Builtin::Float:
+    if (!arity(1) || !ok || !numeric(0))
+      return nullptr;
+    return T.f64();
+  case Builtin::Int:
+    if (!arity(1) || !ok || !numeric(0))
+      return nullptr;
+    return T.i64();
+  case Builtin::Print:
+    for (size_t i = 0; i < args.size(); ++i)
+      if (args[i] && args[i]->isVoid())
+        error(c.args[i]->loc, "this expression has no value to print");
+    return T.voidTy();
+  case Builtin::Assert:
+    if (args.size() != 1 && args.size() != 2) {
+      error(c.loc, "'assert' takes a condition and an optional message");
+      return T.voidTy();
+    }
+    if (args[0] && !args[0]->isBool())
+      error(c.args[0]->loc,
+            "'assert' needs a bool condition, found " + toString(args[0]));
+    if (args.size() == 2 && c.args[1]->kind != ast::ExprKind::String)
+      error(c.args[1]->loc, "the message of 'assert' must be a string literal");
+    return T.voidTy();
+  default:
+    return nullptr;
+  }
+}
+
+} // namespace bp::sema::detail
