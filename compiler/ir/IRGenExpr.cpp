@@ -1,0 +1,402 @@
+//===- IRGenExpr.cpp - IRGen: expressions ---------------------------------===//
+//
+// Expressions to IR values: names and params, operators (short-circuit
+// `and`/`or`, int/f64 promotion, broadcasting), indexing and slices, calls
+// of functions and builtins, tensor builtins (reductions with axes,
+// softmax, logsumexp).
+//
+//===----------------------------------------------------------------------===//
+#include "ir/IRGenImpl.h"
+
+#include "ad/Derived.h"
+#include "sema/Shapes.h"
+
+#include <cassert>
+#include <map>
+#include <set>
+
+namespace bp::irgen {
+
+using namespace ast;
+
+/// An operand of an elementwise op whose result has type `rt`: ints become
+/// f64; tensors of another shape are broadcast (NumPy rules); scalars stay
+/// scalars (the IR broadcasts them implicitly).
+ir::Value *IRGen::toShape(ir::Value *v, const Type *rt) {
+  v = coerce(v, T.f64());
+  if (rt->isTensor() && v->type->isTensor() && v->type != rt) {
+    ir::Op *op = b.create(ir::OpKind::Broadcast, {v}, {rt});
+    op->ival = -1;
+    return op->result();
+  }
+  return v;
+}
+
+ir::Value *IRGen::coerce(ir::Value *v, const Type *to) {
+  if (v->type->isInt() && to->isF64())
+    return b.unary(ir::OpKind::IToF, v);
+  return v;
+}
+
+/// Lowers `e` and converts its values to `types` (int -> f64).
+std::vector<ir::Value *>
+IRGen::lowerTo(const Expr &e, const std::vector<const Type *> &types) {
+  std::vector<ir::Value *> vals = lowerValues(e);
+  for (size_t i = 0; i < vals.size() && i < types.size(); ++i)
+    vals[i] = coerce(vals[i], types[i]);
+  return vals;
+}
+
+/// All values of `e` (several for a tuple, none for a void call).
+std::vector<ir::Value *> IRGen::lowerValues(const Expr &e) {
+  if (auto *t = dyn<const TupleExpr>(&e)) {
+    std::vector<ir::Value *> out;
+    for (auto &x : t->elems) {
+      auto vs = lowerValues(*x);
+      out.insert(out.end(), vs.begin(), vs.end());
+    }
+    return out;
+  }
+  if (auto *c = dyn<const CallExpr>(&e))
+    if (std::string callee = userCallee(*c); !callee.empty())
+      return lowerUserCall(*c, callee);
+  if (auto *n = dyn<const NameExpr>(&e))
+    if (Slot *s = lookup(n->name))
+      return s->vals;
+  return {lowerExpr(e)};
+}
+
+/// The IR function a call expression targets, or "" for a builtin.
+std::string IRGen::userCallee(const CallExpr &c) {
+  if (auto *inner = dyn<const CallExpr>(c.callee.get()))
+    return prog.inlineDerived.at(inner);
+  auto *n = static_cast<const NameExpr *>(c.callee.get());
+  if (prog.signature(n->name))
+    return n->name;
+  return "";
+}
+
+std::vector<ir::Value *> IRGen::lowerUserCall(const CallExpr &c,
+                                              const std::string &callee) {
+  ir::Function *f = mod->lookup(callee);
+  const sema::FnSig &sig = *prog.signature(callee);
+  std::vector<ir::Value *> args;
+  for (size_t i = 0; i < c.args.size(); ++i)
+    args.push_back(coerce(lowerExpr(*c.args[i]), sig.params[i]));
+  b.loc = c.loc;
+  ir::Op *op = b.create(ir::OpKind::Call, args, flatten(sig.result));
+  op->str = callee;
+  (void)f;
+  std::vector<ir::Value *> out;
+  for (auto &r : op->results)
+    out.push_back(r.get());
+  return out;
+}
+
+ir::Value *IRGen::paramLoad(const std::string &name, const Type *t) {
+  ir::Op *op = b.create(ir::OpKind::ParamLoad, {}, {t});
+  op->str = name;
+  op->result()->name = name;
+  return op->result();
+}
+
+ir::Value *IRGen::lowerExpr(const Expr &e) {
+  b.loc = e.loc;
+  switch (e.kind) {
+  case ExprKind::Number: {
+    auto &n = static_cast<const NumberExpr &>(e);
+    return n.isInt ? b.constI(n.intValue) : b.constF(n.floatValue);
+  }
+  case ExprKind::Bool:
+    return b.constB(static_cast<const BoolExpr &>(e).value);
+  case ExprKind::Name: {
+    auto &n = static_cast<const NameExpr &>(e);
+    if (Slot *s = lookup(n.name))
+      return s->vals[0];
+    auto c = prog.consts.find(n.name);
+    if (c != prog.consts.end())
+      return c->second.isInt ? b.constI(c->second.i) : b.constF(c->second.f);
+    return paramLoad(n.name, typeOf(e));
+  }
+  case ExprKind::Unary: {
+    auto &u = static_cast<const UnaryExpr &>(e);
+    ir::Value *v = lowerExpr(*u.operand);
+    b.loc = e.loc;
+    switch (u.op) {
+    case UnaryOp::Plus:
+      return v;
+    case UnaryOp::Neg:
+      return b.unary(v->type->isInt() ? ir::OpKind::INeg : ir::OpKind::FNeg, v);
+    case UnaryOp::Not:
+      return b.unary(ir::OpKind::Not, v);
+    }
+    return v;
+  }
+  case ExprKind::Binary:
+    return lowerBinary(static_cast<const BinaryExpr &>(e));
+  case ExprKind::Call:
+    return lowerCall(static_cast<const CallExpr &>(e));
+  case ExprKind::IfExpr: {
+    auto &i = static_cast<const IfExpr &>(e);
+    const Type *t = typeOf(e);
+    ir::Value *c = lowerExpr(*i.cond);
+    return branchValue(
+        c, t, [&] { return lowerTo(*i.thenExpr, {t})[0]; },
+        [&] { return lowerTo(*i.elseExpr, {t})[0]; });
+  }
+  case ExprKind::Tuple: {
+    // A tuple in a scalar position (sema allows only print/return/let).
+    return lowerValues(e)[0];
+  }
+  case ExprKind::Index: {
+    auto &ix = static_cast<const IndexExpr &>(e);
+    ir::Value *base = lowerExpr(*ix.base);
+    std::vector<ir::Value *> ops = {base};
+    for (auto &a : ix.indices)
+      if (!a.isSlice)
+        ops.push_back(lowerExpr(*a.index));
+    b.loc = e.loc;
+    if (!prog.slices.count(&ix))
+      return b.create(ir::OpKind::Extract, ops, {typeOf(e)})->result();
+    // Leading int indices first (a view), then the slice of the other
+    // axes, which may index some of them (`X[:, j]`).
+    size_t lead = 0;
+    while (lead < ix.indices.size() && !ix.indices[lead].isSlice)
+      ++lead;
+    ir::Value *x = base;
+    if (lead > 0) {
+      std::vector<int64_t> rest(base->type->shape.begin() + lead,
+                                base->type->shape.end());
+      x = b.create(ir::OpKind::Extract, {ops.begin(), ops.begin() + lead + 1},
+                   {T.tensor(rest)})
+              ->result();
+    }
+    std::vector<ir::Value *> sops = {x};
+    sops.insert(sops.end(), ops.begin() + lead + 1, ops.end());
+    ir::Op *op = b.create(ir::OpKind::Slice, sops, {typeOf(e)});
+    op->str = regionSpec(ix, lead);
+    return op->result();
+  }
+  case ExprKind::TensorLit: {
+    auto &lit = static_cast<const TensorLitExpr &>(e);
+    const Type *t = typeOf(e);
+    const Type *elem = t->rank() == 1
+                           ? T.f64()
+                           : T.tensor({t->shape.begin() + 1, t->shape.end()});
+    std::vector<ir::Value *> ops;
+    for (auto &x : lit.elems)
+      ops.push_back(coerce(lowerExpr(*x), elem));
+    b.loc = e.loc;
+    return b.create(ir::OpKind::Pack, ops, {t})->result();
+  }
+  case ExprKind::String:
+    break;
+  }
+  assert(false && "sema rejects this expression");
+  return b.constF(0);
+}
+
+ir::Value *IRGen::lowerBinary(const BinaryExpr &e) {
+  using ir::OpKind;
+  if (e.op == BinaryOp::And || e.op == BinaryOp::Or) {
+    // Short-circuit: `a and b` is `if a { b } else { false }`.
+    ir::Value *l = lowerExpr(*e.lhs);
+    bool isAnd = e.op == BinaryOp::And;
+    return branchValue(
+        l, T.boolean(),
+        [&] { return isAnd ? lowerExpr(*e.rhs) : b.constB(true); },
+        [&] { return isAnd ? b.constB(false) : lowerExpr(*e.rhs); });
+  }
+  ir::Value *l = lowerExpr(*e.lhs), *r = lowerExpr(*e.rhs);
+  b.loc = e.opLoc;
+  const Type *lt = l->type, *rt = r->type;
+  bool ints = lt->isInt() && rt->isInt();
+  if (lt->isBool() && rt->isBool()) {
+    ir::Value *eq = b.binary(OpKind::BEq, l, r);
+    eq->def->results[0]->type = T.boolean();
+    return e.op == BinaryOp::Eq ? eq : b.unary(OpKind::Not, eq);
+  }
+  if (e.op == BinaryOp::MatMul) {
+    ir::Op *mm = b.create(OpKind::MatMul, {l, r}, {typeOf(e)});
+    return mm->result();
+  }
+  if (!ints || e.op == BinaryOp::Pow) {
+    l = toShape(l, typeOf(e));
+    r = toShape(r, typeOf(e));
+  }
+  auto cmp = [&](ir::CmpPred p) {
+    return b.cmp(ints ? OpKind::ICmp : OpKind::FCmp, p, l, r);
+  };
+  switch (e.op) {
+  case BinaryOp::Add:
+    return b.binary(ints ? OpKind::IAdd : OpKind::FAdd, l, r);
+  case BinaryOp::Sub:
+    return b.binary(ints ? OpKind::ISub : OpKind::FSub, l, r);
+  case BinaryOp::Mul:
+    return b.binary(ints ? OpKind::IMul : OpKind::FMul, l, r);
+  case BinaryOp::Div:
+    return b.binary(ints ? OpKind::IDiv : OpKind::FDiv, l, r);
+  case BinaryOp::Mod:
+    return b.binary(ints ? OpKind::IRem : OpKind::FRem, l, r);
+  case BinaryOp::Pow:
+    return b.binary(OpKind::Pow, l, r);
+  case BinaryOp::Eq:
+    return cmp(ir::CmpPred::Eq);
+  case BinaryOp::Ne:
+    return cmp(ir::CmpPred::Ne);
+  case BinaryOp::Lt:
+    return cmp(ir::CmpPred::Lt);
+  case BinaryOp::Le:
+    return cmp(ir::CmpPred::Le);
+  case BinaryOp::Gt:
+    return cmp(ir::CmpPred::Gt);
+  case BinaryOp::Ge:
+    return cmp(ir::CmpPred::Ge);
+  default:
+    break;
+  }
+  assert(false && "sema rejects this operator");
+  return l;
+}
+
+ir::Value *IRGen::lowerCall(const CallExpr &c) {
+  using ir::OpKind;
+  if (std::string callee = userCallee(c); !callee.empty())
+    return lowerUserCall(c, callee)[0];
+  const std::string &n = static_cast<const NameExpr &>(*c.callee).name;
+  static const std::map<std::string, OpKind> unary = {
+      {"exp", OpKind::Exp},
+      {"log", OpKind::Log},
+      {"sqrt", OpKind::Sqrt},
+      {"sin", OpKind::Sin},
+      {"cos", OpKind::Cos},
+      {"tan", OpKind::Tan},
+      {"tanh", OpKind::Tanh},
+      {"sigmoid", OpKind::Sigmoid},
+      {"relu", OpKind::Relu},
+      {"softplus", OpKind::Softplus},
+      {"sign", OpKind::Sign},
+      {"lgamma", OpKind::Lgamma},
+      {"stop_gradient", OpKind::StopGrad}};
+  std::vector<ir::Value *> args;
+  for (auto &a : c.args)
+    args.push_back(lowerExpr(*a));
+  b.loc = c.loc;
+  auto f = [&](size_t i) { return coerce(args[i], T.f64()); };
+  if (auto it = unary.find(n); it != unary.end())
+    return b.unary(it->second, f(0));
+  if (n == "abs") {
+    if (!args[0]->type->isInt())
+      return b.unary(OpKind::Abs, f(0));
+    ir::Value *neg = b.cmp(OpKind::ICmp, ir::CmpPred::Lt, args[0], b.constI(0));
+    return b.select(neg, b.unary(OpKind::INeg, args[0]), args[0]);
+  }
+  if (n == "max" || n == "min") {
+    bool isMax = n == "max";
+    if (args[0]->type->isInt() && args[1]->type->isInt()) {
+      ir::Value *gt =
+          b.cmp(OpKind::ICmp, isMax ? ir::CmpPred::Ge : ir::CmpPred::Le,
+                args[0], args[1]);
+      return b.select(gt, args[0], args[1]);
+    }
+    return b.binary(isMax ? OpKind::Max : OpKind::Min,
+                    toShape(args[0], typeOf(c)), toShape(args[1], typeOf(c)));
+  }
+  const Type *rt = typeOf(c);
+  if (n == "pow")
+    return b.binary(OpKind::Pow, toShape(args[0], rt), toShape(args[1], rt));
+  if (n == "clip")
+    return b
+        .create(
+            OpKind::Clip,
+            {toShape(args[0], rt), toShape(args[1], rt), toShape(args[2], rt)},
+            {rt})
+        ->result();
+  if (n == "float")
+    return f(0);
+  if (n == "int")
+    return args[0]->type->isInt() ? args[0] : b.unary(OpKind::FToI, args[0]);
+  return lowerTensorBuiltin(c, n, args);
+}
+
+ir::Value *IRGen::create1(ir::OpKind k, std::vector<ir::Value *> ops,
+                          const Type *t, int64_t ival) {
+  ir::Op *op = b.create(k, std::move(ops), {t});
+  op->ival = ival;
+  return op->result();
+}
+
+/// x -> reduce over `axis` (-1: everything).
+ir::Value *IRGen::reduce(ir::OpKind k, ir::Value *x, int64_t axis) {
+  const Type *t = axis < 0 ? T.f64() : sema::removeAxis(T, x->type, axis);
+  return create1(k, {x}, t, axis);
+}
+
+/// A reduced value back to the shape of `like` (inverse of reduce).
+ir::Value *IRGen::expand(ir::Value *v, const Type *like, int64_t axis) {
+  if (!v->type->isTensor() && axis < 0)
+    return v; // scalars broadcast implicitly in elementwise ops
+  return create1(ir::OpKind::Broadcast, {v}, like, axis);
+}
+
+IRGen::Lse IRGen::lsePieces(ir::Value *x, int64_t axis) {
+  using ir::OpKind;
+  ir::Value *m = b.unary(OpKind::StopGrad, reduce(OpKind::ReduceMax, x, axis));
+  ir::Value *z = b.binary(OpKind::FSub, x, expand(m, x->type, axis));
+  ir::Value *s = reduce(OpKind::ReduceSum, b.unary(OpKind::Exp, z), axis);
+  return {m, z, s};
+}
+
+ir::Value *IRGen::logSumExp(ir::Value *x, int64_t axis) {
+  Lse p = lsePieces(x, axis);
+  return b.binary(ir::OpKind::FAdd, p.m, b.unary(ir::OpKind::Log, p.s));
+}
+
+ir::Value *IRGen::lowerTensorBuiltin(const CallExpr &c, const std::string &n,
+                                     std::vector<ir::Value *> &args) {
+  using ir::OpKind;
+  const Type *rt = typeOf(c);
+  ir::Value *x = args.empty() ? nullptr : args[0];
+  auto axisIt = prog.axes.find(&c);
+  int64_t axis = axisIt == prog.axes.end() ? -1 : axisIt->second;
+  if (n == "zeros" || n == "ones")
+    return create1(OpKind::Broadcast, {b.constF(n == "ones" ? 1.0 : 0.0)}, rt,
+                   -1);
+  if (n == "sum")
+    return reduce(OpKind::ReduceSum, x, axis);
+  if (n == "mean") {
+    int64_t count = axis < 0 ? x->type->numElements() : x->type->shape[axis];
+    return b.binary(OpKind::FDiv, reduce(OpKind::ReduceSum, x, axis),
+                    b.constF((double)count));
+  }
+  if (n == "logsumexp")
+    return logSumExp(x, axis);
+  int64_t last = (int64_t)x->type->rank() - 1;
+  if (n == "softmax" || n == "log_softmax") {
+    int64_t axis = x->type->rank() == 1 ? -1 : last;
+    Lse p = lsePieces(x, axis);
+    if (n == "softmax")
+      return b.binary(OpKind::FDiv, b.unary(OpKind::Exp, p.z),
+                      expand(p.s, x->type, axis));
+    return b.binary(OpKind::FSub, p.z,
+                    expand(b.unary(OpKind::Log, p.s), x->type, axis));
+  }
+  if (n == "norm")
+    return b.unary(OpKind::Sqrt,
+                   reduce(OpKind::ReduceSum, b.binary(OpKind::FMul, x, x), -1));
+  if (n == "dot")
+    return create1(OpKind::MatMul, {x, args[1]}, T.f64());
+  if (n == "len")
+    return b.constI(x->type->shape[0]);
+  if (n == "transpose")
+    return create1(OpKind::Transpose, {x}, rt);
+  if (n == "argmax")
+    return create1(OpKind::ArgMax, {x}, T.i64());
+  if (n == "outer")
+    return b.binary(OpKind::FMul, create1(OpKind::Broadcast, {x}, rt, 1),
+                    create1(OpKind::Broadcast, {args[1]}, rt, 0));
+  assert(false && "sema rejects other builtins here");
+  return x;
+}
+
+} // namespace bp::irgen
