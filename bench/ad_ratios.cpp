@@ -34,6 +34,12 @@ fn rosen(x: f64[1000]) -> f64 {
   return s
 }
 fn drosen = grad(rosen)
+
+fn walk(x: f64, w: f64, n: int) -> f64 {
+  if n == 0 { return x }
+  return sin(walk(x, w, n - 1)) * w + 0.1 * x
+}
+fn dwalk = grad(walk, x, w)
 )";
 
 static bench::Compiled *compile() {
@@ -159,6 +165,25 @@ static void BM_rosen_grad(benchmark::State &s) {
     benchmark::ClobberMemory();
   }
 }
+// Recursion at two depths: the gradient / forward ratio stays flat when
+// reverse mode of recursion is linear in the depth (it grew with the depth
+// when each level re-ran its callee's forward pass).
+static void BM_walk_forward(benchmark::State &s) {
+  auto f = fn<double (*)(double, double, int64_t)>("walk");
+  for (auto _ : s) {
+    FRESH_INPUTS();
+    benchmark::DoNotOptimize(f(in[0], 0.9, s.range(0)));
+  }
+}
+static void BM_walk_grad(benchmark::State &s) {
+  auto f = fn<D2 (*)(double, double, int64_t)>("dwalk");
+  for (auto _ : s) {
+    FRESH_INPUTS();
+    benchmark::DoNotOptimize(f(in[0], 0.9, s.range(0)));
+  }
+}
+BENCHMARK(BM_walk_forward)->Arg(100)->Arg(1000);
+BENCHMARK(BM_walk_grad)->Arg(100)->Arg(1000);
 BENCHMARK(BM_rosen_forward);
 BENCHMARK(BM_rosen_grad);
 BENCHMARK(BM_neuron_forward);
@@ -205,6 +230,10 @@ int main(int argc, char **argv) {
       "  rosen   tape bytes per iteration      %d (x[i], x[i+1] are re-read, "
       "the rest recomputed)\n",
       tapeBytesPerIteration("rosen.rev.1"));
+  printf("  walk    BP grad / BP forward          %.2f at depth 100, %.2f at "
+         "depth 1000 (recursion)\n",
+         r("walk_grad/100", "walk_forward/100"),
+         r("walk_grad/1000", "walk_forward/1000"));
   printf("  itmap   tape bytes per iteration      %d (x and sin(x): what the "
          "reverse sweep reads)\n",
          tapeBytesPerIteration("itmap.rev.111"));
