@@ -577,6 +577,32 @@ struct ReplSession::Impl {
     return e;
   }
 
+  /// The first `return` in s, or null.
+  static const ast::Stmt *findReturn(const ast::Stmt &s) {
+    auto inBlock = [](const ast::Block &b) -> const ast::Stmt * {
+      for (auto &t : b.stmts)
+        if (const ast::Stmt *r = findReturn(*t))
+          return r;
+      return nullptr;
+    };
+    switch (s.kind) {
+    case ast::StmtKind::Return:
+      return &s;
+    case ast::StmtKind::If: {
+      auto &i = static_cast<const ast::IfStmt &>(s);
+      if (const ast::Stmt *r = inBlock(i.thenBlock))
+        return r;
+      return i.elseBlock ? inBlock(*i.elseBlock) : nullptr;
+    }
+    case ast::StmtKind::For:
+      return inBlock(static_cast<const ast::ForStmt &>(s).body);
+    case ast::StmtKind::While:
+      return inBlock(static_cast<const ast::WhileStmt &>(s).body);
+    default:
+      return nullptr;
+    }
+  }
+
   bool frontEndParse(Unit &u) {
     u.ast = parseModule(u.file, *u.diags);
     return u.ast && !u.diags->hasErrors();
@@ -593,6 +619,17 @@ struct ReplSession::Impl {
       return std::nullopt;
     }
     auto &stmts = a.fn->body.stmts;
+    bool misplaced = false;
+    for (size_t i = a.firstUser; i < stmts.size(); ++i)
+      if (const ast::Stmt *r = findReturn(*stmts[i])) {
+        a.unit->diags->error(r->loc, "'return' outside a function "
+                                     "(statements at the prompt run directly)");
+        misplaced = true;
+      }
+    if (misplaced) {
+      report(*a.unit);
+      return std::nullopt;
+    }
     std::vector<Binding> after = bindings;
     for (size_t i = a.firstUser; i < stmts.size(); ++i) {
       if (stmts[i]->kind != ast::StmtKind::Let)
