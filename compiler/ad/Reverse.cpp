@@ -17,11 +17,11 @@
 // sweep (the forward sweep calls the primal callee): the callee's forward
 // pass runs twice. For a call on a call-graph cycle (recursion) that would
 // be quadratic in the depth, so when the callee has one differentiable
-// result the forward sweep calls the callee's reverse function with seed 1
-// instead, keeps the gradient it returns (like any primal value: read
-// directly or taped), and the reverse sweep scales it by the actual seed
-// (preaccumulation: the adjoint is linear in the seed). Each level then
-// runs once: linear in the depth.
+// result, a scalar, the forward sweep calls the callee's reverse function
+// with seed 1 instead, keeps the gradient it returns (like any primal
+// value: read directly or taped), and the reverse sweep scales it by the
+// actual seed (preaccumulation: the adjoint is linear in the seed). Each
+// level then runs once: linear in the depth.
 //
 //===----------------------------------------------------------------------===//
 #include "ad/AD.h"
@@ -410,10 +410,16 @@ private:
     auto it = preGrads.find(&call);
     if (it != preGrads.end())
       return &it->second;
+    // One scalar seed: a tensor result would need one reverse pass per
+    // element (a seed of ones gives the sum of the rows of the Jacobian).
     size_t differentiable = 0;
+    bool scalar = true;
     for (auto &r : call.results)
-      differentiable += r->type->isDifferentiable();
-    if (differentiable != 1 || !reaches(call.str))
+      if (r->type->isDifferentiable()) {
+        ++differentiable;
+        scalar &= !r->type->isTensor();
+      }
+    if (differentiable != 1 || !scalar || !reaches(call.str))
       return nullptr;
     std::vector<Value *> &grads = preGrads[&call];
     ActivitySpec cs = calleeSpec(call);
