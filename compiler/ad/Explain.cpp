@@ -470,7 +470,13 @@ private:
             return false;
           if (nodes[c[0]].value == 0)
             break;
-          rows.push_back({-1, "while: trip " + std::to_string(trips + 1)});
+          // A `for` lowered as a `while` (it contains a return) carries
+          // its index first (IRGen).
+          if (op.str == "for")
+            rows.push_back({-1, "for " + names(cond.args[0].get()) + " = " +
+                                    shortestDouble(nodes[carried[0]].value)});
+          else
+            rows.push_back({-1, "while: trip " + std::to_string(trips + 1)});
           for (size_t k = 0; k < carried.size(); ++k)
             env[body.args[k].get()] = carried[k];
           if (!block(body, env, carried, depth))
@@ -670,8 +676,9 @@ bool explain(const ir::Module &m, const sema::Program &prog,
       double &a = adj[n.in[i]];
       a = more ? a + contribution : contribution;
       os << "  dL/d" << v.name << (more ? " += " : " = ") << "dL/d" << n.name
-         << " * d" << n.name << "/d" << v.name << " = " << shortestDouble(g) << " * "
-         << shortestDouble(d[i]) << " = " << shortestDouble(contribution);
+         << " * d" << n.name << "/d" << v.name << " = " << shortestDouble(g)
+         << " * " << shortestDouble(d[i]) << " = "
+         << shortestDouble(contribution);
       if (more)
         os << "  (total " << shortestDouble(a) << ")";
       os << '\n';

@@ -598,6 +598,8 @@ void IRGen::lowerLoopAsWhile(const Block &bodyBlk, const Expr *condE,
   ir::Block *outer = b.getBlock();
   ir::Block *cond = op->addRegion(), *body = op->addRegion();
   std::string name = f ? f->var.name : "";
+  if (f)
+    op->str = "for"; // for explain's markers: the first value is the index
   if (f) {
     cond->addArg(T.i64(), name);
     body->addArg(T.i64(), name);
