@@ -58,9 +58,14 @@ ExitCode finishDiagnostics(const DiagEngine &diags, const PipelineOptions &o,
   return diags.hasErrors() ? ExitCode::CompileError : ExitCode::Success;
 }
 
-void internalError(const std::string &what) {
-  std::cerr << "bpc: internal compiler error: " << what << '\n';
-  std::abort();
+/// A bug in bpc, not in the program: reported and exit status 70, not a
+/// crash by SIGABRT (no input makes bpc exit by a signal).
+[[noreturn]] void internalError(const std::string &what) {
+  std::cerr << "bpc: internal compiler error: " << what
+            << "\nbpc: this is a bug in bpc; please report it with the input "
+               "file\n";
+  std::cout.flush();
+  std::_Exit((int)ExitCode::InternalError);
 }
 
 void verifyOrDie(const ir::Module &m, const char *after) {

@@ -16,6 +16,7 @@ enum class ExitCode {
   Usage = 2,
   RuntimeError = 3,
   CheckFailed = 4, // bpc check: a derivative disagrees with finite differences
+  InternalError = 70, // a bug in bpc (EX_SOFTWARE), reported, never a signal
 };
 
 /// How far the pipeline goes, in order (compared with >=, as MLIR Toy's

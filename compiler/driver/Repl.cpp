@@ -442,15 +442,18 @@ struct ReplSession::Impl {
     auto check = [&](const char *after) {
       std::string err = ir::verify(*u.ir);
       if (!err.empty()) {
+        // A bug in bpc: the input is dropped, the session goes on.
         std::cerr << "bpc: internal compiler error: " << err << " (after "
-                  << after << ")\n";
-        std::abort();
+                  << after << "); this is a bug in bpc, please report it\n";
+        hadCompileError = true;
+        return false;
       }
+      return true;
     };
-    check("IRGen and AD");
+    if (!check("IRGen and AD"))
+      return false;
     ir::simplify(*u.ir);
-    check("simplify");
-    return true;
+    return check("simplify");
   }
 
   /// The session's items through IR, or null after reporting errors.
