@@ -6,8 +6,9 @@
 // same chain-rule table the compiler uses, ad/Partials.cpp, evaluated on the
 // forward values) and the chain-rule product. `bpc emit dot` draws the same
 // graph for Graphviz: forward edges solid, adjoint edges dashed.
-// Both handle straight-line scalar code (the textbook case); functions with
-// loops, branches, calls or tensors are reported as not supported yet.
+// explain runs a trace interpreter on scalar code (loops, branches and
+// calls are unrolled into the trace); emit dot draws straight-line scalar
+// functions only. Anything else is reported as not supported yet.
 //
 //===----------------------------------------------------------------------===//
 #include "ad/Explain.h"
