@@ -18,6 +18,7 @@
 
 #include <cmath>
 #include <map>
+#include <memory>
 #include <ostream>
 #include <set>
 #include <sstream>
@@ -522,18 +523,72 @@ double evalScratch(const ir::Op &o, const std::vector<double> &in) {
   return r;
 }
 
-} // namespace
+/// One chain-rule step of the reverse sweep: dL/d(to) gets
+/// dL/d(from) * d(from)/d(to).
+struct Step {
+  int from, to;
+  double g, d, contribution;
+  bool more;    // `to` already had contributions
+  double total; // dL/d(to) after this step
+};
 
-bool explain(const ir::Module &m, const sema::Program &prog,
-             const std::string &fn, const std::map<std::string, double> &at,
-             std::ostream &os, std::string &err,
-             const std::map<std::string, double> *paramValues) {
-  Graph g = find(m, prog, fn, false);
-  if (!g.error.empty()) {
-    err = g.error;
+/// A derived function's base function evaluated at given arguments, with
+/// its reverse sweep: what explain prints and emit dot --at draws.
+struct Backprop {
+  Graph g;
+  Names name;
+  std::map<std::string, double> params;
+  std::unique_ptr<Tracer> t;
+  std::vector<int> args, res;
+  std::map<int, double> adj;
+  std::vector<Step> steps;
+
+  std::string expr(const Node &n) {
+    const ir::Op &op = *n.op;
+    auto nm = [&](size_t i) { return t->nodes[n.in[i]].name; };
+    if (op.kind == OpKind::ParamLoad)
+      return std::string("param ") + op.str;
+    if (const char *s = symbol(op.kind))
+      return nm(0) + " " + s + " " + nm(1);
+    if (op.kind == OpKind::FNeg)
+      return "-" + nm(0);
+    if (op.kind == OpKind::IToF)
+      return "float(" + nm(0) + ")";
+    std::string e = std::string(ir::mnemonic(op.kind)) + "(";
+    for (size_t i = 0; i < n.in.size(); ++i)
+      e += (i ? ", " : "") + nm(i);
+    return e + ")";
+  }
+
+  /// dL/d(each variable of the derived function).
+  std::vector<std::pair<std::string, double>> result() {
+    std::vector<std::pair<std::string, double>> out;
+    for (auto &w : g.info->wrt) {
+      double total = 0;
+      if (w.isParam) {
+        for (int id : t->paramReads[w.name])
+          total += adj.count(id) ? adj[id] : 0.0;
+      } else {
+        total = adj.count(args[w.argIndex]) ? adj[args[w.argIndex]] : 0.0;
+      }
+      out.push_back({w.name, total});
+    }
+    return out;
+  }
+};
+
+/// Evaluates and differentiates; false with `err` set when `fn` cannot be
+/// explained at `at`.
+bool backprop(const ir::Module &m, const sema::Program &prog,
+              const std::string &fn, const std::map<std::string, double> &at,
+              const std::map<std::string, double> *paramValues, Backprop &bp,
+              std::string &err) {
+  bp.g = find(m, prog, fn, false);
+  if (!bp.g.error.empty()) {
+    err = bp.g.error;
     return false;
   }
-  const ir::Function &f = *g.f;
+  const ir::Function &f = *bp.g.f;
   for (auto &a : f.args()) {
     if (!at.count(a->name)) {
       err = "--at needs a value for '" + a->name + "'";
@@ -556,71 +611,23 @@ bool explain(const ir::Module &m, const sema::Program &prog,
     return false;
   }
   // Scalar params read by the function: their initial values.
-  std::map<std::string, double> params;
   for (size_t k = 0; k < m.params.size(); ++k)
     if (!m.params[k].type->isTensor())
-      params[m.params[k].name] = ir::initialValues(m.params[k], k, 0)[0];
+      bp.params[m.params[k].name] = ir::initialValues(m.params[k], k, 0)[0];
   if (paramValues)
     for (auto &[k, v] : *paramValues)
-      params[k] = v;
+      bp.params[k] = v;
 
-  Names name;
-  Tracer t(m, name, params);
-  std::vector<int> args;
+  bp.t = std::make_unique<Tracer>(m, bp.name, bp.params);
+  Tracer &t = *bp.t;
   for (auto &a : f.args())
-    args.push_back(t.arg(a.get(), at.at(a->name)));
-  std::vector<int> res = t.call(f, args, 0);
+    bp.args.push_back(t.arg(a.get(), at.at(a->name)));
+  bp.res = t.call(f, bp.args, 0);
   if (!t.error.empty()) {
     err = t.error;
     return false;
   }
   std::vector<Node> &nodes = t.nodes;
-  auto expr = [&](const Node &n) {
-    const ir::Op &op = *n.op;
-    auto nm = [&](size_t i) { return nodes[n.in[i]].name; };
-    if (op.kind == OpKind::ParamLoad)
-      return std::string("param ") + op.str;
-    if (const char *s = symbol(op.kind))
-      return nm(0) + " " + s + " " + nm(1);
-    if (op.kind == OpKind::FNeg)
-      return "-" + nm(0);
-    if (op.kind == OpKind::IToF)
-      return "float(" + nm(0) + ")";
-    std::string e = std::string(ir::mnemonic(op.kind)) + "(";
-    for (size_t i = 0; i < n.in.size(); ++i)
-      e += (i ? ", " : "") + nm(i);
-    return e + ")";
-  };
-
-  os << "forward: " << f.name << "(";
-  for (size_t i = 0; i < f.args().size(); ++i)
-    os << (i ? ", " : "") << f.args()[i]->name << " = "
-       << shortestDouble(nodes[args[i]].value);
-  os << ")\n";
-  size_t width = 0;
-  std::vector<std::string> lhs(t.rows.size());
-  for (size_t r = 0; r < t.rows.size(); ++r)
-    if (t.rows[r].first >= 0) {
-      const Node &n = nodes[t.rows[r].first];
-      lhs[r] = n.name + " = " + expr(n);
-      width = std::max(width, lhs[r].size());
-    }
-  for (size_t r = 0; r < t.rows.size(); ++r) {
-    if (t.rows[r].first < 0)
-      os << "  -- " << t.rows[r].second << '\n';
-    else
-      os << "  " << lhs[r] << std::string(width - lhs[r].size(), ' ') << " = "
-         << shortestDouble(nodes[t.rows[r].first].value) << '\n';
-  }
-
-  int result = res[0];
-  std::string L = nodes[result].name;
-  os << "reverse: dL/dv = sum over the uses of v of dL/d(use) * d(use)/dv, "
-        "with L = "
-     << L << "\n";
-  std::map<int, double> adj;
-  adj[result] = 1.0;
-  os << "  dL/d" << L << " = 1\n";
   // Partials come from the compiler's chain-rule table, evaluated on the
   // forward values.
   auto partialValues = [&](const Node &n) {
@@ -661,6 +668,8 @@ bool explain(const ir::Module &m, const sema::Program &prog,
       out.push_back(v ? sv[v] : 0.0);
     return out;
   };
+  std::map<int, double> &adj = bp.adj;
+  adj[bp.res[0]] = 1.0;
   for (int id = (int)nodes.size() - 1; id >= 0; --id) {
     const Node &n = nodes[id];
     if (!n.op || !n.differentiable || !adj.count(id) ||
@@ -676,32 +685,123 @@ bool explain(const ir::Module &m, const sema::Program &prog,
       bool more = adj.count(n.in[i]) != 0;
       double &a = adj[n.in[i]];
       a = more ? a + contribution : contribution;
-      os << "  dL/d" << v.name << (more ? " += " : " = ") << "dL/d" << n.name
-         << " * d" << n.name << "/d" << v.name << " = " << shortestDouble(g)
-         << " * " << shortestDouble(d[i]) << " = "
-         << shortestDouble(contribution);
-      if (more)
-        os << "  (total " << shortestDouble(a) << ")";
-      os << '\n';
+      bp.steps.push_back({id, n.in[i], g, d[i], contribution, more, a});
     }
+  }
+  return true;
+}
+
+} // namespace
+
+bool explain(const ir::Module &m, const sema::Program &prog,
+             const std::string &fn, const std::map<std::string, double> &at,
+             std::ostream &os, std::string &err,
+             const std::map<std::string, double> *paramValues) {
+  Backprop bp;
+  if (!backprop(m, prog, fn, at, paramValues, bp, err))
+    return false;
+  const ir::Function &f = *bp.g.f;
+  Tracer &t = *bp.t;
+  std::vector<Node> &nodes = t.nodes;
+  os << "forward: " << f.name << "(";
+  for (size_t i = 0; i < f.args().size(); ++i)
+    os << (i ? ", " : "") << f.args()[i]->name << " = "
+       << shortestDouble(nodes[bp.args[i]].value);
+  os << ")\n";
+  size_t width = 0;
+  std::vector<std::string> lhs(t.rows.size());
+  for (size_t r = 0; r < t.rows.size(); ++r)
+    if (t.rows[r].first >= 0) {
+      const Node &n = nodes[t.rows[r].first];
+      lhs[r] = n.name + " = " + bp.expr(n);
+      width = std::max(width, lhs[r].size());
+    }
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    if (t.rows[r].first < 0)
+      os << "  -- " << t.rows[r].second << '\n';
+    else
+      os << "  " << lhs[r] << std::string(width - lhs[r].size(), ' ') << " = "
+         << shortestDouble(nodes[t.rows[r].first].value) << '\n';
+  }
+
+  std::string L = nodes[bp.res[0]].name;
+  os << "reverse: dL/dv = sum over the uses of v of dL/d(use) * d(use)/dv, "
+        "with L = "
+     << L << "\n";
+  os << "  dL/d" << L << " = 1\n";
+  for (const Step &s : bp.steps) {
+    const Node &n = nodes[s.from], &v = nodes[s.to];
+    os << "  dL/d" << v.name << (s.more ? " += " : " = ") << "dL/d" << n.name
+       << " * d" << n.name << "/d" << v.name << " = " << shortestDouble(s.g)
+       << " * " << shortestDouble(s.d) << " = "
+       << shortestDouble(s.contribution);
+    if (s.more)
+      os << "  (total " << shortestDouble(s.total) << ")";
+    os << '\n';
   }
   os << "result of " << fn << ":";
-  for (auto &w : g.info->wrt) {
-    double total = 0;
-    if (w.isParam) {
-      for (int id : t.paramReads[w.name])
-        total += adj.count(id) ? adj[id] : 0.0;
-    } else {
-      total = adj.count(args[w.argIndex]) ? adj[args[w.argIndex]] : 0.0;
-    }
-    os << " dL/d" << w.name << " = " << shortestDouble(total);
-  }
+  for (auto &[w, total] : bp.result())
+    os << " dL/d" << w << " = " << shortestDouble(total);
   os << '\n';
   return true;
 }
 
+/// emit dot --at: the traced graph, every value and adjoint at the point.
+static bool emitTracedDot(const ir::Module &m, const sema::Program &prog,
+                          const std::string &fn,
+                          const std::map<std::string, double> &at,
+                          std::ostream &os, std::string &err) {
+  Backprop bp;
+  if (!backprop(m, prog, fn, at, nullptr, bp, err))
+    return false;
+  std::vector<Node> &nodes = bp.t->nodes;
+  auto id = [](int n) { return "n" + std::to_string(n); };
+  auto quoted = [](const std::string &s) {
+    std::string q;
+    for (char c : s)
+      q += c == '"' ? std::string("\\\"") : std::string(1, c);
+    return q;
+  };
+  os << "digraph \"" << fn << "\" {\n  rankdir=LR;\n"
+     << "  node [fontname=\"Helvetica\"];\n"
+     << "  label=\"" << quoted(fn) << " at ";
+  bool first = true;
+  for (auto &[k, v] : at) {
+    os << (first ? "" : ", ") << k << " = " << shortestDouble(v);
+    first = false;
+  }
+  os << ": values (forward, solid) and dL/dv (reverse, dashed)\";\n";
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    const Node &n = nodes[k];
+    bool shown = !n.constant && (!n.op || n.differentiable);
+    if (!shown)
+      continue;
+    std::string label = n.op && n.op->kind != OpKind::ParamLoad
+                            ? n.name + " = " + bp.expr(n)
+                            : (n.op ? "param " + n.op->str : n.name);
+    label += "\\n= " + shortestDouble(n.value);
+    if (bp.adj.count((int)k))
+      label += "\\ndL/d" + n.name + " = " + shortestDouble(bp.adj[(int)k]);
+    os << "  " << id((int)k) << " [shape=" << (n.op ? "ellipse" : "box")
+       << ", label=\"" << quoted(label) << "\"];\n";
+    for (int in : n.in)
+      if (!nodes[in].constant && nodes[in].differentiable)
+        os << "  " << id(in) << " -> " << id((int)k) << ";\n";
+  }
+  for (const Step &s : bp.steps)
+    os << "  " << id(s.from) << " -> " << id(s.to)
+       << " [style=dashed, color=red, label=\"d" << quoted(nodes[s.from].name)
+       << "/d" << quoted(nodes[s.to].name) << " = " << shortestDouble(s.d)
+       << "\"];\n";
+  os << "}\n";
+  return true;
+}
+
 bool emitDot(const ir::Module &m, const sema::Program &prog,
-             const std::string &fn, std::ostream &os, std::string &err) {
+             const std::string &fn, const std::map<std::string, double> &at,
+             std::ostream &os, std::string &err) {
+  if (!at.empty())
+    return emitTracedDot(m, prog, fn, at, os, err);
   Graph g = find(m, prog, fn, true);
   if (!g.error.empty()) {
     err = g.error;

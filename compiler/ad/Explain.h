@@ -21,9 +21,13 @@ bool explain(const ir::Module &m, const sema::Program &prog,
              const std::map<std::string, double> *paramValues = nullptr);
 
 /// `bpc emit dot`: the computational graph of the same function for
-/// Graphviz, forward edges solid, adjoint edges dashed (straight-line
-/// scalar functions: a graph without argument values has no unrolling).
+/// Graphviz, forward edges solid, adjoint edges dashed. Without argument
+/// values (`at` empty): the function's ops, straight-line scalar functions
+/// only. With them (`--at`): the trace explain prints, loops, branches and
+/// calls unrolled, each node with its value and dL/dv, each adjoint edge
+/// with its local derivative.
 bool emitDot(const ir::Module &m, const sema::Program &prog,
-             const std::string &fn, std::ostream &os, std::string &err);
+             const std::string &fn, const std::map<std::string, double> &at,
+             std::ostream &os, std::string &err);
 
 } // namespace bp::ad

@@ -193,10 +193,11 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     }
     std::string err;
     std::ostringstream graph;
-    bool ok = o.action == Action::Dot
-                  ? ad::emitDot(*irMod, prog, o.fnFilter, graph, err)
-                  : ad::explain(*irMod, prog, o.fnFilter, o.explainAt,
-                                std::cout, err);
+    bool ok =
+        o.action == Action::Dot
+            ? ad::emitDot(*irMod, prog, o.fnFilter, o.explainAt, graph, err)
+            : ad::explain(*irMod, prog, o.fnFilter, o.explainAt, std::cout,
+                          err);
     if (!ok) {
       std::cerr << "bpc: error: " << err << '\n';
       return ExitCode::Usage;
