@@ -764,6 +764,7 @@ static bool emitTracedDot(const ir::Module &m, const sema::Program &prog,
   };
   os << "digraph \"" << fn << "\" {\n  rankdir=LR;\n"
      << "  node [fontname=\"Helvetica\"];\n"
+     << "  edge [fontname=\"Helvetica\"];\n  fontname=\"Helvetica\";\n"
      << "  label=\"" << quoted(fn) << " at ";
   bool first = true;
   for (auto &[k, v] : at) {
