@@ -225,6 +225,12 @@ def _c(b):
     return b
 
 
+def _depth(a):
+    """int(a) for a > 0, recorded like a kink."""
+    ST.trace.append(int(a))
+    return int(a)
+
+
 def _sq(a):
     return a * a
 
@@ -445,6 +451,7 @@ PRELUDE = {
     "_log_softmax": _log_softmax, "_mm": _mm, "_tr": _tr, "_outer": _outer,
     "_ix": _ix, "_sl": _sl, "_lit": _lit, "_full": _full, "_cp": _cp,
     "_get": _get, "_set": _set, "_sset": _sset, "float": float, "_c": _c,
+    "_depth": _depth,
 }
 
 
@@ -1097,8 +1104,9 @@ class Gen:
         """A bool: a loop index against a constant or a scalar expression
         against a literal (the mirror traces its side, like a kink)."""
         r = self.rng
-        if sc.loops and r.random() < 0.3:
-            l, b = r.choice(sc.loops)
+        small = [(l, b) for l, b in sc.loops if b <= 4]
+        if small and r.random() < 0.3:
+            l, b = r.choice(small)
             op = r.choice(["==", ">=", "<"])
             c = "%s %s %d" % (l, op, r.randrange(b))
             return c, c
@@ -1200,6 +1208,10 @@ class Gen:
         if small and r.random() < 0.25:
             l = r.choice(small)
             return l, l
+        if r.random() < 0.1:
+            # a data-dependent depth (1, 2 or 3; the trace holds it)
+            e = self.expr(sc, (), 1)
+            return "int(2.5 + tanh(%s))" % e[0], "_depth(2.5 + _tanh(%s))" % e[1]
         d = str(r.choice([0, 1, 1, 2, 2, 3]))
         return d, d
 
@@ -1300,6 +1312,7 @@ class Gen:
             "def %s(%s, d):" % (name, ", ".join(names)))
         sc = Scope()
         sc.vars = list(zip(names, ps)) + list(self.gparams)
+        sc.loops.append(("d", 99))    # float(d) in expressions, not an index
         self.cur_ret = Rs
         blk.add(1, "if d <= 0 {", "if d <= 0:")
         base = Scope(sc)
