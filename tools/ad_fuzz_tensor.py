@@ -93,6 +93,8 @@ P_REC_TUPLE = 0.3
 P_PARAMS_REC = 0.6
 P_PARAMS = 0.06
 W_LOOP_RETURN = 0.4
+# The shapes of a recursive helper's body (see Gen.recursive), drawn evenly.
+REC_FORMS = ["plain", "plain", "two", "loop", "branch", "loopret"]
 P_IF_RETURN_IN_LOOP = 0.05
 
 # ---------------------------------------------------------------------------
@@ -1330,7 +1332,8 @@ class Gen:
             if r.random() < 0.3:
                 s.vars += list(zip(names_, Rs))
             return names_
-        form = r.choice(["plain", "plain", "two", "loop", "branch", "loopret"])
+        form = r.choice([f for f in REC_FORMS
+                         if f != "loopret" or self.ok("loopreturn")] or ["plain"])
         d1 = ("d - 1", "d - 1")
         if form == "plain":
             cs = call(sc, 1, 0, d1)
