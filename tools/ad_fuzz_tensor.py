@@ -87,7 +87,7 @@ CONSTRUCTS = ["kinks", "matmul", "transpose", "outer", "reduce", "axis",
 # program reads global params (more often when it recurses: the helpers read
 # them).  Loop returns: the weight of the loop-with-return statement and how
 # often an update, carried or accumulator loop gets an `if c { return e }`.
-P_RECURSION = 0.1
+P_RECURSION = 0.08
 P_MUTUAL = 0.3
 P_REC_TUPLE = 0.3
 P_PARAMS_REC = 0.6
