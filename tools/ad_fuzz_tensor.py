@@ -23,12 +23,27 @@ only: tensors are a tiny flat-list class).  Programs are built from
     M[:, j] += e, M[i, 0:2] -= e, M[0:2, 1:] *= e, e scalar or tensor), loop-carried tensor vars
     (h = tanh(h * a + b)), scalar accumulators, tensor-valued helper
     functions,
+  - `return` from inside for and while loops: from an if (then or else
+    branch) after a loop-carried update, from a nested for loop, at the end
+    of the body, and from the element-update loops, in f and in helpers
+    (returning tensors and tuples there),
+  - recursive helpers (a fn calling itself, or a mutually recursive pair)
+    with tensor and scalar arguments and an int depth `d` (base case
+    `if d <= 0`): the recursive calls shrink, mix, replace or swap the
+    arguments and pass d - 1, d - 2 or d - 1 - i; they stand alone, in
+    pairs, in a for loop, in an if branch, or in a loop that returns from
+    inside; the result is a scalar f64 (reverse mode preaccumulates such a
+    call), a tensor or a tuple (`let (a, b) = r(..)`), and the helpers are
+    called from f with a literal or loop index depth,
+  - global params (`param P3_0: f64[2, 3] = [[..]]`), read in f and in the
+    recursive helpers; grad and jvp also name them,
 and the function ends in a scalar (sum, mean, dot, ...).
 
 `bpc run` evaluates, for every program at a random point,
   - f's value,
-  - grad(f, every argument)          (reverse mode),
-  - jvp(f, one tensor argument) along a random tangent (forward mode).
+  - grad(f, every argument and param) (reverse mode),
+  - jvp(f, one tensor argument or param) along a random tangent (forward
+    mode).
 The checker compares
   - the value with the Python mirror                        (relative 1e-10),
   - each gradient element with a five-point central finite
@@ -37,8 +52,8 @@ The checker compares
   - the jvp primal with the value                           (relative 1e-12),
   - the printed shapes of the gradients.
 Points near kinks are re-sampled: the mirror records which side of every kink
-each element is on, and that trace must be the same at every finite
-difference point.
+each element is on, and which way every data-dependent condition went, and
+that trace must be the same at every finite difference point.
 
 Many programs are batched into one BP file (one `main` printing all results);
 a batch that fails to compile or run is re-run program by program.
@@ -64,7 +79,23 @@ from ad_fuzz_common import close, fmt  # noqa: E402
 # is open; the committed lit test uses all of them).
 CONSTRUCTS = ["kinks", "matmul", "transpose", "outer", "reduce", "axis",
               "softmax", "index", "slice", "literal", "stack", "update",
-              "carried", "accum", "helpers", "div", "scalar_arg", "exprindex"]
+              "carried", "accum", "helpers", "div", "scalar_arg", "exprindex",
+              "recursion", "mutual", "rectuple", "params", "loopreturn"]
+
+# How often a program gets recursive helpers (a cycle of one function, or of
+# two with "mutual"), how often one of them returns a tuple, and how often a
+# program reads global params (more often when it recurses: the helpers read
+# them).  Loop returns: the weight of the loop-with-return statement and how
+# often an update, carried or accumulator loop gets an `if c { return e }`.
+P_RECURSION = 0.08
+P_MUTUAL = 0.3
+P_REC_TUPLE = 0.3
+P_PARAMS_REC = 0.6
+P_PARAMS = 0.06
+W_LOOP_RETURN = 0.4
+# The shapes of a recursive helper's body (see Gen.recursive), drawn evenly.
+REC_FORMS = ["plain", "plain", "two", "loop", "branch", "loopret"]
+P_IF_RETURN_IN_LOOP = 0.05
 
 # ---------------------------------------------------------------------------
 # Python tensor runtime for the mirrors.
@@ -188,6 +219,18 @@ def _clipf(lo, hi):
         ST.trace.append((a < lo, a > hi))
         return min(max(a, lo), hi)
     return f
+
+
+def _c(b):
+    """A data-dependent condition: its side is part of the kink trace."""
+    ST.trace.append(bool(b))
+    return b
+
+
+def _depth(a):
+    """int(a) for a > 0, recorded like a kink."""
+    ST.trace.append(int(a))
+    return int(a)
 
 
 def _sq(a):
@@ -409,7 +452,8 @@ PRELUDE = {
     "_norm": _norm, "_dot": _dot, "_softmax": _softmax,
     "_log_softmax": _log_softmax, "_mm": _mm, "_tr": _tr, "_outer": _outer,
     "_ix": _ix, "_sl": _sl, "_lit": _lit, "_full": _full, "_cp": _cp,
-    "_get": _get, "_set": _set, "_sset": _sset, "float": float,
+    "_get": _get, "_set": _set, "_sset": _sset, "float": float, "_c": _c,
+    "_depth": _depth,
 }
 
 
@@ -419,7 +463,8 @@ def evaluate(fn, args):
     try:
         v = fn(*args)
         v = float(v)
-    except (OverflowError, ValueError, ZeroDivisionError, IndexError):
+    except (OverflowError, ValueError, ZeroDivisionError, IndexError,
+            RecursionError):
         return None
     if not math.isfinite(v):
         return None
@@ -448,10 +493,12 @@ class Scope:
             self.vars = []      # (name, shape) readable values; () = f64 scalar
             self.loops = []     # (name, bound) int loop indices
             self.depth = 0
+            self.in_loop = False
         else:
             self.vars = list(parent.vars)
             self.loops = list(parent.loops)
             self.depth = parent.depth + 1
+            self.in_loop = parent.in_loop
 
 
 class Block:
@@ -472,7 +519,11 @@ class Gen:
         self.pid = pid
         self.allowed = allowed
         self.counter = 0
-        self.helpers = []     # (name, [param shapes], result shape)
+        self.helpers = []     # (name, [param shapes], result shape, recursive)
+        self.tuple_fns = []   # (name, [param shapes], [result shapes]), recursive
+        self.gparams = []     # (name, shape) global params
+        self.cur_ret = None   # result shapes of the fn being generated, when
+                              # it may return from inside a loop
         self.dims = [1, 2, 3, 4]
 
     def ok(self, c):
@@ -851,10 +902,8 @@ class Gen:
         if k == "lit":
             return self.literal(sc, S, max(d - 2, 0))
         if k == "call":
-            name, ps, _ = r.choice([h for h in self.helpers if h[2] == S])
-            args = [self.expr(sc, p, d1) for p in ps]
-            return ("%s(%s)" % (name, ", ".join(a[0] for a in args)),
-                    "%s(%s)" % (name, ", ".join(a[1] for a in args)))
+            name, ps, _, rec = r.choice([h for h in self.helpers if h[2] == S])
+            return self.call_text(sc, name, ps, rec, d1)
         raise AssertionError(k)
 
     # ---- statements ------------------------------------------------------
@@ -864,7 +913,17 @@ class Gen:
         ok = self.ok
         k = self.pick([("let", 5), ("update", 3 if ok("update") else 0),
                        ("carried", 1.2 if ok("carried") else 0),
-                       ("accum", 1.2 if ok("accum") else 0)])
+                       ("accum", 1.2 if ok("accum") else 0),
+                       ("loopret", W_LOOP_RETURN if self.returns_ok() else 0),
+                       ("tcall", 1.5 if self.tuple_fns else 0)])
+        if k == "loopret":
+            self.loop_return(sc, blk, ind)
+            return
+        if k == "tcall":
+            name, ps, Rs = r.choice(self.tuple_fns)
+            names = self.call_stmt(sc, blk, ind, name, ps, self.depth_arg(sc), Rs)
+            sc.vars += list(zip(names, Rs))
+            return
         if k == "let":
             S = self.rshape() if r.random() < 0.85 else ()
             e = self.expr(sc, S, r.randint(1, 3))
@@ -882,6 +941,7 @@ class Gen:
                 e = self.expr(sc, S, r.randint(0, 2))
                 blk.add(ind, "var %s = %s" % (v, e[0]), "%s = _cp(%s)" % (v, e[1]))
             inner = Scope(sc)
+            inner.in_loop = True
             inner.vars.append((v, S))
             i = self.fresh("i")
             blk.add(ind, "for %s in 0..%d {" % (i, S[0]),
@@ -912,6 +972,7 @@ class Gen:
                                      [i, self.index(inner, S[1])])
                 else:
                     self.elem_update(inner, blk, ind + 1, v, S, [i])
+            self.maybe_return(inner, blk, ind + 1)
             blk.add(ind, "}", None)
             sc.vars.append((v, S))
             return
@@ -921,6 +982,7 @@ class Gen:
             e = self.expr(sc, S, r.randint(0, 2))
             blk.add(ind, "var %s = %s" % (v, e[0]), "%s = _cp(%s)" % (v, e[1]))
             inner = Scope(sc)
+            inner.in_loop = True
             inner.vars.append((v, S))
             it = self.fresh("k")
             n = r.randint(1, 3)
@@ -934,6 +996,7 @@ class Gen:
             blk.add(ind + 1, "%s = %s(%s * %s + %s)" % (v, fn, v, a[0], b[0]),
                     "%s = _u(_%s, _b(_ADD, _b(_MUL, %s, %s), %s))" % (
                         v, fn, v, a[1], b[1]))
+            self.maybe_return(inner, blk, ind + 1)
             blk.add(ind, "}", None)
             sc.vars.append((v, S))
             return
@@ -944,6 +1007,7 @@ class Gen:
         n = self.dim()
         it = self.fresh("i")
         inner = Scope(sc)
+        inner.in_loop = True
         inner.loops.append((it, n))
         inner.vars.append((v, ()))
         blk.add(ind, "for %s in 0..%d {" % (it, n), "for %s in range(0, %d):" % (it, n))
@@ -953,6 +1017,7 @@ class Gen:
         else:
             blk.add(ind + 1, "%s = 0.5 * %s + tanh(%s)" % (v, v, e[0]),
                     "%s = 0.5 * %s + _tanh(%s)" % (v, v, e[1]))
+        self.maybe_return(inner, blk, ind + 1)
         blk.add(ind, "}", None)
         sc.vars.append((v, ()))
 
@@ -1009,6 +1074,365 @@ class Gen:
                 "_sset(%s, %s, _b(%s, _sl(%s, *%s), %s))" % (
                     v, spec, pn, v, spec, e[1]))
 
+    # ---- returns from inside loops -----------------------------------------
+
+    def returns_ok(self):
+        return self.cur_ret is not None and self.ok("loopreturn")
+
+    def ret_value(self, sc):
+        """The value of a `return` for the current fn: one expression, or a
+        tuple; a loop-carried var of a result's shape is usually part of it."""
+        r = self.rng
+        es = []
+        for R in self.cur_ret:
+            e = self.expr(sc, R, 2)
+            own = [v for v, s in sc.vars if s == R and v[0] in "hv"]
+            if own and r.random() < 0.6:
+                v = r.choice(own)
+                c = lit(r, 0.3, 1.2)
+                e = ("%s * %s + %s" % (c[0], v, e[0]),
+                     "_b(_ADD, _b(_MUL, %s, %s), %s)" % (c[1], v, e[1]))
+            es.append(e)
+        if len(es) == 1:
+            return es[0]
+        return ("(%s)" % ", ".join(e[0] for e in es),
+                "(%s)" % ", ".join(e[1] for e in es))
+
+    def ret(self, sc, blk, ind):
+        e = self.ret_value(sc)
+        blk.add(ind, "return %s" % e[0], "return %s" % e[1])
+
+    def cond(self, sc):
+        """A bool: a loop index against a constant or a scalar expression
+        against a literal (the mirror traces its side, like a kink)."""
+        r = self.rng
+        small = [(l, b) for l, b in sc.loops if b <= 4]
+        if small and r.random() < 0.3:
+            l, b = r.choice(small)
+            op = r.choice(["==", ">=", "<"])
+            c = "%s %s %d" % (l, op, r.randrange(b))
+            return c, c
+        e = self.expr(sc, (), 1)
+        c = lit(r, -0.8, 0.8)
+        op = r.choice(["<", ">"])
+        return "%s %s %s" % (e[0], op, c[0]), "_c(%s %s %s)" % (e[1], op, c[1])
+
+    def maybe_return(self, sc, blk, ind):
+        """Sometimes end a loop body with `if c { return e }`."""
+        if self.returns_ok() and self.rng.random() < P_IF_RETURN_IN_LOOP:
+            c = self.cond(sc)
+            blk.add(ind, "if %s {" % c[0], "if %s:" % c[1])
+            self.ret(Scope(sc), blk, ind + 1)
+            blk.add(ind, "}", None)
+
+    def loop_return(self, sc, blk, ind):
+        """A for or while loop with a carried var h that may return from
+        inside: from an if (then or else branch), from a nested for loop, or
+        unconditionally at the end of the body (the loop runs once)."""
+        r = self.rng
+        H = r.choice(self.cur_ret) if r.random() < 0.6 else self.rshape()
+        v = self.fresh("h")
+        e = self.expr(sc, H, r.randint(0, 2))
+        blk.add(ind, "var %s = %s" % (v, e[0]), "%s = _cp(%s)" % (v, e[1]))
+        inner = Scope(sc)
+        inner.in_loop = True
+        inner.vars.append((v, H))
+        n = r.randint(1, 4)
+        use_while = r.random() < 0.45
+        k = self.fresh("k" if use_while else "i")
+        if use_while:
+            blk.add(ind, "var %s = 0" % k, "%s = 0" % k)
+            blk.add(ind, "while %s < %d {" % (k, n), "while %s < %d:" % (k, n))
+        else:
+            blk.add(ind, "for %s in 0..%d {" % (k, n), "for %s in range(0, %d):" % (k, n))
+        inner.loops.append((k, n))
+        A, B = self.operand_shapes(H)
+        a, b = self.expr(inner, A, 1), self.expr(inner, B, 1)
+        fn = r.choice(["tanh", "sin", "sigmoid"])
+        blk.add(ind + 1, "%s = %s(%s * %s + %s)" % (v, fn, v, a[0], b[0]),
+                "%s = _u(_%s, _b(_ADD, _b(_MUL, %s, %s), %s))" % (
+                    v, fn, v, a[1], b[1]))
+        x = r.random()
+        if x < 0.25:
+            m = r.randint(1, 3)
+            j = self.fresh("j")
+            blk.add(ind + 1, "for %s in 0..%d {" % (j, m),
+                    "for %s in range(0, %d):" % (j, m))
+            s2 = Scope(inner)
+            s2.loops.append((j, m))
+            if r.random() < 0.4:
+                self.stmt(s2, blk, ind + 2)
+            c = self.cond(s2)
+            blk.add(ind + 2, "if %s {" % c[0], "if %s:" % c[1])
+            self.ret(Scope(s2), blk, ind + 3)
+            blk.add(ind + 2, "}", None)
+            blk.add(ind + 1, "}", None)
+        elif x < 0.9:
+            c = self.cond(inner)
+            blk.add(ind + 1, "if %s {" % c[0], "if %s:" % c[1])
+            s1 = Scope(inner)
+            if r.random() < 0.3:
+                self.stmt(s1, blk, ind + 2)
+            in_else = r.random() < 0.3
+            if in_else:
+                self.relax(s1, blk, ind + 2, v, H)
+            else:
+                self.ret(s1, blk, ind + 2)
+            if in_else or r.random() < 0.3:
+                blk.add(ind + 1, "} else {", "else:")
+                s3 = Scope(inner)
+                if in_else:
+                    self.ret(s3, blk, ind + 2)
+                else:
+                    self.relax(s3, blk, ind + 2, v, H)
+            blk.add(ind + 1, "}", None)
+        else:
+            self.ret(inner, blk, ind + 1)
+        if use_while:
+            blk.add(ind + 1, "%s += 1" % k, "%s += 1" % k)
+        blk.add(ind, "}", None)
+        sc.vars.append((v, H))
+
+    def relax(self, sc, blk, ind, v, H):
+        """v = 0.5 * v + 0.5 * e"""
+        w = self.expr(sc, H, 1)
+        blk.add(ind, "%s = 0.5 * %s + 0.5 * %s" % (v, v, w[0]),
+                "%s = _b(_ADD, _b(_MUL, 0.5, %s), _b(_MUL, 0.5, %s))" % (
+                    v, v, w[1]))
+
+    # ---- recursion -----------------------------------------------------------
+
+    def depth_arg(self, sc):
+        """The depth argument of a call of a recursive helper from outside
+        its cycle: a small literal or a loop index."""
+        r = self.rng
+        small = [l for l, b in sc.loops if b <= 4]
+        if small and r.random() < 0.25:
+            l = r.choice(small)
+            return l, l
+        if r.random() < 0.1:
+            # a data-dependent depth (1, 2 or 3; the trace holds it)
+            e = self.expr(sc, (), 1)
+            return "int(2.5 + tanh(%s))" % e[0], "_depth(2.5 + _tanh(%s))" % e[1]
+        d = str(r.choice([0, 1, 1, 2, 2, 3]))
+        return d, d
+
+    def call_text(self, sc, name, ps, rec, d, depth=None):
+        args = [self.expr(sc, p, d) for p in ps]
+        if rec:
+            args.append(depth or self.depth_arg(sc))
+        return ("%s(%s)" % (name, ", ".join(a[0] for a in args)),
+                "%s(%s)" % (name, ", ".join(a[1] for a in args)))
+
+    def call_stmt(self, sc, blk, ind, name, ps, depth, Rs, args=None):
+        """`let c = f(..)` or `let (c1, c2) = f(..)`; the new names."""
+        if args is None:
+            args = [self.expr(sc, p, 1) for p in ps]
+        args = list(args) + [depth]
+        call = ("%s(%s)" % (name, ", ".join(a[0] for a in args)),
+                "%s(%s)" % (name, ", ".join(a[1] for a in args)))
+        names = [self.fresh("c") for _ in Rs]
+        lhs = names[0] if len(names) == 1 else "(%s)" % ", ".join(names)
+        blk.add(ind, "let %s = %s" % (lhs, call[0]), "%s = %s" % (lhs, call[1]))
+        return names
+
+    def rec_args(self, sc, names, ps):
+        """Arguments of a recursive call: the parameters, shrunk, mixed with
+        other values, replaced or (of equal shapes) swapped."""
+        r = self.rng
+        names = list(names)
+        same = [(j, k) for j in range(len(ps)) for k in range(j + 1, len(ps))
+                if ps[j] == ps[k]]
+        if same and r.random() < 0.3:
+            # swapped arguments: the activity changes from call to call
+            j, k = r.choice(same)
+            names[j], names[k] = names[k], names[j]
+        out = []
+        for a, s in zip(names, ps):
+            x = r.random()
+            if x < 0.3:
+                c = lit(r, 0.5, 0.95)
+                out.append(("%s * %s" % (a, c[0]), "_b(_MUL, %s, %s)" % (a, c[1])))
+            elif x < 0.6:
+                e = self.expr(sc, s, 1)
+                out.append(("tanh(%s + %s)" % (a, e[0]),
+                            "_u(_tanh, _b(_ADD, %s, %s))" % (a, e[1])))
+            elif x < 0.8:
+                out.append((a, a))
+            else:
+                out.append(self.expr(sc, s, 2))
+        return out
+
+    def squash(self, v):
+        """A contraction of a call's result, so values stay moderate."""
+        k = self.rng.choice(["tanh", "sin", "half", "id"])
+        if k == "half":
+            return "0.5 * %s" % v, "_b(_MUL, 0.5, %s)" % v
+        if k == "id":
+            return v, v
+        return "%s(%s)" % (k, v), "_u(_%s, %s)" % (k, v)
+
+    def rec_result(self, sc, blk, ind, parts):
+        """`return` each result component: a fresh expression plus a
+        contracted sum of the components in parts (lists of var names, one
+        per component)."""
+        r = self.rng
+        es = []
+        for R, vs in zip(self.cur_ret, parts):
+            e = self.expr(sc, R, 1)
+            c = lit(r, 0.2, 0.45)
+            sq = [self.squash(v) for v in vs]
+            es.append(("%s + %s * (%s)" % (e[0], c[0], " + ".join(x[0] for x in sq)),
+                       "_b(_ADD, %s, _b(_MUL, %s, %s))" % (
+                           e[1], c[1], self.pysum([x[1] for x in sq]))))
+        if len(es) == 1:
+            blk.add(ind, "return %s" % es[0][0], "return %s" % es[0][1])
+        else:
+            blk.add(ind, "return (%s)" % ", ".join(e[0] for e in es),
+                    "return (%s)" % ", ".join(e[1] for e in es))
+
+    def pysum(self, xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = "_b(_ADD, %s, %s)" % (out, x)
+        return out
+
+    def recursive(self, cyc, idx, ps, Rs):
+        """fn cyc[idx](a0: .., d: int) -> Rs: a base case at d <= 0 and
+        calls of the functions of its cycle (itself, or the other one of a
+        mutual pair first) with a smaller depth: plain, two calls, in a for
+        loop, in an if branch, or in a loop that returns from inside."""
+        r = self.rng
+        name = cyc[idx]
+        names = ["a%d" % j for j in range(len(ps))]
+        rt = shape_bp(Rs[0]) if len(Rs) == 1 and Rs[0] else "f64" if len(Rs) == 1 \
+            else "(%s)" % ", ".join(shape_bp(R) if R else "f64" for R in Rs)
+        blk = Block()
+        blk.add(0, "fn %s(%s, d: int) -> %s {" % (
+            name, ", ".join("%s: %s" % (n, shape_bp(s) if s else "f64")
+                            for n, s in zip(names, ps)), rt),
+            "def %s(%s, d):" % (name, ", ".join(names)))
+        sc = Scope()
+        sc.vars = list(zip(names, ps)) + list(self.gparams)
+        sc.loops.append(("d", 99))    # float(d) in expressions, not an index
+        self.cur_ret = Rs
+        blk.add(1, "if d <= 0 {", "if d <= 0:")
+        base = Scope(sc)
+        if r.random() < 0.3:
+            self.stmt(base, blk, 2)
+        self.ret(base, blk, 2)
+        blk.add(1, "}", None)
+        for _ in range(r.choice([0, 1, 1, 2])):
+            self.stmt(sc, blk, 1)
+        callees = [cyc[(idx + 1) % len(cyc)]] + [r.choice(cyc) for _ in range(2)]
+
+        def call(s, ind, k, depth):
+            names_ = self.call_stmt(s, blk, ind, callees[k], ps, depth, Rs,
+                                    self.rec_args(s, names, ps))
+            if r.random() < 0.3:
+                s.vars += list(zip(names_, Rs))
+            return names_
+        form = r.choice([f for f in REC_FORMS
+                         if f != "loopret" or self.ok("loopreturn")] or ["plain"])
+        d1 = ("d - 1", "d - 1")
+        if form == "plain":
+            cs = call(sc, 1, 0, d1)
+            self.rec_result(sc, blk, 1, [[c] for c in cs])
+        elif form == "two":
+            c1 = call(sc, 1, 0, d1)
+            c2 = call(sc, 1, 1, ("d - 2", "d - 2"))
+            self.rec_result(sc, blk, 1, [[a, b] for a, b in zip(c1, c2)])
+        elif form == "loop":
+            accs = [self.fresh("acc") for _ in Rs]
+            for a, R in zip(accs, Rs):
+                e = self.expr(sc, R, 1)
+                blk.add(1, "var %s = %s" % (a, e[0]), "%s = _cp(%s)" % (a, e[1]))
+            n = r.randint(1, 3)
+            i = self.fresh("i")
+            blk.add(1, "for %s in 0..%d {" % (i, n), "for %s in range(0, %d):" % (i, n))
+            inner = Scope(sc)
+            inner.in_loop = True
+            inner.loops.append((i, n))
+            dep = ("d - 1 - %s" % i, "d - 1 - %s" % i) if r.random() < 0.7 else d1
+            if r.random() < 0.3:
+                self.stmt(inner, blk, 2)
+            cs = call(inner, 2, 0, dep)
+            for a, c in zip(accs, cs):
+                sq = self.squash(c)
+                blk.add(2, "%s = 0.5 * %s + %s" % (a, a, sq[0]),
+                        "%s = _b(_ADD, _b(_MUL, 0.5, %s), %s)" % (a, a, sq[1]))
+            self.maybe_return(inner, blk, 2)
+            blk.add(1, "}", None)
+            sc.vars += list(zip(accs, Rs))
+            self.rec_result(sc, blk, 1, [[a] for a in accs])
+        elif form == "branch":
+            c = self.cond(sc)
+            blk.add(1, "if %s {" % c[0], "if %s:" % c[1])
+            s1 = Scope(sc)
+            cs = call(s1, 2, 0, d1)
+            self.rec_result(s1, blk, 2, [[x] for x in cs])
+            blk.add(1, "}", None)
+            cs = call(sc, 1, 1, ("d - 2", "d - 2") if r.random() < 0.5 else d1)
+            self.rec_result(sc, blk, 1, [[x] for x in cs])
+        else:
+            n = r.randint(1, 3)
+            use_while = r.random() < 0.4
+            i = self.fresh("k" if use_while else "i")
+            if use_while:
+                blk.add(1, "var %s = 0" % i, "%s = 0" % i)
+                blk.add(1, "while %s < %d {" % (i, n), "while %s < %d:" % (i, n))
+            else:
+                blk.add(1, "for %s in 0..%d {" % (i, n),
+                        "for %s in range(0, %d):" % (i, n))
+            inner = Scope(sc)
+            inner.in_loop = True
+            inner.loops.append((i, n))
+            cs = call(inner, 2, 0, ("d - 1 - %s" % i, "d - 1 - %s" % i))
+            s1 = Scope(inner)
+            s1.vars += list(zip(cs, Rs))
+            c = self.cond(s1)
+            blk.add(2, "if %s {" % c[0], "if %s:" % c[1])
+            self.rec_result(s1, blk, 3, [[x] for x in cs])
+            blk.add(2, "}", None)
+            if use_while:
+                blk.add(2, "%s += 1" % i, "%s += 1" % i)
+            blk.add(1, "}", None)
+            self.ret(sc, blk, 1)
+        blk.add(0, "}", None)
+        return blk
+
+    def recursion(self):
+        """One recursive helper, or a mutually recursive pair, over tensor
+        (and sometimes scalar) arguments with a scalar, tensor or tuple
+        result; callable from f (tuples through `let (a, b) = ..`)."""
+        r = self.rng
+        n = 2 if self.ok("mutual") and r.random() < P_MUTUAL else 1
+        k = len(self.helpers)
+        cyc = ["r%d_%d" % (self.pid, k + j) for j in range(n)]
+        ps = [self.rshape() for _ in range(r.randint(1, 2))]
+        if len(ps) == 2 and r.random() < 0.3:
+            ps[1] = ps[0]
+        if r.random() < 0.3:
+            ps.append(())
+        x = r.random()
+        if self.ok("rectuple") and x < P_REC_TUPLE:
+            Rs = [r.choice([(), (), self.rshape()]), r.choice([(), self.rshape()])]
+        elif x < 0.65:
+            Rs = [()]
+        else:
+            Rs = [self.rshape()]
+        saved = self.helpers
+        self.helpers = [h for h in saved if not h[3]]
+        blocks = [self.recursive(cyc, j, ps, Rs) for j in range(n)]
+        self.helpers = saved
+        self.cur_ret = None
+        for name in cyc:
+            if len(Rs) == 1:
+                self.helpers.append((name, ps, Rs[0], True))
+            else:
+                self.tuple_fns.append((name, ps, Rs))
+        return blocks
+
     # ---- functions --------------------------------------------------------
 
     def helper(self):
@@ -1021,6 +1445,7 @@ class Gen:
         names = ["a%d" % j for j in range(len(ps))]
         sc = Scope()
         sc.vars = list(zip(names, ps))
+        self.cur_ret = [R]
         blk = Block()
         blk.add(0, "fn %s(%s) -> %s {" % (
             name, ", ".join("%s: %s" % (n, shape_bp(s) if s else "f64")
@@ -1031,7 +1456,8 @@ class Gen:
         e = self.expr(sc, R, 2)
         blk.add(1, "return %s" % e[0], "return %s" % e[1])
         blk.add(0, "}", None)
-        self.helpers.append((name, ps, R))
+        self.cur_ret = None
+        self.helpers.append((name, ps, R, False))
         return blk
 
     def function(self):
@@ -1049,9 +1475,17 @@ class Gen:
         blocks = []
         if ok("helpers") and r.random() < 0.3:
             blocks.append(self.helper())
+        rec = ok("recursion") and r.random() < P_RECURSION
+        if ok("params") and r.random() < (P_PARAMS_REC if rec else P_PARAMS):
+            for j in range(r.choice([1, 1, 2])):
+                self.gparams.append(("P%d_%d" % (pid, j),
+                                     self.rshape() if r.random() < 0.8 else ()))
+        if rec:
+            blocks += self.recursion()
         fname = "f%d" % pid
         sc = Scope()
-        sc.vars = list(params)
+        sc.vars = list(params) + list(self.gparams)
+        self.cur_ret = [()]
         blk = Block()
         blk.add(0, "fn %s(%s) -> f64 {" % (
             fname, ", ".join("%s: %s" % (n, shape_bp(s) if s else "f64")
@@ -1059,9 +1493,14 @@ class Gen:
             "def %s(%s):" % (fname, ", ".join(n for n, _ in params)))
         for _ in range(r.randint(2, 6)):
             self.stmt(sc, blk, 1)
+        for name, ps, Rs in self.tuple_fns:
+            if not re.search(r"\b%s\b" % name, "\n".join(blk.bp[1:])):
+                cs = self.call_stmt(sc, blk, 1, name, ps, self.depth_arg(sc), Rs)
+                sc.vars += list(zip(cs, Rs))
         # the result: reductions of the locals (and of arguments unused so far)
         body = "\n".join(blk.bp[1:])
-        locs = [(v, s) for v, s in sc.vars if (v, s) not in params]
+        locs = [(v, s) for v, s in sc.vars
+                if (v, s) not in params and (v, s) not in self.gparams]
         terms = []
         for v, s in r.sample(locs, min(len(locs), r.randint(1, 3))):
             terms.append(self.reduce_term(sc, v, s))
@@ -1069,12 +1508,13 @@ class Gen:
             if not re.search(r"\b%s\b" % n, body) and not any(
                     re.search(r"\b%s\b" % n, t[0]) for t in terms):
                 terms.append(self.reduce_term(sc, n, s, simple=True))
-        for name, ps, R in self.helpers:
+        for name, ps, R, rec in self.helpers:
             if not re.search(r"\b%s\b" % name, body):
-                args = [self.expr(sc, p_, 1) for p_ in ps]
-                c = ("%s(%s)" % (name, ", ".join(a[0] for a in args)),
-                     "%s(%s)" % (name, ", ".join(a[1] for a in args)))
-                terms.append(("sum(%s)" % c[0], "_sum(%s)" % c[1]))
+                c = self.call_text(sc, name, ps, rec, 1)
+                if R == ():
+                    terms.append(("0.5 * %s" % c[0], "0.5 * %s" % c[1]))
+                else:
+                    terms.append(("sum(%s)" % c[0], "_sum(%s)" % c[1]))
         if not terms:
             terms.append(self.expr(sc, (), 2))
         bp = " + ".join(t[0] for t in terms)
@@ -1118,14 +1558,16 @@ def make_program(pid, seed, allowed):
         rng = random.Random("%d:%d:%d" % (seed, pid, attempt))
         g = Gen(rng, pid, allowed)
         fname, params, blocks = g.function()
+        gparams = g.gparams
         bp = "\n".join("\n".join(b.bp) for b in blocks) + "\n"
         py = "\n".join("\n".join(b.py) for b in blocks) + "\n"
         ns = dict(PRELUDE)
         exec(compile(py, "<mirror %d>" % pid, "exec"), ns)
-        fn = ns[fname]
+        fn = mirror_call(ns, ns[fname], len(params), [n for n, _ in gparams])
+        allvars = params + gparams
         for tries in range(6):
             pt = []
-            for n, s in params:
+            for n, s in allvars:
                 if s == ():
                     pt.append(round(rng.uniform(-1.5, 1.5), 4))
                 else:
@@ -1134,18 +1576,34 @@ def make_program(pid, seed, allowed):
             res = check_point(fn, pt)
             if res is not None:
                 p = Program()
-                p.pid, p.bp, p.py, p.fname, p.params = pid, bp, py, fname, params
+                decl = "".join("param %s: %s = %s\n" % (
+                    n, shape_bp(s) if s else "f64", tlit(a))
+                    for (n, s), a in zip(gparams, pt[len(params):]))
+                # (the mirror reads the params as globals, set by mirror_call
+                # from the point)
+                p.pid, p.bp, p.py, p.fname, p.params = pid, decl + bp, py, fname, params
+                p.vars = allvars
                 p.point = pt
                 p.value, p.fd = res
                 p.attempt = attempt
-                tens = [j for j, (n, s) in enumerate(params) if s != ()]
+                tens = [j for j, (n, s) in enumerate(allvars) if s != ()]
                 p.jarg = rng.choice(tens)
-                p.tangent = T(params[p.jarg][1],
+                p.tangent = T(allvars[p.jarg][1],
                               [round(rng.uniform(-1, 1), 3)
-                               for _ in range(_size(params[p.jarg][1]))])
+                               for _ in range(_size(allvars[p.jarg][1]))])
                 p.main_rng = random.Random("main:%d:%d" % (seed, pid))
                 return p
     raise RuntimeError("could not generate program %d" % pid)
+
+
+def mirror_call(ns, fn, nargs, gnames):
+    """The mirror as a function of f's arguments followed by the global
+    params (set in the mirror's globals before each call)."""
+    def call(*vals):
+        for n, v in zip(gnames, vals[nargs:]):
+            ns[n] = v
+        return fn(*vals[:nargs])
+    return call
 
 
 H_FD = 1e-4
@@ -1219,8 +1677,8 @@ def main_lines(p, top):
         L.append("let %s = %s" % (an, tlit(a)))
         names.append(an)
     args = ", ".join(names)
-    vl = ", ".join(n for n, _ in p.params)
-    k = len(p.params)
+    vl = ", ".join(n for n, _ in p.vars)
+    k = len(p.vars)
     gs = ["g%d_%d" % (pid, j) for j in range(k)]
     lhs = gs[0] if k == 1 else "(%s)" % ", ".join(gs)
     if rng.random() < 0.5:
@@ -1228,7 +1686,7 @@ def main_lines(p, top):
         L.append("let %s = df%d(%s)" % (lhs, pid, args))
     else:
         L.append("let %s = grad(%s, %s)(%s)" % (lhs, p.fname, vl, args))
-    jn = p.params[p.jarg][0]
+    jn = p.vars[p.jarg][0]
     L.append("let (jv%d, jd%d) = jvp(%s, %s)(%s, %s)" % (
         pid, pid, p.fname, jn, args, tlit(p.tangent)))
     L.append("print(%d, %s(%s), %s, jv%d, jd%d)" % (
@@ -1286,7 +1744,7 @@ def flat_of(v, shape):
 
 def check_results(p, vals):
     """List of (what, bpc value, expected, how) mismatches."""
-    k = len(p.params)
+    k = len(p.vars)
     if len(vals) != 1 + k + 2:
         return [("output", "%d values" % len(vals), "%d values" % (k + 3), "")]
     bad = []
@@ -1296,7 +1754,7 @@ def check_results(p, vals):
     if not close(v, p.value, VAL_REL, VAL_ABS):
         bad.append(("f value", v, p.value, "Python mirror"))
     grads = []
-    for j, (n, s) in enumerate(p.params):
+    for j, (n, s) in enumerate(p.vars):
         g = flat_of(vals[1 + j], s)
         if g is None:
             bad.append(("grad d/d%s shape" % n, vals[1 + j], shape_bp(s), "shape"))
@@ -1320,14 +1778,14 @@ def check_results(p, vals):
         exp = math.fsum(terms)
         sc = sum(abs(t) for t in terms)
         if not close(jd, exp, MODE_REL, MODE_ABS * (1 + sc) + 1e-12 * sc):
-            bad.append(("jvp d/d%s (forward)" % p.params[p.jarg][0], jd, exp,
+            bad.append(("jvp d/d%s (forward)" % p.vars[p.jarg][0], jd, exp,
                         "dot(reverse grad, tangent)"))
     return bad
 
 
 def point_text(p):
-    return ", ".join("%s=%s" % (n, tlit(a)) for (n, _), a in zip(p.params, p.point)) + \
-        "; jvp along %s = %s" % (p.params[p.jarg][0], tlit(p.tangent))
+    return ", ".join("%s=%s" % (n, tlit(a)) for (n, _), a in zip(p.vars, p.point)) + \
+        "; jvp along %s = %s" % (p.vars[p.jarg][0], tlit(p.tangent))
 
 
 def main(argv=None):
