@@ -425,8 +425,7 @@ private:
     ActivitySpec cs = calleeSpec(call);
     for (size_t i = 0; i < call.operands.size(); ++i)
       if (cs.args[i]) {
-        synthetic.push_back(
-            std::make_unique<Value>(call.operands[i]->type));
+        synthetic.push_back(std::make_unique<Value>(call.operands[i]->type));
         synthetic.back()->name = call.str + ".d" + std::to_string(i);
         grads.push_back(synthetic.back().get());
       }
@@ -683,8 +682,7 @@ private:
   }
 
   ir::Function *reverseOf(const Op &call) {
-    return getReverse(m, *m.lookup(call.str), calleeSpec(call), diags,
-                      useLoc);
+    return getReverse(m, *m.lookup(call.str), calleeSpec(call), diags, useLoc);
   }
 
   /// Pushes anywhere inside `blk`'s nested regions (not `blk` itself).
