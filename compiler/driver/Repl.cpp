@@ -580,32 +580,6 @@ struct ReplSession::Impl {
     return e;
   }
 
-  /// The first `return` in s, or null.
-  static const ast::Stmt *findReturn(const ast::Stmt &s) {
-    auto inBlock = [](const ast::Block &b) -> const ast::Stmt * {
-      for (auto &t : b.stmts)
-        if (const ast::Stmt *r = findReturn(*t))
-          return r;
-      return nullptr;
-    };
-    switch (s.kind) {
-    case ast::StmtKind::Return:
-      return &s;
-    case ast::StmtKind::If: {
-      auto &i = static_cast<const ast::IfStmt &>(s);
-      if (const ast::Stmt *r = inBlock(i.thenBlock))
-        return r;
-      return i.elseBlock ? inBlock(*i.elseBlock) : nullptr;
-    }
-    case ast::StmtKind::For:
-      return inBlock(static_cast<const ast::ForStmt &>(s).body);
-    case ast::StmtKind::While:
-      return inBlock(static_cast<const ast::WhileStmt &>(s).body);
-    default:
-      return nullptr;
-    }
-  }
-
   bool frontEndParse(Unit &u) {
     u.ast = parseModule(u.file, *u.diags);
     return u.ast && !u.diags->hasErrors();
@@ -624,7 +598,7 @@ struct ReplSession::Impl {
     auto &stmts = a.fn->body.stmts;
     bool misplaced = false;
     for (size_t i = a.firstUser; i < stmts.size(); ++i)
-      if (const ast::Stmt *r = findReturn(*stmts[i])) {
+      if (const ast::Stmt *r = ast::firstReturn(*stmts[i])) {
         a.unit->diags->error(r->loc, "'return' outside a function "
                                      "(statements at the prompt run directly)");
         misplaced = true;

@@ -39,4 +39,29 @@ const char *spelling(BinaryOp op) {
   return "?";
 }
 
+const Stmt *firstReturn(const Block &b) {
+  for (auto &s : b.stmts)
+    if (const Stmt *r = firstReturn(*s))
+      return r;
+  return nullptr;
+}
+const Stmt *firstReturn(const Stmt &s) {
+  switch (s.kind) {
+  case StmtKind::Return:
+    return &s;
+  case StmtKind::If: {
+    auto &i = static_cast<const IfStmt &>(s);
+    if (const Stmt *r = firstReturn(i.thenBlock))
+      return r;
+    return i.elseBlock ? firstReturn(*i.elseBlock) : nullptr;
+  }
+  case StmtKind::For:
+    return firstReturn(static_cast<const ForStmt &>(s).body);
+  case StmtKind::While:
+    return firstReturn(static_cast<const WhileStmt &>(s).body);
+  default:
+    return nullptr;
+  }
+}
+
 } // namespace bp::ast

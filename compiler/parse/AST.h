@@ -330,4 +330,9 @@ struct Module {
   std::vector<ItemPtr> items;
 };
 
+/// The first `return` in `s` or `b` (in source order, through branches and
+/// loops), or null.
+const Stmt *firstReturn(const Stmt &s);
+const Stmt *firstReturn(const Block &b);
+
 } // namespace bp::ast
