@@ -2,9 +2,9 @@
 #pragma once
 
 #include "codegen/CodeGen.h"
-#include "ir/IRGen.h"
 #include "ir/Simplify.h"
 #include "jit/JIT.h"
+#include "lower/IRGen.h"
 #include "parse/Parser.h"
 
 #include "llvm/IR/LLVMContext.h"

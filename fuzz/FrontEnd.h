@@ -10,9 +10,9 @@
 #ifndef BP_FUZZ_FRONTEND_H
 #define BP_FUZZ_FRONTEND_H
 
-#include "ir/IRGen.h"
 #include "ir/Simplify.h"
 #include "ir/Verifier.h"
+#include "lower/IRGen.h"
 #include "parse/Parser.h"
 
 #include <cstdint>

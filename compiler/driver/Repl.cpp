@@ -30,10 +30,10 @@
 #include "ad/Explain.h"
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
-#include "ir/IRGen.h"
 #include "ir/Simplify.h"
 #include "ir/Verifier.h"
 #include "jit/JIT.h"
+#include "lower/IRGen.h"
 #include "parse/Parser.h"
 #include "support/Diagnostics.h"
 

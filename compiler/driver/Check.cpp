@@ -14,7 +14,7 @@
 // and result flattened into one array of doubles.
 //
 //===----------------------------------------------------------------------===//
-#include "ad/Check.h"
+#include "driver/Check.h"
 
 #include "codegen/CodeGen.h"
 

@@ -6,7 +6,7 @@
 // softmax, logsumexp).
 //
 //===----------------------------------------------------------------------===//
-#include "ir/IRGenImpl.h"
+#include "lower/IRGenImpl.h"
 
 #include "ad/Derived.h"
 #include "sema/Shapes.h"

@@ -22,7 +22,7 @@
 //           loop, `if done { results } else { rest of the function }`.
 //
 //===----------------------------------------------------------------------===//
-#include "ir/IRGenImpl.h"
+#include "lower/IRGenImpl.h"
 
 #include "ad/Derived.h"
 #include "sema/Shapes.h"

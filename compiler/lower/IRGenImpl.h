@@ -9,7 +9,7 @@
 #ifndef BP_IR_IRGENIMPL_H
 #define BP_IR_IRGENIMPL_H
 
-#include "ir/IRGen.h"
+#include "lower/IRGen.h"
 
 #include <map>
 #include <memory>
