@@ -456,11 +456,11 @@ void reachable(const ir::Module &m, const ir::Function &root,
 
 } // namespace
 
-bool printAdjoints(const ir::Module &m, const sema::Program &prog,
-                   const std::string &fnFilter, std::ostream &os) {
+bool printAdjoints(const ir::Module &m, const std::string &fnFilter,
+                   std::ostream &os) {
   std::vector<const ir::Function *> fns;
   std::set<std::string> seen;
-  for (const sema::DerivedInfo &d : prog.derived) {
+  for (const ir::DerivedInfo &d : m.derived) {
     if (!fnFilter.empty() && d.name != fnFilter)
       continue;
     if (const ir::Function *f = m.lookup(d.name))

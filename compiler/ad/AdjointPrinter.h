@@ -2,7 +2,6 @@
 #pragma once
 
 #include "ir/IR.h"
-#include "sema/Sema.h"
 
 #include <iosfwd>
 #include <string>
@@ -12,7 +11,7 @@ namespace bp::ad {
 /// `bpc emit adjoint`: prints every derived function (or only `fnFilter`)
 /// as BP-like source, forward sweep then reverse sweep. Returns false when
 /// there is nothing to print.
-bool printAdjoints(const ir::Module &m, const sema::Program &prog,
-                   const std::string &fnFilter, std::ostream &os);
+bool printAdjoints(const ir::Module &m, const std::string &fnFilter,
+                   std::ostream &os);
 
 } // namespace bp::ad

@@ -19,7 +19,7 @@ namespace bp::ad {
 
 using ir::OpKind;
 
-bool buildDerived(ir::Module &m, const sema::DerivedInfo &info,
+bool buildDerived(ir::Module &m, const ir::DerivedInfo &info,
                   DiagEngine &diags) {
   ir::Function *base = m.lookup(info.base);
   if (!base)
@@ -38,7 +38,7 @@ bool buildDerived(ir::Module &m, const sema::DerivedInfo &info,
   }
   // Position of each wrt variable among the transform's adjoints/tangents:
   // active arguments in argument order, then params in spec order.
-  auto position = [&](const sema::WrtVar &v) {
+  auto position = [&](const ir::WrtVar &v) {
     if (v.isParam)
       return (size_t)std::count(spec.args.begin(), spec.args.end(), true) +
              (std::find(spec.params.begin(), spec.params.end(), v.name) -
@@ -49,7 +49,7 @@ bool buildDerived(ir::Module &m, const sema::DerivedInfo &info,
 
   ir::Function *w = m.addFunction(info.name);
   w->loc = info.loc;
-  w->derivedFrom = std::string(sema::spelling(info.kind)) + " of " + info.base;
+  w->derivedFrom = std::string(ir::spelling(info.kind)) + " of " + info.base;
   for (size_t i = 0; i < info.sig.params.size(); ++i)
     w->addArg(info.sig.params[i], info.sig.paramNames[i]);
   if (info.sig.result->isTuple())
@@ -64,7 +64,7 @@ bool buildDerived(ir::Module &m, const sema::DerivedInfo &info,
   for (size_t i = 0; i < base->args().size(); ++i)
     args.push_back(w->args()[i].get());
 
-  if (info.kind == sema::DerivKind::Jvp) {
+  if (info.kind == ir::DerivKind::Jvp) {
     ir::Function *fwd = getForward(m, *base, spec, diags, info.loc);
     if (!fwd)
       return false;
@@ -87,7 +87,7 @@ bool buildDerived(ir::Module &m, const sema::DerivedInfo &info,
   ir::Op *call = b.create(OpKind::Call, args, rev->resultTypes);
   call->str = rev->name;
   std::vector<ir::Value *> out;
-  if (info.kind == sema::DerivKind::ValueAndGrad)
+  if (info.kind == ir::DerivKind::ValueAndGrad)
     out.push_back(call->result(0));
   for (auto &v : info.wrt) {
     ir::Value *g = call->result(1 + position(v));

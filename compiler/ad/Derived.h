@@ -2,7 +2,6 @@
 #pragma once
 
 #include "ir/IR.h"
-#include "sema/Sema.h"
 
 namespace bp::ad {
 
@@ -14,7 +13,7 @@ namespace bp::ad {
 ///         assigns a param) is reported as a located error; returns false
 ///         then.
 /// Preserves: every existing function.
-bool buildDerived(ir::Module &m, const sema::DerivedInfo &info,
+bool buildDerived(ir::Module &m, const ir::DerivedInfo &info,
                   DiagEngine &diags);
 
 } // namespace bp::ad

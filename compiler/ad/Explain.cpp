@@ -210,23 +210,22 @@ std::string unsupported(const ir::Function &f) {
 
 struct Graph {
   const ir::Function *f = nullptr;
-  const sema::DerivedInfo *info = nullptr;
+  const ir::DerivedInfo *info = nullptr;
   std::string error;
 };
 
-Graph find(const ir::Module &m, const sema::Program &prog,
-           const std::string &fn, bool straightLine) {
+Graph find(const ir::Module &m, const std::string &fn, bool straightLine) {
   Graph g;
-  g.info = prog.lookupDerived(fn);
+  g.info = m.lookupDerived(fn);
   if (!g.info) {
     g.error = "'" + fn + "' is not a derived function (fn d = grad(f, ...))";
     return g;
   }
-  const sema::DerivedInfo *d = g.info;
-  while (const sema::DerivedInfo *inner = prog.lookupDerived(d->base))
+  const ir::DerivedInfo *d = g.info;
+  while (const ir::DerivedInfo *inner = m.lookupDerived(d->base))
     d = inner;
   g.f = m.lookup(d->base);
-  if (d != g.info || g.info->kind == sema::DerivKind::Jvp)
+  if (d != g.info || g.info->kind == ir::DerivKind::Jvp)
     g.error = "explain shows reverse mode of a user function: grad or "
               "value_and_grad";
   else if (std::string why = straightLine ? unsupported(*g.f) : "";
@@ -579,11 +578,11 @@ struct Backprop {
 
 /// Evaluates and differentiates; false with `err` set when `fn` cannot be
 /// explained at `at`.
-bool backprop(const ir::Module &m, const sema::Program &prog,
-              const std::string &fn, const std::map<std::string, double> &at,
+bool backprop(const ir::Module &m, const std::string &fn,
+              const std::map<std::string, double> &at,
               const std::map<std::string, double> *paramValues, Backprop &bp,
               std::string &err) {
-  bp.g = find(m, prog, fn, false);
+  bp.g = find(m, fn, false);
   if (!bp.g.error.empty()) {
     err = bp.g.error;
     return false;
@@ -693,12 +692,12 @@ bool backprop(const ir::Module &m, const sema::Program &prog,
 
 } // namespace
 
-bool explain(const ir::Module &m, const sema::Program &prog,
-             const std::string &fn, const std::map<std::string, double> &at,
-             std::ostream &os, std::string &err,
+bool explain(const ir::Module &m, const std::string &fn,
+             const std::map<std::string, double> &at, std::ostream &os,
+             std::string &err,
              const std::map<std::string, double> *paramValues) {
   Backprop bp;
-  if (!backprop(m, prog, fn, at, paramValues, bp, err))
+  if (!backprop(m, fn, at, paramValues, bp, err))
     return false;
   const ir::Function &f = *bp.g.f;
   Tracer &t = *bp.t;
@@ -747,12 +746,11 @@ bool explain(const ir::Module &m, const sema::Program &prog,
 }
 
 /// emit dot --at: the traced graph, every value and adjoint at the point.
-static bool emitTracedDot(const ir::Module &m, const sema::Program &prog,
-                          const std::string &fn,
+static bool emitTracedDot(const ir::Module &m, const std::string &fn,
                           const std::map<std::string, double> &at,
                           std::ostream &os, std::string &err) {
   Backprop bp;
-  if (!backprop(m, prog, fn, at, nullptr, bp, err))
+  if (!backprop(m, fn, at, nullptr, bp, err))
     return false;
   std::vector<Node> &nodes = bp.t->nodes;
   auto id = [](int n) { return "n" + std::to_string(n); };
@@ -798,12 +796,12 @@ static bool emitTracedDot(const ir::Module &m, const sema::Program &prog,
   return true;
 }
 
-bool emitDot(const ir::Module &m, const sema::Program &prog,
-             const std::string &fn, const std::map<std::string, double> &at,
-             std::ostream &os, std::string &err) {
+bool emitDot(const ir::Module &m, const std::string &fn,
+             const std::map<std::string, double> &at, std::ostream &os,
+             std::string &err) {
   if (!at.empty())
-    return emitTracedDot(m, prog, fn, at, os, err);
-  Graph g = find(m, prog, fn, true);
+    return emitTracedDot(m, fn, at, os, err);
+  Graph g = find(m, fn, true);
   if (!g.error.empty()) {
     err = g.error;
     return false;

@@ -2,7 +2,6 @@
 #pragma once
 
 #include "ir/IR.h"
-#include "sema/Sema.h"
 
 #include <iosfwd>
 #include <map>
@@ -15,9 +14,9 @@ namespace bp::ad {
 /// branches and calls are unrolled into the trace of this evaluation) at
 /// the argument values `at`; scalar params at `paramValues` (default:
 /// their initial values). Returns false with `err` set otherwise.
-bool explain(const ir::Module &m, const sema::Program &prog,
-             const std::string &fn, const std::map<std::string, double> &at,
-             std::ostream &os, std::string &err,
+bool explain(const ir::Module &m, const std::string &fn,
+             const std::map<std::string, double> &at, std::ostream &os,
+             std::string &err,
              const std::map<std::string, double> *paramValues = nullptr);
 
 /// `bpc emit dot`: the computational graph of the same function for
@@ -26,8 +25,8 @@ bool explain(const ir::Module &m, const sema::Program &prog,
 /// only. With them (`--at`): the trace explain prints, loops, branches and
 /// calls unrolled, each node with its value and dL/dv, each adjoint edge
 /// with its local derivative.
-bool emitDot(const ir::Module &m, const sema::Program &prog,
-             const std::string &fn, const std::map<std::string, double> &at,
-             std::ostream &os, std::string &err);
+bool emitDot(const ir::Module &m, const std::string &fn,
+             const std::map<std::string, double> &at, std::ostream &os,
+             std::string &err);
 
 } // namespace bp::ad

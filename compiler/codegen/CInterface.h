@@ -2,7 +2,6 @@
 #pragma once
 
 #include "ir/IR.h"
-#include "sema/Sema.h"
 
 #include <iosfwd>
 #include <string>
@@ -27,8 +26,8 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
 
 /// The matching C99 / C++ header. usesBlas: the code calls cblas_dgemm
 /// (the comment then tells `.a`/`.o` users to link -lopenblas).
-void writeCHeader(const ir::Module &m, const sema::Program &prog,
-                  const std::string &prefix, const std::string &source,
-                  std::ostream &os, bool usesBlas = false);
+void writeCHeader(const ir::Module &m, const std::string &prefix,
+                  const std::string &source, std::ostream &os,
+                  bool usesBlas = false);
 
 } // namespace bp::codegen

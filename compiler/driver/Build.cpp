@@ -72,8 +72,8 @@ static int runTool(const std::string &tool, std::vector<std::string> args,
   return rc;
 }
 
-ExitCode buildOutput(const ir::Module &m, const sema::Program &prog,
-                     const std::string &sourcePath, const BuildOptions &o) {
+ExitCode buildOutput(const ir::Module &m, const std::string &sourcePath,
+                     const BuildOptions &o) {
   const std::string &out = o.output;
   bool isObj = endsWith(out, ".o"), isSo = endsWith(out, ".so"),
        isAr = endsWith(out, ".a");
@@ -197,7 +197,7 @@ ExitCode buildOutput(const ir::Module &m, const sema::Program &prog,
     std::cerr << "bpc: error: cannot write '" << header.string() << "'\n";
     return ExitCode::Usage;
   }
-  codegen::writeCHeader(m, prog, prefix, sourcePath, h, usesBlas);
+  codegen::writeCHeader(m, prefix, sourcePath, h, usesBlas);
   std::cout << "wrote " << out << " and " << header.string() << '\n';
   return ExitCode::Success;
 }

@@ -19,7 +19,7 @@ struct BuildOptions {
 
 /// Compiles `m` ahead of time to `o.output` plus the C header
 /// `<prefix>.h` next to it (docs/ABI.md).
-ExitCode buildOutput(const ir::Module &m, const sema::Program &prog,
-                     const std::string &sourcePath, const BuildOptions &o);
+ExitCode buildOutput(const ir::Module &m, const std::string &sourcePath,
+                     const BuildOptions &o);
 
 } // namespace bp

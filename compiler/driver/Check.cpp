@@ -23,7 +23,7 @@
 #include <iomanip>
 #include <ostream>
 
-namespace bp::ad {
+namespace bp {
 namespace {
 
 using DynFn = void (*)(const double *, double *);
@@ -49,9 +49,8 @@ struct Var {
 
 } // namespace
 
-bool checkDerived(const ir::Module &m, const sema::Program &prog, JIT &jit,
-                  std::ostream &os) {
-  if (prog.derived.empty()) {
+bool checkDerived(const ir::Module &m, JIT &jit, std::ostream &os) {
+  if (m.derived.empty()) {
     os << "no derived functions to check\n";
     return true;
   }
@@ -60,7 +59,7 @@ bool checkDerived(const ir::Module &m, const sema::Program &prog, JIT &jit,
   };
   bool allOk = true;
   Rng rng{12345};
-  for (const sema::DerivedInfo &d : prog.derived) {
+  for (const ir::DerivedInfo &d : m.derived) {
     const ir::Function *base = m.lookup(d.base);
     const ir::Function *derivedIR = m.lookup(d.name);
     DynFn derived = lookup(d.name), basefn = lookup(d.base);
@@ -111,7 +110,7 @@ bool checkDerived(const ir::Module &m, const sema::Program &prog, JIT &jit,
       };
       std::vector<double> out(std::max<int64_t>(nDerivedOut, 1));
       std::vector<double> rp, rm;
-      if (d.kind == sema::DerivKind::Jvp) {
+      if (d.kind == ir::DerivKind::Jvp) {
         std::vector<double> in = x;
         std::vector<std::vector<double>> tangents;
         double h = 1e-6;
@@ -144,7 +143,7 @@ bool checkDerived(const ir::Module &m, const sema::Program &prog, JIT &jit,
         continue;
       }
       derived(x.data(), out.data());
-      int64_t pos = d.kind == sema::DerivKind::ValueAndGrad ? 1 : 0;
+      int64_t pos = d.kind == ir::DerivKind::ValueAndGrad ? 1 : 0;
       for (auto &v : vars) {
         int64_t count = std::min(v.size, maxElementsPerVariable);
         for (int64_t c = 0; c < count; ++c) {
@@ -166,7 +165,7 @@ bool checkDerived(const ir::Module &m, const sema::Program &prog, JIT &jit,
     bool ok = worst <= tolerance;
     allOk &= ok;
     os << d.name;
-    std::string how = std::string(sema::spelling(d.kind)) + "(" + d.base;
+    std::string how = std::string(ir::spelling(d.kind)) + "(" + d.base;
     for (auto &v : d.wrt)
       how += ", " + v.name;
     how += ")";
@@ -179,4 +178,4 @@ bool checkDerived(const ir::Module &m, const sema::Program &prog, JIT &jit,
   return allOk;
 }
 
-} // namespace bp::ad
+} // namespace bp

@@ -3,16 +3,14 @@
 
 #include "ir/IR.h"
 #include "jit/JIT.h"
-#include "sema/Sema.h"
 
 #include <iosfwd>
 
-namespace bp::ad {
+namespace bp {
 
 /// Calls every derived function of the program at seeded random points and
 /// compares it with central finite differences of its base function. Prints
 /// the max relative error per function; returns false above tolerance.
-bool checkDerived(const ir::Module &m, const sema::Program &prog, JIT &jit,
-                  std::ostream &os);
+bool checkDerived(const ir::Module &m, JIT &jit, std::ostream &os);
 
-} // namespace bp::ad
+} // namespace bp

@@ -195,9 +195,8 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     std::ostringstream graph;
     bool ok =
         o.action == Action::Dot
-            ? ad::emitDot(*irMod, prog, o.fnFilter, o.explainAt, graph, err)
-            : ad::explain(*irMod, prog, o.fnFilter, o.explainAt, std::cout,
-                          err);
+            ? ad::emitDot(*irMod, o.fnFilter, o.explainAt, graph, err)
+            : ad::explain(*irMod, o.fnFilter, o.explainAt, std::cout, err);
     if (!ok) {
       std::cerr << "bpc: error: " << err << '\n';
       return ExitCode::Usage;
@@ -208,7 +207,7 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     return ExitCode::Success;
   }
   if (o.action == Action::Adjoint) {
-    if (!ad::printAdjoints(*irMod, prog, o.fnFilter, std::cout)) {
+    if (!ad::printAdjoints(*irMod, o.fnFilter, std::cout)) {
       std::cerr << "bpc: error: no derived function"
                 << (o.fnFilter.empty() ? "" : " named '" + o.fnFilter + "'")
                 << " in '" << path << "'\n";
@@ -226,7 +225,7 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     b.optLevel = o.optLevel;
     b.seed = o.seed ? *o.seed : 0;
     b.blas = o.blas;
-    return buildOutput(*irMod, prog, path, b);
+    return buildOutput(*irMod, path, b);
   }
 
   // LLVM.
@@ -309,9 +308,8 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     return train(*irMod, *prog.trainSpec, trained, *jit, file, flags);
   }
   if (o.action == Action::Check)
-    return ad::checkDerived(*irMod, prog, *jit, std::cout)
-               ? ExitCode::Success
-               : ExitCode::CheckFailed;
+    return checkDerived(*irMod, *jit, std::cout) ? ExitCode::Success
+                                                 : ExitCode::CheckFailed;
   auto mainAddr = jit->lookup(codegen::functionSymbol("main"));
   if (!mainAddr) {
     std::cerr << "bpc: error: " << llvm::toString(mainAddr.takeError()) << '\n';

@@ -937,7 +937,7 @@ struct ReplSession::Impl {
     };
     if (cmd == ":adjoint") {
       if (!u->prog.lookupDerived(name) ||
-          !ad::printAdjoints(*u->ir, u->prog, name, std::cout))
+          !ad::printAdjoints(*u->ir, name, std::cout))
         unknown();
       return;
     }
@@ -1012,7 +1012,7 @@ struct ReplSession::Impl {
       if (v.size() == 1)
         current[p] = v[0];
     std::string err;
-    if (!ad::explain(*u->ir, u->prog, name, at, std::cout, err, &current))
+    if (!ad::explain(*u->ir, name, at, std::cout, err, &current))
       fail(argLoc, err);
   }
 

@@ -27,6 +27,18 @@ bool isPure(OpKind k) {
   return false;
 }
 
+const char *spelling(DerivKind k) {
+  switch (k) {
+  case DerivKind::Grad:
+    return "grad";
+  case DerivKind::ValueAndGrad:
+    return "value_and_grad";
+  case DerivKind::Jvp:
+    return "jvp";
+  }
+  return "?";
+}
+
 const char *spelling(CmpPred p) {
   switch (p) {
   case CmpPred::Eq:
@@ -80,6 +92,13 @@ const Param *Module::lookupParam(const std::string &name) const {
   for (auto &p : params)
     if (p.name == name)
       return &p;
+  return nullptr;
+}
+
+const DerivedInfo *Module::lookupDerived(const std::string &name) const {
+  for (auto &d : derived)
+    if (d.name == name)
+      return &d;
   return nullptr;
 }
 

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "ir/Signature.h"
 #include "ir/Type.h"
 #include "support/Diagnostics.h"
 
@@ -115,10 +116,14 @@ public:
   std::vector<LineOrigin> lineOrigins;
   std::vector<std::unique_ptr<Function>> functions;
   std::vector<Param> params;
+  /// The derived functions (IRGen declares them, ad/ builds their bodies),
+  /// in dependency order: a derived function's base comes first.
+  std::vector<DerivedInfo> derived;
 
   explicit Module(TypeContext &t) : types(&t) {}
   Function *lookup(const std::string &name) const;
   const Param *lookupParam(const std::string &name) const;
+  const DerivedInfo *lookupDerived(const std::string &name) const;
   Function *addFunction(std::string name);
 };
 

@@ -97,7 +97,8 @@ std::unique_ptr<ir::Module> IRGen::run(const std::string &path) {
     lowerFn(*f, *mod->lookup(f->name));
   if (diags.hasErrors())
     return nullptr;
-  for (const sema::DerivedInfo &d : prog.derived)
+  mod->derived = prog.derived;
+  for (const ir::DerivedInfo &d : mod->derived)
     if (!ad::buildDerived(*mod, d, diags))
       return nullptr;
   return std::move(mod);

@@ -18,18 +18,6 @@
 
 namespace bp::sema {
 
-const char *spelling(DerivKind k) {
-  switch (k) {
-  case DerivKind::Grad:
-    return "grad";
-  case DerivKind::ValueAndGrad:
-    return "value_and_grad";
-  case DerivKind::Jvp:
-    return "jvp";
-  }
-  return "?";
-}
-
 const DerivedInfo *Program::lookupDerived(const std::string &name) const {
   for (auto &d : derived)
     if (d.name == name)

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "ir/Signature.h"
 #include "ir/Type.h"
 #include "parse/AST.h"
 
@@ -34,33 +35,12 @@ struct ConstValue {
   double asDouble() const { return isInt ? (double)i : f; }
 };
 
-struct FnSig {
-  std::vector<std::string> paramNames;
-  std::vector<const Type *> params;
-  const Type *result = nullptr; // Void when the function returns nothing
-};
-
-enum class DerivKind { Grad, ValueAndGrad, Jvp };
-const char *spelling(DerivKind k);
-
-/// A variable a derivative is taken with respect to.
-struct WrtVar {
-  bool isParam = false; // a global param, else an argument of the base
-  unsigned argIndex = 0;
-  std::string name;
-  const Type *type = nullptr;
-};
-
-/// A derived function: `grad(base, wrt...)` etc. `base` names a user
-/// function or another derived function (derivatives compose).
-struct DerivedInfo {
-  std::string name; // `df` for `fn df = ...`; "grad(f, x)" when inline
-  DerivKind kind;
-  std::string base;
-  std::vector<WrtVar> wrt;
-  FnSig sig;
-  Loc loc;
-};
+// Signatures and derived functions are shared with the IR (ir/Signature.h).
+using ir::DerivedInfo;
+using ir::DerivKind;
+using ir::FnSig;
+using ir::spelling;
+using ir::WrtVar;
 
 struct ParamInfo {
   std::string name;
