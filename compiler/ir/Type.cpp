@@ -1,4 +1,4 @@
-//===- Types.cpp - interned BP types --------------------------------------===//
+//===- Type.cpp - interned BP types ---------------------------------------===//
 #include "ir/Type.h"
 
 namespace bp {
