@@ -2,13 +2,8 @@
 #pragma once
 
 #include "codegen/CodeGen.h"
-#include "ir/Simplify.h"
 #include "jit/JIT.h"
-#include "lower/IRGen.h"
-#include "parse/Parser.h"
-
-#include "llvm/IR/LLVMContext.h"
-#include "llvm/IR/Module.h"
+#include "pipeline/Compilation.h"
 
 #include "bench/Ratios.h"
 
@@ -32,29 +27,28 @@ struct Compiled {
   }
 };
 
-/// parse -> sema -> IR (+AD) -> simplify -> LLVM O2 -> JIT, or exit(1).
+/// The whole pipeline (pipeline/Compilation.h) at -O2 into a JIT, or
+/// exit(1) after printing the diagnostics or the failure.
 inline Compiled compile(const char *source,
                         const bp::sema::Options &options = {}) {
   Compiled c;
   c.types = std::make_unique<bp::TypeContext>();
-  bp::SourceFile file{"bench.bp", source, {}};
-  bp::DiagEngine diags(file);
-  auto ast = bp::parseModule(file, diags);
-  bp::sema::Program sp;
-  if (ast)
-    bp::sema::check(*ast, *c.types, diags, options, sp);
-  if (ast && !diags.hasErrors())
-    c.ir = bp::generateIR(*ast, sp, *c.types, diags);
-  if (!c.ir) {
-    diags.print(std::cerr);
+  bp::CompileOptions opts;
+  opts.sema = options;
+  bp::Compilation comp(opts, c.types.get());
+  comp.file = {"bench.bp", source, {}};
+  auto jit = bp::compileToJIT(comp);
+  if (!jit) {
+    llvm::handleAllErrors(
+        jit.takeError(),
+        [&](const bp::CompileError &) { comp.diags.print(std::cerr); },
+        [](const llvm::ErrorInfoBase &e) {
+          std::cerr << "bench: " << e.message() << '\n';
+        });
     std::exit(1);
   }
-  bp::ir::simplify(*c.ir);
-  c.jit = llvm::cantFail(bp::JIT::create());
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto mod = bp::codegen::emitLLVM(*c.ir, *ctx);
-  bp::codegen::optimize(*mod, c.jit->targetMachine(), 2);
-  llvm::cantFail(c.jit->add(std::move(mod), std::move(ctx)));
+  c.jit = std::move(*jit);
+  c.ir = std::move(comp.ir);
   return c;
 }
 

@@ -14,11 +14,6 @@
 #include "codegen/CodeGen.h"
 #include "jit/JIT.h"
 
-#include "llvm/IR/LLVMContext.h"
-#include "llvm/IR/Module.h"
-#include "llvm/IR/Verifier.h"
-#include "llvm/Support/raw_ostream.h"
-
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -112,25 +107,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   bp::fuzz::FrontEnd fe;
   bp::fuzz::compileToIR(data, size, fe);
-  if (!fe.ir || !fe.prog.fnSigs.count("main"))
+  if (!fe.ir || !fe.c.prog.fnSigs.count("main"))
     return 0;
   bp::ir::Module &ir = *fe.ir;
-  auto jit = bp::JIT::create();
+  // The rest of the pipeline (LLVM, its verifier, -O2) into a JIT.
+  auto jit = bp::compileToJIT(fe.c);
   if (!jit) {
-    llvm::consumeError(jit.takeError());
-    return 0;
-  }
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto mod = bp::codegen::emitLLVM(ir, *ctx);
-  std::string llvmErr;
-  llvm::raw_string_ostream os(llvmErr);
-  if (llvm::verifyModule(*mod, &os)) {
-    fprintf(stderr, "invalid LLVM IR: %s\n", os.str().c_str());
-    abort();
-  }
-  bp::codegen::optimize(*mod, (*jit)->targetMachine(), 2);
-  if (auto e = (*jit)->add(std::move(mod), std::move(ctx))) {
-    fprintf(stderr, "JIT: %s\n", llvm::toString(std::move(e)).c_str());
+    fprintf(stderr, "%s\n", llvm::toString(jit.takeError()).c_str());
     abort();
   }
   auto mainAddr = (*jit)->lookup(bp::codegen::functionSymbol("main"));

@@ -9,7 +9,6 @@
 #include "ad/Derived.h"
 
 #include "ad/AD.h"
-#include "ir/Simplify.h"
 
 #include <algorithm>
 #include <functional>
@@ -24,9 +23,6 @@ bool buildDerived(ir::Module &m, const ir::DerivedInfo &info,
   ir::Function *base = m.lookup(info.base);
   if (!base)
     return false;
-  // Differentiate simplified code (Enzyme's lesson). Only here, never inside
-  // a transform: the transforms walk functions that simplify rewrites.
-  ir::simplify(m);
 
   ActivitySpec spec;
   spec.args.assign(base->args().size(), false);
@@ -140,7 +136,6 @@ std::vector<std::string> buildTrainStep(ir::Module &m,
                          "' reads no param: there is nothing to train");
     return {};
   }
-  ir::simplify(m);
   ActivitySpec spec;
   spec.args.assign(loss->args().size(), false);
   spec.params = params;

@@ -5,8 +5,9 @@
 
 namespace bp::ad {
 
-/// Input:  a module holding `info.base` (a user or derived function) in SSA
-///         form; `info` checked by sema.
+/// Input:  a verified module holding `info.base` (a user or derived
+///         function), simplified first unless --no-simplify (the `ad` pass,
+///         pipeline/Compilation.cpp); `info` checked by sema.
 /// Output: a new function named `info.name` with sema's signature, built
 ///         from the reverse-mode (grad, value_and_grad) or forward-mode (jvp)
 ///         transform of the base. Non-differentiable code (e.g. a base that

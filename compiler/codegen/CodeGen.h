@@ -36,6 +36,8 @@ bool preferBlas(int64_t M, int64_t K, int64_t N);
 ///         bp_runtime.h for printing, errors and tape growth. Integer
 ///         division by zero, failed asserts and tape exhaustion are located
 ///         runtime errors, never traps.
+///         Not verified here: the pipeline runs LLVM's verifier on it
+///         (pipeline/Compilation.cpp).
 /// checkNumerics (`--check-numerics`): every f64 operation whose inputs
 /// are finite but whose result is not (NaN or +-inf) stops the program with
 /// a runtime error at its source location, showing the operands.

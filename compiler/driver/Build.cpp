@@ -72,8 +72,8 @@ static int runTool(const std::string &tool, std::vector<std::string> args,
   return rc;
 }
 
-ExitCode buildOutput(const ir::Module &m, const std::string &sourcePath,
-                     const BuildOptions &o) {
+ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
+  const ir::Module &m = *c.ir;
   const std::string &out = o.output;
   bool isObj = endsWith(out, ".o"), isSo = endsWith(out, ".so"),
        isAr = endsWith(out, ".a");
@@ -116,14 +116,19 @@ ExitCode buildOutput(const ir::Module &m, const std::string &sourcePath,
   }
 
   std::string prefix = o.prefix.empty() ? defaultPrefix(out) : o.prefix;
-  llvm::LLVMContext ctx;
+  c.opts.targetMachine = tm.get();
+  c.opts.optLevel = o.optLevel;
+  c.opts.checkNumerics = false;
   // OpenBLAS for large matmuls, unless --no-blas or a cross build (the
   // target may have no OpenBLAS).
-  auto mod = codegen::emitLLVM(
-      m, ctx, false, o.blas && o.target.empty() && codegen::blasAvailable());
-  bool usesBlas = mod->getFunction("cblas_dgemm") != nullptr;
-  codegen::addCInterface(m, *mod, prefix, o.seed);
-  codegen::optimize(*mod, *tm, o.optLevel);
+  c.opts.blas = o.blas && o.target.empty();
+  c.opts.cInterfacePrefix = prefix;
+  c.opts.cInterfaceSeed = o.seed;
+  if (llvm::Error err = c.compileTo(Stage::LLVM))
+    return reportFailure(std::move(err), c, false);
+  c.opts.targetMachine = nullptr;
+  llvm::Module *mod = c.llvm.get();
+  bool usesBlas = c.usesBlas;
   if (codegen::hasHugeFunction(*mod))
     tm->setOptLevel(llvm::CodeGenOptLevel::None);
 
@@ -197,7 +202,7 @@ ExitCode buildOutput(const ir::Module &m, const std::string &sourcePath,
     std::cerr << "bpc: error: cannot write '" << header.string() << "'\n";
     return ExitCode::Usage;
   }
-  codegen::writeCHeader(m, prefix, sourcePath, h, usesBlas);
+  codegen::writeCHeader(m, prefix, c.file.path, h, usesBlas);
   std::cout << "wrote " << out << " and " << header.string() << '\n';
   return ExitCode::Success;
 }

@@ -17,9 +17,9 @@ struct BuildOptions {
   bool blas = true;  // --no-blas: every matmul is generated loops
 };
 
-/// Compiles `m` ahead of time to `o.output` plus the C header
-/// `<prefix>.h` next to it (docs/ABI.md).
-ExitCode buildOutput(const ir::Module &m, const std::string &sourcePath,
-                     const BuildOptions &o);
+/// Takes `c` (at Stage::IR) through the LLVM stage for the target, with
+/// the C interface, and writes `o.output` plus the C header `<prefix>.h`
+/// next to it (docs/ABI.md).
+ExitCode buildOutput(Compilation &c, const BuildOptions &o);
 
 } // namespace bp

@@ -1,25 +1,23 @@
-//===- Pipeline.cpp - the compiler pipeline with stop points --------------===//
+//===- Pipeline.cpp - bpc's commands on one Compilation -------------------===//
 //
-// parse -> sema -> IRGen (+AD) -> verify -> simplify -> verify -> LLVM ->
-// optimise -> JIT. `bpc emit KIND` stops after the stage that KIND names.
+// Each command takes the Compilation (pipeline/Compilation.h) as far as it
+// needs: `emit ast` to Stage::Parse, `emit ir|adjoint|dot`, `explain` and
+// `build` to Stage::IR (`emit ir --after PASS` to an earlier IR pass), `emit
+// llvm|asm` to Stage::LLVM, `run`, `check` and `train` into the JIT. Only
+// this layer turns failures into exit statuses.
 //
 //===----------------------------------------------------------------------===//
 #include "driver/Pipeline.h"
 
 #include "ad/AdjointPrinter.h"
-#include "ad/Derived.h"
 #include "ad/Explain.h"
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "driver/Build.h"
 #include "driver/Check.h"
 #include "driver/Train.h"
-#include "ir/Simplify.h"
-#include "ir/Verifier.h"
 #include "jit/JIT.h"
-#include "lower/IRGen.h"
 #include "parse/Parser.h"
-#include "support/Random.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/IR/LLVMContext.h"
@@ -29,6 +27,7 @@
 #include "llvm/Target/TargetMachine.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -50,9 +49,8 @@ bool readFile(const std::string &path, std::string &out) {
 }
 
 /// Reports diagnostics; with --verify-diagnostics, decides the exit code.
-ExitCode finishDiagnostics(const DiagEngine &diags, const PipelineOptions &o,
-                           bool stoppedEarly) {
-  if (o.verifyDiagnostics)
+ExitCode finishDiagnostics(const DiagEngine &diags, bool verifyDiagnostics) {
+  if (verifyDiagnostics)
     return diags.verify(std::cerr) ? ExitCode::Success : ExitCode::CompileError;
   diags.print(std::cerr);
   return diags.hasErrors() ? ExitCode::CompileError : ExitCode::Success;
@@ -66,12 +64,6 @@ ExitCode finishDiagnostics(const DiagEngine &diags, const PipelineOptions &o,
                "file\n";
   std::cout.flush();
   std::_Exit((int)ExitCode::InternalError);
-}
-
-void verifyOrDie(const ir::Module &m, const char *after) {
-  std::string err = ir::verify(m);
-  if (!err.empty())
-    internalError(err + " (after " + after + ")");
 }
 
 void initParams(const ir::Module &m, JIT &jit, uint64_t seed) {
@@ -119,64 +111,15 @@ ExitCode renderSvg(const std::string &graph) {
   return ExitCode::Success;
 }
 
-} // namespace
-
-ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
-  SourceFile file;
-  file.path = path;
-  if (!readFile(path, file.text)) {
-    std::cerr << "bpc: error: cannot read '" << path << "'\n";
-    return ExitCode::Usage;
-  }
-  DiagEngine diags(file);
-
-  // Parse.
-  auto ast = parseModule(file, diags);
-  if (!ast || diags.hasErrors())
-    return finishDiagnostics(diags, o, true);
-  if (o.action == Action::Ast && !o.verifyDiagnostics) {
-    printAST(*ast, std::cout);
-    return finishDiagnostics(diags, o, false);
-  }
-
-  // Sema.
-  TypeContext types;
-  sema::Program prog;
-  sema::check(*ast, types, diags, o.sema, prog);
-  if (!diags.hasErrors() && o.action == Action::Run &&
-      !prog.fnSigs.count("main"))
-    diags.error({}, "no 'fn main()' to run (bpc run starts at main)");
-  if (!diags.hasErrors() && o.action == Action::Train && !prog.trainSpec)
-    diags.error({}, "no 'train { ... }' block to run (LANGUAGE.md section 8)");
-  if (diags.hasErrors() || o.action <= Action::Sema)
-    return finishDiagnostics(diags, o, true);
-
-  // IR (user functions, then derived functions built by AD).
-  auto irMod = generateIR(*ast, prog, types, diags);
-  if (!irMod || diags.hasErrors())
-    return finishDiagnostics(diags, o, true);
-  std::vector<std::string> trained;
-  if (o.action == Action::Train) {
-    trained = ad::buildTrainStep(*irMod, prog.trainSpec->loss, diags,
-                                 prog.trainSpec->loc);
-    if (trained.empty())
-      return finishDiagnostics(diags, o, true);
-  }
-  verifyOrDie(*irMod, "IRGen and AD");
-  if (o.simplify) {
-    ir::simplify(*irMod);
-    verifyOrDie(*irMod, "simplify");
-  }
-  if (o.verifyDiagnostics)
-    return finishDiagnostics(diags, o, false);
-  diags.print(std::cerr); // warnings
-
+/// `emit ir|adjoint|dot`, `explain` and `build`: what the IR stage made.
+ExitCode emitFromIR(Compilation &c, const PipelineOptions &o) {
+  ir::Module &m = *c.ir;
   if (o.action == Action::Ir) {
     if (o.fnFilter.empty()) {
-      ir::print(*irMod, std::cout);
+      ir::print(m, std::cout);
       return ExitCode::Success;
     }
-    ir::Function *f = irMod->lookup(o.fnFilter);
+    ir::Function *f = m.lookup(o.fnFilter);
     if (!f) {
       std::cerr << "bpc: error: no function named '" << o.fnFilter << "'\n";
       return ExitCode::Usage;
@@ -193,10 +136,9 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     }
     std::string err;
     std::ostringstream graph;
-    bool ok =
-        o.action == Action::Dot
-            ? ad::emitDot(*irMod, o.fnFilter, o.explainAt, graph, err)
-            : ad::explain(*irMod, o.fnFilter, o.explainAt, std::cout, err);
+    bool ok = o.action == Action::Dot
+                  ? ad::emitDot(m, o.fnFilter, o.explainAt, graph, err)
+                  : ad::explain(m, o.fnFilter, o.explainAt, std::cout, err);
     if (!ok) {
       std::cerr << "bpc: error: " << err << '\n';
       return ExitCode::Usage;
@@ -207,89 +149,75 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     return ExitCode::Success;
   }
   if (o.action == Action::Adjoint) {
-    if (!ad::printAdjoints(*irMod, o.fnFilter, std::cout)) {
+    if (!ad::printAdjoints(m, o.fnFilter, std::cout)) {
       std::cerr << "bpc: error: no derived function"
                 << (o.fnFilter.empty() ? "" : " named '" + o.fnFilter + "'")
-                << " in '" << path << "'\n";
+                << " in '" << c.file.path << "'\n";
       return ExitCode::Usage;
     }
     return ExitCode::Success;
   }
+  assert(o.action == Action::Build && "not an IR-level command");
+  BuildOptions b;
+  b.output = o.output;
+  b.target = o.target;
+  b.cpu = o.cpu;
+  b.prefix = o.prefix;
+  b.optLevel = o.optLevel;
+  b.seed = o.seed ? *o.seed : 0;
+  b.blas = o.blas;
+  return buildOutput(c, b);
+}
 
-  if (o.action == Action::Build) {
-    BuildOptions b;
-    b.output = o.output;
-    b.target = o.target;
-    b.cpu = o.cpu;
-    b.prefix = o.prefix;
-    b.optLevel = o.optLevel;
-    b.seed = o.seed ? *o.seed : 0;
-    b.blas = o.blas;
-    return buildOutput(*irMod, path, b);
-  }
-
-  // LLVM.
-  auto jitOr = JIT::create();
-  if (!jitOr) {
+/// `emit llvm|asm`: the optimised LLVM module for the host (with --fn, only
+/// that function keeps its body).
+ExitCode emitLLVMText(Compilation &c, const PipelineOptions &o) {
+  auto jit = JIT::create();
+  if (!jit) {
     std::cerr << "bpc: error: cannot start the JIT: "
-              << llvm::toString(jitOr.takeError()) << '\n';
+              << llvm::toString(jit.takeError()) << '\n';
     return ExitCode::Usage;
   }
-  std::unique_ptr<JIT> jit = std::move(*jitOr);
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto mod = codegen::emitLLVM(*irMod, *ctx, o.checkNumerics,
-                               o.blas && codegen::blasAvailable());
-  codegen::optimize(*mod, jit->targetMachine(), o.optLevel);
-  if (o.action == Action::Llvm || o.action == Action::Asm) {
-    if (!o.fnFilter.empty()) {
-      // Keep only the requested function's body.
-      bool found = false;
-      for (llvm::Function &f : *mod)
-        if (f.getName() == codegen::functionSymbol(o.fnFilter))
-          found = true;
-      if (!found) {
-        std::cerr << "bpc: error: no function named '" << o.fnFilter << "'\n";
-        return ExitCode::Usage;
-      }
-      for (llvm::Function &f : *mod)
-        if (!f.isDeclaration() &&
-            f.getName() != codegen::functionSymbol(o.fnFilter)) {
-          f.deleteBody();
-        }
+  c.opts.targetMachine = &(*jit)->targetMachine();
+  if (llvm::Error err = c.compileTo(Stage::LLVM))
+    return reportFailure(std::move(err), c, false);
+  llvm::Module &mod = *c.llvm;
+  if (!o.fnFilter.empty()) {
+    // Keep only the requested function's body.
+    std::string symbol = codegen::functionSymbol(o.fnFilter);
+    if (!mod.getFunction(symbol)) {
+      std::cerr << "bpc: error: no function named '" << o.fnFilter << "'\n";
+      return ExitCode::Usage;
     }
-    if (o.action == Action::Llvm) {
-      std::string s;
-      llvm::raw_string_ostream os(s);
-      mod->print(os, nullptr);
-      std::cout << os.str();
-      return ExitCode::Success;
-    }
-    return emitAsm(*mod, jit->targetMachine(), std::cout) ? ExitCode::Success
+    for (llvm::Function &f : mod)
+      if (!f.isDeclaration() && f.getName() != symbol)
+        f.deleteBody();
+  }
+  if (o.action == Action::Llvm) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    mod.print(os, nullptr);
+    std::cout << os.str();
+    return ExitCode::Success;
+  }
+  return emitAsm(mod, (*jit)->targetMachine(), std::cout) ? ExitCode::Success
                                                           : ExitCode::Usage;
-  }
+}
 
-  if (codegen::hasHugeFunction(*mod)) {
-    auto fast = JIT::create(/*fastCodegen=*/true);
-    if (fast)
-      jit = std::move(*fast);
-    else
-      llvm::consumeError(fast.takeError());
-  }
-  if (auto err = jit->add(std::move(mod), std::move(ctx))) {
-    std::cerr << "bpc: error: JIT: " << llvm::toString(std::move(err)) << '\n';
-    return ExitCode::Usage;
-  }
+/// `run`, `check` and `train`: the JIT-compiled program, params set.
+ExitCode execute(Compilation &c, const PipelineOptions &o, JIT &jit) {
+  ir::Module &m = *c.ir;
   // The generated code runs on this thread: a stack overflow the recursion
   // guard misses is still a runtime error, not a crash.
-  bp_catch_stack_overflow(file.path.c_str());
+  bp_catch_stack_overflow(c.file.path.c_str());
   uint64_t seed = o.seed ? *o.seed
-                  : prog.trainSpec && o.action == Action::Train
-                      ? (uint64_t)prog.trainSpec->seed
+                  : c.prog.trainSpec && o.action == Action::Train
+                      ? (uint64_t)c.prog.trainSpec->seed
                       : 0;
-  initParams(*irMod, *jit, seed);
+  initParams(m, jit, seed);
   if (!o.loadPath.empty()) {
     std::string err;
-    if (!loadParams(*irMod, *jit, o.loadPath, err)) {
+    if (!loadParams(m, jit, o.loadPath, err)) {
       std::cerr << "bpc: error: " << err << '\n';
       return ExitCode::Usage;
     }
@@ -305,12 +233,12 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     flags.optimizer = o.optimizer;
     flags.savePath = o.savePath;
     flags.plotDir = o.plotDir;
-    return train(*irMod, *prog.trainSpec, trained, *jit, file, flags);
+    return train(m, *c.prog.trainSpec, c.trainedParams, jit, c.file, flags);
   }
   if (o.action == Action::Check)
-    return checkDerived(*irMod, *jit, std::cout) ? ExitCode::Success
-                                                 : ExitCode::CheckFailed;
-  auto mainAddr = jit->lookup(codegen::functionSymbol("main"));
+    return checkDerived(m, jit, std::cout) ? ExitCode::Success
+                                           : ExitCode::CheckFailed;
+  auto mainAddr = jit.lookup(codegen::functionSymbol("main"));
   if (!mainAddr) {
     std::cerr << "bpc: error: " << llvm::toString(mainAddr.takeError()) << '\n';
     return ExitCode::Usage;
@@ -319,6 +247,104 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   std::cout.flush();
   fflush(stdout);
   return ExitCode::Success;
+}
+
+/// `--after PASS`: only for `emit ir`, and PASS from the pipeline's list.
+bool checkAfterPass(const PipelineOptions &o) {
+  if (o.afterPass.empty())
+    return true;
+  if (o.action != Action::Ir) {
+    std::cerr << "bpc: error: --after works with 'emit ir' only\n";
+    return false;
+  }
+  std::vector<std::string> names = irPassNames();
+  if (std::find(names.begin(), names.end(), o.afterPass) != names.end())
+    return true;
+  std::cerr << "bpc: error: unknown pass '" << o.afterPass << "' after --after"
+            << didYouMean(o.afterPass, names) << " (expected ";
+  for (size_t k = 0; k < names.size(); ++k)
+    std::cerr << (k ? k + 1 == names.size() ? " or " : ", " : "") << names[k];
+  std::cerr << ")\n";
+  return false;
+}
+
+CompileOptions compileOptions(const PipelineOptions &o) {
+  CompileOptions co;
+  co.sema = o.sema;
+  co.simplify = o.simplify;
+  co.trainStep = o.action == Action::Train || o.afterPass == "train-step";
+  co.stopAfter = o.afterPass;
+  co.optLevel = o.optLevel;
+  co.checkNumerics = o.checkNumerics;
+  co.blas = o.blas;
+  return co;
+}
+
+} // namespace
+
+ExitCode reportFailure(llvm::Error err, const Compilation &c,
+                       bool verifyDiagnostics) {
+  ExitCode code = ExitCode::Usage;
+  llvm::handleAllErrors(
+      std::move(err),
+      [&](const CompileError &) {
+        code = finishDiagnostics(c.diags, verifyDiagnostics);
+      },
+      [&](const VerifierError &e) { internalError(e.message); },
+      [&](const llvm::ErrorInfoBase &e) {
+        std::cerr << "bpc: error: " << e.message() << '\n';
+      });
+  return code;
+}
+
+ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
+  if (!checkAfterPass(o))
+    return ExitCode::Usage;
+  Compilation c(compileOptions(o));
+  c.file.path = path;
+  if (!readFile(path, c.file.text)) {
+    std::cerr << "bpc: error: cannot read '" << path << "'\n";
+    return ExitCode::Usage;
+  }
+  auto failed = [&](llvm::Error err) {
+    return reportFailure(std::move(err), c, o.verifyDiagnostics);
+  };
+
+  // Parse.
+  if (llvm::Error err = c.compileTo(Stage::Parse))
+    return failed(std::move(err));
+  if (o.action == Action::Ast && !o.verifyDiagnostics) {
+    printAST(*c.ast, std::cout);
+    return finishDiagnostics(c.diags, false);
+  }
+
+  // Sema, and what the command needs of the program.
+  if (llvm::Error err = c.compileTo(Stage::Sema))
+    return failed(std::move(err));
+  if (o.action == Action::Run && !c.prog.fnSigs.count("main"))
+    c.diags.error({}, "no 'fn main()' to run (bpc run starts at main)");
+  if (o.action == Action::Train && !c.prog.trainSpec)
+    c.diags.error({},
+                  "no 'train { ... }' block to run (LANGUAGE.md section 8)");
+  if (c.diags.hasErrors() || o.action <= Action::Sema)
+    return finishDiagnostics(c.diags, o.verifyDiagnostics);
+
+  // The IR passes (irgen, simplify, ad, ...), each verified.
+  if (llvm::Error err = c.compileTo(Stage::IR))
+    return failed(std::move(err));
+  if (o.verifyDiagnostics)
+    return finishDiagnostics(c.diags, true);
+  c.diags.print(std::cerr); // warnings
+  if (o.action < Action::Llvm || o.action == Action::Build)
+    return emitFromIR(c, o);
+
+  // LLVM, optimised for the host, then the JIT.
+  if (o.action == Action::Llvm || o.action == Action::Asm)
+    return emitLLVMText(c, o);
+  auto jitOr = compileToJIT(c);
+  if (!jitOr)
+    return failed(jitOr.takeError());
+  return execute(c, o, **jitOr);
 }
 
 } // namespace bp

@@ -1,6 +1,7 @@
 //===- Pipeline.h - the compiler pipeline with stop points ------*- C++ -*-===//
 #pragma once
 
+#include "pipeline/Compilation.h"
 #include "sema/Sema.h"
 
 #include <map>
@@ -38,7 +39,8 @@ enum class Action {
 
 struct PipelineOptions {
   Action action = Action::Run;
-  std::string fnFilter; // --fn NAME for emit
+  std::string fnFilter;  // --fn NAME for emit
+  std::string afterPass; // emit ir --after PASS (one of irPassNames())
   sema::Options sema;
   unsigned optLevel = 2;
   bool verifyDiagnostics = false;
@@ -58,6 +60,15 @@ struct PipelineOptions {
   bool svg = false; // emit dot --svg: rendered by Graphviz
 };
 
+/// Runs the command `opts.action` on the file at `path` through one
+/// Compilation (pipeline/Compilation.h) and chooses bpc's exit status.
 ExitCode runPipeline(const std::string &path, const PipelineOptions &opts);
+
+/// The exit status for a failed Compilation::compileTo, after reporting
+/// it: the diagnostics (1, or --verify-diagnostics' verdict), a verifier
+/// failure (70: a bug in bpc; does not return), anything else (2: e.g. the
+/// JIT could not start).
+ExitCode reportFailure(llvm::Error err, const Compilation &c,
+                       bool verifyDiagnostics);
 
 } // namespace bp

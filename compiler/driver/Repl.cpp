@@ -30,11 +30,8 @@
 #include "ad/Explain.h"
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
-#include "ir/Simplify.h"
-#include "ir/Verifier.h"
 #include "jit/JIT.h"
-#include "lower/IRGen.h"
-#include "parse/Parser.h"
+#include "pipeline/Compilation.h"
 #include "support/Diagnostics.h"
 
 #include "llvm/IR/LLVMContext.h"
@@ -119,18 +116,18 @@ struct Binding {
 };
 
 /// One compilation: the session's items plus (maybe) an entry function.
-/// Heap-allocated: `diags` points at `file`.
 struct Unit {
-  SourceFile file;
-  std::unique_ptr<DiagEngine> diags;
-  std::unique_ptr<ast::Module> ast;
-  sema::Program prog;
-  std::unique_ptr<ir::Module> ir;
+  Compilation c;
+  // Views of the compilation's source and artefacts.
+  SourceFile &file = c.file;
+  DiagEngine *diags = &c.diags;
+  std::unique_ptr<ast::Module> &ast = c.ast;
+  sema::Program &prog = c.prog;
+  std::unique_ptr<ir::Module> &ir = c.ir;
   std::vector<bool> current; // per line: part of the input being run
 
-  Unit() {
+  Unit(const CompileOptions &o, TypeContext &types) : c(o, &types) {
     file.path = stdinPath;
-    diags = std::make_unique<DiagEngine>(file);
   }
   uint32_t lines() const { return (uint32_t)file.origins.size(); }
   void append(const std::string &text, const std::vector<LineOrigin> &from,
@@ -389,8 +386,19 @@ struct ReplSession::Impl {
 
   //===--- compiling ---------------------------------------------------===//
 
+  /// Every unit compiles with the session's options and types, for its JIT.
+  CompileOptions compileOptions() const {
+    CompileOptions o;
+    o.sema = opts.sema;
+    o.simplify = opts.simplify;
+    o.targetMachine = &jit.targetMachine();
+    o.optLevel = opts.optLevel;
+    o.checkNumerics = opts.checkNumerics;
+    return o;
+  }
+
   std::unique_ptr<Unit> itemsUnit(const std::vector<ItemText> &list) {
-    auto u = std::make_unique<Unit>();
+    auto u = std::make_unique<Unit>(compileOptions(), types);
     for (const ItemText &it : list)
       u->append(it.text, it.origins, false);
     return u;
@@ -427,34 +435,24 @@ struct ReplSession::Impl {
     out.print(std::cerr);
   }
 
-  bool frontEnd(Unit &u) {
-    u.ast = parseModule(u.file, *u.diags);
-    if (!u.ast || u.diags->hasErrors())
-      return false;
-    sema::check(*u.ast, types, *u.diags, opts.sema, u.prog);
-    return !u.diags->hasErrors();
+  /// Takes `u` through the pipeline to `stage`. False after an error: the
+  /// diagnostics stay in `u` for report(); a verifier failure (a bug in
+  /// bpc) is printed here, and the input is dropped: the session goes on.
+  bool reach(Unit &u, Stage stage) {
+    bool ok = true;
+    llvm::handleAllErrors(
+        u.c.compileTo(stage), [&](const CompileError &) { ok = false; },
+        [&](const VerifierError &e) {
+          std::cerr << "bpc: internal compiler error: " << e.message
+                    << "; this is a bug in bpc, please report it\n";
+          hadCompileError = true;
+          ok = false;
+        });
+    return ok;
   }
 
-  bool lower(Unit &u) {
-    u.ir = generateIR(*u.ast, u.prog, types, *u.diags);
-    if (!u.ir || u.diags->hasErrors())
-      return false;
-    auto check = [&](const char *after) {
-      std::string err = ir::verify(*u.ir);
-      if (!err.empty()) {
-        // A bug in bpc: the input is dropped, the session goes on.
-        std::cerr << "bpc: internal compiler error: " << err << " (after "
-                  << after << "); this is a bug in bpc, please report it\n";
-        hadCompileError = true;
-        return false;
-      }
-      return true;
-    };
-    if (!check("IRGen and AD"))
-      return false;
-    ir::simplify(*u.ir);
-    return check("simplify");
-  }
+  bool frontEnd(Unit &u) { return reach(u, Stage::Sema); }
+  bool lower(Unit &u) { return reach(u, Stage::IR); }
 
   /// The session's items through IR, or null after reporting errors.
   std::unique_ptr<Unit> compiledItems() {
@@ -471,12 +469,11 @@ struct ReplSession::Impl {
   void defineItems(const std::string &text, const std::string &path,
                    uint32_t line) {
     // Parse the input alone to find where each item starts.
-    Unit alone;
+    Unit alone(compileOptions(), types);
     alone.file.path = path;
     alone.append(withNewline(text), originsOf(withNewline(text), path, line),
                  true);
-    alone.ast = parseModule(alone.file, *alone.diags);
-    if (!alone.ast || alone.diags->hasErrors()) {
+    if (!reach(alone, Stage::Parse)) {
       report(alone);
       return;
     }
@@ -510,7 +507,7 @@ struct ReplSession::Impl {
         next.push_back(t);
     }
     // Check the whole session with the new items, marking their lines.
-    auto u = std::make_unique<Unit>();
+    auto u = std::make_unique<Unit>(compileOptions(), types);
     for (const ItemText &it : next) {
       bool isNew = std::any_of(fresh.begin(), fresh.end(),
                                [&](auto &f) { return f.name == it.name; });
@@ -580,10 +577,7 @@ struct ReplSession::Impl {
     return e;
   }
 
-  bool frontEndParse(Unit &u) {
-    u.ast = parseModule(u.file, *u.diags);
-    return u.ast && !u.diags->hasErrors();
-  }
+  bool frontEndParse(Unit &u) { return reach(u, Stage::Parse); }
 
   /// Runs statements (Mode::Run) or evaluates one expression (the other
   /// modes). Returns the value's components for Mode::Values.
@@ -635,7 +629,7 @@ struct ReplSession::Impl {
           probeLoc, std::make_unique<ast::NameExpr>(probeLoc, b.name)));
       probes.push_back(static_cast<ast::ExprStmt *>(stmts.back().get()));
     }
-    sema::check(*a.unit->ast, types, *a.unit->diags, opts.sema, a.unit->prog);
+    reach(*a.unit, Stage::Sema);
     report(*a.unit, valueExpr);
     if (a.unit->diags->hasErrors())
       return std::nullopt;
@@ -710,18 +704,17 @@ struct ReplSession::Impl {
       slot = std::move(let);
     }
     Unit &u = *b.unit;
-    sema::check(*u.ast, types, *u.diags, opts.sema, u.prog);
-    if (u.diags->hasErrors() || !lower(u)) {
+    if (!lower(u)) {
       report(u);
       return std::nullopt;
     }
 
     // Machine code, under a tracker removed at the end of this input.
     keepReachable(*u.ir, entryName);
-    auto ctx = std::make_unique<llvm::LLVMContext>();
-    auto mod = codegen::emitLLVM(*u.ir, *ctx, opts.checkNumerics);
-    codegen::optimize(*mod, jit.targetMachine(), opts.optLevel);
-    auto tracker = jit.addRemovable(std::move(mod), std::move(ctx));
+    if (!reach(u, Stage::LLVM))
+      return std::nullopt;
+    auto tracker =
+        jit.addRemovable(std::move(u.c.llvm), std::move(u.c.llvmContext));
     if (!tracker) {
       std::cerr << "bpc: error: JIT: " << llvm::toString(tracker.takeError())
                 << '\n';
@@ -948,12 +941,11 @@ struct ReplSession::Impl {
       ir::print(*f, std::cout);
       return;
     }
-    llvm::LLVMContext ctx;
-    auto mod = codegen::emitLLVM(*u->ir, ctx, opts.checkNumerics);
-    codegen::optimize(*mod, jit.targetMachine(), opts.optLevel);
+    if (!reach(*u, Stage::LLVM))
+      return;
     std::string symbol = codegen::functionSymbol(name), s;
     llvm::raw_string_ostream os(s);
-    if (llvm::Function *lf = mod->getFunction(symbol))
+    if (llvm::Function *lf = u->c.llvm->getFunction(symbol))
       lf->print(os);
     std::cout << os.str();
   }
@@ -1024,7 +1016,7 @@ struct ReplSession::Impl {
 
   /// A located error in the current input (`loc` counts from its start).
   void fail(Loc loc, const std::string &message) {
-    Unit u;
+    Unit u(compileOptions(), types);
     std::string text = withNewline(curText);
     u.append(text, originsOf(text, stdinPath, curLine), true);
     u.diags->error(loc, message);

@@ -28,6 +28,7 @@ struct ReplOptions {
   unsigned optLevel = 2;
   uint64_t seed = 0;
   bool checkNumerics = false;
+  bool simplify = true; // --no-simplify
 };
 
 /// One REPL session: the items defined so far, the values of top-level

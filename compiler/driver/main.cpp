@@ -39,6 +39,8 @@ commands:
 options:
   -D NAME=VALUE            override a const (re-specialise)
   --fn NAME                emit: only this function
+  --after PASS             emit ir: the IR after this IR pass (an unknown
+                           name is answered with the list of passes)
   --svg                    emit dot: render the graph as SVG (Graphviz)
   -O0 .. -O3               LLVM optimisation level (default -O2)
   --seed N                 seed of initialisers and shuffling (default 0)
@@ -119,6 +121,9 @@ static int realMain(int argc, char **argv) {
     } else if (a == "--fn") {
       if (!value(opts.fnFilter))
         return usage("--fn needs a function name");
+    } else if (a == "--after") {
+      if (!value(opts.afterPass))
+        return usage("--after needs a pass name");
     } else if (a.size() == 3 && a[0] == '-' && a[1] == 'O' && a[2] >= '0' &&
                a[2] <= '3') {
       opts.optLevel = a[2] - '0';
@@ -195,6 +200,7 @@ static int realMain(int argc, char **argv) {
     } else if (a.size() > 1 && a[0] == '-') {
       return usage("unknown option '" + a + "'" +
                    didYouMean(a, {"--fn",
+                                  "--after",
                                   "--seed",
                                   "--load",
                                   "--epochs",
@@ -273,6 +279,7 @@ static int realMain(int argc, char **argv) {
     r.optLevel = opts.optLevel;
     r.seed = opts.seed ? *opts.seed : 0;
     r.checkNumerics = opts.checkNumerics;
+    r.simplify = opts.simplify;
     return (int)runRepl(r);
   }
   return usage("unknown command '" + command + "'" +

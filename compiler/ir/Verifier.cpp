@@ -11,7 +11,8 @@
 //  3. Arity and types: operand counts and types match the op kind (f64 ops
 //     on f64, int ops on int, conditions are bool, tapes are tape), yields
 //     match what their parent op expects, returns match the function's
-//     result types, calls match the callee's signature.
+//     result types, calls match the callee's signature (for a derived
+//     function not built yet, its declared one in Module::derived).
 //  4. Tapes: tape.push/pop/free take a tape value made by tape.new in the
 //     same function.
 //
@@ -310,17 +311,25 @@ private:
       break;
     }
     case OpKind::Call: {
-      const Function *callee = m.lookup(op.str);
-      if (!callee) {
+      std::vector<const Type *> argTypes, resultTypes;
+      if (const Function *callee = m.lookup(op.str)) {
+        for (auto &a : callee->args())
+          argTypes.push_back(a->type);
+        resultTypes = callee->resultTypes;
+      } else if (const DerivedInfo *d = m.lookupDerived(op.str)) {
+        argTypes = d->sig.params;
+        const Type *r = d->sig.result;
+        if (r->isTuple())
+          resultTypes = r->elems;
+        else if (!r->isVoid())
+          resultTypes = {r};
+      } else {
         fail(&op, "unknown callee @" + op.str);
         break;
       }
-      std::vector<const Type *> argTypes;
-      for (auto &a : callee->args())
-        argTypes.push_back(a->type);
       if (!sameTypes(op.operands, argTypes))
         fail(&op, "arguments do not match @" + op.str + "'s signature");
-      if (typesOf(op) != callee->resultTypes)
+      if (typesOf(op) != resultTypes)
         fail(&op, "results do not match @" + op.str + "'s signature");
       break;
     }

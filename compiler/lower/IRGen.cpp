@@ -24,7 +24,6 @@
 //===----------------------------------------------------------------------===//
 #include "lower/IRGenImpl.h"
 
-#include "ad/Derived.h"
 #include "sema/Shapes.h"
 
 #include <cassert>
@@ -97,10 +96,7 @@ std::unique_ptr<ir::Module> IRGen::run(const std::string &path) {
     lowerFn(*f, *mod->lookup(f->name));
   if (diags.hasErrors())
     return nullptr;
-  mod->derived = prog.derived;
-  for (const ir::DerivedInfo &d : mod->derived)
-    if (!ad::buildDerived(*mod, d, diags))
-      return nullptr;
+  mod->derived = prog.derived; // built by the `ad` pass
   return std::move(mod);
 }
 

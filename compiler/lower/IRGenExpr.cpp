@@ -8,7 +8,6 @@
 //===----------------------------------------------------------------------===//
 #include "lower/IRGenImpl.h"
 
-#include "ad/Derived.h"
 #include "sema/Shapes.h"
 
 #include <cassert>

@@ -1,0 +1,216 @@
+//===- Compilation.cpp - the compiler pipeline with stop points -----------===//
+//
+// The stages run in the order of `Stage`; the IR stage is the list of IR
+// passes below, each followed by the IR verifier (Halide's Lower.cpp: `s =
+// pass(s)`, then a check). Adding a pass is one line in `passes`.
+//
+//===----------------------------------------------------------------------===//
+#include "pipeline/Compilation.h"
+
+#include "ad/Derived.h"
+#include "codegen/CInterface.h"
+#include "codegen/CodeGen.h"
+#include "ir/Simplify.h"
+#include "ir/Verifier.h"
+#include "jit/JIT.h"
+#include "lower/IRGen.h"
+#include "parse/Parser.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cassert>
+
+namespace bp {
+
+char CompileError::ID = 0;
+char VerifierError::ID = 0;
+
+void CompileError::log(llvm::raw_ostream &os) const {
+  os << "the input has errors (reported as diagnostics)";
+}
+std::error_code CompileError::convertToErrorCode() const {
+  return llvm::inconvertibleErrorCode();
+}
+void VerifierError::log(llvm::raw_ostream &os) const { os << message; }
+std::error_code VerifierError::convertToErrorCode() const {
+  return llvm::inconvertibleErrorCode();
+}
+
+namespace {
+
+llvm::Error diagnosed() { return llvm::make_error<CompileError>(); }
+
+bool always(const Compilation &) { return true; }
+bool simplifying(const Compilation &c) { return c.opts.simplify; }
+bool trainingStep(const Compilation &c) { return c.opts.trainStep; }
+/// After AD: only when an AD pass added functions (otherwise the module is
+/// as the simplify pass left it).
+bool simplifyingAD(const Compilation &c) {
+  return c.opts.simplify && (!c.ir->derived.empty() || c.opts.trainStep);
+}
+
+/// AST -> IR (lower/IRGen.h): user functions; derived ones only declared.
+llvm::Error irgen(Compilation &c) {
+  c.ir = generateIR(*c.ast, c.prog, c.types, c.diags);
+  if (!c.ir || c.diags.hasErrors())
+    return diagnosed();
+  return llvm::Error::success();
+}
+
+llvm::Error simplify(Compilation &c) {
+  ir::simplify(*c.ir);
+  return llvm::Error::success();
+}
+
+/// Builds every derived function (ad/Derived.h) on simplified code
+/// (Enzyme's lesson): the simplify pass ran just before, and since a derived
+/// function may differentiate an earlier one, the module is simplified again
+/// before each further one.
+llvm::Error ad(Compilation &c) {
+  ir::Module &m = *c.ir;
+  for (size_t k = 0; k < m.derived.size(); ++k) {
+    if (k > 0 && c.opts.simplify)
+      ir::simplify(m);
+    if (!ad::buildDerived(m, m.derived[k], c.diags))
+      return diagnosed();
+  }
+  return llvm::Error::success();
+}
+
+/// `bpc train`: `__train_step` (ad::buildTrainStep) from the train block's
+/// loss, on simplified code (simplified again if `ad` added functions).
+llvm::Error trainStep(Compilation &c) {
+  if (!c.prog.trainSpec) {
+    c.diags.error({},
+                  "no 'train { ... }' block to run (LANGUAGE.md section 8)");
+    return diagnosed();
+  }
+  if (c.opts.simplify && !c.ir->derived.empty())
+    ir::simplify(*c.ir);
+  c.trainedParams = ad::buildTrainStep(*c.ir, c.prog.trainSpec->loss, c.diags,
+                                       c.prog.trainSpec->loc);
+  if (c.trainedParams.empty())
+    return diagnosed();
+  return llvm::Error::success();
+}
+
+// clang-format off
+/// The IR passes, in order.
+const IRPass passes[] = {
+    {"irgen",             always,        irgen},
+    {"simplify",          simplifying,   simplify},
+    {"ad",                always,        ad},
+    {"train-step",        trainingStep,  trainStep},
+    {"simplify-after-ad", simplifyingAD, simplify},
+};
+// clang-format on
+
+} // namespace
+
+llvm::ArrayRef<IRPass> irPasses() { return passes; }
+
+std::vector<std::string> irPassNames() {
+  std::vector<std::string> names;
+  for (const IRPass &p : passes)
+    names.push_back(p.name);
+  return names;
+}
+
+Compilation::Compilation(CompileOptions o, TypeContext *sharedTypes)
+    : ownTypes(sharedTypes ? nullptr : std::make_unique<TypeContext>()),
+      opts(std::move(o)), types(sharedTypes ? *sharedTypes : *ownTypes) {}
+
+Compilation::~Compilation() = default;
+
+llvm::Error Compilation::compileTo(Stage stage) {
+  assert(!failed && "a failed compilation cannot go on");
+  for (int s = done ? (int)*done + 1 : 0; s <= (int)stage; ++s) {
+    if (llvm::Error e = runStage((Stage)s)) {
+      failed = true;
+      return e;
+    }
+    done = (Stage)s;
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error Compilation::runStage(Stage s) {
+  switch (s) {
+  case Stage::Parse:
+    ast = parseModule(file, diags);
+    return !ast || diags.hasErrors() ? diagnosed() : llvm::Error::success();
+  case Stage::Sema:
+    sema::check(*ast, types, diags, opts.sema, prog);
+    return diags.hasErrors() ? diagnosed() : llvm::Error::success();
+  case Stage::IR:
+    return runIRPasses();
+  case Stage::LLVM:
+    return runLLVM();
+  }
+  llvm_unreachable("unknown stage");
+}
+
+llvm::Error Compilation::runIRPasses() {
+  for (const IRPass &p : passes) {
+    if (p.runs(*this)) {
+      if (llvm::Error e = p.run(*this))
+        return e;
+      if (opts.verify)
+        if (std::string err = ir::verify(*ir); !err.empty())
+          return llvm::make_error<VerifierError>(err + " (after " + p.name +
+                                                 ")");
+    }
+    if (opts.stopAfter == p.name)
+      break;
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error Compilation::runLLVM() {
+  assert(opts.targetMachine && "the LLVM stage optimises for a target");
+  assert(opts.stopAfter.empty() && "the IR stage stopped before its end");
+  llvmContext = std::make_unique<llvm::LLVMContext>();
+  llvm = codegen::emitLLVM(*ir, *llvmContext, opts.checkNumerics,
+                           opts.blas && codegen::blasAvailable());
+  usesBlas = llvm->getFunction("cblas_dgemm") != nullptr;
+  if (!opts.cInterfacePrefix.empty())
+    codegen::addCInterface(*ir, *llvm, opts.cInterfacePrefix,
+                           opts.cInterfaceSeed);
+  if (opts.verify) {
+    std::string err;
+    llvm::raw_string_ostream os(err);
+    if (llvm::verifyModule(*llvm, &os))
+      return llvm::make_error<VerifierError>("LLVM verifier: " + os.str() +
+                                             " (after codegen)");
+  }
+  codegen::optimize(*llvm, *opts.targetMachine, opts.optLevel);
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::unique_ptr<JIT>> compileToJIT(Compilation &c) {
+  auto jit = JIT::create();
+  if (!jit)
+    return llvm::createStringError("cannot start the JIT: " +
+                                   llvm::toString(jit.takeError()));
+  c.opts.targetMachine = &(*jit)->targetMachine();
+  llvm::Error compiled = c.compileTo(Stage::LLVM);
+  c.opts.targetMachine = nullptr;
+  if (compiled)
+    return std::move(compiled);
+  std::unique_ptr<JIT> j = std::move(*jit);
+  if (codegen::hasHugeFunction(*c.llvm)) {
+    auto fast = JIT::create(/*fastCodegen=*/true);
+    if (fast)
+      j = std::move(*fast);
+    else
+      llvm::consumeError(fast.takeError());
+  }
+  if (auto err = j->add(std::move(c.llvm), std::move(c.llvmContext)))
+    return llvm::createStringError("JIT: " + llvm::toString(std::move(err)));
+  return std::move(j);
+}
+
+} // namespace bp
