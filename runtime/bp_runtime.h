@@ -26,11 +26,27 @@ double bp_digamma(double x);
 double bp_trigamma(double x);
 
 /* Runtime errors: `FILE:LINE:COL: runtime error: MESSAGE` on stderr after
- * flushing stdout, then the error hook runs (default: exit status 3). */
+ * flushing stdout; then the runtime forgets the calls the error abandons
+ * (recursion depth, arenas; the buffers of their tapes are kept for reuse)
+ * and, inside bp_guarded_call, returns there; otherwise the error hook
+ * runs (it may longjmp out), then exit status 3.
+ *
+ * Invariant of the error path (runtime.cpp): from generated code to the
+ * longjmp, no runtime frame holds an object with a non-trivial destructor,
+ * so a longjmp over them is defined (C++ [csetjmp.syn]) and leaks
+ * nothing. */
 typedef void (*bp_error_hook)(const char *message);
 void bp_set_error_hook(bp_error_hook hook);
 void bp_runtime_error(const char *file, int32_t line, int32_t col,
                       const char *message);
+/* Calls fn(in, out): 0 when it returned, 1 when a runtime error stopped it
+ * (already reported). The error returns by longjmp from the runtime's
+ * error path (guard.c) over the frames between: fn must be generated code
+ * (a `bp.dyn` wrapper) or C code that holds nothing to clean up across
+ * its calls into BP code. Guards nest; each thread has its own. `bpc repl`
+ * runs every input through it. */
+int bp_guarded_call(void (*fn)(const double *, double *), const double *in,
+                    double *out);
 /* --check-numerics: operation `op` at FILE:LINE:COL turned the `n` finite
  * operands a0.. into `result` (NaN or an infinity). Exits like
  * bp_runtime_error. */
@@ -113,9 +129,10 @@ void bp_tape_pop_block(bp_tape *t, double *dst, int64_t n);
 /* Bytes the largest tape held so far (for benchmarks and tests). */
 int64_t bp_tape_peak_bytes(void);
 
-/* After an error hook left generated code by longjmp (as `bpc repl` does to
- * return to its prompt), forgets the arenas of the abandoned calls. Only
- * for that use: no BP function may be running on this thread. */
+/* Forgets the recursion depth, arenas and tapes of this thread's BP calls.
+ * A runtime error does this itself before it returns to bp_guarded_call
+ * or runs the hook; this is for a program that abandoned BP calls some
+ * other way. No BP function may be running on this thread. */
 void bp_runtime_unwound(void);
 
 #ifdef __cplusplus

@@ -1,5 +1,16 @@
 //===- runtime.cpp - BP's runtime library ---------------------------------===//
+//
+// Runtime errors end in stopAfterError, which may longjmp (guard.c) over
+// every frame between it and the bp_guarded_call that runs the generated
+// code. Invariant: no function on the way from generated code to
+// stopAfterError holds an automatic object with a non-trivial destructor
+// (std::string, std::vector) when it calls on: messages built from
+// strings live in the thread's `errorText`, and parsers that need
+// containers (bp_read_csv) return their error to a caller without any.
+//
+//===----------------------------------------------------------------------===//
 #include "bp_runtime.h"
+#include "guard.h"
 
 #include <algorithm>
 #include <charconv>
@@ -23,9 +34,25 @@ thread_local int64_t arenaInUse = 0;
 /// Recursion whose arenas hold more than this is stopped (bytes; -1: not
 /// read from the environment yet).
 int64_t arenaLimit = -1;
-/// Before the error hook runs (it may longjmp out of every BP frame of
-/// this thread): no recursion, no arena in use.
+/// Before a runtime error leaves every BP frame of this thread (by the
+/// guard's longjmp, the hook's, or exit): no recursion, no arena in use,
+/// the buffers of the tapes not yet freed kept for reuse.
 void abandonFrames();
+/// The message of the runtime error being reported, when it had to be
+/// built from strings: static storage, so no longjmp skips its destructor.
+thread_local std::string errorText;
+
+/// The end of every runtime error, after its message is printed: inside
+/// bp_guarded_call, back there (1); otherwise the error hook, then exit
+/// status 3. By the invariant above, no caller holds a C++ object that a
+/// longjmp from here would fail to destroy.
+[[noreturn]] void stopAfterError(const char *message) {
+  abandonFrames();
+  bp_guard_escape();
+  if (errorHook)
+    errorHook(message);
+  exit(3);
+}
 } // namespace
 
 extern "C" {
@@ -120,10 +147,7 @@ void bp_runtime_error(const char *file, int32_t line, int32_t col,
   fflush(stdout);
   fprintf(stderr, "%s:%d:%d: runtime error: %s\n", file, line, col, message);
   fflush(stderr);
-  abandonFrames();
-  if (errorHook)
-    errorHook(message);
-  exit(3);
+  stopAfterError(message);
 }
 
 /// A runtime error without a source location (a bad environment variable,
@@ -134,10 +158,7 @@ void bp_runtime_error(const char *file, int32_t line, int32_t col,
   fprintf(stderr, "%s%sruntime error: %s\n", where, *where ? ": " : "",
           message);
   fflush(stderr);
-  abandonFrames();
-  if (errorHook)
-    errorHook(message);
-  exit(3);
+  stopAfterError(message);
 }
 
 /// A positive integer from the environment variable `name` (times
@@ -149,9 +170,9 @@ static int64_t envLimit(const char *name, int64_t fallback, int64_t scale) {
   char *end = nullptr;
   long long n = strtoll(v, &end, 10);
   if (!*v || *end || n <= 0 || n > INT64_MAX / scale) {
-    std::string msg =
+    errorText =
         std::string(name) + " must be a positive integer, found '" + v + "'";
-    unlocatedError("", msg.c_str());
+    unlocatedError("", errorText.c_str());
   }
   return (int64_t)n * scale;
 }
@@ -232,6 +253,13 @@ void onSegv(int sig, siginfo_t *info, void *) {
   // A fault just below the stack (its guard pages) or in its last margin.
   if (stackLow && a < stackLow + stackMargin &&
       a + ((uintptr_t)16 << 20) >= stackLow) {
+    // The error may longjmp out of this handler (to bp_guarded_call, or
+    // by the hook): unblock SIGSEGV first, or the next overflow on this
+    // thread would kill the process instead of reaching the handler.
+    sigset_t segv;
+    sigemptyset(&segv);
+    sigaddset(&segv, SIGSEGV);
+    pthread_sigmask(SIG_UNBLOCK, &segv, nullptr);
     unlocatedError(overflowFile, "stack overflow (calls nested too deeply "
                                  "for the thread's stack)");
   }
@@ -266,21 +294,27 @@ void bp_catch_stack_overflow(const char *file) {
   sigaction(SIGSEGV, &sa, nullptr);
 }
 
-void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
-                 const char *file, int32_t line, int32_t col) {
-  char msg[512];
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    snprintf(msg, sizeof msg, "cannot open data file '%s'", path);
-    bp_runtime_error(file, line, col, msg);
-  }
+namespace {
+/// Where a read_csv error is reported (its message is in errorText).
+struct CsvError {
+  const char *file;
+  int32_t line, col;
+};
+
+/// Reads the open CSV file `f` (and closes it) into dst; false on an
+/// error, described by `err` and errorText. Every container of the parse
+/// lives in here, so bp_read_csv reports the error with none alive.
+bool readCsv(FILE *f, const char *path, double *dst, int64_t rows, int64_t cols,
+             CsvError &err) {
   std::vector<std::vector<double>> data;
   char buf[1 << 16];
   int64_t lineNo = 0;
   std::string text;
   auto fail = [&](int64_t l, int64_t c, const std::string &m) {
     fclose(f);
-    bp_runtime_error(path, (int32_t)l, (int32_t)c, m.c_str());
+    errorText = m;
+    err = {path, (int32_t)l, (int32_t)c};
+    return false;
   };
   while (fgets(buf, sizeof buf, f)) {
     text = buf;
@@ -311,11 +345,12 @@ void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
           header = true;
           break;
         }
-        fail(lineNo, (int64_t)start + 1, "'" + field + "' is not a number");
+        return fail(lineNo, (int64_t)start + 1,
+                    "'" + field + "' is not a number");
       }
       if (!std::isfinite(v))
-        fail(lineNo, (int64_t)start + 1,
-             "'" + field + "' is not a finite number");
+        return fail(lineNo, (int64_t)start + 1,
+                    "'" + field + "' is not a finite number");
       row.push_back(v);
       if (comma == std::string::npos)
         break;
@@ -330,16 +365,17 @@ void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
   if (cols == 1 && data.size() == 1 && (int64_t)data[0].size() == rows) {
     for (int64_t i = 0; i < rows; ++i)
       dst[i] = data[0][i];
-    return;
+    return true;
   }
+  char msg[512];
   if ((int64_t)data.size() != rows) {
     snprintf(msg, sizeof msg,
              "'%s' has %lld data rows, the declared type needs %lld", path,
              (long long)data.size(), (long long)rows);
-    bp_runtime_error(file, line, col, msg);
+    errorText = msg;
+    return false; // err: the caller's location, already set
   }
   int64_t k = 0;
-  lineNo = 0;
   for (int64_t r = 0; r < rows; ++r) {
     if ((int64_t)data[r].size() != cols) {
       snprintf(msg, sizeof msg,
@@ -347,11 +383,28 @@ void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
                "needs %lld",
                (long long)r + 1, path, (long long)data[r].size(),
                (long long)cols);
-      bp_runtime_error(file, line, col, msg);
+      errorText = msg;
+      return false;
     }
     for (double v : data[r])
       dst[k++] = v;
   }
+  return true;
+}
+} // namespace
+
+void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
+                 const char *file, int32_t line, int32_t col) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "cannot open data file '%s'", path);
+    bp_runtime_error(file, line, col, msg);
+  }
+  CsvError err{file, line, col};
+  // No C++ object is alive here (the invariant at the top of this file).
+  if (!readCsv(f, path, dst, rows, cols, err))
+    bp_runtime_error(err.file, err.line, err.col, errorText.c_str());
 }
 
 int bp_load_params(const bp_param_entry *table, int64_t count, const char *path,
@@ -449,13 +502,14 @@ void bp_numerics_error(const char *file, int32_t line, int32_t col,
     auto r = std::to_chars(buf, buf + sizeof buf, v);
     return std::string(buf, r.ptr);
   };
-  std::string msg = std::string("first non-finite value: '") + op + "' gave " +
-                    (std::isnan(result) ? "nan" : show(result)) + " from ";
+  errorText = std::string("first non-finite value: '") + op + "' gave " +
+              (std::isnan(result) ? "nan" : show(result)) + " from ";
   double a[3] = {a0, a1, a2};
   for (int64_t i = 0; i < n && i < 3; ++i)
-    msg += (i ? ", " : "") + show(a[i]);
-  msg += " (--check-numerics)";
-  bp_runtime_error(file, line, col, msg.c_str());
+    errorText += (i ? ", " : "") + show(a[i]);
+  errorText += " (--check-numerics)";
+  // Every temporary string is gone: only errorText, of static storage.
+  bp_runtime_error(file, line, col, errorText.c_str());
 }
 
 void bp_index_error(const char *file, int32_t line, int32_t col, int64_t index,
@@ -496,19 +550,6 @@ thread_local size_t current = 0;
 int64_t systemAllocations = 0;
 } // namespace
 
-extern "C++" {
-namespace {
-void abandonFrames() {
-  recursionDepth = 0;
-  for (Chunk &c : chunks)
-    c.used = 0;
-  live.clear();
-  current = 0;
-  arenaInUse = 0;
-}
-} // namespace
-}
-
 void *bp_arena_alloc(int64_t bytes) {
   size_t n = ((size_t)bytes + 63) / 64 * 64;
   for (; current < chunks.size(); ++current) {
@@ -524,12 +565,11 @@ void *bp_arena_alloc(int64_t bytes) {
   size_t size = std::max(n, (size_t)4 << 20);
   void *base = aligned_alloc(64, size);
   if (!base) {
-    fflush(stdout);
-    fprintf(stderr,
-            "runtime error: out of memory (%lld bytes of tensor "
-            "temporaries)\n",
-            (long long)bytes);
-    exit(3);
+    char msg[128];
+    snprintf(msg, sizeof msg,
+             "out of memory (%lld bytes of tensor temporaries)",
+             (long long)bytes);
+    unlocatedError("", msg);
   }
   ++systemAllocations;
   chunks.push_back({(char *)base, size, n});
@@ -569,6 +609,26 @@ struct FreeTape {
   void operator()(const std::pair<uint64_t *, int64_t> &t) { free(t.first); }
 };
 thread_local Pool<std::pair<uint64_t *, int64_t>, FreeTape> spareTapes;
+/// The buffers (and capacities) of this thread's tapes that generated code
+/// has not freed yet, innermost call last: when a runtime error abandons
+/// their frames, they go to spareTapes instead of leaking.
+thread_local std::vector<std::pair<uint64_t *, int64_t>> liveTapes;
+
+/// The entry of liveTapes for `data` (searched from the innermost call).
+std::pair<uint64_t *, int64_t> *liveTape(uint64_t *data) {
+  for (size_t i = liveTapes.size(); i-- > 0;)
+    if (liveTapes[i].first == data)
+      return &liveTapes[i];
+  return nullptr;
+}
+
+/// Keeps (up to 16) or frees a tape buffer no call uses any more.
+void retireTape(uint64_t *data, int64_t cap) {
+  if (spareTapes.size() < 16)
+    spareTapes.push_back({data, cap});
+  else
+    free(data);
+}
 } // namespace
 
 namespace {
@@ -605,6 +665,10 @@ void growTo(bp_tape *t, int64_t need, const char *file, int32_t line,
     bp_runtime_error(file, line, col, msg);
   }
   ++systemAllocations;
+  if (auto *e = t->data ? liveTape(t->data) : nullptr)
+    *e = {(uint64_t *)p, cap};
+  else
+    liveTapes.push_back({(uint64_t *)p, cap});
   t->data = (uint64_t *)p;
   t->cap = cap;
   if (cap * 8 > tapePeak)
@@ -618,6 +682,7 @@ void bp_tape_grow(bp_tape *t, const char *file, int32_t line, int32_t col) {
   if (!t->data && !spareTapes.empty()) {
     auto [data, cap] = spareTapes.back();
     spareTapes.pop_back();
+    liveTapes.push_back({data, cap});
     t->data = data;
     t->cap = cap;
     return;
@@ -636,20 +701,32 @@ void bp_tape_reserve(bp_tape *t, int64_t n, const char *file, int32_t line,
 }
 
 void bp_tape_free(bp_tape *t) {
-  if (t->data && spareTapes.size() < 16)
-    spareTapes.push_back({t->data, t->cap});
-  else
-    free(t->data);
+  if (t->data) {
+    if (auto *e = liveTape(t->data))
+      liveTapes.erase(liveTapes.begin() + (e - liveTapes.data()));
+    retireTape(t->data, t->cap);
+  }
   t->data = nullptr;
   t->size = t->cap = 0;
 }
 
 int64_t bp_tape_peak_bytes(void) { return tapePeak; }
 
-void bp_runtime_unwound(void) {
-  live.clear();
+void bp_runtime_unwound(void) { abandonFrames(); }
+}
+
+extern "C++" {
+namespace {
+void abandonFrames() {
+  recursionDepth = 0;
   for (Chunk &c : chunks)
     c.used = 0;
+  live.clear();
   current = 0;
+  arenaInUse = 0;
+  for (auto [data, cap] : liveTapes)
+    retireTape(data, cap);
+  liveTapes.clear();
 }
+} // namespace
 }

@@ -752,12 +752,13 @@ void Emitter::emit(const ir::Op &op) {
   }
   case K::TapePush:
     return emitPush(op, in(0), in(1), op.operands[1]->type, op.ival == 1);
-  case K::TapeReserve:
+  case K::TapeReserve: {
+    auto [file, line, col] = location(op.loc);
     b.CreateCall(runtime("bp_tape_reserve", b.getVoidTy(),
                          {ptr, i64, ptr, b.getInt32Ty(), b.getInt32Ty()}),
-                 {in(0), in(1), fileName, b.getInt32(op.loc.line),
-                  b.getInt32(op.loc.col)});
+                 {in(0), in(1), file, line, col});
     return;
+  }
   case K::TapePop:
     return set(emitPop(in(0), op.result()->type));
   case K::TapeFree:
@@ -820,10 +821,10 @@ void Emitter::emitCall(const ir::Op &op) {
   if (guarded) {
     // Named after the source function (`f.rev.10` is made from `f`).
     std::string shown = op.str.substr(0, op.str.find('.'));
+    auto [file, line, col] = location(op.loc);
     b.CreateCall(runtime("bp_recursion_enter", b.getVoidTy(),
                          {ptr, b.getInt32Ty(), b.getInt32Ty(), ptr}),
-                 {fileName, b.getInt32(op.loc.line), b.getInt32(op.loc.col),
-                  b.CreateGlobalStringPtr(shown, "bp.fn")});
+                 {file, line, col, b.CreateGlobalStringPtr(shown, "bp.fn")});
   }
   Value *ret = b.CreateCall(fn, args);
   if (guarded)
@@ -864,12 +865,12 @@ llvm::Value *Emitter::field(Value *tape, unsigned i) {
 void Emitter::emitPush(const ir::Op &op, Value *tape, Value *v, const Type *t,
                        bool reserved) {
   // Where a tape over its limit is reported.
-  Value *line = b.getInt32(op.loc.line), *col = b.getInt32(op.loc.col);
+  auto [file, line, col] = location(op.loc);
   llvm::Type *i32 = b.getInt32Ty();
   if (t->isTensor()) {
     b.CreateCall(runtime("bp_tape_push_block", b.getVoidTy(),
                          {ptr, ptr, i64, ptr, i32, i32}),
-                 {tape, v, b.getInt64(t->numElements()), fileName, line, col});
+                 {tape, v, b.getInt64(t->numElements()), file, line, col});
     return;
   }
   Value *size = b.CreateLoad(i64, field(tape, 1));
@@ -879,7 +880,7 @@ void Emitter::emitPush(const ir::Op &op, Value *tape, Value *v, const Type *t,
     b.CreateCondBr(b.CreateICmpEQ(size, cap), grow, store);
     b.SetInsertPoint(grow);
     b.CreateCall(runtime("bp_tape_grow", b.getVoidTy(), {ptr, ptr, i32, i32}),
-                 {tape, fileName, line, col});
+                 {tape, file, line, col});
     b.CreateBr(store);
     b.SetInsertPoint(store);
   }

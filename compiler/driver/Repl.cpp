@@ -40,7 +40,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -283,14 +282,6 @@ BracketScan scanBrackets(const std::string &text) {
   return s;
 }
 
-/// Set while generated code runs: a runtime error returns here.
-thread_local std::jmp_buf *activeJump = nullptr;
-
-void onRuntimeError(const char *) {
-  if (activeJump)
-    std::longjmp(*activeJump, 1);
-}
-
 /// Drops the functions that `root` cannot reach through calls: an input
 /// runs one entry function, and LLVM need not compile the whole session.
 void keepReachable(ir::Module &m, const std::string &root) {
@@ -324,18 +315,11 @@ void keepReachable(ir::Module &m, const std::string &root) {
 using DynFn = void (*)(const double *, double *);
 
 /// Calls `fn`; false when it stopped with a runtime error (already
-/// printed by the runtime).
+/// printed by the runtime). The runtime's guard (runtime/guard.c) returns
+/// here from the error: it skips only generated code and the runtime's
+/// error path, never a frame of the REPL, and no destructor.
 bool guardedCall(DynFn fn, const double *in, double *out) {
-  std::jmp_buf here;
-  activeJump = &here;
-  if (setjmp(here)) {
-    activeJump = nullptr;
-    bp_runtime_unwound();
-    return false;
-  }
-  fn(in, out);
-  activeJump = nullptr;
-  return true;
+  return bp_guarded_call(fn, in, out) == 0;
 }
 
 void printValue(const Type *t, const double *v) {
@@ -1044,11 +1028,9 @@ struct ReplSession::Impl {
 };
 
 ReplSession::ReplSession(const ReplOptions &o, JIT &jit)
-    : impl(std::make_unique<Impl>(o, jit)) {
-  bp_set_error_hook(onRuntimeError);
-}
+    : impl(std::make_unique<Impl>(o, jit)) {}
 
-ReplSession::~ReplSession() { bp_set_error_hook(nullptr); }
+ReplSession::~ReplSession() = default;
 
 void ReplSession::input(const std::string &text, uint32_t line) {
   impl->input(text, line);
