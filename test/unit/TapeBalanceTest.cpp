@@ -6,11 +6,9 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ir/IR.h"
-#include "ir/IRGen.h"
 #include "ir/Simplify.h"
 #include "ir/Verifier.h"
-#include "parse/Parser.h"
-#include "sema/Sema.h"
+#include "pipeline/Compilation.h"
 #include "support/Diagnostics.h"
 
 #include <gtest/gtest.h>
@@ -155,17 +153,19 @@ TEST_F(TapeBalance, RejectsATapeThatIsNotATapeNew) {
                            "made by a tape.new of this function");
 }
 
-/// The module of a BP source, derived functions included.
+/// The module of a BP source, derived functions included (not simplified:
+/// the tests simplify it themselves).
 std::unique_ptr<Module> compile(const std::string &text, TypeContext &types) {
-  static SourceFile file; // DiagEngine keeps a pointer
-  file.path = "unit.bp";
-  file.text = text;
-  DiagEngine diags(file);
-  auto ast = parseModule(file, diags);
-  sema::Program prog;
-  if (!ast || !sema::check(*ast, types, diags, {}, prog))
+  CompileOptions opts;
+  opts.simplify = false;
+  Compilation c(opts, &types);
+  c.file.path = "unit.bp";
+  c.file.text = text;
+  if (llvm::Error e = c.compileTo(Stage::IR)) {
+    llvm::consumeError(std::move(e));
     return nullptr;
-  return generateIR(*ast, prog, types, diags);
+  }
+  return std::move(c.ir);
 }
 
 /// Removes the first tape.push in `blk` (depth first); false if none.
