@@ -6,6 +6,7 @@
 #include "ir/Simplify.h"
 #include "jit/JIT.h"
 #include "parse/Parser.h"
+#include "transforms/Passes.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -52,6 +53,7 @@ inline Compiled compile(const char *source,
   bp::ir::simplify(*c.ir);
   c.jit = llvm::cantFail(bp::JIT::create());
   auto ctx = std::make_unique<llvm::LLVMContext>();
+  bp::transforms::runOptimisationPasses(*c.ir, {bp::codegen::blasAvailable()});
   auto mod = bp::codegen::emitLLVM(*c.ir, *ctx);
   bp::codegen::optimize(*mod, c.jit->targetMachine(), 2);
   llvm::cantFail(c.jit->add(std::move(mod), std::move(ctx)));

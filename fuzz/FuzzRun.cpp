@@ -13,6 +13,7 @@
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "jit/JIT.h"
+#include "transforms/Passes.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -121,6 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   auto ctx = std::make_unique<llvm::LLVMContext>();
+  bp::transforms::runOptimisationPasses(ir, {bp::codegen::blasAvailable()});
   auto mod = bp::codegen::emitLLVM(ir, *ctx);
   std::string llvmErr;
   llvm::raw_string_ostream os(llvmErr);

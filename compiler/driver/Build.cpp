@@ -117,10 +117,9 @@ ExitCode buildOutput(const ir::Module &m, const sema::Program &prog,
 
   std::string prefix = o.prefix.empty() ? defaultPrefix(out) : o.prefix;
   llvm::LLVMContext ctx;
-  // OpenBLAS for large matmuls, unless --no-blas or a cross build (the
-  // target may have no OpenBLAS).
-  auto mod = codegen::emitLLVM(
-      m, ctx, false, o.blas && o.target.empty() && codegen::blasAvailable());
+  // Large matmuls call OpenBLAS where the pipeline decided so (not for
+  // --no-blas or a cross build).
+  auto mod = codegen::emitLLVM(m, ctx, false);
   bool usesBlas = mod->getFunction("cblas_dgemm") != nullptr;
   codegen::addCInterface(m, *mod, prefix, o.seed);
   codegen::optimize(*mod, *tm, o.optLevel);

@@ -14,7 +14,6 @@ struct BuildOptions {
   std::string prefix;      // default: from the output name
   unsigned optLevel = 2;
   uint64_t seed = 0; // param initial values
-  bool blas = true;  // --no-blas: every matmul is generated loops
 };
 
 /// Compiles `m` ahead of time to `o.output` plus the C header

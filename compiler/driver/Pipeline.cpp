@@ -20,6 +20,7 @@
 #include "jit/JIT.h"
 #include "parse/Parser.h"
 #include "support/Random.h"
+#include "transforms/Passes.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/IR/LLVMContext.h"
@@ -98,6 +99,39 @@ bool emitAsm(llvm::Module &mod, llvm::TargetMachine &tm, std::ostream &os) {
 }
 
 /// `emit dot --svg`: the graph rendered by Graphviz's `dot` onto stdout.
+/// `bpc emit ir --after PASS`: the module (or --fn's function) after that
+/// optimisation pass, each pass followed by the verifier.
+ExitCode emitAfterPass(ir::Module &m, const transforms::Options &topts,
+                       const PipelineOptions &o) {
+  std::string names;
+  bool known = false;
+  for (const transforms::Pass &p : transforms::optimisationPasses()) {
+    known |= o.afterPass == p.name;
+    names += std::string(names.empty() ? "" : ", ") + p.name;
+  }
+  if (!known) {
+    std::cerr << "bpc: error: no pass named '" << o.afterPass
+              << "' (passes: " << names << ")\n";
+    return ExitCode::Usage;
+  }
+  const ir::Function *f = nullptr;
+  if (!o.fnFilter.empty() && !(f = m.lookup(o.fnFilter))) {
+    std::cerr << "bpc: error: no function named '" << o.fnFilter << "'\n";
+    return ExitCode::Usage;
+  }
+  transforms::runOptimisationPasses(
+      m, topts, [&](llvm::StringRef name, const ir::Module &after) {
+        verifyOrDie(after, name.str().c_str());
+        if (name != o.afterPass)
+          return;
+        if (f)
+          ir::print(*f, std::cout);
+        else
+          ir::print(after, std::cout);
+      });
+  return ExitCode::Success;
+}
+
 ExitCode renderSvg(const std::string &graph) {
   if (std::system("command -v dot > /dev/null 2>&1") != 0) {
     std::cerr << "bpc: error: --svg needs Graphviz's 'dot' program (Debian: "
@@ -122,6 +156,10 @@ ExitCode renderSvg(const std::string &graph) {
 } // namespace
 
 ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
+  if (!o.afterPass.empty() && o.action != Action::Ir) {
+    std::cerr << "bpc: error: --after is for 'emit ir' only\n";
+    return ExitCode::Usage;
+  }
   SourceFile file;
   file.path = path;
   if (!readFile(path, file.text)) {
@@ -171,6 +209,13 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     return finishDiagnostics(diags, o, false);
   diags.print(std::cerr); // warnings
 
+  // Codegen's decisions (compiler/transforms): OpenBLAS for large matmuls
+  // unless --no-blas or a cross build (the target may have no OpenBLAS).
+  transforms::Options topts;
+  topts.blas = o.blas && codegen::blasAvailable() &&
+               !(o.action == Action::Build && !o.target.empty());
+  if (o.action == Action::Ir && !o.afterPass.empty())
+    return emitAfterPass(*irMod, topts, o);
   if (o.action == Action::Ir) {
     if (o.fnFilter.empty()) {
       ir::print(*irMod, std::cout);
@@ -217,6 +262,7 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     return ExitCode::Success;
   }
 
+  transforms::runOptimisationPasses(*irMod, topts);
   if (o.action == Action::Build) {
     BuildOptions b;
     b.output = o.output;
@@ -225,7 +271,6 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     b.prefix = o.prefix;
     b.optLevel = o.optLevel;
     b.seed = o.seed ? *o.seed : 0;
-    b.blas = o.blas;
     return buildOutput(*irMod, prog, path, b);
   }
 
@@ -238,8 +283,7 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   }
   std::unique_ptr<JIT> jit = std::move(*jitOr);
   auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto mod = codegen::emitLLVM(*irMod, *ctx, o.checkNumerics,
-                               o.blas && codegen::blasAvailable());
+  auto mod = codegen::emitLLVM(*irMod, *ctx, o.checkNumerics);
   codegen::optimize(*mod, jit->targetMachine(), o.optLevel);
   if (o.action == Action::Llvm || o.action == Action::Asm) {
     if (!o.fnFilter.empty()) {

@@ -38,7 +38,8 @@ enum class Action {
 
 struct PipelineOptions {
   Action action = Action::Run;
-  std::string fnFilter; // --fn NAME for emit
+  std::string fnFilter;  // --fn NAME for emit
+  std::string afterPass; // emit ir --after PASS (transforms/Passes.h)
   sema::Options sema;
   unsigned optLevel = 2;
   bool verifyDiagnostics = false;

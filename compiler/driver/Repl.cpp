@@ -36,6 +36,7 @@
 #include "jit/JIT.h"
 #include "parse/Parser.h"
 #include "support/Diagnostics.h"
+#include "transforms/Passes.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -719,6 +720,7 @@ struct ReplSession::Impl {
     // Machine code, under a tracker removed at the end of this input.
     keepReachable(*u.ir, entryName);
     auto ctx = std::make_unique<llvm::LLVMContext>();
+    transforms::runOptimisationPasses(*u.ir, {codegen::blasAvailable()});
     auto mod = codegen::emitLLVM(*u.ir, *ctx, opts.checkNumerics);
     codegen::optimize(*mod, jit.targetMachine(), opts.optLevel);
     auto tracker = jit.addRemovable(std::move(mod), std::move(ctx));
@@ -949,6 +951,7 @@ struct ReplSession::Impl {
       return;
     }
     llvm::LLVMContext ctx;
+    transforms::runOptimisationPasses(*u->ir, {codegen::blasAvailable()});
     auto mod = codegen::emitLLVM(*u->ir, ctx, opts.checkNumerics);
     codegen::optimize(*mod, jit.targetMachine(), opts.optLevel);
     std::string symbol = codegen::functionSymbol(name), s;

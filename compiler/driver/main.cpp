@@ -39,6 +39,8 @@ commands:
 options:
   -D NAME=VALUE            override a const (re-specialise)
   --fn NAME                emit: only this function
+  --after PASS             emit ir: after that optimisation pass (inplace,
+                           blas, transpose-elision, fusion, bounds-checks)
   --svg                    emit dot: render the graph as SVG (Graphviz)
   -O0 .. -O3               LLVM optimisation level (default -O2)
   --seed N                 seed of initialisers and shuffling (default 0)
@@ -116,6 +118,9 @@ static int realMain(int argc, char **argv) {
       if (eq == std::string::npos || eq == 0)
         return usage("-D needs NAME=VALUE, found '" + v + "'");
       opts.sema.defines[v.substr(0, eq)] = v.substr(eq + 1);
+    } else if (a == "--after") {
+      if (!value(opts.afterPass))
+        return usage("--after needs a pass name");
     } else if (a == "--fn") {
       if (!value(opts.fnFilter))
         return usage("--fn needs a function name");
@@ -214,7 +219,8 @@ static int realMain(int argc, char **argv) {
                                   "--help",
                                   "--svg",
                                   "--no-blas",
-                                  "--prompt"}));
+                                  "--prompt",
+                                  "--after"}));
     } else {
       positional.push_back(a);
     }

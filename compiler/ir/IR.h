@@ -28,6 +28,9 @@ enum class OpKind {
 
 const char *mnemonic(OpKind k);
 bool isPure(OpKind k);
+/// Computed element by element (on scalars, or on tensors of the result's
+/// shape): the ops codegen emits as one loop and transforms/Fusion fuses.
+bool isElementwise(OpKind k);
 
 /// Predicates of fcmp/icmp, stored in Op::ival.
 enum class CmpPred { Eq, Ne, Lt, Le, Gt, Ge };
@@ -73,6 +76,42 @@ public:
   /// Made by the reverse sweep of AD (printing only: `emit adjoint` starts
   /// the "reverse sweep" section at the first such op).
   bool adjoint = false;
+  /// An extract/insert/slice/unslice/splice that AD's reverse sweep made
+  /// with the indices of a forward-sweep op, which checked them (set through
+  /// Builder::markPrechecked). Such an op has no effects (ir::hasEffects:
+  /// unused, it may go), and transforms/BoundsChecks drops the checks of
+  /// its slices. Not printed (AD sets it, so `emit ir` would change).
+  bool prechecked = false;
+
+  /// What the passes of compiler/transforms decided (Passes.h lists them);
+  /// codegen reads these and decides nothing itself. Printed in braces
+  /// (`bpc emit ir --after PASS`); each pass resets its own fields first.
+  struct Decisions {
+    /// insert/splice: writes operand 0's buffer (InPlace), `{inplace}`.
+    bool inplace = false;
+    /// for/while: init operands whose buffer the loop carries as its slot
+    /// (no copy in or out, InPlace), `{inplace_init(2)}`.
+    std::vector<unsigned> inplaceInits;
+    /// matmul: computed by cblas_dgemm (BlasSelection), `{blas}`.
+    bool blas = false;
+    /// BLAS matmul: operand 0 / 1 is an elided transpose; dgemm reads its
+    /// source with CblasTrans (TransposeElision), `{transpose_a}`.
+    bool transposeA = false, transposeB = false;
+    /// transpose: never materialised (TransposeElision), `{elided}`.
+    bool elided = false;
+    /// broadcast/elementwise tensor op: computed inside the loop of the op
+    /// that uses it, never stored (Fusion), `{fused}`.
+    bool fused = false;
+    /// slice/unslice/splice: no index checks (BoundsChecks), `{unchecked}`.
+    bool unchecked = false;
+    /// for: emitted twice, the copy without the hoisted checks of its body
+    /// running when a check before the loop passes (BoundsChecks).
+    bool versioned = false;
+    /// extract/insert in a versioned for's body: index operands affine in
+    /// the induction variable, checked before the loop (BoundsChecks),
+    /// `{hoisted_checks(1)}`.
+    std::vector<unsigned> hoistedChecks;
+  } decided;
 
   Op(OpKind k, Loc l) : kind(k), loc(l) {}
   Value *result(unsigned i = 0) const { return results[i].get(); }
@@ -115,6 +154,8 @@ public:
   std::vector<LineOrigin> lineOrigins;
   std::vector<std::unique_ptr<Function>> functions;
   std::vector<Param> params;
+  /// Set by transforms::runOptimisationPasses: codegen reads its decisions.
+  bool decided = false;
 
   explicit Module(TypeContext &t) : types(&t) {}
   Function *lookup(const std::string &name) const;
@@ -142,6 +183,9 @@ public:
   Loc loc;
   /// Ops created while set are marked Op::adjoint.
   bool markAdjoint = false;
+  /// Index ops (extract, insert, slice, unslice, splice) created while set
+  /// are marked Op::prechecked.
+  bool markPrechecked = false;
 
   Op *create(OpKind k, std::vector<Value *> operands = {},
              std::vector<const Type *> results = {});
