@@ -780,8 +780,8 @@ void Emitter::storeCarried(std::vector<Value *> &next,
 
 llvm::Value *Emitter::affineOffset(const ir::Value *v, const ir::Op &loop,
                                    int64_t &s) {
-  const ir::Block &body = *loop.region(0);
-  if (v == body.args[0].get()) {
+  const ir::Block &body = *loop.body();
+  if (v == loop.inductionVar()) {
     s = 1;
     return b.getInt64(0);
   }
@@ -799,8 +799,8 @@ llvm::Value *Emitter::affineOffset(const ir::Value *v, const ir::Op &loop,
     const ir::Op *n = body.terminator()->operands[v->index - 1]->def;
     const ir::Value *c = n->operands[0] == v ? n->operands[1] : n->operands[0];
     s = n->kind == ir::OpKind::ISub ? -c->def->ival : c->def->ival;
-    return b.CreateSub(get(loop.operands[v->index + 1]),
-                       b.CreateMul(get(loop.operands[0]), b.getInt64(s)));
+    return b.CreateSub(get(loop.init(v->index - 1)),
+                       b.CreateMul(get(loop.lower()), b.getInt64(s)));
   }
   int64_t s0, s1;
   switch (d->kind) {
@@ -833,18 +833,19 @@ llvm::Value *Emitter::affineOffset(const ir::Value *v, const ir::Op &loop,
 /// checks runs; otherwise the checked copy runs and reports the first bad
 /// index as usual.
 void Emitter::emitFor(const ir::Op &op) {
-  const ir::Block &body = *op.region(0);
+  const ir::Block &body = *op.body();
   // Carried tensors live in one slot for the whole loop.
   std::vector<Value *> slots;
-  for (size_t i = 1; i < body.args.size(); ++i) {
-    const Type *t = body.args[i]->type;
-    if (t->isTensor() && llvm::is_contained(op.decided.inplaceInits, i + 1)) {
-      slots.push_back(get(op.operands[i + 1]));
+  for (size_t i = 0; i < op.numCarried(); ++i) {
+    const Type *t = op.carriedArg(i)->type;
+    if (t->isTensor() &&
+        llvm::is_contained(op.decided.inplaceInits, op.firstInit() + i)) {
+      slots.push_back(get(op.init(i)));
       continue;
     }
     slots.push_back(t->isTensor() ? slot(t) : nullptr);
     if (slots.back())
-      copyTensor(slots.back(), get(op.operands[i + 1]), t);
+      copyTensor(slots.back(), get(op.init(i)), t);
   }
   if (!op.decided.versioned) {
     auto res = forLoop(op, slots);
@@ -866,7 +867,7 @@ void Emitter::emitFor(const ir::Op &op) {
       c.size = o->operands[0]->type->shape[i - first];
       checks.push_back(c);
     }
-  Value *lo = get(op.operands[0]), *hi = get(op.operands[1]);
+  Value *lo = get(op.lower()), *hi = get(op.upper());
   Value *last = b.CreateSub(hi, b.getInt64(1));
   Value *ok = b.CreateAnd(
       b.CreateICmpSLT(lo, hi),
@@ -899,11 +900,11 @@ void Emitter::emitFor(const ir::Op &op) {
 /// its results (the slots, or the exit values of scalar carried values).
 std::vector<llvm::Value *>
 Emitter::forLoop(const ir::Op &op, const std::vector<llvm::Value *> &slots) {
-  const ir::Block &body = *op.region(0);
+  const ir::Block &body = *op.body();
   llvm::BasicBlock *pre = b.GetInsertBlock();
   auto *header = newBlock("for.header"), *bodyB = newBlock("for.body"),
        *exit = newBlock("for.exit");
-  Value *lo = get(op.operands[0]), *hi = get(op.operands[1]);
+  Value *lo = get(op.lower()), *hi = get(op.upper());
   b.CreateBr(header);
   b.SetInsertPoint(header);
   auto *iv = b.CreatePHI(i64, 2, body.args[0]->name);
@@ -916,7 +917,7 @@ Emitter::forLoop(const ir::Op &op, const std::vector<llvm::Value *> &slots) {
       continue;
     }
     auto *phi = b.CreatePHI(type(body.args[i]->type), 2, body.args[i]->name);
-    phi->addIncoming(get(op.operands[i + 1]), pre);
+    phi->addIncoming(get(op.init(i - 1)), pre);
     phis.push_back(phi);
     vals[body.args[i].get()] = phi;
   }
@@ -943,13 +944,14 @@ void Emitter::emitWhile(const ir::Op &op) {
   std::vector<Value *> slots;
   for (size_t i = 0; i < cond.args.size(); ++i) {
     const Type *t = cond.args[i]->type;
-    if (t->isTensor() && llvm::is_contained(op.decided.inplaceInits, i)) {
-      slots.push_back(get(op.operands[i]));
+    if (t->isTensor() &&
+        llvm::is_contained(op.decided.inplaceInits, op.firstInit() + i)) {
+      slots.push_back(get(op.init(i)));
       continue;
     }
     slots.push_back(t->isTensor() ? slot(t) : nullptr);
     if (slots.back())
-      copyTensor(slots.back(), get(op.operands[i]), t);
+      copyTensor(slots.back(), get(op.init(i)), t);
   }
   llvm::BasicBlock *pre = b.GetInsertBlock();
   auto *header = newBlock("while.header"), *bodyB = newBlock("while.body"),
@@ -964,7 +966,7 @@ void Emitter::emitWhile(const ir::Op &op) {
       continue;
     }
     auto *phi = b.CreatePHI(type(cond.args[i]->type), 2, cond.args[i]->name);
-    phi->addIncoming(get(op.operands[i]), pre);
+    phi->addIncoming(get(op.init(i)), pre);
     phis.push_back(phi);
     vals[cond.args[i].get()] = phi;
     vals[body.args[i].get()] = phi;

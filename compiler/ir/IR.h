@@ -13,6 +13,7 @@
 #include "ir/Type.h"
 #include "support/Diagnostics.h"
 
+#include <cassert>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -119,6 +120,37 @@ public:
   Value *addResult(const Type *t, std::string name = "");
   Block *addRegion();
   CmpPred pred() const { return (CmpPred)ival; }
+
+  // Loops (Ops.def). `for`: operands (lower, upper, inits...), one region
+  // whose arguments are (induction variable, carried...). `while`: operands
+  // (inits...), a condition region and a body region, each with arguments
+  // (carried...).
+  Value *lower() const {
+    assert(kind == OpKind::For && "lower bound of a non-for");
+    return operands[0];
+  }
+  Value *upper() const {
+    assert(kind == OpKind::For && "upper bound of a non-for");
+    return operands[1];
+  }
+  /// The operand number of the first carried value's initial value.
+  unsigned firstInit() const {
+    assert((kind == OpKind::For || kind == OpKind::While) && "not a loop");
+    return kind == OpKind::For ? 2 : 0;
+  }
+  size_t numCarried() const { return operands.size() - firstInit(); }
+  /// The initial value of carried value i.
+  Value *init(size_t i) const { return operands[firstInit() + i]; }
+  /// The region that runs once per iteration.
+  Block *body() const { return region(kind == OpKind::For ? 0 : 1); }
+  /// The body's argument for carried value i (a for's is after its iv).
+  Value *carriedArg(size_t i) const {
+    return body()->args[i + (kind == OpKind::For ? 1 : 0)].get();
+  }
+  Value *inductionVar() const {
+    assert(kind == OpKind::For && "induction variable of a non-for");
+    return region(0)->args[0].get();
+  }
 };
 
 struct Param {

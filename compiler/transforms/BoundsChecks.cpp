@@ -8,8 +8,8 @@ using ir::OpKind;
 
 bool affineScale(const ir::Value *v, const ir::Op &loop, int depth,
                  int64_t &s) {
-  const ir::Block &body = *loop.region(0);
-  if (v == body.args[0].get()) {
+  const ir::Block &body = *loop.body();
+  if (v == loop.inductionVar()) {
     s = 1;
     return true;
   }
@@ -71,7 +71,7 @@ bool affineScale(const ir::Value *v, const ir::Op &loop, int depth,
 /// `loop`'s body, when the body has no nested regions and some index
 /// varies.
 static void versionLoop(ir::Op &loop) {
-  ir::Block &body = *loop.region(0);
+  ir::Block &body = *loop.body();
   for (auto &o : body.ops)
     if (!o->regions.empty())
       return;

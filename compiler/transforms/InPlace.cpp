@@ -78,8 +78,7 @@ static void decideBlock(ir::Block &blk) {
       for (auto &r : op.regions)
         for (auto &o : r->ops)
           usesIn(*o, inside);
-      for (size_t i = op.kind == OpKind::For ? 2 : 0; i < op.operands.size();
-           ++i) {
+      for (size_t i = op.firstInit(); i < op.operands.size(); ++i) {
         const ir::Value *v = op.operands[i];
         if (v->type->isTensor() && reusable(v, k) && !inside.count(v) &&
             std::count(op.operands.begin(), op.operands.end(), v) == 1)
