@@ -201,6 +201,7 @@ public:
 
     // Reverse sweep.
     b.markAdjoint = true;
+    b.markPrechecked = true; // the forward sweep checked every index
     const ir::Op *ret = F.body->terminator();
     Ctx top;
     top.fwd = &fwd;
@@ -222,6 +223,7 @@ public:
     for (auto &p : spec.params)
       results.push_back(adjOrZero(adj, paramVal[p]));
     b.markAdjoint = false;
+    b.markPrechecked = false;
     b.create(OpKind::TapeFree, {tape});
     for (auto &[orig, at] : atapes)
       b.create(OpKind::TapeFree, {at});

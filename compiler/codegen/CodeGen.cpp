@@ -201,237 +201,6 @@ static void collectStores(const ir::Block &blk, std::set<std::string> &out) {
   }
 }
 
-static void usesIn(const ir::Op &op, std::set<const ir::Value *> &out) {
-  for (ir::Value *v : op.operands)
-    out.insert(v);
-  for (auto &r : op.regions)
-    for (auto &o : r->ops)
-      usesIn(*o, out);
-}
-
-/// `insert v, e, i` may write into v's buffer when v is owned by this block
-/// (an op result with its own slot, or a loop-carried argument's slot), this
-/// is v's last use, and every view of v (a row extracted from it, or a view
-/// of that) made in this block is dead before the insert (`v[i] += row`
-/// reads row i, adds, then writes it back in place).
-void Emitter::findInPlaceInserts(const ir::Block &blk) {
-  std::map<const ir::Value *, size_t> lastUse;
-  // v -> the views of v made in this block, transitively.
-  std::map<const ir::Value *, std::vector<const ir::Value *>> views;
-  std::map<const ir::Value *, const ir::Value *> rootOf;
-  for (size_t k = 0; k < blk.ops.size(); ++k) {
-    std::set<const ir::Value *> used;
-    usesIn(*blk.ops[k], used);
-    for (const ir::Value *v : used)
-      lastUse[v] = k;
-    const ir::Op &op = *blk.ops[k];
-    if (op.kind == ir::OpKind::Extract && op.result()->type->isTensor()) {
-      const ir::Value *root = op.operands[0];
-      if (rootOf.count(root))
-        root = rootOf[root];
-      rootOf[op.result()] = root;
-      views[root].push_back(op.result());
-    }
-  }
-  auto viewedAt = [&](const ir::Value *v, size_t k) {
-    for (const ir::Value *w : views[v])
-      if (lastUse.count(w) && lastUse[w] >= k)
-        return true;
-    return false;
-  };
-  // Loop bodies own their carried slots; a while condition shares them with
-  // the body, and function arguments belong to the caller.
-  bool argsOwned = blk.parent && (blk.parent->kind == ir::OpKind::For ||
-                                  (blk.parent->kind == ir::OpKind::While &&
-                                   &blk == blk.parent->region(1)));
-  auto reusable = [&](const ir::Value *v, size_t k) {
-    bool owned = v->def ? v->def->parent == &blk &&
-                              v->def->kind != ir::OpKind::ParamLoad &&
-                              v->def->kind != ir::OpKind::Extract
-                        : v->owner == &blk && argsOwned;
-    return owned && lastUse[v] == k && !viewedAt(v, k);
-  };
-  for (size_t k = 0; k < blk.ops.size(); ++k) {
-    const ir::Op &op = *blk.ops[k];
-    for (auto &r : op.regions)
-      findInPlaceInserts(*r);
-    if ((op.kind == ir::OpKind::Insert || op.kind == ir::OpKind::Splice) &&
-        reusable(op.operands[0], k))
-      inPlace.insert(&op);
-    // A loop whose initial tensor dies here carries it in place: the
-    // loop's slot is that buffer (no copy in, none out).
-    // (Not when the loop body also reads the initial value itself.)
-    if (op.kind == ir::OpKind::For || op.kind == ir::OpKind::While) {
-      std::set<const ir::Value *> inside;
-      for (auto &r : op.regions)
-        for (auto &o : r->ops)
-          usesIn(*o, inside);
-      for (size_t i = op.kind == ir::OpKind::For ? 2 : 0;
-           i < op.operands.size(); ++i) {
-        const ir::Value *v = op.operands[i];
-        if (v->type->isTensor() && reusable(v, k) && !inside.count(v) &&
-            std::count(op.operands.begin(), op.operands.end(), v) == 1)
-          reuseInit.insert({&op, i});
-      }
-    }
-  }
-}
-
-namespace {
-/// Every block of a function (nested regions included, outer first) and
-/// the ops that use each value: what the fusion decisions below look at.
-struct UseMap {
-  std::vector<const ir::Block *> blocks;
-  std::map<const ir::Value *, std::vector<const ir::Op *>> users;
-
-  explicit UseMap(const ir::Function &f) { walk(*f.body); }
-  void walk(const ir::Block &blk) {
-    blocks.push_back(&blk);
-    for (auto &op : blk.ops) {
-      for (ir::Value *v : op->operands)
-        users[v].push_back(op.get());
-      for (auto &r : op->regions)
-        walk(*r);
-    }
-  }
-};
-} // namespace
-
-/// A broadcast whose every user is an elementwise tensor op in its own block
-/// is fused into them.
-void Emitter::findFusedBroadcasts(const ir::Function &f) {
-  fusedBroadcasts.clear();
-  UseMap uses(f);
-  auto &users = uses.users;
-  std::vector<const ir::Op *> broadcasts;
-  for (const ir::Block *blk : uses.blocks)
-    for (auto &op : blk->ops)
-      if (op->kind == ir::OpKind::Broadcast)
-        broadcasts.push_back(op.get());
-  for (const ir::Op *bc : broadcasts) {
-    auto &us = users[bc->result()];
-    bool ok = !us.empty();
-    for (const ir::Op *u : us)
-      ok &= u->parent == bc->parent && isElementwise(u->kind) &&
-            u->result()->type->shape == bc->result()->type->shape;
-    if (ok)
-      fusedBroadcasts.insert(bc);
-  }
-}
-
-/// Elementwise ops whose code calls libm or libmvec (a loop of them is
-/// vectorised only through a vector math library, and not when fused with
-/// arithmetic at small sizes: see findFusedElementwise).
-static bool callsLibm(ir::OpKind k) {
-  switch (k) {
-  case ir::OpKind::Exp:
-  case ir::OpKind::Log:
-  case ir::OpKind::Sin:
-  case ir::OpKind::Cos:
-  case ir::OpKind::Tan:
-  case ir::OpKind::Tanh:
-  case ir::OpKind::Sigmoid:
-  case ir::OpKind::Softplus:
-  case ir::OpKind::Pow:
-  case ir::OpKind::FRem:
-  case ir::OpKind::Lgamma:
-  case ir::OpKind::Digamma:
-  case ir::OpKind::Trigamma:
-    return true;
-  default:
-    return false;
-  }
-}
-
-bool Emitter::usesBlasFor(const ir::Op &op) const {
-  if (op.kind != ir::OpKind::MatMul || !useBlas)
-    return false;
-  const Type *at = op.operands[0]->type, *bt = op.operands[1]->type;
-  return at->rank() == 2 && bt->rank() == 2 &&
-         preferBlas(at->shape[0], at->shape[1], bt->shape[1]);
-}
-
-void Emitter::findBlasTransposes(const ir::Function &f) {
-  blasTransposes.clear();
-  if (!useBlas)
-    return;
-  UseMap uses(f);
-  auto &users = uses.users;
-  for (const ir::Block *blk : uses.blocks)
-    for (size_t k = 0; k < blk->ops.size(); ++k) {
-      const ir::Op &t = *blk->ops[k];
-      if (t.kind != ir::OpKind::Transpose)
-        continue;
-      auto &us = users[t.result()];
-      std::set<const ir::Op *> pending(us.begin(), us.end());
-      bool ok = !us.empty();
-      for (const ir::Op *u : us)
-        ok &= u->parent == blk && usesBlasFor(*u);
-      // The operand is read where the matmuls run: nothing in between may
-      // write a buffer it could be.
-      for (size_t j = k + 1; ok && j < blk->ops.size() && !pending.empty();
-           ++j) {
-        const ir::Op &o = *blk->ops[j];
-        if (pending.erase(&o))
-          continue;
-        ok &= o.regions.empty() && !inPlace.count(&o) &&
-              o.kind != ir::OpKind::Call && o.kind != ir::OpKind::ParamStore &&
-              o.kind != ir::OpKind::ParamAdd;
-      }
-      if (ok && pending.empty())
-        blasTransposes.insert(&t);
-    }
-}
-
-void Emitter::findFusedElementwise(const ir::Function &f) {
-  fusedElementwise.clear();
-  std::map<const ir::Op *, bool> treeCalls; // a fused op's tree calls libm
-  UseMap uses(f);
-  auto &users = uses.users;
-  for (const ir::Block *blk : uses.blocks) {
-    for (size_t k = 0; k < blk->ops.size(); ++k) {
-      const ir::Op &p = *blk->ops[k];
-      if (!isElementwise(p.kind) || p.results.size() != 1 ||
-          !p.result()->type->isTensor())
-        continue;
-      auto &us = users[p.result()];
-      if (us.size() != 1)
-        continue;
-      const ir::Op *u = us[0];
-      if (u->parent != blk || !isElementwise(u->kind) ||
-          !u->result()->type->isTensor() ||
-          u->result()->type->shape != p.result()->type->shape)
-        continue;
-      // p's operands are read where u runs: nothing in between may write
-      // a buffer they could be (in-place updates, calls, param stores).
-      bool ok = true;
-      size_t j = k + 1;
-      for (; j < blk->ops.size() && blk->ops[j].get() != u; ++j) {
-        const ir::Op &o = *blk->ops[j];
-        ok &= o.regions.empty() && !inPlace.count(&o) &&
-              o.kind != ir::OpKind::Call && o.kind != ir::OpKind::ParamStore &&
-              o.kind != ir::OpKind::ParamAdd;
-      }
-      // LLVM vectorises loops of arithmetic, not loops that call libm
-      // (exp, tanh, ...): fusing one kind into the other makes the
-      // arithmetic scalar. That only pays when the tensors are too big for
-      // the L1 cache and the saved memory traffic dominates (measured in
-      // docs/TENSORS.md).
-      bool pCalls = callsLibm(p.kind);
-      for (ir::Value *v : p.operands)
-        if (v->def && fusedElementwise.count(v->def))
-          pCalls |= treeCalls[v->def];
-      bool mixed = pCalls != callsLibm(u->kind);
-      if (mixed && p.result()->type->numElements() < 4096)
-        ok = false;
-      if (ok && j < blk->ops.size()) {
-        fusedElementwise.insert(&p);
-        treeCalls[&p] = pCalls;
-      }
-    }
-  }
-}
-
 void Emitter::define(const ir::Function &f) {
   curIR = &f;
   cur = mod->getFunction(functionSymbol(f.name));
@@ -440,12 +209,6 @@ void Emitter::define(const ir::Function &f) {
   outParams.clear();
   storedParams.clear();
   collectStores(*f.body, storedParams);
-  inPlace.clear();
-  reuseInit.clear();
-  findInPlaceInserts(*f.body);
-  findFusedBroadcasts(f);
-  findFusedElementwise(f);
-  findBlasTransposes(f);
   arenaBytes = 0;
   arenaSlots.clear();
   auto *entry = llvm::BasicBlock::Create(ctx, "entry", cur);
@@ -657,11 +420,11 @@ void Emitter::emit(const ir::Op &op) {
   defining = op.results.size() == 1 ? op.result() : nullptr;
   auto in = [&](unsigned i) { return get(op.operands[i]); };
   auto set = [&](Value *v) { vals[op.result()] = v; };
-  if (op.kind == K::Broadcast && fusedBroadcasts.count(&op))
+  if (op.kind == K::Broadcast && op.decided.fused)
     return set(in(0)); // read through strides by its users
-  if (fusedElementwise.count(&op))
+  if (ir::isElementwise(op.kind) && op.decided.fused)
     return; // computed inside its user's loop
-  if (isElementwise(op.kind)) {
+  if (ir::isElementwise(op.kind)) {
     bool tensor = op.result()->type->isTensor();
     if (tensor)
       return emitElementwise(op);
@@ -1015,146 +778,102 @@ void Emitter::storeCarried(std::vector<Value *> &next,
       copyTensor(slots[i], next[i], typeOf(i));
 }
 
-/// index = off + s * iv for a value of `loop`'s body (which has no nested
-/// regions): the induction variable, values from outside the loop, counting
-/// carried ints (yield arg ± constant), and +, -, * by a constant of those.
-/// `off` is emitted at the insertion point (before the loop).
-bool Emitter::affine(const ir::Value *v, const ir::Op &loop, int depth,
-                     int64_t &s, Value *&off) {
-  const ir::Block &body = *loop.region(0);
-  constexpr int64_t maxScale = int64_t(1) << 20;
-  if (v == body.args[0].get()) {
+llvm::Value *Emitter::affineOffset(const ir::Value *v, const ir::Op &loop,
+                                   int64_t &s) {
+  const ir::Block &body = *loop.body();
+  if (v == loop.inductionVar()) {
     s = 1;
-    off = b.getInt64(0);
-    return true;
+    return b.getInt64(0);
   }
   const ir::Op *d = v->def;
   if (d && d->kind == ir::OpKind::ConstI) {
     s = 0;
-    off = b.getInt64(d->ival);
-    return true;
+    return b.getInt64(d->ival);
   }
-  bool inside = d ? d->parent == &body : v->owner == &body;
-  if (!inside) {
+  if (d ? d->parent != &body : v->owner != &body) {
     s = 0;
-    off = get(v);
-    return true;
+    return get(v);
   }
   if (!d) {
-    // A carried int whose body yields arg + c or arg - c (c a constant): in
-    // iteration iv it is init + (iv - lo) * (±c).
-    const ir::Value *next = body.terminator()->operands[v->index - 1];
-    const ir::Op *n = next->def;
-    if (!n || n->parent != &body)
-      return false;
-    const ir::Value *c = nullptr;
-    if (n->kind == ir::OpKind::IAdd)
-      c = n->operands[0] == v   ? n->operands[1]
-          : n->operands[1] == v ? n->operands[0]
-                                : nullptr;
-    else if (n->kind == ir::OpKind::ISub && n->operands[0] == v)
-      c = n->operands[1];
-    if (!c || !c->def || c->def->kind != ir::OpKind::ConstI ||
-        c->def->ival > maxScale || c->def->ival < -maxScale)
-      return false;
+    // A carried int yielded as arg ± c: init + (iv - lo) * (±c).
+    const ir::Op *n = body.terminator()->operands[v->index - 1]->def;
+    const ir::Value *c = n->operands[0] == v ? n->operands[1] : n->operands[0];
     s = n->kind == ir::OpKind::ISub ? -c->def->ival : c->def->ival;
-    off = b.CreateSub(get(loop.operands[v->index + 1]),
-                      b.CreateMul(get(loop.operands[0]), b.getInt64(s)));
-    return true;
+    return b.CreateSub(get(loop.init(v->index - 1)),
+                       b.CreateMul(get(loop.lower()), b.getInt64(s)));
   }
-  if (depth > 8 || d->operands.size() != 2)
-    return false;
   int64_t s0, s1;
-  Value *o0, *o1;
   switch (d->kind) {
   case ir::OpKind::IAdd:
-  case ir::OpKind::ISub:
-    if (!affine(d->operands[0], loop, depth + 1, s0, o0) ||
-        !affine(d->operands[1], loop, depth + 1, s1, o1))
-      return false;
+  case ir::OpKind::ISub: {
+    Value *o0 = affineOffset(d->operands[0], loop, s0);
+    Value *o1 = affineOffset(d->operands[1], loop, s1);
     s = d->kind == ir::OpKind::IAdd ? s0 + s1 : s0 - s1;
-    off =
-        d->kind == ir::OpKind::IAdd ? b.CreateAdd(o0, o1) : b.CreateSub(o0, o1);
-    break;
+    return d->kind == ir::OpKind::IAdd ? b.CreateAdd(o0, o1)
+                                       : b.CreateSub(o0, o1);
+  }
   case ir::OpKind::IMul: {
     const ir::Value *k = d->operands[1], *x = d->operands[0];
     if (!(k->def && k->def->kind == ir::OpKind::ConstI))
       std::swap(k, x);
-    if (!(k->def && k->def->kind == ir::OpKind::ConstI) ||
-        k->def->ival > maxScale || k->def->ival < -maxScale ||
-        !affine(x, loop, depth + 1, s0, o0))
-      return false;
+    Value *o0 = affineOffset(x, loop, s0);
     s = s0 * k->def->ival;
-    off = b.CreateMul(o0, b.getInt64(k->def->ival));
-    break;
+    return b.CreateMul(o0, b.getInt64(k->def->ival));
   }
   default:
-    return false;
+    assert(false && "index not affine: transforms/BoundsChecks disagrees");
+    return nullptr;
   }
-  return s <= maxScale && s >= -maxScale;
 }
 
-/// The affine index operands of the extracts/inserts directly in `loop`'s
-/// body, when the body has no nested regions and some index varies.
-std::vector<Emitter::AffineIndex> Emitter::affineIndices(const ir::Op &loop) {
-  const ir::Block &body = *loop.region(0);
-  for (auto &o : body.ops)
-    if (!o->regions.empty())
-      return {};
-  std::vector<AffineIndex> out;
-  bool varies = false;
-  for (auto &o : body.ops) {
-    if (o->kind != ir::OpKind::Extract && o->kind != ir::OpKind::Insert)
-      continue;
-    size_t first = o->kind == ir::OpKind::Extract ? 1 : 2;
-    const Type *t = o->operands[0]->type;
-    for (size_t k = 0; first + k < o->operands.size(); ++k) {
-      AffineIndex a{o.get(), first + k, t->shape[k], 0, nullptr};
-      if (affine(o->operands[first + k], loop, 0, a.s, a.off)) {
-        varies |= a.s != 0;
-        out.push_back(a);
-      }
-    }
-  }
-  if (!varies)
-    out.clear();
-  return out;
-}
-
-/// A `for` whose body indexes tensors at affine functions of the induction
-/// variable is emitted twice: when every such index is in range at the
-/// first and the last iteration (so at all of them: the index is monotone
-/// and cannot wrap, the trip count being below 2^40 and the scale at most
-/// 2^20), a copy without those bounds checks runs; otherwise the checked
-/// copy runs and reports the first bad index as usual.
+/// A versioned `for` (transforms/BoundsChecks) is emitted twice: when every
+/// hoisted index is in range at the first and the last iteration (so at all
+/// of them: the index is monotone and cannot wrap, the trip count being
+/// below 2^40 and the scale at most 2^20), a copy without those bounds
+/// checks runs; otherwise the checked copy runs and reports the first bad
+/// index as usual.
 void Emitter::emitFor(const ir::Op &op) {
-  const ir::Block &body = *op.region(0);
+  const ir::Block &body = *op.body();
   // Carried tensors live in one slot for the whole loop.
   std::vector<Value *> slots;
-  for (size_t i = 1; i < body.args.size(); ++i) {
-    const Type *t = body.args[i]->type;
-    if (t->isTensor() && reuseInit.count({&op, i + 1})) {
-      slots.push_back(get(op.operands[i + 1]));
+  for (size_t i = 0; i < op.numCarried(); ++i) {
+    const Type *t = op.carriedArg(i)->type;
+    if (t->isTensor() &&
+        llvm::is_contained(op.decided.inplaceInits, op.firstInit() + i)) {
+      slots.push_back(get(op.init(i)));
       continue;
     }
     slots.push_back(t->isTensor() ? slot(t) : nullptr);
     if (slots.back())
-      copyTensor(slots.back(), get(op.operands[i + 1]), t);
+      copyTensor(slots.back(), get(op.init(i)), t);
   }
-  auto checks = affineIndices(op);
-  if (checks.empty()) {
+  if (!op.decided.versioned) {
     auto res = forLoop(op, slots);
     for (size_t i = 0; i < op.results.size(); ++i)
       vals[op.result(i)] = res[i];
     return;
   }
-  Value *lo = get(op.operands[0]), *hi = get(op.operands[1]);
+  // index = off + scale * iv, in range when below size.
+  struct Check {
+    Value *off;
+    int64_t scale, size;
+  };
+  std::vector<Check> checks;
+  for (auto &o : body.ops)
+    for (unsigned i : o->decided.hoistedChecks) {
+      Check c;
+      c.off = affineOffset(o->operands[i], op, c.scale);
+      unsigned first = o->kind == ir::OpKind::Extract ? 1 : 2;
+      c.size = o->operands[0]->type->shape[i - first];
+      checks.push_back(c);
+    }
+  Value *lo = get(op.lower()), *hi = get(op.upper());
   Value *last = b.CreateSub(hi, b.getInt64(1));
   Value *ok = b.CreateAnd(
       b.CreateICmpSLT(lo, hi),
       b.CreateICmpULT(b.CreateSub(hi, lo), b.getInt64(int64_t(1) << 40)));
   for (auto &c : checks) {
-    Value *size = b.getInt64(c.size), *s = b.getInt64(c.s);
+    Value *size = b.getInt64(c.size), *s = b.getInt64(c.scale);
     ok = b.CreateAnd(
         ok, b.CreateICmpULT(b.CreateAdd(c.off, b.CreateMul(s, lo)), size));
     ok = b.CreateAnd(
@@ -1164,11 +883,9 @@ void Emitter::emitFor(const ir::Op &op) {
        *merge = newBlock("for.merge");
   b.CreateCondBr(ok, fastB, slowB);
   b.SetInsertPoint(fastB);
-  for (auto &c : checks)
-    unchecked.insert({c.op, c.operand});
+  uncheckedCopies.insert(&op);
   auto fast = forLoop(op, slots);
-  for (auto &c : checks)
-    unchecked.erase({c.op, c.operand});
+  uncheckedCopies.erase(&op);
   llvm::BasicBlock *fastEnd = b.GetInsertBlock();
   b.CreateBr(merge);
   b.SetInsertPoint(slowB);
@@ -1183,11 +900,11 @@ void Emitter::emitFor(const ir::Op &op) {
 /// its results (the slots, or the exit values of scalar carried values).
 std::vector<llvm::Value *>
 Emitter::forLoop(const ir::Op &op, const std::vector<llvm::Value *> &slots) {
-  const ir::Block &body = *op.region(0);
+  const ir::Block &body = *op.body();
   llvm::BasicBlock *pre = b.GetInsertBlock();
   auto *header = newBlock("for.header"), *bodyB = newBlock("for.body"),
        *exit = newBlock("for.exit");
-  Value *lo = get(op.operands[0]), *hi = get(op.operands[1]);
+  Value *lo = get(op.lower()), *hi = get(op.upper());
   b.CreateBr(header);
   b.SetInsertPoint(header);
   auto *iv = b.CreatePHI(i64, 2, body.args[0]->name);
@@ -1200,7 +917,7 @@ Emitter::forLoop(const ir::Op &op, const std::vector<llvm::Value *> &slots) {
       continue;
     }
     auto *phi = b.CreatePHI(type(body.args[i]->type), 2, body.args[i]->name);
-    phi->addIncoming(get(op.operands[i + 1]), pre);
+    phi->addIncoming(get(op.init(i - 1)), pre);
     phis.push_back(phi);
     vals[body.args[i].get()] = phi;
   }
@@ -1227,13 +944,14 @@ void Emitter::emitWhile(const ir::Op &op) {
   std::vector<Value *> slots;
   for (size_t i = 0; i < cond.args.size(); ++i) {
     const Type *t = cond.args[i]->type;
-    if (t->isTensor() && reuseInit.count({&op, i})) {
-      slots.push_back(get(op.operands[i]));
+    if (t->isTensor() &&
+        llvm::is_contained(op.decided.inplaceInits, op.firstInit() + i)) {
+      slots.push_back(get(op.init(i)));
       continue;
     }
     slots.push_back(t->isTensor() ? slot(t) : nullptr);
     if (slots.back())
-      copyTensor(slots.back(), get(op.operands[i]), t);
+      copyTensor(slots.back(), get(op.init(i)), t);
   }
   llvm::BasicBlock *pre = b.GetInsertBlock();
   auto *header = newBlock("while.header"), *bodyB = newBlock("while.body"),
@@ -1248,7 +966,7 @@ void Emitter::emitWhile(const ir::Op &op) {
       continue;
     }
     auto *phi = b.CreatePHI(type(cond.args[i]->type), 2, cond.args[i]->name);
-    phi->addIncoming(get(op.operands[i]), pre);
+    phi->addIncoming(get(op.init(i)), pre);
     phis.push_back(phi);
     vals[cond.args[i].get()] = phi;
     vals[body.args[i].get()] = phi;
@@ -1276,12 +994,11 @@ bool blasAvailable() {
 #endif
 }
 
-std::unique_ptr<llvm::Module> emitLLVM(const ir::Module &m,
-                                       llvm::LLVMContext &ctx,
-                                       bool checkNumerics, bool useBlas) {
+std::unique_ptr<llvm::Module>
+emitLLVM(const ir::Module &m, llvm::LLVMContext &ctx, bool checkNumerics) {
+  assert(m.decided && "run transforms::runOptimisationPasses before codegen");
   Emitter e(m, ctx);
   e.checkNumerics = checkNumerics;
-  e.useBlas = useBlas;
   return e.run();
 }
 

@@ -26,11 +26,8 @@ std::string dynamicSymbol(const std::string &name);
 /// Whether this bpc was built with OpenBLAS (BP_HAVE_OPENBLAS): the JIT
 /// then resolves cblas_dgemm and `bpc build` links it into `.so` outputs.
 bool blasAvailable();
-/// [M,K] @ [K,N] goes to cblas_dgemm (when useBlas): measured faster there
-/// (bench/matmul.cpp, docs/TENSORS.md).
-bool preferBlas(int64_t M, int64_t K, int64_t N);
-
-/// Input:  a verified ir::Module.
+/// Input:  a verified ir::Module after transforms::runOptimisationPasses,
+///         whose decisions (Op::decided) it follows.
 /// Output: an LLVM module with one function per IR function (several results
 ///         are returned as a struct), params as globals, runtime calls to
 ///         bp_runtime.h for printing, errors and tape growth. Integer
@@ -41,13 +38,11 @@ bool preferBlas(int64_t M, int64_t K, int64_t N);
 /// checkNumerics (`--check-numerics`): every f64 operation whose inputs
 /// are finite but whose result is not (NaN or +-inf) stops the program with
 /// a runtime error at its source location, showing the operands.
-/// useBlas: matrix products that OpenBLAS computes faster (preferBlas)
-/// call cblas_dgemm; the caller links OpenBLAS (bpc does; see
-/// blasAvailable). Otherwise every matmul is generated loops.
+/// Matmuls decided `blas` call cblas_dgemm: the caller links OpenBLAS
+/// (bpc does; see blasAvailable).
 std::unique_ptr<llvm::Module> emitLLVM(const ir::Module &m,
                                        llvm::LLVMContext &ctx,
-                                       bool checkNumerics = false,
-                                       bool useBlas = blasAvailable());
+                                       bool checkNumerics = false);
 
 /// The scalar results of a call `ret` to a function with `resultTypes`
 /// (calling convention above: one scalar is returned as is, several as a

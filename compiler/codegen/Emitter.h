@@ -34,8 +34,6 @@ public:
       : irMod(m), ctx(ctx), b(ctx) {}
   std::unique_ptr<llvm::Module> run();
   bool checkNumerics = false;
-  /// Large matmuls call cblas_dgemm (see preferBlas in Tensor.cpp).
-  bool useBlas = false;
 
 private:
   using Value = llvm::Value;
@@ -60,34 +58,15 @@ private:
   std::vector<std::pair<llvm::Value *, uint64_t>> arenaSlots;
   std::vector<llvm::ReturnInst *> returns;
   std::set<std::string> storedParams; // params this function assigns
-  std::set<const ir::Op *> inPlace;   // inserts that may reuse their input
-  std::set<std::pair<const ir::Op *, size_t>> reuseInit; // loop, operand
   /// Returned tensors computed straight into the caller's out-parameter
   /// (no copy at return), and the value the op being emitted defines.
   std::map<const ir::Value *, Value *> returnSlots;
   const ir::Value *defining = nullptr;
-  /// Broadcasts read directly (with strides) by the elementwise ops that use
-  /// them, never materialised: `outer(a, b)` is one loop.
-  std::set<const ir::Op *> fusedBroadcasts;
-  void findFusedBroadcasts(const ir::Function &f);
-  /// Elementwise tensor ops computed inside their only user's loop (an
-  /// elementwise op of the same shape later in the same block, with no
-  /// buffer written in place, no call and no param store in between):
-  /// `tanh(x @ W + b)` is one loop after the matmul.
-  std::set<const ir::Op *> fusedElementwise;
-  void findFusedElementwise(const ir::Function &f);
-  /// Transposes read only by matmuls that call cblas_dgemm later in the same
-  /// block (nothing written in between): never materialised, dgemm reads
-  /// the untransposed operand with CblasTrans (the gradient's Xᵀ @ dH).
-  std::set<const ir::Op *> blasTransposes;
-  void findBlasTransposes(const ir::Function &f);
-  bool usesBlasFor(const ir::Op &matmul) const;
   /// Element `idx` (nested loops) or `flat` (one loop, no strided reads) of
   /// elementwise `op`'s result, with fused producers computed inline.
   Value *elementOfOp(const ir::Op &op, const std::vector<Value *> &idx,
                      Value *flat, const std::vector<int64_t> &rs);
   std::vector<int64_t> broadcastStrides(const ir::Op &bc);
-  void findInPlaceInserts(const ir::Block &blk);
 
   /// Functions on a cycle of the call graph, by component (findRecursion).
   std::map<std::string, int> component;
@@ -126,20 +105,13 @@ private:
   void emitFor(const ir::Op &op);
   std::vector<Value *> forLoop(const ir::Op &op,
                                const std::vector<Value *> &slots);
-  /// An index operand of an extract/insert in a loop body that is affine
-  /// in the induction variable: index = off + s * iv.
-  struct AffineIndex {
-    const ir::Op *op;
-    size_t operand;
-    int64_t size;
-    int64_t s;
-    Value *off;
-  };
-  std::vector<AffineIndex> affineIndices(const ir::Op &loop);
-  bool affine(const ir::Value *v, const ir::Op &loop, int depth, int64_t &s,
-              Value *&off);
-  /// Index operands whose bounds check is skipped (proved before the loop).
-  std::set<std::pair<const ir::Op *, size_t>> unchecked;
+  /// off in index = off + s * iv for an index operand that
+  /// transforms/BoundsChecks found affine in `loop` (its cases, emitted
+  /// before the loop); sets s.
+  Value *affineOffset(const ir::Value *v, const ir::Op &loop, int64_t &s);
+  /// Versioned loops whose unchecked copy is being emitted: the hoisted
+  /// checks of their bodies are left out.
+  std::set<const ir::Op *> uncheckedCopies;
   void emitWhile(const ir::Op &op);
   void storeCarried(std::vector<Value *> &next,
                     const std::vector<Value *> &slots, const ir::Block &body,
@@ -159,7 +131,6 @@ private:
   Value *fmin(Value *a, Value *c);
   /// The scalar computation of an elementwise op on scalar inputs.
   Value *scalar(const ir::Op &op, const std::vector<Value *> &in);
-  bool isElementwise(ir::OpKind k);
 
   // Tensor.cpp
   Value *slot(const Type *t);

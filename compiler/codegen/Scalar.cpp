@@ -15,51 +15,6 @@ namespace bp::codegen {
 
 using K = ir::OpKind;
 
-bool Emitter::isElementwise(ir::OpKind k) {
-  switch (k) {
-  case K::FAdd:
-  case K::FSub:
-  case K::FMul:
-  case K::FDiv:
-  case K::FRem:
-  case K::FNeg:
-  case K::Pow:
-  case K::Max:
-  case K::Min:
-  case K::Clip:
-  case K::Exp:
-  case K::Log:
-  case K::Sqrt:
-  case K::Sin:
-  case K::Cos:
-  case K::Tan:
-  case K::Tanh:
-  case K::Sigmoid:
-  case K::Relu:
-  case K::Softplus:
-  case K::Abs:
-  case K::Sign:
-  case K::Lgamma:
-  case K::Digamma:
-  case K::Trigamma:
-  case K::StopGrad:
-  case K::IAdd:
-  case K::ISub:
-  case K::IMul:
-  case K::INeg:
-  case K::FCmp:
-  case K::ICmp:
-  case K::Not:
-  case K::BEq:
-  case K::Select:
-  case K::IToF:
-  case K::FToI:
-    return true;
-  default:
-    return false;
-  }
-}
-
 llvm::Value *Emitter::intrinsic(llvm::Intrinsic::ID id,
                                 std::vector<Value *> args) {
   std::vector<llvm::Type *> tys = {args[0]->getType()};

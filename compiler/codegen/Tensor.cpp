@@ -6,8 +6,9 @@
 // broadcasting, reductions and transposes are nested loops with per-axis
 // strides (stride 0 on a broadcast axis); matmul is the i-k-j loop nest
 // whose inner loop is a unit-stride axpy, or cblas_dgemm where OpenBLAS
-// measured faster (preferBlas). Chains of elementwise ops share one loop
-// (findFusedElementwise in CodeGen.cpp).
+// measured faster. Which matmuls call dgemm, which elementwise ops share
+// one loop, which updates are in place and which index checks are left out
+// was decided before (compiler/transforms, Op::decided).
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/Emitter.h"
@@ -136,11 +137,11 @@ llvm::Value *Emitter::elementOfOp(const ir::Op &op,
   std::vector<Value *> xs;
   for (ir::Value *v : op.operands) {
     const ir::Op *d = v->def;
-    if (d && fusedElementwise.count(d))
+    if (d && d->decided.fused && ir::isElementwise(d->kind))
       xs.push_back(elementOfOp(*d, idx, flat, rs));
     else if (!v->type->isTensor())
       xs.push_back(get(v));
-    else if (d && fusedBroadcasts.count(d))
+    else if (d && d->decided.fused && d->kind == K::Broadcast)
       // Read through the broadcast's strides (nested loops only).
       xs.push_back(d->operands[0]->type->isTensor()
                        ? load(get(v), broadcastStrides(*d))
@@ -163,8 +164,9 @@ void Emitter::emitElementwise(const ir::Op &op) {
   Value *dst = slot(rt);
   std::function<bool(const ir::Op &)> strided = [&](const ir::Op &o) {
     for (ir::Value *v : o.operands)
-      if (v->def && (fusedBroadcasts.count(v->def) ||
-                     (fusedElementwise.count(v->def) && strided(*v->def))))
+      if (v->def && v->def->decided.fused &&
+          (v->def->kind == K::Broadcast ||
+           (ir::isElementwise(v->def->kind) && strided(*v->def))))
         return true;
     return false;
   };
@@ -194,7 +196,8 @@ llvm::Value *Emitter::offsetOf(const ir::Op &op, const Type *t,
   Value *off = b.getInt64(0);
   for (size_t k = 0; k < count; ++k) {
     Value *i = get(op.operands[firstIndex + k]);
-    if (unchecked.count({&op, firstIndex + k})) {
+    if (uncheckedCopies.count(op.parent->parent) &&
+        llvm::is_contained(op.decided.hoistedChecks, firstIndex + k)) {
       off = b.CreateAdd(off, b.CreateMul(i, b.getInt64(strides[k])));
       continue;
     }
@@ -230,7 +233,7 @@ Emitter::sliceRegion(const ir::Op &op, const std::vector<int64_t> &full,
   for (size_t k = 0; std::getline(ss, part, ','); ++k) {
     if (part == "i") {
       Value *i = get(op.operands[next++]);
-      if (!op.adjoint) // AD's copies reuse indices the primal checked
+      if (!op.decided.unchecked)
         checkIndex(op, i, (int64_t)k, full[k]);
       base = b.CreateAdd(base, b.CreateMul(i, b.getInt64(strides[k])));
       continue;
@@ -271,7 +274,7 @@ void Emitter::emitIndexing(const ir::Op &op) {
   // insert v, e, i...
   const Type *vt = op.operands[0]->type, *et = op.operands[1]->type;
   Value *dst = get(op.operands[0]);
-  if (!inPlace.count(&op)) {
+  if (!op.decided.inplace) {
     dst = slot(vt);
     copyTensor(dst, get(op.operands[0]), vt);
   }
@@ -393,17 +396,6 @@ void Emitter::emitReduce(const ir::Op &op) {
   vals[op.result()] = dst;
 }
 
-/// Whether [M,K] @ [K,N] is faster by OpenBLAS's dgemm (one thread) than
-/// by the generated loops, as measured by bench/matmul.cpp (numbers in
-/// docs/TENSORS.md): the loops' unit-stride inner loop runs over N, so a
-/// narrow N (< 32) favours dgemm, and above 64^3 multiply-adds dgemm's cache
-/// blocking wins (1.2x at 96^3, 2.3x at 512^3); below 8^3 the call costs
-/// more than the loops.
-bool preferBlas(int64_t M, int64_t K, int64_t N) {
-  int64_t macs = M * K * N;
-  return macs >= 8 * 8 * 8 && (N < 32 || macs > 64 * 64 * 64);
-}
-
 void Emitter::emitMatMul(const ir::Op &op) {
   const Type *at = op.operands[0]->type, *bt = op.operands[1]->type;
   Value *A = get(op.operands[0]), *B = get(op.operands[1]);
@@ -424,14 +416,13 @@ void Emitter::emitMatMul(const ir::Op &op) {
   }
   const Type *rt = op.result()->type;
   Value *C = slot(rt);
-  if (usesBlasFor(op)) {
+  if (op.decided.blas) {
     // C = A @ B by OpenBLAS: cblas_dgemm(RowMajor, NoTrans, NoTrans, M, N,
     // K, 1, A, K, B, N, 0, C, N) (beta = 0: C is not read). An operand that
     // is a transpose dgemm reads untransposed: CblasTrans, and the leading
     // dimension is the stored matrix's row length.
     int64_t M = at->shape[0], K_ = at->shape[1], N = bt->shape[1];
-    bool ta = op.operands[0]->def && blasTransposes.count(op.operands[0]->def);
-    bool tb = op.operands[1]->def && blasTransposes.count(op.operands[1]->def);
+    bool ta = op.decided.transposeA, tb = op.decided.transposeB;
     auto *i32 = b.getInt32Ty();
     auto i = [&](int64_t v) { return b.getInt32((uint32_t)v); };
     auto d = [&](double v) { return llvm::ConstantFP::get(f64, v); };
@@ -504,7 +495,7 @@ void Emitter::emitTensorOp(const ir::Op &op) {
   case K::Insert:
     return emitIndexing(op);
   case K::Transpose: {
-    if (blasTransposes.count(&op)) { // dgemm reads it with CblasTrans
+    if (op.decided.elided) { // dgemm reads it with CblasTrans
       vals[op.result()] = get(op.operands[0]);
       return;
     }
@@ -562,7 +553,7 @@ void Emitter::emitTensorOp(const ir::Op &op) {
     const Type *vt = op.operands[0]->type, *et = op.operands[1]->type;
     auto [base, strides] = sliceRegion(op, vt->shape, 2);
     Value *dst = get(op.operands[0]);
-    if (!inPlace.count(&op)) {
+    if (!op.decided.inplace) {
       dst = slot(vt);
       copyTensor(dst, get(op.operands[0]), vt);
     }

@@ -39,6 +39,51 @@ const char *spelling(DerivKind k) {
   return "?";
 }
 
+bool isElementwise(OpKind k) {
+  switch (k) {
+  case OpKind::FAdd:
+  case OpKind::FSub:
+  case OpKind::FMul:
+  case OpKind::FDiv:
+  case OpKind::FRem:
+  case OpKind::FNeg:
+  case OpKind::Pow:
+  case OpKind::Max:
+  case OpKind::Min:
+  case OpKind::Clip:
+  case OpKind::Exp:
+  case OpKind::Log:
+  case OpKind::Sqrt:
+  case OpKind::Sin:
+  case OpKind::Cos:
+  case OpKind::Tan:
+  case OpKind::Tanh:
+  case OpKind::Sigmoid:
+  case OpKind::Relu:
+  case OpKind::Softplus:
+  case OpKind::Abs:
+  case OpKind::Sign:
+  case OpKind::Lgamma:
+  case OpKind::Digamma:
+  case OpKind::Trigamma:
+  case OpKind::StopGrad:
+  case OpKind::IAdd:
+  case OpKind::ISub:
+  case OpKind::IMul:
+  case OpKind::INeg:
+  case OpKind::FCmp:
+  case OpKind::ICmp:
+  case OpKind::Not:
+  case OpKind::BEq:
+  case OpKind::Select:
+  case OpKind::IToF:
+  case OpKind::FToI:
+    return true;
+  default:
+    return false;
+  }
+}
+
 const char *spelling(CmpPred p) {
   switch (p) {
   case CmpPred::Eq:
@@ -134,6 +179,10 @@ Op *Builder::create(OpKind k, std::vector<Value *> operands,
   assert(block && "no insertion point");
   auto op = std::make_unique<Op>(k, loc);
   op->adjoint = markAdjoint;
+  op->prechecked =
+      markPrechecked &&
+      (k == OpKind::Extract || k == OpKind::Insert || k == OpKind::Slice ||
+       k == OpKind::Unslice || k == OpKind::Splice);
   op->operands = std::move(operands);
   for (const Type *t : results)
     op->addResult(t);
@@ -214,6 +263,7 @@ std::unique_ptr<Op> cloneOp(const Op &op,
   copy->ival = op.ival;
   copy->str = op.str;
   copy->adjoint = op.adjoint;
+  copy->prechecked = op.prechecked;
   for (Value *v : op.operands) {
     auto it = map.find(v);
     copy->operands.push_back(it == map.end() ? v : it->second);

@@ -14,6 +14,7 @@
 #include "ir/Type.h"
 #include "support/Diagnostics.h"
 
+#include <cassert>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -29,6 +30,9 @@ enum class OpKind {
 
 const char *mnemonic(OpKind k);
 bool isPure(OpKind k);
+/// Computed element by element (on scalars, or on tensors of the result's
+/// shape): the ops codegen emits as one loop and transforms/Fusion fuses.
+bool isElementwise(OpKind k);
 
 /// Predicates of fcmp/icmp, stored in Op::ival.
 enum class CmpPred { Eq, Ne, Lt, Le, Gt, Ge };
@@ -74,6 +78,42 @@ public:
   /// Made by the reverse sweep of AD (printing only: `emit adjoint` starts
   /// the "reverse sweep" section at the first such op).
   bool adjoint = false;
+  /// An extract/insert/slice/unslice/splice that AD's reverse sweep made
+  /// with the indices of a forward-sweep op, which checked them (set through
+  /// Builder::markPrechecked). Such an op has no effects (ir::hasEffects:
+  /// unused, it may go), and transforms/BoundsChecks drops the checks of
+  /// its slices. Not printed (AD sets it, so `emit ir` would change).
+  bool prechecked = false;
+
+  /// What the passes of compiler/transforms decided (Passes.h lists them);
+  /// codegen reads these and decides nothing itself. Printed in braces
+  /// (`bpc emit ir --after PASS`); each pass resets its own fields first.
+  struct Decisions {
+    /// insert/splice: writes operand 0's buffer (InPlace), `{inplace}`.
+    bool inplace = false;
+    /// for/while: init operands whose buffer the loop carries as its slot
+    /// (no copy in or out, InPlace), `{inplace_init(2)}`.
+    std::vector<unsigned> inplaceInits;
+    /// matmul: computed by cblas_dgemm (BlasSelection), `{blas}`.
+    bool blas = false;
+    /// BLAS matmul: operand 0 / 1 is an elided transpose; dgemm reads its
+    /// source with CblasTrans (TransposeElision), `{transpose_a}`.
+    bool transposeA = false, transposeB = false;
+    /// transpose: never materialised (TransposeElision), `{elided}`.
+    bool elided = false;
+    /// broadcast/elementwise tensor op: computed inside the loop of the op
+    /// that uses it, never stored (Fusion), `{fused}`.
+    bool fused = false;
+    /// slice/unslice/splice: no index checks (BoundsChecks), `{unchecked}`.
+    bool unchecked = false;
+    /// for: emitted twice, the copy without the hoisted checks of its body
+    /// running when a check before the loop passes (BoundsChecks).
+    bool versioned = false;
+    /// extract/insert in a versioned for's body: index operands affine in
+    /// the induction variable, checked before the loop (BoundsChecks),
+    /// `{hoisted_checks(1)}`.
+    std::vector<unsigned> hoistedChecks;
+  } decided;
 
   Op(OpKind k, Loc l) : kind(k), loc(l) {}
   Value *result(unsigned i = 0) const { return results[i].get(); }
@@ -81,6 +121,37 @@ public:
   Value *addResult(const Type *t, std::string name = "");
   Block *addRegion();
   CmpPred pred() const { return (CmpPred)ival; }
+
+  // Loops (Ops.def). `for`: operands (lower, upper, inits...), one region
+  // whose arguments are (induction variable, carried...). `while`: operands
+  // (inits...), a condition region and a body region, each with arguments
+  // (carried...).
+  Value *lower() const {
+    assert(kind == OpKind::For && "lower bound of a non-for");
+    return operands[0];
+  }
+  Value *upper() const {
+    assert(kind == OpKind::For && "upper bound of a non-for");
+    return operands[1];
+  }
+  /// The operand number of the first carried value's initial value.
+  unsigned firstInit() const {
+    assert((kind == OpKind::For || kind == OpKind::While) && "not a loop");
+    return kind == OpKind::For ? 2 : 0;
+  }
+  size_t numCarried() const { return operands.size() - firstInit(); }
+  /// The initial value of carried value i.
+  Value *init(size_t i) const { return operands[firstInit() + i]; }
+  /// The region that runs once per iteration.
+  Block *body() const { return region(kind == OpKind::For ? 0 : 1); }
+  /// The body's argument for carried value i (a for's is after its iv).
+  Value *carriedArg(size_t i) const {
+    return body()->args[i + (kind == OpKind::For ? 1 : 0)].get();
+  }
+  Value *inductionVar() const {
+    assert(kind == OpKind::For && "induction variable of a non-for");
+    return region(0)->args[0].get();
+  }
 };
 
 struct Param {
@@ -119,6 +190,8 @@ public:
   /// The derived functions (IRGen declares them, ad/ builds their bodies),
   /// in dependency order: a derived function's base comes first.
   std::vector<DerivedInfo> derived;
+  /// Set by transforms::runOptimisationPasses: codegen reads its decisions.
+  bool decided = false;
 
   explicit Module(TypeContext &t) : types(&t) {}
   Function *lookup(const std::string &name) const;
@@ -147,6 +220,9 @@ public:
   Loc loc;
   /// Ops created while set are marked Op::adjoint.
   bool markAdjoint = false;
+  /// Index ops (extract, insert, slice, unslice, splice) created while set
+  /// are marked Op::prechecked.
+  bool markPrechecked = false;
 
   Op *create(OpKind k, std::vector<Value *> operands = {},
              std::vector<const Type *> results = {});

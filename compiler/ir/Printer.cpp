@@ -116,6 +116,44 @@ private:
     os << ")";
   }
 
+  /// The decisions of compiler/transforms, ` {blas, transpose_b}`.
+  void decisions(const Op &op) {
+    const Op::Decisions &d = op.decided;
+    std::vector<std::string> out;
+    auto list = [](const char *name, const std::vector<unsigned> &xs) {
+      std::string s = std::string(name) + "(";
+      for (size_t i = 0; i < xs.size(); ++i)
+        s += (i ? ", " : "") + std::to_string(xs[i]);
+      return s + ")";
+    };
+    if (d.inplace)
+      out.push_back("inplace");
+    if (!d.inplaceInits.empty())
+      out.push_back(list("inplace_init", d.inplaceInits));
+    if (d.blas)
+      out.push_back("blas");
+    if (d.transposeA)
+      out.push_back("transpose_a");
+    if (d.transposeB)
+      out.push_back("transpose_b");
+    if (d.elided)
+      out.push_back("elided");
+    if (d.fused)
+      out.push_back("fused");
+    if (d.unchecked)
+      out.push_back("unchecked");
+    if (d.versioned)
+      out.push_back("versioned");
+    if (!d.hoistedChecks.empty())
+      out.push_back(list("hoisted_checks", d.hoistedChecks));
+    if (out.empty())
+      return;
+    os << " {";
+    for (size_t i = 0; i < out.size(); ++i)
+      os << (i ? ", " : "") << out[i];
+    os << '}';
+  }
+
   void block(const Block &b, int depth) {
     for (auto &op : b.ops)
       this->op(*op, depth);
@@ -174,7 +212,9 @@ private:
       os << " {\n";
       block(body, depth + 1);
       indent(depth);
-      os << "}\n";
+      os << '}';
+      decisions(op);
+      os << '\n';
       return;
     }
     case OpKind::While: {
@@ -193,7 +233,9 @@ private:
       os << ")\n";
       block(body, depth + 1);
       indent(depth);
-      os << "}\n";
+      os << '}';
+      decisions(op);
+      os << '\n';
       return;
     }
     default:
@@ -211,6 +253,7 @@ private:
                              : std::string(1, c));
       os << '"';
     }
+    decisions(op);
     if (!op.results.empty()) {
       os << " : ";
       std::vector<const Type *> ts;

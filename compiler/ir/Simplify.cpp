@@ -12,13 +12,14 @@ namespace bp::ir {
 bool hasEffects(const Op &op) {
   // Element reads/updates made by AD use indices the forward sweep already
   // checked: without uses they can go.
-  if ((op.kind == OpKind::Insert || op.kind == OpKind::Extract) && op.adjoint)
+  if ((op.kind == OpKind::Insert || op.kind == OpKind::Extract) &&
+      op.prechecked)
     return false;
   // A slice with int indices checks them (unless AD made it, see above).
   if ((op.kind == OpKind::Slice || op.kind == OpKind::Unslice ||
        op.kind == OpKind::Splice) &&
       op.str.find('i') != std::string::npos)
-    return !op.adjoint;
+    return !op.prechecked;
   switch (op.kind) {
   case OpKind::Print:
   case OpKind::Assert:

@@ -15,6 +15,7 @@
 #include "jit/JIT.h"
 #include "lower/IRGen.h"
 #include "parse/Parser.h"
+#include "transforms/Passes.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -97,24 +98,51 @@ llvm::Error trainStep(Compilation &c) {
   return llvm::Error::success();
 }
 
+/// Codegen's decisions (transforms/Passes.h) for this compilation.
+transforms::Options decisionOptions(const Compilation &c) {
+  transforms::Options o;
+  o.blas = c.opts.blas && codegen::blasAvailable();
+  return o;
+}
+
+/// `--after` names a decision pass: the IR stage runs the decisions up to
+/// it (otherwise they run at the start of the LLVM stage).
+bool stoppingAtADecision(const Compilation &c) {
+  for (const transforms::Pass &p : transforms::optimisationPasses())
+    if (c.opts.stopAfter == p.name)
+      return true;
+  return false;
+}
+
 // clang-format off
 /// The IR passes, in order.
-const IRPass passes[] = {
-    {"irgen",             always,        irgen},
-    {"simplify",          simplifying,   simplify},
-    {"ad",                always,        ad},
-    {"train-step",        trainingStep,  trainStep},
-    {"simplify-after-ad", simplifyingAD, simplify},
-};
+const std::vector<IRPass> &passes() {
+  static const std::vector<IRPass> list = [] {
+    std::vector<IRPass> l = {
+        {"irgen",             always,        irgen},
+        {"simplify",          simplifying,   simplify},
+        {"ad",                always,        ad},
+        {"train-step",        trainingStep,  trainStep},
+        {"simplify-after-ad", simplifyingAD, simplify},
+    };
+    for (const transforms::Pass &d : transforms::optimisationPasses())
+      l.push_back({d.name, stoppingAtADecision, [run = d.run](Compilation &c) {
+                     run(*c.ir, decisionOptions(c));
+                     return llvm::Error::success();
+                   }});
+    return l;
+  }();
+  return list;
+}
 // clang-format on
 
 } // namespace
 
-llvm::ArrayRef<IRPass> irPasses() { return passes; }
+llvm::ArrayRef<IRPass> irPasses() { return passes(); }
 
 std::vector<std::string> irPassNames() {
   std::vector<std::string> names;
-  for (const IRPass &p : passes)
+  for (const IRPass &p : passes())
     names.push_back(p.name);
   return names;
 }
@@ -154,7 +182,7 @@ llvm::Error Compilation::runStage(Stage s) {
 }
 
 llvm::Error Compilation::runIRPasses() {
-  for (const IRPass &p : passes) {
+  for (const IRPass &p : passes()) {
     if (p.runs(*this)) {
       if (llvm::Error e = p.run(*this))
         return e;
@@ -172,9 +200,20 @@ llvm::Error Compilation::runIRPasses() {
 llvm::Error Compilation::runLLVM() {
   assert(opts.targetMachine && "the LLVM stage optimises for a target");
   assert(opts.stopAfter.empty() && "the IR stage stopped before its end");
+  // Codegen's decisions on the IR as it is now (the REPL trims the module
+  // between the stages), each followed by the IR verifier.
+  std::string failedAfter;
+  transforms::runOptimisationPasses(
+      *ir, decisionOptions(*this),
+      [&](llvm::StringRef pass, const ir::Module &m) {
+        if (opts.verify && failedAfter.empty())
+          if (std::string err = ir::verify(m); !err.empty())
+            failedAfter = err + " (after " + pass.str() + ")";
+      });
+  if (!failedAfter.empty())
+    return llvm::make_error<VerifierError>(failedAfter);
   llvmContext = std::make_unique<llvm::LLVMContext>();
-  llvm = codegen::emitLLVM(*ir, *llvmContext, opts.checkNumerics,
-                           opts.blas && codegen::blasAvailable());
+  llvm = codegen::emitLLVM(*ir, *llvmContext, opts.checkNumerics);
   usesBlas = llvm->getFunction("cblas_dgemm") != nullptr;
   if (!opts.cInterfacePrefix.empty())
     codegen::addCInterface(*ir, *llvm, opts.cInterfacePrefix,

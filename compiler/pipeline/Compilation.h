@@ -22,6 +22,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,11 +87,14 @@ class Compilation;
 /// compilation (`runs` false) leaves the IR as it is.
 struct IRPass {
   const char *name; // `bpc emit ir --after NAME`
-  bool (*runs)(const Compilation &c);
-  llvm::Error (*run)(Compilation &c);
+  std::function<bool(const Compilation &c)> runs;
+  std::function<llvm::Error(Compilation &c)> run;
 };
 
-/// The IR passes in pipeline order (Compilation.cpp lists them).
+/// The IR passes in pipeline order (Compilation.cpp lists them), ending
+/// with codegen's decisions (transforms/Passes.h). The decisions run at the
+/// start of the LLVM stage, on the IR as it is then; the IR stage runs them
+/// only to stop after one (`--after fusion`).
 llvm::ArrayRef<IRPass> irPasses();
 /// Their names, for `--after` and its usage error.
 std::vector<std::string> irPassNames();
