@@ -1,66 +1,189 @@
 //===- main.cpp - the bpc command line ------------------------------------===//
 //
-// bpc run FILE | emit KIND FILE | check FILE | train | build | repl
-// (LANGUAGE.md section 9). Parses flags and hands over to the pipeline.
+// bpc COMMAND [options] FILE (LANGUAGE.md section 9). Every command is a
+// cl::SubCommand and every option a cl::opt that names the commands using
+// it, so parsing, `bpc --help`, `bpc COMMAND --help` and the did-you-mean of
+// a usage error all come from the definitions in this file (the only file
+// with cl::opt statics). An option that the command does not use is a usage
+// error. Hands over to the pipeline and the REPL.
 //
 //===----------------------------------------------------------------------===//
+#include "driver/Options.h"
 #include "driver/Pipeline.h"
 #include "driver/Repl.h"
-#include "support/Diagnostics.h"
 
-#include <cstring>
-#include <iostream>
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/raw_ostream.h"
+
 #include <pthread.h>
-#include <sstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
 
 using namespace bp;
+using namespace llvm;
 
-static const char *usageText =
-    R"(usage: bpc COMMAND [options] FILE
+//===----------------------------------------------------------------------===//
+// Commands, in the order `bpc --help` lists them.
+//===----------------------------------------------------------------------===//
 
-commands:
-  run FILE                 JIT-compile FILE and run `fn main()`
-  emit KIND FILE           print a stage: ast, ir, adjoint, dot, llvm, asm
-  explain FILE --fn D --at a=1,b=2
-                           backpropagation of derived function D, step by
-                           step (straight-line scalar functions)
-  check FILE               compare every derived function with finite
-                           differences
-  train FILE               run the train block (flags below override it)
-  build FILE -o OUT        ahead-of-time build: OUT ends in .o, .so or .a;
-                           writes the C header <prefix>.h next to it
-                           (--target TRIPLE, --cpu NAME, --prefix NAME)
-  repl                     interactive session: items, statements, :help
-                           (--prompt shows prompts when stdin is a pipe)
+static cl::SubCommand RunCmd("run", "JIT-compile FILE and run `fn main()`");
+static cl::SubCommand
+    EmitCmd("emit", "print a stage: ast, ir, adjoint, dot, llvm, asm");
+static cl::SubCommand
+    ExplainCmd("explain", "backpropagation of --fn D at --at a=1,b=2, step "
+                          "by step");
+static cl::SubCommand CheckCmd("check",
+                               "compare every derived function with finite "
+                               "differences");
+static cl::SubCommand TrainCmd("train",
+                               "run the train block (options override it)");
+static cl::SubCommand
+    BuildCmd("build",
+             "ahead-of-time build: -o OUT (.o, .so or .a) and a C header");
+static cl::SubCommand ReplCmd("repl",
+                              "interactive session: items, statements, :help");
 
-options:
-  -D NAME=VALUE            override a const (re-specialise)
-  --fn NAME                emit: only this function
-  --after PASS             emit ir: the IR after this IR pass (an unknown
-                           name is answered with the list of passes)
-  --svg                    emit dot: render the graph as SVG (Graphviz)
-  -O0 .. -O3               LLVM optimisation level (default -O2)
-  --seed N                 seed of initialisers and shuffling (default 0)
-  --load PATH              read params saved by --save before running
-  train: --epochs N --lr X --batch N --optimizer sgd|momentum|adam
-         --clip X --save PATH
-  --no-simplify            skip the IR cleanup passes
-  --no-blas                every matmul as generated loops (default: large
-                           ones call OpenBLAS's cblas_dgemm; docs/TENSORS.md)
-  --check-numerics         run/train: stop at the first operation (forward or
-                           gradient) that turns finite values into nan/inf
-  --verify-diagnostics     check `# expected-error {{...}}` comments against
-                           the diagnostics instead of printing them
-  -h, --help               this text
-)";
+static cl::SubCommand *const Commands[] = {
+    &RunCmd, &EmitCmd, &ExplainCmd, &CheckCmd, &TrainCmd, &BuildCmd, &ReplCmd};
 
-static int usage(const std::string &msg) {
-  std::cerr << "bpc: error: " << msg << "\n\n" << usageText;
-  return (int)ExitCode::Usage;
-}
+// The groups of commands that share options: those that generate machine
+// code (-O), run it (--load), initialise params (--seed), may call
+// cblas_dgemm (--no-blas), can check numerics in generated code, and draw or
+// explain a derived function (--fn, --at).
+static cl::SubCommandGroup AllCommands{
+    &RunCmd, &EmitCmd, &ExplainCmd, &CheckCmd, &TrainCmd, &BuildCmd, &ReplCmd};
+static cl::SubCommandGroup FileCommands{&RunCmd,   &EmitCmd,  &ExplainCmd,
+                                        &CheckCmd, &TrainCmd, &BuildCmd};
+static cl::SubCommandGroup Compiling{&RunCmd,   &EmitCmd,  &CheckCmd,
+                                     &TrainCmd, &BuildCmd, &ReplCmd};
+static cl::SubCommandGroup Executing{&RunCmd, &CheckCmd, &TrainCmd};
+static cl::SubCommandGroup Seeded{&RunCmd, &CheckCmd, &TrainCmd, &BuildCmd,
+                                  &ReplCmd};
+static cl::SubCommandGroup WithBlas{&RunCmd, &EmitCmd, &CheckCmd, &TrainCmd,
+                                    &BuildCmd};
+static cl::SubCommandGroup WithNumerics{&RunCmd, &EmitCmd, &CheckCmd, &TrainCmd,
+                                        &ReplCmd};
+static cl::SubCommandGroup Graphs{&EmitCmd, &ExplainCmd};
+
+//===----------------------------------------------------------------------===//
+// Options, by the category `bpc --help` shows them in.
+//===----------------------------------------------------------------------===//
+
+static cl::OptionCategory CompileCat("Compilation options");
+static cl::OptionCategory GraphCat("Emit and explain options");
+static cl::OptionCategory TrainCat("Training options");
+static cl::OptionCategory BuildCat("Build options");
+static cl::OptionCategory ReplCat("REPL options");
+static const cl::OptionCategory *const Categories[] = {
+    &CompileCat, &GraphCat, &TrainCat, &BuildCat, &ReplCat};
+
+// Positional arguments.
+static cl::opt<std::string, false, EmitKindParser>
+    EmitKind(cl::Positional, cl::desc("KIND"), cl::sub(EmitCmd));
+static cl::list<std::string> Files(cl::Positional, cl::desc("FILE"),
+                                   cl::sub(FileCommands));
+static cl::list<std::string> ReplArgs(cl::Positional, cl::Hidden,
+                                      cl::sub(ReplCmd)); // an error: no FILE
+
+static cl::list<std::string, bool, Checked<DefineRule>>
+    Defines("D", cl::Prefix, cl::value_desc("NAME=VALUE"),
+            cl::desc("override a const (repeatable)"), cl::cat(CompileCat),
+            cl::sub(AllCommands));
+static cl::opt<unsigned, false, Checked<OptLevelRule>>
+    OptLevel("O", cl::Prefix, cl::value_desc("0..3"), cl::init(2),
+             cl::desc("LLVM optimisation level -O0 .. -O3 (default -O2)"),
+             cl::cat(CompileCat), cl::sub(Compiling));
+static cl::opt<unsigned long long, false, Checked<SeedRule>>
+    Seed("seed", cl::value_desc("N"),
+         cl::desc("seed of initialisers and shuffling (default 0)"),
+         cl::cat(CompileCat), cl::sub(Seeded));
+static cl::opt<std::string>
+    LoadPath("load", cl::value_desc("PATH"),
+             cl::desc("read params saved by --save before running"),
+             cl::cat(CompileCat), cl::sub(Executing));
+static cl::opt<bool, false, Checked<FlagRule>>
+    NoSimplify("no-simplify", cl::desc("skip the IR cleanup passes"),
+               cl::cat(CompileCat), cl::sub(FileCommands));
+static cl::opt<bool, false, Checked<FlagRule>>
+    NoBlas("no-blas",
+           cl::desc("every matmul as loops, never OpenBLAS's cblas_dgemm"),
+           cl::cat(CompileCat), cl::sub(WithBlas));
+static cl::opt<bool, false, Checked<FlagRule>> CheckNumerics(
+    "check-numerics",
+    cl::desc("stop where an operation turns finite values into nan/inf"),
+    cl::cat(CompileCat), cl::sub(WithNumerics));
+static cl::opt<bool, false, Checked<FlagRule>> VerifyDiagnostics(
+    "verify-diagnostics",
+    cl::desc("check the diagnostics against `# expected-error {{...}}`"),
+    cl::cat(CompileCat), cl::sub(FileCommands));
+
+static cl::opt<std::string> FnFilter(
+    "fn", cl::value_desc("NAME"),
+    cl::desc("the function to emit, or the derived function to explain"),
+    cl::cat(GraphCat), cl::sub(Graphs));
+static cl::opt<std::string> AfterPass(
+    "after", cl::value_desc("PASS"),
+    cl::desc("emit ir: the IR after this pass of the pipeline (an unknown "
+             "name is answered with the list)"),
+    cl::cat(GraphCat), cl::sub(EmitCmd));
+static cl::opt<std::string, false, Checked<AtRule>>
+    At("at", cl::value_desc("a=1,b=2"),
+       cl::desc("the arguments explain and emit dot evaluate at"),
+       cl::cat(GraphCat), cl::sub(Graphs));
+static cl::opt<bool, false, Checked<FlagRule>>
+    Svg("svg", cl::desc("emit dot: render the graph as SVG (Graphviz)"),
+        cl::cat(GraphCat), cl::sub(EmitCmd));
+
+static cl::opt<long long, false, Checked<PositiveIntRule>>
+    Epochs("epochs", cl::value_desc("N"), cl::desc("epochs to train"),
+           cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<double, false, Checked<PositiveRealRule>>
+    Lr("lr", cl::value_desc("X"), cl::desc("learning rate"), cl::cat(TrainCat),
+       cl::sub(TrainCmd));
+static cl::opt<long long, false, Checked<PositiveIntRule>>
+    Batch("batch", cl::value_desc("N"), cl::desc("minibatch size"),
+          cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<std::string, false, Checked<OptimizerRule>>
+    Optimizer("optimizer", cl::value_desc("NAME"),
+              cl::desc("the optimizer: sgd, momentum or adam"),
+              cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<double, false, Checked<PositiveRealRule>>
+    Clip("clip", cl::value_desc("X"),
+         cl::desc("clip the gradient's global norm to X"), cl::cat(TrainCat),
+         cl::sub(TrainCmd));
+static cl::opt<std::string>
+    SavePath("save", cl::value_desc("PATH"),
+             cl::desc("write the learned params to PATH"), cl::cat(TrainCat),
+             cl::sub(TrainCmd));
+static cl::opt<std::string>
+    PlotDir("plot", cl::value_desc("DIR"),
+            cl::desc("write SVG charts of loss, metric and gradient norms"),
+            cl::cat(TrainCat), cl::sub(TrainCmd));
+
+static cl::opt<std::string>
+    Output("o", cl::value_desc("OUT"),
+           cl::desc("the output: OUT ends in .o, .so or .a"), cl::cat(BuildCat),
+           cl::sub(BuildCmd));
+static cl::opt<std::string>
+    Target("target", cl::value_desc("TRIPLE"),
+           cl::desc("cross-compile for TRIPLE (default: the host)"),
+           cl::cat(BuildCat), cl::sub(BuildCmd));
+static cl::opt<std::string>
+    Cpu("cpu", cl::value_desc("NAME"),
+        cl::desc("the CPU (default: the host's, generic with --target)"),
+        cl::cat(BuildCat), cl::sub(BuildCmd));
+static cl::opt<std::string>
+    Prefix("prefix", cl::value_desc("NAME"),
+           cl::desc("prefix of the C symbols and the header (default: OUT's)"),
+           cl::cat(BuildCat), cl::sub(BuildCmd));
+
+static cl::opt<bool, false, Checked<FlagRule>>
+    Prompt("prompt", cl::desc("show prompts when stdin is not a terminal"),
+           cl::cat(ReplCat), cl::sub(ReplCmd));
+
+//===----------------------------------------------------------------------===//
 
 static int realMain(int argc, char **argv);
 
@@ -88,202 +211,94 @@ int main(int argc, char **argv) {
   return args.result;
 }
 
-static int realMain(int argc, char **argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty())
-    return usage("no command given");
-  if (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-    std::cout << usageText;
-    return 0;
+/// -D NAME=VALUE, the last value of a NAME given twice.
+static sema::Options semaOptions() {
+  sema::Options o;
+  for (const std::string &d : Defines) {
+    size_t eq = d.find('=');
+    o.defines[d.substr(0, eq)] = d.substr(eq + 1);
   }
-  PipelineOptions opts;
-  bool prompt = false;
-  std::string command = args[0];
-  std::vector<std::string> positional;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string &a = args[i];
-    auto value = [&](std::string &out) {
-      if (i + 1 >= args.size())
-        return false;
-      out = args[++i];
-      return true;
-    };
-    std::string v;
-    if (a == "-D" || (a.size() > 2 && a.compare(0, 2, "-D") == 0)) {
-      if (a == "-D" && !value(v))
-        return usage("-D needs NAME=VALUE");
-      if (a != "-D")
-        v = a.substr(2);
-      size_t eq = v.find('=');
-      if (eq == std::string::npos || eq == 0)
-        return usage("-D needs NAME=VALUE, found '" + v + "'");
-      opts.sema.defines[v.substr(0, eq)] = v.substr(eq + 1);
-    } else if (a == "--fn") {
-      if (!value(opts.fnFilter))
-        return usage("--fn needs a function name");
-    } else if (a == "--after") {
-      if (!value(opts.afterPass))
-        return usage("--after needs a pass name");
-    } else if (a.size() == 3 && a[0] == '-' && a[1] == 'O' && a[2] >= '0' &&
-               a[2] <= '3') {
-      opts.optLevel = a[2] - '0';
-    } else if (a == "--seed") {
-      if (!value(v))
-        return usage("--seed needs a number");
-      char *end = nullptr;
-      opts.seed = strtoull(v.c_str(), &end, 10);
-      if (v.empty() || *end)
-        return usage("--seed needs a non-negative integer, found '" + v + "'");
-    } else if (a == "--epochs" || a == "--batch") {
-      if (!value(v))
-        return usage(a + " needs a positive integer");
-      char *end = nullptr;
-      long long n = strtoll(v.c_str(), &end, 10);
-      if (v.empty() || *end || n < 1)
-        return usage(a + " needs a positive integer, found '" + v + "'");
-      (a == "--epochs" ? opts.epochs : opts.batch) = n;
-    } else if (a == "--lr" || a == "--clip") {
-      if (!value(v))
-        return usage(a + " needs a positive number");
-      char *end = nullptr;
-      double x = strtod(v.c_str(), &end);
-      if (v.empty() || *end || !(x > 0))
-        return usage(a + " needs a positive number, found '" + v + "'");
-      (a == "--lr" ? opts.lr : opts.clip) = x;
-    } else if (a == "--optimizer") {
-      if (!value(v) || (v != "sgd" && v != "momentum" && v != "adam"))
-        return usage("--optimizer needs sgd, momentum or adam");
-      opts.optimizer = v;
-    } else if (a == "-o" || a == "--target" || a == "--cpu" ||
-               a == "--prefix") {
-      if (!value(v))
-        return usage(a + " needs a value");
-      (a == "-o"         ? opts.output
-       : a == "--target" ? opts.target
-       : a == "--cpu"    ? opts.cpu
-                         : opts.prefix) = v;
-    } else if (a == "--save" || a == "--load" || a == "--plot") {
-      if (!value(v))
-        return usage(a + " needs a path");
-      (a == "--save"   ? opts.savePath
-       : a == "--load" ? opts.loadPath
-                       : opts.plotDir) = v;
-    } else if (a == "--at") {
-      if (!value(v))
-        return usage("--at needs name=value,...");
-      std::stringstream ss(v);
-      std::string item;
-      while (std::getline(ss, item, ',')) {
-        size_t eq = item.find('=');
-        char *end = nullptr;
-        double x =
-            eq == std::string::npos ? 0 : strtod(item.c_str() + eq + 1, &end);
-        if (eq == std::string::npos || eq == 0 || !end || *end)
-          return usage("--at needs name=value,..., found '" + item + "'");
-        opts.explainAt[item.substr(0, eq)] = x;
-      }
-    } else if (a == "--prompt" && command == "repl") {
-      prompt = true;
-    } else if (a == "--svg") {
-      opts.svg = true;
-    } else if (a == "--check-numerics") {
-      opts.checkNumerics = true;
-    } else if (a == "--no-blas") {
-      opts.blas = false;
-    } else if (a == "--no-simplify") {
-      opts.simplify = false;
-    } else if (a == "--verify-diagnostics") {
-      opts.verifyDiagnostics = true;
-    } else if (a == "-h" || a == "--help") {
-      std::cout << usageText;
-      return 0;
-    } else if (a.size() > 1 && a[0] == '-') {
-      return usage("unknown option '" + a + "'" +
-                   didYouMean(a, {"--fn",
-                                  "--after",
-                                  "--seed",
-                                  "--load",
-                                  "--epochs",
-                                  "--lr",
-                                  "--batch",
-                                  "--optimizer",
-                                  "--clip",
-                                  "--save",
-                                  "--plot",
-                                  "--at",
-                                  "--target",
-                                  "--cpu",
-                                  "--prefix",
-                                  "--no-simplify",
-                                  "--check-numerics",
-                                  "--verify-diagnostics",
-                                  "--help",
-                                  "--svg",
-                                  "--no-blas",
-                                  "--prompt"}));
-    } else {
-      positional.push_back(a);
-    }
-  }
+  return o;
+}
 
-  if (command == "run" || command == "check" || command == "train") {
-    if (positional.size() != 1)
-      return usage(command + " needs exactly one FILE");
-    opts.action = command == "run"     ? Action::Run
-                  : command == "check" ? Action::Check
-                                       : Action::Train;
-    return (int)runPipeline(positional[0], opts);
+/// The options of a command that reads FILE, as the pipeline takes them.
+static PipelineOptions pipelineOptions(Action action) {
+  PipelineOptions o;
+  o.action = action;
+  o.fnFilter = FnFilter;
+  o.afterPass = AfterPass;
+  o.sema = semaOptions();
+  o.optLevel = OptLevel;
+  o.verifyDiagnostics = VerifyDiagnostics;
+  o.simplify = !NoSimplify;
+  o.checkNumerics = CheckNumerics;
+  o.blas = !NoBlas;
+  if (Seed.getNumOccurrences())
+    o.seed = Seed;
+  o.loadPath = LoadPath;
+  if (Epochs.getNumOccurrences())
+    o.epochs = Epochs;
+  if (Batch.getNumOccurrences())
+    o.batch = Batch;
+  if (Lr.getNumOccurrences())
+    o.lr = Lr;
+  if (Clip.getNumOccurrences())
+    o.clip = Clip;
+  if (Optimizer.getNumOccurrences())
+    o.optimizer = Optimizer;
+  o.savePath = SavePath;
+  o.plotDir = PlotDir;
+  o.output = Output;
+  o.target = Target;
+  o.cpu = Cpu;
+  o.prefix = Prefix;
+  AtRule::parse(At, o.explainAt);
+  o.svg = Svg;
+  return o;
+}
+
+static int startRepl() {
+  ReplOptions r;
+  r.lineEditing = isatty(0) && isatty(1);
+  r.prompt = Prompt || r.lineEditing;
+  r.sema = semaOptions();
+  r.optLevel = OptLevel;
+  r.seed = Seed;
+  r.checkNumerics = CheckNumerics;
+  return (int)runRepl(r);
+}
+
+static int realMain(int argc, char **argv) {
+  CommandLine cmdLine(Commands, Categories);
+  cl::SetVersionPrinter([](raw_ostream &os) {
+    os << "bpc, the BP compiler\nLLVM version " LLVM_VERSION_STRING "\n";
+  });
+  std::optional<int> early = cmdLine.parse(argc, argv);
+  if (early)
+    return *early;
+
+  if (ReplCmd) {
+    if (!ReplArgs.empty())
+      return cmdLine.usageError(
+          "repl takes no FILE (use :load FILE inside it)");
+    return startRepl();
   }
-  if (command == "emit") {
-    if (positional.size() != 2)
-      return usage("emit needs KIND and FILE");
-    const std::string &kind = positional[0];
-    if (kind == "ast")
-      opts.action = Action::Ast;
-    else if (kind == "ir")
-      opts.action = Action::Ir;
-    else if (kind == "adjoint")
-      opts.action = Action::Adjoint;
-    else if (kind == "llvm")
-      opts.action = Action::Llvm;
-    else if (kind == "asm")
-      opts.action = Action::Asm;
-    else if (kind == "dot")
-      opts.action = Action::Dot;
-    else
-      return usage(
-          "unknown emit kind '" + kind + "'" +
-          didYouMean(kind, {"ast", "ir", "adjoint", "llvm", "asm", "dot"}) +
-          " (expected ast, ir, adjoint, llvm, asm or dot)");
-    return (int)runPipeline(positional[1], opts);
+  if (EmitCmd) {
+    if (!EmitKind.getNumOccurrences() || Files.size() != 1)
+      return cmdLine.usageError("emit needs KIND and FILE");
+    return (int)runPipeline(Files[0], pipelineOptions(emitAction(EmitKind)));
   }
-  if (command == "build") {
-    if (positional.size() != 1 || opts.output.empty())
-      return usage("build needs FILE and -o OUT (.o, .so or .a)");
-    opts.action = Action::Build;
-    return (int)runPipeline(positional[0], opts);
-  }
-  if (command == "explain") {
-    if (positional.size() != 1)
-      return usage("explain needs FILE --fn NAME --at a=1,b=2");
-    opts.action = Action::Explain;
-    return (int)runPipeline(positional[0], opts);
-  }
-  if (command == "repl") {
-    if (!positional.empty())
-      return usage("repl takes no FILE (use :load FILE inside it)");
-    ReplOptions r;
-    r.lineEditing = isatty(0) && isatty(1);
-    r.prompt = prompt || r.lineEditing;
-    r.sema = opts.sema;
-    r.optLevel = opts.optLevel;
-    r.seed = opts.seed ? *opts.seed : 0;
-    r.checkNumerics = opts.checkNumerics;
-    r.simplify = opts.simplify;
-    return (int)runRepl(r);
-  }
-  return usage("unknown command '" + command + "'" +
-               didYouMean(command, {"run", "emit", "explain", "check", "train",
-                                    "build", "repl"}) +
-               " (expected run, emit, explain, check, train, build or repl)");
+  if (BuildCmd && (Files.size() != 1 || Output.empty()))
+    return cmdLine.usageError("build needs FILE and -o OUT (.o, .so or .a)");
+  if (ExplainCmd && Files.size() != 1)
+    return cmdLine.usageError("explain needs FILE --fn NAME --at a=1,b=2");
+  if (Files.size() != 1)
+    return cmdLine.usageError(cmdLine.command()->getName() +
+                              " needs exactly one FILE");
+  Action action = RunCmd     ? Action::Run
+                  : CheckCmd ? Action::Check
+                  : TrainCmd ? Action::Train
+                  : BuildCmd ? Action::Build
+                             : Action::Explain;
+  return (int)runPipeline(Files[0], pipelineOptions(action));
 }

@@ -1,0 +1,142 @@
+//===- Options.h - llvm::cl parsing in bpc's words --------------*- C++ -*-===//
+//
+// What driver/main.cpp needs around its cl::SubCommand and cl::opt
+// definitions (which stay there, the only statics of llvm::cl in bpc):
+// value parsers that say what they expected, and CommandLine, which parses
+// argv with llvm::cl, prints `bpc --help` from the registered commands and
+// options, and turns every usage error into
+//   bpc: error: PROBLEM
+//   see 'bpc [COMMAND] --help'
+// with exit status 2 (ExitCode::Usage).
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "driver/Pipeline.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/ADT/Twine.h"
+#include "llvm/Support/CommandLine.h"
+
+#include <map>
+#include <optional>
+#include <string>
+
+namespace bp {
+
+/// Records a bad option value found by a parser below. llvm::cl's parsers
+/// can only report to errs(), in llvm::cl's format; ours record the
+/// problem here, and CommandLine::parse reports the first one.
+void reportBadValue(std::string problem);
+
+/// `-D` for one-letter names, `--` for the others (as llvm::cl spells them).
+std::string optionSpelling(llvm::StringRef name);
+
+/// The parser of a cl::opt whose values Rule reads:
+///   static bool read(llvm::StringRef arg, T &value);  // false: not valid
+///   static constexpr const char *expected;            // what is valid
+/// and, where the problem is not "needs EXPECTED", `verb` ("takes").
+template <class Rule>
+class Checked : public llvm::cl::parser<typename Rule::type> {
+public:
+  using llvm::cl::parser<typename Rule::type>::parser;
+  bool parse(llvm::cl::Option &, llvm::StringRef name, llvm::StringRef arg,
+             typename Rule::type &value) {
+    if (Rule::read(arg, value))
+      return false;
+    std::string verb = "needs";
+    if constexpr (requires { Rule::verb; })
+      verb = Rule::verb;
+    reportBadValue(optionSpelling(name) + " " + verb + " " + Rule::expected +
+                   ", found '" + arg.str() + "'");
+    return true;
+  }
+};
+
+struct DefineRule { // -D NAME=VALUE
+  using type = std::string;
+  static constexpr const char *expected = "NAME=VALUE";
+  static bool read(llvm::StringRef arg, std::string &value);
+};
+struct OptLevelRule { // -O0 .. -O3
+  using type = unsigned;
+  static constexpr const char *expected = "0, 1, 2 or 3 (-O0 .. -O3)";
+  static bool read(llvm::StringRef arg, unsigned &value);
+};
+// (parser<uint64_t> and parser<int64_t> are final: the long long ones.)
+struct SeedRule {
+  using type = unsigned long long;
+  static constexpr const char *expected = "a non-negative integer";
+  static bool read(llvm::StringRef arg, unsigned long long &value);
+};
+struct PositiveIntRule {
+  using type = long long;
+  static constexpr const char *expected = "a positive integer";
+  static bool read(llvm::StringRef arg, long long &value);
+};
+struct PositiveRealRule {
+  using type = double;
+  static constexpr const char *expected = "a positive number";
+  static bool read(llvm::StringRef arg, double &value);
+};
+struct OptimizerRule {
+  using type = std::string;
+  static constexpr const char *expected = "sgd, momentum or adam";
+  static bool read(llvm::StringRef arg, std::string &value);
+};
+struct AtRule { // --at a=1,b=2
+  using type = std::string;
+  static constexpr const char *expected = "name=value,...";
+  static bool read(llvm::StringRef arg, std::string &value);
+  /// The points of a value that read() accepted.
+  static void parse(llvm::StringRef arg, std::map<std::string, double> &out);
+};
+/// A flag (`--svg`) takes no value: `--svg=1` is a usage error.
+struct FlagRule {
+  using type = bool;
+  static constexpr const char *verb = "takes";
+  static constexpr const char *expected = "no value";
+  static bool read(llvm::StringRef arg, bool &value);
+};
+
+/// `bpc emit KIND`: an unknown KIND gets a did-you-mean over the kinds.
+class EmitKindParser : public llvm::cl::parser<std::string> {
+public:
+  using llvm::cl::parser<std::string>::parser;
+  bool parse(llvm::cl::Option &o, llvm::StringRef name, llvm::StringRef arg,
+             std::string &value);
+};
+/// Where `bpc emit KIND` stops, for a KIND that EmitKindParser accepted.
+Action emitAction(llvm::StringRef kind);
+
+class CommandLine {
+public:
+  /// `commands` in the order the help lists them; `categories` those of
+  /// bpc's options (LLVM's own options are hidden).
+  CommandLine(llvm::ArrayRef<llvm::cl::SubCommand *> commands,
+              llvm::ArrayRef<const llvm::cl::OptionCategory *> categories);
+
+  /// Parses argv into the cl::opts. Returns the exit status when bpc is
+  /// done already (help printed, usage error reported), else nullopt and
+  /// command() is the command given.
+  std::optional<int> parse(int argc, char **argv);
+
+  llvm::cl::SubCommand *command() const { return cmd; }
+
+  /// Prints PROBLEM and where to look; returns ExitCode::Usage.
+  int usageError(const llvm::Twine &problem) const;
+
+  /// `bpc --help`: every command and every option, by category.
+  void printHelp() const;
+
+private:
+  std::string unknownOption(llvm::StringRef arg) const;
+  std::string commandUsage(const llvm::cl::SubCommand &c) const;
+
+  llvm::ArrayRef<llvm::cl::SubCommand *> commands;
+  llvm::ArrayRef<const llvm::cl::OptionCategory *> categories;
+  llvm::cl::SubCommand *cmd = nullptr;
+};
+
+} // namespace bp
