@@ -323,25 +323,27 @@ void Emitter::findFusedBroadcasts(const ir::Function &f) {
 /// Elementwise ops whose code calls libm or libmvec (a loop of them is
 /// vectorised only through a vector math library, and not when fused with
 /// arithmetic at small sizes: see findFusedElementwise).
+/// Whether one element of `k` calls libm / vector math (the Lowering column
+/// of ir/Ops.def): fusion keeps calls and plain arithmetic apart.
 static bool callsLibm(ir::OpKind k) {
   switch (k) {
-  case ir::OpKind::Exp:
-  case ir::OpKind::Log:
-  case ir::OpKind::Sin:
-  case ir::OpKind::Cos:
-  case ir::OpKind::Tan:
-  case ir::OpKind::Tanh:
-  case ir::OpKind::Sigmoid:
-  case ir::OpKind::Softplus:
-  case ir::OpKind::Pow:
-  case ir::OpKind::FRem:
-  case ir::OpKind::Lgamma:
-  case ir::OpKind::Digamma:
-  case ir::OpKind::Trigamma:
-    return true;
-  default:
+#define BP_CALLS_Inline false
+#define BP_CALLS_Calls true
+#define BP_CALLS_Libm true
+#define BP_CALLS_Runtime true
+#define OP(Name, Mnemonic, Pure, Rule)                                         \
+  case ir::OpKind::Name:                                                       \
     return false;
+#define MATH(Name, Mnemonic, Arity, Builtin, Eval, Lowering, Symbol)           \
+  case ir::OpKind::Name:                                                       \
+    return BP_CALLS_##Lowering;
+#include "ir/Ops.def"
+#undef BP_CALLS_Inline
+#undef BP_CALLS_Calls
+#undef BP_CALLS_Libm
+#undef BP_CALLS_Runtime
   }
+  return false;
 }
 
 bool Emitter::usesBlasFor(const ir::Op &op) const {

@@ -9,7 +9,7 @@ namespace bp::ir {
 
 const char *mnemonic(OpKind k) {
   switch (k) {
-#define OP(Name, Mnemonic, Pure)                                               \
+#define OP(Name, Mnemonic, Pure, Rule)                                         \
   case OpKind::Name:                                                           \
     return Mnemonic;
 #include "ir/Ops.def"
@@ -19,13 +19,38 @@ const char *mnemonic(OpKind k) {
 
 bool isPure(OpKind k) {
   switch (k) {
-#define OP(Name, Mnemonic, Pure)                                               \
+#define OP(Name, Mnemonic, Pure, Rule)                                         \
   case OpKind::Name:                                                           \
     return Pure;
 #include "ir/Ops.def"
   }
   return false;
 }
+
+RuleKind ruleKind(OpKind k) {
+  switch (k) {
+#define OP(Name, Mnemonic, Pure, Rule)                                         \
+  case OpKind::Name:                                                           \
+    return RuleKind::Rule;
+#include "ir/Ops.def"
+  }
+  return RuleKind::None;
+}
+
+unsigned mathArity(OpKind k) {
+  switch (k) {
+#define OP(Name, Mnemonic, Pure, Rule)                                         \
+  case OpKind::Name:                                                           \
+    return 0;
+#define MATH(Name, Mnemonic, Arity, Builtin, Eval, Lowering, Symbol)           \
+  case OpKind::Name:                                                           \
+    return Arity;
+#include "ir/Ops.def"
+  }
+  return 0;
+}
+
+bool isMath(OpKind k) { return mathArity(k) != 0; }
 
 const char *spelling(CmpPred p) {
   switch (p) {
