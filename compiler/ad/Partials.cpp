@@ -188,6 +188,11 @@ bool partials(const ir::Op &op, const std::vector<bool> &want, ir::Builder &b,
   case OpKind::Sign:
   case OpKind::StopGrad:
     return true;
+  // d atan(a) = da / (1 + a^2)
+  case OpKind::Atan:
+    if (w(0))
+      out[0] = div(k(1), b.binary(OpKind::FAdd, k(1), mul(a(), a())));
+    return true;
   // d lgamma(a) = digamma(a) da
   case OpKind::Lgamma:
     if (w(0))
