@@ -193,6 +193,16 @@ bool partials(const ir::Op &op, const std::vector<bool> &want, ir::Builder &b,
     if (w(0))
       out[0] = div(k(1), b.binary(OpKind::FAdd, k(1), mul(a(), a())));
     return true;
+  // atan2(y, x): d = (x dy - y dx) / (x^2 + y^2)
+  case OpKind::Atan2: {
+    ir::Value *y = a(), *x = c();
+    ir::Value *r2 = b.binary(OpKind::FAdd, mul(x, x), mul(y, y));
+    if (w(0))
+      out[0] = div(x, r2);
+    if (w(1))
+      out[1] = b.unary(OpKind::FNeg, div(y, r2));
+    return true;
+  }
   // d lgamma(a) = digamma(a) da
   case OpKind::Lgamma:
     if (w(0))
