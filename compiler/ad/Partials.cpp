@@ -203,6 +203,12 @@ bool partials(const ir::Op &op, const std::vector<bool> &want, ir::Builder &b,
       out[1] = b.unary(OpKind::FNeg, div(y, r2));
     return true;
   }
+  // d erf(a) = 2 / sqrt(pi) exp(-a^2) da
+  case OpKind::Erf:
+    if (w(0))
+      out[0] = mul(k(1.1283791670955126),
+                   b.unary(OpKind::Exp, b.unary(OpKind::FNeg, mul(a(), a()))));
+    return true;
   // d lgamma(a) = digamma(a) da
   case OpKind::Lgamma:
     if (w(0))
