@@ -209,6 +209,20 @@ bool partials(const ir::Op &op, const std::vector<bool> &want, ir::Builder &b,
       out[0] = mul(k(1.1283791670955126),
                    b.unary(OpKind::Exp, b.unary(OpKind::FNeg, mul(a(), a()))));
     return true;
+  // gelu(a) = 0.5 a (1 + t), t = tanh(c (a + 0.044715 a^3)), c = sqrt(2/pi):
+  // d = (0.5 (1 + t) + 0.5 a (1 - t^2) c (1 + 0.134145 a^2)) da
+  case OpKind::Gelu:
+    if (w(0)) {
+      ir::Value *x = a(), *x2 = mul(x, x);
+      ir::Value *u = b.binary(OpKind::FAdd, x, mul(k(0.044715), mul(x2, x)));
+      ir::Value *t = b.unary(OpKind::Tanh, mul(k(0.7978845608028654), u));
+      ir::Value *du = b.binary(OpKind::FAdd, k(1), mul(k(0.134145), x2));
+      ir::Value *dt = mul(sub(k(1), mul(t, t)), mul(k(0.7978845608028654), du));
+      out[0] =
+          b.binary(OpKind::FAdd, mul(k(0.5), b.binary(OpKind::FAdd, k(1), t)),
+                   mul(mul(k(0.5), x), dt));
+    }
+    return true;
   // d lgamma(a) = digamma(a) da
   case OpKind::Lgamma:
     if (w(0))
