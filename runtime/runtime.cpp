@@ -97,49 +97,6 @@ void bp_print_tensor(const double *data, int64_t rank, const int64_t *shape) {
   printBlock(data, rank, shape);
 }
 
-// Reflection for x < 0.5 (digamma(1-x) - pi*cot(pi*x)), recurrence up to
-// x >= 16, then the asymptotic series (Abramowitz & Stegun 6.3.18, 6.4.12):
-// accurate to about 5e-15.
-double bp_digamma(double x) {
-  if (std::isnan(x))
-    return x;
-  if (x <= 0 && x == std::floor(x))
-    return NAN; // poles
-  if (x < 0.5)
-    return bp_digamma(1 - x) - M_PI / std::tan(M_PI * x);
-  double r = 0;
-  while (x < 16) {
-    r -= 1 / x;
-    x += 1;
-  }
-  double f = 1 / (x * x);
-  return r + std::log(x) - 0.5 / x -
-         f * (1.0 / 12 -
-              f * (1.0 / 120 -
-                   f * (1.0 / 252 - f * (1.0 / 240 - f * (1.0 / 132)))));
-}
-
-double bp_trigamma(double x) {
-  if (std::isnan(x))
-    return x;
-  if (x <= 0 && x == std::floor(x))
-    return INFINITY;
-  if (x < 0.5) {
-    double s = std::sin(M_PI * x);
-    return -bp_trigamma(1 - x) + M_PI * M_PI / (s * s);
-  }
-  double r = 0;
-  while (x < 16) {
-    r += 1 / (x * x);
-    x += 1;
-  }
-  double f = 1 / (x * x);
-  return r + 1 / x + f / 2 +
-         f / x *
-             (1.0 / 6 -
-              f * (1.0 / 30 - f * (1.0 / 42 - f * (1.0 / 30 - f * 5.0 / 66))));
-}
-
 void bp_set_error_hook(bp_error_hook hook) { errorHook = hook; }
 
 void bp_runtime_error(const char *file, int32_t line, int32_t col,

@@ -14,6 +14,7 @@
 #include "ad/Explain.h"
 
 #include "ad/Partials.h"
+#include "ir/Eval.h"
 #include "support/Format.h"
 
 #include <cmath>
@@ -38,105 +39,16 @@ bool testsReturnDone(const Value *c) {
   return c->name.rfind("return.done", 0) == 0;
 }
 
-/// `x PRED y` of fcmp / icmp (ints are exact in doubles here).
-bool compare(ir::CmpPred p, double x, double y) {
-  switch (p) {
-  case ir::CmpPred::Eq:
-    return x == y;
-  case ir::CmpPred::Ne:
-    return x != y;
-  case ir::CmpPred::Lt:
-    return x < y;
-  case ir::CmpPred::Le:
-    return x <= y;
-  case ir::CmpPred::Gt:
-    return x > y;
-  case ir::CmpPred::Ge:
-    return x >= y;
-  }
-  return false;
-}
+using ir::compare;
 
-/// Scalar semantics of the ops explain supports (the same formulas as
-/// codegen/Scalar.cpp).
+/// The scalar value of `op` (a constant or a MATH op, ir/Eval.h).
 bool evalOp(const ir::Op &op, const std::vector<double> &a, double &r) {
-  auto sig = [](double x) { return 1 / (1 + std::exp(-x)); };
-  switch (op.kind) {
-  case OpKind::ConstF:
+  if (op.kind == OpKind::ConstF) {
     r = op.fval;
     return true;
-  case OpKind::FAdd:
-    r = a[0] + a[1];
-    return true;
-  case OpKind::FSub:
-    r = a[0] - a[1];
-    return true;
-  case OpKind::FMul:
-    r = a[0] * a[1];
-    return true;
-  case OpKind::FDiv:
-    r = a[0] / a[1];
-    return true;
-  case OpKind::FNeg:
-    r = -a[0];
-    return true;
-  case OpKind::Pow:
-    r = std::pow(a[0], a[1]);
-    return true;
-  case OpKind::Exp:
-    r = std::exp(a[0]);
-    return true;
-  case OpKind::Log:
-    r = std::log(a[0]);
-    return true;
-  case OpKind::Sqrt:
-    r = std::sqrt(a[0]);
-    return true;
-  case OpKind::Sin:
-    r = std::sin(a[0]);
-    return true;
-  case OpKind::Cos:
-    r = std::cos(a[0]);
-    return true;
-  case OpKind::Tan:
-    r = std::tan(a[0]);
-    return true;
-  case OpKind::Tanh:
-    r = std::tanh(a[0]);
-    return true;
-  case OpKind::Sigmoid:
-    r = sig(a[0]);
-    return true;
-  case OpKind::Relu:
-    r = a[0] < 0 ? 0 : a[0];
-    return true;
-  case OpKind::Softplus:
-    r = (a[0] > 0 ? a[0] : 0) + std::log1p(std::exp(-std::fabs(a[0])));
-    return true;
-  case OpKind::Abs:
-    r = std::fabs(a[0]);
-    return true;
-  case OpKind::Sign:
-    r = a[0] > 0 ? 1 : a[0] < 0 ? -1 : a[0];
-    return true;
-  case OpKind::StopGrad:
-    r = a[0];
-    return true;
-  case OpKind::Max:
-    r = a[0] >= a[1] ? a[0] : a[1];
-    return true;
-  case OpKind::FRem:
-    r = std::fmod(a[0], a[1]);
-    return true;
-  case OpKind::Clip:
-    r = std::fmin(std::fmax(a[0], a[1]), a[2]);
-    return true;
-  case OpKind::Min:
-    r = a[0] <= a[1] ? a[0] : a[1];
-    return true;
-  default:
-    return false;
   }
+  return ir::isMath(op.kind) && a.size() == ir::mathArity(op.kind) &&
+         ir::evalMath(op.kind, a.data(), r);
 }
 
 const char *symbol(OpKind k) {

@@ -1,8 +1,11 @@
 //===- Partials.cpp - the chain-rule table --------------------------------===//
 //
-// One case per op, the math in a comment, no `default:` so that a new op
-// without a rule is a compile warning (-Wswitch) here rather than a silent
-// zero derivative. Conventions at kinks follow PyTorch (LANGUAGE.md s. 6).
+// One case per op whose Rule column in ir/Ops.def is Partials, the math in
+// a comment. The switch has no `default:` and the build uses
+// -Werror=switch, so a new op without a rule does not compile (the ops of
+// other rule kinds are listed from the table). The same partials serve
+// reverse mode (times the result's adjoint) and forward mode (times the
+// operand's tangent). Conventions at kinks follow PyTorch (LANGUAGE.md s. 6).
 //
 //===----------------------------------------------------------------------===//
 #include "ad/Partials.h"
@@ -11,39 +14,7 @@ namespace bp::ad {
 
 using ir::OpKind;
 
-bool hasPartials(OpKind k) {
-  switch (k) {
-  case OpKind::FAdd:
-  case OpKind::FSub:
-  case OpKind::FMul:
-  case OpKind::FDiv:
-  case OpKind::FRem:
-  case OpKind::FNeg:
-  case OpKind::Pow:
-  case OpKind::Max:
-  case OpKind::Min:
-  case OpKind::Clip:
-  case OpKind::Exp:
-  case OpKind::Log:
-  case OpKind::Sqrt:
-  case OpKind::Sin:
-  case OpKind::Cos:
-  case OpKind::Tan:
-  case OpKind::Tanh:
-  case OpKind::Sigmoid:
-  case OpKind::Relu:
-  case OpKind::Softplus:
-  case OpKind::Abs:
-  case OpKind::Sign:
-  case OpKind::Lgamma:
-  case OpKind::Digamma:
-  case OpKind::StopGrad:
-  case OpKind::Select:
-    return true;
-  default:
-    return false;
-  }
-}
+bool hasPartials(OpKind k) { return ir::ruleKind(k) == ir::RuleKind::Partials; }
 
 bool partials(const ir::Op &op, const std::vector<bool> &want, ir::Builder &b,
               const PrimalFn &P, std::vector<ir::Value *> &out) {
@@ -217,6 +188,41 @@ bool partials(const ir::Op &op, const std::vector<bool> &want, ir::Builder &b,
   case OpKind::Sign:
   case OpKind::StopGrad:
     return true;
+  // d atan(a) = da / (1 + a^2)
+  case OpKind::Atan:
+    if (w(0))
+      out[0] = div(k(1), b.binary(OpKind::FAdd, k(1), mul(a(), a())));
+    return true;
+  // atan2(y, x): d = (x dy - y dx) / (x^2 + y^2)
+  case OpKind::Atan2: {
+    ir::Value *y = a(), *x = c();
+    ir::Value *r2 = b.binary(OpKind::FAdd, mul(x, x), mul(y, y));
+    if (w(0))
+      out[0] = div(x, r2);
+    if (w(1))
+      out[1] = b.unary(OpKind::FNeg, div(y, r2));
+    return true;
+  }
+  // d erf(a) = 2 / sqrt(pi) exp(-a^2) da
+  case OpKind::Erf:
+    if (w(0))
+      out[0] = mul(k(1.1283791670955126),
+                   b.unary(OpKind::Exp, b.unary(OpKind::FNeg, mul(a(), a()))));
+    return true;
+  // gelu(a) = 0.5 a (1 + t), t = tanh(c (a + 0.044715 a^3)), c = sqrt(2/pi):
+  // d = (0.5 (1 + t) + 0.5 a (1 - t^2) c (1 + 0.134145 a^2)) da
+  case OpKind::Gelu:
+    if (w(0)) {
+      ir::Value *x = a(), *x2 = mul(x, x);
+      ir::Value *u = b.binary(OpKind::FAdd, x, mul(k(0.044715), mul(x2, x)));
+      ir::Value *t = b.unary(OpKind::Tanh, mul(k(0.7978845608028654), u));
+      ir::Value *du = b.binary(OpKind::FAdd, k(1), mul(k(0.134145), x2));
+      ir::Value *dt = mul(sub(k(1), mul(t, t)), mul(k(0.7978845608028654), du));
+      out[0] =
+          b.binary(OpKind::FAdd, mul(k(0.5), b.binary(OpKind::FAdd, k(1), t)),
+                   mul(mul(k(0.5), x), dt));
+    }
+    return true;
   // d lgamma(a) = digamma(a) da
   case OpKind::Lgamma:
     if (w(0))
@@ -227,6 +233,9 @@ bool partials(const ir::Op &op, const std::vector<bool> &want, ir::Builder &b,
     if (w(0))
       out[0] = b.unary(OpKind::Trigamma, a());
     return true;
+  // No rule (tetragamma): a third derivative of lgamma is a located error.
+  case OpKind::Trigamma:
+    return false;
   // select(c, a, b): the gradient goes to the chosen operand
   case OpKind::Select: {
     ir::Value *cond = a();
@@ -236,9 +245,16 @@ bool partials(const ir::Op &op, const std::vector<bool> &want, ir::Builder &b,
       out[2] = b.select(cond, k(0), k(1));
     return true;
   }
-  default:
+  // Every op whose Rule column (ir/Ops.def) is not Partials: no case here.
+#define BP_NO_PARTIALS_Partials(Name)
+#define BP_NO_PARTIALS_Structural(Name) case OpKind::Name:
+#define BP_NO_PARTIALS_None(Name) case OpKind::Name:
+#define BP_NO_PARTIALS_Pass(Name) case OpKind::Name:
+#define OP(Name, Mnemonic, Pure, Rule) BP_NO_PARTIALS_##Rule(Name)
+#include "ir/Ops.def"
     return false;
   }
+  return false;
 }
 
 } // namespace bp::ad

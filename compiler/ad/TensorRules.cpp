@@ -30,23 +30,7 @@ using ir::OpKind;
 using ir::Value;
 
 bool isTensorRuleOp(OpKind k) {
-  switch (k) {
-  case OpKind::Broadcast:
-  case OpKind::SumTo:
-  case OpKind::ReduceSum:
-  case OpKind::ReduceMax:
-  case OpKind::MatMul:
-  case OpKind::Transpose:
-  case OpKind::Extract:
-  case OpKind::Insert:
-  case OpKind::Pack:
-  case OpKind::Slice:
-  case OpKind::Unslice:
-  case OpKind::Splice:
-    return true;
-  default:
-    return false;
-  }
+  return ir::ruleKind(k) == ir::RuleKind::Structural;
 }
 
 namespace {
@@ -193,7 +177,14 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
     }
     return;
   }
-  default:
+  // The ops whose Rule column (ir/Ops.def) is not Structural: no `default:`,
+  // so a new Structural op without this rule does not compile.
+#define BP_NOT_STRUCTURAL_Partials(Name) case OpKind::Name:
+#define BP_NOT_STRUCTURAL_Structural(Name)
+#define BP_NOT_STRUCTURAL_None(Name) case OpKind::Name:
+#define BP_NOT_STRUCTURAL_Pass(Name) case OpKind::Name:
+#define OP(Name, Mnemonic, Pure, Rule) BP_NOT_STRUCTURAL_##Rule(Name)
+#include "ir/Ops.def"
     return;
   }
 }
@@ -240,9 +231,18 @@ Value *tensorTangent(const ir::Op &op, const std::vector<Value *> &t,
     }
     return sum;
   }
-  default:
+  case OpKind::ReduceMax: // derivative zero (returned above)
+    // The ops whose Rule column (ir/Ops.def) is not Structural: no `default:`,
+    // so a new Structural op without this rule does not compile.
+#define BP_NOT_STRUCTURAL_Partials(Name) case OpKind::Name:
+#define BP_NOT_STRUCTURAL_Structural(Name)
+#define BP_NOT_STRUCTURAL_None(Name) case OpKind::Name:
+#define BP_NOT_STRUCTURAL_Pass(Name) case OpKind::Name:
+#define OP(Name, Mnemonic, Pure, Rule) BP_NOT_STRUCTURAL_##Rule(Name)
+#include "ir/Ops.def"
     return nullptr;
   }
+  return nullptr;
 }
 
 } // namespace bp::ad

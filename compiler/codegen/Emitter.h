@@ -89,6 +89,8 @@ private:
   std::array<Value *, 3> location(Loc loc);
   llvm::FunctionCallee runtime(const char *name, llvm::Type *ret,
                                std::vector<llvm::Type *> args);
+  llvm::Value *tableLowering(const ir::Op &op,
+                             const std::vector<llvm::Value *> &in);
   llvm::FunctionCallee libm(const char *name, unsigned nargs = 1);
   void runtimeError(const ir::Op &op, const std::string &msg);
   void check(const ir::Op &op, Value *failed, const std::string &msg);

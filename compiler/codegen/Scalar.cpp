@@ -15,6 +15,31 @@ namespace bp::codegen {
 
 using K = ir::OpKind;
 
+/// The MATH ops whose Lowering column (ir/Ops.def) is a call of Symbol;
+/// null for the ones lowered by a case of `scalar`.
+llvm::Value *Emitter::tableLowering(const ir::Op &op,
+                                    const std::vector<Value *> &in) {
+  switch (op.kind) {
+#define BP_LOWER_Inline(Symbol) break;
+#define BP_LOWER_Calls(Symbol) break;
+#define BP_LOWER_Libm(Symbol) return b.CreateCall(libm(#Symbol, in.size()), in);
+#define BP_LOWER_Runtime(Symbol)                                               \
+  return b.CreateCall(libm(#Symbol, in.size()), in);
+#define OP(Name, Mnemonic, Pure, Rule)                                         \
+  case K::Name:                                                                \
+    break;
+#define MATH(Name, Mnemonic, Arity, Builtin, Eval, Lowering, Symbol)           \
+  case K::Name:                                                                \
+    BP_LOWER_##Lowering(Symbol)
+#include "ir/Ops.def"
+#undef BP_LOWER_Inline
+#undef BP_LOWER_Calls
+#undef BP_LOWER_Libm
+#undef BP_LOWER_Runtime
+  }
+  return nullptr;
+}
+
 llvm::Value *Emitter::intrinsic(llvm::Intrinsic::ID id,
                                 std::vector<Value *> args) {
   std::vector<llvm::Type *> tys = {args[0]->getType()};
@@ -32,6 +57,8 @@ llvm::Value *Emitter::fmin(Value *a, Value *c) {
 }
 
 llvm::Value *Emitter::scalar(const ir::Op &op, const std::vector<Value *> &in) {
+  if (Value *v = tableLowering(op, in))
+    return v;
   auto k = [&](double d) { return llvm::ConstantFP::get(f64, d); };
   // Bool elements of tensors (masks) are stored as 0.0 / 1.0.
   auto asBool = [&](Value *v) {
@@ -74,10 +101,6 @@ llvm::Value *Emitter::scalar(const ir::Op &op, const std::vector<Value *> &in) {
     return b.CreateCall(libm("tanh"), {in[0]});
   case K::Lgamma:
     return b.CreateCall(libm("lgamma"), {in[0]});
-  case K::Digamma:
-    return b.CreateCall(libm("bp_digamma"), {in[0]});
-  case K::Trigamma:
-    return b.CreateCall(libm("bp_trigamma"), {in[0]});
   case K::Sigmoid: {
     Value *e = intrinsic(llvm::Intrinsic::exp, {b.CreateFNeg(in[0])});
     return b.CreateFDiv(k(1), b.CreateFAdd(k(1), e));

@@ -61,27 +61,6 @@ const char *const commandNames[] = {":load",    ":type", ":ir",
                                     ":adjoint", ":llvm", ":time",
                                     ":explain", ":help", ":quit"};
 
-const char *const builtinNames[] = {"exp",         "log",
-                                    "sqrt",        "sin",
-                                    "cos",         "tan",
-                                    "tanh",        "sigmoid",
-                                    "relu",        "softplus",
-                                    "abs",         "sign",
-                                    "lgamma",      "max",
-                                    "min",         "pow",
-                                    "sum",         "mean",
-                                    "logsumexp",   "norm",
-                                    "dot",         "softmax",
-                                    "log_softmax", "len",
-                                    "transpose",   "outer",
-                                    "zeros",       "ones",
-                                    "argmax",      "read_csv",
-                                    "float",       "int",
-                                    "clip",        "stop_gradient",
-                                    "print",       "assert",
-                                    "grad",        "value_and_grad",
-                                    "jvp"};
-
 const char *helpText =
     R"(Enter items (fn, const, param, fn d = grad(...), train) and statements as in
 a .bp file; a bare expression prints its value and type. Redefining a name
@@ -1053,7 +1032,7 @@ ReplSession::completions(const std::string &prefix) const {
     for (const char *c : commandNames)
       all.insert(c);
   } else {
-    for (const char *b : builtinNames)
+    for (const std::string &b : sema::builtinNames())
       all.insert(b);
     for (const ItemText &it : impl->items)
       if (it.name != "train")

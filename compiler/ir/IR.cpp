@@ -9,7 +9,7 @@ namespace bp::ir {
 
 const char *mnemonic(OpKind k) {
   switch (k) {
-#define OP(Name, Mnemonic, Pure)                                               \
+#define OP(Name, Mnemonic, Pure, Rule)                                         \
   case OpKind::Name:                                                           \
     return Mnemonic;
 #include "ir/Ops.def"
@@ -19,7 +19,7 @@ const char *mnemonic(OpKind k) {
 
 bool isPure(OpKind k) {
   switch (k) {
-#define OP(Name, Mnemonic, Pure)                                               \
+#define OP(Name, Mnemonic, Pure, Rule)                                         \
   case OpKind::Name:                                                           \
     return Pure;
 #include "ir/Ops.def"
@@ -40,33 +40,9 @@ const char *spelling(DerivKind k) {
 }
 
 bool isElementwise(OpKind k) {
+  if (isMath(k))
+    return true;
   switch (k) {
-  case OpKind::FAdd:
-  case OpKind::FSub:
-  case OpKind::FMul:
-  case OpKind::FDiv:
-  case OpKind::FRem:
-  case OpKind::FNeg:
-  case OpKind::Pow:
-  case OpKind::Max:
-  case OpKind::Min:
-  case OpKind::Clip:
-  case OpKind::Exp:
-  case OpKind::Log:
-  case OpKind::Sqrt:
-  case OpKind::Sin:
-  case OpKind::Cos:
-  case OpKind::Tan:
-  case OpKind::Tanh:
-  case OpKind::Sigmoid:
-  case OpKind::Relu:
-  case OpKind::Softplus:
-  case OpKind::Abs:
-  case OpKind::Sign:
-  case OpKind::Lgamma:
-  case OpKind::Digamma:
-  case OpKind::Trigamma:
-  case OpKind::StopGrad:
   case OpKind::IAdd:
   case OpKind::ISub:
   case OpKind::IMul:
@@ -83,6 +59,31 @@ bool isElementwise(OpKind k) {
     return false;
   }
 }
+
+RuleKind ruleKind(OpKind k) {
+  switch (k) {
+#define OP(Name, Mnemonic, Pure, Rule)                                         \
+  case OpKind::Name:                                                           \
+    return RuleKind::Rule;
+#include "ir/Ops.def"
+  }
+  return RuleKind::None;
+}
+
+unsigned mathArity(OpKind k) {
+  switch (k) {
+#define OP(Name, Mnemonic, Pure, Rule)                                         \
+  case OpKind::Name:                                                           \
+    return 0;
+#define MATH(Name, Mnemonic, Arity, Builtin, Eval, Lowering, Symbol)           \
+  case OpKind::Name:                                                           \
+    return Arity;
+#include "ir/Ops.def"
+  }
+  return 0;
+}
+
+bool isMath(OpKind k) { return mathArity(k) != 0; }
 
 const char *spelling(CmpPred p) {
   switch (p) {

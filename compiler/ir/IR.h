@@ -24,15 +24,23 @@
 namespace bp::ir {
 
 enum class OpKind {
-#define OP(Name, Mnemonic, Pure) Name,
+#define OP(Name, Mnemonic, Pure, Rule) Name,
 #include "ir/Ops.def"
 };
+
+/// Where an op's derivative comes from (the Rule column of ir/Ops.def).
+enum class RuleKind { Partials, Structural, None, Pass };
 
 const char *mnemonic(OpKind k);
 bool isPure(OpKind k);
 /// Computed element by element (on scalars, or on tensors of the result's
 /// shape): the ops codegen emits as one loop and transforms/Fusion fuses.
 bool isElementwise(OpKind k);
+RuleKind ruleKind(OpKind k);
+/// A MATH op of ir/Ops.def: elementwise f64 math.
+bool isMath(OpKind k);
+/// Its operand count (0 for an op that is not MATH).
+unsigned mathArity(OpKind k);
 
 /// Predicates of fcmp/icmp, stored in Op::ival.
 enum class CmpPred { Eq, Ne, Lt, Le, Gt, Ge };

@@ -1,6 +1,8 @@
 //===- Simplify.cpp - constant folding, CSE and DCE -----------------------===//
 #include "ir/Simplify.h"
 
+#include "ir/Eval.h"
+
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -165,18 +167,25 @@ private:
     auto mkB = [&](bool x) {
       return constant(OpKind::ConstB, 0, x, blk, out, op);
     };
+    // f64 math over constants (ir/Eval.h). IEEE + - * / and negation fold
+    // always (exactly specified); a function (log, pow, ...) that turns
+    // finite operands into inf or nan stays for --check-numerics to report.
+    if (allConst() && isMath(op.kind) && op.result()->type->isF64() &&
+        op.kind != OpKind::StopGrad) {
+      double x[3], r;
+      bool finiteIn = true;
+      for (size_t i = 0; i < a.size() && i < 3; ++i) {
+        x[i] = cf(a[i]);
+        finiteIn &= std::isfinite(x[i]);
+      }
+      bool ieee = op.kind == OpKind::FAdd || op.kind == OpKind::FSub ||
+                  op.kind == OpKind::FMul || op.kind == OpKind::FDiv ||
+                  op.kind == OpKind::FNeg;
+      if (evalMath(op.kind, x, r) && (ieee || std::isfinite(r) || !finiteIn))
+        return mkF(r);
+    }
     if (allConst()) {
       switch (op.kind) {
-      case OpKind::FAdd:
-        return mkF(cf(a[0]) + cf(a[1]));
-      case OpKind::FSub:
-        return mkF(cf(a[0]) - cf(a[1]));
-      case OpKind::FMul:
-        return mkF(cf(a[0]) * cf(a[1]));
-      case OpKind::FDiv:
-        return mkF(cf(a[0]) / cf(a[1]));
-      case OpKind::FNeg:
-        return mkF(-cf(a[0]));
       case OpKind::IAdd:
         return mkI((int64_t)((uint64_t)ci(a[0]) + (uint64_t)ci(a[1])));
       case OpKind::ISub:
@@ -191,27 +200,10 @@ private:
         return mkB(!ci(a[0]));
       case OpKind::BEq:
         return mkB(ci(a[0]) == ci(a[1]));
+      case OpKind::FCmp:
+        return mkB(compare(op.pred(), cf(a[0]), cf(a[1])));
       case OpKind::ICmp:
-      case OpKind::FCmp: {
-        bool isF = op.kind == OpKind::FCmp;
-        double x = isF ? cf(a[0]) : 0, y = isF ? cf(a[1]) : 0;
-        int64_t i = isF ? 0 : ci(a[0]), j = isF ? 0 : ci(a[1]);
-        switch (op.pred()) {
-        case CmpPred::Eq:
-          return mkB(isF ? x == y : i == j);
-        case CmpPred::Ne:
-          return mkB(isF ? x != y : i != j);
-        case CmpPred::Lt:
-          return mkB(isF ? x < y : i < j);
-        case CmpPred::Le:
-          return mkB(isF ? x <= y : i <= j);
-        case CmpPred::Gt:
-          return mkB(isF ? x > y : i > j);
-        case CmpPred::Ge:
-          return mkB(isF ? x >= y : i >= j);
-        }
-        break;
-      }
+        return mkB(compare(op.pred(), ci(a[0]), ci(a[1])));
       default:
         break;
       }

@@ -369,39 +369,12 @@ private:
     case OpKind::ConstB:
       nOps(op, 0);
       return true;
-    case OpKind::FAdd:
-    case OpKind::FSub:
-    case OpKind::FMul:
-    case OpKind::FDiv:
-    case OpKind::FRem:
-    case OpKind::Pow:
-    case OpKind::Max:
-    case OpKind::Min:
-      if (nOps(op, 2))
-        allOf(op, T.f64());
-      return true;
-    case OpKind::Clip:
-      if (nOps(op, 3))
-        allOf(op, T.f64());
-      return true;
-    case OpKind::FNeg:
-    case OpKind::Exp:
-    case OpKind::Log:
-    case OpKind::Sqrt:
-    case OpKind::Sin:
-    case OpKind::Cos:
-    case OpKind::Tan:
-    case OpKind::Tanh:
-    case OpKind::Sigmoid:
-    case OpKind::Relu:
-    case OpKind::Softplus:
-    case OpKind::Abs:
-    case OpKind::Sign:
-    case OpKind::Lgamma:
-    case OpKind::Digamma:
-    case OpKind::Trigamma:
-    case OpKind::StopGrad:
-      if (nOps(op, 1))
+    // Elementwise f64 math: the MATH lines of ir/Ops.def.
+#define OP(Name, Mnemonic, Pure, Rule)
+#define MATH(Name, Mnemonic, Arity, Builtin, Eval, Lowering, Symbol)           \
+  case OpKind::Name:
+#include "ir/Ops.def"
+      if (nOps(op, mathArity(op.kind)))
         allOf(op, T.f64());
       return true;
     case OpKind::IAdd:

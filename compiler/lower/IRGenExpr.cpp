@@ -263,27 +263,22 @@ ir::Value *IRGen::lowerCall(const CallExpr &c) {
   if (std::string callee = userCallee(c); !callee.empty())
     return lowerUserCall(c, callee)[0];
   const std::string &n = static_cast<const NameExpr &>(*c.callee).name;
-  static const std::map<std::string, OpKind> unary = {
-      {"exp", OpKind::Exp},
-      {"log", OpKind::Log},
-      {"sqrt", OpKind::Sqrt},
-      {"sin", OpKind::Sin},
-      {"cos", OpKind::Cos},
-      {"tan", OpKind::Tan},
-      {"tanh", OpKind::Tanh},
-      {"sigmoid", OpKind::Sigmoid},
-      {"relu", OpKind::Relu},
-      {"softplus", OpKind::Softplus},
-      {"sign", OpKind::Sign},
-      {"lgamma", OpKind::Lgamma},
-      {"stop_gradient", OpKind::StopGrad}};
+  // The elementwise builtins: MATH lines of ir/Ops.def with Builtin Fn.
+#define BP_IRGEN_Fn(Name, Mnemonic) {Mnemonic, OpKind::Name},
+#define BP_IRGEN_Op(Name, Mnemonic)
+#define OP(Name, Mnemonic, Pure, Rule)
+#define MATH(Name, Mnemonic, Arity, Builtin, Eval, Lowering, Symbol)           \
+  BP_IRGEN_##Builtin(Name, Mnemonic)
+  static const std::map<std::string, OpKind> elementwise = {
+#include "ir/Ops.def"
+  };
+#undef BP_IRGEN_Fn
+#undef BP_IRGEN_Op
   std::vector<ir::Value *> args;
   for (auto &a : c.args)
     args.push_back(lowerExpr(*a));
   b.loc = c.loc;
   auto f = [&](size_t i) { return coerce(args[i], T.f64()); };
-  if (auto it = unary.find(n); it != unary.end())
-    return b.unary(it->second, f(0));
   if (n == "abs") {
     if (!args[0]->type->isInt())
       return b.unary(OpKind::Abs, f(0));
@@ -302,15 +297,12 @@ ir::Value *IRGen::lowerCall(const CallExpr &c) {
                     toShape(args[0], typeOf(c)), toShape(args[1], typeOf(c)));
   }
   const Type *rt = typeOf(c);
-  if (n == "pow")
-    return b.binary(OpKind::Pow, toShape(args[0], rt), toShape(args[1], rt));
-  if (n == "clip")
-    return b
-        .create(
-            OpKind::Clip,
-            {toShape(args[0], rt), toShape(args[1], rt), toShape(args[2], rt)},
-            {rt})
-        ->result();
+  if (auto it = elementwise.find(n); it != elementwise.end()) {
+    std::vector<ir::Value *> ops;
+    for (ir::Value *a : args)
+      ops.push_back(toShape(a, rt));
+    return b.create(it->second, ops, {rt})->result();
+  }
   if (n == "float")
     return f(0);
   if (n == "int")

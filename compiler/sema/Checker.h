@@ -21,24 +21,23 @@ namespace bp::sema::detail {
 
 enum class Builtin {
   None,
-  Unary,    // f64 -> f64
-  IntPoly1, // abs: int -> int, f64 -> f64
-  IntPoly2, // max, min
-  Binary,   // pow
-  Clip,     // clip(x, lo, hi)
-  StopGrad, // stop_gradient(x)
-  Float,    // float(i)
-  Int,      // int(x)
-  Print,    // print(...)
-  Assert,   // assert(c, "msg")
-  Derive,   // grad, value_and_grad, jvp
-  Tensor,   // sum, mean, softmax, len, read_csv, ... (section 6)
-  Init,     // param initialisers
+  Elementwise, // a MATH op of ir/Ops.def spelled as a function: exp, pow...
+  IntPoly1,    // abs: int -> int, f64 -> f64
+  IntPoly2,    // max, min
+  Float,       // float(i)
+  Int,         // int(x)
+  Print,       // print(...)
+  Assert,      // assert(c, "msg")
+  Derive,      // grad, value_and_grad, jvp
+  Tensor,      // sum, mean, softmax, len, read_csv, ... (section 6)
+  Init,        // param initialisers
 };
 
 /// The kind of builtin `n`; with `names`, lists every builtin instead.
 Builtin builtinKind(const std::string &n,
                     std::vector<std::string> *names = nullptr);
+/// The operand count of the Elementwise builtin `n` (ir/Ops.def).
+unsigned elementwiseArity(const std::string &n);
 
 struct Local {
   const Type *type;

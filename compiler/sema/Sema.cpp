@@ -11,6 +11,8 @@
 #include "sema/Checker.h"
 #include "sema/Shapes.h"
 
+#include "ir/Eval.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -36,30 +38,62 @@ const FnSig *Program::signature(const std::string &name) const {
 
 namespace detail {
 
-Builtin builtinKind(const std::string &n, std::vector<std::string> *names) {
-  static const std::map<std::string, Builtin> table = {
-      {"exp", Builtin::Unary},       {"log", Builtin::Unary},
-      {"sqrt", Builtin::Unary},      {"sin", Builtin::Unary},
-      {"cos", Builtin::Unary},       {"tan", Builtin::Unary},
-      {"tanh", Builtin::Unary},      {"sigmoid", Builtin::Unary},
-      {"relu", Builtin::Unary},      {"softplus", Builtin::Unary},
-      {"sign", Builtin::Unary},      {"lgamma", Builtin::Unary},
-      {"abs", Builtin::IntPoly1},    {"max", Builtin::IntPoly2},
-      {"min", Builtin::IntPoly2},    {"pow", Builtin::Binary},
-      {"clip", Builtin::Clip},       {"stop_gradient", Builtin::StopGrad},
-      {"float", Builtin::Float},     {"int", Builtin::Int},
-      {"print", Builtin::Print},     {"assert", Builtin::Assert},
-      {"grad", Builtin::Derive},     {"value_and_grad", Builtin::Derive},
-      {"jvp", Builtin::Derive},      {"sum", Builtin::Tensor},
-      {"mean", Builtin::Tensor},     {"logsumexp", Builtin::Tensor},
-      {"norm", Builtin::Tensor},     {"dot", Builtin::Tensor},
-      {"softmax", Builtin::Tensor},  {"log_softmax", Builtin::Tensor},
-      {"len", Builtin::Tensor},      {"transpose", Builtin::Tensor},
-      {"outer", Builtin::Tensor},    {"zeros", Builtin::Init},
-      {"ones", Builtin::Init},       {"argmax", Builtin::Tensor},
-      {"read_csv", Builtin::Tensor}, {"randn", Builtin::Init},
-      {"uniform", Builtin::Init},    {"glorot", Builtin::Init},
+/// Elementwise builtins, from the MATH lines of ir/Ops.def whose Builtin
+/// column is Fn: name -> operand count.
+static const std::map<std::string, unsigned> &elementwiseBuiltins() {
+#define BP_SEMA_Fn(Mnemonic, Arity) {Mnemonic, Arity},
+#define BP_SEMA_Op(Mnemonic, Arity)
+#define OP(Name, Mnemonic, Pure, Rule)
+#define MATH(Name, Mnemonic, Arity, Builtin, Eval, Lowering, Symbol)           \
+  BP_SEMA_##Builtin(Mnemonic, Arity)
+  static const std::map<std::string, unsigned> table = {
+#include "ir/Ops.def"
   };
+#undef BP_SEMA_Fn
+#undef BP_SEMA_Op
+  return table;
+}
+
+unsigned elementwiseArity(const std::string &n) {
+  auto it = elementwiseBuiltins().find(n);
+  return it == elementwiseBuiltins().end() ? 0 : it->second;
+}
+
+Builtin builtinKind(const std::string &n, std::vector<std::string> *names) {
+  static const std::map<std::string, Builtin> table = [] {
+    std::map<std::string, Builtin> t = {
+        {"abs", Builtin::IntPoly1},
+        {"max", Builtin::IntPoly2},
+        {"min", Builtin::IntPoly2},
+        {"float", Builtin::Float},
+        {"int", Builtin::Int},
+        {"print", Builtin::Print},
+        {"assert", Builtin::Assert},
+        {"grad", Builtin::Derive},
+        {"value_and_grad", Builtin::Derive},
+        {"jvp", Builtin::Derive},
+        {"sum", Builtin::Tensor},
+        {"mean", Builtin::Tensor},
+        {"logsumexp", Builtin::Tensor},
+        {"norm", Builtin::Tensor},
+        {"dot", Builtin::Tensor},
+        {"softmax", Builtin::Tensor},
+        {"log_softmax", Builtin::Tensor},
+        {"len", Builtin::Tensor},
+        {"transpose", Builtin::Tensor},
+        {"outer", Builtin::Tensor},
+        {"argmax", Builtin::Tensor},
+        {"read_csv", Builtin::Tensor},
+        {"zeros", Builtin::Init},
+        {"ones", Builtin::Init},
+        {"randn", Builtin::Init},
+        {"uniform", Builtin::Init},
+        {"glorot", Builtin::Init},
+    };
+    for (auto &[name, arity] : elementwiseBuiltins())
+      t.emplace(name, Builtin::Elementwise);
+    return t;
+  }();
   if (names) {
     for (auto &[name, _] : table)
       names->push_back(name);
@@ -409,7 +443,8 @@ std::optional<ConstValue> Checker::constExpr(ast::Expr &e) {
     bool ints = l->isInt && r->isInt;
     if (b->op == BinaryOp::Pow) {
       v.isInt = false;
-      v.f = std::pow(l->asDouble(), r->asDouble());
+      double xy[2] = {l->asDouble(), r->asDouble()};
+      ir::evalMath(ir::OpKind::Pow, xy, v.f);
       if (ints && r->i >= 0 && std::fabs(v.f) < 9.2e18) {
         // An int power of ints stays an int when exact (`const N = 2^10`):
         // by squaring (|base| <= 1 may have a huge exponent).
@@ -465,27 +500,31 @@ std::optional<ConstValue> Checker::constExpr(ast::Expr &e) {
         break;
       }
     } else {
+      // f64 arithmetic: the IR's scalar semantics (ir/Eval.h).
       v.isInt = false;
-      double x = l->asDouble(), y = r->asDouble();
+      double xy[2] = {l->asDouble(), r->asDouble()};
+      std::optional<ir::OpKind> k;
       switch (b->op) {
       case BinaryOp::Add:
-        v.f = x + y;
-        return v;
+        k = ir::OpKind::FAdd;
+        break;
       case BinaryOp::Sub:
-        v.f = x - y;
-        return v;
+        k = ir::OpKind::FSub;
+        break;
       case BinaryOp::Mul:
-        v.f = x * y;
-        return v;
+        k = ir::OpKind::FMul;
+        break;
       case BinaryOp::Div:
-        v.f = x / y;
-        return v;
+        k = ir::OpKind::FDiv;
+        break;
       case BinaryOp::Mod:
-        v.f = std::fmod(x, y);
-        return v;
+        k = ir::OpKind::FRem;
+        break;
       default:
         break;
       }
+      if (k && ir::evalMath(*k, xy, v.f))
+        return v;
     }
     error(b->opLoc, std::string("'") + spelling(b->op) +
                         "' is not allowed in a const expression");
@@ -691,6 +730,12 @@ void Checker::declareFn(ast::FnItem &f) {
 
 bool isBuiltin(const std::string &name) {
   return detail::builtinKind(name) != detail::Builtin::None;
+}
+
+std::vector<std::string> builtinNames() {
+  std::vector<std::string> names;
+  detail::builtinKind("", &names);
+  return names;
 }
 
 bool check(ast::Module &module, TypeContext &types, DiagEngine &diags,

@@ -95,5 +95,7 @@ bool check(ast::Module &module, TypeContext &types, DiagEngine &diags,
 
 /// True for names reserved by the language (builtins).
 bool isBuiltin(const std::string &name);
+/// Every builtin's name, sorted (the REPL's completion list).
+std::vector<std::string> builtinNames();
 
 } // namespace bp::sema

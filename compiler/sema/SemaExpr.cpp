@@ -618,11 +618,6 @@ const Type *Checker::builtinCall(ast::CallExpr &c, const std::string &n) {
     return t;
   };
   switch (k) {
-  case Builtin::Unary:
-  case Builtin::StopGrad:
-    if (!arity(1) || !ok || !arith(0))
-      return nullptr;
-    return args[0]->isTensor() ? args[0] : T.f64();
   case Builtin::IntPoly1:
     if (!arity(1) || !ok || !arith(0))
       return nullptr;
@@ -631,9 +626,8 @@ const Type *Checker::builtinCall(ast::CallExpr &c, const std::string &n) {
     if (!arity(2) || !ok || !arith(0) || !arith(1))
       return nullptr;
     return broadcastAll();
-  case Builtin::Binary:
-  case Builtin::Clip: {
-    if (!arity(k == Builtin::Clip ? 3 : 2) || !ok)
+  case Builtin::Elementwise: {
+    if (!arity(elementwiseArity(n)) || !ok)
       return nullptr;
     for (size_t i = 0; i < args.size(); ++i)
       if (!arith(i))

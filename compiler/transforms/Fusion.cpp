@@ -12,28 +12,28 @@ namespace bp::transforms {
 
 using ir::OpKind;
 
-/// Elementwise ops whose code calls libm or libmvec (a loop of them is
-/// vectorised only through a vector math library, and not when fused with
-/// arithmetic at small sizes: see fuseChains).
+/// Whether one element of `k` calls libm or libmvec (the Lowering column of
+/// ir/Ops.def): a loop of them is vectorised only through a vector math
+/// library, and not when fused with arithmetic at small sizes (fuseChains).
 static bool callsLibm(OpKind k) {
   switch (k) {
-  case OpKind::Exp:
-  case OpKind::Log:
-  case OpKind::Sin:
-  case OpKind::Cos:
-  case OpKind::Tan:
-  case OpKind::Tanh:
-  case OpKind::Sigmoid:
-  case OpKind::Softplus:
-  case OpKind::Pow:
-  case OpKind::FRem:
-  case OpKind::Lgamma:
-  case OpKind::Digamma:
-  case OpKind::Trigamma:
-    return true;
-  default:
+#define BP_CALLS_Inline false
+#define BP_CALLS_Calls true
+#define BP_CALLS_Libm true
+#define BP_CALLS_Runtime true
+#define OP(Name, Mnemonic, Pure, Rule)                                         \
+  case OpKind::Name:                                                           \
     return false;
+#define MATH(Name, Mnemonic, Arity, Builtin, Eval, Lowering, Symbol)           \
+  case OpKind::Name:                                                           \
+    return BP_CALLS_##Lowering;
+#include "ir/Ops.def"
+#undef BP_CALLS_Inline
+#undef BP_CALLS_Calls
+#undef BP_CALLS_Libm
+#undef BP_CALLS_Runtime
   }
+  return false;
 }
 
 /// A broadcast whose every user is an elementwise tensor op in its own block
