@@ -13,7 +13,9 @@ namespace bp::ad {
 ///         transform of the base. Non-differentiable code (e.g. a base that
 ///         assigns a param) is reported as a located error; returns false
 ///         then.
-/// Preserves: every existing function.
+/// Preserves: every existing function (it only appends: the derived
+///         function and the `.rev`/`.fwd` functions it calls; simplifying
+///         is the pipeline's `simplify` pass, not done here).
 bool buildDerived(ir::Module &m, const ir::DerivedInfo &info,
                   DiagEngine &diags);
 
