@@ -168,8 +168,12 @@ PRELUDE = {
     "_sigmoid": _sigmoid, "_relu": _relu, "_softplus": _softplus,
     "_abs": _abs, "_sign": _sign, "_lgamma": math.lgamma, "_max": _max,
     "_min": _min, "_pow": _pow, "_clip": _clip, "_int": _int,
-    "_idiv": _idiv, "_imod": _imod, "float": float,
+    "_idiv": _idiv, "_imod": _imod, "float": float, "_atan2": math.atan2,
 }
+# The smooth elementwise builtins of the op table (compiler/ir/Ops.def).
+SMOOTH = common.smooth_unary()
+for _name in SMOOTH:
+    PRELUDE.setdefault("_" + _name, common.SMOOTH_REFERENCES[_name])
 
 
 def evaluate(fn, args, frozen=None):
@@ -300,7 +304,11 @@ class Gen:
             a = self.fexpr(sc, d1)
             return "(-%s)" % a[0], "(-%s)" % a[1]
         if k == "smooth":
-            fn = r.choice(["sin", "cos", "tanh", "sigmoid", "softplus"])
+            if r.random() < 0.1:  # atan2(y, x) with x > 0: no branch cut
+                a, b = self.fexpr(sc, d1), self.pos(sc, d1)
+                return ("atan2(%s, %s)" % (a[0], b[0]),
+                        "_atan2(%s, %s)" % (a[1], b[1]))
+            fn = r.choice(SMOOTH)
             a = self.fexpr(sc, d1)
             return "%s(%s)" % (fn, a[0]), "_%s(%s)" % (fn, a[1])
         if k == "exp":

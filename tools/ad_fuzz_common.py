@@ -20,8 +20,67 @@ import math
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
+
+
+
+# --- The op table ---------------------------------------------------------
+# The fuzzers draw their elementwise functions from compiler/ir/Ops.def (the
+# MATH lines whose Builtin column is Fn), so an op added there is fuzzed as
+# soon as this file has a Python reference for it (an independent oracle);
+# one without is named on stderr, not silently skipped.
+
+OPS_DEF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                       "compiler", "ir", "Ops.def")
+
+
+def table_builtins(path=OPS_DEF):
+    """{name: arity} of the elementwise builtins of the op table."""
+    text = open(path).read()
+    return {m.group(1): int(m.group(2)) for m in re.finditer(
+        r'^MATH\(\w+, "(\w+)", (\d), Fn,', text, re.M)}
+
+
+def _sigmoid_ref(a):
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)
+    return e / (1.0 + e)
+
+
+def _softplus_ref(a):
+    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+
+
+def _gelu_ref(a):  # PyTorch's approximate="tanh"
+    return 0.5 * a * (1.0 + math.tanh(math.sqrt(2.0 / math.pi) *
+                                      (a + 0.044715 * a * a * a)))
+
+
+# Smooth on every real number: the fuzzers' "smooth" choice.
+SMOOTH_REFERENCES = {
+    "sin": math.sin, "cos": math.cos, "tanh": math.tanh,
+    "sigmoid": _sigmoid_ref, "softplus": _softplus_ref, "atan": math.atan,
+    "erf": math.erf, "gelu": _gelu_ref,
+}
+# Fuzzed by constructs of their own (restricted domains, kinks, arity 2+;
+# atan2 by ad_fuzz.py's "smooth" construct, scalars only).
+FUZZED_ELSEWHERE = {"exp", "log", "sqrt", "tan", "lgamma", "pow", "relu",
+                    "sign", "clip", "stop_gradient", "atan2"}
+
+
+def smooth_unary(path=OPS_DEF):
+    """The table's one-operand builtins with a smooth reference, in table
+    order; warns once about table builtins no fuzzer construct covers."""
+    table = table_builtins(path)
+    missing = sorted(n for n in table
+                     if n not in SMOOTH_REFERENCES and n not in FUZZED_ELSEWHERE)
+    if missing:
+        sys.stderr.write("ad_fuzz: no Python reference, not fuzzed: %s\n"
+                         % ", ".join(missing))
+    return [n for n, a in table.items() if a == 1 and n in SMOOTH_REFERENCES]
 
 
 def fmt(x):

@@ -455,6 +455,10 @@ PRELUDE = {
     "_get": _get, "_set": _set, "_sset": _sset, "float": float, "_c": _c,
     "_depth": _depth,
 }
+# The smooth elementwise builtins of the op table (compiler/ir/Ops.def).
+SMOOTH = common.smooth_unary()
+for _name in SMOOTH:
+    PRELUDE.setdefault("_" + _name, common.SMOOTH_REFERENCES[_name])
 
 
 def evaluate(fn, args):
@@ -803,7 +807,7 @@ class Gen:
             a = self.expr(sc, S, d1)
             return "(-%s)" % a[0], "_b(_MUL, -1.0, %s)" % a[1]
         if k == "smooth":
-            fn = r.choice(["sin", "cos", "tanh", "sigmoid", "softplus"])
+            fn = r.choice(SMOOTH)
             a = self.expr(sc, S, d1)
             return "%s(%s)" % (fn, a[0]), "_u(_%s, %s)" % (fn, a[1])
         if k == "expf":
