@@ -25,6 +25,12 @@ corpus=build-fuzz/corpus
 [ "$target" = bp_fuzz_run ] && corpus=build-fuzz/corpus-run
 mkdir -p "$corpus" build-fuzz/crashes
 find test examples -name '*.bp' -size -64k -exec cp {} "$corpus"/ \; 2>/dev/null || true
-build-fuzz/fuzz/"$target" "$corpus" -dict=fuzz/bp.dict \
+# The dictionary: fuzz/bp.dict's tokens plus "NAME(" for every elementwise
+# builtin of the op table (compiler/ir/Ops.def), so a new op is fuzzed.
+{ cat fuzz/bp.dict
+  python3 -c 'import sys; sys.path.insert(0, "tools"); import ad_fuzz_common as c
+for n in c.table_builtins(): print("\"%s(\"" % n)'
+} > build-fuzz/bp.dict
+build-fuzz/fuzz/"$target" "$corpus" -dict=build-fuzz/bp.dict \
   -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 \
   -artifact_prefix=build-fuzz/crashes/ -print_final_stats=1
