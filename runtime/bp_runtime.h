@@ -22,8 +22,11 @@ void bp_print_bool(int32_t v);
 void bp_print_tensor(const double *data, int64_t rank, const int64_t *shape);
 
 /* Derivatives of lgamma: the digamma and trigamma functions. */
+/* Elementwise ops that codegen lowers to runtime calls (runtime/ops.cpp
+ * expands them from compiler/ir/Ops.def, Lowering column `Runtime`). */
 double bp_digamma(double x);
 double bp_trigamma(double x);
+double bp_gelu(double x);
 
 /* Runtime errors: `FILE:LINE:COL: runtime error: MESSAGE` on stderr after
  * flushing stdout; then the runtime forgets the calls the error abandons
