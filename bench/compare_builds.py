@@ -11,13 +11,17 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 
 
 def run(binary, min_time):
-    out = subprocess.run([binary, "--benchmark_format=json",
-                          "--benchmark_min_time=%ss" % min_time],
-                         capture_output=True, text=True, check=True).stdout
-    return {b["name"]: b["real_time"] for b in json.loads(out)["benchmarks"]
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        subprocess.run([binary, "--benchmark_out=" + f.name,
+                        "--benchmark_out_format=json",
+                        "--benchmark_min_time=%ss" % min_time],
+                       capture_output=True, text=True, check=True)
+        data = json.load(open(f.name))
+    return {b["name"]: b["real_time"] for b in data["benchmarks"]
             if b.get("run_type", "iteration") == "iteration"}
 
 
