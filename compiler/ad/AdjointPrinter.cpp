@@ -17,6 +17,7 @@
 #include "ad/AdjointPrinter.h"
 #include "support/Format.h"
 
+#include <cassert>
 #include <functional>
 #include <map>
 #include <ostream>
@@ -267,6 +268,8 @@ private:
       this->op(*op, d);
   }
 
+  /// One op as BP statements at depth `d`, by family: control flow and
+  /// calls print blocks or calls, effects one statement, pure ops a `let`.
   void op(const ir::Op &op, int d) {
     if (op.adjoint && !inReverse && d == 1) {
       inReverse = true;
@@ -278,117 +281,20 @@ private:
     case OpKind::ConstI:
     case OpKind::ConstB:
       return; // printed inline
-    case OpKind::Return: {
-      indent(d);
-      os << "return";
-      if (op.operands.size() == 1)
-        os << ' ' << use(op.operands[0]);
-      else if (!op.operands.empty()) {
-        os << " (";
-        for (size_t i = 0; i < op.operands.size(); ++i)
-          os << (i ? ", " : "") << use(op.operands[i]);
-        os << ')';
-      }
-      os << '\n';
-      return;
-    }
-    case OpKind::Call: {
-      indent(d);
-      std::string call = identifier(op.str) + "(";
-      for (size_t i = 0; i < op.operands.size(); ++i)
-        call += (i ? ", " : "") + use(op.operands[i]);
-      call += ')';
-      if (op.results.empty())
-        os << call << '\n';
-      else if (op.results.size() == 1)
-        os << "let " << name(op.result()) << " = " << call << '\n';
-      else {
-        os << "let (";
-        for (size_t i = 0; i < op.results.size(); ++i)
-          os << (i ? ", " : "") << name(op.result(i));
-        os << ") = " << call << '\n';
-      }
-      return;
-    }
-    case OpKind::If: {
-      declareResults(op, d);
-      indent(d);
-      os << "if " << use(op.operands[0]) << " {\n";
-      regionBody(*op.region(0), op, d + 1);
-      indent(d);
-      os << "} else {\n";
-      regionBody(*op.region(1), op, d + 1);
-      indent(d);
-      os << "}\n";
-      return;
-    }
-    case OpKind::For: {
-      const ir::Block &body = *op.region(0);
-      // Carried values live in vars named after the loop's results.
-      for (size_t i = 0; i < op.results.size(); ++i) {
-        names[body.args[i + 1].get()] = name(op.result(i));
-        indent(d);
-        os << "var " << name(op.result(i)) << " = " << use(op.operands[i + 2])
-           << '\n';
-      }
-      indent(d);
-      os << "for " << name(body.args[0].get()) << " in " << use(op.operands[0])
-         << ".." << use(op.operands[1]) << " {\n";
-      regionBody(body, op, d + 1);
-      indent(d);
-      os << "}\n";
-      return;
-    }
-    case OpKind::While: {
-      const ir::Block &cond = *op.region(0), &body = *op.region(1);
-      for (size_t i = 0; i < op.results.size(); ++i) {
-        names[cond.args[i].get()] = name(op.result(i));
-        names[body.args[i].get()] = name(op.result(i));
-        indent(d);
-        os << "var " << name(op.result(i)) << " = " << use(op.operands[i])
-           << '\n';
-      }
-      indent(d);
-      os << "while true {\n";
-      for (auto &c : cond.ops) {
-        if (c->kind == OpKind::Yield) {
-          indent(d + 1);
-          os << "if not " << use(c->operands[0]) << " { break }\n";
-          continue;
-        }
-        this->op(*c, d + 1);
-      }
-      regionBody(body, op, d + 1);
-      indent(d);
-      os << "}\n";
-      return;
-    }
-    case OpKind::Print: {
-      indent(d);
-      os << "print(";
-      size_t k = 0;
-      std::string lit;
-      bool first = true;
-      auto flushLit = [&] {
-        if (lit.empty() || lit == " ")
-          return;
-        os << (first ? "" : ", ") << '"' << lit << '"';
-        first = false;
-      };
-      for (char c : op.str) {
-        if (c == '\x01') {
-          flushLit();
-          lit.clear();
-          os << (first ? "" : ", ") << use(op.operands[k++]);
-          first = false;
-        } else if (c != '\n') {
-          lit += c;
-        }
-      }
-      flushLit();
-      os << ")\n";
-      return;
-    }
+    case OpKind::Yield:
+      return; // printed by the region's parent (regionBody)
+    case OpKind::Return:
+      return returnOp(op, d);
+    case OpKind::Call:
+      return callOp(op, d);
+    case OpKind::If:
+      return ifOp(op, d);
+    case OpKind::For:
+      return forOp(op, d);
+    case OpKind::While:
+      return whileOp(op, d);
+    case OpKind::Print:
+      return printOp(op, d);
     case OpKind::Assert:
       indent(d);
       os << "assert(" << use(op.operands[0]) << ", \"" << op.str << "\")\n";
@@ -402,33 +308,162 @@ private:
       os << op.str << " += " << use(op.operands[0]) << '\n';
       return;
     case OpKind::TapeNew:
+    case OpKind::TapeReserve:
+    case OpKind::TapePush:
+    case OpKind::TapePop:
+    case OpKind::TapeFree:
+      return tapeOp(op, d);
+    default: // arithmetic, math, compares, conversions, tensor ops
       indent(d);
+      os << "let " << name(op.result()) << " = " << expr(op) << '\n';
+      return;
+    }
+  }
+
+  //===--- calls -------------------------------------------------------===//
+
+  void returnOp(const ir::Op &op, int d) {
+    indent(d);
+    os << "return";
+    if (op.operands.size() == 1)
+      os << ' ' << use(op.operands[0]);
+    else if (!op.operands.empty()) {
+      os << " (";
+      for (size_t i = 0; i < op.operands.size(); ++i)
+        os << (i ? ", " : "") << use(op.operands[i]);
+      os << ')';
+    }
+    os << '\n';
+  }
+
+  void callOp(const ir::Op &op, int d) {
+    indent(d);
+    std::string call = identifier(op.str) + "(";
+    for (size_t i = 0; i < op.operands.size(); ++i)
+      call += (i ? ", " : "") + use(op.operands[i]);
+    call += ')';
+    if (op.results.empty())
+      os << call << '\n';
+    else if (op.results.size() == 1)
+      os << "let " << name(op.result()) << " = " << call << '\n';
+    else {
+      os << "let (";
+      for (size_t i = 0; i < op.results.size(); ++i)
+        os << (i ? ", " : "") << name(op.result(i));
+      os << ") = " << call << '\n';
+    }
+  }
+
+  //===--- control flow: results become vars ---------------------------===//
+
+  void ifOp(const ir::Op &op, int d) {
+    declareResults(op, d);
+    indent(d);
+    os << "if " << use(op.operands[0]) << " {\n";
+    regionBody(*op.region(0), op, d + 1);
+    indent(d);
+    os << "} else {\n";
+    regionBody(*op.region(1), op, d + 1);
+    indent(d);
+    os << "}\n";
+  }
+
+  void forOp(const ir::Op &op, int d) {
+    const ir::Block &body = *op.region(0);
+    // Carried values live in vars named after the loop's results.
+    for (size_t i = 0; i < op.results.size(); ++i) {
+      names[body.args[i + 1].get()] = name(op.result(i));
+      indent(d);
+      os << "var " << name(op.result(i)) << " = " << use(op.operands[i + 2])
+         << '\n';
+    }
+    indent(d);
+    os << "for " << name(body.args[0].get()) << " in " << use(op.operands[0])
+       << ".." << use(op.operands[1]) << " {\n";
+    regionBody(body, op, d + 1);
+    indent(d);
+    os << "}\n";
+  }
+
+  /// `while true { cond...; if not c { break }; body... }`.
+  void whileOp(const ir::Op &op, int d) {
+    const ir::Block &cond = *op.region(0), &body = *op.region(1);
+    for (size_t i = 0; i < op.results.size(); ++i) {
+      names[cond.args[i].get()] = name(op.result(i));
+      names[body.args[i].get()] = name(op.result(i));
+      indent(d);
+      os << "var " << name(op.result(i)) << " = " << use(op.operands[i])
+         << '\n';
+    }
+    indent(d);
+    os << "while true {\n";
+    for (auto &c : cond.ops) {
+      if (c->kind == OpKind::Yield) {
+        indent(d + 1);
+        os << "if not " << use(c->operands[0]) << " { break }\n";
+        continue;
+      }
+      this->op(*c, d + 1);
+    }
+    regionBody(body, op, d + 1);
+    indent(d);
+    os << "}\n";
+  }
+
+  //===--- effects -----------------------------------------------------===//
+
+  /// The format string holds '\x01' where an operand goes; literal pieces
+  /// print as strings (a lone separating space is dropped).
+  void printOp(const ir::Op &op, int d) {
+    indent(d);
+    os << "print(";
+    size_t k = 0;
+    std::string lit;
+    bool first = true;
+    auto flushLit = [&] {
+      if (lit.empty() || lit == " ")
+        return;
+      os << (first ? "" : ", ") << '"' << lit << '"';
+      first = false;
+    };
+    for (char c : op.str) {
+      if (c == '\x01') {
+        flushLit();
+        lit.clear();
+        os << (first ? "" : ", ") << use(op.operands[k++]);
+        first = false;
+      } else if (c != '\n') {
+        lit += c;
+      }
+    }
+    flushLit();
+    os << ")\n";
+  }
+
+  /// Tape operations as pseudo-code calls.
+  void tapeOp(const ir::Op &op, int d) {
+    indent(d);
+    switch (op.kind) {
+    case OpKind::TapeNew:
       os << "let " << name(op.result()) << " = new_tape()\n";
       return;
     case OpKind::TapeReserve:
-      indent(d);
       os << "reserve(" << use(op.operands[0]) << ", " << use(op.operands[1])
          << ")\n";
       return;
     case OpKind::TapePush:
-      indent(d);
       os << "push(" << use(op.operands[0]) << ", " << use(op.operands[1])
          << ")\n";
       return;
     case OpKind::TapePop:
-      indent(d);
       os << "let " << name(op.result()) << " = pop(" << use(op.operands[0])
          << ")\n";
       return;
     case OpKind::TapeFree:
-      indent(d);
       os << "free(" << use(op.operands[0]) << ")\n";
       return;
-    case OpKind::Yield:
-      return;
     default:
-      indent(d);
-      os << "let " << name(op.result()) << " = " << expr(op) << '\n';
+      assert(false && "tapeOp called on an op that is not a tape op");
       return;
     }
   }

@@ -258,11 +258,9 @@ private:
       std::vector<int> in;
       for (const Value *v : op.operands)
         in.push_back(env.at(v));
-      auto x = [&](size_t i) { return nodes[in[i]].value; };
       for (const auto &r : op.results)
         if (r->type->isTensor())
           return fail(op, "tensors are not shown step by step");
-      int id = 0;
       switch (op.kind) {
       case OpKind::Yield:
       case OpKind::Return:
@@ -271,152 +269,183 @@ private:
       case OpKind::Print:
       case OpKind::Assert:
         continue;
-      case OpKind::ConstI:
-      case OpKind::ConstB:
-        id = add(op, {}, (double)op.ival, false);
-        break;
-      case OpKind::IAdd:
-        id = add(op, in, (double)((int64_t)x(0) + (int64_t)x(1)), false);
-        break;
-      case OpKind::ISub:
-        id = add(op, in, (double)((int64_t)x(0) - (int64_t)x(1)), false);
-        break;
-      case OpKind::IMul:
-        id = add(op, in, (double)((int64_t)x(0) * (int64_t)x(1)), false);
-        break;
-      case OpKind::IDiv:
-      case OpKind::IRem:
-        if ((int64_t)x(1) == 0)
-          return fail(op, "division by zero");
-        id = add(op, in,
-                 op.kind == OpKind::IDiv
-                     ? (double)((int64_t)x(0) / (int64_t)x(1))
-                     : (double)((int64_t)x(0) % (int64_t)x(1)),
-                 false);
-        break;
-      case OpKind::INeg:
-        id = add(op, in, -x(0), false);
-        break;
-      case OpKind::FCmp:
-      case OpKind::ICmp:
-        id = add(op, in, compare(op.pred(), x(0), x(1)), false);
-        break;
-      case OpKind::Not:
-        id = add(op, in, x(0) == 0, false);
-        break;
-      case OpKind::BEq:
-        id = add(op, in, (x(0) != 0) == (x(1) != 0), false);
-        break;
-      case OpKind::IToF:
-        id = add(op, in, x(0), false); // float(i): no derivative
-        break;
-      case OpKind::FToI:
-        id = add(op, in, std::trunc(x(0)), false);
-        break;
-      case OpKind::Select:
-        id = add(op, in, x(0) != 0 ? x(1) : x(2), op.result()->type->isF64());
-        break;
-      case OpKind::ParamLoad: {
-        auto it = params.find(op.str);
-        if (it == params.end())
-          return fail(op, "param '" + op.str + "' is not a scalar");
-        id = add(op, {}, it->second, true);
-        paramReads[op.str].push_back(id);
-        break;
-      }
-      case OpKind::Call: {
-        const ir::Function *callee = m.lookup(op.str);
-        if (!callee)
-          return fail(op, "unknown function");
-        rows.push_back({-1, "call " + op.str});
-        std::vector<int> res = call(*callee, in, depth + 1);
-        if (!error.empty())
+      case OpKind::Call:
+        if (!callOp(op, in, env, depth))
           return false;
-        rows.push_back({-1, "return from " + op.str});
-        for (size_t i = 0; i < op.results.size(); ++i)
-          env[op.result(i)] = res[i];
         continue;
-      }
-      case OpKind::If: {
-        bool c = x(0) != 0;
-        if (!testsReturnDone(op.operands[0]))
-          rows.push_back(
-              {-1, std::string("if: ") + (c ? "then" : "else") + " branch"});
-        std::vector<int> res;
-        if (!block(*op.region(c ? 0 : 1), env, res, depth))
+      case OpKind::If:
+        if (!ifOp(op, in, env, depth))
           return false;
-        for (size_t i = 0; i < op.results.size(); ++i)
-          env[op.result(i)] = res[i];
         continue;
-      }
-      case OpKind::For: {
-        const ir::Block &body = *op.region(0);
-        std::vector<int> carried(in.begin() + 2, in.end());
-        for (int64_t i = (int64_t)x(0); i < (int64_t)x(1); ++i) {
-          if (!room())
-            return false;
-          Node iv;
-          iv.value = (double)i;
-          iv.name = names(body.args[0].get());
-          nodes.push_back(iv);
-          env[body.args[0].get()] = (int)nodes.size() - 1;
-          for (size_t k = 0; k < carried.size(); ++k)
-            env[body.args[k + 1].get()] = carried[k];
-          rows.push_back({-1, "for " + iv.name + " = " + std::to_string(i)});
-          if (!block(body, env, carried, depth))
-            return false;
-        }
-        for (size_t i = 0; i < op.results.size(); ++i)
-          env[op.result(i)] = carried[i];
+      case OpKind::For:
+        if (!forOp(op, in, env, depth))
+          return false;
         continue;
-      }
-      case OpKind::While: {
-        const ir::Block &cond = *op.region(0), &body = *op.region(1);
-        std::vector<int> carried = in;
-        for (int trips = 0;; ++trips) {
-          if (!room())
-            return false;
-          for (size_t k = 0; k < carried.size(); ++k)
-            env[cond.args[k].get()] = carried[k];
-          std::vector<int> c;
-          if (!block(cond, env, c, depth))
-            return false;
-          if (nodes[c[0]].value == 0)
-            break;
-          // A `for` lowered as a `while` (it contains a return) carries
-          // its index first (IRGen).
-          if (op.str == "for")
-            rows.push_back({-1, "for " + names(cond.args[0].get()) + " = " +
-                                    shortestDouble(nodes[carried[0]].value)});
-          else
-            rows.push_back({-1, "while: trip " + std::to_string(trips + 1)});
-          for (size_t k = 0; k < carried.size(); ++k)
-            env[body.args[k].get()] = carried[k];
-          if (!block(body, env, carried, depth))
-            return false;
-        }
-        for (size_t i = 0; i < op.results.size(); ++i)
-          env[op.result(i)] = carried[i];
+      case OpKind::While:
+        if (!whileOp(op, in, env, depth))
+          return false;
         continue;
-      }
-      default: {
-        double r;
-        std::vector<double> args;
-        for (int n : in)
-          args.push_back(nodes[n].value);
-        if (!hasPartials(op.kind) && op.kind != OpKind::ConstF)
-          return fail(op, "");
-        if (!evalOp(op, args, r))
-          return fail(op, "");
-        id = add(op, in, r, op.kind != OpKind::ConstF);
+      default: // an op with one value: a node of the trace
         break;
       }
-      }
+      int id = node(op, in);
       if (id < 0)
         return false;
       if (!op.results.empty())
         env[op.result()] = id;
     }
+    return true;
+  }
+
+  /// The node of an op that computes one value from the nodes `in`; -1
+  /// (with `error`) when explain cannot run it.
+  int node(const ir::Op &op, const std::vector<int> &in) {
+    auto x = [&](size_t i) { return nodes[in[i]].value; };
+    auto cannot = [&](const std::string &why) {
+      fail(op, why);
+      return -1;
+    };
+    switch (op.kind) {
+    case OpKind::ConstI:
+    case OpKind::ConstB:
+      return add(op, {}, (double)op.ival, false);
+    case OpKind::IAdd:
+      return add(op, in, (double)((int64_t)x(0) + (int64_t)x(1)), false);
+    case OpKind::ISub:
+      return add(op, in, (double)((int64_t)x(0) - (int64_t)x(1)), false);
+    case OpKind::IMul:
+      return add(op, in, (double)((int64_t)x(0) * (int64_t)x(1)), false);
+    case OpKind::IDiv:
+    case OpKind::IRem:
+      if ((int64_t)x(1) == 0)
+        return cannot("division by zero");
+      return add(op, in,
+                 op.kind == OpKind::IDiv
+                     ? (double)((int64_t)x(0) / (int64_t)x(1))
+                     : (double)((int64_t)x(0) % (int64_t)x(1)),
+                 false);
+    case OpKind::INeg:
+      return add(op, in, -x(0), false);
+    case OpKind::FCmp:
+    case OpKind::ICmp:
+      return add(op, in, compare(op.pred(), x(0), x(1)), false);
+    case OpKind::Not:
+      return add(op, in, x(0) == 0, false);
+    case OpKind::BEq:
+      return add(op, in, (x(0) != 0) == (x(1) != 0), false);
+    case OpKind::IToF:
+      return add(op, in, x(0), false); // float(i): no derivative
+    case OpKind::FToI:
+      return add(op, in, std::trunc(x(0)), false);
+    case OpKind::Select:
+      return add(op, in, x(0) != 0 ? x(1) : x(2), op.result()->type->isF64());
+    case OpKind::ParamLoad: {
+      auto it = params.find(op.str);
+      if (it == params.end())
+        return cannot("param '" + op.str + "' is not a scalar");
+      int id = add(op, {}, it->second, true);
+      paramReads[op.str].push_back(id);
+      return id;
+    }
+    default: { // a constant or a MATH op with partials
+      double r;
+      std::vector<double> args;
+      for (int n : in)
+        args.push_back(nodes[n].value);
+      if (!hasPartials(op.kind) && op.kind != OpKind::ConstF)
+        return cannot("");
+      if (!evalOp(op, args, r))
+        return cannot("");
+      return add(op, in, r, op.kind != OpKind::ConstF);
+    }
+    }
+  }
+
+  /// A call is unrolled into the trace between two notes.
+  bool callOp(const ir::Op &op, const std::vector<int> &in, Env &env,
+              int depth) {
+    const ir::Function *callee = m.lookup(op.str);
+    if (!callee)
+      return fail(op, "unknown function");
+    rows.push_back({-1, "call " + op.str});
+    std::vector<int> res = call(*callee, in, depth + 1);
+    if (!error.empty())
+      return false;
+    rows.push_back({-1, "return from " + op.str});
+    for (size_t i = 0; i < op.results.size(); ++i)
+      env[op.result(i)] = res[i];
+    return true;
+  }
+
+  /// Only the branch taken is traced, after a note naming it.
+  bool ifOp(const ir::Op &op, const std::vector<int> &in, Env &env, int depth) {
+    bool c = nodes[in[0]].value != 0;
+    if (!testsReturnDone(op.operands[0]))
+      rows.push_back(
+          {-1, std::string("if: ") + (c ? "then" : "else") + " branch"});
+    std::vector<int> res;
+    if (!block(*op.region(c ? 0 : 1), env, res, depth))
+      return false;
+    for (size_t i = 0; i < op.results.size(); ++i)
+      env[op.result(i)] = res[i];
+    return true;
+  }
+
+  /// Every iteration is traced after a note `for i = k`; its index is a
+  /// node without derivative.
+  bool forOp(const ir::Op &op, const std::vector<int> &in, Env &env,
+             int depth) {
+    const ir::Block &body = *op.region(0);
+    std::vector<int> carried(in.begin() + 2, in.end());
+    for (int64_t i = (int64_t)nodes[in[0]].value;
+         i < (int64_t)nodes[in[1]].value; ++i) {
+      if (!room())
+        return false;
+      Node iv;
+      iv.value = (double)i;
+      iv.name = names(body.args[0].get());
+      nodes.push_back(iv);
+      env[body.args[0].get()] = (int)nodes.size() - 1;
+      for (size_t k = 0; k < carried.size(); ++k)
+        env[body.args[k + 1].get()] = carried[k];
+      rows.push_back({-1, "for " + iv.name + " = " + std::to_string(i)});
+      if (!block(body, env, carried, depth))
+        return false;
+    }
+    for (size_t i = 0; i < op.results.size(); ++i)
+      env[op.result(i)] = carried[i];
+    return true;
+  }
+
+  /// Every trip is traced: the condition, a note, then the body.
+  bool whileOp(const ir::Op &op, const std::vector<int> &in, Env &env,
+               int depth) {
+    const ir::Block &cond = *op.region(0), &body = *op.region(1);
+    std::vector<int> carried = in;
+    for (int trips = 0;; ++trips) {
+      if (!room())
+        return false;
+      for (size_t k = 0; k < carried.size(); ++k)
+        env[cond.args[k].get()] = carried[k];
+      std::vector<int> c;
+      if (!block(cond, env, c, depth))
+        return false;
+      if (nodes[c[0]].value == 0)
+        break;
+      // A `for` lowered as a `while` (it contains a return) carries
+      // its index first (IRGen).
+      if (op.str == "for")
+        rows.push_back({-1, "for " + names(cond.args[0].get()) + " = " +
+                                shortestDouble(nodes[carried[0]].value)});
+      else
+        rows.push_back({-1, "while: trip " + std::to_string(trips + 1)});
+      for (size_t k = 0; k < carried.size(); ++k)
+        env[body.args[k].get()] = carried[k];
+      if (!block(body, env, carried, depth))
+        return false;
+    }
+    for (size_t i = 0; i < op.results.size(); ++i)
+      env[op.result(i)] = carried[i];
     return true;
   }
 };
@@ -488,18 +517,54 @@ struct Backprop {
   }
 };
 
-/// Evaluates and differentiates; false with `err` set when `fn` cannot be
-/// explained at `at`.
-bool backprop(const ir::Module &m, const std::string &fn,
-              const std::map<std::string, double> &at,
-              const std::map<std::string, double> *paramValues, Backprop &bp,
-              std::string &err) {
-  bp.g = find(m, fn, false);
-  if (!bp.g.error.empty()) {
-    err = bp.g.error;
-    return false;
+/// The values of the local derivatives of node `n`'s op with respect to its
+/// operands: the compiler's chain-rule table (ad/Partials.cpp) emitted into
+/// a scratch block and evaluated on the forward values.
+std::vector<double> partialValues(const ir::Module &m,
+                                  const std::vector<Node> &nodes,
+                                  const Node &n) {
+  const ir::Op &op = *n.op;
+  std::map<const Value *, double> known;
+  for (size_t i = 0; i < op.operands.size(); ++i)
+    known[op.operands[i]] = nodes[n.in[i]].value;
+  known[op.result()] = n.value;
+  ir::Block scratch;
+  ir::Builder sb(*m.types);
+  sb.setInsertionPointToEnd(&scratch);
+  std::map<const Value *, Value *> primal;
+  auto P = [&](const Value *v) {
+    auto &slot = primal[v];
+    if (!slot)
+      slot = sb.constF(known.at(v));
+    return slot;
+  };
+  std::vector<bool> want(op.operands.size(), true);
+  std::vector<Value *> d;
+  partials(op, want, sb, P, d);
+  std::map<const Value *, double> sv;
+  for (auto &[orig, c] : primal)
+    sv[c] = known.at(orig);
+  for (auto &o : scratch.ops) {
+    std::vector<double> in;
+    for (Value *v : o->operands)
+      in.push_back(sv[v]);
+    if (o->kind == OpKind::ConstF)
+      sv[o->result()] = o->fval;
+    else if (o->kind == OpKind::ConstB || o->kind == OpKind::ConstI)
+      sv[o->result()] = (double)o->ival;
+    else
+      sv[o->result()] = evalScratch(*o, in);
   }
-  const ir::Function &f = *bp.g.f;
+  std::vector<double> out;
+  for (Value *v : d)
+    out.push_back(v ? sv[v] : 0.0);
+  return out;
+}
+
+/// `--at` must give every argument of `f`, scalar, and nothing else; `f`
+/// must return one f64. False with `err` set otherwise.
+bool checkArguments(const ir::Function &f,
+                    const std::map<std::string, double> &at, std::string &err) {
   for (auto &a : f.args()) {
     if (!at.count(a->name)) {
       err = "--at needs a value for '" + a->name + "'";
@@ -521,6 +586,49 @@ bool backprop(const ir::Module &m, const std::string &fn,
     err = "explain needs a function that returns one f64";
     return false;
   }
+  return true;
+}
+
+/// The reverse sweep over the trace, last node first: every differentiable
+/// operand of a node with an adjoint gets adjoint * partial.
+void reverseSweep(const ir::Module &m, Backprop &bp) {
+  std::vector<Node> &nodes = bp.t->nodes;
+  std::map<int, double> &adj = bp.adj;
+  adj[bp.res[0]] = 1.0;
+  for (int id = (int)nodes.size() - 1; id >= 0; --id) {
+    const Node &n = nodes[id];
+    if (!n.op || !n.differentiable || !adj.count(id) ||
+        n.op->kind == OpKind::ParamLoad)
+      continue;
+    double g = adj[id];
+    std::vector<double> d = partialValues(m, nodes, n);
+    for (size_t i = 0; i < n.in.size(); ++i) {
+      const Node &v = nodes[n.in[i]];
+      if (v.constant || !v.differentiable)
+        continue;
+      double contribution = g * d[i];
+      bool more = adj.count(n.in[i]) != 0;
+      double &a = adj[n.in[i]];
+      a = more ? a + contribution : contribution;
+      bp.steps.push_back({id, n.in[i], g, d[i], contribution, more, a});
+    }
+  }
+}
+
+/// Evaluates and differentiates; false with `err` set when `fn` cannot be
+/// explained at `at`.
+bool backprop(const ir::Module &m, const std::string &fn,
+              const std::map<std::string, double> &at,
+              const std::map<std::string, double> *paramValues, Backprop &bp,
+              std::string &err) {
+  bp.g = find(m, fn, false);
+  if (!bp.g.error.empty()) {
+    err = bp.g.error;
+    return false;
+  }
+  const ir::Function &f = *bp.g.f;
+  if (!checkArguments(f, at, err))
+    return false;
   // Scalar params read by the function: their initial values.
   for (size_t k = 0; k < m.params.size(); ++k)
     if (!m.params[k].type->isTensor())
@@ -538,67 +646,7 @@ bool backprop(const ir::Module &m, const std::string &fn,
     err = t.error;
     return false;
   }
-  std::vector<Node> &nodes = t.nodes;
-  // Partials come from the compiler's chain-rule table, evaluated on the
-  // forward values.
-  auto partialValues = [&](const Node &n) {
-    const ir::Op &op = *n.op;
-    std::map<const Value *, double> known;
-    for (size_t i = 0; i < op.operands.size(); ++i)
-      known[op.operands[i]] = nodes[n.in[i]].value;
-    known[op.result()] = n.value;
-    ir::Block scratch;
-    ir::Builder sb(*m.types);
-    sb.setInsertionPointToEnd(&scratch);
-    std::map<const Value *, Value *> primal;
-    auto P = [&](const Value *v) {
-      auto &slot = primal[v];
-      if (!slot)
-        slot = sb.constF(known.at(v));
-      return slot;
-    };
-    std::vector<bool> want(op.operands.size(), true);
-    std::vector<Value *> d;
-    partials(op, want, sb, P, d);
-    std::map<const Value *, double> sv;
-    for (auto &[orig, c] : primal)
-      sv[c] = known.at(orig);
-    for (auto &o : scratch.ops) {
-      std::vector<double> in;
-      for (Value *v : o->operands)
-        in.push_back(sv[v]);
-      if (o->kind == OpKind::ConstF)
-        sv[o->result()] = o->fval;
-      else if (o->kind == OpKind::ConstB || o->kind == OpKind::ConstI)
-        sv[o->result()] = (double)o->ival;
-      else
-        sv[o->result()] = evalScratch(*o, in);
-    }
-    std::vector<double> out;
-    for (Value *v : d)
-      out.push_back(v ? sv[v] : 0.0);
-    return out;
-  };
-  std::map<int, double> &adj = bp.adj;
-  adj[bp.res[0]] = 1.0;
-  for (int id = (int)nodes.size() - 1; id >= 0; --id) {
-    const Node &n = nodes[id];
-    if (!n.op || !n.differentiable || !adj.count(id) ||
-        n.op->kind == OpKind::ParamLoad)
-      continue;
-    double g = adj[id];
-    std::vector<double> d = partialValues(n);
-    for (size_t i = 0; i < n.in.size(); ++i) {
-      const Node &v = nodes[n.in[i]];
-      if (v.constant || !v.differentiable)
-        continue;
-      double contribution = g * d[i];
-      bool more = adj.count(n.in[i]) != 0;
-      double &a = adj[n.in[i]];
-      a = more ? a + contribution : contribution;
-      bp.steps.push_back({id, n.in[i], g, d[i], contribution, more, a});
-    }
-  }
+  reverseSweep(m, bp);
   return true;
 }
 

@@ -72,16 +72,10 @@ static int runTool(const std::string &tool, std::vector<std::string> args,
   return rc;
 }
 
-ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
-  const ir::Module &m = *c.ir;
-  const std::string &out = o.output;
-  bool isObj = endsWith(out, ".o"), isSo = endsWith(out, ".so"),
-       isAr = endsWith(out, ".a");
-  if (!isObj && !isSo && !isAr) {
-    std::cerr << "bpc: error: -o must end in .o, .so or .a, found '" << out
-              << "'\n";
-    return ExitCode::Usage;
-  }
+/// The target machine for --target/--cpu (default: the host, with its CPU
+/// and features). Null after the error when LLVM cannot target them.
+static std::unique_ptr<llvm::TargetMachine>
+targetMachine(const BuildOptions &o) {
   llvm::InitializeAllTargetInfos();
   llvm::InitializeAllTargets();
   llvm::InitializeAllTargetMCs();
@@ -94,7 +88,7 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   if (!target) {
     std::cerr << "bpc: error: unknown --target '" << triple
               << "': " << lookupErr << '\n';
-    return ExitCode::Usage;
+    return nullptr;
   }
   std::string cpu = o.cpu, features;
   if (cpu.empty() && o.target.empty()) {
@@ -109,11 +103,82 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   llvm::TargetOptions topts;
   std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
       triple, cpu, features, topts, llvm::Reloc::PIC_));
-  if (!tm) {
+  if (!tm)
     std::cerr << "bpc: error: cannot target '" << triple << "' with cpu '"
               << cpu << "'\n";
+  return tm;
+}
+
+/// Writes `mod` as an object file; false after the error.
+static bool emitObject(llvm::TargetMachine &tm, llvm::Module &mod,
+                       const std::string &objPath) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(objPath, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    std::cerr << "bpc: error: cannot write '" << objPath
+              << "': " << ec.message() << '\n';
+    return false;
+  }
+  llvm::legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, os, nullptr,
+                             llvm::CodeGenFileType::ObjectFile)) {
+    std::cerr << "bpc: error: the target cannot emit object files\n";
+    return false;
+  }
+  pm.run(mod);
+  return true;
+}
+
+/// `cc -shared`: the object with the runtime archive (and OpenBLAS when the
+/// model calls it).
+static bool linkShared(const std::string &out, const std::string &objPath,
+                       bool usesBlas, std::string &err) {
+  std::vector<std::string> args = {"-shared", "-o", out, objPath,
+                                   BP_RUNTIME_ARCHIVE};
+  if (usesBlas)
+    args.push_back("-lopenblas");
+  args.insert(args.end(), {"-lstdc++", "-lm"});
+  return runTool("cc", args, err) == 0;
+}
+
+/// `ar rcs`: the archive holds the model and the runtime's object, extracted
+/// from the runtime archive into a temporary directory.
+static bool archive(const std::string &out, const std::string &objPath,
+                    std::string &err) {
+  fs::path tmp =
+      fs::temp_directory_path() / ("bpc-ar-" + std::to_string(::getpid()));
+  fs::create_directories(tmp);
+  fs::path absAr = fs::absolute(BP_RUNTIME_ARCHIVE);
+  std::string cwd = fs::current_path().string();
+  fs::current_path(tmp);
+  int rc = runTool("ar", {"x", absAr.string()}, err);
+  fs::current_path(cwd);
+  std::vector<std::string> members;
+  for (auto &e : fs::directory_iterator(tmp))
+    members.push_back(e.path().string());
+  std::error_code ec;
+  fs::remove(out, ec);
+  std::vector<std::string> args = {"rcs", out, objPath};
+  args.insert(args.end(), members.begin(), members.end());
+  if (rc == 0)
+    rc = runTool("ar", args, err);
+  fs::remove_all(tmp, ec);
+  return rc == 0;
+}
+
+ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
+  const ir::Module &m = *c.ir;
+  const std::string &out = o.output;
+  bool isObj = endsWith(out, ".o"), isSo = endsWith(out, ".so"),
+       isAr = endsWith(out, ".a");
+  if (!isObj && !isSo && !isAr) {
+    std::cerr << "bpc: error: -o must end in .o, .so or .a, found '" << out
+              << "'\n";
     return ExitCode::Usage;
   }
+  std::unique_ptr<llvm::TargetMachine> tm = targetMachine(o);
+  if (!tm)
+    return ExitCode::Usage;
 
   std::string prefix = o.prefix.empty() ? defaultPrefix(out) : o.prefix;
   c.opts.targetMachine = tm.get();
@@ -140,57 +205,13 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
     return ExitCode::Usage;
   }
   std::string objPath = isObj ? out : out + ".tmp.o";
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(objPath, ec, llvm::sys::fs::OF_None);
-    if (ec) {
-      std::cerr << "bpc: error: cannot write '" << objPath
-                << "': " << ec.message() << '\n';
-      return ExitCode::Usage;
-    }
-    llvm::legacy::PassManager pm;
-    if (tm->addPassesToEmitFile(pm, os, nullptr,
-                                llvm::CodeGenFileType::ObjectFile)) {
-      std::cerr << "bpc: error: the target cannot emit object files\n";
-      return ExitCode::Usage;
-    }
-    pm.run(*mod);
-  }
+  if (!emitObject(*tm, *mod, objPath))
+    return ExitCode::Usage;
   std::string err;
-  if (isSo) {
-    std::vector<std::string> args = {"-shared", "-o", out, objPath,
-                                     BP_RUNTIME_ARCHIVE};
-    if (usesBlas)
-      args.push_back("-lopenblas");
-    args.insert(args.end(), {"-lstdc++", "-lm"});
-    if (runTool("cc", args, err) != 0) {
-      std::cerr << "bpc: error: " << err << '\n';
-      return ExitCode::Usage;
-    }
-  } else if (isAr) {
-    // The archive holds the model and the runtime's object.
-    fs::path tmp =
-        fs::temp_directory_path() / ("bpc-ar-" + std::to_string(::getpid()));
-    fs::create_directories(tmp);
-    fs::path absAr = fs::absolute(BP_RUNTIME_ARCHIVE);
-    std::string cwd = fs::current_path().string();
-    fs::current_path(tmp);
-    int rc = runTool("ar", {"x", absAr.string()}, err);
-    fs::current_path(cwd);
-    std::vector<std::string> members;
-    for (auto &e : fs::directory_iterator(tmp))
-      members.push_back(e.path().string());
-    std::error_code ec;
-    fs::remove(out, ec);
-    std::vector<std::string> args = {"rcs", out, objPath};
-    args.insert(args.end(), members.begin(), members.end());
-    if (rc == 0)
-      rc = runTool("ar", args, err);
-    fs::remove_all(tmp, ec);
-    if (rc != 0) {
-      std::cerr << "bpc: error: " << err << '\n';
-      return ExitCode::Usage;
-    }
+  if ((isSo && !linkShared(out, objPath, usesBlas, err)) ||
+      (isAr && !archive(out, objPath, err))) {
+    std::cerr << "bpc: error: " << err << '\n';
+    return ExitCode::Usage;
   }
   if (!isObj) {
     std::error_code ec;

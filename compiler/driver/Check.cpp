@@ -47,6 +47,148 @@ struct Var {
   int64_t size;
 };
 
+/// One derived function under check: its compiled base and derivative, the
+/// layout of the flattened arguments and results, and the worst error seen.
+struct Checker {
+  const ir::DerivedInfo &d;
+  const ir::Function *base;
+  DynFn derived, basefn;
+  Rng &rng;
+  std::vector<int64_t> argOffset;
+  int64_t nIn = 0, nResult = 0, nDerivedOut = 0;
+  double worst = 0;
+
+  Checker(const ir::DerivedInfo &d, const ir::Function *base,
+          const ir::Function *derivedIR, DynFn derived, DynFn basefn, Rng &rng)
+      : d(d), base(base), derived(derived), basefn(basefn), rng(rng) {
+    for (auto &a : base->args()) {
+      argOffset.push_back(nIn);
+      nIn += sizeOf(a->type);
+    }
+    for (const Type *t : base->resultTypes)
+      nResult += sizeOf(t);
+    for (const Type *t : derivedIR->resultTypes)
+      nDerivedOut += sizeOf(t);
+  }
+
+  /// Random arguments: ints in 1..4, bools, reals in [0.2, 1.2].
+  std::vector<double> randomArgs() {
+    std::vector<double> x(nIn);
+    for (size_t i = 0; i < base->args().size(); ++i) {
+      const Type *t = base->args()[i]->type;
+      for (int64_t k = 0; k < sizeOf(t); ++k)
+        x[argOffset[i] + k] = t->isInt()    ? 1 + (int)(rng.uniform() * 4)
+                              : t->isBool() ? (rng.uniform() < 0.5)
+                                            : 0.2 + rng.uniform();
+    }
+    return x;
+  }
+
+  /// Where each differentiated variable lives: in `x` or a param's global.
+  std::vector<Var> variables(JIT &jit, std::vector<double> &x) const {
+    std::vector<Var> vars;
+    for (auto &v : d.wrt) {
+      if (v.isParam) {
+        auto *data =
+            static_cast<double *>(jit.find(codegen::paramSymbol(v.name)));
+        vars.push_back({data, data ? sizeOf(v.type) : 0});
+      } else {
+        vars.push_back({x.data() + argOffset[v.argIndex], sizeOf(v.type)});
+      }
+    }
+    return vars;
+  }
+
+  void evalBase(const std::vector<double> &x, std::vector<double> &r) {
+    r.assign(std::max<int64_t>(nResult, 1), 0);
+    basefn(x.data(), r.data());
+  }
+
+  void record(double ad, double fd) {
+    double err = std::fabs(ad - fd) / std::max(1.0, std::fabs(fd));
+    if (std::isnan(err))
+      err = std::isnan(ad) && std::isnan(fd) ? 0 : INFINITY;
+    worst = std::max(worst, err);
+  }
+
+  /// jvp: along a random tangent, every element of the result against a
+  /// central difference of the base along the same tangent.
+  void checkJvp(std::vector<double> &x, std::vector<Var> &vars) {
+    std::vector<double> out(std::max<int64_t>(nDerivedOut, 1));
+    std::vector<double> rp, rm;
+    std::vector<double> in = x;
+    std::vector<std::vector<double>> tangents;
+    double h = 1e-6;
+    for (auto &v : vars) {
+      tangents.emplace_back();
+      for (int64_t k = 0; k < v.size; ++k) {
+        tangents.back().push_back(rng.uniform() * 2 - 1);
+        in.push_back(tangents.back().back());
+        h = std::max(h, 1e-6 * std::fabs(v.data[k]));
+      }
+    }
+    // The derived function reads the arguments before the perturbation.
+    std::vector<double> xin = in;
+    for (size_t j = 0; j < vars.size(); ++j)
+      if (!d.wrt[j].isParam)
+        vars[j].data = x.data() + argOffset[d.wrt[j].argIndex];
+    derived(xin.data(), out.data());
+    auto move = [&](double s) {
+      for (size_t j = 0; j < vars.size(); ++j)
+        for (int64_t k = 0; k < vars[j].size; ++k)
+          vars[j].data[k] += s * tangents[j][k];
+    };
+    move(h);
+    evalBase(x, rp);
+    move(-2 * h);
+    evalBase(x, rm);
+    move(h);
+    for (int64_t k = 0; k < nResult; ++k)
+      record(out[nResult + k], (rp[k] - rm[k]) / (2 * h));
+  }
+
+  /// grad, value_and_grad: up to 16 elements per variable, each against a
+  /// central difference of the base's (first) result.
+  void checkGradient(std::vector<double> &x, std::vector<Var> &vars) {
+    std::vector<double> out(std::max<int64_t>(nDerivedOut, 1));
+    std::vector<double> rp, rm;
+    derived(x.data(), out.data());
+    int64_t pos = d.kind == ir::DerivKind::ValueAndGrad ? 1 : 0;
+    for (auto &v : vars) {
+      int64_t count = std::min(v.size, maxElementsPerVariable);
+      for (int64_t c = 0; c < count; ++c) {
+        int64_t k = v.size <= maxElementsPerVariable
+                        ? c
+                        : (int64_t)(rng.uniform() * v.size);
+        double old = v.data[k];
+        double h = 1e-6 * std::max(1.0, std::fabs(old));
+        v.data[k] = old + h;
+        evalBase(x, rp);
+        v.data[k] = old - h;
+        evalBase(x, rm);
+        v.data[k] = old;
+        record(out[pos + k], (rp[0] - rm[0]) / (2 * h));
+      }
+      pos += v.size;
+    }
+  }
+};
+
+/// `name = grad(base, x): max error 1.23e-09  ok`.
+void printResult(std::ostream &os, const ir::DerivedInfo &d, double worst,
+                 bool ok) {
+  os << d.name;
+  std::string how = std::string(ir::spelling(d.kind)) + "(" + d.base;
+  for (auto &v : d.wrt)
+    how += ", " + v.name;
+  how += ")";
+  if (how != d.name)
+    os << " = " << how;
+  os << ": max error " << std::scientific << std::setprecision(2) << worst
+     << std::defaultfloat << (ok ? "  ok" : "  FAILED (tolerance 1e-05)")
+     << '\n';
+}
+
 } // namespace
 
 bool checkDerived(const ir::Module &m, JIT &jit, std::ostream &os) {
@@ -65,115 +207,18 @@ bool checkDerived(const ir::Module &m, JIT &jit, std::ostream &os) {
     DynFn derived = lookup(d.name), basefn = lookup(d.base);
     if (!base || !derivedIR || !derived || !basefn)
       continue;
-    std::vector<int64_t> argOffset;
-    int64_t nIn = 0;
-    for (auto &a : base->args()) {
-      argOffset.push_back(nIn);
-      nIn += sizeOf(a->type);
-    }
-    int64_t nResult = 0;
-    for (const Type *t : base->resultTypes)
-      nResult += sizeOf(t);
-    int64_t nDerivedOut = 0;
-    for (const Type *t : derivedIR->resultTypes)
-      nDerivedOut += sizeOf(t);
-
-    double worst = 0;
+    Checker check(d, base, derivedIR, derived, basefn, rng);
     for (int point = 0; point < 5; ++point) {
-      std::vector<double> x(nIn);
-      for (size_t i = 0; i < base->args().size(); ++i) {
-        const Type *t = base->args()[i]->type;
-        for (int64_t k = 0; k < sizeOf(t); ++k)
-          x[argOffset[i] + k] = t->isInt()    ? 1 + (int)(rng.uniform() * 4)
-                                : t->isBool() ? (rng.uniform() < 0.5)
-                                              : 0.2 + rng.uniform();
-      }
-      std::vector<Var> vars;
-      for (auto &v : d.wrt) {
-        if (v.isParam) {
-          auto *data =
-              static_cast<double *>(jit.find(codegen::paramSymbol(v.name)));
-          vars.push_back({data, data ? sizeOf(v.type) : 0});
-        } else {
-          vars.push_back({x.data() + argOffset[v.argIndex], sizeOf(v.type)});
-        }
-      }
-      auto evalBase = [&](std::vector<double> &r) {
-        r.assign(std::max<int64_t>(nResult, 1), 0);
-        basefn(x.data(), r.data());
-      };
-      auto record = [&](double ad, double fd) {
-        double err = std::fabs(ad - fd) / std::max(1.0, std::fabs(fd));
-        if (std::isnan(err))
-          err = std::isnan(ad) && std::isnan(fd) ? 0 : INFINITY;
-        worst = std::max(worst, err);
-      };
-      std::vector<double> out(std::max<int64_t>(nDerivedOut, 1));
-      std::vector<double> rp, rm;
-      if (d.kind == ir::DerivKind::Jvp) {
-        std::vector<double> in = x;
-        std::vector<std::vector<double>> tangents;
-        double h = 1e-6;
-        for (auto &v : vars) {
-          tangents.emplace_back();
-          for (int64_t k = 0; k < v.size; ++k) {
-            tangents.back().push_back(rng.uniform() * 2 - 1);
-            in.push_back(tangents.back().back());
-            h = std::max(h, 1e-6 * std::fabs(v.data[k]));
-          }
-        }
-        // The derived function reads the arguments before the perturbation.
-        std::vector<double> xin = in;
-        for (size_t j = 0; j < vars.size(); ++j)
-          if (!d.wrt[j].isParam)
-            vars[j].data = x.data() + argOffset[d.wrt[j].argIndex];
-        derived(xin.data(), out.data());
-        auto move = [&](double s) {
-          for (size_t j = 0; j < vars.size(); ++j)
-            for (int64_t k = 0; k < vars[j].size; ++k)
-              vars[j].data[k] += s * tangents[j][k];
-        };
-        move(h);
-        evalBase(rp);
-        move(-2 * h);
-        evalBase(rm);
-        move(h);
-        for (int64_t k = 0; k < nResult; ++k)
-          record(out[nResult + k], (rp[k] - rm[k]) / (2 * h));
-        continue;
-      }
-      derived(x.data(), out.data());
-      int64_t pos = d.kind == ir::DerivKind::ValueAndGrad ? 1 : 0;
-      for (auto &v : vars) {
-        int64_t count = std::min(v.size, maxElementsPerVariable);
-        for (int64_t c = 0; c < count; ++c) {
-          int64_t k = v.size <= maxElementsPerVariable
-                          ? c
-                          : (int64_t)(rng.uniform() * v.size);
-          double old = v.data[k];
-          double h = 1e-6 * std::max(1.0, std::fabs(old));
-          v.data[k] = old + h;
-          evalBase(rp);
-          v.data[k] = old - h;
-          evalBase(rm);
-          v.data[k] = old;
-          record(out[pos + k], (rp[0] - rm[0]) / (2 * h));
-        }
-        pos += v.size;
-      }
+      std::vector<double> x = check.randomArgs();
+      std::vector<Var> vars = check.variables(jit, x);
+      if (d.kind == ir::DerivKind::Jvp)
+        check.checkJvp(x, vars);
+      else
+        check.checkGradient(x, vars);
     }
-    bool ok = worst <= tolerance;
+    bool ok = check.worst <= tolerance;
     allOk &= ok;
-    os << d.name;
-    std::string how = std::string(ir::spelling(d.kind)) + "(" + d.base;
-    for (auto &v : d.wrt)
-      how += ", " + v.name;
-    how += ")";
-    if (how != d.name)
-      os << " = " << how;
-    os << ": max error " << std::scientific << std::setprecision(2) << worst
-       << std::defaultfloat << (ok ? "  ok" : "  FAILED (tolerance 1e-05)")
-       << '\n';
+    printResult(os, d, check.worst, ok);
   }
   return allOk;
 }

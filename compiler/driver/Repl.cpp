@@ -542,16 +542,18 @@ struct ReplSession::Impl {
 
   bool frontEndParse(Unit &u) { return reach(u, Stage::Parse); }
 
-  /// Runs statements (Mode::Run) or evaluates one expression (the other
-  /// modes). Returns the value's components for Mode::Values.
-  std::optional<std::vector<double>> evaluate(const std::string &text,
-                                              uint32_t line, Mode mode) {
-    // Pass 1: types of the bindings after the input and of its value.
-    Entry a = assemble(text, line, "", {});
-    if (!a.fn) {
-      report(*a.unit);
-      return std::nullopt;
-    }
+  /// What pass 1 learns about an input: the bindings after it with their
+  /// types, and its value's type split into components (`parts`).
+  struct Typed {
+    Entry entry; // pass 1's unit, which owns the value expression
+    std::vector<Binding> after;
+    ast::Expr *valueExpr = nullptr;
+    const Type *valueType = nullptr;
+    std::vector<const Type *> parts;
+  };
+
+  /// A `return` at the prompt is an error at each place it occurs.
+  bool rejectReturns(Entry &a) {
     auto &stmts = a.fn->body.stmts;
     bool misplaced = false;
     for (size_t i = a.firstUser; i < stmts.size(); ++i)
@@ -560,10 +562,15 @@ struct ReplSession::Impl {
                                      "(statements at the prompt run directly)");
         misplaced = true;
       }
-    if (misplaced) {
+    if (misplaced)
       report(*a.unit);
-      return std::nullopt;
-    }
+    return misplaced;
+  }
+
+  /// The session's bindings after the input's `let`s and `var`s: a name
+  /// bound again moves to the end. Types are filled in by pass 1.
+  std::vector<Binding> bindingsAfter(const Entry &a) const {
+    auto &stmts = a.fn->body.stmts;
     std::vector<Binding> after = bindings;
     for (size_t i = a.firstUser; i < stmts.size(); ++i) {
       if (stmts[i]->kind != ast::StmtKind::Let)
@@ -577,6 +584,24 @@ struct ReplSession::Impl {
         after.push_back({n.name, let.isVar, nullptr, {}});
       }
     }
+    return after;
+  }
+
+  /// Pass 1: types of the bindings after the input and of its value, found
+  /// by checking the input followed by one probe statement per binding.
+  std::optional<Typed> typeInput(const std::string &text, uint32_t line,
+                                 Mode mode) {
+    Typed t;
+    t.entry = assemble(text, line, "", {});
+    Entry &a = t.entry;
+    if (!a.fn) {
+      report(*a.unit);
+      return std::nullopt;
+    }
+    if (rejectReturns(a))
+      return std::nullopt;
+    auto &stmts = a.fn->body.stmts;
+    t.after = bindingsAfter(a);
     ast::ExprStmt *value = nullptr;
     if (stmts.size() > a.firstUser && stmts.back()->kind == ast::StmtKind::Expr)
       value = static_cast<ast::ExprStmt *>(stmts.back().get());
@@ -584,53 +609,59 @@ struct ReplSession::Impl {
       fail({1, 1}, "expected one expression");
       return std::nullopt;
     }
-    ast::Expr *valueExpr = value ? value->expr.get() : nullptr;
+    t.valueExpr = value ? value->expr.get() : nullptr;
     Loc probeLoc{a.unit->lines(), 1};
     std::vector<ast::ExprStmt *> probes;
-    for (const Binding &b : after) {
+    for (const Binding &b : t.after) {
       stmts.push_back(std::make_unique<ast::ExprStmt>(
           probeLoc, std::make_unique<ast::NameExpr>(probeLoc, b.name)));
       probes.push_back(static_cast<ast::ExprStmt *>(stmts.back().get()));
     }
     reach(*a.unit, Stage::Sema);
-    report(*a.unit, valueExpr);
+    report(*a.unit, t.valueExpr);
     if (a.unit->diags->hasErrors())
       return std::nullopt;
-    for (size_t k = 0; k < after.size(); ++k)
-      after[k].type = static_cast<const Type *>(probes[k]->expr->type);
+    for (size_t k = 0; k < t.after.size(); ++k)
+      t.after[k].type = static_cast<const Type *>(probes[k]->expr->type);
     // Strings and other values without a runtime form are not kept.
-    after.erase(std::remove_if(after.begin(), after.end(),
-                               [](auto &b) { return !storable(b.type); }),
-                after.end());
-    const Type *valueType =
-        valueExpr ? static_cast<const Type *>(valueExpr->type) : nullptr;
-    std::vector<const Type *> parts;
-    if (valueType && valueType->isTuple())
-      parts = valueType->elems;
-    else if (valueType && !valueType->isVoid())
-      parts = {valueType};
-    if (mode == Mode::Type) {
-      std::cout << (valueType ? toString(valueType) : "()") << '\n';
-      return std::vector<double>{};
-    }
-    for (const Type *t : parts)
-      if (!storable(t)) {
-        LineOrigin o = a.unit->file.origin(valueExpr->loc.line);
-        fail({o.line - line + 1, valueExpr->loc.col},
-             "a value of type '" + toString(valueType) +
+    t.after.erase(std::remove_if(t.after.begin(), t.after.end(),
+                                 [](auto &b) { return !storable(b.type); }),
+                  t.after.end());
+    t.valueType =
+        t.valueExpr ? static_cast<const Type *>(t.valueExpr->type) : nullptr;
+    if (t.valueType && t.valueType->isTuple())
+      t.parts = t.valueType->elems;
+    else if (t.valueType && !t.valueType->isVoid())
+      t.parts = {t.valueType};
+    return t;
+  }
+
+  /// False (after the error at the value) when a part of the value has no
+  /// runtime form.
+  bool printable(const Typed &t, uint32_t line) {
+    for (const Type *p : t.parts)
+      if (!storable(p)) {
+        LineOrigin o = t.entry.unit->file.origin(t.valueExpr->loc.line);
+        fail({o.line - line + 1, t.valueExpr->loc.col},
+             "a value of type '" + toString(t.valueType) +
                  "' cannot be printed (strings are only for paths and "
                  "messages)");
-        return std::nullopt;
+        return false;
       }
+    return true;
+  }
 
-    // Pass 2: the entry function returns the bindings and the value.
+  /// Pass 2: the entry function returns the bindings and the value; lowered
+  /// to IR. Null (after the errors) when it does not compile.
+  std::unique_ptr<Unit> entryUnit(const std::string &text, uint32_t line,
+                                  const Typed &t) {
     std::vector<std::string> resultTypes, resultNames;
-    for (const Binding &b : after) {
+    for (const Binding &b : t.after) {
       resultTypes.push_back(toString(b.type));
       resultNames.push_back(b.name);
     }
-    for (size_t k = 0; k < parts.size(); ++k) {
-      resultTypes.push_back(toString(parts[k]));
+    for (size_t k = 0; k < t.parts.size(); ++k) {
+      resultTypes.push_back(toString(t.parts[k]));
       resultNames.push_back("__value" + std::to_string(k));
     }
     auto joined = [](const std::vector<std::string> &v) {
@@ -650,9 +681,9 @@ struct ReplSession::Impl {
     Entry b = assemble(text, line, result, tail);
     if (!b.fn) {
       report(*b.unit);
-      return std::nullopt;
+      return nullptr;
     }
-    if (!parts.empty()) {
+    if (!t.parts.empty()) {
       // The bare expression becomes `let __value0 = e` (or a destructuring
       // let for a tuple), just before the synthetic return.
       auto &bs = b.fn->body.stmts;
@@ -660,19 +691,24 @@ struct ReplSession::Impl {
       assert(slot->kind == ast::StmtKind::Expr && "value statement moved");
       auto *es = static_cast<ast::ExprStmt *>(slot.get());
       auto let = std::make_unique<ast::LetStmt>(es->loc);
-      let->isDestructure = valueType->isTuple();
-      for (size_t k = 0; k < parts.size(); ++k)
+      let->isDestructure = t.valueType->isTuple();
+      for (size_t k = 0; k < t.parts.size(); ++k)
         let->names.push_back({es->loc, "__value" + std::to_string(k)});
       let->init = std::move(es->expr);
       slot = std::move(let);
     }
-    Unit &u = *b.unit;
-    if (!lower(u)) {
-      report(u);
-      return std::nullopt;
+    if (!lower(*b.unit)) {
+      report(*b.unit);
+      return nullptr;
     }
+    return std::move(b.unit);
+  }
 
-    // Machine code, under a tracker removed at the end of this input.
+  /// Machine code for the entry function, under a tracker removed at the end
+  /// of this input; one call (or `:time`'s runs) with the current bindings as
+  /// input. Returns the results: the bindings after, then the value's parts.
+  std::optional<std::vector<double>> runEntry(Unit &u, const Typed &t,
+                                              Mode mode) {
     keepReachable(*u.ir, entryName);
     if (!reach(u, Stage::LLVM))
       return std::nullopt;
@@ -695,10 +731,10 @@ struct ReplSession::Impl {
     for (const Binding &bd : bindings)
       in.insert(in.end(), bd.value.begin(), bd.value.end());
     int64_t nOut = 0;
-    for (const Binding &bd : after)
+    for (const Binding &bd : t.after)
       nOut += sizeOf(bd.type);
-    for (const Type *t : parts)
-      nOut += sizeOf(t);
+    for (const Type *p : t.parts)
+      nOut += sizeOf(p);
     out.assign(std::max<int64_t>(nOut, 1), 0);
     in.resize(std::max<size_t>(in.size(), 1));
 
@@ -718,31 +754,58 @@ struct ReplSession::Impl {
                 << '\n';
     if (!ok)
       return std::nullopt;
+    out.resize(nOut);
+    return out;
+  }
+
+  /// Prints the value after a statement line: `v : type`, a tuple in
+  /// parentheses. `v` points at its components.
+  void printRunValue(const Typed &t, const double *v) {
+    if (t.parts.size() > 1)
+      bp_print_str("(", 1);
+    for (size_t k = 0; k < t.parts.size(); ++k) {
+      if (k)
+        bp_print_str(", ", 2);
+      printValue(t.parts[k], v);
+      v += sizeOf(t.parts[k]);
+    }
+    if (t.parts.size() > 1)
+      bp_print_str(")", 1);
+    std::string s = " : " + toString(t.valueType) + "\n";
+    bp_print_str(s.data(), (int64_t)s.size());
+    fflush(stdout);
+  }
+
+  /// Runs statements (Mode::Run) or evaluates one expression (the other
+  /// modes). Returns the value's components for Mode::Values.
+  std::optional<std::vector<double>> evaluate(const std::string &text,
+                                              uint32_t line, Mode mode) {
+    std::optional<Typed> t = typeInput(text, line, mode);
+    if (!t)
+      return std::nullopt;
+    if (mode == Mode::Type) {
+      std::cout << (t->valueType ? toString(t->valueType) : "()") << '\n';
+      return std::vector<double>{};
+    }
+    if (!printable(*t, line))
+      return std::nullopt;
+    std::unique_ptr<Unit> u = entryUnit(text, line, *t);
+    if (!u)
+      return std::nullopt;
+    std::optional<std::vector<double>> out = runEntry(*u, *t, mode);
+    if (!out)
+      return std::nullopt;
 
     // The input ran: keep its bindings, show its value.
-    const double *p = out.data();
-    for (Binding &bd : after) {
+    const double *p = out->data();
+    for (Binding &bd : t->after) {
       bd.value.assign(p, p + sizeOf(bd.type));
       p += sizeOf(bd.type);
     }
-    bindings = std::move(after);
-    std::vector<double> values(p, (const double *)out.data() + nOut);
-    if (mode == Mode::Run && !parts.empty()) {
-      const double *v = p;
-      if (parts.size() > 1)
-        bp_print_str("(", 1);
-      for (size_t k = 0; k < parts.size(); ++k) {
-        if (k)
-          bp_print_str(", ", 2);
-        printValue(parts[k], v);
-        v += sizeOf(parts[k]);
-      }
-      if (parts.size() > 1)
-        bp_print_str(")", 1);
-      std::string t = " : " + toString(valueType) + "\n";
-      bp_print_str(t.data(), (int64_t)t.size());
-      fflush(stdout);
-    }
+    bindings = std::move(t->after);
+    std::vector<double> values(p, (const double *)out->data() + out->size());
+    if (mode == Mode::Run && !t->parts.empty())
+      printRunValue(*t, p);
     return values;
   }
 

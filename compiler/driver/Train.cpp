@@ -190,11 +190,9 @@ std::string fmt(double v, int prec = 4) {
   return buf;
 }
 
-} // namespace
-
-ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
-               const std::vector<std::string> &params, JIT &jit,
-               const SourceFile &file, const TrainFlags &flags) {
+/// The train block with the command-line flags that override it applied.
+sema::TrainSpec withFlags(const sema::TrainSpec &specIn,
+                          const TrainFlags &flags) {
   sema::TrainSpec spec = specIn;
   if (flags.epochs)
     spec.epochs = *flags.epochs;
@@ -208,7 +206,13 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
     spec.clip = *flags.clip;
   if (flags.optimizer)
     spec.optimizer = *flags.optimizer;
+  return spec;
+}
 
+/// Loads the data file and the optional test file, next to the source file;
+/// each row holds one value per element of the loss's arguments.
+bool loadData(const ir::Module &m, const sema::TrainSpec &spec,
+              const SourceFile &file, Table &data, Table &test) {
   const ir::Function *loss = m.lookup(spec.loss);
   int64_t cols = 0;
   for (auto &a : loss->args())
@@ -218,24 +222,62 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
     return file.path + ":" + std::to_string(l.line) + ":" +
            std::to_string(l.col);
   };
-  Table data, test;
   if (!loadTable((dir / spec.data).string(), (dir / spec.data).string(), cols,
                  where(spec.dataLoc), data))
-    return ExitCode::RuntimeError;
+    return false;
   if (!spec.test.empty() &&
       !loadTable((dir / spec.test).string(), (dir / spec.test).string(), cols,
                  where(spec.testLoc), test))
-    return ExitCode::RuntimeError;
+    return false;
+  return true;
+}
 
+/// One training run: the data, the compiled functions, the params with their
+/// optimiser state, and the per-epoch history the reports print.
+struct Trainer {
+  const sema::TrainSpec &spec;
+  Table data, test;
+  DynFn step = nullptr, lossFn = nullptr, metric = nullptr;
+  std::vector<ParamState> ps;
+  Optimizer optimizer = Optimizer::Adam;
+  bool tty = false;
+  int64_t batch = 0;
+  int64_t adamT = 0, clipped = 0, steps = 0;
+  std::chrono::steady_clock::time_point start;
+  double lastLoss = 0, lastMetric = NAN;
+  std::vector<double> lossCurve, metricCurve;
+
+  explicit Trainer(const sema::TrainSpec &spec) : spec(spec) {}
+  double elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  }
+  void bind(const ir::Module &m, const std::vector<std::string> &params,
+            JIT &jit);
+  void printHeader() const;
+  void run();
+  void runBatch(const std::vector<int64_t> &order, int64_t b0, int64_t b1,
+                double &lossSum, std::vector<double> &gradNormSum);
+  void printProgress(int64_t epoch, int64_t b1, double lossSum) const;
+  void evaluateMetric();
+  void printEpoch(int64_t epoch) const;
+  void printSummary() const;
+  void reportGradientFlow();
+  bool writeCharts(const std::string &dir) const;
+};
+
+/// Finds the JIT-compiled step, loss and metric, and every trained param
+/// with its gradient accumulator `__grad.<param>`.
+void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
+                   JIT &jit) {
   auto sym = [&](const std::string &s) { return jit.find(s); };
-  auto step =
-      reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol("__train_step")));
-  auto lossFn = reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol(spec.loss)));
-  DynFn metric =
+  step = reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol("__train_step")));
+  lossFn = reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol(spec.loss)));
+  metric =
       spec.metric.empty()
           ? nullptr
           : reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol(spec.metric)));
-  std::vector<ParamState> ps;
   for (auto &p : params) {
     const ir::Param *decl = m.lookupParam(p);
     int64_t n = decl->type->isTensor() ? decl->type->numElements() : 1;
@@ -248,12 +290,14 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
     s.v.assign(n, 0);
     ps.push_back(std::move(s));
   }
+  optimizer = spec.optimizer == "sgd"        ? Optimizer::Sgd
+              : spec.optimizer == "momentum" ? Optimizer::Momentum
+                                             : Optimizer::Adam;
+  tty = isatty(STDOUT_FILENO);
+  batch = std::min(spec.batch, data.rows);
+}
 
-  Optimizer optimizer = spec.optimizer == "sgd"        ? Optimizer::Sgd
-                        : spec.optimizer == "momentum" ? Optimizer::Momentum
-                                                       : Optimizer::Adam;
-  bool tty = isatty(STDOUT_FILENO);
-  int64_t batch = std::min(spec.batch, data.rows);
+void Trainer::printHeader() const {
   std::cout << "training '" << spec.loss << "' on " << data.rows << " examples";
   if (test.rows)
     std::cout << " (" << test.rows << " test)";
@@ -266,16 +310,15 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
     std::cout << ' ' << p.name;
   std::cout << '\n';
   std::cout.flush();
+}
 
+/// The epoch loop: shuffle, one optimiser step per minibatch, then the
+/// epoch's loss, metric and gradient norms. Stops early on a non-finite loss.
+void Trainer::run() {
   std::vector<int64_t> order(data.rows);
   std::iota(order.begin(), order.end(), 0);
   Rng rng{(uint64_t)spec.seed * 0x9e3779b97f4a7c15ull + 1};
-  double out[1];
-  int64_t adamT = 0;
-  auto start = std::chrono::steady_clock::now();
-  double lastLoss = 0, lastMetric = NAN;
-  std::vector<double> lossCurve, metricCurve;
-  int64_t clipped = 0, steps = 0;
+  start = std::chrono::steady_clock::now();
   for (int64_t epoch = 1; epoch <= spec.epochs; ++epoch) {
     for (int64_t i = data.rows - 1; i > 0; --i)
       std::swap(order[i], order[rng.next() % (uint64_t)(i + 1)]);
@@ -284,90 +327,112 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
     int64_t batches = 0;
     for (int64_t b0 = 0; b0 < data.rows; b0 += batch) {
       int64_t b1 = std::min(b0 + batch, data.rows);
-      for (auto &p : ps)
-        std::memset(p.grad, 0, p.size * sizeof(double));
-      for (int64_t k = b0; k < b1; ++k) {
-        step(data.row(order[k]), out);
-        lossSum += out[0];
-      }
-      double scale = 1.0 / (double)(b1 - b0);
-      double total = 0;
-      for (size_t j = 0; j < ps.size(); ++j) {
-        for (int64_t e = 0; e < ps[j].size; ++e)
-          ps[j].grad[e] *= scale;
-        double nrm = norm(ps[j].grad, ps[j].size);
-        gradNormSum[j] += nrm;
-        total += nrm * nrm;
-      }
-      total = std::sqrt(total);
-      double factor = 1;
-      if (spec.clip > 0 && total > spec.clip) {
-        factor = spec.clip / total;
-        ++clipped;
-      }
-      ++steps;
-      ++adamT;
-      double c1 = 1 - std::pow(spec.beta1, (double)adamT),
-             c2 = 1 - std::pow(spec.beta2, (double)adamT);
-      for (auto &p : ps)
-        update(optimizer, p, factor, spec, c1, c2);
+      runBatch(order, b0, b1, lossSum, gradNormSum);
       ++batches;
-      if (tty) {
-        double secs = std::chrono::duration<double>(
-                          std::chrono::steady_clock::now() - start)
-                          .count();
-        int64_t done = (epoch - 1) * data.rows + b1;
-        int64_t all = spec.epochs * data.rows;
-        int width = 30, filled = (int)(width * (double)done / all);
-        double rate = done / std::max(secs, 1e-9);
-        printf("\r[%-*s] epoch %lld/%lld  loss %-8s  %.0f ex/s  ETA %.0fs   ",
-               width, std::string(filled, '#').c_str(), (long long)epoch,
-               (long long)spec.epochs, fmt(lossSum / b1).c_str(), rate,
-               (all - done) / std::max(rate, 1e-9));
-        fflush(stdout);
-      }
+      if (tty)
+        printProgress(epoch, b1, lossSum);
     }
     lastLoss = lossSum / data.rows;
     lossCurve.push_back(lastLoss);
     for (size_t j = 0; j < ps.size(); ++j)
       ps[j].gradNorm.push_back(gradNormSum[j] / batches);
-    if (metric && test.rows) {
-      double msum = 0;
-      for (int64_t r = 0; r < test.rows; ++r) {
-        metric(test.row(r), out);
-        msum += out[0];
-      }
-      lastMetric = msum / test.rows;
-      metricCurve.push_back(lastMetric);
-    }
-    double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
-    if (tty)
-      printf("\r%*s\r", 100, "");
-    // At most ~25 epoch lines: every epoch up to 25, else a regular subset.
-    int64_t stride = (spec.epochs + 24) / 25;
-    bool show = epoch == 1 || epoch == spec.epochs || epoch % stride == 0 ||
-                !std::isfinite(lastLoss);
-    if (show)
-      printf("epoch %*lld/%lld  loss %-10s",
-             (int)std::to_string(spec.epochs).size(), (long long)epoch,
-             (long long)spec.epochs, fmt(lastLoss, 5).c_str());
-    if (show && !std::isnan(lastMetric))
-      printf("  %s %-8s", spec.metric.c_str(), fmt(lastMetric, 4).c_str());
-    if (show)
-      printf("  %.0f ex/s\n", epoch * data.rows / std::max(secs, 1e-9));
-    fflush(stdout);
+    if (metric && test.rows)
+      evaluateMetric();
+    printEpoch(epoch);
     if (!std::isfinite(lastLoss)) {
       printf("stopping: the loss is not finite (exploding gradients?)\n");
       break;
     }
   }
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+}
+
+/// One minibatch, rows `order[b0, b1)`: accumulate the gradients, average,
+/// clip the global norm, step every param. The losses are added to
+/// `lossSum` one by one (the epoch's sum, in the order of the rows).
+void Trainer::runBatch(const std::vector<int64_t> &order, int64_t b0,
+                       int64_t b1, double &lossSum,
+                       std::vector<double> &gradNormSum) {
+  double out[1];
+  for (auto &p : ps)
+    std::memset(p.grad, 0, p.size * sizeof(double));
+  for (int64_t k = b0; k < b1; ++k) {
+    step(data.row(order[k]), out);
+    lossSum += out[0];
+  }
+  double scale = 1.0 / (double)(b1 - b0);
+  double total = 0;
+  for (size_t j = 0; j < ps.size(); ++j) {
+    for (int64_t e = 0; e < ps[j].size; ++e)
+      ps[j].grad[e] *= scale;
+    double nrm = norm(ps[j].grad, ps[j].size);
+    gradNormSum[j] += nrm;
+    total += nrm * nrm;
+  }
+  total = std::sqrt(total);
+  double factor = 1;
+  if (spec.clip > 0 && total > spec.clip) {
+    factor = spec.clip / total;
+    ++clipped;
+  }
+  ++steps;
+  ++adamT;
+  double c1 = 1 - std::pow(spec.beta1, (double)adamT),
+         c2 = 1 - std::pow(spec.beta2, (double)adamT);
+  for (auto &p : ps)
+    update(optimizer, p, factor, spec, c1, c2);
+}
+
+/// The progress bar on a terminal, redrawn after every minibatch.
+void Trainer::printProgress(int64_t epoch, int64_t b1, double lossSum) const {
+  double secs = elapsed();
+  int64_t done = (epoch - 1) * data.rows + b1;
+  int64_t all = spec.epochs * data.rows;
+  int width = 30, filled = (int)(width * (double)done / all);
+  double rate = done / std::max(secs, 1e-9);
+  printf("\r[%-*s] epoch %lld/%lld  loss %-8s  %.0f ex/s  ETA %.0fs   ", width,
+         std::string(filled, '#').c_str(), (long long)epoch,
+         (long long)spec.epochs, fmt(lossSum / b1).c_str(), rate,
+         (all - done) / std::max(rate, 1e-9));
+  fflush(stdout);
+}
+
+/// The mean of the metric over the test rows.
+void Trainer::evaluateMetric() {
+  double out[1];
+  double msum = 0;
+  for (int64_t r = 0; r < test.rows; ++r) {
+    metric(test.row(r), out);
+    msum += out[0];
+  }
+  lastMetric = msum / test.rows;
+  metricCurve.push_back(lastMetric);
+}
+
+void Trainer::printEpoch(int64_t epoch) const {
+  double secs = elapsed();
+  if (tty)
+    printf("\r%*s\r", 100, "");
+  // At most ~25 epoch lines: every epoch up to 25, else a regular subset.
+  int64_t stride = (spec.epochs + 24) / 25;
+  bool show = epoch == 1 || epoch == spec.epochs || epoch % stride == 0 ||
+              !std::isfinite(lastLoss);
+  if (show)
+    printf("epoch %*lld/%lld  loss %-10s",
+           (int)std::to_string(spec.epochs).size(), (long long)epoch,
+           (long long)spec.epochs, fmt(lastLoss, 5).c_str());
+  if (show && !std::isnan(lastMetric))
+    printf("  %s %-8s", spec.metric.c_str(), fmt(lastMetric, 4).c_str());
+  if (show)
+    printf("  %.0f ex/s\n", epoch * data.rows / std::max(secs, 1e-9));
+  fflush(stdout);
+}
+
+/// The time, the final losses and metric, and how often clipping applied.
+void Trainer::printSummary() const {
+  double secs = elapsed();
   // Final evaluation of the loss over the test rows (or the data).
   const Table &evalSet = test.rows ? test : data;
+  double out[1];
   double evalLoss = 0;
   for (int64_t r = 0; r < evalSet.rows; ++r) {
     lossFn(evalSet.row(r), out);
@@ -383,9 +448,12 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
   if (spec.clip > 0)
     printf("clipping: %lld of %lld steps had a gradient norm above %s\n",
            (long long)clipped, (long long)steps, fmt(spec.clip).c_str());
+}
 
-  // Gradient flow: per param, mean gradient norm in the first and last
-  // epochs, relative to the param's norm.
+/// Gradient flow: per param, mean gradient norm in the first and last
+/// epochs, relative to the param's norm; then a note or warning per param
+/// whose gradients exploded or vanished.
+void Trainer::reportGradientFlow() {
   printf("gradient flow (mean gradient norm per step):\n");
   printf("  %-12s %-12s %-12s %-12s\n", "param", "first epoch", "last epoch",
          "|param|");
@@ -432,26 +500,45 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
   }
   if (!warned)
     printf("no vanishing or exploding gradients detected\n");
-  if (!flags.plotDir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(flags.plotDir, ec);
-    std::vector<Series> curves = {{"train loss", lossCurve}};
-    if (!metricCurve.empty())
-      curves.push_back({"test " + spec.metric, metricCurve});
-    std::vector<Series> norms;
-    for (auto &p : ps)
-      norms.push_back({p.name, p.gradNorm});
-    std::string a = flags.plotDir + "/loss.svg",
-                g = flags.plotDir + "/grad_norms.svg";
-    if (!writeLineChart(a, "loss and metric per epoch", curves, false) ||
-        !writeLineChart(g, "gradient norm per param (log scale)", norms,
-                        true)) {
-      std::cerr << "bpc: error: cannot write charts into '" << flags.plotDir
-                << "'\n";
-      return ExitCode::Usage;
-    }
-    printf("wrote %s and %s\n", a.c_str(), g.c_str());
+}
+
+/// `--plot DIR`: the loss/metric curves and the per-param gradient norms as
+/// SVG line charts. False (after the error) when they cannot be written.
+bool Trainer::writeCharts(const std::string &dir) const {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::vector<Series> curves = {{"train loss", lossCurve}};
+  if (!metricCurve.empty())
+    curves.push_back({"test " + spec.metric, metricCurve});
+  std::vector<Series> norms;
+  for (auto &p : ps)
+    norms.push_back({p.name, p.gradNorm});
+  std::string a = dir + "/loss.svg", g = dir + "/grad_norms.svg";
+  if (!writeLineChart(a, "loss and metric per epoch", curves, false) ||
+      !writeLineChart(g, "gradient norm per param (log scale)", norms, true)) {
+    std::cerr << "bpc: error: cannot write charts into '" << dir << "'\n";
+    return false;
   }
+  printf("wrote %s and %s\n", a.c_str(), g.c_str());
+  return true;
+}
+
+} // namespace
+
+ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
+               const std::vector<std::string> &params, JIT &jit,
+               const SourceFile &file, const TrainFlags &flags) {
+  sema::TrainSpec spec = withFlags(specIn, flags);
+  Trainer t(spec);
+  if (!loadData(m, spec, file, t.data, t.test))
+    return ExitCode::RuntimeError;
+  t.bind(m, params, jit);
+  t.printHeader();
+  t.run();
+  t.printSummary();
+  t.reportGradientFlow();
+  if (!flags.plotDir.empty() && !t.writeCharts(flags.plotDir))
+    return ExitCode::Usage;
   if (!flags.savePath.empty()) {
     std::string err;
     if (!saveParams(m, jit, flags.savePath, err)) {
