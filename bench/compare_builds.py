@@ -5,7 +5,9 @@ measured in one run, interleaved).
 
 usage: compare_builds.py OLD_BUILD NEW_BUILD [--rounds N] [--min-time S]
                          [BENCH...]   (default: bp_bench_ad bp_bench_mlp
-                                       bp_bench_mlp_aot bp_bench_gmm)
+                                       bp_bench_mlp_aot; binaries that
+                                       need data arguments, such as
+                                       bp_bench_gmm, are not supported)
 """
 import json
 import statistics
@@ -36,7 +38,7 @@ def main(argv):
         else:
             pos.append(a)
     old, new, names = pos[0], pos[1], pos[2:] or [
-        "bp_bench_ad", "bp_bench_mlp", "bp_bench_mlp_aot", "bp_bench_gmm"]
+        "bp_bench_ad", "bp_bench_mlp", "bp_bench_mlp_aot"]
     for name in names:
         ratios = {}
         for r in range(rounds):
