@@ -146,11 +146,9 @@ private:
     scopes.pop_back();
   }
 
-  /// Returns a replacement for op's single result, or null to keep `op`.
-  /// New constants are appended to `out`.
-  Value *fold(Op &op, Block &blk, std::vector<std::unique_ptr<Op>> &out) {
-    if (!isPure(op.kind) || op.results.size() != 1 || !op.regions.empty())
-      return nullptr;
+  /// Folds a pure op whose operands are all constants; null if it does not.
+  Value *foldConstant(Op &op, Block &blk,
+                      std::vector<std::unique_ptr<Op>> &out) {
     auto &a = op.operands;
     auto allConst = [&] {
       for (Value *v : a)
@@ -208,7 +206,13 @@ private:
         break;
       }
     }
-    // Exact algebraic identities.
+    return nullptr;
+  }
+
+  /// Exact algebraic identities (x * 1 = x, ...); null if none applies.
+  Value *foldIdentity(Op &op, Block &blk,
+                      std::vector<std::unique_ptr<Op>> &out) {
+    auto &a = op.operands;
     auto isF = [&](Value *v, double d) {
       return isConst(v) && v->type->isF64() && cf(v) == d &&
              std::signbit(cf(v)) == std::signbit(d);
@@ -261,6 +265,18 @@ private:
     default:
       break;
     }
+    return nullptr;
+  }
+
+  /// Returns a replacement for op's single result, or null to keep `op`.
+  /// New constants are appended to `out`.
+  Value *fold(Op &op, Block &blk, std::vector<std::unique_ptr<Op>> &out) {
+    if (!isPure(op.kind) || op.results.size() != 1 || !op.regions.empty())
+      return nullptr;
+    if (Value *folded = foldConstant(op, blk, out))
+      return folded;
+    if (Value *same = foldIdentity(op, blk, out))
+      return same;
     // CSE over pure ops in enclosing scopes.
     CseKey key{(int)op.kind, op.operands, bitsOf(op.fval), op.ival, op.str};
     for (auto it = scopes.rbegin(); it != scopes.rend(); ++it) {

@@ -109,6 +109,11 @@ private:
   std::optional<ConstValue> evalConst(ast::ConstItem &c);
 
   std::optional<ConstValue> constExpr(ast::Expr &e);
+  std::optional<ConstValue> constName(ast::NameExpr &n);
+  std::optional<ConstValue> constUnary(ast::UnaryExpr &u);
+  std::optional<ConstValue> constBinary(ast::BinaryExpr &b);
+  std::optional<ConstValue> constIntArith(ast::BinaryExpr &b, int64_t a,
+                                          int64_t c, bool &allowed);
 
   // Types as written.
   const Type *resolveType(const ast::TypeExpr &t);
@@ -120,6 +125,19 @@ private:
                      std::vector<int64_t> &shape, size_t depth);
 
   void declareFn(ast::FnItem &f);
+
+  // The train block's fields, one function per kind of value; each sets
+  // `ok` to false after reporting an error.
+  bool trainNumber(const ast::Expr &e, double &out);
+  void trainInt(const std::string &key, const ast::Expr &e, int64_t &out,
+                int64_t min, bool &ok);
+  void trainFn(const std::string &key, const ast::Expr &e, std::string &out,
+               bool &ok);
+  void trainPath(const std::string &key, const ast::Expr &e, std::string &out,
+                 Loc &loc, bool &ok);
+  void trainOptimizer(const ast::Expr &v, TrainSpec &spec, bool &ok);
+  void trainField(const ast::TrainField &f, TrainSpec &spec, bool &ok);
+  bool trainSignatures(const ast::TrainItem &t, const TrainSpec &spec);
 
   //===--------------------------------------------------------------------===//
   // Derived functions
@@ -138,6 +156,20 @@ private:
   /// `grad(f, x, ...)` -> the derived function's name (registered in prog),
   /// or "" after an error.
   std::string resolveDerived(ast::CallExpr &call, std::string name = "");
+
+  /// The function `call` differentiates: a function name or a nested derived
+  /// call (resolved here); "" after an error.
+  std::string derivedBase(ast::CallExpr &call, DerivKind kind);
+
+  /// The variables named after the function in `call` (its first argument
+  /// when none is named); false after an error.
+  bool derivedWrt(ast::CallExpr &call, DerivKind kind, const std::string &base,
+                  const FnSig &bsig, std::vector<WrtVar> &wrt);
+
+  /// The derived function's signature; false after an error.
+  bool derivedSig(const ast::CallExpr &call, DerivKind kind,
+                  const std::string &base, const FnSig &bsig,
+                  const std::vector<WrtVar> &wrt, FnSig &sig);
 
   //===--------------------------------------------------------------------===//
   // Function bodies
@@ -160,6 +192,15 @@ private:
                   const std::string &context);
 
   void checkStmt(const ast::Stmt &s);
+  void checkLet(const ast::LetStmt &l);
+  void checkAssign(const ast::AssignStmt &a);
+  /// `v[i, j] op= e`: v must be a var tensor.
+  void checkElementAssign(const ast::AssignStmt &a, ast::IndexExpr &ix,
+                          const Type *vt);
+  /// `x op= e` to a local or a param.
+  void checkNameAssign(const ast::AssignStmt &a, const Type *vt);
+  void checkFor(const ast::ForStmt &f);
+  void checkReturn(const ast::ReturnStmt &r);
 
   const ParamInfo *findParam(const std::string &n);
 

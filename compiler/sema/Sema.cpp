@@ -129,150 +129,181 @@ void Checker::run() {
     checkTrain(*prog.train);
 }
 
-/// The train block's fields (LANGUAGE.md section 8).
-void Checker::checkTrain(const ast::TrainItem &t) {
-  TrainSpec spec;
-  spec.loc = t.loc;
-  std::set<std::string> seen;
-  bool ok = true;
-  auto fail = [&](Loc l, const std::string &m) {
-    error(l, m);
-    ok = false;
-  };
-  auto number = [&](const ast::Expr &e, double &out) {
-    auto v = constExpr(const_cast<ast::Expr &>(e));
-    if (v)
-      out = v->asDouble();
-    return v.has_value();
-  };
-  std::string key; // the field being checked
-  auto integer = [&](const ast::Expr &e, int64_t &out, int64_t min) {
-    auto v = constExpr(const_cast<ast::Expr &>(e));
-    if (!v)
-      return false;
-    if (!v->isInt || v->i < min) {
-      fail(e.loc, "'" + key + "' needs an int >= " + std::to_string(min) +
-                      ", found " +
-                      (v->isInt ? std::to_string(v->i) : "an f64"));
-      return false;
-    }
-    out = v->i;
-    return true;
-  };
-  auto fnName = [&](const ast::Expr &e, std::string &out) {
-    auto *n = dyn<const ast::NameExpr>(&e);
-    if (!n || !prog.fnSigs.count(n->name)) {
-      fail(e.loc, "'" + key + "' needs the name of a function" +
-                      (n ? ", found '" + n->name + "'" + suggest(n->name)
-                         : std::string()));
-      return;
-    }
-    out = n->name;
-  };
-  auto path = [&](const ast::Expr &e, std::string &out, Loc &loc) {
-    auto *s = dyn<const ast::StringExpr>(&e);
-    if (!s) {
-      fail(e.loc,
-           "'" + key + "' needs a path in quotes: " + key + ": \"file.csv\"");
-      return;
-    }
-    out = s->value;
-    loc = e.loc;
-  };
-  for (auto &f : t.fields) {
-    const std::string &k = f.key.name;
-    if (!seen.insert(k).second) {
-      fail(f.key.loc, "field '" + k + "' is given twice");
-      continue;
-    }
-    const ast::Expr &v = *f.value;
-    key = k;
-    if (k == "loss")
-      fnName(v, spec.loss);
-    else if (k == "metric")
-      fnName(v, spec.metric);
-    else if (k == "data")
-      path(v, spec.data, spec.dataLoc);
-    else if (k == "test")
-      path(v, spec.test, spec.testLoc);
-    else if (k == "epochs")
-      integer(v, spec.epochs, 1);
-    else if (k == "batch")
-      integer(v, spec.batch, 1);
-    else if (k == "seed")
-      integer(v, spec.seed, 0);
-    else if (k == "clip") {
-      if (number(v, spec.clip) && !(spec.clip > 0))
-        fail(v.loc, "clip must be a positive number");
-    } else if (k == "optimizer") {
-      auto *c = dyn<const ast::CallExpr>(&v);
-      auto *n = c ? dyn<const ast::NameExpr>(c->callee.get()) : nullptr;
-      size_t lo = 1, hi = 1;
-      if (n && n->name == "momentum")
-        lo = hi = 2;
-      else if (n && n->name == "adam")
-        hi = 3;
-      if (!n ||
-          (n->name != "sgd" && n->name != "momentum" && n->name != "adam")) {
-        const char *want =
-            "sgd(lr), momentum(lr, beta) or adam(lr[, beta1, beta2])";
-        fail(v.loc, n ? "unknown optimizer '" + n->name + "'" +
-                            didYouMean(n->name, {"sgd", "momentum", "adam"}) +
-                            " (expected " + want + ")"
-                      : std::string("expected ") + want);
-        continue;
-      }
-      if (c->args.size() < lo || c->args.size() > hi) {
-        fail(v.loc,
-             "'" + n->name + "' takes " +
-                 (lo == hi ? std::to_string(lo)
-                           : std::to_string(lo) + " to " + std::to_string(hi)) +
-                 " arguments, found " + std::to_string(c->args.size()));
-        continue;
-      }
-      spec.optimizer = n->name;
-      double vals[3] = {spec.lr, spec.beta1, spec.beta2};
-      for (size_t i = 0; i < c->args.size(); ++i)
-        ok &= number(*c->args[i], vals[i]);
-      spec.lr = vals[0];
-      spec.beta1 = vals[1];
-      spec.beta2 = vals[2];
-    } else {
-      fail(f.key.loc,
-           "unknown train field '" + k + "'" +
-               didYouMean(k, {"loss", "data", "optimizer", "epochs", "batch",
-                              "clip", "seed", "test", "metric"}) +
-               " (expected loss, data, optimizer, epochs, batch, clip, "
-               "seed, test or metric)");
-    }
-  }
-  if (spec.loss.empty() && !seen.count("loss"))
-    fail(t.loc, "the train block needs 'loss: <fn>'");
-  if (spec.data.empty() && !seen.count("data"))
-    fail(t.loc, "the train block needs 'data: \"file.csv\"'");
-  if (!ok)
+/// A number-valued field; constExpr reports what is not a number.
+bool Checker::trainNumber(const ast::Expr &e, double &out) {
+  auto v = constExpr(const_cast<ast::Expr &>(e));
+  if (v)
+    out = v->asDouble();
+  return v.has_value();
+}
+
+/// The int-valued field `key`, at least `min`.
+void Checker::trainInt(const std::string &key, const ast::Expr &e, int64_t &out,
+                       int64_t min, bool &ok) {
+  auto v = constExpr(const_cast<ast::Expr &>(e));
+  if (!v)
     return;
+  if (!v->isInt || v->i < min) {
+    error(e.loc, "'" + key + "' needs an int >= " + std::to_string(min) +
+                     ", found " + (v->isInt ? std::to_string(v->i) : "an f64"));
+    ok = false;
+    return;
+  }
+  out = v->i;
+}
+
+/// The field `key` naming a function (loss, metric).
+void Checker::trainFn(const std::string &key, const ast::Expr &e,
+                      std::string &out, bool &ok) {
+  auto *n = dyn<const ast::NameExpr>(&e);
+  if (!n || !prog.fnSigs.count(n->name)) {
+    error(e.loc, "'" + key + "' needs the name of a function" +
+                     (n ? ", found '" + n->name + "'" + suggest(n->name)
+                        : std::string()));
+    ok = false;
+    return;
+  }
+  out = n->name;
+}
+
+/// The field `key` holding a path in quotes (data, test).
+void Checker::trainPath(const std::string &key, const ast::Expr &e,
+                        std::string &out, Loc &loc, bool &ok) {
+  auto *s = dyn<const ast::StringExpr>(&e);
+  if (!s) {
+    error(e.loc,
+          "'" + key + "' needs a path in quotes: " + key + ": \"file.csv\"");
+    ok = false;
+    return;
+  }
+  out = s->value;
+  loc = e.loc;
+}
+
+/// `optimizer: sgd(lr) | momentum(lr, beta) | adam(lr[, beta1, beta2])`.
+void Checker::trainOptimizer(const ast::Expr &v, TrainSpec &spec, bool &ok) {
+  auto *c = dyn<const ast::CallExpr>(&v);
+  auto *n = c ? dyn<const ast::NameExpr>(c->callee.get()) : nullptr;
+  size_t lo = 1, hi = 1;
+  if (n && n->name == "momentum")
+    lo = hi = 2;
+  else if (n && n->name == "adam")
+    hi = 3;
+  if (!n || (n->name != "sgd" && n->name != "momentum" && n->name != "adam")) {
+    const char *want =
+        "sgd(lr), momentum(lr, beta) or adam(lr[, beta1, beta2])";
+    error(v.loc, n ? "unknown optimizer '" + n->name + "'" +
+                         didYouMean(n->name, {"sgd", "momentum", "adam"}) +
+                         " (expected " + want + ")"
+                   : std::string("expected ") + want);
+    ok = false;
+    return;
+  }
+  if (c->args.size() < lo || c->args.size() > hi) {
+    error(v.loc,
+          "'" + n->name + "' takes " +
+              (lo == hi ? std::to_string(lo)
+                        : std::to_string(lo) + " to " + std::to_string(hi)) +
+              " arguments, found " + std::to_string(c->args.size()));
+    ok = false;
+    return;
+  }
+  spec.optimizer = n->name;
+  double vals[3] = {spec.lr, spec.beta1, spec.beta2};
+  for (size_t i = 0; i < c->args.size(); ++i)
+    ok &= trainNumber(*c->args[i], vals[i]);
+  spec.lr = vals[0];
+  spec.beta1 = vals[1];
+  spec.beta2 = vals[2];
+}
+
+/// One field of the train block, by its key.
+void Checker::trainField(const ast::TrainField &f, TrainSpec &spec, bool &ok) {
+  const std::string &k = f.key.name;
+  const ast::Expr &v = *f.value;
+  if (k == "loss")
+    trainFn(k, v, spec.loss, ok);
+  else if (k == "metric")
+    trainFn(k, v, spec.metric, ok);
+  else if (k == "data")
+    trainPath(k, v, spec.data, spec.dataLoc, ok);
+  else if (k == "test")
+    trainPath(k, v, spec.test, spec.testLoc, ok);
+  else if (k == "epochs")
+    trainInt(k, v, spec.epochs, 1, ok);
+  else if (k == "batch")
+    trainInt(k, v, spec.batch, 1, ok);
+  else if (k == "seed")
+    trainInt(k, v, spec.seed, 0, ok);
+  else if (k == "clip") {
+    if (trainNumber(v, spec.clip) && !(spec.clip > 0)) {
+      error(v.loc, "clip must be a positive number");
+      ok = false;
+    }
+  } else if (k == "optimizer") {
+    trainOptimizer(v, spec, ok);
+  } else {
+    error(f.key.loc,
+          "unknown train field '" + k + "'" +
+              didYouMean(k, {"loss", "data", "optimizer", "epochs", "batch",
+                             "clip", "seed", "test", "metric"}) +
+              " (expected loss, data, optimizer, epochs, batch, clip, "
+              "seed, test or metric)");
+    ok = false;
+  }
+}
+
+/// The loss returns f64 and takes what data columns fill; the metric takes
+/// the loss's arguments.
+bool Checker::trainSignatures(const ast::TrainItem &t, const TrainSpec &spec) {
   const FnSig &ls = prog.fnSigs.at(spec.loss);
   if (!ls.result->isF64()) {
     error(t.loc, "the loss '" + spec.loss + "' must return f64, found " +
                      toString(ls.result));
-    return;
+    return false;
   }
   for (size_t i = 0; i < ls.params.size(); ++i)
     if (!ls.params[i]->isDifferentiable()) {
       error(t.loc, "argument '" + ls.paramNames[i] + "' of the loss is " +
                        toString(ls.params[i]) +
                        ": data columns fill f64 and f64 tensor arguments");
-      return;
+      return false;
     }
   if (!spec.metric.empty()) {
     const FnSig &ms = prog.fnSigs.at(spec.metric);
     if (ms.params != ls.params || !ms.result->isNumeric()) {
       error(t.loc, "the metric '" + spec.metric +
                        "' must take the loss's arguments and return f64");
-      return;
+      return false;
     }
   }
+  return true;
+}
+
+/// The train block's fields (LANGUAGE.md section 8).
+void Checker::checkTrain(const ast::TrainItem &t) {
+  TrainSpec spec;
+  spec.loc = t.loc;
+  std::set<std::string> seen;
+  bool ok = true;
+  for (auto &f : t.fields) {
+    if (!seen.insert(f.key.name).second) {
+      error(f.key.loc, "field '" + f.key.name + "' is given twice");
+      ok = false;
+      continue;
+    }
+    trainField(f, spec, ok);
+  }
+  if (spec.loss.empty() && !seen.count("loss")) {
+    error(t.loc, "the train block needs 'loss: <fn>'");
+    ok = false;
+  }
+  if (spec.data.empty() && !seen.count("data")) {
+    error(t.loc, "the train block needs 'data: \"file.csv\"'");
+    ok = false;
+  }
+  if (!ok || !trainSignatures(t, spec))
+    return;
   prog.trainSpec = spec;
 }
 
@@ -395,6 +426,162 @@ std::optional<ConstValue> Checker::evalConst(ast::ConstItem &c) {
   return v;
 }
 
+/// `l ^ r`: an f64, or an int when both are ints and the power is exact
+/// (`const N = 2^10`).
+static ConstValue constPow(const ConstValue &l, const ConstValue &r) {
+  ConstValue v;
+  v.isInt = false;
+  double xy[2] = {l.asDouble(), r.asDouble()};
+  ir::evalMath(ir::OpKind::Pow, xy, v.f);
+  if (l.isInt && r.isInt && r.i >= 0 && std::fabs(v.f) < 9.2e18) {
+    // By squaring (|base| <= 1 may have a huge exponent).
+    int64_t result = 1, base = l.i;
+    bool overflow = false;
+    for (int64_t k = r.i; k > 0 && !overflow; k >>= 1) {
+      if (k & 1)
+        overflow |= __builtin_mul_overflow(result, base, &result);
+      if (k > 1)
+        overflow |= __builtin_mul_overflow(base, base, &base);
+    }
+    if (!overflow) {
+      v.isInt = true;
+      v.i = result;
+    }
+  }
+  return v;
+}
+
+/// A const reference: the const's value.
+std::optional<ConstValue> Checker::constName(ast::NameExpr &n) {
+  auto it = top.find(n.name);
+  if (it == top.end() || it->second.kind != TopKind::Const) {
+    error(n.loc, it == top.end()
+                     ? "unknown name '" + n.name + "'" + suggest(n.name)
+                     : "'" + n.name +
+                           "' is not a const; a const is an expression of "
+                           "literals and other consts");
+    return std::nullopt;
+  }
+  return evalConst(*static_cast<ast::ConstItem *>(it->second.item));
+}
+
+std::optional<ConstValue> Checker::constUnary(ast::UnaryExpr &u) {
+  using namespace ast;
+  auto v = constExpr(*u.operand);
+  if (!v)
+    return v;
+  if (u.op == UnaryOp::Not) {
+    error(u.loc, "'not' is not allowed in a const expression");
+    return std::nullopt;
+  }
+  if (u.op == UnaryOp::Neg) {
+    if (v->isInt && v->i == INT64_MIN) {
+      error(u.loc, "int overflow in a const expression: -(" +
+                       std::to_string(v->i) + ") does not fit in 64 bits");
+      return std::nullopt;
+    }
+    v->i = (int64_t)(0ull - (uint64_t)v->i);
+    v->f = -v->f;
+  }
+  return v;
+}
+
+/// `a op c` on ints, checked for overflow and division by zero. `allowed`
+/// is false for an operator consts do not have (nothing reported then).
+std::optional<ConstValue> Checker::constIntArith(ast::BinaryExpr &b, int64_t a,
+                                                 int64_t c, bool &allowed) {
+  using namespace ast;
+  ConstValue v;
+  auto overflow = [&] {
+    error(b.opLoc, "int overflow in a const expression: " + std::to_string(a) +
+                       " " + spelling(b.op) + " " + std::to_string(c) +
+                       " does not fit in 64 bits (write an f64 "
+                       "literal, e.g. 1.0e20, for large values)");
+    return std::nullopt;
+  };
+  allowed = true;
+  switch (b.op) {
+  case BinaryOp::Add:
+    if (__builtin_add_overflow(a, c, &v.i))
+      return overflow();
+    return v;
+  case BinaryOp::Sub:
+    if (__builtin_sub_overflow(a, c, &v.i))
+      return overflow();
+    return v;
+  case BinaryOp::Mul:
+    if (__builtin_mul_overflow(a, c, &v.i))
+      return overflow();
+    return v;
+  case BinaryOp::Div:
+  case BinaryOp::Mod:
+    if (c == 0) {
+      error(b.opLoc, "division by zero in a const expression");
+      return std::nullopt;
+    }
+    if (a == INT64_MIN && c == -1)
+      return overflow();
+    v.i = b.op == BinaryOp::Div ? a / c : a % c;
+    return v;
+  default:
+    break;
+  }
+  allowed = false;
+  return std::nullopt;
+}
+
+/// f64 arithmetic: the IR's scalar semantics (ir/Eval.h); none for an
+/// operator consts do not have.
+static std::optional<ConstValue>
+constFloatArith(ast::BinaryOp op, const ConstValue &l, const ConstValue &r) {
+  using ast::BinaryOp;
+  ConstValue v;
+  v.isInt = false;
+  double xy[2] = {l.asDouble(), r.asDouble()};
+  std::optional<ir::OpKind> k;
+  switch (op) {
+  case BinaryOp::Add:
+    k = ir::OpKind::FAdd;
+    break;
+  case BinaryOp::Sub:
+    k = ir::OpKind::FSub;
+    break;
+  case BinaryOp::Mul:
+    k = ir::OpKind::FMul;
+    break;
+  case BinaryOp::Div:
+    k = ir::OpKind::FDiv;
+    break;
+  case BinaryOp::Mod:
+    k = ir::OpKind::FRem;
+    break;
+  default:
+    break;
+  }
+  if (k && ir::evalMath(*k, xy, v.f))
+    return v;
+  return std::nullopt;
+}
+
+std::optional<ConstValue> Checker::constBinary(ast::BinaryExpr &b) {
+  auto l = constExpr(*b.lhs), r = constExpr(*b.rhs);
+  if (!l || !r)
+    return std::nullopt;
+  if (b.op == ast::BinaryOp::Pow)
+    return constPow(*l, *r);
+  if (l->isInt && r->isInt) {
+    bool allowed;
+    auto v = constIntArith(b, l->i, r->i, allowed);
+    if (v || allowed)
+      return v;
+  } else if (auto v = constFloatArith(b.op, *l, *r)) {
+    return v;
+  }
+  error(b.opLoc, std::string("'") + spelling(b.op) +
+                     "' is not allowed in a const expression");
+  return std::nullopt;
+}
+
 std::optional<ConstValue> Checker::constExpr(ast::Expr &e) {
   using namespace ast;
   if (auto *n = dyn<NumberExpr>(&e)) {
@@ -404,132 +591,12 @@ std::optional<ConstValue> Checker::constExpr(ast::Expr &e) {
     v.f = n->floatValue;
     return v;
   }
-  if (auto *n = dyn<NameExpr>(&e)) {
-    auto it = top.find(n->name);
-    if (it == top.end() || it->second.kind != TopKind::Const) {
-      error(e.loc, it == top.end()
-                       ? "unknown name '" + n->name + "'" + suggest(n->name)
-                       : "'" + n->name +
-                             "' is not a const; a const is an expression of "
-                             "literals and other consts");
-      return std::nullopt;
-    }
-    return evalConst(*static_cast<ConstItem *>(it->second.item));
-  }
-  if (auto *u = dyn<UnaryExpr>(&e)) {
-    auto v = constExpr(*u->operand);
-    if (!v)
-      return v;
-    if (u->op == UnaryOp::Not) {
-      error(e.loc, "'not' is not allowed in a const expression");
-      return std::nullopt;
-    }
-    if (u->op == UnaryOp::Neg) {
-      if (v->isInt && v->i == INT64_MIN) {
-        error(e.loc, "int overflow in a const expression: -(" +
-                         std::to_string(v->i) + ") does not fit in 64 bits");
-        return std::nullopt;
-      }
-      v->i = (int64_t)(0ull - (uint64_t)v->i);
-      v->f = -v->f;
-    }
-    return v;
-  }
-  if (auto *b = dyn<BinaryExpr>(&e)) {
-    auto l = constExpr(*b->lhs), r = constExpr(*b->rhs);
-    if (!l || !r)
-      return std::nullopt;
-    ConstValue v;
-    bool ints = l->isInt && r->isInt;
-    if (b->op == BinaryOp::Pow) {
-      v.isInt = false;
-      double xy[2] = {l->asDouble(), r->asDouble()};
-      ir::evalMath(ir::OpKind::Pow, xy, v.f);
-      if (ints && r->i >= 0 && std::fabs(v.f) < 9.2e18) {
-        // An int power of ints stays an int when exact (`const N = 2^10`):
-        // by squaring (|base| <= 1 may have a huge exponent).
-        int64_t result = 1, base = l->i;
-        bool overflow = false;
-        for (int64_t k = r->i; k > 0 && !overflow; k >>= 1) {
-          if (k & 1)
-            overflow |= __builtin_mul_overflow(result, base, &result);
-          if (k > 1)
-            overflow |= __builtin_mul_overflow(base, base, &base);
-        }
-        if (!overflow) {
-          v.isInt = true;
-          v.i = result;
-        }
-      }
-      return v;
-    }
-    if (ints) {
-      int64_t a = l->i, c = r->i;
-      auto overflow = [&] {
-        error(b->opLoc,
-              "int overflow in a const expression: " + std::to_string(a) + " " +
-                  spelling(b->op) + " " + std::to_string(c) +
-                  " does not fit in 64 bits (write an f64 "
-                  "literal, e.g. 1.0e20, for large values)");
-        return std::nullopt;
-      };
-      switch (b->op) {
-      case BinaryOp::Add:
-        if (__builtin_add_overflow(a, c, &v.i))
-          return overflow();
-        return v;
-      case BinaryOp::Sub:
-        if (__builtin_sub_overflow(a, c, &v.i))
-          return overflow();
-        return v;
-      case BinaryOp::Mul:
-        if (__builtin_mul_overflow(a, c, &v.i))
-          return overflow();
-        return v;
-      case BinaryOp::Div:
-      case BinaryOp::Mod:
-        if (r->i == 0) {
-          error(b->opLoc, "division by zero in a const expression");
-          return std::nullopt;
-        }
-        if (l->i == INT64_MIN && r->i == -1)
-          return overflow();
-        v.i = b->op == BinaryOp::Div ? l->i / r->i : l->i % r->i;
-        return v;
-      default:
-        break;
-      }
-    } else {
-      // f64 arithmetic: the IR's scalar semantics (ir/Eval.h).
-      v.isInt = false;
-      double xy[2] = {l->asDouble(), r->asDouble()};
-      std::optional<ir::OpKind> k;
-      switch (b->op) {
-      case BinaryOp::Add:
-        k = ir::OpKind::FAdd;
-        break;
-      case BinaryOp::Sub:
-        k = ir::OpKind::FSub;
-        break;
-      case BinaryOp::Mul:
-        k = ir::OpKind::FMul;
-        break;
-      case BinaryOp::Div:
-        k = ir::OpKind::FDiv;
-        break;
-      case BinaryOp::Mod:
-        k = ir::OpKind::FRem;
-        break;
-      default:
-        break;
-      }
-      if (k && ir::evalMath(*k, xy, v.f))
-        return v;
-    }
-    error(b->opLoc, std::string("'") + spelling(b->op) +
-                        "' is not allowed in a const expression");
-    return std::nullopt;
-  }
+  if (auto *n = dyn<NameExpr>(&e))
+    return constName(*n);
+  if (auto *u = dyn<UnaryExpr>(&e))
+    return constUnary(*u);
+  if (auto *b = dyn<BinaryExpr>(&e))
+    return constBinary(*b);
   error(e.loc, "a const must be an expression of literals and other consts");
   return std::nullopt;
 }

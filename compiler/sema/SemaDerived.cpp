@@ -55,21 +55,10 @@ const FnSig *Checker::callable(const std::string &n) {
   return prog.signature(n);
 }
 
-/// `grad(f, x, ...)` -> the derived function's name (registered in prog),
-/// or "" after an error.
-std::string Checker::resolveDerived(ast::CallExpr &call, std::string name) {
-  auto *callee = static_cast<ast::NameExpr *>(call.callee.get());
-  DerivKind kind = callee->name == "grad"             ? DerivKind::Grad
-                   : callee->name == "value_and_grad" ? DerivKind::ValueAndGrad
-                                                      : DerivKind::Jvp;
+/// The function `call` differentiates: a function name or a nested derived
+/// call (resolved here); "" after an error.
+std::string Checker::derivedBase(ast::CallExpr &call, DerivKind kind) {
   const char *what = spelling(kind);
-  if (call.args.empty()) {
-    error(call.loc, std::string("'") + what + "' needs a function: " + what +
-                        "(f, x, ...)");
-    return "";
-  }
-  // The base: a function name or a nested derived call.
-  std::string base;
   ast::Expr *baseExpr = call.args[0].get();
   if (auto *n = dyn<ast::NameExpr>(baseExpr)) {
     if (!callable(n->name)) {
@@ -87,33 +76,31 @@ std::string Checker::resolveDerived(ast::CallExpr &call, std::string name) {
                   " needs a function name");
       return "";
     }
-    base = n->name;
-  } else if (auto *c = dyn<ast::CallExpr>(baseExpr);
-             c && dyn<ast::NameExpr>(c->callee.get()) &&
-             builtinKind(static_cast<ast::NameExpr *>(c->callee.get())->name) ==
-                 Builtin::Derive) {
-    base = resolveDerived(*c);
-    if (base.empty())
-      return "";
-  } else {
-    error(baseExpr->loc, std::string("the first argument of '") + what +
-                             "' must name a function");
-    return "";
+    return n->name;
   }
-  const FnSig &bsig = *prog.signature(base);
+  if (auto *c = dyn<ast::CallExpr>(baseExpr);
+      c && dyn<ast::NameExpr>(c->callee.get()) &&
+      builtinKind(static_cast<ast::NameExpr *>(c->callee.get())->name) ==
+          Builtin::Derive)
+    return resolveDerived(*c);
+  error(baseExpr->loc, std::string("the first argument of '") + what +
+                           "' must name a function");
+  return "";
+}
 
-  DerivedInfo info;
-  info.kind = kind;
-  info.base = base;
-  info.loc = call.loc;
-  std::vector<WrtVar> wrt;
+/// The variables named after the function in `call` (its first argument when
+/// none is named); false after an error.
+bool Checker::derivedWrt(ast::CallExpr &call, DerivKind kind,
+                         const std::string &base, const FnSig &bsig,
+                         std::vector<WrtVar> &wrt) {
+  const char *what = spelling(kind);
   std::set<std::string> seen;
   if (call.args.size() == 1) {
     if (bsig.params.empty()) {
       error(call.loc, "'" + base +
                           "' has no arguments to differentiate "
                           "with respect to");
-      return "";
+      return false;
     }
     wrt.push_back({false, 0, bsig.paramNames[0], bsig.params[0]});
   }
@@ -164,10 +151,16 @@ std::string Checker::resolveDerived(ast::CallExpr &call, std::string name) {
     }
     wrt.push_back(v);
   }
-  if (!ok)
-    return "";
+  return ok;
+}
 
-  FnSig sig;
+/// The derived function's signature: the base's arguments (plus a tangent
+/// per variable for jvp) and its results (LANGUAGE.md section 4); false
+/// after an error.
+bool Checker::derivedSig(const ast::CallExpr &call, DerivKind kind,
+                         const std::string &base, const FnSig &bsig,
+                         const std::vector<WrtVar> &wrt, FnSig &sig) {
+  const char *what = spelling(kind);
   sig.paramNames = bsig.paramNames;
   sig.params = bsig.params;
   if (kind == DerivKind::Jvp) {
@@ -175,30 +168,61 @@ std::string Checker::resolveDerived(ast::CallExpr &call, std::string name) {
       error(call.loc, "jvp needs a function returning f64 or an f64 tensor, "
                       "but '" +
                           base + "' returns " + toString(bsig.result));
-      return "";
+      return false;
     }
     for (auto &v : wrt) {
       sig.paramNames.push_back(v.name + "_dot");
       sig.params.push_back(v.type);
     }
     sig.result = T.tuple({bsig.result, bsig.result});
-  } else {
-    if (!bsig.result->isF64()) {
-      error(call.loc, std::string(what) +
-                          " needs a function returning f64, but '" + base +
-                          "' returns " + toString(bsig.result) +
-                          (bsig.result->isTensor()
-                               ? "; reduce it first (e.g. sum) or use jvp"
-                               : ""));
-      return "";
-    }
-    std::vector<const Type *> res;
-    if (kind == DerivKind::ValueAndGrad)
-      res.push_back(T.f64());
-    for (auto &v : wrt)
-      res.push_back(v.type);
-    sig.result = res.size() == 1 ? res[0] : T.tuple(res);
+    return true;
   }
+  if (!bsig.result->isF64()) {
+    error(call.loc, std::string(what) +
+                        " needs a function returning f64, but '" + base +
+                        "' returns " + toString(bsig.result) +
+                        (bsig.result->isTensor()
+                             ? "; reduce it first (e.g. sum) or use jvp"
+                             : ""));
+    return false;
+  }
+  std::vector<const Type *> res;
+  if (kind == DerivKind::ValueAndGrad)
+    res.push_back(T.f64());
+  for (auto &v : wrt)
+    res.push_back(v.type);
+  sig.result = res.size() == 1 ? res[0] : T.tuple(res);
+  return true;
+}
+
+/// `grad(f, x, ...)` -> the derived function's name (registered in prog),
+/// or "" after an error.
+std::string Checker::resolveDerived(ast::CallExpr &call, std::string name) {
+  auto *callee = static_cast<ast::NameExpr *>(call.callee.get());
+  DerivKind kind = callee->name == "grad"             ? DerivKind::Grad
+                   : callee->name == "value_and_grad" ? DerivKind::ValueAndGrad
+                                                      : DerivKind::Jvp;
+  const char *what = spelling(kind);
+  if (call.args.empty()) {
+    error(call.loc, std::string("'") + what + "' needs a function: " + what +
+                        "(f, x, ...)");
+    return "";
+  }
+  std::string base = derivedBase(call, kind);
+  if (base.empty())
+    return "";
+  const FnSig &bsig = *prog.signature(base);
+
+  DerivedInfo info;
+  info.kind = kind;
+  info.base = base;
+  info.loc = call.loc;
+  std::vector<WrtVar> wrt;
+  if (!derivedWrt(call, kind, base, bsig, wrt))
+    return "";
+  FnSig sig;
+  if (!derivedSig(call, kind, base, bsig, wrt, sig))
+    return "";
   info.sig = sig;
   info.wrt = wrt;
   if (name.empty()) {

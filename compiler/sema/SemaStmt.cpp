@@ -83,138 +83,192 @@ void Checker::expectType(const ast::Expr &e, const Type *got, const Type *want,
         context + ": expected " + toString(want) + ", found " + toString(got));
 }
 
+void Checker::checkLet(const ast::LetStmt &l) {
+  if (isReadCsv(*l.init)) {
+    checkReadCsv(l);
+    return;
+  }
+  const Type *t = expr(*l.init);
+  if (l.isDestructure) {
+    if (t && (!t->isTuple() || t->elems.size() != l.names.size())) {
+      error(l.init->loc, "cannot destructure " + toString(t) + " into " +
+                             std::to_string(l.names.size()) + " names");
+      t = nullptr;
+    }
+    for (size_t i = 0; i < l.names.size(); ++i)
+      bind(l.names[i], t ? t->elems[i] : nullptr, l.isVar);
+    return;
+  }
+  if (t && t->isVoid()) {
+    auto *call = dyn<ast::CallExpr>(l.init.get());
+    auto *fn = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
+    error(l.init->loc,
+          "this expression has no value" +
+              (fn ? " ('" + fn->name +
+                        "' returns nothing; declare its result: -> T)"
+                  : std::string()));
+    t = nullptr;
+  }
+  if (t && t->kind == TypeKind::Str) {
+    error(l.init->loc, "strings are only for paths and messages");
+    t = nullptr;
+  }
+  if (l.type) {
+    const Type *declaredT = resolveType(*l.type);
+    expectType(*l.init, t, declaredT,
+               "initialiser of '" + l.names[0].name + "'");
+    t = declaredT;
+  }
+  bind(l.names[0], t, l.isVar);
+}
+
+void Checker::checkAssign(const ast::AssignStmt &a) {
+  using namespace ast;
+  const Type *vt = expr(*a.value);
+  if (auto *ix = dyn<IndexExpr>(a.target.get())) {
+    checkElementAssign(a, *ix, vt);
+    return;
+  }
+  checkNameAssign(a, vt);
+}
+
+/// `v[i, j] op= e`: v must be a var tensor.
+void Checker::checkElementAssign(const ast::AssignStmt &a, ast::IndexExpr &ix,
+                                 const Type *vt) {
+  using namespace ast;
+  auto *base = dyn<NameExpr>(ix.base.get());
+  if (!base) {
+    error(ix.base->loc, "only a variable's elements can be assigned");
+    return;
+  }
+  const Local *l = lookupLocal(base->name);
+  if (!l) {
+    error(base->loc,
+          top.count(base->name)
+              ? "cannot assign elements of '" + base->name +
+                    "': only 'var' tensors can change "
+                    "element by element"
+              : "unknown name '" + base->name + "'" + suggest(base->name));
+    return;
+  }
+  if (!l->isVar) {
+    error(base->loc, "cannot assign to an element of '" + base->name +
+                         "': it is immutable (declare it with 'var')");
+    return;
+  }
+  bool sliced = std::any_of(ix.indices.begin(), ix.indices.end(),
+                            [](const IndexArg &i) { return i.isSlice; });
+  const Type *et = index(ix);
+  ix.type = et;
+  if (!et || !vt)
+    return;
+  if (sliced) {
+    // A scalar fills the slice; a tensor must broadcast to its shape.
+    std::string err;
+    const Type *r = vt->isNumeric() || vt->isTensor()
+                        ? sema::broadcast(T, et, vt, "=", err)
+                        : nullptr;
+    if (!r || !r->isTensor() || r->shape != et->shape)
+      error(a.value->loc, "cannot assign " + toString(vt) + " to the slice " +
+                              toString(et) + " of '" + base->name + "'");
+    return;
+  }
+  expectType(*a.value, vt, et, "element of '" + base->name + "'");
+}
+
+/// `x op= e` to a local or a param.
+void Checker::checkNameAssign(const ast::AssignStmt &a, const Type *vt) {
+  using namespace ast;
+  auto *n = dyn<NameExpr>(a.target.get());
+  if (!n) {
+    error(a.target->loc, "only a variable or an element can be assigned");
+    return;
+  }
+  const Local *l = lookupLocal(n->name);
+  if (!l) {
+    auto it = top.find(n->name);
+    if (it != top.end() && it->second.kind == TopKind::Param) {
+      const ParamInfo *p = findParam(n->name);
+      n->type = p ? p->type : nullptr;
+      paramStores.try_emplace(curFn->name, n->name, n->loc);
+      if (p && vt)
+        expectType(*a.value, vt, p->type, "assignment to '" + n->name + "'");
+      return;
+    }
+    error(n->loc, it != top.end()
+                      ? "cannot assign to '" + n->name +
+                            "': only 'var' bindings and params can change"
+                      : "unknown name '" + n->name + "'" + suggest(n->name));
+    return;
+  }
+  n->type = l->type;
+  if (!l->isVar) {
+    error(n->loc, "cannot assign to '" + n->name +
+                      "': it is immutable (declare it with 'var')");
+    return;
+  }
+  if (!l->type || !vt)
+    return;
+  if (a.op != AssignOp::Set && !l->type->isNumeric()) {
+    error(n->loc, "compound assignment needs a number, '" + n->name + "' is " +
+                      toString(l->type));
+    return;
+  }
+  if (l->type->isInt() && vt->isF64()) {
+    error(a.value->loc, "cannot assign f64 to int variable '" + n->name +
+                            "' (use int(x) to truncate)");
+    return;
+  }
+  expectType(*a.value, vt, l->type, "assignment to '" + n->name + "'");
+}
+
+void Checker::checkFor(const ast::ForStmt &f) {
+  const Type *lo = expr(*f.lo), *hi = expr(*f.hi);
+  if (lo && !lo->isInt())
+    error(f.lo->loc, "loop bounds must be int, found " + toString(lo));
+  if (hi && !hi->isInt())
+    error(f.hi->loc, "loop bounds must be int, found " + toString(hi));
+  scopes.emplace_back();
+  bind(f.var, T.i64(), false);
+  checkBlock(f.body);
+  scopes.pop_back();
+}
+
+void Checker::checkReturn(const ast::ReturnStmt &r) {
+  if (!r.value) {
+    if (!curSig->result->isVoid())
+      error(r.loc,
+            "'" + curFn->name + "' must return " + toString(curSig->result));
+    return;
+  }
+  const Type *t = expr(*r.value);
+  if (curSig->result->isVoid()) {
+    error(r.value->loc, "'" + curFn->name +
+                            "' has no result type, but 'return' has a "
+                            "value (declare it: -> T)");
+    return;
+  }
+  if (t && t->isTuple() && curSig->result->isTuple() &&
+      t->elems.size() == curSig->result->elems.size()) {
+    for (size_t k = 0; k < t->elems.size(); ++k)
+      if (!convertible(t->elems[k], curSig->result->elems[k])) {
+        error(r.value->loc, "return value: expected " +
+                                toString(curSig->result) + ", found " +
+                                toString(t));
+        break;
+      }
+    return;
+  }
+  expectType(*r.value, t, curSig->result, "return value");
+}
+
 void Checker::checkStmt(const ast::Stmt &s) {
   using namespace ast;
   switch (s.kind) {
-  case StmtKind::Let: {
-    auto &l = static_cast<const LetStmt &>(s);
-    if (isReadCsv(*l.init)) {
-      checkReadCsv(l);
-      return;
-    }
-    const Type *t = expr(*l.init);
-    if (l.isDestructure) {
-      if (t && (!t->isTuple() || t->elems.size() != l.names.size())) {
-        error(l.init->loc, "cannot destructure " + toString(t) + " into " +
-                               std::to_string(l.names.size()) + " names");
-        t = nullptr;
-      }
-      for (size_t i = 0; i < l.names.size(); ++i)
-        bind(l.names[i], t ? t->elems[i] : nullptr, l.isVar);
-      return;
-    }
-    if (t && t->isVoid()) {
-      auto *call = dyn<ast::CallExpr>(l.init.get());
-      auto *fn = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
-      error(l.init->loc,
-            "this expression has no value" +
-                (fn ? " ('" + fn->name +
-                          "' returns nothing; declare its result: -> T)"
-                    : std::string()));
-      t = nullptr;
-    }
-    if (t && t->kind == TypeKind::Str) {
-      error(l.init->loc, "strings are only for paths and messages");
-      t = nullptr;
-    }
-    if (l.type) {
-      const Type *declaredT = resolveType(*l.type);
-      expectType(*l.init, t, declaredT,
-                 "initialiser of '" + l.names[0].name + "'");
-      t = declaredT;
-    }
-    bind(l.names[0], t, l.isVar);
-    return;
-  }
-  case StmtKind::Assign: {
-    auto &a = static_cast<const AssignStmt &>(s);
-    const Type *vt = expr(*a.value);
-    if (auto *ix = dyn<IndexExpr>(a.target.get())) {
-      // v[i, j] op= e: v must be a var tensor.
-      auto *base = dyn<NameExpr>(ix->base.get());
-      if (!base) {
-        error(ix->base->loc, "only a variable's elements can be assigned");
-        return;
-      }
-      const Local *l = lookupLocal(base->name);
-      if (!l) {
-        error(base->loc,
-              top.count(base->name)
-                  ? "cannot assign elements of '" + base->name +
-                        "': only 'var' tensors can change "
-                        "element by element"
-                  : "unknown name '" + base->name + "'" + suggest(base->name));
-        return;
-      }
-      if (!l->isVar) {
-        error(base->loc, "cannot assign to an element of '" + base->name +
-                             "': it is immutable (declare it with 'var')");
-        return;
-      }
-      bool sliced = std::any_of(ix->indices.begin(), ix->indices.end(),
-                                [](const IndexArg &i) { return i.isSlice; });
-      const Type *et = index(*ix);
-      ix->type = et;
-      if (!et || !vt)
-        return;
-      if (sliced) {
-        // A scalar fills the slice; a tensor must broadcast to its shape.
-        std::string err;
-        const Type *r = vt->isNumeric() || vt->isTensor()
-                            ? sema::broadcast(T, et, vt, "=", err)
-                            : nullptr;
-        if (!r || !r->isTensor() || r->shape != et->shape)
-          error(a.value->loc, "cannot assign " + toString(vt) +
-                                  " to the slice " + toString(et) + " of '" +
-                                  base->name + "'");
-        return;
-      }
-      expectType(*a.value, vt, et, "element of '" + base->name + "'");
-      return;
-    }
-    auto *n = dyn<NameExpr>(a.target.get());
-    if (!n) {
-      error(a.target->loc, "only a variable or an element can be assigned");
-      return;
-    }
-    const Local *l = lookupLocal(n->name);
-    if (!l) {
-      auto it = top.find(n->name);
-      if (it != top.end() && it->second.kind == TopKind::Param) {
-        const ParamInfo *p = findParam(n->name);
-        n->type = p ? p->type : nullptr;
-        paramStores.try_emplace(curFn->name, n->name, n->loc);
-        if (p && vt)
-          expectType(*a.value, vt, p->type, "assignment to '" + n->name + "'");
-        return;
-      }
-      error(n->loc, it != top.end()
-                        ? "cannot assign to '" + n->name +
-                              "': only 'var' bindings and params can change"
-                        : "unknown name '" + n->name + "'" + suggest(n->name));
-      return;
-    }
-    n->type = l->type;
-    if (!l->isVar) {
-      error(n->loc, "cannot assign to '" + n->name +
-                        "': it is immutable (declare it with 'var')");
-      return;
-    }
-    if (!l->type || !vt)
-      return;
-    if (a.op != AssignOp::Set && !l->type->isNumeric()) {
-      error(n->loc, "compound assignment needs a number, '" + n->name +
-                        "' is " + toString(l->type));
-      return;
-    }
-    if (l->type->isInt() && vt->isF64()) {
-      error(a.value->loc, "cannot assign f64 to int variable '" + n->name +
-                              "' (use int(x) to truncate)");
-      return;
-    }
-    expectType(*a.value, vt, l->type, "assignment to '" + n->name + "'");
-    return;
-  }
+  case StmtKind::Let:
+    return checkLet(static_cast<const LetStmt &>(s));
+  case StmtKind::Assign:
+    return checkAssign(static_cast<const AssignStmt &>(s));
   case StmtKind::If: {
     auto &i = static_cast<const IfStmt &>(s);
     expectType(*i.cond, expr(*i.cond), T.boolean(), "condition of 'if'");
@@ -223,54 +277,16 @@ void Checker::checkStmt(const ast::Stmt &s) {
       checkBlock(*i.elseBlock);
     return;
   }
-  case StmtKind::For: {
-    auto &f = static_cast<const ForStmt &>(s);
-    const Type *lo = expr(*f.lo), *hi = expr(*f.hi);
-    if (lo && !lo->isInt())
-      error(f.lo->loc, "loop bounds must be int, found " + toString(lo));
-    if (hi && !hi->isInt())
-      error(f.hi->loc, "loop bounds must be int, found " + toString(hi));
-    scopes.emplace_back();
-    bind(f.var, T.i64(), false);
-    checkBlock(f.body);
-    scopes.pop_back();
-    return;
-  }
+  case StmtKind::For:
+    return checkFor(static_cast<const ForStmt &>(s));
   case StmtKind::While: {
     auto &w = static_cast<const WhileStmt &>(s);
     expectType(*w.cond, expr(*w.cond), T.boolean(), "condition of 'while'");
     checkBlock(w.body);
     return;
   }
-  case StmtKind::Return: {
-    auto &r = static_cast<const ReturnStmt &>(s);
-    if (!r.value) {
-      if (!curSig->result->isVoid())
-        error(r.loc,
-              "'" + curFn->name + "' must return " + toString(curSig->result));
-      return;
-    }
-    const Type *t = expr(*r.value);
-    if (curSig->result->isVoid()) {
-      error(r.value->loc, "'" + curFn->name +
-                              "' has no result type, but 'return' has a "
-                              "value (declare it: -> T)");
-      return;
-    }
-    if (t && t->isTuple() && curSig->result->isTuple() &&
-        t->elems.size() == curSig->result->elems.size()) {
-      for (size_t k = 0; k < t->elems.size(); ++k)
-        if (!convertible(t->elems[k], curSig->result->elems[k])) {
-          error(r.value->loc, "return value: expected " +
-                                  toString(curSig->result) + ", found " +
-                                  toString(t));
-          break;
-        }
-      return;
-    }
-    expectType(*r.value, t, curSig->result, "return value");
-    return;
-  }
+  case StmtKind::Return:
+    return checkReturn(static_cast<const ReturnStmt &>(s));
   case StmtKind::Expr: {
     auto &e = static_cast<const ExprStmt &>(s);
     expr(*e.expr);
