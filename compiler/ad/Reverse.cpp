@@ -345,11 +345,11 @@ private:
       std::vector<Value *> ops = {it->second};
       ops.insert(ops.end(), u->operands.begin() + 1, u->operands.end());
       Op *cur = b.create(OpKind::Slice, ops, {g->type});
-      cur->str = u->str;
+      cur->slice = u->sliceAxes();
       ops = {it->second, b.binary(OpKind::FAdd, cur->result(), g)};
       ops.insert(ops.end(), u->operands.begin() + 1, u->operands.end());
       Op *sp = b.create(OpKind::Splice, ops, {it->second->type});
-      sp->str = u->str;
+      sp->slice = u->sliceAxes();
       it->second = sp->result();
     } else {
       it->second = b.binary(OpKind::FAdd, it->second, delta);

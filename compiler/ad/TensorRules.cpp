@@ -77,13 +77,13 @@ Value *insert(ir::Builder &b, Value *v, Value *e, std::vector<Value *> idx) {
   return make(b, OpKind::Insert, ops, v->type);
 }
 
-/// slice / unslice / splice with the region `str` and indices `idx`.
+/// slice / unslice / splice with the region `axes` and indices `idx`.
 Value *region(ir::Builder &b, OpKind k, std::vector<Value *> ops,
-              const std::vector<Value *> &idx, const std::string &str,
-              const Type *t) {
+              const std::vector<Value *> &idx,
+              const std::vector<ir::SliceAxis> &axes, const Type *t) {
   ops.insert(ops.end(), idx.begin(), idx.end());
   ir::Op *op = b.create(k, std::move(ops), {t});
-  op->str = str;
+  op->slice = axes;
   return op->result();
 }
 
@@ -118,7 +118,7 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
     if (w(0))
       out[0] =
           region(b, op.kind == OpKind::Slice ? OpKind::Unslice : OpKind::Slice,
-                 {g}, indices(op, 1, P), op.str, xt);
+                 {g}, indices(op, 1, P), op.sliceAxes(), xt);
     return;
   case OpKind::Splice: {
     // The read of g first (as for insert): the zeroing splice is then g's
@@ -126,9 +126,10 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
     const Type *et = op.operands[1]->type;
     auto idx = indices(op, 2, P);
     if (w(1))
-      out[1] = region(b, OpKind::Slice, {g}, idx, op.str, et);
+      out[1] = region(b, OpKind::Slice, {g}, idx, op.sliceAxes(), et);
     if (w(0))
-      out[0] = region(b, OpKind::Splice, {g, zeroOf(b, et)}, idx, op.str, xt);
+      out[0] = region(b, OpKind::Splice, {g, zeroOf(b, et)}, idx,
+                      op.sliceAxes(), xt);
     return;
   }
   case OpKind::Extract:
@@ -208,9 +209,10 @@ Value *tensorTangent(const ir::Op &op, const std::vector<Value *> &t,
     return make(b, op.kind, {tan(0)}, rt, op.ival);
   case OpKind::Slice:
   case OpKind::Unslice:
-    return region(b, op.kind, {tan(0)}, indices(op, 1, P), op.str, rt);
+    return region(b, op.kind, {tan(0)}, indices(op, 1, P), op.sliceAxes(), rt);
   case OpKind::Splice:
-    return region(b, op.kind, {tan(0), tan(1)}, indices(op, 2, P), op.str, rt);
+    return region(b, op.kind, {tan(0), tan(1)}, indices(op, 2, P),
+                  op.sliceAxes(), rt);
   case OpKind::Extract:
     return extract(b, tan(0), indices(op, 1, P), rt);
   case OpKind::Insert:

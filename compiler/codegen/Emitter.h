@@ -153,10 +153,10 @@ private:
                   size_t count);
   void checkIndex(const ir::Op &op, Value *i, int64_t axis, int64_t size);
   /// The region of a slice / unslice / splice in a tensor of shape `full`:
-  /// its base offset (indices from operand `first` on, checked) and the
-  /// stride in `full` of each kept axis.
+  /// its base offset (its index operands checked, unless decided
+  /// unchecked) and the stride in `full` of each kept axis.
   std::pair<Value *, std::vector<int64_t>>
-  sliceRegion(const ir::Op &op, const std::vector<int64_t> &full, size_t first);
+  sliceRegion(const ir::Op &op, const std::vector<int64_t> &full);
   /// Copies between the region (base, strides) of `full` and the dense
   /// tensor `part` of type `partT`, into `full` when `intoFull`.
   void copyRegion(Value *full, Value *part, const Type *partT, Value *base,

@@ -15,7 +15,6 @@
 
 #include <cassert>
 #include <cmath>
-#include <sstream>
 
 namespace bp::codegen {
 
@@ -222,23 +221,20 @@ void Emitter::checkIndex(const ir::Op &op, Value *i, int64_t axis,
 }
 
 std::pair<llvm::Value *, std::vector<int64_t>>
-Emitter::sliceRegion(const ir::Op &op, const std::vector<int64_t> &full,
-                     size_t first) {
+Emitter::sliceRegion(const ir::Op &op, const std::vector<int64_t> &full) {
   auto strides = stridesOf(full);
   std::vector<int64_t> kept;
   Value *base = b.getInt64(0);
-  std::stringstream ss(op.str);
-  std::string part;
-  size_t next = first;
-  for (size_t k = 0; std::getline(ss, part, ','); ++k) {
-    if (part == "i") {
-      Value *i = get(op.operands[next++]);
+  const auto &axes = op.sliceAxes();
+  for (size_t k = 0; k < axes.size(); ++k) {
+    if (axes[k].kind == ir::SliceAxis::Index) {
+      Value *i = get(op.sliceIndex(k));
       if (!op.decided.unchecked)
         checkIndex(op, i, (int64_t)k, full[k]);
       base = b.CreateAdd(base, b.CreateMul(i, b.getInt64(strides[k])));
       continue;
     }
-    base = b.CreateAdd(base, b.getInt64(std::stoll(part) * strides[k]));
+    base = b.CreateAdd(base, b.getInt64(axes[k].offset * strides[k]));
     kept.push_back(strides[k]);
   }
   return {base, kept};
@@ -530,19 +526,19 @@ void Emitter::emitTensorOp(const ir::Op &op) {
     return;
   }
   case K::Unslice: {
-    // The operand goes into the region `str` of zeros of the result type.
+    // The operand goes into its region of a zero tensor of the result type.
     const Type *gt = op.operands[0]->type, *rt = op.result()->type;
     Value *dst = slot(rt);
     b.CreateMemSet(dst, b.getInt8(0), rt->numElements() * 8,
                    llvm::MaybeAlign(8));
-    auto [base, strides] = sliceRegion(op, rt->shape, 1);
+    auto [base, strides] = sliceRegion(op, rt->shape);
     copyRegion(dst, get(op.operands[0]), gt, base, strides, true);
     vals[op.result()] = dst;
     return;
   }
   case K::Slice: {
     const Type *xt = op.operands[0]->type, *rt = op.result()->type;
-    auto [base, strides] = sliceRegion(op, xt->shape, 1);
+    auto [base, strides] = sliceRegion(op, xt->shape);
     Value *dst = slot(rt);
     copyRegion(get(op.operands[0]), dst, rt, base, strides, false);
     vals[op.result()] = dst;
@@ -551,7 +547,7 @@ void Emitter::emitTensorOp(const ir::Op &op) {
   case K::Splice: {
     // v with the region replaced by e; in v's buffer when v dies here.
     const Type *vt = op.operands[0]->type, *et = op.operands[1]->type;
-    auto [base, strides] = sliceRegion(op, vt->shape, 2);
+    auto [base, strides] = sliceRegion(op, vt->shape);
     Value *dst = get(op.operands[0]);
     if (!op.decided.inplace) {
       dst = slot(vt);

@@ -85,6 +85,37 @@ unsigned mathArity(OpKind k) {
 
 bool isMath(OpKind k) { return mathArity(k) != 0; }
 
+bool hasSliceRegion(OpKind k) {
+  return k == OpKind::Slice || k == OpKind::Unslice || k == OpKind::Splice;
+}
+
+std::string spelling(const std::vector<SliceAxis> &region) {
+  std::string s;
+  for (size_t k = 0; k < region.size(); ++k) {
+    s += k ? "," : "";
+    s += region[k].kind == SliceAxis::Index ? "i"
+                                            : std::to_string(region[k].offset);
+  }
+  return s;
+}
+
+size_t Op::numSliceIndices() const {
+  size_t n = 0;
+  for (const SliceAxis &a : sliceAxes())
+    n += a.kind == SliceAxis::Index;
+  return n;
+}
+
+Value *Op::sliceIndex(size_t axis) const {
+  const auto &axes = sliceAxes();
+  assert(axis < axes.size() && axes[axis].kind == SliceAxis::Index &&
+         "not an indexed axis");
+  size_t before = 0;
+  for (size_t k = 0; k < axis; ++k)
+    before += axes[k].kind == SliceAxis::Index;
+  return operands[firstSliceIndex() + before];
+}
+
 const char *spelling(CmpPred p) {
   switch (p) {
   case CmpPred::Eq:
@@ -180,10 +211,8 @@ Op *Builder::create(OpKind k, std::vector<Value *> operands,
   assert(block && "no insertion point");
   auto op = std::make_unique<Op>(k, loc);
   op->adjoint = markAdjoint;
-  op->prechecked =
-      markPrechecked &&
-      (k == OpKind::Extract || k == OpKind::Insert || k == OpKind::Slice ||
-       k == OpKind::Unslice || k == OpKind::Splice);
+  op->prechecked = markPrechecked && (k == OpKind::Extract ||
+                                      k == OpKind::Insert || hasSliceRegion(k));
   op->operands = std::move(operands);
   for (const Type *t : results)
     op->addResult(t);
@@ -263,6 +292,7 @@ std::unique_ptr<Op> cloneOp(const Op &op,
   copy->fval = op.fval;
   copy->ival = op.ival;
   copy->str = op.str;
+  copy->slice = op.slice;
   copy->adjoint = op.adjoint;
   copy->prechecked = op.prechecked;
   for (Value *v : op.operands) {

@@ -49,6 +49,28 @@ const char *spelling(CmpPred p);
 class Op;
 class Block;
 
+/// One axis of the region of a slice, unslice or splice (Ops.def), in the
+/// order of the full tensor's axes.
+struct SliceAxis {
+  enum Kind {
+    /// Kept: starts at `offset`; its length is the part's (the slice's
+    /// result, the unslice's operand, the splice's e).
+    Offset,
+    /// Indexed by the op's next int index operand and removed.
+    Index,
+  } kind = Offset;
+  int64_t offset = 0; // Offset only
+
+  static SliceAxis at(int64_t offset) { return {Offset, offset}; }
+  static SliceAxis indexed() { return {Index, 0}; }
+  bool operator==(const SliceAxis &) const = default;
+  auto operator<=>(const SliceAxis &) const = default;
+};
+/// The printed form, one entry per axis: "0,i" (as in `slice ... [0,i]`).
+std::string spelling(const std::vector<SliceAxis> &region);
+/// slice, unslice or splice: the ops with a SliceAxis region.
+bool hasSliceRegion(OpKind k);
+
 class Value {
 public:
   const Type *type;
@@ -83,6 +105,9 @@ public:
   double fval = 0;
   int64_t ival = 0;
   std::string str;
+  /// slice/unslice/splice: the region, one SliceAxis per axis of the full
+  /// tensor (accessors below); empty for other ops.
+  std::vector<SliceAxis> slice;
   /// Made by the reverse sweep of AD (printing only: `emit adjoint` starts
   /// the "reverse sweep" section at the first such op).
   bool adjoint = false;
@@ -129,6 +154,22 @@ public:
   Value *addResult(const Type *t, std::string name = "");
   Block *addRegion();
   CmpPred pred() const { return (CmpPred)ival; }
+
+  // Slice regions (Ops.def). slice x, i...; unslice g, i...; splice v, e,
+  // i...: the index operands follow, one per SliceAxis::Index axis in order.
+  const std::vector<SliceAxis> &sliceAxes() const {
+    assert(hasSliceRegion(kind) && "slice region of a non-slice op");
+    return slice;
+  }
+  /// The operand number of the first index.
+  unsigned firstSliceIndex() const {
+    assert(hasSliceRegion(kind) && "slice region of a non-slice op");
+    return kind == OpKind::Splice ? 2 : 1;
+  }
+  /// The number of indexed axes (index operands the region asks for).
+  size_t numSliceIndices() const;
+  /// The index operand of axis `axis`, which is SliceAxis::Index.
+  Value *sliceIndex(size_t axis) const;
 
   // Loops (Ops.def). `for`: operands (lower, upper, inits...), one region
   // whose arguments are (induction variable, carried...). `while`: operands

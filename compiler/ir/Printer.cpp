@@ -180,7 +180,7 @@ private:
     case OpKind::Slice:
     case OpKind::Unslice:
     case OpKind::Splice:
-      os << " [" << op.str << "]";
+      os << " [" << spelling(op.sliceAxes()) << "]";
       break;
     case OpKind::ReadCsv:
       os << " \"" << op.str << "\"";

@@ -18,9 +18,7 @@ bool hasEffects(const Op &op) {
       op.prechecked)
     return false;
   // A slice with int indices checks them (unless AD made it, see above).
-  if ((op.kind == OpKind::Slice || op.kind == OpKind::Unslice ||
-       op.kind == OpKind::Splice) &&
-      op.str.find('i') != std::string::npos)
+  if (hasSliceRegion(op.kind) && op.numSliceIndices() > 0)
     return !op.prechecked;
   switch (op.kind) {
   case OpKind::Print:
@@ -58,10 +56,11 @@ bool isConst(const Value *v) {
 double cf(const Value *v) { return v->def->fval; }
 int64_t ci(const Value *v) { return v->def->ival; }
 
-/// (kind, operands, f64 attribute as bits, int attribute, string attribute):
-/// doubles are keyed by their bits so NaN and -0.0 are distinct constants.
-using CseKey =
-    std::tuple<int, std::vector<Value *>, uint64_t, int64_t, std::string>;
+/// (kind, operands, f64 attribute as bits, int attribute, string attribute,
+/// slice region): doubles are keyed by their bits so NaN and -0.0 are
+/// distinct constants.
+using CseKey = std::tuple<int, std::vector<Value *>, uint64_t, int64_t,
+                          std::string, std::vector<SliceAxis>>;
 
 uint64_t bitsOf(double d) {
   uint64_t u;
@@ -278,7 +277,8 @@ private:
     if (Value *same = foldIdentity(op, blk, out))
       return same;
     // CSE over pure ops in enclosing scopes.
-    CseKey key{(int)op.kind, op.operands, bitsOf(op.fval), op.ival, op.str};
+    CseKey key{(int)op.kind, op.operands, bitsOf(op.fval),
+               op.ival,      op.str,      op.slice};
     for (auto it = scopes.rbegin(); it != scopes.rend(); ++it) {
       auto f = it->find(key);
       if (f != it->end() && f->second->type == op.result()->type)
@@ -290,7 +290,7 @@ private:
 
   Value *constant(OpKind k, double fv, int64_t iv, Block &blk,
                   std::vector<std::unique_ptr<Op>> &out, const Op &orig) {
-    CseKey key{(int)k, {}, bitsOf(fv), iv, ""};
+    CseKey key{(int)k, {}, bitsOf(fv), iv, "", {}};
     for (auto it = scopes.rbegin(); it != scopes.rend(); ++it) {
       auto f = it->find(key);
       if (f != it->end())

@@ -12,7 +12,9 @@
 //     on f64, int ops on int, conditions are bool, tapes are tape), yields
 //     match what their parent op expects, returns match the function's
 //     result types, calls match the callee's signature (for a derived
-//     function not built yet, its declared one in Module::derived).
+//     function not built yet, its declared one in Module::derived); a
+//     slice region has one axis per axis of the full tensor and one kept
+//     axis per axis of the part, each inside the full tensor.
 //  4. Tapes: tape.push/pop/reserve/free take a tape value made by tape.new
 //     in the same function (the tape.new's result itself).
 //  5. Tape balance (TapeBalance): every tape.push has exactly one tape.pop
@@ -473,6 +475,34 @@ private:
     }
   }
 
+  /// A slice region (after the operand checks): one axis per axis of the
+  /// full tensor, one kept axis per axis of the part, each inside the full.
+  void checkRegion(const Op &op) {
+    const Type *full =
+        op.kind == OpKind::Unslice ? op.result()->type : op.operands[0]->type;
+    const Type *part = op.kind == OpKind::Slice     ? op.result()->type
+                       : op.kind == OpKind::Unslice ? op.operands[0]->type
+                                                    : op.operands[1]->type;
+    const auto &axes = op.sliceAxes();
+    if (axes.size() != full->rank()) {
+      fail(&op, "region needs one entry per axis");
+      return;
+    }
+    if (!part->isTensor() ||
+        axes.size() - op.numSliceIndices() != part->rank()) {
+      fail(&op, "region keeps one axis per axis of the part");
+      return;
+    }
+    size_t kept = 0;
+    for (size_t k = 0; k < axes.size(); ++k) {
+      if (axes[k].kind == SliceAxis::Index)
+        continue;
+      int64_t len = part->shape[kept++];
+      if (axes[k].offset < 0 || axes[k].offset + len > full->shape[k])
+        fail(&op, "region outside the tensor on axis " + std::to_string(k));
+    }
+  }
+
   /// Indexing: slices and their adjoints, element access.
   bool checkShapes(const Op &op) {
     TypeContext &T = *m.types;
@@ -480,7 +510,7 @@ private:
     case OpKind::Slice:
     case OpKind::Unslice:
     case OpKind::Splice: {
-      size_t first = op.kind == OpKind::Splice ? 2 : 1;
+      size_t first = op.firstSliceIndex();
       if (op.operands.size() < first || !op.result()->type->isTensor()) {
         fail(&op, "needs tensor operands and result");
         return true;
@@ -488,12 +518,12 @@ private:
       for (size_t i = 0; i < first; ++i)
         if (!op.operands[i]->type->isTensor())
           fail(&op, "needs tensor operands and result");
-      size_t nIdx = (size_t)std::count(op.str.begin(), op.str.end(), 'i');
-      if (op.operands.size() - first != nIdx)
+      if (op.operands.size() - first != op.numSliceIndices())
         fail(&op, "one int operand per indexed axis");
       for (size_t i = first; i < op.operands.size(); ++i)
         if (op.operands[i]->type != T.i64())
           fail(&op, "indices must be int");
+      checkRegion(op);
       return true;
     }
     case OpKind::Extract:

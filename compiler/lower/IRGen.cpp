@@ -401,22 +401,23 @@ void IRGen::lowerStmt(const Stmt &s) {
   }
 }
 
-/// The region string of a slice / splice (ir/Ops.def) for the axes from
-/// `first` on of `ix`'s base: `i` for an int index, else the start.
-std::string IRGen::regionSpec(const IndexExpr &ix, size_t first) {
+/// The region of a slice / splice (ir/Ops.def) for the axes from `first`
+/// on of `ix`'s base: indexed for an int index, else kept from the start.
+std::vector<ir::SliceAxis> IRGen::regionSpec(const IndexExpr &ix,
+                                             size_t first) {
   const auto &bounds = prog.slices.at(&ix);
   size_t rank = typeOf(*ix.base)->rank(), kept = 0;
-  std::string spec;
+  std::vector<ir::SliceAxis> region;
   for (size_t k = 0; k < rank; ++k) {
     bool indexed = k < ix.indices.size() && !ix.indices[k].isSlice;
     if (!indexed)
       ++kept;
     if (k < first)
       continue;
-    spec += spec.empty() ? "" : ",";
-    spec += indexed ? "i" : std::to_string(bounds[kept - 1].lo);
+    region.push_back(indexed ? ir::SliceAxis::indexed()
+                             : ir::SliceAxis::at(bounds[kept - 1].lo));
   }
-  return spec;
+  return region;
 }
 
 /// v[i, j] op= e  ->  v = insert(v, extract(v, i, j) op e, i, j)
@@ -432,7 +433,9 @@ void IRGen::lowerElementUpdate(const AssignStmt &a, const IndexExpr &ix) {
   ir::Value *value = toShape(lowerExpr(*a.value), et);
   ir::Value *v = lookup(name)->vals[0];
   b.loc = a.loc;
-  std::string spec = sliced ? regionSpec(ix, 0) : "";
+  std::vector<ir::SliceAxis> region;
+  if (sliced)
+    region = regionSpec(ix, 0);
   auto withIdx = [&](std::vector<ir::Value *> ops) {
     ops.insert(ops.end(), idx.begin(), idx.end());
     return ops;
@@ -440,7 +443,7 @@ void IRGen::lowerElementUpdate(const AssignStmt &a, const IndexExpr &ix) {
   if (a.op != AssignOp::Set) {
     ir::Op *read = b.create(sliced ? ir::OpKind::Slice : ir::OpKind::Extract,
                             withIdx({v}), {et});
-    read->str = spec;
+    read->slice = region;
     ir::OpKind k = a.op == AssignOp::Add   ? ir::OpKind::FAdd
                    : a.op == AssignOp::Sub ? ir::OpKind::FSub
                    : a.op == AssignOp::Mul ? ir::OpKind::FMul
@@ -454,7 +457,7 @@ void IRGen::lowerElementUpdate(const AssignStmt &a, const IndexExpr &ix) {
   }
   ir::Op *op = b.create(sliced ? ir::OpKind::Splice : ir::OpKind::Insert,
                         withIdx({v, value}), {v->type});
-  op->str = spec;
+  op->slice = std::move(region);
   ir::Value *updated = op->result();
   updated->name = name;
   lookup(name)->vals = {updated};

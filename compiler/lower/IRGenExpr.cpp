@@ -173,7 +173,7 @@ ir::Value *IRGen::lowerExpr(const Expr &e) {
     std::vector<ir::Value *> sops = {x};
     sops.insert(sops.end(), ops.begin() + lead + 1, ops.end());
     ir::Op *op = b.create(ir::OpKind::Slice, sops, {typeOf(e)});
-    op->str = regionSpec(ix, lead);
+    op->slice = regionSpec(ix, lead);
     return op->result();
   }
   case ExprKind::TensorLit: {

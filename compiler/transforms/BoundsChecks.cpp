@@ -105,9 +105,8 @@ void eliminateBoundsChecks(ir::Module &m) {
     forEachOp(*f->body, [](ir::Op &op) {
       if (op.kind == OpKind::For)
         versionLoop(op);
-      if ((op.kind == OpKind::Slice || op.kind == OpKind::Unslice ||
-           op.kind == OpKind::Splice) &&
-          op.prechecked && op.str.find('i') != std::string::npos)
+      if (ir::hasSliceRegion(op.kind) && op.prechecked &&
+          op.numSliceIndices() > 0)
         op.decided.unchecked = true;
     });
   }

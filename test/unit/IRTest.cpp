@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <sstream>
 
 using namespace bp;
@@ -175,3 +176,88 @@ TEST_F(IRTest, CloneMapsValuesIntoRegions) {
 }
 
 } // namespace
+
+/// g(X: f64[3, 4], k: int) -> f64[2] { return X[1:3, k] } as built by hand.
+struct SliceTest : IRTest {
+  Function *f = nullptr;
+  Op *s = nullptr;
+  Value *x = nullptr, *k = nullptr;
+
+  void build() {
+    f = m.addFunction("g");
+    x = f->addArg(types.tensor({3, 4}), "X");
+    k = f->addArg(types.i64(), "k");
+    f->resultTypes = {types.tensor({2})};
+    b.setInsertionPointToEnd(f->body.get());
+    s = b.create(OpKind::Slice, {x, k}, {types.tensor({2})});
+    s->slice = {SliceAxis::at(1), SliceAxis::indexed()};
+    b.create(OpKind::Return, {s->result()});
+  }
+};
+
+TEST_F(SliceTest, AccessorsPrintAndVerify) {
+  build();
+  EXPECT_EQ(s->firstSliceIndex(), 1u);
+  EXPECT_EQ(s->numSliceIndices(), 1u);
+  EXPECT_EQ(s->sliceIndex(1), k);
+  EXPECT_EQ(spelling(s->sliceAxes()), "1,i");
+  EXPECT_EQ(verify(*f, m), "");
+  std::string t = text(*f);
+  EXPECT_NE(t.find("slice [1,i] %X, %k : f64[2]"), std::string::npos) << t;
+}
+
+TEST_F(SliceTest, ClonesTheRegion) {
+  build();
+  Function *h = m.addFunction("h");
+  std::map<const Value *, Value *> map;
+  for (auto &a : f->args())
+    map[a.get()] = h->addArg(a->type, a->name);
+  h->resultTypes = f->resultTypes;
+  cloneOpsInto(*f->body, *h->body, map);
+  EXPECT_EQ(verify(*h, m), "");
+  const Op &copy = *h->body->ops[0];
+  EXPECT_EQ(copy.sliceAxes(), s->sliceAxes());
+  EXPECT_EQ(copy.sliceIndex(1), h->args()[1].get());
+  std::string ft = text(*f), ht = text(*h);
+  EXPECT_EQ(ft.substr(ft.find('(')), ht.substr(ht.find('(')));
+}
+
+TEST_F(SliceTest, VerifierChecksTheRegion) {
+  build();
+  s->slice = {SliceAxis::at(2), SliceAxis::indexed()}; // rows 2..4 of 3
+  EXPECT_NE(verify(*f, m).find("region outside the tensor on axis 0"),
+            std::string::npos);
+  s->slice = {SliceAxis::at(1)};
+  EXPECT_NE(verify(*f, m).find("one int operand per indexed axis"),
+            std::string::npos);
+  s->slice = {SliceAxis::at(1), SliceAxis::at(0), SliceAxis::indexed()};
+  EXPECT_NE(verify(*f, m).find("region needs one entry per axis"),
+            std::string::npos);
+  s->slice = {SliceAxis::indexed(), SliceAxis::indexed()};
+  s->operands.push_back(k);
+  EXPECT_NE(verify(*f, m).find("keeps one axis per axis of the part"),
+            std::string::npos);
+}
+
+TEST_F(IRTest, CseDistinguishesSliceRegions) {
+  Function *f = m.addFunction("g");
+  Value *x = f->addArg(types.tensor({3, 4}), "X");
+  const Type *pt = types.tensor({2, 4});
+  f->resultTypes = {pt};
+  b.setInsertionPointToEnd(f->body.get());
+  auto slice = [&](int64_t row) {
+    Op *op = b.create(OpKind::Slice, {x}, {pt});
+    op->slice = {SliceAxis::at(row), SliceAxis::at(0)};
+    return op->result();
+  };
+  Value *a = slice(0), *c = slice(1), *d = slice(0);
+  b.create(OpKind::Return,
+           {b.binary(OpKind::FAdd, b.binary(OpKind::FAdd, a, c), d)});
+  simplify(*f, m);
+  EXPECT_EQ(verify(*f, m), "");
+  std::string t = text(*f);
+  EXPECT_NE(t.find("slice [0,0] %X"), std::string::npos) << t;
+  EXPECT_NE(t.find("slice [1,0] %X"), std::string::npos) << t;
+  // The second [0,0] slice is the first one.
+  EXPECT_EQ(t.find("slice [0,0] %X"), t.rfind("slice [0,0] %X")) << t;
+}
