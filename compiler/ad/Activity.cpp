@@ -127,13 +127,11 @@ private:
       case OpKind::For:
       case OpKind::While: {
         bool isFor = op.kind == OpKind::For;
-        size_t firstInit = isFor ? 2 : 0, firstArg = isFor ? 1 : 0;
-        const ir::Block &body = *op.regions.back();
+        const ir::Block &body = *op.body();
         for (size_t i = 0; i < op.results.size(); ++i) {
-          bool v = in(V, op.operands[firstInit + i]) ||
-                   in(V, body.terminator()->operands[i]);
+          bool v = in(V, op.init(i)) || in(V, body.terminator()->operands[i]);
           if (v) {
-            mark(V, body.args[firstArg + i].get());
+            mark(V, op.carriedArg(i));
             if (!isFor)
               mark(V, op.region(0)->args[i].get());
             mark(V, op.result(i));
@@ -185,16 +183,14 @@ private:
       case OpKind::For:
       case OpKind::While: {
         bool isFor = op.kind == OpKind::For;
-        size_t firstInit = isFor ? 2 : 0, firstArg = isFor ? 1 : 0;
-        const ir::Block &body = *op.regions.back();
+        const ir::Block &body = *op.body();
         for (size_t i = 0; i < op.results.size(); ++i) {
-          bool u = in(U, op.result(i)) ||
-                   in(U, body.args[firstArg + i].get()) ||
+          bool u = in(U, op.result(i)) || in(U, op.carriedArg(i)) ||
                    (!isFor && in(U, op.region(0)->args[i].get()));
           if (u) {
             mark(U, body.terminator()->operands[i]);
-            mark(U, op.operands[firstInit + i]);
-            mark(U, body.args[firstArg + i].get());
+            mark(U, op.init(i));
+            mark(U, op.carriedArg(i));
           }
         }
         backward(body);

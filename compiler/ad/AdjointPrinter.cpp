@@ -247,11 +247,10 @@ private:
         std::vector<std::string> tmp;
         for (Value *v : op->operands)
           tmp.push_back(use(v));
-        size_t first = parent.kind == OpKind::For ? 1 : 0;
         for (size_t i = 0; i < tmp.size(); ++i) {
           std::string target = parent.kind == OpKind::If
                                    ? name(parent.result(i))
-                                   : name(blk.args[first + i].get());
+                                   : name(parent.carriedArg(i));
           if (target != tmp[i]) {
             indent(d);
             os << target << " = " << tmp[i] << '\n';
@@ -372,14 +371,13 @@ private:
     const ir::Block &body = *op.region(0);
     // Carried values live in vars named after the loop's results.
     for (size_t i = 0; i < op.results.size(); ++i) {
-      names[body.args[i + 1].get()] = name(op.result(i));
+      names[op.carriedArg(i)] = name(op.result(i));
       indent(d);
-      os << "var " << name(op.result(i)) << " = " << use(op.operands[i + 2])
-         << '\n';
+      os << "var " << name(op.result(i)) << " = " << use(op.init(i)) << '\n';
     }
     indent(d);
-    os << "for " << name(body.args[0].get()) << " in " << use(op.operands[0])
-       << ".." << use(op.operands[1]) << " {\n";
+    os << "for " << name(op.inductionVar()) << " in " << use(op.lower()) << ".."
+       << use(op.upper()) << " {\n";
     regionBody(body, op, d + 1);
     indent(d);
     os << "}\n";
@@ -390,10 +388,9 @@ private:
     const ir::Block &cond = *op.region(0), &body = *op.region(1);
     for (size_t i = 0; i < op.results.size(); ++i) {
       names[cond.args[i].get()] = name(op.result(i));
-      names[body.args[i].get()] = name(op.result(i));
+      names[op.carriedArg(i)] = name(op.result(i));
       indent(d);
-      os << "var " << name(op.result(i)) << " = " << use(op.operands[i])
-         << '\n';
+      os << "var " << name(op.result(i)) << " = " << use(op.init(i)) << '\n';
     }
     indent(d);
     os << "while true {\n";

@@ -396,18 +396,18 @@ private:
   bool forOp(const ir::Op &op, const std::vector<int> &in, Env &env,
              int depth) {
     const ir::Block &body = *op.region(0);
-    std::vector<int> carried(in.begin() + 2, in.end());
+    std::vector<int> carried(in.begin() + op.firstInit(), in.end());
     for (int64_t i = (int64_t)nodes[in[0]].value;
          i < (int64_t)nodes[in[1]].value; ++i) {
       if (!room())
         return false;
       Node iv;
       iv.value = (double)i;
-      iv.name = names(body.args[0].get());
+      iv.name = names(op.inductionVar());
       nodes.push_back(iv);
-      env[body.args[0].get()] = (int)nodes.size() - 1;
+      env[op.inductionVar()] = (int)nodes.size() - 1;
       for (size_t k = 0; k < carried.size(); ++k)
-        env[body.args[k + 1].get()] = carried[k];
+        env[op.carriedArg(k)] = carried[k];
       rows.push_back({-1, "for " + iv.name + " = " + std::to_string(i)});
       if (!block(body, env, carried, depth))
         return false;
@@ -440,7 +440,7 @@ private:
       else
         rows.push_back({-1, "while: trip " + std::to_string(trips + 1)});
       for (size_t k = 0; k < carried.size(); ++k)
-        env[body.args[k].get()] = carried[k];
+        env[op.carriedArg(k)] = carried[k];
       if (!block(body, env, carried, depth))
         return false;
     }

@@ -208,11 +208,9 @@ private:
     std::vector<Value *> operands;
     for (Value *v : op.operands)
       operands.push_back(primal(v));
-    if (op.kind != OpKind::If) {
-      size_t firstInit = isFor ? 2 : 0;
+    if (op.kind != OpKind::If)
       for (size_t i : slots)
-        operands.push_back(tangent(op.operands[firstInit + i]));
-    }
+        operands.push_back(tangent(op.init(i)));
     std::vector<const Type *> types;
     for (auto &r : op.results)
       types.push_back(r->type);

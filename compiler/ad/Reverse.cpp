@@ -445,7 +445,7 @@ private:
     case OpKind::If:
       return {op.operands[0]};
     case OpKind::For:
-      return {op.operands[0], op.operands[1]};
+      return {op.lower(), op.upper()};
     case OpKind::While:
       return {countOf(op)};
     case OpKind::Call:
@@ -568,14 +568,14 @@ private:
           continue; // the condition has no derivative
         auto inner = collect(*op.region(r), false);
         if (op.kind == OpKind::For)
-          inner.erase(op.region(0)->args[0].get()); // recomputed
+          inner.erase(op.inductionVar()); // recomputed
         needs.insert(inner.begin(), inner.end());
       }
     }
     std::vector<const Value *> defined;
     bool forBody = blk.parent && blk.parent->kind == OpKind::For;
-    for (auto &a : blk.args)
-      if (!(forBody && a.get() == blk.args[0].get())) // recomputed, not taped
+    for (auto &a : blk.args) // a for's induction variable: recomputed
+      if (!(forBody && a.get() == blk.parent->inductionVar())) // not taped
         defined.push_back(a.get());
     for (auto &op : blk.ops) {
       for (auto &r : op->results)
@@ -597,8 +597,8 @@ private:
         counters[&blk].push_back(v);
         const Op *loop = blk.parent;
         needs.insert(c);
-        needs.insert(loop->operands[0]);
-        needs.insert(loop->operands[v->index + 1]); // the initial value
+        needs.insert(loop->lower());
+        needs.insert(loop->init(v->index - 1)); // the initial value
       } else if (!top && recomputable(v, blk)) {
         recompute.push_back(v);
         for (const Value *o : v->def->operands)
@@ -699,14 +699,14 @@ private:
   /// Before a `for` whose body pushes only at its end: reserve the whole
   /// loop's slots at once; the pushes then need no capacity check.
   void reserveForLoop(const ir::Op &op) {
-    const ir::Block &body = *op.region(0);
+    const ir::Block &body = *op.body();
     auto &list = pushes[&body];
     if (list.empty() || nestedPushes(body))
       return;
     int64_t perIteration = 0;
     for (const Value *v : list)
       perIteration += v->type->isTensor() ? v->type->numElements() : 1;
-    Value *lo = mapped(op.operands[0]), *hi = mapped(op.operands[1]);
+    Value *lo = mapped(op.lower()), *hi = mapped(op.upper());
     Value *gt = b.cmp(OpKind::ICmp, ir::CmpPred::Gt, hi, lo);
     Value *n = b.select(gt, b.binary(OpKind::ISub, hi, lo), b.constI(0));
     b.create(OpKind::TapeReserve,
@@ -805,11 +805,11 @@ private:
     for (const Value *arg : counters[&src]) {
       // arg = init ± (iv - lo) * c
       const Op *loop = src.parent;
-      Value *iv = ctx.get(src.args[0].get());
-      Value *steps = b.binary(OpKind::ISub, iv, ctx.get(loop->operands[0]));
+      Value *iv = ctx.get(loop->inductionVar());
+      Value *steps = b.binary(OpKind::ISub, iv, ctx.get(loop->lower()));
       bool down = false;
       Value *c = ctx.get(counterStep(arg, src, down));
-      Value *init = ctx.get(loop->operands[arg->index + 1]);
+      Value *init = ctx.get(loop->init(arg->index - 1));
       ctx.vals[arg] = b.binary(down ? OpKind::ISub : OpKind::IAdd, init,
                                b.binary(OpKind::IMul, steps, c));
       ctx.vals[arg]->name = arg->name;
@@ -936,18 +936,17 @@ private:
 
   void reverseLoop(const Op &op, const Ctx &ctx, AdjMap &adj) {
     bool isFor = op.kind == OpKind::For;
-    const ir::Block &body = *op.regions.back();
-    size_t firstArg = isFor ? 1 : 0, firstInit = isFor ? 2 : 0;
+    const ir::Block &body = *op.body();
     std::vector<size_t> carried;
     for (size_t i = 0; i < op.results.size(); ++i)
-      if (isActive(op.result(i)) || isActive(body.args[firstArg + i].get()))
+      if (isActive(op.result(i)) || isActive(op.carriedArg(i)))
         carried.push_back(i);
     auto free = freeValues(op);
     // Drop carried args from the free list (they are defined by the op).
     Value *n, *hi = nullptr;
     if (isFor) {
-      Value *lo = ctx.get(op.operands[0]);
-      hi = ctx.get(op.operands[1]);
+      Value *lo = ctx.get(op.lower());
+      hi = ctx.get(op.upper());
       Value *gt = b.cmp(OpKind::ICmp, ir::CmpPred::Gt, hi, lo);
       n = b.select(gt, b.binary(OpKind::ISub, hi, lo), b.constI(0));
     } else {
@@ -973,8 +972,8 @@ private:
       return v->name.empty() ? std::string() : v->name + ".adj";
     };
     for (size_t i : carried)
-      ca.push_back(rb->addArg(body.args[firstArg + i]->type,
-                              adjName(body.args[firstArg + i].get())));
+      ca.push_back(
+          rb->addArg(op.carriedArg(i)->type, adjName(op.carriedArg(i))));
     for (const Value *v : free)
       fa.push_back(rb->addArg(v->type, adjName(v)));
     for (size_t j = 0; j < ca.size() + fa.size(); ++j)
@@ -983,7 +982,7 @@ private:
     Ctx child;
     child.parent = &ctx;
     if (isFor) // iv = hi - 1 - k
-      child.vals[body.args[0].get()] =
+      child.vals[op.inductionVar()] =
           b.binary(OpKind::ISub, b.binary(OpKind::ISub, hi, b.constI(1)), k);
     popInto(child, body);
     AdjMap local;
@@ -995,7 +994,7 @@ private:
     reverseBlock(body, child, local);
     std::vector<Value *> out;
     for (size_t i : carried)
-      out.push_back(adjOrZero(local, body.args[firstArg + i].get()));
+      out.push_back(adjOrZero(local, op.carriedArg(i)));
     for (const Value *v : free)
       out.push_back(local.at(v));
     b.yield(out);
@@ -1005,7 +1004,7 @@ private:
     for (size_t j = 0; j < free.size(); ++j)
       adj[free[j]] = rev->result(carried.size() + j);
     for (size_t c = 0; c < carried.size(); ++c)
-      accumulate(adj, op.operands[firstInit + carried[c]], rev->result(c));
+      accumulate(adj, op.init(carried[c]), rev->result(c));
   }
 
   void reverseCall(const Op &op, const Ctx &ctx, AdjMap &adj) {

@@ -907,7 +907,7 @@ Emitter::forLoop(const ir::Op &op, const std::vector<llvm::Value *> &slots) {
   Value *lo = get(op.lower()), *hi = get(op.upper());
   b.CreateBr(header);
   b.SetInsertPoint(header);
-  auto *iv = b.CreatePHI(i64, 2, body.args[0]->name);
+  auto *iv = b.CreatePHI(i64, 2, op.inductionVar()->name);
   iv->addIncoming(lo, pre);
   std::vector<llvm::PHINode *> phis;
   for (size_t i = 1; i < body.args.size(); ++i) {
@@ -921,7 +921,7 @@ Emitter::forLoop(const ir::Op &op, const std::vector<llvm::Value *> &slots) {
     phis.push_back(phi);
     vals[body.args[i].get()] = phi;
   }
-  vals[body.args[0].get()] = iv;
+  vals[op.inductionVar()] = iv;
   b.CreateCondBr(b.CreateICmpSLT(iv, hi), bodyB, exit);
   b.SetInsertPoint(bodyB);
   std::vector<Value *> next = region(body);

@@ -204,8 +204,8 @@ private:
       return;
     case OpKind::For: {
       const Block &body = *op.region(0);
-      os << ' ' << name(body.args[0].get()) << " = " << name(op.operands[0])
-         << " to " << name(op.operands[1]);
+      os << ' ' << name(op.inductionVar()) << " = " << name(op.lower())
+         << " to " << name(op.upper());
       if (body.args.size() > 1)
         iterArgs(body, op, 1, 2);
       resultTypes(op);

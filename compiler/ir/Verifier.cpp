@@ -576,23 +576,23 @@ private:
 
   void checkFor(const Op &op) {
     TypeContext &T = *m.types;
-    if (op.operands.size() < 2 || op.operands[0]->type != T.i64() ||
-        op.operands[1]->type != T.i64()) {
+    if (op.operands.size() < 2 || op.lower()->type != T.i64() ||
+        op.upper()->type != T.i64()) {
       fail(&op, "bounds must be two ints");
       return;
     }
     const Block *body = op.regions.size() == 1 ? op.region(0) : nullptr;
     if (!body || body->args.size() != op.operands.size() - 1 ||
-        body->args[0]->type != T.i64()) {
+        op.inductionVar()->type != T.i64()) {
       fail(&op, "needs one region with the induction variable and one "
                 "argument per carried value");
       return;
     }
-    for (size_t i = 2; i < op.operands.size(); ++i)
-      if (op.operands[i]->type != body->args[i - 1]->type ||
-          op.result(i - 2)->type != op.operands[i]->type)
+    for (size_t i = 0; i < op.numCarried(); ++i)
+      if (op.init(i)->type != op.carriedArg(i)->type ||
+          op.result(i)->type != op.init(i)->type)
         fail(&op, "carried value types differ");
-    if (op.results.size() != op.operands.size() - 2)
+    if (op.results.size() != op.numCarried())
       fail(&op, "one result per carried value");
   }
 
@@ -605,10 +605,10 @@ private:
                 "value, and one result each");
       return;
     }
-    for (size_t i = 0; i < op.operands.size(); ++i)
-      if (op.region(0)->args[i]->type != op.operands[i]->type ||
-          op.region(1)->args[i]->type != op.operands[i]->type ||
-          op.result(i)->type != op.operands[i]->type)
+    for (size_t i = 0; i < op.numCarried(); ++i)
+      if (op.region(0)->args[i]->type != op.init(i)->type ||
+          op.carriedArg(i)->type != op.init(i)->type ||
+          op.result(i)->type != op.init(i)->type)
         fail(&op, "carried value types differ");
   }
 

@@ -533,7 +533,7 @@ void IRGen::lowerFor(const ForStmt &s) {
     for (ir::Value *v : env[d][n].vals)
       body->addArg(v->type, n);
   for (size_t i = 0; i < op->results.size(); ++i)
-    op->result(i)->name = body->args[i + 1]->name;
+    op->result(i)->name = op->carriedArg(i)->name;
   bindCarried(carried, body, 1);
   b.setInsertionPointToEnd(body);
   env.emplace_back();
@@ -584,7 +584,7 @@ void IRGen::lowerLoopAsWhile(const Block &bodyBlk, const Expr *condE,
       body->addArg(v->type, n);
     }
   for (size_t i = 0; i < op->results.size(); ++i)
-    op->result(i)->name = body->args[i]->name;
+    op->result(i)->name = op->carriedArg(i)->name;
   Env saved = env;
   bindCarried(carried, cond, first);
   b.setInsertionPointToEnd(cond);
