@@ -104,7 +104,7 @@ private:
       case OpKind::ArgMax:
         break; // derivative zero: the result is not varied
       case OpKind::ParamLoad:
-        if (isActiveParam(op.str))
+        if (isActiveParam(op.paramName()))
           mark(V, op.result());
         break;
       case OpKind::Call: {

@@ -208,7 +208,7 @@ private:
     case OpKind::FToI:
       return "int(" + a(0) + ")";
     case OpKind::ParamLoad:
-      return op.str;
+      return op.paramName();
     default:
       break;
     }
@@ -300,11 +300,11 @@ private:
       return;
     case OpKind::ParamStore:
       indent(d);
-      os << op.str << " = " << use(op.operands[0]) << '\n';
+      os << op.paramName() << " = " << use(op.operands[0]) << '\n';
       return;
     case OpKind::ParamAdd:
       indent(d);
-      os << op.str << " += " << use(op.operands[0]) << '\n';
+      os << op.paramName() << " += " << use(op.operands[0]) << '\n';
       return;
     case OpKind::TapeNew:
     case OpKind::TapeReserve:
@@ -337,7 +337,7 @@ private:
 
   void callOp(const ir::Op &op, int d) {
     indent(d);
-    std::string call = identifier(op.str) + "(";
+    std::string call = identifier(op.callee()) + "(";
     for (size_t i = 0; i < op.operands.size(); ++i)
       call += (i ? ", " : "") + use(op.operands[i]);
     call += ')';
@@ -476,7 +476,7 @@ void reachable(const ir::Module &m, const ir::Function &root,
   std::function<void(const ir::Block &)> walk = [&](const ir::Block &b) {
     for (auto &op : b.ops) {
       if (op->kind == OpKind::Call)
-        if (const ir::Function *f = m.lookup(op->str))
+        if (const ir::Function *f = m.lookup(op->callee()))
           if (!f->derivedFrom.empty())
             reachable(m, *f, out, seen);
       for (auto &r : op->regions)

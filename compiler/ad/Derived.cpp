@@ -105,9 +105,9 @@ std::vector<std::string> paramsRead(const ir::Module &m,
   std::function<void(const ir::Block &)> walk = [&](const ir::Block &b) {
     for (auto &op : b.ops) {
       if (op->kind == OpKind::ParamLoad)
-        read.insert(op->str);
+        read.insert(op->paramName());
       if (op->kind == OpKind::Call)
-        if (const ir::Function *c = m.lookup(op->str))
+        if (const ir::Function *c = m.lookup(op->callee()))
           work.push_back(c);
       for (auto &r : op->regions)
         walk(*r);

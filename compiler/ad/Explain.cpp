@@ -340,11 +340,11 @@ private:
     case OpKind::Select:
       return add(op, in, x(0) != 0 ? x(1) : x(2), op.result()->type->isF64());
     case OpKind::ParamLoad: {
-      auto it = params.find(op.str);
+      auto it = params.find(op.paramName());
       if (it == params.end())
-        return cannot("param '" + op.str + "' is not a scalar");
+        return cannot("param '" + op.paramName() + "' is not a scalar");
       int id = add(op, {}, it->second, true);
-      paramReads[op.str].push_back(id);
+      paramReads[op.paramName()].push_back(id);
       return id;
     }
     default: { // a constant or a MATH op with partials
@@ -364,14 +364,14 @@ private:
   /// A call is unrolled into the trace between two notes.
   bool callOp(const ir::Op &op, const std::vector<int> &in, Env &env,
               int depth) {
-    const ir::Function *callee = m.lookup(op.str);
+    const ir::Function *callee = m.lookup(op.callee());
     if (!callee)
       return fail(op, "unknown function");
-    rows.push_back({-1, "call " + op.str});
+    rows.push_back({-1, "call " + op.callee()});
     std::vector<int> res = call(*callee, in, depth + 1);
     if (!error.empty())
       return false;
-    rows.push_back({-1, "return from " + op.str});
+    rows.push_back({-1, "return from " + op.callee()});
     for (size_t i = 0; i < op.results.size(); ++i)
       env[op.result(i)] = res[i];
     return true;
@@ -487,7 +487,7 @@ struct Backprop {
     const ir::Op &op = *n.op;
     auto nm = [&](size_t i) { return t->nodes[n.in[i]].name; };
     if (op.kind == OpKind::ParamLoad)
-      return std::string("param ") + op.str;
+      return std::string("param ") + op.paramName();
     if (const char *s = symbol(op.kind))
       return nm(0) + " " + s + " " + nm(1);
     if (op.kind == OpKind::FNeg)
@@ -737,7 +737,7 @@ static bool emitTracedDot(const ir::Module &m, const std::string &fn,
       continue;
     std::string label = n.op && n.op->kind != OpKind::ParamLoad
                             ? n.name + " = " + bp.expr(n)
-                            : (n.op ? "param " + n.op->str : n.name);
+                            : (n.op ? "param " + n.op->paramName() : n.name);
     label += "\\n= " + shortestDouble(n.value);
     if (bp.adj.count((int)k))
       label += "\\ndL/d" + n.name + " = " + shortestDouble(bp.adj[(int)k]);

@@ -112,8 +112,8 @@ private:
         break;
       case OpKind::ParamLoad:
         clone(op);
-        if (paramTan.count(op.str))
-          setTangent(op.result(), paramTan[op.str]);
+        if (paramTan.count(op.paramName()))
+          setTangent(op.result(), paramTan[op.paramName()]);
         break;
       case OpKind::TapeReserve: {
         // Values and their tangents are pushed: twice the room.
@@ -257,7 +257,7 @@ private:
       return;
     }
     cs.params = spec.params;
-    ir::Function *callee = m.lookup(op.str);
+    ir::Function *callee = m.lookup(op.callee());
     ir::Function *fwdFn = getForward(m, *callee, cs, diags, useLoc);
     if (!fwdFn) {
       failed = true;

@@ -86,7 +86,7 @@ static bool findStore(const ir::Block &blk, const ir::Op *&store) {
 static void callees(const ir::Block &blk, std::vector<std::string> &out) {
   for (auto &op : blk.ops) {
     if (op->kind == OpKind::Call)
-      out.push_back(op->str);
+      out.push_back(op->callee());
     for (auto &r : op->regions)
       callees(*r, out);
   }
@@ -106,8 +106,9 @@ bool checkDifferentiable(const ir::Module &m, const ir::Function &f,
       diags.error(useLoc, "cannot differentiate '" + f.name + "': " +
                               (g == &f ? std::string("it")
                                        : "'" + g->name + "', which it calls,") +
-                              " assigns param '" + store->str + "' (line " +
-                              std::to_string(store->loc.line) + ")");
+                              " assigns param '" + store->paramName() +
+                              "' (line " + std::to_string(store->loc.line) +
+                              ")");
       return false;
     }
     std::vector<std::string> cs;
@@ -421,19 +422,19 @@ private:
         ++differentiable;
         scalar &= !r->type->isTensor();
       }
-    if (differentiable != 1 || !scalar || !reaches(call.str))
+    if (differentiable != 1 || !scalar || !reaches(call.callee()))
       return nullptr;
     std::vector<Value *> &grads = preGrads[&call];
     ActivitySpec cs = calleeSpec(call);
     for (size_t i = 0; i < call.operands.size(); ++i)
       if (cs.args[i]) {
         synthetic.push_back(std::make_unique<Value>(call.operands[i]->type));
-        synthetic.back()->name = call.str + ".d" + std::to_string(i);
+        synthetic.back()->name = call.callee() + ".d" + std::to_string(i);
         grads.push_back(synthetic.back().get());
       }
     for (auto &p : spec.params) {
       synthetic.push_back(std::make_unique<Value>(m.lookupParam(p)->type));
-      synthetic.back()->name = call.str + ".d" + p;
+      synthetic.back()->name = call.callee() + ".d" + p;
       grads.push_back(synthetic.back().get());
     }
     return &grads;
@@ -684,7 +685,8 @@ private:
   }
 
   ir::Function *reverseOf(const Op &call) {
-    return getReverse(m, *m.lookup(call.str), calleeSpec(call), diags, useLoc);
+    return getReverse(m, *m.lookup(call.callee()), calleeSpec(call), diags,
+                      useLoc);
   }
 
   /// Pushes anywhere inside `blk`'s nested regions (not `blk` itself).
@@ -773,9 +775,9 @@ private:
         for (const Value *v : o->operands)
           if (!inside.count(v) && isActive(v) && seen.insert(v).second)
             out.push_back(v);
-        if (o->kind == OpKind::ParamLoad && paramVal.count(o->str) &&
-            seen.insert(paramVal[o->str]).second)
-          out.push_back(paramVal[o->str]);
+        if (o->kind == OpKind::ParamLoad && paramVal.count(o->paramName()) &&
+            seen.insert(paramVal[o->paramName()]).second)
+          out.push_back(paramVal[o->paramName()]);
         if (o->kind == OpKind::Call)
           for (auto &p : spec.params)
             if (seen.insert(paramVal[p]).second)
@@ -848,8 +850,8 @@ private:
     case OpKind::Call:
       return reverseCall(op, ctx, adj);
     case OpKind::ParamLoad:
-      if (paramVal.count(op.str) && adj.count(op.result()))
-        accumulate(adj, paramVal[op.str], adj[op.result()]);
+      if (paramVal.count(op.paramName()) && adj.count(op.result()))
+        accumulate(adj, paramVal[op.paramName()], adj[op.result()]);
       return;
     case OpKind::TapePop:
       if (act.isActiveTapeOp(op))

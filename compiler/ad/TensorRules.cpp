@@ -98,13 +98,13 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
   switch (op.kind) {
   case OpKind::Broadcast:
     if (w(0))
-      out[0] = xt->isTensor() ? make(b, OpKind::SumTo, {g}, xt, op.ival)
+      out[0] = xt->isTensor() ? make(b, OpKind::SumTo, {g}, xt, op.axis())
                               : make(b, OpKind::ReduceSum, {g}, xt, -1);
     return;
   case OpKind::SumTo:
   case OpKind::ReduceSum:
     if (w(0))
-      out[0] = make(b, OpKind::Broadcast, {g}, xt, op.ival);
+      out[0] = make(b, OpKind::Broadcast, {g}, xt, op.axis());
     return;
   case OpKind::ReduceMax:
     return;

@@ -142,7 +142,7 @@ void Emitter::findRecursion() {
       [&](const std::string &caller, const ir::Block &blk) {
         for (auto &op : blk.ops) {
           if (op->kind == ir::OpKind::Call) {
-            callees[caller].insert(op->str);
+            callees[caller].insert(op->callee());
             if (op->str == caller)
               selfCalls.insert(caller);
           }
@@ -195,7 +195,7 @@ bool Emitter::mayRecurse(const std::string &caller,
 static void collectStores(const ir::Block &blk, std::set<std::string> &out) {
   for (auto &op : blk.ops) {
     if (op->kind == ir::OpKind::ParamStore || op->kind == ir::OpKind::ParamAdd)
-      out.insert(op->str);
+      out.insert(op->paramName());
     for (auto &r : op->regions)
       collectStores(*r, out);
   }
@@ -456,25 +456,25 @@ void Emitter::emit(const ir::Op &op) {
     return set(op.kind == K::IDiv ? b.CreateSDiv(l, r) : b.CreateSRem(l, r));
   }
   case K::ParamLoad: {
-    auto *g = params.at(op.str);
+    auto *g = params.at(op.paramName());
     if (op.result()->type->isTensor()) {
       // A view of the global, unless this function assigns the param.
-      if (!storedParams.count(op.str))
+      if (!storedParams.count(op.paramName()))
         return set(g);
       Value *s = slot(op.result()->type);
       copyTensor(s, g, op.result()->type);
       return set(s);
     }
-    return set(b.CreateLoad(g->getValueType(), g, op.str));
+    return set(b.CreateLoad(g->getValueType(), g, op.paramName()));
   }
   case K::ParamStore:
     if (op.operands[0]->type->isTensor())
-      copyTensor(params.at(op.str), in(0), op.operands[0]->type);
+      copyTensor(params.at(op.paramName()), in(0), op.operands[0]->type);
     else
-      b.CreateStore(in(0), params.at(op.str));
+      b.CreateStore(in(0), params.at(op.paramName()));
     return;
   case K::ParamAdd: {
-    auto *g = params.at(op.str);
+    auto *g = params.at(op.paramName());
     const Type *t = op.operands[0]->type;
     if (!t->isTensor()) {
       b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, g), in(0)), g);
@@ -567,8 +567,8 @@ void Emitter::checkFinite(const ir::Op &op, Value *r,
 }
 
 void Emitter::emitCall(const ir::Op &op) {
-  const ir::Function *callee = irMod.lookup(op.str);
-  llvm::Function *fn = mod->getFunction(functionSymbol(op.str));
+  const ir::Function *callee = irMod.lookup(op.callee());
+  llvm::Function *fn = mod->getFunction(functionSymbol(op.callee()));
   std::vector<Value *> args;
   for (ir::Value *v : op.operands)
     args.push_back(get(v));
@@ -580,7 +580,7 @@ void Emitter::emitCall(const ir::Op &op) {
       outs.push_back(rvo != returnSlots.end() ? rvo->second : slot(r->type));
       args.push_back(outs.back());
     }
-  bool guarded = mayRecurse(curIR->name, op.str);
+  bool guarded = mayRecurse(curIR->name, op.callee());
   if (guarded) {
     // Named after the source function (`f.rev.10` is made from `f`).
     std::string shown = op.str.substr(0, op.str.find('.'));

@@ -108,9 +108,9 @@ std::vector<int64_t> Emitter::broadcastStrides(const ir::Op &bc) {
   std::vector<int64_t> map(big.size(), 0);
   if (!st->isTensor())
     return map;
-  if (bc.ival >= 0) {
+  if (bc.axis() >= 0) {
     for (size_t j = 0, s = 0; j < big.size(); ++j)
-      if ((int64_t)j != bc.ival)
+      if ((int64_t)j != bc.axis())
         map[j] = sStrides[s++];
   } else {
     size_t lead = big.size() - small.size();
@@ -304,9 +304,9 @@ void Emitter::emitBroadcast(const ir::Op &op, bool sumTo) {
   auto sStrides = stridesOf(small);
   // Stride of each big axis in the small tensor (0 where broadcast).
   std::vector<int64_t> map(big.size(), 0);
-  if (op.ival >= 0) {
+  if (op.axis() >= 0) {
     for (size_t j = 0, s = 0; j < big.size(); ++j)
-      if ((int64_t)j != op.ival)
+      if ((int64_t)j != op.axis())
         map[j] = sStrides[s++];
   } else {
     size_t lead = big.size() - small.size();
@@ -381,7 +381,7 @@ void Emitter::emitReduce(const ir::Op &op) {
     Value *xo = b.getInt64(0), *ro = b.getInt64(0);
     for (size_t j = 0, r = 0; j < idx.size(); ++j) {
       xo = b.CreateAdd(xo, b.CreateMul(idx[j], b.getInt64(xs[j])));
-      if ((int64_t)j != op.ival)
+      if ((int64_t)j != op.axis())
         ro = b.CreateAdd(ro, b.CreateMul(idx[j], b.getInt64(rs[r++])));
     }
     Value *p = b.CreateGEP(f64, dst, ro);

@@ -155,6 +155,29 @@ public:
   Block *addRegion();
   CmpPred pred() const { return (CmpPred)ival; }
 
+  // Named attributes of some families (Ops.def), stored in str / ival.
+  /// call: the callee's name (str).
+  const std::string &callee() const {
+    assert(kind == OpKind::Call && "callee of a non-call");
+    return str;
+  }
+  /// param.load, param.store, param.add: the param's name (str).
+  const std::string &paramName() const {
+    assert((kind == OpKind::ParamLoad || kind == OpKind::ParamStore ||
+            kind == OpKind::ParamAdd) &&
+           "param name of a non-param op");
+    return str;
+  }
+  /// broadcast, sum_to: the axis the smaller side lacks, or -1 (NumPy
+  /// rules); reduce_sum, reduce_max: the axis removed, or -1 (all
+  /// elements). Stored in ival.
+  int64_t axis() const {
+    assert((kind == OpKind::Broadcast || kind == OpKind::SumTo ||
+            kind == OpKind::ReduceSum || kind == OpKind::ReduceMax) &&
+           "axis of an op without one");
+    return ival;
+  }
+
   // Slice regions (Ops.def). slice x, i...; unslice g, i...; splice v, e,
   // i...: the index operands follow, one per SliceAxis::Index axis in order.
   const std::vector<SliceAxis> &sliceAxes() const {

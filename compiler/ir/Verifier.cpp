@@ -636,9 +636,9 @@ private:
     case OpKind::ParamLoad:
     case OpKind::ParamAdd:
     case OpKind::ParamStore: {
-      const Param *p = m.lookupParam(op.str);
+      const Param *p = m.lookupParam(op.paramName());
       if (!p) {
-        fail(&op, "unknown param @" + op.str);
+        fail(&op, "unknown param @" + op.paramName());
         return true;
       }
       if (op.kind == OpKind::ParamLoad &&
@@ -665,11 +665,11 @@ private:
 
   void checkCall(const Op &op) {
     std::vector<const Type *> argTypes, resultTypes;
-    if (const Function *callee = m.lookup(op.str)) {
+    if (const Function *callee = m.lookup(op.callee())) {
       for (auto &a : callee->args())
         argTypes.push_back(a->type);
       resultTypes = callee->resultTypes;
-    } else if (const DerivedInfo *d = m.lookupDerived(op.str)) {
+    } else if (const DerivedInfo *d = m.lookupDerived(op.callee())) {
       argTypes = d->sig.params;
       const Type *r = d->sig.result;
       if (r->isTuple())
@@ -677,7 +677,7 @@ private:
       else if (!r->isVoid())
         resultTypes = {r};
     } else {
-      fail(&op, "unknown callee @" + op.str);
+      fail(&op, "unknown callee @" + op.callee());
       return;
     }
     if (!sameTypes(op.operands, argTypes))
