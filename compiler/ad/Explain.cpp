@@ -3,7 +3,7 @@
 // `bpc explain FILE --fn NAME --at a=1,b=2` evaluates the base function of a
 // derived function op by op and prints the forward values, then the reverse
 // sweep node by node: the local derivative of each op (computed with the
-// same chain-rule table the compiler uses, ad/Partials.cpp, evaluated on the
+// same chain-rule table the compiler uses, ad/Rules.cpp, evaluated on the
 // forward values) and the chain-rule product. `bpc emit dot` draws the same
 // graph for Graphviz: forward edges solid, adjoint edges dashed.
 // explain runs a trace interpreter on scalar code (loops, branches and
@@ -13,7 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "ad/Explain.h"
 
-#include "ad/Partials.h"
+#include "ad/Rules.h"
 #include "ir/Eval.h"
 #include "support/Format.h"
 
@@ -518,7 +518,7 @@ struct Backprop {
 };
 
 /// The values of the local derivatives of node `n`'s op with respect to its
-/// operands: the compiler's chain-rule table (ad/Partials.cpp) emitted into
+/// operands: the compiler's chain-rule table (ad/Rules.cpp) emitted into
 /// a scratch block and evaluated on the forward values.
 std::vector<double> partialValues(const ir::Module &m,
                                   const std::vector<Node> &nodes,

@@ -9,8 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ad/AD.h"
-#include "ad/Partials.h"
-#include "ad/TensorRules.h"
+#include "ad/Rules.h"
 
 #include <map>
 

@@ -25,8 +25,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ad/AD.h"
-#include "ad/Partials.h"
-#include "ad/TensorRules.h"
+#include "ad/Rules.h"
 
 #include <algorithm>
 #include <cassert>

@@ -1,14 +1,14 @@
 //===- RulesTest.cpp - every op with a Partials rule has a correct one ----===//
 //
 // Walks the whole op table (ir/Ops.def). Every op whose Rule column is
-// Partials must have a case in ad/Partials.cpp (reverse mode multiplies it
+// Partials must have a case in ad/Rules.cpp (reverse mode multiplies it
 // by the adjoint, forward mode by the tangent: the same rule serves both),
 // and each partial derivative must agree with a central finite difference of
 // the op's Eval expression (ir/Eval.h), which is written independently of
 // the hand-written rules.
 //
 //===----------------------------------------------------------------------===//
-#include "ad/Partials.h"
+#include "ad/Rules.h"
 #include "ir/Eval.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-//===- Partials.h - the chain-rule table ------------------------*- C++ -*-===//
+//===- Rules.h - every derivative rule -------------------------*- C++ -*-===//
 #pragma once
 
 #include "ir/IR.h"
@@ -24,5 +24,20 @@ bool partials(const ir::Op &op, const std::vector<bool> &want, ir::Builder &b,
 
 /// True for ops whose derivative is given by `partials`.
 bool hasPartials(ir::OpKind k);
+
+/// broadcast, sum_to, reduce_sum/max, matmul, transpose, extract, insert,
+/// pack: ops whose derivative is not elementwise (see Rules.cpp).
+bool isTensorRuleOp(ir::OpKind k);
+
+/// Reverse mode: the adjoint contribution of `op`'s result adjoint `g` to
+/// each wanted operand (null: none). Primal values are read through `P`.
+void tensorAdjoints(const ir::Op &op, ir::Value *g,
+                    const std::vector<bool> &want, ir::Builder &b,
+                    const PrimalFn &P, std::vector<ir::Value *> &out);
+
+/// Forward mode: the tangent of `op`'s result from its operands' tangents
+/// (null entries are zero). Null when the result has no tangent.
+ir::Value *tensorTangent(const ir::Op &op, const std::vector<ir::Value *> &t,
+                         ir::Builder &b, const PrimalFn &P);
 
 } // namespace bp::ad
