@@ -289,8 +289,6 @@ bool partials(const ir::Op &op, const std::vector<bool> &want, ir::Builder &b,
 
 using ir::Value;
 
-
-
 bool isTensorRuleOp(OpKind k) {
   return ir::ruleKind(k) == ir::RuleKind::Structural;
 }
@@ -496,8 +494,9 @@ Value *tensorTangent(const ir::Op &op, const std::vector<Value *> &t,
     return sum;
   }
   case OpKind::ReduceMax: // derivative zero (returned above)
-    // The ops whose Rule column (ir/Ops.def) is not Structural: no `default:`,
-    // so a new Structural op without this rule does not compile.
+                          // The ops whose Rule column (ir/Ops.def) is not
+                          // Structural: no `default:`, so a new Structural op
+                          // without this rule does not compile.
 #define BP_NOT_STRUCTURAL_Partials(Name) case OpKind::Name:
 #define BP_NOT_STRUCTURAL_Structural(Name)
 #define BP_NOT_STRUCTURAL_None(Name) case OpKind::Name:
