@@ -101,15 +101,8 @@ def _sqrt(a):
     return math.sqrt(a)
 
 
-def _sigmoid(a):
-    if a >= 0:
-        return 1.0 / (1.0 + math.exp(-a))
-    e = math.exp(a)
-    return e / (1.0 + e)
-
-
-def _softplus(a):
-    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+_sigmoid = common.sigmoid_ref
+_softplus = common.softplus_ref
 
 
 def _relu(a):

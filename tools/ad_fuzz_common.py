@@ -43,14 +43,14 @@ def table_builtins(path=OPS_DEF):
         r'^MATH\(\w+, "(\w+)", (\d), Fn,', text, re.M)}
 
 
-def _sigmoid_ref(a):
+def sigmoid_ref(a):
     if a >= 0:
         return 1.0 / (1.0 + math.exp(-a))
     e = math.exp(a)
     return e / (1.0 + e)
 
 
-def _softplus_ref(a):
+def softplus_ref(a):
     return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
 
 
@@ -62,7 +62,7 @@ def _gelu_ref(a):  # PyTorch's approximate="tanh"
 # Smooth on every real number: the fuzzers' "smooth" choice.
 SMOOTH_REFERENCES = {
     "sin": math.sin, "cos": math.cos, "tanh": math.tanh,
-    "sigmoid": _sigmoid_ref, "softplus": _softplus_ref, "atan": math.atan,
+    "sigmoid": sigmoid_ref, "softplus": softplus_ref, "atan": math.atan,
     "erf": math.erf, "gelu": _gelu_ref,
 }
 # Fuzzed by constructs of their own (restricted domains, kinks, arity 2+;

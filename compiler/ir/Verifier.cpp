@@ -41,6 +41,16 @@
 namespace bp::ir {
 namespace {
 
+/// "IR verifier: in @f: 'op': msg", the one format of every violation.
+std::string failure(const Function &f, const Op *op, const std::string &msg) {
+  std::ostringstream os;
+  os << "IR verifier: in @" << f.name << ": ";
+  if (op)
+    os << "'" << mnemonic(op->kind) << "': ";
+  os << msg;
+  return os.str();
+}
+
 /// What a tape holds, in push order: a pushed value of `type`, or the
 /// pushes of a loop body (`a`, once per trip), or of an `if` whose
 /// branches push differently (`a` or `b`).
@@ -94,12 +104,7 @@ private:
   int frees = 0;
 
   bool fail(const Op *op, const std::string &msg) {
-    std::ostringstream os;
-    os << "IR verifier: in @" << f.name << ": ";
-    if (op)
-      os << "'" << mnemonic(op->kind) << "': ";
-    os << msg;
-    error = os.str();
+    error = failure(f, op, msg);
     return false;
   }
 
@@ -243,14 +248,8 @@ private:
   std::string error;
 
   bool fail(const Op *op, const std::string &msg) {
-    if (error.empty()) {
-      std::ostringstream os;
-      os << "IR verifier: in @" << f.name << ": ";
-      if (op)
-        os << "'" << mnemonic(op->kind) << "': ";
-      os << msg;
-      error = os.str();
-    }
+    if (error.empty())
+      error = failure(f, op, msg);
     return false;
   }
 
@@ -371,7 +370,7 @@ private:
     case OpKind::ConstB:
       nOps(op, 0);
       return true;
-    // Elementwise f64 math: the MATH lines of ir/Ops.def.
+      // Elementwise f64 math: the MATH lines of ir/Ops.def.
 #define OP(Name, Mnemonic, Pure, Rule)
 #define MATH(Name, Mnemonic, Arity, Builtin, Eval, Lowering, Symbol)           \
   case OpKind::Name:
