@@ -103,8 +103,9 @@ TEST(Rules, EveryPartialsOpHasARuleAgreeingWithFiniteDifferences) {
         at[xs[i]] = pt[i];
       for (unsigned i = 0; i < n; ++i) {
         double got = 0;
-        if (d[i])
+        if (d[i]) {
           ASSERT_TRUE(evaluate(d[i], at, got)) << mnemonic(k);
+        }
         double h = 1e-6 * std::max(1.0, std::fabs(pt[i]));
         double lo[3] = {pt[0], pt[1], pt[2]}, hi[3] = {pt[0], pt[1], pt[2]};
         lo[i] -= h;
