@@ -23,8 +23,7 @@ llvm::Value *Emitter::tableLowering(const ir::Op &op,
 #define BP_LOWER_Inline(Symbol) break;
 #define BP_LOWER_Calls(Symbol) break;
 #define BP_LOWER_Libm(Symbol) return b.CreateCall(libm(#Symbol, in.size()), in);
-#define BP_LOWER_Runtime(Symbol)                                               \
-  return b.CreateCall(libm(#Symbol, in.size()), in);
+#define BP_LOWER_Runtime(Symbol) BP_LOWER_Libm(Symbol)
 #define OP(Name, Mnemonic, Pure, Rule)                                         \
   case K::Name:                                                                \
     break;

@@ -85,6 +85,20 @@ unsigned mathArity(OpKind k) {
 
 bool isMath(OpKind k) { return mathArity(k) != 0; }
 
+const std::map<std::string, OpKind> &elementwiseBuiltins() {
+#define BP_BUILTIN_Fn(Name, Mnemonic) {Mnemonic, OpKind::Name},
+#define BP_BUILTIN_Op(Name, Mnemonic)
+#define OP(Name, Mnemonic, Pure, Rule)
+#define MATH(Name, Mnemonic, Arity, Builtin, Eval, Lowering, Symbol)           \
+  BP_BUILTIN_##Builtin(Name, Mnemonic)
+  static const std::map<std::string, OpKind> table = {
+#include "ir/Ops.def"
+  };
+#undef BP_BUILTIN_Fn
+#undef BP_BUILTIN_Op
+  return table;
+}
+
 bool hasSliceRegion(OpKind k) {
   return k == OpKind::Slice || k == OpKind::Unslice || k == OpKind::Splice;
 }

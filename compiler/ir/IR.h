@@ -41,6 +41,9 @@ RuleKind ruleKind(OpKind k);
 bool isMath(OpKind k);
 /// Its operand count (0 for an op that is not MATH).
 unsigned mathArity(OpKind k);
+/// The elementwise builtin functions of the language (MATH lines whose
+/// Builtin column is Fn), by spelling: sema's builtin table and IRGen.
+const std::map<std::string, OpKind> &elementwiseBuiltins();
 
 /// Predicates of fcmp/icmp, stored in Op::ival.
 enum class CmpPred { Eq, Ne, Lt, Le, Gt, Ge };

@@ -263,17 +263,6 @@ ir::Value *IRGen::lowerCall(const CallExpr &c) {
   if (std::string callee = userCallee(c); !callee.empty())
     return lowerUserCall(c, callee)[0];
   const std::string &n = static_cast<const NameExpr &>(*c.callee).name;
-  // The elementwise builtins: MATH lines of ir/Ops.def with Builtin Fn.
-#define BP_IRGEN_Fn(Name, Mnemonic) {Mnemonic, OpKind::Name},
-#define BP_IRGEN_Op(Name, Mnemonic)
-#define OP(Name, Mnemonic, Pure, Rule)
-#define MATH(Name, Mnemonic, Arity, Builtin, Eval, Lowering, Symbol)           \
-  BP_IRGEN_##Builtin(Name, Mnemonic)
-  static const std::map<std::string, OpKind> elementwise = {
-#include "ir/Ops.def"
-  };
-#undef BP_IRGEN_Fn
-#undef BP_IRGEN_Op
   std::vector<ir::Value *> args;
   for (auto &a : c.args)
     args.push_back(lowerExpr(*a));
@@ -297,7 +286,9 @@ ir::Value *IRGen::lowerCall(const CallExpr &c) {
                     toShape(args[0], typeOf(c)), toShape(args[1], typeOf(c)));
   }
   const Type *rt = typeOf(c);
-  if (auto it = elementwise.find(n); it != elementwise.end()) {
+  // The elementwise builtins (ir/Ops.def).
+  if (auto it = ir::elementwiseBuiltins().find(n);
+      it != ir::elementwiseBuiltins().end()) {
     std::vector<ir::Value *> ops;
     for (ir::Value *a : args)
       ops.push_back(toShape(a, rt));

@@ -38,25 +38,9 @@ const FnSig *Program::signature(const std::string &name) const {
 
 namespace detail {
 
-/// Elementwise builtins, from the MATH lines of ir/Ops.def whose Builtin
-/// column is Fn: name -> operand count.
-static const std::map<std::string, unsigned> &elementwiseBuiltins() {
-#define BP_SEMA_Fn(Mnemonic, Arity) {Mnemonic, Arity},
-#define BP_SEMA_Op(Mnemonic, Arity)
-#define OP(Name, Mnemonic, Pure, Rule)
-#define MATH(Name, Mnemonic, Arity, Builtin, Eval, Lowering, Symbol)           \
-  BP_SEMA_##Builtin(Mnemonic, Arity)
-  static const std::map<std::string, unsigned> table = {
-#include "ir/Ops.def"
-  };
-#undef BP_SEMA_Fn
-#undef BP_SEMA_Op
-  return table;
-}
-
 unsigned elementwiseArity(const std::string &n) {
-  auto it = elementwiseBuiltins().find(n);
-  return it == elementwiseBuiltins().end() ? 0 : it->second;
+  auto it = ir::elementwiseBuiltins().find(n);
+  return it == ir::elementwiseBuiltins().end() ? 0 : ir::mathArity(it->second);
 }
 
 Builtin builtinKind(const std::string &n, std::vector<std::string> *names) {
@@ -90,7 +74,7 @@ Builtin builtinKind(const std::string &n, std::vector<std::string> *names) {
         {"uniform", Builtin::Init},
         {"glorot", Builtin::Init},
     };
-    for (auto &[name, arity] : elementwiseBuiltins())
+    for (auto &[name, kind] : ir::elementwiseBuiltins())
       t.emplace(name, Builtin::Elementwise);
     return t;
   }();
