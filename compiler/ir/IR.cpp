@@ -35,6 +35,8 @@ const char *spelling(DerivKind k) {
     return "value_and_grad";
   case DerivKind::Jvp:
     return "jvp";
+  case DerivKind::Vmap:
+    return "vmap";
   }
   return "?";
 }

@@ -22,7 +22,9 @@ struct FnSig {
   const Type *result = nullptr; // Void when the function returns nothing
 };
 
-enum class DerivKind { Grad, ValueAndGrad, Jvp };
+/// The derived forms (section 7) and `vmap` (section 11), which is built by
+/// batch/Vmap.h rather than by AD but composes with them the same way.
+enum class DerivKind { Grad, ValueAndGrad, Jvp, Vmap };
 const char *spelling(DerivKind k);
 
 /// A variable a derivative is taken with respect to.
@@ -34,7 +36,8 @@ struct WrtVar {
 };
 
 /// A derived function: `grad(base, wrt...)` etc. `base` names a user
-/// function or another derived function (derivatives compose).
+/// function or another derived function (derivatives compose). For vmap,
+/// `wrt` lists the batched arguments and `batch` is B.
 struct DerivedInfo {
   std::string name; // `df` for `fn df = ...`; "grad(f, x)" when inline
   DerivKind kind;
@@ -42,6 +45,7 @@ struct DerivedInfo {
   std::vector<WrtVar> wrt;
   FnSig sig;
   Loc loc;
+  int64_t batch = 0; // vmap only: the size of the new leading axis
 };
 
 } // namespace bp::ir

@@ -8,6 +8,7 @@
 #include "pipeline/Compilation.h"
 
 #include "ad/Derived.h"
+#include "batch/Vmap.h"
 #include "codegen/CInterface.h"
 #include "codegen/CodeGen.h"
 #include "ir/Simplify.h"
@@ -66,7 +67,8 @@ llvm::Error simplify(Compilation &c) {
   return llvm::Error::success();
 }
 
-/// Builds every derived function (ad/Derived.h) on simplified code
+/// Builds every derived function (ad/Derived.h; vmap: batch/Vmap.h) on
+/// simplified code
 /// (Enzyme's lesson): the simplify pass ran just before, and since a derived
 /// function may differentiate an earlier one, the module is simplified again
 /// before each further one.
@@ -75,7 +77,9 @@ llvm::Error ad(Compilation &c) {
   for (size_t k = 0; k < m.derived.size(); ++k) {
     if (k > 0 && c.opts.simplify)
       ir::simplify(m);
-    if (!ad::buildDerived(m, m.derived[k], c.diags))
+    if (m.derived[k].kind == ir::DerivKind::Vmap)
+      batch::buildVmap(m, m.derived[k]);
+    else if (!ad::buildDerived(m, m.derived[k], c.diags))
       return diagnosed();
   }
   return llvm::Error::success();

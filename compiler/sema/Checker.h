@@ -28,7 +28,7 @@ enum class Builtin {
   Int,         // int(x)
   Print,       // print(...)
   Assert,      // assert(c, "msg")
-  Derive,      // grad, value_and_grad, jvp
+  Derive,      // grad, value_and_grad, jvp, vmap
   Tensor,      // sum, mean, softmax, len, read_csv, ... (section 6)
   Init,        // param initialisers
 };
@@ -156,6 +156,9 @@ private:
   /// `grad(f, x, ...)` -> the derived function's name (registered in prog),
   /// or "" after an error.
   std::string resolveDerived(ast::CallExpr &call, std::string name = "");
+  /// vmap(f, B, a...): B, the batched arguments and the signature.
+  bool resolveVmap(ast::CallExpr &call, const std::string &base,
+                   const FnSig &bsig, DerivedInfo &info);
 
   /// The function `call` differentiates: a function name or a nested derived
   /// call (resolved here); "" after an error.

@@ -1,7 +1,8 @@
 //===- SemaDerived.cpp - sema: derived functions --------------------------===//
 //
-// grad(f, ...), value_and_grad(f, ...) and jvp(f, ...), named or inline:
-// the variables they name, their signatures, and did-you-mean for both.
+// grad(f, ...), value_and_grad(f, ...), jvp(f, ...) and vmap(f, B, ...),
+// named or inline: the variables they name, their signatures, and
+// did-you-mean for both.
 //
 //===----------------------------------------------------------------------===//
 #include "sema/Checker.h"
@@ -29,7 +30,7 @@ void Checker::resolveNamedDerived(ast::DerivedFnItem &d) {
   auto *callee = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
   if (!callee || builtinKind(callee->name) != Builtin::Derive) {
     error(d.value->loc, "a derived function is grad(f, ...), "
-                        "value_and_grad(f, ...) or jvp(f, ...)");
+                        "value_and_grad(f, ...), jvp(f, ...) or vmap(f, B, ...)");
     return;
   }
   if (!evaluating.insert(d.name).second) {
@@ -201,6 +202,7 @@ std::string Checker::resolveDerived(ast::CallExpr &call, std::string name) {
   auto *callee = static_cast<ast::NameExpr *>(call.callee.get());
   DerivKind kind = callee->name == "grad"             ? DerivKind::Grad
                    : callee->name == "value_and_grad" ? DerivKind::ValueAndGrad
+                   : callee->name == "vmap"           ? DerivKind::Vmap
                                                       : DerivKind::Jvp;
   const char *what = spelling(kind);
   if (call.args.empty()) {
@@ -217,17 +219,20 @@ std::string Checker::resolveDerived(ast::CallExpr &call, std::string name) {
   info.kind = kind;
   info.base = base;
   info.loc = call.loc;
-  std::vector<WrtVar> wrt;
-  if (!derivedWrt(call, kind, base, bsig, wrt))
-    return "";
-  FnSig sig;
-  if (!derivedSig(call, kind, base, bsig, wrt, sig))
-    return "";
-  info.sig = sig;
-  info.wrt = wrt;
+  if (kind == DerivKind::Vmap) {
+    if (!resolveVmap(call, base, bsig, info))
+      return "";
+  } else {
+    if (!derivedWrt(call, kind, base, bsig, info.wrt))
+      return "";
+    if (!derivedSig(call, kind, base, bsig, info.wrt, info.sig))
+      return "";
+  }
   if (name.empty()) {
     name = std::string(what) + "(" + base;
-    for (auto &v : wrt)
+    if (kind == DerivKind::Vmap)
+      name += ", " + std::to_string(info.batch);
+    for (auto &v : info.wrt)
       name += ", " + v.name;
     name += ")";
     if (prog.lookupDerived(name))
@@ -236,6 +241,107 @@ std::string Checker::resolveDerived(ast::CallExpr &call, std::string name) {
   info.name = name;
   prog.derived.push_back(info);
   return name;
+}
+
+/// Each batched argument and each result gains a leading axis of size B;
+/// only f64 values and f64 tensors can be batched until int tensors exist
+/// (section 13).
+bool Checker::resolveVmap(ast::CallExpr &call, const std::string &base,
+                          const FnSig &bsig, DerivedInfo &info) {
+  if (call.args.size() < 2) {
+    error(call.loc, "'vmap' needs a function and a batch size: "
+                    "vmap(f, B, x, ...)");
+    return false;
+  }
+  auto size = constExpr(*call.args[1]);
+  if (!size)
+    return false;
+  if (!size->isInt || size->i < 1) {
+    error(call.args[1]->loc,
+          "the batch size of 'vmap' must be an int >= 1, found " +
+              (size->isInt ? std::to_string(size->i) : std::string("an f64")));
+    return false;
+  }
+  info.batch = size->i;
+  auto batchable = [&](const Type *t) {
+    return t->isF64() || (t->isTensor() && !t->boolElems);
+  };
+  std::set<std::string> seen;
+  bool ok = true;
+  for (size_t i = 2; i < call.args.size(); ++i) {
+    auto *n = dyn<ast::NameExpr>(call.args[i].get());
+    if (!n) {
+      error(call.args[i]->loc,
+            "'vmap' takes argument names after the batch size");
+      ok = false;
+      continue;
+    }
+    if (!seen.insert(n->name).second) {
+      error(n->loc, "'" + n->name + "' is named twice");
+      ok = false;
+      continue;
+    }
+    auto at = std::find(bsig.paramNames.begin(), bsig.paramNames.end(),
+                        n->name);
+    if (at == bsig.paramNames.end()) {
+      bool isParam = std::any_of(prog.params.begin(), prog.params.end(),
+                                 [&](auto &p) { return p.name == n->name; });
+      error(n->loc, "'" + n->name + "' is not an argument of '" + base + "'" +
+                        (isParam ? ": vmap batches arguments, not params"
+                                 : suggest(n->name, bsig.paramNames)));
+      ok = false;
+      continue;
+    }
+    WrtVar v;
+    v.argIndex = (unsigned)(at - bsig.paramNames.begin());
+    v.name = n->name;
+    v.type = bsig.params[v.argIndex];
+    if (!batchable(v.type)) {
+      error(n->loc, "cannot batch '" + n->name + "' of type " +
+                        toString(v.type) +
+                        ": vmap batches f64 values and f64 tensors");
+      ok = false;
+      continue;
+    }
+    info.wrt.push_back(v);
+  }
+  if (ok && info.wrt.empty()) // vmap(f, B): every argument
+    for (size_t k = 0; k < bsig.params.size(); ++k) {
+      if (!batchable(bsig.params[k])) {
+        error(call.loc, "cannot batch '" + bsig.paramNames[k] + "' of type " +
+                            toString(bsig.params[k]) +
+                            ": name the arguments to batch, vmap(f, B, x)");
+        return false;
+      }
+      info.wrt.push_back(
+          {false, (unsigned)k, bsig.paramNames[k], bsig.params[k]});
+    }
+  if (!ok)
+    return false;
+  auto batched = [&](const Type *t) {
+    std::vector<int64_t> shape = {info.batch};
+    if (t->isTensor())
+      shape.insert(shape.end(), t->shape.begin(), t->shape.end());
+    return T.tensor(shape);
+  };
+  std::vector<const Type *> results =
+      bsig.result->isTuple() ? bsig.result->elems
+                             : std::vector<const Type *>{bsig.result};
+  for (const Type *&r : results) {
+    if (!batchable(r)) {
+      error(call.loc, "vmap needs a function returning f64 values or f64 "
+                      "tensors, but '" +
+                          base + "' returns " + toString(bsig.result));
+      return false;
+    }
+    r = batched(r);
+  }
+  info.sig.paramNames = bsig.paramNames;
+  info.sig.params = bsig.params;
+  for (auto &v : info.wrt)
+    info.sig.params[v.argIndex] = batched(v.type);
+  info.sig.result = results.size() == 1 ? results[0] : T.tuple(results);
+  return true;
 }
 
 } // namespace bp::sema::detail

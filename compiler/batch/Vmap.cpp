@@ -1,0 +1,870 @@
+//===- Vmap.cpp - vmap: batching as an IR -> IR transform -----------------===//
+//
+// A Batcher walks f's body once, mapping each value to its batched version:
+// either unchanged (it does not depend on the example: params, constants,
+// shared arguments) or with a leading axis of size B. Each op with a batched
+// operand gets its batching rule (docs/VMAP.md); an op without one runs as a
+// loop over the examples (`perExample`), and a function whose batched values
+// would include an int, or that has effects, runs whole as such a loop
+// (`loopOverExamples`). Control flow: an `if` on a shared condition and
+// loops keep their structure (a fixpoint decides which carried values are
+// batched); an `if` on a batched condition becomes a select of both
+// branches when they are cheap and total, else a loop over the examples.
+//
+//===----------------------------------------------------------------------===//
+#include "batch/Vmap.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+namespace bp::batch {
+
+using ir::Block;
+using ir::Op;
+using ir::OpKind;
+using ir::SliceAxis;
+using ir::Value;
+
+const Type *batchedType(TypeContext &T, const Type *t, int64_t B) {
+  if (t->isF64() || t->isBool())
+    return T.tensor({B}, t->isBool());
+  if (!t->isTensor())
+    return nullptr;
+  std::vector<int64_t> shape = {B};
+  shape.insert(shape.end(), t->shape.begin(), t->shape.end());
+  return T.tensor(shape, t->boolElems);
+}
+
+namespace {
+
+/// The per-example type of a batched type: the leading axis removed.
+const Type *exampleType(TypeContext &T, const Type *t) {
+  if (t->rank() == 1)
+    return t->boolElems ? T.boolean() : T.f64();
+  return T.tensor(std::vector<int64_t>(t->shape.begin() + 1, t->shape.end()),
+                  t->boolElems);
+}
+
+bool hasEffect(OpKind k) {
+  switch (k) {
+  case OpKind::Print:
+  case OpKind::Assert:
+  case OpKind::ParamStore:
+  case OpKind::ParamAdd:
+  case OpKind::ReadCsv:
+  case OpKind::TapeNew:
+  case OpKind::TapePush:
+  case OpKind::TapeReserve:
+  case OpKind::TapePop:
+  case OpKind::TapeFree:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/// Ops that a batched `if` may run for every example, taken or not, and
+/// select from: total (no error, no division, no log of a negative: no NaN
+/// that could reach an adjoint) and cheap.
+bool selectSafe(OpKind k) {
+  switch (k) {
+  case OpKind::ConstF:
+  case OpKind::ConstI:
+  case OpKind::ConstB:
+  case OpKind::FAdd:
+  case OpKind::FSub:
+  case OpKind::FMul:
+  case OpKind::FNeg:
+  case OpKind::Max:
+  case OpKind::Min:
+  case OpKind::Clip:
+  case OpKind::Abs:
+  case OpKind::Relu:
+  case OpKind::Sign:
+  case OpKind::Tanh:
+  case OpKind::Sigmoid:
+  case OpKind::Sin:
+  case OpKind::Cos:
+  case OpKind::Atan:
+  case OpKind::Erf:
+  case OpKind::StopGrad:
+  case OpKind::FCmp:
+  case OpKind::Not:
+  case OpKind::BEq:
+  case OpKind::Select:
+  case OpKind::Broadcast:
+  case OpKind::SumTo:
+  case OpKind::ReduceSum:
+  case OpKind::ReduceMax:
+  case OpKind::MatMul:
+  case OpKind::Transpose:
+  case OpKind::Pack:
+  case OpKind::ParamLoad:
+  case OpKind::Yield:
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool blockSelectSafe(const Block &b) {
+  for (auto &op : b.ops)
+    if (!selectSafe(op->kind) || !op->regions.empty())
+      return false;
+  return true;
+}
+
+/// f, or a function it calls, has an effect: it must run once per example.
+class EffectAnalysis {
+public:
+  explicit EffectAnalysis(const ir::Module &m) : m(m) {}
+  bool function(const std::string &name) {
+    auto it = memo.find(name);
+    if (it != memo.end())
+      return it->second;
+    memo[name] = false; // recursion: assume none until found
+    const ir::Function *f = m.lookup(name);
+    bool e = f && block(*f->body);
+    memo[name] = e;
+    return e;
+  }
+  bool block(const Block &b) {
+    for (auto &op : b.ops) {
+      if (hasEffect(op->kind) ||
+          (op->kind == OpKind::Call && function(op->callee())))
+        return true;
+      for (auto &r : op->regions)
+        if (block(*r))
+          return true;
+    }
+    return false;
+  }
+
+private:
+  const ir::Module &m;
+  std::map<std::string, bool> memo;
+};
+
+std::string maskName(const std::vector<bool> &batched) {
+  std::string s;
+  for (bool x : batched)
+    s += x ? '1' : '0';
+  return s;
+}
+
+class Batcher {
+public:
+  Batcher(ir::Module &m, ir::Function &f, ir::Function &out, int64_t B)
+      : m(m), T(*m.types), f(f), out(out), B(B), b(T) {}
+
+  /// Builds out's body; false when f must run as a loop over examples.
+  bool run(const std::vector<bool> &batchedArgs) {
+    if (EffectAnalysis(m).block(*f.body))
+      return false;
+    body = std::make_unique<Block>();
+    for (size_t i = 0; i < f.args().size(); ++i) {
+      Value *a = f.args()[i].get();
+      const Type *t = batchedArgs[i] ? batchedType(T, a->type, B) : a->type;
+      Value *na = body->addArg(t, a->name);
+      map[a] = na;
+      if (batchedArgs[i])
+        batched.insert(na);
+    }
+    b.setInsertionPointToEnd(body.get());
+    if (!batchOps(*f.body))
+      return false;
+    out.body = std::move(body);
+    return true;
+  }
+
+private:
+  ir::Module &m;
+  TypeContext &T;
+  ir::Function &f, &out;
+  int64_t B;
+  ir::Builder b;
+  std::unique_ptr<Block> body;
+  std::map<const Value *, Value *> map; // f's values -> out's
+  std::set<const Value *> batched;      // out's values with the B axis
+  /// Loop bodies of a fixpoint's earlier tries: kept, so that no new value
+  /// reuses the address of one in `batched`.
+  std::vector<std::unique_ptr<Op>> discarded;
+
+  Value *get(Value *v) {
+    auto it = map.find(v);
+    return it == map.end() ? v : it->second;
+  }
+  bool isBatched(Value *nv) const { return batched.count(nv) != 0; }
+  Value *mark(Value *nv) {
+    batched.insert(nv);
+    return nv;
+  }
+
+  Value *create1(OpKind k, std::vector<Value *> ops, const Type *t,
+                 int64_t ival = 0) {
+    Op *op = b.create(k, std::move(ops), {t});
+    op->ival = ival;
+    return op->result();
+  }
+
+  /// `nv` (batched or not) as a batched value whose examples have type
+  /// `target` (NumPy broadcasting of each example); null for bools.
+  Value *widen(Value *nv, const Type *target) {
+    const Type *want = batchedType(T, target, B);
+    if (!want || want->boolElems)
+      return nullptr;
+    if (!isBatched(nv)) {
+      if (nv->type->isBool() || (nv->type->isTensor() && nv->type->boolElems))
+        return nullptr;
+      // Trailing axes align: the new leading axis is one more broadcast axis.
+      return mark(create1(OpKind::Broadcast, {nv}, want, -1));
+    }
+    if (nv->type == want)
+      return nv;
+    if (nv->type->boolElems)
+      return nullptr;
+    // Add the example's missing leading axes, one at a time after B.
+    std::vector<int64_t> cur(nv->type->shape.begin() + 1, nv->type->shape.end());
+    size_t missing = target->rank() - cur.size();
+    for (size_t k = missing; k-- > 0;) {
+      cur.insert(cur.begin(), target->shape[k]);
+      std::vector<int64_t> shape = {B};
+      shape.insert(shape.end(), cur.begin(), cur.end());
+      nv = create1(OpKind::Broadcast, {nv}, T.tensor(shape), 1);
+    }
+    if (nv->type != want) // size-1 axes stretch
+      nv = create1(OpKind::Broadcast, {nv}, want, -1);
+    return mark(nv);
+  }
+
+  /// A batched value summed over axis 1 until its examples have `rank` axes.
+  Value *sumLeading(Value *nv, size_t rank) {
+    while (nv->type->rank() > rank + 1)
+      nv = create1(OpKind::ReduceSum, {nv}, removeAxis(nv->type, 1), 1);
+    return nv;
+  }
+  const Type *removeAxis(const Type *t, size_t axis) {
+    std::vector<int64_t> s = t->shape;
+    s.erase(s.begin() + axis);
+    return T.tensor(s, t->boolElems);
+  }
+
+  bool batchOps(const Block &src) {
+    for (auto &op : src.ops)
+      if (!batchOp(*op))
+        return false;
+    return true;
+  }
+
+  /// Out's operands of `op`; `any` says whether one is batched.
+  std::vector<Value *> operandsOf(const Op &op, bool &any) {
+    std::vector<Value *> ops;
+    any = false;
+    for (Value *v : op.operands) {
+      ops.push_back(get(v));
+      any |= isBatched(ops.back());
+    }
+    return ops;
+  }
+
+  /// A value defined outside `op` and used inside its regions is batched.
+  bool capturesBatched(const Op &op) {
+    bool found = false;
+    std::function<void(const Block &)> walk = [&](const Block &blk) {
+      for (auto &inner : blk.ops) {
+        for (Value *v : inner->operands)
+          found |= isBatched(get(v));
+        for (auto &r : inner->regions)
+          walk(*r);
+      }
+    };
+    for (auto &r : op.regions)
+      walk(*r);
+    return found;
+  }
+
+  void copy(const Op &op) {
+    std::unique_ptr<Op> c = ir::cloneOp(op, map);
+    c->parent = b.getBlock();
+    b.getBlock()->ops.push_back(std::move(c));
+  }
+
+  bool batchOp(const Op &op) {
+    b.loc = op.loc;
+    bool any;
+    std::vector<Value *> ops = operandsOf(op, any);
+    if (op.kind == OpKind::Return)
+      return batchReturn(ops);
+    if (op.kind == OpKind::Yield) {
+      assert(false && "yields are batched by their parent");
+      return false;
+    }
+    if (op.kind == OpKind::Call)
+      return batchCall(op, ops, any);
+    if (!any && !capturesBatched(op)) {
+      copy(op);
+      return true;
+    }
+    switch (op.kind) {
+    case OpKind::If:
+      return batchIf(op, ops);
+    case OpKind::For:
+    case OpKind::While:
+      return batchLoop(op, ops);
+    default:
+      break;
+    }
+    if (ir::isMath(op.kind) || op.kind == OpKind::Select ||
+        op.kind == OpKind::FCmp || op.kind == OpKind::Not ||
+        op.kind == OpKind::BEq)
+      return elementwise(op, ops);
+    if (Value *r = structural(op, ops)) {
+      map[op.result()] = mark(r);
+      return true;
+    }
+    return perExample(op);
+  }
+
+  bool batchReturn(std::vector<Value *> ops) {
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const Type *pe = f.resultTypes[i];
+      ops[i] = widen(ops[i], pe);
+      if (!ops[i])
+        return false;
+    }
+    b.create(OpKind::Return, ops);
+    return true;
+  }
+
+  bool batchCall(const Op &op, std::vector<Value *> ops, bool any) {
+    ir::Function *callee = m.lookup(op.callee());
+    EffectAnalysis effects(m);
+    if (!any && !effects.function(op.callee())) {
+      copy(op);
+      return true;
+    }
+    std::vector<bool> mask;
+    for (Value *v : ops)
+      mask.push_back(isBatched(v));
+    ir::Function *g = getBatched(m, *callee, mask, B);
+    if (!g)
+      return false;
+    Op *call = b.create(OpKind::Call, ops, g->resultTypes);
+    call->str = g->name;
+    for (size_t i = 0; i < op.results.size(); ++i)
+      map[op.result(i)] = mark(call->result(i));
+    return true;
+  }
+
+  /// MATH ops, select, comparisons and bool logic: every operand widened to
+  /// the result's example shape (a shared scalar stays a scalar).
+  bool elementwise(const Op &op, std::vector<Value *> ops) {
+    const Type *pe = op.result()->type;
+    const Type *shape = T.withElems(pe, false);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      Value *v = ops[i];
+      if (!isBatched(v) && !v->type->isTensor())
+        continue;
+      if (v->type->isTensor() && v->type->boolElems) {
+        if (!isBatched(v) || exampleType(T, v->type)->rank() != pe->rank())
+          return perExample(op);
+        continue;
+      }
+      if (v->type->isBool() || (isBatched(v) && v->type->boolElems))
+        return perExample(op);
+      ops[i] = widen(v, shape);
+      if (!ops[i])
+        return perExample(op);
+    }
+    Op *c = b.create(op.kind, ops, {batchedType(T, pe, B)});
+    c->ival = op.ival;
+    c->fval = op.fval;
+    map[op.result()] = mark(c->result());
+    return true;
+  }
+
+  /// The structural tensor ops with a batching rule; null when there is
+  /// none here (the op then runs per example).
+  Value *structural(const Op &op, std::vector<Value *> &ops) {
+    const Type *rt = op.result() ? op.result()->type : nullptr;
+    const Type *brt = rt ? batchedType(T, rt, B) : nullptr;
+    if (!brt)
+      return nullptr;
+    switch (op.kind) {
+    case OpKind::Broadcast:
+      return op.axis() >= 0
+                 ? create1(OpKind::Broadcast, {ops[0]}, brt, op.axis() + 1)
+                 : widen(ops[0], rt);
+    case OpKind::SumTo: {
+      if (op.axis() >= 0)
+        return create1(OpKind::SumTo, {ops[0]}, brt, op.axis() + 1);
+      Value *v = sumLeading(ops[0], rt->rank());
+      return v->type == brt ? v : create1(OpKind::SumTo, {v}, brt, -1);
+    }
+    case OpKind::ReduceSum:
+    case OpKind::ReduceMax: {
+      if (op.axis() >= 0)
+        return create1(op.kind, {ops[0]}, brt, op.axis() + 1);
+      Value *v = ops[0];
+      while (v->type->rank() > 1)
+        v = create1(op.kind, {v}, removeAxis(v->type, 1), 1);
+      return v;
+    }
+    case OpKind::MatMul:
+      return matmul(ops[0], ops[1], brt);
+    case OpKind::Extract:
+    case OpKind::Slice:
+    case OpKind::Unslice:
+      return slice(op, ops, brt);
+    case OpKind::Insert:
+    case OpKind::Splice:
+      return splice(op, ops, brt);
+    case OpKind::Pack: {
+      if (rt->rank() != 1)
+        return nullptr;
+      for (Value *&v : ops)
+        if (!(v = widen(v, T.f64())))
+          return nullptr;
+      Value *rows = create1(OpKind::Pack, ops, T.tensor({rt->shape[0], B}));
+      return create1(OpKind::Transpose, {rows}, brt);
+    }
+    default:
+      return nullptr;
+    }
+  }
+
+  /// Per example a @ b, with a leading batch axis on either or both: a
+  /// matrix product where one exists, else a product and a reduction.
+  Value *matmul(Value *a, Value *bb, const Type *brt) {
+    bool ab = isBatched(a), bbat = isBatched(bb);
+    size_t ra = a->type->rank() - ab, rb = bb->type->rank() - bbat;
+    auto mm = [&](Value *x, Value *y) {
+      return create1(OpKind::MatMul, {x, y}, brt);
+    };
+    auto mulSum = [&](Value *x, Value *y, size_t axis) {
+      Value *p = b.binary(OpKind::FMul, x, y);
+      return create1(OpKind::ReduceSum, {p}, brt, (int64_t)axis);
+    };
+    if (ab && !bbat) {
+      if (ra == 1) // [B,k] @ [k] or [B,k] @ [k,n]
+        return mm(a, bb);
+      if (rb == 1) // [B,m,k] @ [k]: rows times the shared vector
+        return mulSum(a, widen(bb, exampleType(T, a->type)), 2);
+      return nullptr;
+    }
+    if (!ab && bbat) {
+      if (ra == 1 && rb == 1) // [k] . [B,k]
+        return mm(bb, a);
+      if (ra == 2 && rb == 1) { // [m,k] @ [B,k] = [B,k] @ [m,k]^T
+        const Type *tt = T.tensor({a->type->shape[1], a->type->shape[0]});
+        return mm(bb, create1(OpKind::Transpose, {a}, tt));
+      }
+      if (ra == 1 && rb == 2) { // [k] @ [B,k,n]: the vector down each column
+        const Type *cols = exampleType(T, bb->type);
+        Value *col = create1(OpKind::Broadcast, {a}, cols, 1);
+        return mulSum(widen(col, cols), bb, 1);
+      }
+      return nullptr;
+    }
+    if (ra == 1 && rb == 1) // [B,k] . [B,k]
+      return mulSum(a, bb, 1);
+    if (ra == 1 && rb == 2) // [B,k] @ [B,k,n]
+      return mulSum(create1(OpKind::Broadcast, {a}, bb->type, 2), bb, 1);
+    if (ra == 2 && rb == 1) // [B,m,k] @ [B,k]
+      return mulSum(a, create1(OpKind::Broadcast, {bb}, a->type, 1), 2);
+    return nullptr;
+  }
+
+  /// extract, slice, unslice of a batched tensor: its region gains the B
+  /// axis (kept whole); the indices are shared.
+  Value *slice(const Op &op, std::vector<Value *> &ops, const Type *brt) {
+    if (!isBatched(ops[0]))
+      return nullptr;
+    std::vector<SliceAxis> region = {SliceAxis::at(0)};
+    if (op.kind == OpKind::Extract) {
+      for (size_t i = 1; i < ops.size(); ++i)
+        region.push_back(SliceAxis::indexed());
+      while (region.size() < ops[0]->type->rank())
+        region.push_back(SliceAxis::at(0));
+    } else {
+      region.insert(region.end(), op.sliceAxes().begin(), op.sliceAxes().end());
+    }
+    Op *s = b.create(op.kind == OpKind::Unslice ? OpKind::Unslice
+                                                : OpKind::Slice,
+                     ops, {brt});
+    s->slice = region;
+    s->prechecked = op.prechecked;
+    return s->result();
+  }
+
+  /// insert and splice: both the tensor and the part batched, the region
+  /// gains the B axis.
+  Value *splice(const Op &op, std::vector<Value *> &ops, const Type *brt) {
+    Value *whole = widen(ops[0], op.operands[0]->type);
+    Value *part = widen(ops[1], op.operands[1]->type);
+    if (!whole || !part)
+      return nullptr;
+    ops[0] = whole;
+    ops[1] = part;
+    std::vector<SliceAxis> region = {SliceAxis::at(0)};
+    if (op.kind == OpKind::Insert) {
+      for (size_t i = 2; i < ops.size(); ++i)
+        region.push_back(SliceAxis::indexed());
+      while (region.size() < whole->type->rank())
+        region.push_back(SliceAxis::at(0));
+    } else {
+      region.insert(region.end(), op.sliceAxes().begin(), op.sliceAxes().end());
+    }
+    Op *s = b.create(OpKind::Splice, ops, {brt});
+    s->slice = region;
+    s->prechecked = op.prechecked;
+    return s->result();
+  }
+
+  //===--- control flow -------------------------------------------------===//
+
+  /// Batches `src` (a region of an op) into `dst`, which has the arguments
+  /// already mapped; returns the yielded values (not yet yielded).
+  bool batchRegion(const Block &src, Block *dst, std::vector<Value *> &yield) {
+    Block *saved = b.getBlock();
+    b.setInsertionPointToEnd(dst);
+    bool ok = true;
+    for (size_t i = 0; ok && i + 1 < src.ops.size(); ++i)
+      ok = batchOp(*src.ops[i]);
+    if (ok) {
+      yield.clear();
+      for (Value *v : src.terminator()->operands)
+        yield.push_back(get(v));
+    }
+    b.setInsertionPointToEnd(saved);
+    return ok;
+  }
+
+  /// Yields `vals` at the end of `dst`, widened where `wide[j]`.
+  bool yieldWidened(Block *dst, std::vector<Value *> vals,
+                    const std::vector<bool> &wide,
+                    const std::vector<const Type *> &types) {
+    Block *saved = b.getBlock();
+    b.setInsertionPointToEnd(dst);
+    bool ok = true;
+    for (size_t j = 0; j < vals.size(); ++j)
+      if (wide[j] && !(vals[j] = widen(vals[j], types[j])))
+        ok = false;
+    if (ok)
+      b.yield(vals);
+    b.setInsertionPointToEnd(saved);
+    return ok;
+  }
+
+  bool batchIf(const Op &op, std::vector<Value *> &ops) {
+    if (isBatched(ops[0]))
+      return blockSelectSafe(*op.region(0)) && blockSelectSafe(*op.region(1))
+                 ? selectBranches(op, ops[0])
+                 : perExample(op);
+    auto nif = std::make_unique<Op>(OpKind::If, op.loc);
+    nif->operands = {ops[0]};
+    std::vector<Value *> ys[2];
+    for (unsigned r = 0; r < 2; ++r)
+      if (!batchRegion(*op.region(r), nif->addRegion(), ys[r]))
+        return false;
+    std::vector<bool> wide;
+    std::vector<const Type *> pes;
+    for (size_t j = 0; j < op.results.size(); ++j) {
+      pes.push_back(op.result(j)->type);
+      wide.push_back(isBatched(ys[0][j]) || isBatched(ys[1][j]));
+    }
+    for (unsigned r = 0; r < 2; ++r)
+      if (!yieldWidened(nif->region(r), ys[r], wide, pes)) {
+        discarded.push_back(std::move(nif));
+        return perExample(op);
+      }
+    for (size_t j = 0; j < op.results.size(); ++j) {
+      Value *res = nif->addResult(
+          wide[j] ? batchedType(T, pes[j], B) : pes[j], op.result(j)->name);
+      map[op.result(j)] = wide[j] ? mark(res) : res;
+    }
+    nif->parent = b.getBlock();
+    b.getBlock()->ops.push_back(std::move(nif));
+    return true;
+  }
+
+  /// Both branches computed for every example, then a select per result.
+  bool selectBranches(const Op &op, Value *cond) {
+    std::vector<Value *> ys[2];
+    for (unsigned r = 0; r < 2; ++r)
+      if (!batchRegion(*op.region(r), b.getBlock(), ys[r]))
+        return false;
+    for (size_t j = 0; j < op.results.size(); ++j) {
+      const Type *pe = op.result(j)->type;
+      if (T.withElems(pe, false) != pe)
+        return perExample(op);
+      Value *t = widen(ys[0][j], pe), *e = widen(ys[1][j], pe);
+      Value *c = cond;
+      if (pe->isTensor()) { // the example's condition on each element
+        Value *one = b.select(cond, b.constF(1.0), b.constF(0.0));
+        mark(one);
+        c = b.cmp(OpKind::FCmp, ir::CmpPred::Ne, widen(one, pe),
+                  b.constF(0.0));
+      }
+      map[op.result(j)] = mark(b.select(c, t, e));
+    }
+    return true;
+  }
+
+  /// for / while: the carried values that are batched are found by a
+  /// fixpoint (batched initially, or made batched by the body); a while
+  /// whose condition is batched runs per example.
+  bool batchLoop(const Op &op, std::vector<Value *> &ops) {
+    size_t n = op.numCarried(), first = op.firstInit();
+    std::vector<bool> wide(n);
+    for (size_t j = 0; j < n; ++j)
+      wide[j] = isBatched(ops[first + j]);
+    std::vector<const Type *> pes;
+    for (size_t j = 0; j < n; ++j)
+      pes.push_back(op.init(j)->type);
+    for (size_t attempt = 0; attempt <= n; ++attempt) {
+      auto nl = std::make_unique<Op>(op.kind, op.loc);
+      nl->ival = op.ival;
+      nl->str = op.str;
+      bool again = false, ok = true;
+      std::vector<Value *> bodyYield, condYield;
+      for (unsigned r = 0; r < op.regions.size() && ok; ++r) {
+        const Block &src = *op.region(r);
+        Block *dst = nl->addRegion();
+        size_t skip = op.kind == OpKind::For ? 1 : 0;
+        if (skip)
+          map[src.args[0].get()] = dst->addArg(src.args[0]->type,
+                                               src.args[0]->name);
+        for (size_t j = 0; j < n; ++j) {
+          Value *a = dst->addArg(wide[j] ? batchedType(T, pes[j], B) : pes[j],
+                                 src.args[skip + j]->name);
+          map[src.args[skip + j].get()] = wide[j] ? mark(a) : a;
+        }
+        bool isCond = op.kind == OpKind::While && r == 0;
+        std::vector<Value *> &y = isCond ? condYield : bodyYield;
+        ok = batchRegion(src, dst, y);
+        if (!ok)
+          break;
+        if (isCond) {
+          if (isBatched(y[0])) {
+            discarded.push_back(std::move(nl));
+            return perExample(op);
+          }
+          ok = yieldWidened(dst, y, {false}, {T.boolean()});
+          continue;
+        }
+        for (size_t j = 0; j < n; ++j)
+          if (!wide[j] && isBatched(y[j]))
+            wide[j] = again = true;
+        if (!again)
+          ok = yieldWidened(dst, y, wide, pes);
+      }
+      if (!ok)
+        return false;
+      if (again) {
+        discarded.push_back(std::move(nl));
+        continue;
+      }
+      std::vector<Value *> operands(ops.begin(), ops.begin() + first);
+      for (size_t j = 0; j < n; ++j) {
+        Value *init = ops[first + j];
+        if (wide[j] && !(init = widen(init, pes[j])))
+          return false;
+        operands.push_back(init);
+      }
+      nl->operands = operands;
+      for (size_t j = 0; j < n; ++j) {
+        Value *res = nl->addResult(wide[j] ? batchedType(T, pes[j], B) : pes[j],
+                                   op.result(j)->name);
+        map[op.result(j)] = wide[j] ? mark(res) : res;
+      }
+      nl->parent = b.getBlock();
+      b.getBlock()->ops.push_back(std::move(nl));
+      return true;
+    }
+    return false;
+  }
+
+  //===--- loops over the examples --------------------------------------===//
+
+  /// Example `i` of the batched value `nv` (f64 or f64 tensor examples).
+  Value *exampleOf(Value *nv, Value *i) {
+    const Type *pe = exampleType(T, nv->type);
+    if (!pe->isTensor())
+      return create1(OpKind::Extract, {nv, i}, pe);
+    Op *s = b.create(OpKind::Slice, {nv, i}, {pe});
+    s->slice.push_back(SliceAxis::indexed());
+    for (size_t k = 0; k < pe->rank(); ++k)
+      s->slice.push_back(SliceAxis::at(0));
+    return s->result();
+  }
+
+  /// `op` run once per example inside `for i = 0 to B`, its results
+  /// inserted into zero-initialised batched accumulators.
+  bool perExample(const Op &op) {
+    std::vector<const Type *> pes;
+    for (auto &r : op.results) {
+      if (!r->type->isDifferentiable())
+        return false;
+      pes.push_back(r->type);
+    }
+    // The values op reads (its operands and what its regions capture).
+    std::set<Value *> reads;
+    std::function<void(const Op &)> walk = [&](const Op &o) {
+      for (Value *v : o.operands)
+        reads.insert(v);
+      for (auto &r : o.regions)
+        for (auto &inner : r->ops)
+          walk(*inner);
+    };
+    walk(op);
+    Op *loop = forExamples(pes);
+    Block *saved = b.getBlock();
+    b.setInsertionPointToEnd(loop->body());
+    std::map<const Value *, Value *> local = map;
+    for (Value *v : reads) {
+      Value *nv = get(v);
+      if (!isBatched(nv))
+        continue;
+      if (nv->type->boolElems) {
+        b.setInsertionPointToEnd(saved);
+        return false;
+      }
+      local[v] = exampleOf(nv, loop->inductionVar());
+    }
+    std::unique_ptr<Op> c = ir::cloneOp(op, local);
+    Op *raw = c.get();
+    c->parent = b.getBlock();
+    b.getBlock()->ops.push_back(std::move(c));
+    std::vector<Value *> next;
+    for (size_t j = 0; j < pes.size(); ++j)
+      next.push_back(insertExample(loop->carriedArg(j), raw->result(j),
+                                   loop->inductionVar()));
+    b.yield(next);
+    b.setInsertionPointToEnd(saved);
+    for (size_t j = 0; j < pes.size(); ++j)
+      map[op.result(j)] = mark(loop->result(j));
+    return true;
+  }
+
+  Value *insertExample(Value *acc, Value *e, Value *i) {
+    if (!e->type->isTensor())
+      return b.create(OpKind::Insert, {acc, e, i}, {acc->type})->result();
+    Op *s = b.create(OpKind::Splice, {acc, e, i}, {acc->type});
+    s->slice.push_back(SliceAxis::indexed());
+    for (size_t k = 0; k < e->type->rank(); ++k)
+      s->slice.push_back(SliceAxis::at(0));
+    return s->result();
+  }
+
+  /// `for i = 0 to B iter(acc = zeros...)` with results of the batched
+  /// `pes`; the insertion point stays before it.
+  Op *forExamples(const std::vector<const Type *> &pes) {
+    std::vector<Value *> inits = {b.constI(0), b.constI(B)};
+    for (const Type *pe : pes)
+      inits.push_back(create1(OpKind::Broadcast, {b.constF(0.0)},
+                              batchedType(T, pe, B), -1));
+    std::vector<const Type *> types;
+    for (const Type *pe : pes)
+      types.push_back(batchedType(T, pe, B));
+    Op *loop = b.create(OpKind::For, inits, types);
+    Block *body = loop->addRegion();
+    body->addArg(T.i64(), "ex");
+    for (const Type *t : types)
+      body->addArg(t, "acc");
+    return loop;
+  }
+
+public:
+  /// The whole of f as a loop over the examples, each calling f.
+  void loopOverExamples(const std::vector<bool> &batchedArgs) {
+    body = std::make_unique<Block>();
+    batched.clear();
+    std::vector<Value *> args;
+    for (size_t i = 0; i < f.args().size(); ++i) {
+      Value *a = f.args()[i].get();
+      const Type *t = batchedArgs[i] ? batchedType(T, a->type, B) : a->type;
+      args.push_back(body->addArg(t, a->name));
+      if (batchedArgs[i])
+        batched.insert(args.back());
+    }
+    b.setInsertionPointToEnd(body.get());
+    b.loc = f.loc;
+    Op *loop = forExamples(f.resultTypes);
+    b.setInsertionPointToEnd(loop->body());
+    std::vector<Value *> callArgs;
+    for (Value *a : args)
+      callArgs.push_back(isBatched(a) ? exampleOf(a, loop->inductionVar())
+                                      : a);
+    Op *call = b.create(OpKind::Call, callArgs, f.resultTypes);
+    call->str = f.name;
+    std::vector<Value *> next;
+    for (size_t j = 0; j < f.resultTypes.size(); ++j)
+      next.push_back(insertExample(loop->carriedArg(j), call->result(j),
+                                   loop->inductionVar()));
+    b.yield(next);
+    b.setInsertionPointToEnd(body.get());
+    std::vector<Value *> results;
+    for (size_t j = 0; j < f.resultTypes.size(); ++j)
+      results.push_back(loop->result(j));
+    b.create(OpKind::Return, results);
+    out.body = std::move(body);
+  }
+};
+
+} // namespace
+
+ir::Function *getBatched(ir::Module &m, ir::Function &f,
+                         const std::vector<bool> &batched, int64_t B) {
+  std::string name =
+      f.name + ".vmap" + std::to_string(B) + "." + maskName(batched);
+  if (ir::Function *done = m.lookup(name))
+    return done;
+  for (const Type *t : f.resultTypes)
+    if (!batchedType(*m.types, t, B) || !t->isDifferentiable())
+      return nullptr;
+  ir::Function *out = m.addFunction(name);
+  out->loc = f.loc;
+  out->derivedFrom = "vmap of " + f.name;
+  for (const Type *t : f.resultTypes)
+    out->resultTypes.push_back(batchedType(*m.types, t, B));
+  // Arguments first, so that a recursive call finds the signature.
+  for (size_t i = 0; i < f.args().size(); ++i) {
+    const Type *t = f.args()[i]->type;
+    out->addArg(batched[i] ? batchedType(*m.types, t, B) : t, f.args()[i]->name);
+  }
+  Batcher batcher(m, f, *out, B);
+  if (!batcher.run(batched))
+    batcher.loopOverExamples(batched);
+  return out;
+}
+
+void buildVmap(ir::Module &m, const ir::DerivedInfo &info) {
+  ir::Function *base = m.lookup(info.base);
+  std::vector<bool> mask(base->args().size(), false);
+  for (auto &v : info.wrt)
+    mask[v.argIndex] = true;
+  ir::Function *g = getBatched(m, *base, mask, info.batch);
+  assert(g && "sema checked that every result can be batched");
+  ir::Function *w = m.addFunction(info.name);
+  w->loc = info.loc;
+  w->derivedFrom = "vmap of " + info.base;
+  for (size_t i = 0; i < info.sig.params.size(); ++i)
+    w->addArg(info.sig.params[i], info.sig.paramNames[i]);
+  w->resultTypes = g->resultTypes;
+  ir::Builder b(*m.types);
+  b.setInsertionPointToEnd(w->body.get());
+  b.loc = info.loc;
+  std::vector<Value *> args;
+  for (auto &a : w->args())
+    args.push_back(a.get());
+  Op *call = b.create(OpKind::Call, args, g->resultTypes);
+  call->str = g->name;
+  std::vector<Value *> results;
+  for (auto &r : call->results)
+    results.push_back(r.get());
+  b.create(OpKind::Return, results);
+}
+
+} // namespace bp::batch
