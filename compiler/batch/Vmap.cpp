@@ -709,16 +709,30 @@ private:
         return false;
       pes.push_back(r->type);
     }
-    // The values op reads (its operands and what its regions capture).
-    std::set<Value *> reads;
+    // The values op reads: its operands and what its regions capture
+    // (values defined inside the op are cloned with it).
+    std::set<Value *> reads, inside;
     std::function<void(const Op &)> walk = [&](const Op &o) {
       for (Value *v : o.operands)
         reads.insert(v);
-      for (auto &r : o.regions)
-        for (auto &inner : r->ops)
+      for (auto &r : o.regions) {
+        for (auto &a : r->args)
+          inside.insert(a.get());
+        for (auto &inner : r->ops) {
           walk(*inner);
+          for (auto &res : inner->results)
+            inside.insert(res.get());
+        }
+      }
     };
     walk(op);
+    for (Value *v : inside)
+      reads.erase(v);
+    // Batched masks are read as 1.0 / 0.0 (an f64 tensor) and compared.
+    std::map<Value *, Value *> asNumber;
+    for (Value *v : reads)
+      if (Value *nv = get(v); isBatched(nv) && nv->type->boolElems)
+        asNumber[v] = b.select(nv, b.constF(1.0), b.constF(0.0));
     Op *loop = forExamples(pes);
     Block *saved = b.getBlock();
     b.setInsertionPointToEnd(loop->body());
@@ -727,11 +741,12 @@ private:
       Value *nv = get(v);
       if (!isBatched(nv))
         continue;
-      if (nv->type->boolElems) {
-        b.setInsertionPointToEnd(saved);
-        return false;
-      }
-      local[v] = exampleOf(nv, loop->inductionVar());
+      if (auto it = asNumber.find(v); it != asNumber.end())
+        local[v] = b.cmp(OpKind::FCmp, ir::CmpPred::Ne,
+                         exampleOf(it->second, loop->inductionVar()),
+                         b.constF(0.0));
+      else
+        local[v] = exampleOf(nv, loop->inductionVar());
     }
     std::unique_ptr<Op> c = ir::cloneOp(op, local);
     Op *raw = c.get();

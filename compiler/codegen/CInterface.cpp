@@ -223,6 +223,8 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
     os << "/* fn " << f.name;
     if (d) {
       os << " = " << ir::spelling(d->kind) << "(" << d->base;
+      if (d->kind == ir::DerivKind::Vmap)
+        os << ", " << d->batch;
       for (auto &v : d->wrt)
         os << ", " << v.name;
       os << ")";
@@ -246,12 +248,14 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
     std::vector<std::string> outNames;
     for (size_t i = 0; i < f.resultTypes.size(); ++i) {
       std::string n = "out" + std::to_string(i);
-      if (d && d->kind != ir::DerivKind::Jvp) {
+      bool gradient = d && (d->kind == ir::DerivKind::Grad ||
+                            d->kind == ir::DerivKind::ValueAndGrad);
+      if (gradient) {
         size_t first = d->kind == ir::DerivKind::ValueAndGrad ? 1 : 0;
         n = i < first ? "value" : "grad_" + d->wrt[i - first].name;
-      } else if (d) {
+      } else if (d && d->kind == ir::DerivKind::Jvp) {
         n = i == 0 ? "value" : "tangent";
-      }
+      } // vmap: out0, out1, ... (the base's results, batched)
       outNames.push_back(n);
       if (f.resultTypes[i]->isTensor())
         os << "#define " << P << "_" << f.name << "_" << n << "_SIZE "

@@ -8,7 +8,8 @@
 // variable are checked. The error of one component is
 // |ad - fd| / max(1, |fd|) (relative for large values, absolute near zero);
 // a function fails above 1e-5. jvp is checked along a random tangent, on
-// every element of its result.
+// every element of its result. vmap is checked against the base called on
+// each example of a random batch: every element of every result.
 //
 // Functions are called through their `bp.dyn.*` wrappers: every argument
 // and result flattened into one array of doubles.
@@ -147,6 +148,46 @@ struct Checker {
       record(out[nResult + k], (rp[k] - rm[k]) / (2 * h));
   }
 
+  /// vmap: random batched arguments, each example's results against the
+  /// base called on that example.
+  void checkVmap() {
+    std::vector<int64_t> size(base->args().size()), offset;
+    std::vector<bool> batched(base->args().size(), false);
+    for (auto &v : d.wrt)
+      batched[v.argIndex] = true;
+    int64_t total = 0;
+    for (size_t i = 0; i < size.size(); ++i) {
+      size[i] = sizeOf(base->args()[i]->type);
+      offset.push_back(total);
+      total += batched[i] ? d.batch * size[i] : size[i];
+    }
+    std::vector<double> in(total);
+    for (size_t i = 0; i < size.size(); ++i) {
+      std::vector<double> x = randomArgs(); // fresh values per example
+      for (int64_t e = 0; e < (batched[i] ? d.batch : 1); ++e) {
+        if (e > 0)
+          x = randomArgs();
+        std::copy_n(x.begin() + argOffset[i], size[i],
+                    in.begin() + offset[i] + e * size[i]);
+      }
+    }
+    std::vector<double> out(std::max<int64_t>(nDerivedOut, 1)), r;
+    derived(in.data(), out.data());
+    for (int64_t e = 0; e < d.batch; ++e) {
+      std::vector<double> x(nIn);
+      for (size_t i = 0; i < size.size(); ++i)
+        std::copy_n(in.begin() + offset[i] + (batched[i] ? e * size[i] : 0),
+                    size[i], x.begin() + argOffset[i]);
+      evalBase(x, r);
+      int64_t at = 0;
+      for (const Type *t : base->resultTypes) {
+        for (int64_t k = 0; k < sizeOf(t); ++k)
+          record(out[at * d.batch + e * sizeOf(t) + k], r[at + k]);
+        at += sizeOf(t);
+      }
+    }
+  }
+
   /// grad, value_and_grad: up to 16 elements per variable, each against a
   /// central difference of the base's (first) result.
   void checkGradient(std::vector<double> &x, std::vector<Var> &vars) {
@@ -179,6 +220,8 @@ void printResult(std::ostream &os, const ir::DerivedInfo &d, double worst,
                  bool ok) {
   os << d.name;
   std::string how = std::string(ir::spelling(d.kind)) + "(" + d.base;
+  if (d.kind == ir::DerivKind::Vmap)
+    how += ", " + std::to_string(d.batch);
   for (auto &v : d.wrt)
     how += ", " + v.name;
   how += ")";
@@ -211,7 +254,9 @@ bool checkDerived(const ir::Module &m, JIT &jit, std::ostream &os) {
     for (int point = 0; point < 5; ++point) {
       std::vector<double> x = check.randomArgs();
       std::vector<Var> vars = check.variables(jit, x);
-      if (d.kind == ir::DerivKind::Jvp)
+      if (d.kind == ir::DerivKind::Vmap)
+        check.checkVmap();
+      else if (d.kind == ir::DerivKind::Jvp)
         check.checkJvp(x, vars);
       else
         check.checkGradient(x, vars);
