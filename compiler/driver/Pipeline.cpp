@@ -204,8 +204,27 @@ ExitCode emitLLVMText(Compilation &c, const PipelineOptions &o) {
                                                           : ExitCode::Usage;
 }
 
-/// `run`, `check` and `train`: the JIT-compiled program, params set.
-ExitCode execute(Compilation &c, const PipelineOptions &o, JIT &jit) {
+/// The flags of `bpc train` that override the train block.
+TrainFlags trainFlags(const PipelineOptions &o) {
+  TrainFlags flags;
+  flags.epochs = o.epochs;
+  flags.batch = o.batch;
+  flags.threads = o.threads;
+  if (o.seed)
+    flags.seed = (int64_t)*o.seed;
+  flags.lr = o.lr;
+  flags.clip = o.clip;
+  flags.optimizer = o.optimizer;
+  flags.savePath = o.savePath;
+  flags.plotDir = o.plotDir;
+  flags.perExample = o.perExample;
+  return flags;
+}
+
+/// `run`, `check` and `train`: the JIT-compiled program, params set;
+/// `data`: the training rows (train only).
+ExitCode execute(Compilation &c, const PipelineOptions &o, JIT &jit,
+                 TrainingData *data) {
   ir::Module &m = *c.ir;
   // The generated code runs on this thread: a stack overflow the recursion
   // guard misses is still a runtime error, not a crash.
@@ -222,19 +241,9 @@ ExitCode execute(Compilation &c, const PipelineOptions &o, JIT &jit) {
       return ExitCode::Usage;
     }
   }
-  if (o.action == Action::Train) {
-    TrainFlags flags;
-    flags.epochs = o.epochs;
-    flags.batch = o.batch;
-    if (o.seed)
-      flags.seed = (int64_t)*o.seed;
-    flags.lr = o.lr;
-    flags.clip = o.clip;
-    flags.optimizer = o.optimizer;
-    flags.savePath = o.savePath;
-    flags.plotDir = o.plotDir;
-    return train(m, *c.prog.trainSpec, c.trainedParams, jit, c.file, flags);
-  }
+  if (o.action == Action::Train)
+    return train(m, *c.prog.trainSpec, c.trainedParams, c.batchedStepSizes,
+                 jit, *data, trainFlags(o));
   if (o.action == Action::Check)
     return checkDerived(m, jit, std::cout) ? ExitCode::Success
                                            : ExitCode::CheckFailed;
@@ -329,6 +338,17 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   if (c.diags.hasErrors() || o.action <= Action::Sema)
     return finishDiagnostics(c.diags, o.verifyDiagnostics);
 
+  // bpc train: the data first, since a batched step is compiled for each
+  // minibatch size (and each thread's share) the data implies.
+  TrainingData data;
+  if (o.action == Action::Train) {
+    sema::TrainSpec spec = withFlags(*c.prog.trainSpec, trainFlags(o));
+    if (!loadTrainingData(c.prog.fnSigs.at(spec.loss), spec, c.file, data))
+      return ExitCode::RuntimeError;
+    if (!o.perExample)
+      c.opts.trainBatchSizes = trainBatchSizes(spec, data.data.rows);
+  }
+
   // The IR passes (irgen, simplify, ad, ...), each verified.
   if (llvm::Error err = c.compileTo(Stage::IR))
     return failed(std::move(err));
@@ -344,7 +364,7 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   auto jitOr = compileToJIT(c);
   if (!jitOr)
     return failed(jitOr.takeError());
-  return execute(c, o, **jitOr);
+  return execute(c, o, **jitOr, &data);
 }
 
 } // namespace bp

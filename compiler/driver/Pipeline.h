@@ -50,7 +50,8 @@ struct PipelineOptions {
   std::optional<uint64_t> seed;
   std::string loadPath; // --load: params file read before running
   // bpc train flags (override the train block).
-  std::optional<int64_t> epochs, batch;
+  std::optional<int64_t> epochs, batch, threads;
+  bool perExample = false; // --per-example
   std::optional<double> lr, clip;
   std::optional<std::string> optimizer;
   std::string savePath, plotDir;

@@ -1,11 +1,16 @@
 //===- Train.cpp - `bpc train`: the training loop -------------------------===//
 //
-// Per minibatch: zero the gradient accumulators, call the JIT-compiled
-// `__train_step` once per example (loss + gradient of every trained param
-// added into `__grad.<param>`; no allocation per example), average, clip the
-// global norm, apply the optimiser to the params in place. Per epoch: the
-// metric over the test rows, progress, and per-param gradient norms for the
-// gradient-flow report.
+// Per minibatch: the rows are split across the threads (OpenMP); each
+// thread gathers its rows into per-argument tensors and calls the
+// JIT-compiled batched step `__train_step.<n>` (batch/TrainStep.h: the
+// summed loss and gradients of n examples, as batched tensor code). The
+// threads' sums are added in thread order (so results are identical for a
+// given thread count), averaged, the global norm clipped, and the
+// optimiser applied to the params in place. With --per-example (or a loss
+// with an int argument) the step is `__train_step`, called once per example,
+// adding its gradient into `__grad.<param>`. No allocation per step either
+// way. Per epoch: the metric over the test rows, progress, and per-param
+// gradient norms for the gradient-flow report.
 //
 //===----------------------------------------------------------------------===//
 #include "driver/Train.h"
@@ -13,7 +18,10 @@
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "driver/Plot.h"
+#include "batch/TrainStep.h"
 #include "support/Random.h"
+
+#include <omp.h>
 
 #include <algorithm>
 #include <charconv>
@@ -32,13 +40,6 @@ namespace bp {
 namespace {
 
 using DynFn = void (*)(const double *, double *);
-
-/// A CSV of numbers: one example per row.
-struct Table {
-  std::vector<double> data;
-  int64_t rows = 0, cols = 0;
-  const double *row(int64_t i) const { return data.data() + i * cols; }
-};
 
 void runtimeError(const std::string &where, const std::string &msg) {
   std::cout.flush();
@@ -190,7 +191,8 @@ std::string fmt(double v, int prec = 4) {
   return buf;
 }
 
-/// The train block with the command-line flags that override it applied.
+} // namespace
+
 sema::TrainSpec withFlags(const sema::TrainSpec &specIn,
                           const TrainFlags &flags) {
   sema::TrainSpec spec = specIn;
@@ -206,38 +208,82 @@ sema::TrainSpec withFlags(const sema::TrainSpec &specIn,
     spec.clip = *flags.clip;
   if (flags.optimizer)
     spec.optimizer = *flags.optimizer;
+  if (flags.threads)
+    spec.threads = *flags.threads;
   return spec;
 }
 
-/// Loads the data file and the optional test file, next to the source file;
-/// each row holds one value per element of the loss's arguments.
-bool loadData(const ir::Module &m, const sema::TrainSpec &spec,
-              const SourceFile &file, Table &data, Table &test) {
-  const ir::Function *loss = m.lookup(spec.loss);
+bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
+                      const SourceFile &file, TrainingData &out) {
   int64_t cols = 0;
-  for (auto &a : loss->args())
-    cols += a->type->isTensor() ? a->type->numElements() : 1;
+  for (const Type *t : lossSig.params)
+    cols += t->isTensor() ? t->numElements() : 1;
   std::filesystem::path dir = std::filesystem::path(file.path).parent_path();
   auto where = [&](Loc l) {
     return file.path + ":" + std::to_string(l.line) + ":" +
            std::to_string(l.col);
   };
   if (!loadTable((dir / spec.data).string(), (dir / spec.data).string(), cols,
-                 where(spec.dataLoc), data))
+                 where(spec.dataLoc), out.data))
     return false;
   if (!spec.test.empty() &&
       !loadTable((dir / spec.test).string(), (dir / spec.test).string(), cols,
-                 where(spec.testLoc), test))
+                 where(spec.testLoc), out.test))
     return false;
   return true;
 }
+
+int64_t trainThreads(const sema::TrainSpec &spec, int64_t rows) {
+  int64_t t = spec.threads > 0 ? spec.threads : omp_get_num_procs();
+  return std::max<int64_t>(1, std::min({t, spec.batch, rows}));
+}
+
+namespace {
+
+/// The example counts of `threads` slices of a minibatch of `n`: n / threads,
+/// the first n % threads of them one more.
+std::vector<int64_t> slices(int64_t n, int64_t threads) {
+  threads = std::min(threads, n);
+  std::vector<int64_t> out;
+  for (int64_t t = 0; t < threads; ++t)
+    out.push_back(n / threads + (t < n % threads ? 1 : 0));
+  return out;
+}
+
+} // namespace
+
+std::vector<int64_t> trainBatchSizes(const sema::TrainSpec &spec,
+                                     int64_t rows) {
+  int64_t batch = std::min(spec.batch, rows), threads = trainThreads(spec, rows);
+  std::vector<int64_t> sizes = slices(batch, threads);
+  if (rows % batch)
+    for (int64_t n : slices(rows % batch, threads))
+      sizes.push_back(n);
+  std::sort(sizes.begin(), sizes.end());
+  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  return sizes;
+}
+
+namespace {
+
+/// One thread's slice of a minibatch: its rows gathered per argument, the
+/// batched step's results (summed loss, then each param's gradient).
+struct Slice {
+  std::vector<double> in, out;
+  int64_t b0 = 0, n = 0;
+};
 
 /// One training run: the data, the compiled functions, the params with their
 /// optimiser state, and the per-epoch history the reports print.
 struct Trainer {
   const sema::TrainSpec &spec;
-  Table data, test;
+  Table &data, &test;
   DynFn step = nullptr, lossFn = nullptr, metric = nullptr;
+  /// The batched steps by example count; empty: `step` per example.
+  std::map<int64_t, DynFn> batched;
+  std::vector<int64_t> argSize; // elements of each loss argument
+  std::vector<Slice> threadSlices;
+  int64_t threads = 1;
   std::vector<ParamState> ps;
   Optimizer optimizer = Optimizer::Adam;
   bool tty = false;
@@ -247,14 +293,18 @@ struct Trainer {
   double lastLoss = 0, lastMetric = NAN;
   std::vector<double> lossCurve, metricCurve;
 
-  explicit Trainer(const sema::TrainSpec &spec) : spec(spec) {}
+  Trainer(const sema::TrainSpec &spec, TrainingData &d)
+      : spec(spec), data(d.data), test(d.test) {}
   double elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                          start)
         .count();
   }
   void bind(const ir::Module &m, const std::vector<std::string> &params,
-            JIT &jit);
+            const std::vector<int64_t> &batchedSizes, JIT &jit);
+  void runSlice(const std::vector<int64_t> &order, Slice &s) const;
+  double stepBatched(const std::vector<int64_t> &order, int64_t b0,
+                     int64_t b1);
   void printHeader() const;
   void run();
   void runBatch(const std::vector<int64_t> &order, int64_t b0, int64_t b1,
@@ -270,7 +320,7 @@ struct Trainer {
 /// Finds the JIT-compiled step, loss and metric, and every trained param
 /// with its gradient accumulator `__grad.<param>`.
 void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
-                   JIT &jit) {
+                   const std::vector<int64_t> &batchedSizes, JIT &jit) {
   auto sym = [&](const std::string &s) { return jit.find(s); };
   step = reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol("__train_step")));
   lossFn = reinterpret_cast<DynFn>(sym(codegen::dynamicSymbol(spec.loss)));
@@ -295,6 +345,65 @@ void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
                                              : Optimizer::Adam;
   tty = isatty(STDOUT_FILENO);
   batch = std::min(spec.batch, data.rows);
+  for (int64_t n : batchedSizes)
+    batched[n] = reinterpret_cast<DynFn>(
+        sym(codegen::dynamicSymbol(batch::trainStepName(n))));
+  for (auto &a : m.lookup(spec.loss)->args())
+    argSize.push_back(a->type->isTensor() ? a->type->numElements() : 1);
+  if (batched.empty())
+    return;
+  threads = trainThreads(spec, data.rows);
+  int64_t outSize = 1;
+  for (auto &p : ps)
+    outSize += p.size;
+  threadSlices.resize(threads);
+  for (Slice &s : threadSlices) { // every buffer allocated once, here
+    s.in.resize((batch / threads + 1) * data.cols);
+    s.out.resize(outSize);
+  }
+}
+
+/// One thread's rows `order[s.b0, s.b0 + s.n)`: gathered into one tensor per
+/// loss argument (the layout of the step's dynamic wrapper: each argument's
+/// n examples in turn), then the batched step.
+void Trainer::runSlice(const std::vector<int64_t> &order, Slice &s) const {
+  double *in = s.in.data();
+  int64_t col = 0;
+  for (int64_t size : argSize) {
+    for (int64_t e = 0; e < s.n; ++e)
+      std::memcpy(in + e * size, data.row(order[s.b0 + e]) + col,
+                  size * sizeof(double));
+    in += s.n * size;
+    col += size;
+  }
+  batched.at(s.n)(s.in.data(), s.out.data());
+}
+
+/// Rows `order[b0, b1)` split across the threads; their gradient sums are
+/// added into `__grad.<param>` in thread order. Returns the summed loss.
+double Trainer::stepBatched(const std::vector<int64_t> &order, int64_t b0,
+                            int64_t b1) {
+  std::vector<int64_t> sizes = slices(b1 - b0, threads);
+  int64_t used = (int64_t)sizes.size();
+  for (int64_t t = 0, at = b0; t < used; at += sizes[t], ++t) {
+    threadSlices[t].b0 = at;
+    threadSlices[t].n = sizes[t];
+  }
+#pragma omp parallel for num_threads(used) schedule(static, 1)
+  for (int64_t t = 0; t < used; ++t)
+    runSlice(order, threadSlices[t]);
+  double loss = 0;
+  for (int64_t t = 0; t < used; ++t) {
+    const double *out = threadSlices[t].out.data();
+    loss += out[0];
+    int64_t off = 1;
+    for (auto &p : ps) {
+      for (int64_t e = 0; e < p.size; ++e)
+        p.grad[e] += out[off + e];
+      off += p.size;
+    }
+  }
+  return loss;
 }
 
 void Trainer::printHeader() const {
@@ -355,9 +464,13 @@ void Trainer::runBatch(const std::vector<int64_t> &order, int64_t b0,
   double out[1];
   for (auto &p : ps)
     std::memset(p.grad, 0, p.size * sizeof(double));
-  for (int64_t k = b0; k < b1; ++k) {
-    step(data.row(order[k]), out);
-    lossSum += out[0];
+  if (!batched.empty()) {
+    lossSum += stepBatched(order, b0, b1);
+  } else {
+    for (int64_t k = b0; k < b1; ++k) {
+      step(data.row(order[k]), out);
+      lossSum += out[0];
+    }
   }
   double scale = 1.0 / (double)(b1 - b0);
   double total = 0;
@@ -526,13 +639,12 @@ bool Trainer::writeCharts(const std::string &dir) const {
 } // namespace
 
 ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
-               const std::vector<std::string> &params, JIT &jit,
-               const SourceFile &file, const TrainFlags &flags) {
+               const std::vector<std::string> &params,
+               const std::vector<int64_t> &batchedSizes, JIT &jit,
+               TrainingData &data, const TrainFlags &flags) {
   sema::TrainSpec spec = withFlags(specIn, flags);
-  Trainer t(spec);
-  if (!loadData(m, spec, file, t.data, t.test))
-    return ExitCode::RuntimeError;
-  t.bind(m, params, jit);
+  Trainer t(spec, data);
+  t.bind(m, params, batchedSizes, jit);
   t.printHeader();
   t.run();
   t.printSummary();

@@ -11,18 +11,52 @@ namespace bp {
 
 /// Flags of `bpc train` that override the train block (unset: keep it).
 struct TrainFlags {
-  std::optional<int64_t> epochs, batch, seed;
+  std::optional<int64_t> epochs, batch, seed, threads;
   std::optional<double> lr, clip;
   std::optional<std::string> optimizer;
   std::string savePath, plotDir;
+  bool perExample = false; // --per-example: one gradient call per example
 };
 
+/// The train block with the command-line flags that override it applied.
+sema::TrainSpec withFlags(const sema::TrainSpec &spec, const TrainFlags &flags);
+
+/// A CSV of numbers: one example per row.
+struct Table {
+  std::vector<double> data;
+  int64_t rows = 0, cols = 0;
+  const double *row(int64_t i) const { return data.data() + i * cols; }
+};
+
+/// The data and test rows of a train block, read before the IR stage: the
+/// batched steps are compiled for the minibatch sizes they imply.
+struct TrainingData {
+  Table data, test;
+};
+
+/// Reads the train block's files (next to the source file); each row holds
+/// one value per element of the loss's arguments (`lossSig`). Errors are
+/// located runtime errors; false then.
+bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
+                      const SourceFile &file, TrainingData &out);
+
+/// The threads a minibatch is split across: `threads:` / --threads, else
+/// every core; never more than the minibatch has examples.
+int64_t trainThreads(const sema::TrainSpec &spec, int64_t rows);
+
+/// The example counts the batched steps are compiled for: each thread's
+/// share of a full minibatch and of the last, shorter one.
+std::vector<int64_t> trainBatchSizes(const sema::TrainSpec &spec,
+                                     int64_t rows);
+
 /// Runs the training loop of a compiled program whose module contains
-/// `__train_step` (ad::buildTrainStep) for `params`. Prints progress and
-/// the gradient-flow report; data errors are located runtime errors.
+/// `__train_step` (ad::buildTrainStep) for `params`, and the batched steps
+/// `__train_step.<n>` (batch::buildTrainStep) for `batchedSizes` (empty:
+/// one call per example). Prints progress and the gradient-flow report.
 ExitCode train(const ir::Module &m, const sema::TrainSpec &spec,
-               const std::vector<std::string> &params, JIT &jit,
-               const SourceFile &file, const TrainFlags &flags);
+               const std::vector<std::string> &params,
+               const std::vector<int64_t> &batchedSizes, JIT &jit,
+               TrainingData &data, const TrainFlags &flags);
 
 /// The params file format of `--save` / `--load` (docs/TRAINING.md):
 ///   # bp params v1

@@ -153,6 +153,16 @@ static cl::opt<double, false, Checked<PositiveRealRule>>
     Clip("clip", cl::value_desc("X"),
          cl::desc("clip the gradient's global norm to X"), cl::cat(TrainCat),
          cl::sub(TrainCmd));
+static cl::opt<long long, false, Checked<PositiveIntRule>>
+    Threads("threads", cl::value_desc("N"),
+            cl::desc("threads a minibatch is split across (default: every "
+                     "core)"),
+            cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<bool, false, Checked<FlagRule>>
+    PerExample("per-example",
+               cl::desc("one gradient call per example, not the batched "
+                        "step (the v1 training loop)"),
+               cl::cat(TrainCat), cl::sub(TrainCmd));
 static cl::opt<std::string>
     SavePath("save", cl::value_desc("PATH"),
              cl::desc("write the learned params to PATH"), cl::cat(TrainCat),
@@ -240,6 +250,9 @@ static PipelineOptions pipelineOptions(Action action) {
     o.epochs = Epochs;
   if (Batch.getNumOccurrences())
     o.batch = Batch;
+  if (Threads.getNumOccurrences())
+    o.threads = Threads;
+  o.perExample = PerExample;
   if (Lr.getNumOccurrences())
     o.lr = Lr;
   if (Clip.getNumOccurrences())

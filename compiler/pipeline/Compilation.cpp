@@ -8,6 +8,7 @@
 #include "pipeline/Compilation.h"
 
 #include "ad/Derived.h"
+#include "batch/TrainStep.h"
 #include "batch/Vmap.h"
 #include "codegen/CInterface.h"
 #include "codegen/CodeGen.h"
@@ -85,8 +86,10 @@ llvm::Error ad(Compilation &c) {
   return llvm::Error::success();
 }
 
-/// `bpc train`: `__train_step` (ad::buildTrainStep) from the train block's
-/// loss, on simplified code (simplified again if `ad` added functions).
+/// `bpc train`: `__train_step` (ad::buildTrainStep, one example) and the
+/// batched `__train_step.<n>` (batch::buildTrainStep) for every size in
+/// opts.trainBatchSizes, from the train block's loss, on simplified code
+/// (simplified again if `ad` added functions).
 llvm::Error trainStep(Compilation &c) {
   if (!c.prog.trainSpec) {
     c.diags.error({},
@@ -99,6 +102,15 @@ llvm::Error trainStep(Compilation &c) {
                                        c.prog.trainSpec->loc);
   if (c.trainedParams.empty())
     return diagnosed();
+  for (int64_t n : c.opts.trainBatchSizes) {
+    if (!batch::buildTrainStep(*c.ir, c.prog.trainSpec->loss, c.trainedParams,
+                               n, c.diags, c.prog.trainSpec->loc)) {
+      if (c.diags.hasErrors())
+        return diagnosed();
+      break; // the loss cannot be batched: per example only
+    }
+    c.batchedStepSizes.push_back(n);
+  }
   return llvm::Error::success();
 }
 

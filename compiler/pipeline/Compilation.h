@@ -67,6 +67,9 @@ struct CompileOptions {
   bool simplify = true;   // --no-simplify: the simplify passes do not run
   bool verify = true;     // run the IR verifier after every IR pass
   bool trainStep = false; // `bpc train`: the train-step pass runs
+  /// `bpc train`: the minibatch sizes (and per-thread slices) that get a
+  /// batched step `__train_step.<n>` (batch/TrainStep.h); empty: none.
+  std::vector<int64_t> trainBatchSizes;
   /// `bpc emit ir --after PASS`: the IR stage ends after this pass (one of
   /// irPassNames()); empty: after the last one.
   std::string stopAfter;
@@ -118,6 +121,9 @@ public:
   sema::Program prog;
   std::unique_ptr<ir::Module> ir;
   std::vector<std::string> trainedParams; // set by the train-step pass
+  /// The sizes that got a batched step (none when the loss has an int or
+  /// bool argument: then only the per-example `__train_step`).
+  std::vector<int64_t> batchedStepSizes;
   std::unique_ptr<llvm::LLVMContext> llvmContext;
   std::unique_ptr<llvm::Module> llvm;
   bool usesBlas = false; // the emitted code calls cblas_dgemm

@@ -221,6 +221,8 @@ void Checker::trainField(const ast::TrainField &f, TrainSpec &spec, bool &ok) {
     trainInt(k, v, spec.batch, 1, ok);
   else if (k == "seed")
     trainInt(k, v, spec.seed, 0, ok);
+  else if (k == "threads")
+    trainInt(k, v, spec.threads, 1, ok);
   else if (k == "clip") {
     if (trainNumber(v, spec.clip) && !(spec.clip > 0)) {
       error(v.loc, "clip must be a positive number");
@@ -232,9 +234,9 @@ void Checker::trainField(const ast::TrainField &f, TrainSpec &spec, bool &ok) {
     error(f.key.loc,
           "unknown train field '" + k + "'" +
               didYouMean(k, {"loss", "data", "optimizer", "epochs", "batch",
-                             "clip", "seed", "test", "metric"}) +
+                             "clip", "seed", "test", "metric", "threads"}) +
               " (expected loss, data, optimizer, epochs, batch, clip, "
-              "seed, test or metric)");
+              "seed, test, metric or threads)");
     ok = false;
   }
 }
