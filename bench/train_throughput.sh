@@ -9,7 +9,7 @@
 # ratios. Both sides get the same OpenBLAS and the same thread count
 # (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, torch.set_num_threads, bpc's
 # --threads once it has one; without it the BP all-cores column is n/a).
-# Needs Debian's python3-torch (docs/BENCHMARKS.md); takes ~3-5 minutes.
+# Needs Debian's python3-torch (docs/BENCHMARKS.md); takes ~3 minutes.
 #   usage: bash bench/train_throughput.sh [path/to/bpc]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,11 +24,11 @@ all=$(nproc)
 hasThreads=0
 "$bpc" train --help 2>&1 | grep -q -- '--threads' && hasThreads=1
 
-# Epochs per configuration: the slower side trains ~0.5-1 s (measured before
-# the batched training step), so that the JIT/import excluded, the rate is
-# not dominated by the first epoch.
+# Epochs per configuration: the slower side trains ~1-2 s (measured before
+# the batched training step), so that the rate (JIT compile and imports
+# excluded) is not dominated by the first epoch.
 epochsFor() { # hidden batch
-  if [ "$1" = 256 ]; then echo 15; elif [ "$2" = 32 ]; then echo 30; else echo 80; fi
+  if [ "$1" = 256 ]; then echo 30; elif [ "$2" = 32 ]; then echo 60; else echo 160; fi
 }
 # bpc train's last epoch line: "epoch E/E  loss L  accuracy A  N ex/s".
 bpRun() { # threads hidden batch epochs -> "rate accuracy"
@@ -43,6 +43,7 @@ ptRun() { # threads hidden batch epochs -> "rate accuracy"
     "$4" --batch "$3" --hidden "$2" --threads "$1"
 }
 
+load0=$(cut -d' ' -f1 /proc/loadavg)
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for round in $(seq $rounds); do
@@ -61,7 +62,8 @@ for round in $(seq $rounds); do
 done
 
 echo "digits, float64, median of $rounds interleaved rounds; $all cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'))"
-echo "bpc $(git rev-parse --short HEAD 2>/dev/null || echo '?'), torch $($py -c 'import torch; print(torch.__version__)'), BLAS $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo '?')"
+echo "load average (1 min) $load0 before, $(cut -d' ' -f1 /proc/loadavg) after"
+echo "bpc $(git describe --always --dirty 2>/dev/null || echo '?'), torch $($py -c 'import torch; print(torch.__version__)'), BLAS $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo '?')"
 $py - "$results" "$all" <<'PY'
 import statistics, sys
 rows = {}
