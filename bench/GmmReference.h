@@ -4,10 +4,13 @@
 // bp_bench_gmm_aot: `bpc build` from C++): ADBench's gmm_d10_K25 input and
 // an objective/gradient written the way a C++ programmer would (one pass
 // per point: the forward values of every component are kept, then the
-// softmax weights scale their adjoints).
+// softmax weights scale their adjoints). Its exp/log loops call libmvec
+// (bench/VecMath.h, the flags in bench/CMakeLists.txt), as BP's do.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
+
+#include "bench/VecMath.h"
 
 #include <benchmark/benchmark.h>
 
@@ -51,6 +54,7 @@ inline double logsumexp(const double *v, int n) {
   for (int i = 1; i < n; ++i)
     mx = std::max(mx, v[i]);
   double s = 0;
+#pragma omp simd reduction(+ : s)
   for (int i = 0; i < n; ++i)
     s += std::exp(v[i] - mx);
   return mx + std::log(s);
@@ -99,8 +103,11 @@ inline __attribute__((noinline)) double gmmC(const Input &p, double *g) {
     slse += lse;
     if (!g)
       continue;
+    double ws[K]; // d lse / d main_k, one vector loop
+    for (int k = 0; k < K; ++k)
+      ws[k] = std::exp(main[k] - lse);
     for (int k = 0; k < K; ++k) {
-      double w = std::exp(main[k] - lse); // d lse / d main_k
+      double w = ws[k];
       const double *L = &p.icf[k * ICF + D];
       ga[k] += w;
       double gxc[D];

@@ -1,26 +1,89 @@
 #!/usr/bin/env bash
-# Training throughput (examples/s) of bpc train against the same training in
-# PyTorch (float64, one thread), measured in one run. Needs Debian's
-# python3-torch (apt-get install python3-torch); prints ratios.
+# Training throughput (examples/s) of `bpc train` against the same training
+# written in PyTorch (bench/torch_train.py), float64, measured in one run:
+# digits (bench/digits_h.bp: 64-H-10 tanh MLP, softmax cross-entropy,
+# adam(0.002)) at batch 32, 256 and full (1437 rows), hidden 32 and 256, on
+# one thread and on every core. Each configuration runs BP, PyTorch, BP,
+# PyTorch, ... (3 rounds, interleaved so that load on the machine hits both
+# alike) and reports the median rates and the median of the per-round
+# ratios. Both sides get the same OpenBLAS and the same thread count
+# (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, torch.set_num_threads, bpc's
+# --threads once it has one; without it the BP all-cores column is n/a).
+# Needs Debian's python3-torch (docs/BENCHMARKS.md); takes ~3 minutes.
 #   usage: bash bench/train_throughput.sh [path/to/bpc]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bpc=${1:-build/bin/bpc}
 py=/usr/bin/python3
+rounds=3
 if ! $py -c "import torch" 2>/dev/null; then
   echo "python3-torch is not installed: apt-get install python3-torch" >&2
   exit 2
 fi
-rate() { # examples/s from bpc train's "N ex/s" on its last epoch line
-  "$bpc" train "$@" | grep -E '^epoch' | tail -1 | sed -E 's/.* ([0-9]+) ex\/s.*/\1/'
+all=$(nproc)
+hasThreads=0
+"$bpc" train --help 2>&1 | grep -q -- '--threads' && hasThreads=1
+
+# Epochs per configuration: the slower side trains ~1-2 s (measured before
+# the batched training step), so that the rate (JIT compile and imports
+# excluded) is not dominated by the first epoch.
+epochsFor() { # hidden batch
+  if [ "$1" = 256 ]; then echo 30; elif [ "$2" = 32 ]; then echo 60; else echo 160; fi
 }
-printf "%-8s %14s %14s %8s\n" model "BP ex/s" "PyTorch ex/s" "BP/PT"
-for m in digits xor; do
-  # Enough epochs that both sides run for a good fraction of a second (bpc's
-  # rate is examples / seconds since the start of training, the JIT compile
-  # excluded, as PyTorch's excludes its imports).
-  epochs=$([ $m = digits ] && echo 200 || echo 3000)
-  bp=$(rate examples/$m.bp --epochs $epochs)
-  pt=$($py bench/torch_train.py $m $epochs | cut -d' ' -f1)
-  printf "%-8s %14s %14s %8.1f\n" $m "$bp" "$pt" "$(echo "$bp / $pt" | bc -l)"
+# bpc train's last epoch line: "epoch E/E  loss L  accuracy A  N ex/s".
+bpRun() { # threads hidden batch epochs -> "rate accuracy"
+  local t=(); [ $hasThreads = 1 ] && t=(--threads "$1")
+  OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 "$bpc" train bench/digits_h.bp \
+    -D H="$2" --batch "$3" --epochs "$4" "${t[@]}" |
+    grep -E '^epoch' | tail -1 |
+    sed -E 's/.*accuracy ([0-9.]+) .* ([0-9]+) ex\/s.*/\2 \1/'
+}
+ptRun() { # threads hidden batch epochs -> "rate accuracy"
+  OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 $py bench/torch_train.py digits \
+    "$4" --batch "$3" --hidden "$2" --threads "$1"
+}
+
+load0=$(cut -d' ' -f1 /proc/loadavg)
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for round in $(seq $rounds); do
+  echo "round $round/$rounds ..." >&2
+  for threads in 1 "$all"; do
+    for hidden in 32 256; do
+      for batch in 32 256 1437; do
+        e=$(epochsFor $hidden $batch)
+        if [ "$threads" = 1 ] || [ $hasThreads = 1 ]; then
+          echo "$threads $hidden $batch bp $(bpRun $threads $hidden $batch $e)" >>"$results"
+        fi
+        echo "$threads $hidden $batch pt $(ptRun $threads $hidden $batch $e)" >>"$results"
+      done
+    done
+  done
 done
+
+echo "digits, float64, median of $rounds interleaved rounds; $all cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'))"
+echo "load average (1 min) $load0 before, $(cut -d' ' -f1 /proc/loadavg) after"
+echo "bpc $(git describe --always --dirty 2>/dev/null || echo '?'), torch $($py -c 'import torch; print(torch.__version__)'), BLAS $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo '?')"
+$py - "$results" "$all" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    t, h, b, side, rate, acc = line.split()
+    rows.setdefault((int(t), int(h), int(b)), {}).setdefault(side, []).append(
+        (float(rate), float(acc)))
+print(f"{'threads':>7} {'hidden':>6} {'batch':>5} {'BP ex/s':>10} {'PyTorch ex/s':>12}"
+      f" {'BP/PT':>6} {'acc BP':>7} {'acc PT':>7}")
+for (t, h, b) in sorted(rows, key=lambda k: (k[0] != 1, k[1], k[2])):
+    r = rows[(t, h, b)]
+    pt = r["pt"]
+    ptRate = statistics.median(x for x, _ in pt)
+    if "bp" in r:
+        bp = r["bp"]
+        bpRate = f"{statistics.median(x for x, _ in bp):.0f}"
+        ratio = f"{statistics.median(x / y for (x, _), (y, _) in zip(bp, pt)):.2f}"
+        bpAcc = f"{bp[-1][1]:.4f}"
+    else:
+        bpRate = ratio = bpAcc = "n/a"
+    print(f"{t:>7} {h:>6} {b:>5} {bpRate:>10} {ptRate:>12.0f} {ratio:>6}"
+          f" {bpAcc:>7} {pt[-1][1]:>7.4f}")
+PY
