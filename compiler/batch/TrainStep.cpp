@@ -1,15 +1,18 @@
 //===- TrainStep.cpp - the batched training step of `bpc train` -----------===//
 //
 // __train_step.<n> = value_and_grad(sum(vmap(loss, n)(...)), params...),
-// built from the transforms themselves: batch/Vmap.h for the batch, then
-// ad/AD.h's reverse mode over the batched code, so that the adjoint of a
-// batched matrix-vector product is again a matrix-matrix product.
+// built from the transforms themselves: batch/Vmap.h for the batch, the
+// calls inlined (ir/Inline.h), then ad/AD.h's reverse mode over the batched
+// code, so that the adjoint of a batched matrix-vector product is again a
+// matrix-matrix product and no forward value is computed twice.
 //
 //===----------------------------------------------------------------------===//
 #include "batch/TrainStep.h"
 
 #include "ad/AD.h"
 #include "batch/Vmap.h"
+#include "ir/Inline.h"
+#include "ir/Simplify.h"
 
 namespace bp::batch {
 
@@ -55,6 +58,9 @@ ir::Function *buildTrainStep(ir::Module &m, const std::string &lossName,
   if (!lossb)
     return nullptr;
   ir::Function *summed = summedLoss(m, *lossb, n, loc);
+  // One function for reverse mode: its forward values computed once.
+  ir::inlineCalls(*summed, m);
+  ir::simplify(*summed, m);
   ad::ActivitySpec spec;
   spec.args.assign(summed->args().size(), false);
   spec.params = params;

@@ -340,12 +340,14 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
 
   // bpc train: the data first, since a batched step is compiled for each
   // minibatch size (and each thread's share) the data implies.
+  // A data error is reported after the compile errors, if there are none.
   TrainingData data;
+  std::string dataError;
   if (o.action == Action::Train) {
     sema::TrainSpec spec = withFlags(*c.prog.trainSpec, trainFlags(o));
-    if (!loadTrainingData(c.prog.fnSigs.at(spec.loss), spec, c.file, data))
-      return ExitCode::RuntimeError;
-    if (!o.perExample)
+    if (loadTrainingData(c.prog.fnSigs.at(spec.loss), spec, c.file, data,
+                         dataError) &&
+        !o.perExample)
       c.opts.trainBatchSizes = trainBatchSizes(spec, data.data.rows);
   }
 
@@ -361,6 +363,11 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   // LLVM, optimised for the host, then the JIT.
   if (o.action == Action::Llvm || o.action == Action::Asm)
     return emitLLVMText(c, o);
+  if (!dataError.empty()) {
+    std::cout.flush();
+    std::cerr << dataError << '\n';
+    return ExitCode::RuntimeError;
+  }
   auto jitOr = compileToJIT(c);
   if (!jitOr)
     return failed(jitOr.takeError());

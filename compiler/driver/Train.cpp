@@ -36,15 +36,19 @@
 #include <sstream>
 #include <unistd.h>
 
+#ifdef BP_HAVE_OPENBLAS
+extern "C" void openblas_set_num_threads(int);
+#endif
+
 namespace bp {
 namespace {
 
 using DynFn = void (*)(const double *, double *);
 
+/// The first data error of a load: `where: runtime error: msg`.
+thread_local std::string *loadError = nullptr;
 void runtimeError(const std::string &where, const std::string &msg) {
-  std::cout.flush();
-  fflush(stdout);
-  std::cerr << where << ": runtime error: " << msg << '\n';
+  *loadError = where + ": runtime error: " + msg;
 }
 
 bool parseNumber(const std::string &s, double &out) {
@@ -214,7 +218,9 @@ sema::TrainSpec withFlags(const sema::TrainSpec &specIn,
 }
 
 bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
-                      const SourceFile &file, TrainingData &out) {
+                      const SourceFile &file, TrainingData &out,
+                      std::string &error) {
+  loadError = &error;
   int64_t cols = 0;
   for (const Type *t : lossSig.params)
     cols += t->isTensor() ? t->numElements() : 1;
@@ -241,13 +247,12 @@ int64_t trainThreads(const sema::TrainSpec &spec, int64_t rows) {
 namespace {
 
 /// The example counts of `threads` slices of a minibatch of `n`: n / threads,
-/// the first n % threads of them one more.
-std::vector<int64_t> slices(int64_t n, int64_t threads) {
+/// the first n % threads of them one more. Into `out` (its capacity reused).
+void slices(int64_t n, int64_t threads, std::vector<int64_t> &out) {
   threads = std::min(threads, n);
-  std::vector<int64_t> out;
+  out.clear();
   for (int64_t t = 0; t < threads; ++t)
     out.push_back(n / threads + (t < n % threads ? 1 : 0));
-  return out;
 }
 
 } // namespace
@@ -255,10 +260,10 @@ std::vector<int64_t> slices(int64_t n, int64_t threads) {
 std::vector<int64_t> trainBatchSizes(const sema::TrainSpec &spec,
                                      int64_t rows) {
   int64_t batch = std::min(spec.batch, rows), threads = trainThreads(spec, rows);
-  std::vector<int64_t> sizes = slices(batch, threads);
-  if (rows % batch)
-    for (int64_t n : slices(rows % batch, threads))
-      sizes.push_back(n);
+  std::vector<int64_t> sizes, tail;
+  slices(batch, threads, sizes);
+  slices(rows % batch, threads, tail);
+  sizes.insert(sizes.end(), tail.begin(), tail.end());
   std::sort(sizes.begin(), sizes.end());
   sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
   return sizes;
@@ -283,6 +288,7 @@ struct Trainer {
   std::map<int64_t, DynFn> batched;
   std::vector<int64_t> argSize; // elements of each loss argument
   std::vector<Slice> threadSlices;
+  std::vector<int64_t> sliceSizes; // of the current minibatch
   int64_t threads = 1;
   std::vector<ParamState> ps;
   Optimizer optimizer = Optimizer::Adam;
@@ -357,6 +363,7 @@ void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
   for (auto &p : ps)
     outSize += p.size;
   threadSlices.resize(threads);
+  sliceSizes.reserve(threads);
   for (Slice &s : threadSlices) { // every buffer allocated once, here
     s.in.resize((batch / threads + 1) * data.cols);
     s.out.resize(outSize);
@@ -383,7 +390,8 @@ void Trainer::runSlice(const std::vector<int64_t> &order, Slice &s) const {
 /// added into `__grad.<param>` in thread order. Returns the summed loss.
 double Trainer::stepBatched(const std::vector<int64_t> &order, int64_t b0,
                             int64_t b1) {
-  std::vector<int64_t> sizes = slices(b1 - b0, threads);
+  std::vector<int64_t> &sizes = sliceSizes;
+  slices(b1 - b0, threads, sizes);
   int64_t used = (int64_t)sizes.size();
   for (int64_t t = 0, at = b0; t < used; at += sizes[t], ++t) {
     threadSlices[t].b0 = at;
@@ -643,6 +651,11 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
                const std::vector<int64_t> &batchedSizes, JIT &jit,
                TrainingData &data, const TrainFlags &flags) {
   sema::TrainSpec spec = withFlags(specIn, flags);
+#ifdef BP_HAVE_OPENBLAS
+  // The threads are the minibatch's slices: each product runs on its
+  // thread (OpenBLAS's own threads would oversubscribe the cores).
+  openblas_set_num_threads(1);
+#endif
   Trainer t(spec, data);
   t.bind(m, params, batchedSizes, jit);
   t.printHeader();

@@ -35,10 +35,13 @@ struct TrainingData {
 };
 
 /// Reads the train block's files (next to the source file); each row holds
-/// one value per element of the loss's arguments (`lossSig`). Errors are
-/// located runtime errors; false then.
+/// one value per element of the loss's arguments (`lossSig`). False on the
+/// first problem, with `error` set to its located runtime error
+/// (`file:line:col: runtime error: ...`), which the caller reports after
+/// any compile errors.
 bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
-                      const SourceFile &file, TrainingData &out);
+                      const SourceFile &file, TrainingData &out,
+                      std::string &error);
 
 /// The threads a minibatch is split across: `threads:` / --threads, else
 /// every core; never more than the minibatch has examples.
