@@ -22,6 +22,8 @@
 #include <signal.h>
 #include <string>
 #include <utility>
+#include <atomic>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -51,6 +53,12 @@ thread_local std::string errorText;
   bp_guard_escape();
   if (errorHook)
     errorHook(message);
+  // Threads (bpc train's) may fail at once: one of them exits, the others
+  // wait for it (two concurrent exit() calls are undefined behaviour).
+  static std::atomic<bool> exiting{false};
+  if (exiting.exchange(true))
+    for (;;)
+      pause();
   exit(3);
 }
 } // namespace

@@ -225,7 +225,8 @@ private:
     if (nv->type->boolElems)
       return nullptr;
     // Add the example's missing leading axes, one at a time after B.
-    std::vector<int64_t> cur(nv->type->shape.begin() + 1, nv->type->shape.end());
+    std::vector<int64_t> cur(nv->type->shape.begin() + 1,
+                             nv->type->shape.end());
     size_t missing = target->rank() - cur.size();
     for (size_t k = missing; k-- > 0;) {
       cur.insert(cur.begin(), target->shape[k]);
@@ -490,9 +491,9 @@ private:
     } else {
       region.insert(region.end(), op.sliceAxes().begin(), op.sliceAxes().end());
     }
-    Op *s = b.create(op.kind == OpKind::Unslice ? OpKind::Unslice
-                                                : OpKind::Slice,
-                     ops, {brt});
+    Op *s =
+        b.create(op.kind == OpKind::Unslice ? OpKind::Unslice : OpKind::Slice,
+                 ops, {brt});
     s->slice = region;
     s->prechecked = op.prechecked;
     return s->result();
@@ -580,8 +581,8 @@ private:
         return perExample(op);
       }
     for (size_t j = 0; j < op.results.size(); ++j) {
-      Value *res = nif->addResult(
-          wide[j] ? batchedType(T, pes[j], B) : pes[j], op.result(j)->name);
+      Value *res = nif->addResult(wide[j] ? batchedType(T, pes[j], B) : pes[j],
+                                  op.result(j)->name);
       map[op.result(j)] = wide[j] ? mark(res) : res;
     }
     nif->parent = b.getBlock();
@@ -604,8 +605,7 @@ private:
       if (pe->isTensor()) { // the example's condition on each element
         Value *one = b.select(cond, b.constF(1.0), b.constF(0.0));
         mark(one);
-        c = b.cmp(OpKind::FCmp, ir::CmpPred::Ne, widen(one, pe),
-                  b.constF(0.0));
+        c = b.cmp(OpKind::FCmp, ir::CmpPred::Ne, widen(one, pe), b.constF(0.0));
       }
       map[op.result(j)] = mark(b.select(c, t, e));
     }
@@ -634,8 +634,8 @@ private:
         Block *dst = nl->addRegion();
         size_t skip = op.kind == OpKind::For ? 1 : 0;
         if (skip)
-          map[src.args[0].get()] = dst->addArg(src.args[0]->type,
-                                               src.args[0]->name);
+          map[src.args[0].get()] =
+              dst->addArg(src.args[0]->type, src.args[0]->name);
         for (size_t j = 0; j < n; ++j) {
           Value *a = dst->addArg(wide[j] ? batchedType(T, pes[j], B) : pes[j],
                                  src.args[skip + j]->name);
@@ -742,9 +742,9 @@ private:
       if (!isBatched(nv))
         continue;
       if (auto it = asNumber.find(v); it != asNumber.end())
-        local[v] = b.cmp(OpKind::FCmp, ir::CmpPred::Ne,
-                         exampleOf(it->second, loop->inductionVar()),
-                         b.constF(0.0));
+        local[v] =
+            b.cmp(OpKind::FCmp, ir::CmpPred::Ne,
+                  exampleOf(it->second, loop->inductionVar()), b.constF(0.0));
       else
         local[v] = exampleOf(nv, loop->inductionVar());
     }
@@ -810,8 +810,7 @@ public:
     b.setInsertionPointToEnd(loop->body());
     std::vector<Value *> callArgs;
     for (Value *a : args)
-      callArgs.push_back(isBatched(a) ? exampleOf(a, loop->inductionVar())
-                                      : a);
+      callArgs.push_back(isBatched(a) ? exampleOf(a, loop->inductionVar()) : a);
     Op *call = b.create(OpKind::Call, callArgs, f.resultTypes);
     call->str = f.name;
     std::vector<Value *> next;
@@ -847,7 +846,8 @@ ir::Function *getBatched(ir::Module &m, ir::Function &f,
   // Arguments first, so that a recursive call finds the signature.
   for (size_t i = 0; i < f.args().size(); ++i) {
     const Type *t = f.args()[i]->type;
-    out->addArg(batched[i] ? batchedType(*m.types, t, B) : t, f.args()[i]->name);
+    out->addArg(batched[i] ? batchedType(*m.types, t, B) : t,
+                f.args()[i]->name);
   }
   Batcher batcher(m, f, *out, B);
   if (!batcher.run(batched))

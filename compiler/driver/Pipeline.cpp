@@ -242,8 +242,8 @@ ExitCode execute(Compilation &c, const PipelineOptions &o, JIT &jit,
     }
   }
   if (o.action == Action::Train)
-    return train(m, *c.prog.trainSpec, c.trainedParams, c.batchedStepSizes,
-                 jit, *data, trainFlags(o));
+    return train(m, *c.prog.trainSpec, c.trainedParams, c.batchedStepSizes, jit,
+                 *data, trainFlags(o));
   if (o.action == Action::Check)
     return checkDerived(m, jit, std::cout) ? ExitCode::Success
                                            : ExitCode::CheckFailed;

@@ -15,10 +15,10 @@
 //===----------------------------------------------------------------------===//
 #include "driver/Train.h"
 
+#include "batch/TrainStep.h"
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "driver/Plot.h"
-#include "batch/TrainStep.h"
 #include "support/Random.h"
 
 #include <omp.h>
@@ -259,7 +259,8 @@ void slices(int64_t n, int64_t threads, std::vector<int64_t> &out) {
 
 std::vector<int64_t> trainBatchSizes(const sema::TrainSpec &spec,
                                      int64_t rows) {
-  int64_t batch = std::min(spec.batch, rows), threads = trainThreads(spec, rows);
+  int64_t batch = std::min(spec.batch, rows),
+          threads = trainThreads(spec, rows);
   std::vector<int64_t> sizes, tail;
   slices(batch, threads, sizes);
   slices(rows % batch, threads, tail);
@@ -309,8 +310,7 @@ struct Trainer {
   void bind(const ir::Module &m, const std::vector<std::string> &params,
             const std::vector<int64_t> &batchedSizes, JIT &jit);
   void runSlice(const std::vector<int64_t> &order, Slice &s) const;
-  double stepBatched(const std::vector<int64_t> &order, int64_t b0,
-                     int64_t b1);
+  double stepBatched(const std::vector<int64_t> &order, int64_t b0, int64_t b1);
   void printHeader() const;
   void run();
   void runBatch(const std::vector<int64_t> &order, int64_t b0, int64_t b1,

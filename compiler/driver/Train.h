@@ -49,8 +49,7 @@ int64_t trainThreads(const sema::TrainSpec &spec, int64_t rows);
 
 /// The example counts the batched steps are compiled for: each thread's
 /// share of a full minibatch and of the last, shorter one.
-std::vector<int64_t> trainBatchSizes(const sema::TrainSpec &spec,
-                                     int64_t rows);
+std::vector<int64_t> trainBatchSizes(const sema::TrainSpec &spec, int64_t rows);
 
 /// Runs the training loop of a compiled program whose module contains
 /// `__train_step` (ad::buildTrainStep) for `params`, and the batched steps

@@ -81,8 +81,7 @@ bool inlineIn(Block &b, Function &f, const Module &m, Recursion &rec) {
     const Op *ret = callee->body->terminator();
     for (size_t r = 0; r < op.results.size(); ++r) {
       auto it = map.find(ret->operands[r]);
-      results[op.result(r)] =
-          it == map.end() ? ret->operands[r] : it->second;
+      results[op.result(r)] = it == map.end() ? ret->operands[r] : it->second;
     }
     for (auto &c : copy.ops)
       c->parent = &b;

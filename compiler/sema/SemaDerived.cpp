@@ -29,8 +29,9 @@ void Checker::resolveNamedDerived(ast::DerivedFnItem &d) {
   auto *call = dyn<ast::CallExpr>(d.value.get());
   auto *callee = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
   if (!callee || builtinKind(callee->name) != Builtin::Derive) {
-    error(d.value->loc, "a derived function is grad(f, ...), "
-                        "value_and_grad(f, ...), jvp(f, ...) or vmap(f, B, ...)");
+    error(d.value->loc,
+          "a derived function is grad(f, ...), "
+          "value_and_grad(f, ...), jvp(f, ...) or vmap(f, B, ...)");
     return;
   }
   if (!evaluating.insert(d.name).second) {
@@ -281,8 +282,8 @@ bool Checker::resolveVmap(ast::CallExpr &call, const std::string &base,
       ok = false;
       continue;
     }
-    auto at = std::find(bsig.paramNames.begin(), bsig.paramNames.end(),
-                        n->name);
+    auto at =
+        std::find(bsig.paramNames.begin(), bsig.paramNames.end(), n->name);
     if (at == bsig.paramNames.end()) {
       bool isParam = std::any_of(prog.params.begin(), prog.params.end(),
                                  [&](auto &p) { return p.name == n->name; });
