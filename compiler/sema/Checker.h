@@ -156,6 +156,8 @@ private:
   /// `grad(f, x, ...)` -> the derived function's name (registered in prog),
   /// or "" after an error.
   std::string resolveDerived(ast::CallExpr &call, std::string name = "");
+  ast::NameExpr *uniqueName(ast::Expr &e, std::set<std::string> &seen,
+                            const std::string &notAName);
   /// vmap(f, B, a...): B, the batched arguments and the signature.
   bool resolveVmap(ast::CallExpr &call, const std::string &base,
                    const FnSig &bsig, DerivedInfo &info);

@@ -90,6 +90,22 @@ std::string Checker::derivedBase(ast::CallExpr &call, DerivKind kind) {
   return "";
 }
 
+/// `e` as a name not in `seen` (then added); null after reporting that it
+/// is not a name (`notAName`) or is named twice.
+ast::NameExpr *Checker::uniqueName(ast::Expr &e, std::set<std::string> &seen,
+                                   const std::string &notAName) {
+  auto *n = dyn<ast::NameExpr>(&e);
+  if (!n) {
+    error(e.loc, notAName);
+    return nullptr;
+  }
+  if (!seen.insert(n->name).second) {
+    error(n->loc, "'" + n->name + "' is named twice");
+    return nullptr;
+  }
+  return n;
+}
+
 /// The variables named after the function in `call` (its first argument when
 /// none is named); false after an error.
 bool Checker::derivedWrt(ast::CallExpr &call, DerivKind kind,
@@ -108,16 +124,10 @@ bool Checker::derivedWrt(ast::CallExpr &call, DerivKind kind,
   }
   bool ok = true;
   for (size_t i = 1; i < call.args.size(); ++i) {
-    auto *n = dyn<ast::NameExpr>(call.args[i].get());
+    auto *n = uniqueName(*call.args[i], seen,
+                         std::string("'") + what +
+                             "' takes variable names after the function");
     if (!n) {
-      error(call.args[i]->loc, std::string("'") + what +
-                                   "' takes variable names after the "
-                                   "function");
-      ok = false;
-      continue;
-    }
-    if (!seen.insert(n->name).second) {
-      error(n->loc, "'" + n->name + "' is named twice");
       ok = false;
       continue;
     }
@@ -270,15 +280,9 @@ bool Checker::resolveVmap(ast::CallExpr &call, const std::string &base,
   std::set<std::string> seen;
   bool ok = true;
   for (size_t i = 2; i < call.args.size(); ++i) {
-    auto *n = dyn<ast::NameExpr>(call.args[i].get());
+    auto *n = uniqueName(*call.args[i], seen,
+                         "'vmap' takes argument names after the batch size");
     if (!n) {
-      error(call.args[i]->loc,
-            "'vmap' takes argument names after the batch size");
-      ok = false;
-      continue;
-    }
-    if (!seen.insert(n->name).second) {
-      error(n->loc, "'" + n->name + "' is named twice");
       ok = false;
       continue;
     }
