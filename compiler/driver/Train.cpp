@@ -239,9 +239,13 @@ bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
   return true;
 }
 
+/// More threads than this are not used (the per-thread sums live in
+/// fixed arrays).
+constexpr int64_t maxThreads = 1024;
+
 int64_t trainThreads(const sema::TrainSpec &spec, int64_t rows) {
   int64_t t = spec.threads > 0 ? spec.threads : omp_get_num_procs();
-  return std::max<int64_t>(1, std::min({t, spec.batch, rows}));
+  return std::max<int64_t>(1, std::min({t, spec.batch, rows, maxThreads}));
 }
 
 namespace {
@@ -316,6 +320,7 @@ struct Trainer {
   void runBatch(const std::vector<int64_t> &order, int64_t b0, int64_t b1,
                 double &lossSum, std::vector<double> &gradNormSum);
   void printProgress(int64_t epoch, int64_t b1, double lossSum) const;
+  double sumOverRows(DynFn f, const Table &t) const;
   void evaluateMetric();
   void printEpoch(int64_t epoch) const;
   void printSummary() const;
@@ -356,9 +361,9 @@ void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
         sym(codegen::dynamicSymbol(batch::trainStepName(n))));
   for (auto &a : m.lookup(spec.loss)->args())
     argSize.push_back(a->type->isTensor() ? a->type->numElements() : 1);
+  threads = trainThreads(spec, data.rows);
   if (batched.empty())
     return;
-  threads = trainThreads(spec, data.rows);
   int64_t outSize = 1;
   for (auto &p : ps)
     outSize += p.size;
@@ -517,15 +522,30 @@ void Trainer::printProgress(int64_t epoch, int64_t b1, double lossSum) const {
   fflush(stdout);
 }
 
+/// The sum of `f` over the rows of `t`, the rows split into one contiguous
+/// range per thread and the ranges' sums added in order (a given thread
+/// count gives the same sum every time).
+double Trainer::sumOverRows(DynFn f, const Table &t) const {
+  int64_t n = std::min(threads, t.rows);
+  double partial[maxThreads] = {};
+#pragma omp parallel for num_threads(n) schedule(static, 1)
+  for (int64_t k = 0; k < n; ++k) {
+    double out[1], sum = 0;
+    for (int64_t r = k * t.rows / n; r < (k + 1) * t.rows / n; ++r) {
+      f(t.row(r), out);
+      sum += out[0];
+    }
+    partial[k] = sum;
+  }
+  double sum = 0;
+  for (int64_t k = 0; k < n; ++k)
+    sum += partial[k];
+  return sum;
+}
+
 /// The mean of the metric over the test rows.
 void Trainer::evaluateMetric() {
-  double out[1];
-  double msum = 0;
-  for (int64_t r = 0; r < test.rows; ++r) {
-    metric(test.row(r), out);
-    msum += out[0];
-  }
-  lastMetric = msum / test.rows;
+  lastMetric = sumOverRows(metric, test) / test.rows;
   metricCurve.push_back(lastMetric);
 }
 
@@ -553,13 +573,7 @@ void Trainer::printSummary() const {
   double secs = elapsed();
   // Final evaluation of the loss over the test rows (or the data).
   const Table &evalSet = test.rows ? test : data;
-  double out[1];
-  double evalLoss = 0;
-  for (int64_t r = 0; r < evalSet.rows; ++r) {
-    lossFn(evalSet.row(r), out);
-    evalLoss += out[0];
-  }
-  evalLoss /= evalSet.rows;
+  double evalLoss = sumOverRows(lossFn, evalSet) / evalSet.rows;
   printf("done in %.2f s: train loss %s", secs, fmt(lastLoss, 5).c_str());
   if (test.rows)
     printf(", test loss %s", fmt(evalLoss, 5).c_str());
