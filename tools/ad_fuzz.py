@@ -833,6 +833,7 @@ def make_program(pid, seed, allowed, second):
                 p.point, p.n, p.second = pt, nval, second
                 p.value, p.fd, p.h = res
                 p.attempt = attempt
+                p.mirror = fn
                 return p
     raise RuntimeError("could not generate program %d" % pid)
 
@@ -995,6 +996,26 @@ def parse_values(text):
     return [float(t) for t in text.split()]
 
 
+def add_vmap(p, args):
+    """Vmapped forms of p's function for a --vmap fraction of the programs
+    (their own random stream: the programs themselves do not change)."""
+    rng = random.Random("vmap:%d:%d" % (args.seed, p.pid))
+    if rng.random() >= args.vmap:
+        return
+
+    def ok(vals):
+        r = evaluate(p.mirror, vals)
+        return r is not None and abs(r[0]) <= 1e6
+
+    p.vmap = common.vmap_plan(
+        rng, p.pid, p.fname,
+        [(n, t, () if t == "f64" else None) for n, t in p.params],
+        full_args(p.point, p.n),
+        lambda v: str(v) if isinstance(v, int) else fmt(v),
+        lambda r, v: round(v + r.uniform(-0.5, 0.5), 4), ok,
+        [n for n, t in p.params if t == "f64"])
+
+
 def point_text(p):
     fv = [n for n, t in p.params if t == "f64"]
     s = ", ".join("%s=%r" % (n, v) for n, v in zip(fv, p.point))
@@ -1011,7 +1032,9 @@ def main(argv=None):
 
     def make(pid):
         second = "second" in allowed and pid % 6 == 5
-        return make_program(pid, args.seed, allowed, second)
+        p = make_program(pid, args.seed, allowed, second)
+        add_vmap(p, args)
+        return p
 
     outdir = common.out_dir(args, "ad_fuzz")
     progs, failures, nruns, tgen = common.run_and_check(
@@ -1020,9 +1043,10 @@ def main(argv=None):
         args, "ad_fuzz", outdir, failures, main_lines, point_text,
         lambda p: "program %d (%s order)" % (p.pid, "second" if p.second else "first"))
     nsec = sum(1 for p in progs if p.second)
-    print("ad_fuzz: seed %d, %d programs (%d second-order), %d bpc runs, "
+    print("ad_fuzz: seed %d, %d programs (%d second-order, %s), %d bpc runs, "
           "%d failed; generation %.1f s, total %.1f s%s" % (
-              args.seed, len(progs), nsec, nruns, n_fail_progs, tgen,
+              args.seed, len(progs), nsec, common.vmap_note(progs), nruns,
+              n_fail_progs, tgen,
               time.time() - t0, common.files_note(args, outdir, failures)))
     return common.clean_up(args, outdir, failures)
 

@@ -11,6 +11,9 @@ reporting failures.  A fuzzer supplies its own pieces as functions:
   parse_values(text) -> the values printed after the id
   check_results(p, values) -> list of (what, bpc value, expected, how)
   point_text(p) -> the point p is evaluated at, for the reports
+A program may also carry p.vmap (from vmap_plan below): vmapped forms of its
+function and of its gradient, printed on a line of their own (id
+VMAP_ID + pid) and checked here against per-example calls.
 Standard library only.
 """
 
@@ -96,10 +99,196 @@ def close(a, b, rel, absf):
     return abs(a - b) <= rel * max(abs(a), abs(b)) + absf
 
 
+# --- vmap ------------------------------------------------------------------
+# vmap_plan gives a program vmapped forms of its function f (LANGUAGE.md
+# section 11): B in 1..5 examples, a random nonempty subset of f's f64 and
+# f64-tensor arguments batched (or `vmap(f, B)`, every argument, when all of
+# them can be), named (`fn fv = vmap(f, B, x)`) or inline.  Example 0 is the
+# program's point, the others are perturbations of it that the mirror
+# accepts.  main() prints, on the line VMAP_ID + pid, the items of
+#   - vmap(f, B, ...)(X, ...)[i],
+#   - vmap(grad(f, ...), B, ...)(X, ...)[i]  (each component),
+#   - grad(fn(X, ...) -> f64 { sum or mean of vmap(f, ...)(X, ...) }, x)[i],
+# then the same items from per-example calls (f(x_i, ...), grad(f)(x_i, ...),
+# that gradient's x component, / B for a mean); the checker compares the two
+# halves element by element.
+
+VMAP_ID = 1000000
+VMAP_REL, VMAP_ABS = 1e-10, 1e-12
+
+
+def parse_nested(text):
+    """Printed values (numbers and nested [..] lists) of one line."""
+    toks = re.findall(r"\s*(\[|\]|,|[^\s\[\],]+)", text)
+    pos = [0]
+
+    def value():
+        t = toks[pos[0]]
+        pos[0] += 1
+        if t == "[":
+            out = []
+            while True:
+                out.append(value())
+                t = toks[pos[0]]
+                pos[0] += 1
+                if t == "]":
+                    return out
+                if t != ",":
+                    raise ValueError("expected , or ]")
+        return float(t)
+    vals = []
+    while pos[0] < len(toks):
+        vals.append(value())
+    return vals
+
+
+def _flat(v):
+    return [v] if isinstance(v, float) else [x for e in v for x in _flat(e)]
+
+
+def _has_lines(p, got):
+    return p.pid in got and (getattr(p, "vmap", None) is None or
+                             VMAP_ID + p.pid in got)
+
+
+class VmapPlan:
+    """The vmapped forms of one program: top-level bindings, main() lines
+    and the labels of the printed items."""
+
+    def __init__(self):
+        self.top, self.lines, self.labels = [], [], []
+
+    def check(self, vals):
+        """(what, bpc value, expected, how) mismatches of the vmap line."""
+        n = len(self.labels)
+        if vals is None:
+            return [("vmap output", "missing", "%d items" % (2 * n), "")]
+        if len(vals) != 2 * n:
+            return [("vmap output", "%d items" % len(vals), "%d items" % (2 * n), "")]
+        bad = []
+        for what, got, exp in zip(self.labels, vals[:n], vals[n:]):
+            g, e = _flat(got), _flat(exp)
+            if len(g) != len(e):
+                bad.append((what + " shape", got, exp, "per-example call"))
+                continue
+            sc = max([abs(x) for x in e if math.isfinite(x)] + [1.0])
+            for j, (a, b) in enumerate(zip(g, e)):
+                if not close(a, b, VMAP_REL, VMAP_ABS * sc):
+                    bad.append((what + ("" if len(g) == 1 else "{%d}" % j), a, b,
+                                "per-example call"))
+        return bad
+
+
+def vmap_note(progs):
+    """How many programs got which vmapped forms, for the summary line."""
+    vs = [p.vmap for p in progs if getattr(p, "vmap", None) is not None]
+    return "%d with vmap: %d of grad, %d grad of sum/mean" % (
+        len(vs), sum(1 for v in vs if v.grad), sum(1 for v in vs if v.sum))
+
+
+def _batched_type(shape, B):
+    return "f64[%s]" % ", ".join(str(d) for d in (B,) + tuple(shape))
+
+
+def vmap_plan(rng, pid, fname, args, point, lit, perturb, ok, gvars):
+    """Vmapped forms of f for main() (see above), or None when no argument
+    can be batched.
+      args:    f's arguments [(name, BP type, shape)]; shape () for f64, a
+               tuple for a tensor, None for what cannot be batched (int)
+      point:   f's argument values at the program's point
+      lit(v), perturb(rng, v): BP literal text / a nearby value of one
+               argument
+      ok(vals): whether the mirror accepts f at these argument values
+      gvars:   what grad(f, ...) differentiates (f's f64 arguments and
+               params), in order."""
+    can = [j for j, a in enumerate(args) if a[2] is not None]
+    if not can:
+        return None
+    B = rng.randint(1, 5)
+    bat = sorted(rng.sample(can, rng.randint(1, len(can))))
+    all_form = len(bat) == len(args) and rng.random() < 0.4
+    # The examples: 0 is the point, the others perturbations the mirror accepts.
+    exs = [list(point)]
+    for i in range(1, B):
+        for tries in range(10):
+            q = list(point)
+            for j in bat:
+                q[j] = perturb(rng, point[j])
+            if ok(q):
+                break
+        else:
+            q = list(point)
+        exs.append(q)
+    v = VmapPlan()
+    names = ", ".join(args[j][0] for j in bat)
+    vm = "vmap(%s, %d%s)" % (fname, B, "" if all_form else ", " + names)
+    if rng.random() < 0.6:
+        v.top.append("fn fv%d = %s" % (pid, vm))
+        vm = "fv%d" % pid
+    for j in bat:
+        v.lines.append("let vX%d_%s = [%s]" % (pid, args[j][0],
+                                            ", ".join(lit(e[j]) for e in exs)))
+    call = ", ".join(("vX%d_%s" % (pid, a[0])) if j in bat else lit(point[j])
+                     for j, a in enumerate(args))
+    ex_args = [", ".join(lit(e[j]) for j in range(len(args))) for e in exs]
+    got, exp = [], []
+    v.lines.append("let vr%d = %s(%s)" % (pid, vm, call))
+    for i in range(B):
+        v.labels.append("vmap(f, %d, %s)[%d]" % (B, names, i))
+        got.append("vr%d[%d]" % (pid, i))
+        exp.append("%s(%s)" % (fname, ex_args[i]))
+    k = len(gvars)
+    want_grad = rng.random() < 0.6
+    want_sum = rng.random() < 0.5
+    if want_grad or want_sum:
+        v.top.append("fn vdf%d = grad(%s, %s)" % (pid, fname, ", ".join(gvars)))
+        for i in range(B):
+            es = ["vg%d_%d_%d" % (pid, i, c) for c in range(k)]
+            v.lines.append("let %s = vdf%d(%s)" % (
+                es[0] if k == 1 else "(%s)" % ", ".join(es), pid, ex_args[i]))
+    if want_grad:
+        gm = "vmap(vdf%d, %d, %s)" % (pid, B, names)
+        if rng.random() < 0.5:
+            v.top.append("fn vdfb%d = %s" % (pid, gm))
+            gm = "vdfb%d" % pid
+        bs = ["vgb%d_%d" % (pid, c) for c in range(k)]
+        v.lines.append("let %s = %s(%s)" % (
+            bs[0] if k == 1 else "(%s)" % ", ".join(bs), gm, call))
+        for c in range(k):
+            for i in range(B):
+                v.labels.append("vmap(grad(f), %d, %s) d/d%s[%d]" % (B, names, gvars[c], i))
+                got.append("%s[%d]" % (bs[c], i))
+                exp.append("vg%d_%d_%d" % (pid, i, c))
+    if want_sum:
+        red = rng.choice(["sum", "mean"])
+        wrt = args[rng.choice(bat)][0]
+        ps = ", ".join("%s: %s" % (a[0], _batched_type(a[2], B) if j in bat else a[1])
+                       for j, a in enumerate(args))
+        inner = "fv%d" % pid if ("fn fv%d = " % pid) in "".join(v.top) else \
+            "vmap(%s, %d, %s)" % (fname, B, names)
+        v.top.append("fn vs%d(%s) -> f64 { return %s(%s(%s)) }" % (
+            pid, ps, red, inner, ", ".join(a[0] for a in args)))
+        v.top.append("fn dvs%d = grad(vs%d, %s)" % (pid, pid, wrt))
+        v.lines.append("let vd%d = dvs%d(%s)" % (pid, pid, call))
+        c = gvars.index(wrt)
+        for i in range(B):
+            v.labels.append("grad(%s(vmap(f, %d, %s)), %s)[%d]" % (red, B, names, wrt, i))
+            got.append("vd%d[%d]" % (pid, i))
+            e = "vg%d_%d_%d" % (pid, i, c)
+            exp.append(e if red == "sum" else "%s / %d.0" % (e, B))
+    v.lines.append("print(%d, %s)" % (VMAP_ID + pid, ", ".join(got + exp)))
+    v.B, v.nbatched, v.grad, v.sum = B, len(bat), want_grad, want_sum
+    return v
+
+
 def program_file(progs, main_lines):
     top, body = [], []
     for p in progs:
         body += main_lines(p, top)
+        v = getattr(p, "vmap", None)
+        if v is not None:
+            top += v.top
+            body += v.lines
     src = "".join(p.bp + "\n" for p in progs)
     src += "\n".join(top) + "\n\nfn main() {\n"
     src += "".join("  %s\n" % l for l in body) + "}\n"
@@ -128,7 +317,8 @@ def run_bpc(bpc, path, flags=(), timeout=300):
 
 
 def parse_output(out, parse_values):
-    """{program id: values} from the lines `id value ...` of bpc's output."""
+    """{program id: values} from the lines `id value ...` of bpc's output
+    (a vmap line, id VMAP_ID + pid, is parsed by parse_nested)."""
     res = {}
     for line in out.splitlines():
         toks = line.split(None, 1)
@@ -136,7 +326,8 @@ def parse_output(out, parse_values):
             continue
         try:
             pid = int(toks[0])
-            res[pid] = parse_values(toks[1] if len(toks) > 1 else "")
+            parse = parse_nested if pid >= VMAP_ID else parse_values
+            res[pid] = parse(toks[1] if len(toks) > 1 else "")
         except (ValueError, IndexError):
             continue
     return res
@@ -157,6 +348,10 @@ def parse_args(argv, doc, constructs, count, batch, flag_help):
     ap.add_argument("--only", type=int, nargs="*", help="only these program ids")
     ap.add_argument("--max-report", type=int, default=10)
     ap.add_argument("--bpc-flag", action="append", default=[], help=flag_help)
+    ap.add_argument("--vmap", type=float, default=1.0,
+                    help="fraction of the programs that also get vmapped forms "
+                    "(vmap of f, of grad(f), grad of sum/mean of a vmap), "
+                    "checked against per-example calls; 0 switches them off")
     args = ap.parse_args(argv)
     excl = set(x for x in args.exclude.split(",") if x)
     unknown = excl - set(constructs)
@@ -222,21 +417,23 @@ def run_and_check(args, outdir, make_program, main_lines, parse_values,
             rc, out, err = fu.result()
             got = parse_output(out, parse_values)
             results.update(got)
-            if not (rc == 0 and all(p.pid in got for p in b)):
-                rerun += [p for p in b if p.pid not in got or rc != 0]
+            if not (rc == 0 and all(_has_lines(p, got) for p in b)):
+                rerun += [p for p in b if not _has_lines(p, got) or rc != 0]
         singles = list(ex.map(run_single, rerun))
 
     failures = []
     for p, (rc, out, err) in zip(rerun, singles):
         got = parse_output(out, parse_values)
-        if rc != 0 or p.pid not in got:
+        if rc != 0 or not _has_lines(p, got):
             failures.append((p, "bpc failed: " + _failure_kind(rc), err.strip()))
             results.pop(p.pid, None)
         else:
-            results[p.pid] = got[p.pid]
+            results.update(got)
     for p in progs:
         if p.pid in results:
             bad = check_results(p, results[p.pid])
+            if getattr(p, "vmap", None) is not None:
+                bad = bad + p.vmap.check(results.get(VMAP_ID + p.pid))
             if bad:
                 failures.append((p, "wrong result", bad))
     failures.sort(key=lambda f: f[0].pid)

@@ -1583,6 +1583,7 @@ def make_program(pid, seed, allowed):
                 p.point = pt
                 p.value, p.fd = res
                 p.attempt = attempt
+                p.mirror = fn
                 tens = [j for j, (n, s) in enumerate(allvars) if s != ()]
                 p.jarg = rng.choice(tens)
                 p.tangent = T(allvars[p.jarg][1],
@@ -1780,6 +1781,29 @@ def check_results(p, vals):
     return bad
 
 
+def add_vmap(p, args):
+    """Vmapped forms of p's function for a --vmap fraction of the programs
+    (their own random stream: the programs themselves do not change)."""
+    rng = random.Random("vmap:%d:%d" % (args.seed, p.pid))
+    if rng.random() >= args.vmap:
+        return
+    na = len(p.params)
+
+    def ok(vals):
+        r = evaluate(p.mirror, list(vals) + p.point[na:])
+        return r is not None and abs(r[0]) <= MAX_VALUE
+
+    def perturb(r, v):
+        if not isinstance(v, T):
+            return round(v + r.uniform(-0.3, 0.3), 4)
+        return T(v.shape, [round(x + r.uniform(-0.3, 0.3), 4) for x in v.d])
+
+    p.vmap = common.vmap_plan(
+        rng, p.pid, p.fname,
+        [(n, shape_bp(s) if s else "f64", s) for n, s in p.params],
+        p.point[:na], tlit, perturb, ok, [n for n, _ in p.vars])
+
+
 def point_text(p):
     return ", ".join("%s=%s" % (n, tlit(a)) for (n, _), a in zip(p.vars, p.point)) + \
         "; jvp along %s = %s" % (p.vars[p.jarg][0], tlit(p.tangent))
@@ -1790,15 +1814,19 @@ def main(argv=None):
                              flag_help="extra flag for `bpc run`")
     t0 = time.time()
     outdir = common.out_dir(args, "ad_fuzz_tensor")
+    def make(pid):
+        p = make_program(pid, args.seed, args.allowed)
+        add_vmap(p, args)
+        return p
+
     progs, failures, nruns, tgen = common.run_and_check(
-        args, outdir, lambda pid: make_program(pid, args.seed, args.allowed),
-        main_lines, parse_values, check_results, point_text)
+        args, outdir, make, main_lines, parse_values, check_results, point_text)
     n_fail_progs = common.report(
         args, "ad_fuzz_tensor", outdir, failures, main_lines, point_text,
         lambda p: "program %d" % p.pid, max_details=12)
-    print("ad_fuzz_tensor: seed %d, %d programs, %d bpc runs, %d failed; "
+    print("ad_fuzz_tensor: seed %d, %d programs (%s), %d bpc runs, %d failed; "
           "generation %.1f s, total %.1f s%s" % (
-              args.seed, len(progs), nruns, n_fail_progs, tgen,
+              args.seed, len(progs), common.vmap_note(progs), nruns, n_fail_progs, tgen,
               time.time() - t0, common.files_note(args, outdir, failures)))
     return common.clean_up(args, outdir, failures)
 
