@@ -1013,7 +1013,7 @@ def add_vmap(p, args):
         full_args(p.point, p.n),
         lambda v: str(v) if isinstance(v, int) else fmt(v),
         lambda r, v: round(v + r.uniform(-0.5, 0.5), 4), ok,
-        [n for n, t in p.params if t == "f64"])
+        [n for n, t in p.params if t == "f64"], grad_sum=args.vmap_grad_sum)
 
 
 def point_text(p):

@@ -1801,7 +1801,8 @@ def add_vmap(p, args):
     p.vmap = common.vmap_plan(
         rng, p.pid, p.fname,
         [(n, shape_bp(s) if s else "f64", s) for n, s in p.params],
-        p.point[:na], tlit, perturb, ok, [n for n, _ in p.vars])
+        p.point[:na], tlit, perturb, ok, [n for n, _ in p.vars],
+        grad_sum=args.vmap_grad_sum)
 
 
 def point_text(p):
