@@ -354,9 +354,9 @@ def parse_args(argv, doc, constructs, count, batch, flag_help):
                     help="fraction of the programs that also get vmapped forms "
                     "(vmap of f, of grad(f), grad of sum/mean of a vmap), "
                     "checked against per-example calls; 0 switches them off")
-    ap.add_argument("--vmap-grad-sum", action="store_true",
-                    help="also grad of a sum/mean of a vmap (off by default: "
-                    "bpc crashed on it when added: see docs/FUZZING.md)")
+    ap.add_argument("--no-vmap-grad-sum", dest="vmap_grad_sum",
+                    action="store_false",
+                    help="no grad of a sum/mean of a vmap among the forms")
     args = ap.parse_args(argv)
     excl = set(x for x in args.exclude.split(",") if x)
     unknown = excl - set(constructs)

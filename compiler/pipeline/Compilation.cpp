@@ -25,6 +25,9 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cassert>
+#include <functional>
+#include <map>
+#include <set>
 
 namespace bp {
 
@@ -73,11 +76,52 @@ llvm::Error simplify(Compilation &c) {
 /// (Enzyme's lesson): the simplify pass ran just before, and since a derived
 /// function may differentiate an earlier one, the module is simplified again
 /// before each further one.
+/// The derived functions in an order where each comes after every derived
+/// function it needs: its base, and those its base calls (directly or
+/// through user functions), e.g. grad(h) where h calls vmap(f, 3, x)
+/// inline. Sema's order only puts the base first.
+std::vector<size_t> derivedOrder(const ir::Module &m) {
+  std::map<std::string, size_t> index;
+  for (size_t k = 0; k < m.derived.size(); ++k)
+    index[m.derived[k].name] = k;
+  std::vector<size_t> order;
+  std::vector<char> state(m.derived.size(), 0); // 1: visiting, 2: done
+  std::set<std::string> walked;
+  std::function<void(const std::string &)> need;
+  std::function<void(const ir::Block &)> walk = [&](const ir::Block &b) {
+    for (auto &op : b.ops) {
+      if (op->kind == ir::OpKind::Call)
+        need(op->callee());
+      for (auto &r : op->regions)
+        walk(*r);
+    }
+  };
+  need = [&](const std::string &name) {
+    if (auto it = index.find(name); it != index.end()) {
+      size_t k = it->second;
+      if (state[k])
+        return; // done, or a cycle (sema reports those)
+      state[k] = 1;
+      need(m.derived[k].base);
+      state[k] = 2;
+      order.push_back(k);
+      return;
+    }
+    if (const ir::Function *f = m.lookup(name); f && walked.insert(name).second)
+      walk(*f->body);
+  };
+  for (size_t k = 0; k < m.derived.size(); ++k)
+    need(m.derived[k].name);
+  return order;
+}
+
 llvm::Error ad(Compilation &c) {
   ir::Module &m = *c.ir;
-  for (size_t k = 0; k < m.derived.size(); ++k) {
-    if (k > 0 && c.opts.simplify)
+  bool first = true;
+  for (size_t k : derivedOrder(m)) {
+    if (!first && c.opts.simplify)
       ir::simplify(m);
+    first = false;
     if (m.derived[k].kind == ir::DerivKind::Vmap)
       batch::buildVmap(m, m.derived[k]);
     else if (!ad::buildDerived(m, m.derived[k], c.diags))
