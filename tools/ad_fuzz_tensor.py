@@ -1697,32 +1697,7 @@ FD_REL, FD_ABS = 1e-5, 1e-6
 MODE_REL, MODE_ABS = 1e-9, 1e-12
 SAME_REL = 1e-12
 
-_TOK = re.compile(r"\s*(\[|\]|,|[^\s\[\],]+)")
-
-
-def parse_values(text):
-    """Printed values (numbers and nested [..] lists) of one line."""
-    toks = _TOK.findall(text)
-    pos = [0]
-
-    def value():
-        t = toks[pos[0]]
-        pos[0] += 1
-        if t == "[":
-            out = []
-            while True:
-                out.append(value())
-                t = toks[pos[0]]
-                pos[0] += 1
-                if t == "]":
-                    return out
-                if t != ",":
-                    raise ValueError("expected , or ]")
-        return float(t)
-    vals = []
-    while pos[0] < len(toks):
-        vals.append(value())
-    return vals
+parse_values = common.parse_nested  # printed values of one line
 
 
 def flat_of(v, shape):
