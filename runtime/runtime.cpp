@@ -13,6 +13,7 @@
 #include "guard.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -21,9 +22,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string>
-#include <utility>
-#include <atomic>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace {

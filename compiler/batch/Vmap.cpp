@@ -162,20 +162,32 @@ public:
   bool run(const std::vector<bool> &batchedArgs) {
     if (EffectAnalysis(m).block(*f.body))
       return false;
-    body = std::make_unique<Block>();
-    for (size_t i = 0; i < f.args().size(); ++i) {
-      Value *a = f.args()[i].get();
-      const Type *t = batchedArgs[i] ? batchedType(T, a->type, B) : a->type;
-      Value *na = body->addArg(t, a->name);
-      map[a] = na;
-      if (batchedArgs[i])
-        batched.insert(na);
-    }
-    b.setInsertionPointToEnd(body.get());
+    startBody(batchedArgs);
     if (!batchOps(*f.body))
       return false;
     out.body = std::move(body);
     return true;
+  }
+
+  /// The whole of f as a loop over the examples, each calling f: the
+  /// per-example rule applied to one call of f.
+  void loopOverExamples(const std::vector<bool> &batchedArgs) {
+    startBody(batchedArgs);
+    b.loc = f.loc;
+    Op call(OpKind::Call, f.loc);
+    call.str = f.name;
+    for (auto &a : f.args())
+      call.operands.push_back(a.get());
+    for (const Type *t : f.resultTypes)
+      call.addResult(t);
+    bool ok = perExample(call);
+    std::vector<Value *> results;
+    for (auto &r : call.results)
+      results.push_back(get(r.get()));
+    ok = ok && batchReturn(results);
+    assert(ok && "getBatched checked that every result can be batched");
+    (void)ok;
+    out.body = std::move(body);
   }
 
 private:
@@ -190,6 +202,22 @@ private:
   /// Loop bodies of a fixpoint's earlier tries: kept, so that no new value
   /// reuses the address of one in `batched`.
   std::vector<std::unique_ptr<Op>> discarded;
+
+  /// A new body whose arguments are f's, batched where `batchedArgs` says.
+  void startBody(const std::vector<bool> &batchedArgs) {
+    body = std::make_unique<Block>();
+    map.clear();
+    batched.clear();
+    for (size_t i = 0; i < f.args().size(); ++i) {
+      Value *a = f.args()[i].get();
+      const Type *t = batchedArgs[i] ? batchedType(T, a->type, B) : a->type;
+      Value *na = body->addArg(t, a->name);
+      map[a] = na;
+      if (batchedArgs[i])
+        batched.insert(na);
+    }
+    b.setInsertionPointToEnd(body.get());
+  }
 
   Value *get(Value *v) {
     auto it = map.find(v);
@@ -239,10 +267,11 @@ private:
     return mark(nv);
   }
 
-  /// A batched value summed over axis 1 until its examples have `rank` axes.
-  Value *sumLeading(Value *nv, size_t rank) {
+  /// A batched value reduced (`k`: reduce_sum or reduce_max) over axis 1
+  /// until its examples have `rank` axes.
+  Value *reduceLeading(OpKind k, Value *nv, size_t rank) {
     while (nv->type->rank() > rank + 1)
-      nv = create1(OpKind::ReduceSum, {nv}, removeAxis(nv->type, 1), 1);
+      nv = create1(k, {nv}, removeAxis(nv->type, 1), 1);
     return nv;
   }
   const Type *removeAxis(const Type *t, size_t axis) {
@@ -338,13 +367,14 @@ private:
     return true;
   }
 
+  /// A call with a batched argument calls the callee's batched version (an
+  /// effectful callee never gets here: run() sends f whole per example).
   bool batchCall(const Op &op, std::vector<Value *> ops, bool any) {
-    ir::Function *callee = m.lookup(op.callee());
-    EffectAnalysis effects(m);
-    if (!any && !effects.function(op.callee())) {
+    if (!any) {
       copy(op);
       return true;
     }
+    ir::Function *callee = m.lookup(op.callee());
     std::vector<bool> mask;
     for (Value *v : ops)
       mask.push_back(isBatched(v));
@@ -372,8 +402,6 @@ private:
           return perExample(op);
         continue;
       }
-      if (v->type->isBool() || (isBatched(v) && v->type->boolElems))
-        return perExample(op);
       ops[i] = widen(v, shape);
       if (!ops[i])
         return perExample(op);
@@ -400,17 +428,14 @@ private:
     case OpKind::SumTo: {
       if (op.axis() >= 0)
         return create1(OpKind::SumTo, {ops[0]}, brt, op.axis() + 1);
-      Value *v = sumLeading(ops[0], rt->rank());
+      Value *v = reduceLeading(OpKind::ReduceSum, ops[0], rt->rank());
       return v->type == brt ? v : create1(OpKind::SumTo, {v}, brt, -1);
     }
     case OpKind::ReduceSum:
     case OpKind::ReduceMax: {
       if (op.axis() >= 0)
         return create1(op.kind, {ops[0]}, brt, op.axis() + 1);
-      Value *v = ops[0];
-      while (v->type->rank() > 1)
-        v = create1(op.kind, {v}, removeAxis(v->type, 1), 1);
-      return v;
+      return reduceLeading(op.kind, ops[0], 0);
     }
     case OpKind::MatMul:
       return matmul(ops[0], ops[1], brt);
@@ -477,24 +502,30 @@ private:
     return nullptr;
   }
 
+  /// The region of `op` (extract/insert: its indices, then whole axes up to
+  /// the batched `full` tensor's rank) with the B axis kept whole in front.
+  static std::vector<SliceAxis> batchedRegion(const Op &op, size_t firstIndex,
+                                              const Type *full) {
+    std::vector<SliceAxis> region = {SliceAxis::at(0)};
+    if (!ir::hasSliceRegion(op.kind)) {
+      region.insert(region.end(), op.operands.size() - firstIndex,
+                    SliceAxis::indexed());
+      region.resize(full->rank(), SliceAxis::at(0));
+    } else {
+      region.insert(region.end(), op.sliceAxes().begin(), op.sliceAxes().end());
+    }
+    return region;
+  }
+
   /// extract, slice, unslice of a batched tensor: its region gains the B
   /// axis (kept whole); the indices are shared.
   Value *slice(const Op &op, std::vector<Value *> &ops, const Type *brt) {
     if (!isBatched(ops[0]))
       return nullptr;
-    std::vector<SliceAxis> region = {SliceAxis::at(0)};
-    if (op.kind == OpKind::Extract) {
-      for (size_t i = 1; i < ops.size(); ++i)
-        region.push_back(SliceAxis::indexed());
-      while (region.size() < ops[0]->type->rank())
-        region.push_back(SliceAxis::at(0));
-    } else {
-      region.insert(region.end(), op.sliceAxes().begin(), op.sliceAxes().end());
-    }
     Op *s =
         b.create(op.kind == OpKind::Unslice ? OpKind::Unslice : OpKind::Slice,
                  ops, {brt});
-    s->slice = region;
+    s->slice = batchedRegion(op, 1, ops[0]->type);
     s->prechecked = op.prechecked;
     return s->result();
   }
@@ -508,17 +539,8 @@ private:
       return nullptr;
     ops[0] = whole;
     ops[1] = part;
-    std::vector<SliceAxis> region = {SliceAxis::at(0)};
-    if (op.kind == OpKind::Insert) {
-      for (size_t i = 2; i < ops.size(); ++i)
-        region.push_back(SliceAxis::indexed());
-      while (region.size() < whole->type->rank())
-        region.push_back(SliceAxis::at(0));
-    } else {
-      region.insert(region.end(), op.sliceAxes().begin(), op.sliceAxes().end());
-    }
     Op *s = b.create(OpKind::Splice, ops, {brt});
-    s->slice = region;
+    s->slice = batchedRegion(op, 2, whole->type);
     s->prechecked = op.prechecked;
     return s->result();
   }
@@ -688,15 +710,21 @@ private:
 
   //===--- loops over the examples --------------------------------------===//
 
+  /// The region of one example of a batched tensor whose examples have
+  /// `rank` axes: the B axis indexed, the others whole.
+  static std::vector<SliceAxis> exampleRegion(size_t rank) {
+    std::vector<SliceAxis> region(rank + 1, SliceAxis::at(0));
+    region[0] = SliceAxis::indexed();
+    return region;
+  }
+
   /// Example `i` of the batched value `nv` (f64 or f64 tensor examples).
   Value *exampleOf(Value *nv, Value *i) {
     const Type *pe = exampleType(T, nv->type);
     if (!pe->isTensor())
       return create1(OpKind::Extract, {nv, i}, pe);
     Op *s = b.create(OpKind::Slice, {nv, i}, {pe});
-    s->slice.push_back(SliceAxis::indexed());
-    for (size_t k = 0; k < pe->rank(); ++k)
-      s->slice.push_back(SliceAxis::at(0));
+    s->slice = exampleRegion(pe->rank());
     return s->result();
   }
 
@@ -767,9 +795,7 @@ private:
     if (!e->type->isTensor())
       return b.create(OpKind::Insert, {acc, e, i}, {acc->type})->result();
     Op *s = b.create(OpKind::Splice, {acc, e, i}, {acc->type});
-    s->slice.push_back(SliceAxis::indexed());
-    for (size_t k = 0; k < e->type->rank(); ++k)
-      s->slice.push_back(SliceAxis::at(0));
+    s->slice = exampleRegion(e->type->rank());
     return s->result();
   }
 
@@ -790,41 +816,6 @@ private:
       body->addArg(t, "acc");
     return loop;
   }
-
-public:
-  /// The whole of f as a loop over the examples, each calling f.
-  void loopOverExamples(const std::vector<bool> &batchedArgs) {
-    body = std::make_unique<Block>();
-    batched.clear();
-    std::vector<Value *> args;
-    for (size_t i = 0; i < f.args().size(); ++i) {
-      Value *a = f.args()[i].get();
-      const Type *t = batchedArgs[i] ? batchedType(T, a->type, B) : a->type;
-      args.push_back(body->addArg(t, a->name));
-      if (batchedArgs[i])
-        batched.insert(args.back());
-    }
-    b.setInsertionPointToEnd(body.get());
-    b.loc = f.loc;
-    Op *loop = forExamples(f.resultTypes);
-    b.setInsertionPointToEnd(loop->body());
-    std::vector<Value *> callArgs;
-    for (Value *a : args)
-      callArgs.push_back(isBatched(a) ? exampleOf(a, loop->inductionVar()) : a);
-    Op *call = b.create(OpKind::Call, callArgs, f.resultTypes);
-    call->str = f.name;
-    std::vector<Value *> next;
-    for (size_t j = 0; j < f.resultTypes.size(); ++j)
-      next.push_back(insertExample(loop->carriedArg(j), call->result(j),
-                                   loop->inductionVar()));
-    b.yield(next);
-    b.setInsertionPointToEnd(body.get());
-    std::vector<Value *> results;
-    for (size_t j = 0; j < f.resultTypes.size(); ++j)
-      results.push_back(loop->result(j));
-    b.create(OpKind::Return, results);
-    out.body = std::move(body);
-  }
 };
 
 } // namespace
@@ -836,19 +827,14 @@ ir::Function *getBatched(ir::Module &m, ir::Function &f,
   if (ir::Function *done = m.lookup(name))
     return done;
   for (const Type *t : f.resultTypes)
-    if (!batchedType(*m.types, t, B) || !t->isDifferentiable())
+    if (!t->isDifferentiable())
       return nullptr;
   ir::Function *out = m.addFunction(name);
   out->loc = f.loc;
   out->derivedFrom = "vmap of " + f.name;
+  // The result types before the body: a recursive call reads them.
   for (const Type *t : f.resultTypes)
     out->resultTypes.push_back(batchedType(*m.types, t, B));
-  // Arguments first, so that a recursive call finds the signature.
-  for (size_t i = 0; i < f.args().size(); ++i) {
-    const Type *t = f.args()[i]->type;
-    out->addArg(batched[i] ? batchedType(*m.types, t, B) : t,
-                f.args()[i]->name);
-  }
   Batcher batcher(m, f, *out, B);
   if (!batcher.run(batched))
     batcher.loopOverExamples(batched);

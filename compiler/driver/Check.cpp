@@ -162,15 +162,12 @@ struct Checker {
       total += batched[i] ? d.batch * size[i] : size[i];
     }
     std::vector<double> in(total);
-    for (size_t i = 0; i < size.size(); ++i) {
-      std::vector<double> x = randomArgs(); // fresh values per example
+    for (size_t i = 0; i < size.size(); ++i)
       for (int64_t e = 0; e < (batched[i] ? d.batch : 1); ++e) {
-        if (e > 0)
-          x = randomArgs();
+        std::vector<double> x = randomArgs(); // fresh values per example
         std::copy_n(x.begin() + argOffset[i], size[i],
                     in.begin() + offset[i] + e * size[i]);
       }
-    }
     std::vector<double> out(std::max<int64_t>(nDerivedOut, 1)), r;
     derived(in.data(), out.data());
     for (int64_t e = 0; e < d.batch; ++e) {

@@ -47,7 +47,8 @@ private:
   }
 };
 
-/// Replaces uses of `from` by `to` in `b` and its regions.
+/// Replaces every use of a key of `with` by its value, in `b` and its
+/// regions.
 void replaceUses(Block &b, const std::map<const Value *, Value *> &with) {
   for (auto &op : b.ops) {
     for (Value *&v : op->operands)

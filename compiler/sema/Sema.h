@@ -60,7 +60,7 @@ struct TrainSpec {
   std::string optimizer = "sgd"; // sgd | momentum | adam
   double lr = 0.01, beta1 = 0.9, beta2 = 0.999;
   int64_t epochs = 1, batch = 1, seed = 0;
-  double clip = 0; // 0: no clipping
+  double clip = 0;     // 0: no clipping
   int64_t threads = 0; // section 17's `threads:`; 0: every core
 };
 

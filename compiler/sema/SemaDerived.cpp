@@ -274,9 +274,8 @@ bool Checker::resolveVmap(ast::CallExpr &call, const std::string &base,
     return false;
   }
   info.batch = size->i;
-  auto batchable = [&](const Type *t) {
-    return t->isF64() || (t->isTensor() && !t->boolElems);
-  };
+  // Batchable: the differentiable types, f64 and f64 tensors.
+  auto batchable = [](const Type *t) { return t->isDifferentiable(); };
   std::set<std::string> seen;
   bool ok = true;
   for (size_t i = 2; i < call.args.size(); ++i) {

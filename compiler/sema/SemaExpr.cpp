@@ -488,8 +488,9 @@ const Type *Checker::call(ast::CallExpr &c) {
   if (auto *inner = dyn<CallExpr>(c.callee.get())) {
     auto *n = dyn<NameExpr>(inner->callee.get());
     if (!n || builtinKind(n->name) != Builtin::Derive) {
-      error(c.callee->loc, "only functions and grad/value_and_grad/jvp/vmap(...) "
-                           "can be called");
+      error(c.callee->loc,
+            "only functions and grad/value_and_grad/jvp/vmap(...) "
+            "can be called");
       return nullptr;
     }
     std::string d = resolveDerived(*inner);
