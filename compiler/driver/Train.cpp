@@ -45,10 +45,11 @@ namespace {
 
 using DynFn = void (*)(const double *, double *);
 
-/// The first data error of a load: `where: runtime error: msg`.
-thread_local std::string *loadError = nullptr;
-void runtimeError(const std::string &where, const std::string &msg) {
-  *loadError = where + ": runtime error: " + msg;
+/// `where: runtime error: msg` into `err`; false, for `return`.
+bool dataError(std::string &err, const std::string &where,
+               const std::string &msg) {
+  err = where + ": runtime error: " + msg;
+  return false;
 }
 
 bool parseNumber(const std::string &s, double &out) {
@@ -65,14 +66,12 @@ bool parseNumber(const std::string &s, double &out) {
   return r.ec == std::errc() && r.ptr == e;
 }
 
-/// Reads `path`; every problem is reported at its file:line:col.
+/// Reads `path`; the first problem is put in `err` at its file:line:col.
 bool loadTable(const std::string &path, const std::string &shown, int64_t cols,
-               const std::string &fieldWhere, Table &t) {
+               const std::string &fieldWhere, Table &t, std::string &err) {
   std::ifstream in(path);
-  if (!in) {
-    runtimeError(fieldWhere, "cannot open data file '" + shown + "'");
-    return false;
-  }
+  if (!in)
+    return dataError(err, fieldWhere, "cannot open data file '" + shown + "'");
   t.cols = cols;
   std::string line;
   int64_t lineNo = 0;
@@ -103,31 +102,24 @@ bool loadTable(const std::string &path, const std::string &shown, int64_t cols,
     }
     first = false;
     std::string where = shown + ":" + std::to_string(lineNo);
-    if ((int64_t)fields.size() != cols) {
-      runtimeError(where + ":1", "expected " + std::to_string(cols) +
-                                     " columns (the loss's arguments), found " +
-                                     std::to_string(fields.size()));
-      return false;
-    }
+    if ((int64_t)fields.size() != cols)
+      return dataError(err, where + ":1",
+                       "expected " + std::to_string(cols) +
+                           " columns (the loss's arguments), found " +
+                           std::to_string(fields.size()));
     for (auto &[text, col] : fields) {
-      if (!parseNumber(text, v)) {
-        runtimeError(where + ":" + std::to_string(col),
-                     "'" + text + "' is not a number");
-        return false;
-      }
-      if (!std::isfinite(v)) {
-        runtimeError(where + ":" + std::to_string(col),
-                     "'" + text + "' is not a finite number");
-        return false;
-      }
+      if (!parseNumber(text, v))
+        return dataError(err, where + ":" + std::to_string(col),
+                         "'" + text + "' is not a number");
+      if (!std::isfinite(v))
+        return dataError(err, where + ":" + std::to_string(col),
+                         "'" + text + "' is not a finite number");
       t.data.push_back(v);
     }
     ++t.rows;
   }
-  if (t.rows == 0) {
-    runtimeError(shown + ":1:1", "no data rows");
-    return false;
-  }
+  if (t.rows == 0)
+    return dataError(err, shown + ":1:1", "no data rows");
   return true;
 }
 
@@ -220,7 +212,6 @@ sema::TrainSpec withFlags(const sema::TrainSpec &specIn,
 bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
                       const SourceFile &file, TrainingData &out,
                       std::string &error) {
-  loadError = &error;
   int64_t cols = 0;
   for (const Type *t : lossSig.params)
     cols += t->isTensor() ? t->numElements() : 1;
@@ -230,11 +221,11 @@ bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
            std::to_string(l.col);
   };
   if (!loadTable((dir / spec.data).string(), (dir / spec.data).string(), cols,
-                 where(spec.dataLoc), out.data))
+                 where(spec.dataLoc), out.data, error))
     return false;
   if (!spec.test.empty() &&
       !loadTable((dir / spec.test).string(), (dir / spec.test).string(), cols,
-                 where(spec.testLoc), out.test))
+                 where(spec.testLoc), out.test, error))
     return false;
   return true;
 }
@@ -395,12 +386,11 @@ void Trainer::runSlice(const std::vector<int64_t> &order, Slice &s) const {
 /// added into `__grad.<param>` in thread order. Returns the summed loss.
 double Trainer::stepBatched(const std::vector<int64_t> &order, int64_t b0,
                             int64_t b1) {
-  std::vector<int64_t> &sizes = sliceSizes;
-  slices(b1 - b0, threads, sizes);
-  int64_t used = (int64_t)sizes.size();
-  for (int64_t t = 0, at = b0; t < used; at += sizes[t], ++t) {
+  slices(b1 - b0, threads, sliceSizes);
+  int64_t used = (int64_t)sliceSizes.size();
+  for (int64_t t = 0, at = b0; t < used; at += sliceSizes[t], ++t) {
     threadSlices[t].b0 = at;
-    threadSlices[t].n = sizes[t];
+    threadSlices[t].n = sliceSizes[t];
   }
 #pragma omp parallel for num_threads(used) schedule(static, 1)
   for (int64_t t = 0; t < used; ++t)

@@ -91,7 +91,7 @@ bool inlineIn(Block &b, Function &f, const Module &m, Recursion &rec) {
     b.ops.erase(b.ops.begin() + i);
     b.ops.insert(b.ops.begin() + i, std::make_move_iterator(copy.ops.begin()),
                  std::make_move_iterator(copy.ops.end()));
-    replaceUses(*f.body, results);
+    replaceUses(b, results); // the results are visible only in b
     i += n;
     --i; // the loop's ++i moves past the inlined ops
     changed = true;

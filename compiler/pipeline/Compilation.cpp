@@ -71,11 +71,6 @@ llvm::Error simplify(Compilation &c) {
   return llvm::Error::success();
 }
 
-/// Builds every derived function (ad/Derived.h; vmap: batch/Vmap.h) on
-/// simplified code
-/// (Enzyme's lesson): the simplify pass ran just before, and since a derived
-/// function may differentiate an earlier one, the module is simplified again
-/// before each further one.
 /// The derived functions in an order where each comes after every derived
 /// function it needs: its base, and those its base calls (directly or
 /// through user functions), e.g. grad(h) where h calls vmap(f, 3, x)
@@ -85,7 +80,7 @@ std::vector<size_t> derivedOrder(const ir::Module &m) {
   for (size_t k = 0; k < m.derived.size(); ++k)
     index[m.derived[k].name] = k;
   std::vector<size_t> order;
-  std::vector<char> state(m.derived.size(), 0); // 1: visiting, 2: done
+  std::vector<bool> seen(m.derived.size(), false);
   std::set<std::string> walked;
   std::function<void(const std::string &)> need;
   std::function<void(const ir::Block &)> walk = [&](const ir::Block &b) {
@@ -99,11 +94,10 @@ std::vector<size_t> derivedOrder(const ir::Module &m) {
   need = [&](const std::string &name) {
     if (auto it = index.find(name); it != index.end()) {
       size_t k = it->second;
-      if (state[k])
+      if (seen[k])
         return; // done, or a cycle (sema reports those)
-      state[k] = 1;
+      seen[k] = true;
       need(m.derived[k].base);
-      state[k] = 2;
       order.push_back(k);
       return;
     }
@@ -115,6 +109,10 @@ std::vector<size_t> derivedOrder(const ir::Module &m) {
   return order;
 }
 
+/// Builds every derived function (ad/Derived.h; vmap: batch/Vmap.h), in
+/// derivedOrder, on simplified code (Enzyme's lesson): the simplify pass ran
+/// just before, and since a derived function may differentiate an earlier
+/// one, the module is simplified again before each further one.
 llvm::Error ad(Compilation &c) {
   ir::Module &m = *c.ir;
   bool first = true;
