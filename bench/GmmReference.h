@@ -49,17 +49,6 @@ inline bool load(const std::string &path) {
   return (bool)f;
 }
 
-inline double logsumexp(const double *v, int n) {
-  double mx = v[0];
-  for (int i = 1; i < n; ++i)
-    mx = std::max(mx, v[i]);
-  double s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int i = 0; i < n; ++i)
-    s += std::exp(v[i] - mx);
-  return mx + std::log(s);
-}
-
 inline double logGammaDistrib(double a, int p) {
   double out = 0.25 * p * (p - 1) * std::log(M_PI);
   for (int j = 1; j <= p; ++j)
@@ -99,7 +88,7 @@ inline __attribute__((noinline)) double gmmC(const Input &p, double *g) {
         sq += v[k][d] * v[k][d];
       main[k] = p.alphas[k] + sumq[k] - 0.5 * sq;
     }
-    double lse = logsumexp(main, K);
+    double lse = bench::logSumExp(main, K);
     slse += lse;
     if (!g)
       continue;
@@ -126,7 +115,7 @@ inline __attribute__((noinline)) double gmmC(const Input &p, double *g) {
         gm[k * D + d] += w * gxc[d];
     }
   }
-  double lseA = logsumexp(p.alphas.data(), K);
+  double lseA = bench::logSumExp(p.alphas.data(), K);
   double n = D + p.m + 1;
   double c = n * D * (std::log(p.gamma) - 0.5 * std::log(2.0)) -
              logGammaDistrib(0.5 * n, D);

@@ -66,24 +66,12 @@ inline void logitsC(const Data &d) {
               H, d.W2.data(), O, 1.0, Z.data(), O);
 }
 
-/// log(sum_j exp(z_j - m)) + m for one row of Z, m = max_j z_j.
-inline double logSumExp(const double *z) {
-  double m = z[0];
-  for (int j = 1; j < O; ++j)
-    m = std::max(m, z[j]);
-  double s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int j = 0; j < O; ++j)
-    s += std::exp(z[j] - m);
-  return m + std::log(s);
-}
-
 __attribute__((noinline)) inline double forwardC(const Data &d) {
   logitsC(d);
   double loss = 0;
   for (int b = 0; b < B; ++b) {
     const double *z = &Z[b * O], *y = &d.Y[b * O];
-    double lse = logSumExp(z);
+    double lse = bench::logSumExp(z, O);
     for (int j = 0; j < O; ++j)
       loss -= y[j] * (z[j] - lse);
   }
@@ -95,7 +83,7 @@ __attribute__((noinline)) inline void gradC(const Data &d, Grads &g) {
   // d loss / d Z = (softmax(Z) - Y) / B, row by row (the Y rows sum to 1).
   for (int b = 0; b < B; ++b) {
     const double *z = &Z[b * O], *y = &d.Y[b * O];
-    double lse = logSumExp(z);
+    double lse = bench::logSumExp(z, O);
     double *dz = &dZ[b * O];
     for (int j = 0; j < O; ++j)
       dz[j] = (std::exp(z[j] - lse) - y[j]) / B;

@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&         \
@@ -24,3 +25,20 @@ __attribute__((simd("notinbranch"))) double log(double) noexcept;
 __attribute__((simd("notinbranch"))) double tanh(double) noexcept;
 }
 #endif
+
+namespace bench {
+
+/// log(sum_i exp(v_i - m)) + m over n values, m = max_i v_i: the exp loop
+/// calls libmvec (with the flags above).
+inline double logSumExp(const double *v, int n) {
+  double m = v[0];
+  for (int i = 1; i < n; ++i)
+    m = std::max(m, v[i]);
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int i = 0; i < n; ++i)
+    s += std::exp(v[i] - m);
+  return m + std::log(s);
+}
+
+} // namespace bench

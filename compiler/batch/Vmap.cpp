@@ -602,14 +602,22 @@ private:
         discarded.push_back(std::move(nif));
         return perExample(op);
       }
+    place(std::move(nif), op, wide, pes);
+    return true;
+  }
+
+  /// Appends `nop`, the batched version of the if/for/while `op`, with one
+  /// result per result of op (batched where `wide`, examples of type `pes`).
+  void place(std::unique_ptr<Op> nop, const Op &op,
+             const std::vector<bool> &wide,
+             const std::vector<const Type *> &pes) {
     for (size_t j = 0; j < op.results.size(); ++j) {
-      Value *res = nif->addResult(wide[j] ? batchedType(T, pes[j], B) : pes[j],
+      Value *res = nop->addResult(wide[j] ? batchedType(T, pes[j], B) : pes[j],
                                   op.result(j)->name);
       map[op.result(j)] = wide[j] ? mark(res) : res;
     }
-    nif->parent = b.getBlock();
-    b.getBlock()->ops.push_back(std::move(nif));
-    return true;
+    nop->parent = b.getBlock();
+    b.getBlock()->ops.push_back(std::move(nop));
   }
 
   /// Both branches computed for every example, then a select per result.
@@ -696,13 +704,7 @@ private:
         operands.push_back(init);
       }
       nl->operands = operands;
-      for (size_t j = 0; j < n; ++j) {
-        Value *res = nl->addResult(wide[j] ? batchedType(T, pes[j], B) : pes[j],
-                                   op.result(j)->name);
-        map[op.result(j)] = wide[j] ? mark(res) : res;
-      }
-      nl->parent = b.getBlock();
-      b.getBlock()->ops.push_back(std::move(nl));
+      place(std::move(nl), op, wide, pes);
       return true;
     }
     return false;
