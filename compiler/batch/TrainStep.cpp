@@ -107,6 +107,7 @@ struct UpdateBuilder {
   ir::Module &m;
   ir::Builder &b;
   const Optimizer &o;
+  ir::Value *lr = nullptr;
 
   ir::Value *c(double v) { return b.constF(v); }
   ir::Value *mul(ir::Value *x, ir::Value *y) {
@@ -142,19 +143,20 @@ struct UpdateBuilder {
             ir::Value *ic2) {
     const ir::Param &decl = *m.lookupParam(p);
     ir::Value *w = load(p), *delta = nullptr;
+    bool adam =
+        o.kind == Optimizer::Kind::Adam || o.kind == Optimizer::Kind::AdamW;
+    if (o.weightDecay > 0 && o.kind != Optimizer::Kind::AdamW)
+      g = add(g, mul(c(o.weightDecay), w));
     std::vector<std::pair<std::string, ir::Value *>> stores;
-    switch (o.kind) {
-    case Optimizer::Kind::Sgd:
-      delta = mul(c(o.lr), g);
-      break;
-    case Optimizer::Kind::Momentum: {
-      std::string ms = addState(m, "__opt.m." + p, decl);
-      ir::Value *mom = add(mul(c(o.beta1), load(ms)), g);
-      stores.push_back({ms, mom});
-      delta = mul(c(o.lr), mom);
-      break;
-    }
-    case Optimizer::Kind::Adam: {
+    if (!adam) {
+      ir::Value *dir = g;
+      if (o.kind == Optimizer::Kind::Momentum) {
+        std::string ms = addState(m, "__opt.m." + p, decl);
+        dir = add(mul(c(o.beta1), load(ms)), g);
+        stores.push_back({ms, dir});
+      }
+      delta = mul(lr, dir);
+    } else {
       std::string ms = addState(m, "__opt.m." + p, decl),
                   vs = addState(m, "__opt.v." + p, decl);
       ir::Value *mom = add(mul(c(o.beta1), load(ms)), mul(c(1 - o.beta1), g));
@@ -163,10 +165,11 @@ struct UpdateBuilder {
       stores.push_back({ms, mom});
       stores.push_back({vs, var});
       ir::Value *den = add(b.unary(OpKind::Sqrt, mul(var, ic2)), c(1e-8));
-      delta = b.binary(OpKind::FDiv, mul(c(o.lr), mul(mom, ic1)), den);
-      break;
+      delta = b.binary(OpKind::FDiv, mul(lr, mul(mom, ic1)), den);
     }
-    }
+    // AdamW decays the param itself first: p * (1 - lr * wd) - delta.
+    if (o.weightDecay > 0 && o.kind == Optimizer::Kind::AdamW)
+      w = mul(w, b.binary(OpKind::FSub, c(1), mul(lr, c(o.weightDecay))));
     store(p, b.binary(OpKind::FSub, w, delta));
     for (auto &[name, v] : stores)
       store(name, v);
@@ -185,6 +188,7 @@ ir::Function *buildTrainUpdate(ir::Module &m,
   b.loc = loc;
   UpdateBuilder u{m, b, o};
   ir::Value *scale = f->addArg(m.types->f64(), "scale");
+  u.lr = f->addArg(m.types->f64(), "lr");
   std::vector<ir::Value *> grads, results = {nullptr};
   ir::Value *total = u.c(0);
   for (const std::string &p : params) {
@@ -203,7 +207,7 @@ ir::Function *buildTrainUpdate(ir::Module &m,
     results[0] = b.select(over, u.c(1), u.c(0));
   }
   ir::Value *ic1 = nullptr, *ic2 = nullptr;
-  if (o.kind == Optimizer::Kind::Adam) {
+  if (o.kind == Optimizer::Kind::Adam || o.kind == Optimizer::Kind::AdamW) {
     m.params.push_back({"__opt.t", m.types->f64(), loc, "zeros", {}});
     ir::Value *t = u.add(u.load("__opt.t"), u.c(1));
     u.store("__opt.t", t);

@@ -26,11 +26,15 @@ ir::Function *buildTrainStep(ir::Module &m, const std::string &loss,
                              DiagEngine &diags, Loc loc);
 
 /// A train block's optimiser, its hyperparameters baked into the update as
-/// constants (LANGUAGE.md section 8; flags already applied).
+/// constants (LANGUAGE.md sections 8 and 17; flags already applied). The
+/// learning rate is an argument of the update (a schedule changes it).
 struct Optimizer {
-  enum class Kind { Sgd, Momentum, Adam };
+  enum class Kind { Sgd, Momentum, Adam, AdamW };
   Kind kind = Kind::Sgd;
-  double lr = 0.01, beta1 = 0.9, beta2 = 0.999;
+  double beta1 = 0.9, beta2 = 0.999;
+  /// AdamW: decoupled (p -= lr * wd * p first); else L2: wd * p is added
+  /// to the (clipped) gradient, as PyTorch's `weight_decay`.
+  double weightDecay = 0;
   double clip = 0; // the global gradient norm's bound; 0: no clipping
 };
 
@@ -39,10 +43,11 @@ std::string trainUpdateName();
 
 /// Input:  a module where every one of `params` has its gradient
 ///         accumulator `__grad.<p>` (ad::buildTrainStep).
-/// Output: `__train_update(scale: f64) -> (f64, n1, ..., np)`: one optimiser
-///         step, in place. It scales each accumulator by `scale` (1 / the
-///         minibatch's size: the mean gradient), clips the global norm to
-///         `o.clip`, and updates each param and the optimiser's state
+/// Output: `__train_update(scale: f64, lr: f64) -> (f64, n1, ..., np)`: one
+///         optimiser step at learning rate `lr`, in place. It scales each
+///         accumulator by `scale` (1 / the minibatch's size: the mean
+///         gradient), clips the global norm to `o.clip`, applies the weight
+///         decay, and updates each param and the optimiser's state
 ///         (params `__opt.m.<p>`, `__opt.v.<p>`, `__opt.t`, added here).
 ///         Results: 1 when the step was clipped, else 0, then each param's
 ///         mean-gradient norm (before clipping), in `params` order.

@@ -104,9 +104,62 @@ bool PositiveRealRule::read(StringRef arg, double &value) {
   return readDouble(arg, value) && value > 0;
 }
 
+bool NonNegativeRealRule::read(StringRef arg, double &value) {
+  return readDouble(arg, value) && value >= 0;
+}
+
 bool OptimizerRule::read(StringRef arg, std::string &value) {
   value = arg.str();
-  return arg == "sgd" || arg == "momentum" || arg == "adam";
+  return arg == "sgd" || arg == "momentum" || arg == "adam" || arg == "adamw";
+}
+
+/// `name(a,b)` -> name and the arguments; false unless it has that form.
+static bool splitCall(StringRef arg, StringRef &name,
+                      SmallVectorImpl<StringRef> &args) {
+  auto [n, rest] = arg.split('(');
+  if (n.size() == arg.size() || !rest.consume_back(")"))
+    return false;
+  name = n.trim();
+  rest.split(args, ',');
+  for (StringRef &a : args)
+    a = a.trim();
+  return true;
+}
+
+bool ScheduleRule::read(StringRef arg, std::string &value) {
+  value = arg.str();
+  if (arg == "constant")
+    return true;
+  StringRef name;
+  SmallVector<StringRef> args;
+  long long n = 0;
+  double gamma = 0;
+  if (!splitCall(arg, name, args))
+    return false;
+  if (name == "step")
+    return args.size() == 2 && !args[0].getAsInteger(10, n) && n >= 1 &&
+           readDouble(args[1], gamma) && gamma > 0;
+  return name == "cosine" && args.size() == 1 && !args[0].getAsInteger(10, n) &&
+         n >= 0;
+}
+
+sema::TrainSpec::Schedule ScheduleRule::parse(StringRef arg) {
+  sema::TrainSpec::Schedule s;
+  StringRef name;
+  SmallVector<StringRef> args;
+  if (!splitCall(arg, name, args))
+    return s; // constant
+  long long n = 0;
+  args[0].getAsInteger(10, n);
+  if (name == "step") {
+    s.kind = sema::TrainSpec::Schedule::Kind::Step;
+    s.every = n;
+    readDouble(args[1], s.gamma);
+  } else {
+    s.kind = sema::TrainSpec::Schedule::Kind::Cosine;
+    s.warmup = n;
+  }
+  return s;
 }
 
 bool AtRule::read(StringRef arg, std::string &value) {

@@ -80,10 +80,24 @@ struct PositiveRealRule {
   static constexpr const char *expected = "a positive number";
   static bool read(llvm::StringRef arg, double &value);
 };
+struct NonNegativeRealRule {
+  using type = double;
+  static constexpr const char *expected = "a number >= 0";
+  static bool read(llvm::StringRef arg, double &value);
+};
 struct OptimizerRule {
   using type = std::string;
-  static constexpr const char *expected = "sgd, momentum or adam";
+  static constexpr const char *expected = "sgd, momentum, adam or adamw";
   static bool read(llvm::StringRef arg, std::string &value);
+};
+struct ScheduleRule { // --schedule step(10,0.5) | cosine(5) | constant
+  using type = std::string;
+  static constexpr const char *expected =
+      "step(EVERY,GAMMA) with an int EVERY >= 1 and GAMMA > 0, cosine(WARMUP) "
+      "with an int WARMUP >= 0, or constant";
+  static bool read(llvm::StringRef arg, std::string &value);
+  /// The schedule of a value that read() accepted.
+  static sema::TrainSpec::Schedule parse(llvm::StringRef arg);
 };
 struct AtRule { // --at a=1,b=2
   using type = std::string;

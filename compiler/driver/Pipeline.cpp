@@ -204,20 +204,12 @@ ExitCode emitLLVMText(Compilation &c, const PipelineOptions &o) {
                                                           : ExitCode::Usage;
 }
 
-/// The flags of `bpc train` that override the train block.
+/// The flags of `bpc train` that override the train block (--seed is
+/// shared with other commands).
 TrainFlags trainFlags(const PipelineOptions &o) {
-  TrainFlags flags;
-  flags.epochs = o.epochs;
-  flags.batch = o.batch;
-  flags.threads = o.threads;
+  TrainFlags flags = o.train;
   if (o.seed)
     flags.seed = (int64_t)*o.seed;
-  flags.lr = o.lr;
-  flags.clip = o.clip;
-  flags.optimizer = o.optimizer;
-  flags.savePath = o.savePath;
-  flags.plotDir = o.plotDir;
-  flags.perExample = o.perExample;
   return flags;
 }
 
@@ -365,7 +357,7 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     const sema::TrainSpec &spec = *c.prog.trainSpec;
     if (loadTrainingData(c.prog.fnSigs.at(spec.loss), spec, c.file, data,
                          dataError) &&
-        !o.perExample)
+        !o.train.perExample)
       c.opts.trainBatchSizes = trainBatchSizes(spec, data.data.rows);
   }
 

@@ -37,6 +37,18 @@ enum class Action {
   Train
 };
 
+/// Flags of `bpc train` that override the train block (unset: keep it).
+/// Paths given as flags are relative to the current directory.
+struct TrainFlags {
+  std::optional<int64_t> epochs, batch, seed, threads;
+  std::optional<double> lr, clip, weightDecay;
+  std::optional<std::string> optimizer, data, test; // --loss, --metric: sema
+
+  std::optional<sema::TrainSpec::Schedule> schedule;
+  std::string savePath, plotDir;
+  bool perExample = false; // --per-example: one gradient call per example
+};
+
 struct PipelineOptions {
   Action action = Action::Run;
   std::string fnFilter;  // --fn NAME for emit
@@ -49,12 +61,7 @@ struct PipelineOptions {
   bool blas = true;           // --no-blas: no cblas_dgemm calls
   std::optional<uint64_t> seed;
   std::string loadPath; // --load: params file read before running
-  // bpc train flags (override the train block).
-  std::optional<int64_t> epochs, batch, threads;
-  bool perExample = false; // --per-example
-  std::optional<double> lr, clip;
-  std::optional<std::string> optimizer;
-  std::string savePath, plotDir;
+  TrainFlags train;     // bpc train
   // bpc build
   std::string output, target, cpu, prefix;
   std::map<std::string, double> explainAt; // bpc explain --at a=1,b=2

@@ -19,6 +19,7 @@
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "driver/Plot.h"
+#include "support/Format.h"
 #include "support/Random.h"
 
 #include <omp.h>
@@ -163,6 +164,24 @@ sema::TrainSpec withFlags(const sema::TrainSpec &specIn,
     spec.clip = *flags.clip;
   if (flags.optimizer)
     spec.optimizer = *flags.optimizer;
+  if (flags.weightDecay)
+    spec.weightDecay = *flags.weightDecay;
+  if (flags.schedule)
+    spec.schedule = *flags.schedule;
+  // Paths given as flags are relative to the current directory (the
+  // block's to the .bp file): made absolute, the .bp file's folder does
+  // not apply to them.
+  auto path = [](const std::string &p) {
+    return std::filesystem::absolute(p).string();
+  };
+  if (flags.data) {
+    spec.data = path(*flags.data);
+    spec.dataLoc = {};
+  }
+  if (flags.test) {
+    spec.test = path(*flags.test);
+    spec.testLoc = {};
+  }
   if (flags.threads)
     spec.threads = *flags.threads;
   return spec;
@@ -175,9 +194,10 @@ bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
   for (const Type *t : lossSig.params)
     cols += t->isTensor() ? t->numElements() : 1;
   std::filesystem::path dir = std::filesystem::path(file.path).parent_path();
-  auto where = [&](Loc l) {
-    return file.path + ":" + std::to_string(l.line) + ":" +
-           std::to_string(l.col);
+  auto where = [&](Loc l) { // no line: the path came from a flag
+    return l.line ? file.path + ":" + std::to_string(l.line) + ":" +
+                        std::to_string(l.col)
+                  : std::string("bpc");
   };
   if (!loadTable((dir / spec.data).string(), (dir / spec.data).string(), cols,
                  where(spec.dataLoc), out.data, error))
@@ -210,6 +230,24 @@ void slices(int64_t n, int64_t threads, std::vector<int64_t> &out) {
 }
 
 } // namespace
+
+double scheduledLr(const sema::TrainSpec &spec, int64_t epoch) {
+  const auto &sc = spec.schedule;
+  switch (sc.kind) {
+  case sema::TrainSpec::Schedule::Kind::Constant:
+    return spec.lr;
+  case sema::TrainSpec::Schedule::Kind::Step:
+    return spec.lr * std::pow(sc.gamma, (double)((epoch - 1) / sc.every));
+  case sema::TrainSpec::Schedule::Kind::Cosine: {
+    if (epoch <= sc.warmup)
+      return spec.lr * (double)epoch / (double)sc.warmup;
+    double done = (double)(epoch - 1 - sc.warmup),
+           span = (double)(spec.epochs - sc.warmup);
+    return spec.lr * 0.5 * (1 + std::cos(M_PI * done / span));
+  }
+  }
+  return spec.lr;
+}
 
 std::vector<int64_t> trainBatchSizes(const sema::TrainSpec &spec,
                                      int64_t rows) {
@@ -253,8 +291,10 @@ struct Trainer {
   int64_t batch = 0;
   int64_t clipped = 0, steps = 0;
   std::chrono::steady_clock::time_point start;
-  double lastLoss = 0, lastMetric = NAN;
-  std::vector<double> lossCurve, metricCurve;
+  double lastLoss = 0, lastTestLoss = NAN, lastMetric = NAN;
+  double lr = 0; // this epoch's learning rate (the schedule's)
+  std::vector<double> lrCurve;
+  std::vector<double> lossCurve, testLossCurve, metricCurve;
 
   Trainer(const sema::TrainSpec &spec, TrainingData &d)
       : spec(spec), data(d.data), test(d.test) {}
@@ -273,11 +313,12 @@ struct Trainer {
                 double &lossSum, std::vector<double> &gradNormSum);
   void printProgress(int64_t epoch, int64_t b1, double lossSum) const;
   double sumOverRows(DynFn f, const Table &t) const;
-  void evaluateMetric();
+  void evaluateTest();
   void printEpoch(int64_t epoch) const;
   void printSummary() const;
   void reportGradientFlow();
   bool writeCharts(const std::string &dir) const;
+  bool writeHistory(const std::string &path) const;
 };
 
 /// Finds the JIT-compiled step, loss and metric, and every trained param
@@ -372,8 +413,19 @@ void Trainer::printHeader() const {
   std::cout << "training '" << spec.loss << "' on " << data.rows << " examples";
   if (test.rows)
     std::cout << " (" << test.rows << " test)";
-  std::cout << ": " << spec.optimizer << "(lr " << fmt(spec.lr) << "), batch "
-            << batch << ", " << spec.epochs << " epochs";
+  std::cout << ": " << spec.optimizer << "(lr " << fmt(spec.lr);
+  if (spec.weightDecay || spec.optimizer == "adamw")
+    std::cout << ", weight decay "
+              << fmt(spec.weightDecay.value_or(spec.optimizer == "adamw" ? 0.01
+                                                                         : 0));
+  std::cout << ")";
+  const auto &sc = spec.schedule;
+  using Kind = sema::TrainSpec::Schedule::Kind;
+  if (sc.kind == Kind::Step)
+    std::cout << ", schedule step(" << sc.every << ", " << fmt(sc.gamma) << ")";
+  if (sc.kind == Kind::Cosine)
+    std::cout << ", schedule cosine(" << sc.warmup << ")";
+  std::cout << ", batch " << batch << ", " << spec.epochs << " epochs";
   if (spec.clip > 0)
     std::cout << ", clip " << fmt(spec.clip);
   std::cout << ", params";
@@ -393,6 +445,8 @@ void Trainer::run() {
   for (int64_t epoch = 1; epoch <= spec.epochs; ++epoch) {
     for (int64_t i = data.rows - 1; i > 0; --i)
       std::swap(order[i], order[rng.next() % (uint64_t)(i + 1)]);
+    lr = scheduledLr(spec, epoch);
+    lrCurve.push_back(lr);
     double lossSum = 0;
     std::vector<double> gradNormSum(ps.size(), 0);
     int64_t batches = 0;
@@ -407,8 +461,8 @@ void Trainer::run() {
     lossCurve.push_back(lastLoss);
     for (size_t j = 0; j < ps.size(); ++j)
       ps[j].gradNorm.push_back(gradNormSum[j] / batches);
-    if (metric && test.rows)
-      evaluateMetric();
+    if (test.rows)
+      evaluateTest();
     printEpoch(epoch);
     if (!std::isfinite(lastLoss)) {
       printf("stopping: the loss is not finite (exploding gradients?)\n");
@@ -434,8 +488,8 @@ void Trainer::runBatch(const std::vector<int64_t> &order, int64_t b0,
       lossSum += out[0];
     }
   }
-  double scale = 1.0 / (double)(b1 - b0);
-  update(&scale, updateOut.data());
+  double args[2] = {1.0 / (double)(b1 - b0), lr};
+  update(args, updateOut.data());
   clipped += updateOut[0] != 0;
   for (size_t j = 0; j < ps.size(); ++j)
     gradNormSum[j] += updateOut[1 + j];
@@ -478,7 +532,12 @@ double Trainer::sumOverRows(DynFn f, const Table &t) const {
 }
 
 /// The mean of the metric over the test rows.
-void Trainer::evaluateMetric() {
+/// The epoch's test loss and metric (when there is one).
+void Trainer::evaluateTest() {
+  lastTestLoss = sumOverRows(lossFn, test) / test.rows;
+  testLossCurve.push_back(lastTestLoss);
+  if (!metric)
+    return;
   lastMetric = sumOverRows(metric, test) / test.rows;
   metricCurve.push_back(lastMetric);
 }
@@ -495,6 +554,8 @@ void Trainer::printEpoch(int64_t epoch) const {
     printf("epoch %*lld/%lld  loss %-10s",
            (int)std::to_string(spec.epochs).size(), (long long)epoch,
            (long long)spec.epochs, fmt(lastLoss, 5).c_str());
+  if (show && test.rows)
+    printf("  test loss %-10s", fmt(lastTestLoss, 5).c_str());
   if (show && !std::isnan(lastMetric))
     printf("  %s %-8s", spec.metric.c_str(), fmt(lastMetric, 4).c_str());
   if (show)
@@ -505,12 +566,9 @@ void Trainer::printEpoch(int64_t epoch) const {
 /// The time, the final losses and metric, and how often clipping applied.
 void Trainer::printSummary() const {
   double secs = elapsed();
-  // Final evaluation of the loss over the test rows (or the data).
-  const Table &evalSet = test.rows ? test : data;
-  double evalLoss = sumOverRows(lossFn, evalSet) / evalSet.rows;
   printf("done in %.2f s: train loss %s", secs, fmt(lastLoss, 5).c_str());
   if (test.rows)
-    printf(", test loss %s", fmt(evalLoss, 5).c_str());
+    printf(", test loss %s", fmt(lastTestLoss, 5).c_str());
   if (!std::isnan(lastMetric))
     printf(", test %s %s", spec.metric.c_str(), fmt(lastMetric, 4).c_str());
   printf("\n");
@@ -582,14 +640,46 @@ bool Trainer::writeCharts(const std::string &dir) const {
   std::vector<Series> norms;
   for (auto &p : ps)
     norms.push_back({p.name, p.gradNorm});
+  std::string h = dir + "/history.csv";
+  if (!writeHistory(h)) {
+    std::cerr << "bpc: error: cannot write '" << h << "'\n";
+    return false;
+  }
   std::string a = dir + "/loss.svg", g = dir + "/grad_norms.svg";
   if (!writeLineChart(a, "loss and metric per epoch", curves, false) ||
       !writeLineChart(g, "gradient norm per param (log scale)", norms, true)) {
     std::cerr << "bpc: error: cannot write charts into '" << dir << "'\n";
     return false;
   }
-  printf("wrote %s and %s\n", a.c_str(), g.c_str());
+  printf("wrote %s, %s and %s\n", h.c_str(), a.c_str(), g.c_str());
   return true;
+}
+
+/// history.csv (LANGUAGE.md section 17): one row per epoch run, an absent
+/// value an empty field, numbers in the shortest round-trip form.
+bool Trainer::writeHistory(const std::string &path) const {
+  std::ofstream out(path);
+  out << "epoch,train_loss,test_loss,metric,lr";
+  for (auto &p : ps)
+    out << ",grad_norm_" << p.name;
+  out << '\n';
+  auto field = [&](const std::vector<double> &curve, size_t e) {
+    out << ',';
+    if (e < curve.size())
+      out << shortestDouble(curve[e]);
+  };
+  for (size_t e = 0; e < lossCurve.size(); ++e) {
+    out << e + 1;
+    field(lossCurve, e);
+    field(testLossCurve, e);
+    field(metricCurve, e);
+    field(lrCurve, e);
+    for (auto &p : ps)
+      field(p.gradNorm, e);
+    out << '\n';
+  }
+  out.close();
+  return bool(out);
 }
 
 } // namespace

@@ -9,15 +9,6 @@
 
 namespace bp {
 
-/// Flags of `bpc train` that override the train block (unset: keep it).
-struct TrainFlags {
-  std::optional<int64_t> epochs, batch, seed, threads;
-  std::optional<double> lr, clip;
-  std::optional<std::string> optimizer;
-  std::string savePath, plotDir;
-  bool perExample = false; // --per-example: one gradient call per example
-};
-
 /// The train block with the command-line flags that override it applied.
 sema::TrainSpec withFlags(const sema::TrainSpec &spec, const TrainFlags &flags);
 
@@ -46,6 +37,14 @@ bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
 /// The threads a minibatch is split across: `threads:` / --threads, else
 /// every core; never more than the minibatch has examples.
 int64_t trainThreads(const sema::TrainSpec &spec, int64_t rows);
+
+/// The learning rate of `epoch` (1-based) under the train block's schedule
+/// (LANGUAGE.md section 17, docs/TRAINING.md): constant; step(every,
+/// gamma): lr * gamma^floor((epoch - 1) / every); cosine(warmup): lr *
+/// epoch / warmup for the first warmup epochs, then lr * (1 + cos(pi * (epoch
+/// - 1 - warmup) / (epochs - warmup))) / 2, which reaches 0 at the end of the
+/// last epoch.
+double scheduledLr(const sema::TrainSpec &spec, int64_t epoch);
 
 /// The example counts the batched steps are compiled for: each thread's
 /// share of a full minibatch and of the last, shorter one.

@@ -147,7 +147,7 @@ static cl::opt<long long, false, Checked<PositiveIntRule>>
           cl::cat(TrainCat), cl::sub(TrainCmd));
 static cl::opt<std::string, false, Checked<OptimizerRule>>
     Optimizer("optimizer", cl::value_desc("NAME"),
-              cl::desc("the optimizer: sgd, momentum or adam"),
+              cl::desc("the optimizer: sgd, momentum, adam or adamw"),
               cl::cat(TrainCat), cl::sub(TrainCmd));
 static cl::opt<double, false, Checked<PositiveRealRule>>
     Clip("clip", cl::value_desc("X"),
@@ -158,6 +158,32 @@ static cl::opt<long long, false, Checked<PositiveIntRule>>
             cl::desc("threads a minibatch is split across (default: every "
                      "core)"),
             cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<double, false, Checked<NonNegativeRealRule>> WeightDecay(
+    "weight-decay", cl::value_desc("X"),
+    cl::desc("weight decay: adds X * p to the gradient of each param p "
+             "(adamw: its decoupled decay)"),
+    cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<std::string, false, Checked<ScheduleRule>> Schedule(
+    "schedule", cl::value_desc("SPEC"),
+    cl::desc("learning rate per epoch: step(EVERY,GAMMA), cosine(WARMUP) or "
+             "constant"),
+    cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<std::string> Loss("loss", cl::value_desc("FN"),
+                                 cl::desc("the function to minimise"),
+                                 cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<std::string>
+    Metric("metric", cl::value_desc("FN"),
+           cl::desc("the function averaged over the test rows each epoch"),
+           cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<std::string>
+    Data("data", cl::value_desc("PATH"),
+         cl::desc("the training rows (CSV; relative to the current directory, "
+                  "the block's data: to the .bp file)"),
+         cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<std::string>
+    Test("test", cl::value_desc("PATH"),
+         cl::desc("the held-out rows (CSV; relative to the current directory)"),
+         cl::cat(TrainCat), cl::sub(TrainCmd));
 static cl::opt<bool, false, Checked<FlagRule>>
     PerExample("per-example",
                cl::desc("one gradient call per example, not the batched "
@@ -228,6 +254,12 @@ static sema::Options semaOptions() {
     size_t eq = d.find('=');
     o.defines[d.substr(0, eq)] = d.substr(eq + 1);
   }
+  if (Loss.getNumOccurrences())
+    o.trainLoss = Loss;
+  if (Metric.getNumOccurrences())
+    o.trainMetric = Metric;
+  o.trainDataFlag = Data.getNumOccurrences() > 0;
+  o.trainTestFlag = Test.getNumOccurrences() > 0;
   return o;
 }
 
@@ -246,21 +278,25 @@ static PipelineOptions pipelineOptions(Action action) {
   if (Seed.getNumOccurrences())
     o.seed = Seed;
   o.loadPath = LoadPath;
-  if (Epochs.getNumOccurrences())
-    o.epochs = Epochs;
-  if (Batch.getNumOccurrences())
-    o.batch = Batch;
-  if (Threads.getNumOccurrences())
-    o.threads = Threads;
-  o.perExample = PerExample;
-  if (Lr.getNumOccurrences())
-    o.lr = Lr;
-  if (Clip.getNumOccurrences())
-    o.clip = Clip;
-  if (Optimizer.getNumOccurrences())
-    o.optimizer = Optimizer;
-  o.savePath = SavePath;
-  o.plotDir = PlotDir;
+  TrainFlags &t = o.train;
+  auto set = [](auto &to, const auto &opt) {
+    if (opt.getNumOccurrences())
+      to = opt;
+  };
+  set(t.epochs, Epochs);
+  set(t.batch, Batch);
+  set(t.threads, Threads);
+  set(t.lr, Lr);
+  set(t.clip, Clip);
+  set(t.weightDecay, WeightDecay);
+  set(t.optimizer, Optimizer);
+  set(t.data, Data);
+  set(t.test, Test);
+  if (Schedule.getNumOccurrences())
+    t.schedule = ScheduleRule::parse(Schedule);
+  t.perExample = PerExample;
+  t.savePath = SavePath;
+  t.plotDir = PlotDir;
   o.output = Output;
   o.target = Target;
   o.cpu = Cpu;

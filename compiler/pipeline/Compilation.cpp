@@ -147,10 +147,12 @@ llvm::Error trainStep(Compilation &c) {
     return diagnosed();
   const sema::TrainSpec &spec = *c.prog.trainSpec;
   batch::Optimizer o;
-  o.kind = spec.optimizer == "sgd"        ? batch::Optimizer::Kind::Sgd
-           : spec.optimizer == "momentum" ? batch::Optimizer::Kind::Momentum
-                                          : batch::Optimizer::Kind::Adam;
-  o.lr = spec.lr;
+  using Kind = batch::Optimizer::Kind;
+  o.kind = spec.optimizer == "sgd"        ? Kind::Sgd
+           : spec.optimizer == "momentum" ? Kind::Momentum
+           : spec.optimizer == "adamw"    ? Kind::AdamW
+                                          : Kind::Adam;
+  o.weightDecay = spec.weightDecay.value_or(o.kind == Kind::AdamW ? 0.01 : 0);
   o.beta1 = spec.beta1;
   o.beta2 = spec.beta2;
   o.clip = spec.clip;

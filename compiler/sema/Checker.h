@@ -11,10 +11,12 @@
 
 #include "sema/Sema.h"
 
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace bp::sema::detail {
@@ -135,7 +137,14 @@ private:
                bool &ok);
   void trainPath(const std::string &key, const ast::Expr &e, std::string &out,
                  Loc &loc, bool &ok);
+  const ast::CallExpr *trainCall(
+      const ast::Expr &v,
+      std::initializer_list<std::tuple<const char *, size_t, size_t>> forms,
+      const char *what, const char *want, bool &ok);
   void trainOptimizer(const ast::Expr &v, TrainSpec &spec, bool &ok);
+  void trainSchedule(const ast::Expr &v, TrainSpec &spec, bool &ok);
+  void setWeightDecay(const ast::Expr &at, double wd, TrainSpec &spec,
+                      bool &ok);
   void trainField(const ast::TrainField &f, TrainSpec &spec, bool &ok);
   bool trainSignatures(const ast::TrainItem &t, const TrainSpec &spec);
 

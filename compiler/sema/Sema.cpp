@@ -166,25 +166,26 @@ void Checker::trainPath(const std::string &key, const ast::Expr &e,
   loc = e.loc;
 }
 
-/// `optimizer: sgd(lr) | momentum(lr, beta) | adam(lr[, beta1, beta2])`.
-void Checker::trainOptimizer(const ast::Expr &v, TrainSpec &spec, bool &ok) {
+/// A call `name(args...)` of one of `forms` (name, fewest and most
+/// arguments), a `what` (optimizer, schedule); null after an error.
+const ast::CallExpr *Checker::trainCall(
+    const ast::Expr &v,
+    std::initializer_list<std::tuple<const char *, size_t, size_t>> forms,
+    const char *what, const char *want, bool &ok) {
   auto *c = dyn<const ast::CallExpr>(&v);
   auto *n = c ? dyn<const ast::NameExpr>(c->callee.get()) : nullptr;
-  size_t lo = 1, hi = 1;
-  if (n && n->name == "momentum")
-    lo = hi = 2;
-  else if (n && n->name == "adam")
-    hi = 3;
-  if (!n || (n->name != "sgd" && n->name != "momentum" && n->name != "adam")) {
-    const char *want =
-        "sgd(lr), momentum(lr, beta) or adam(lr[, beta1, beta2])";
-    error(v.loc, n ? "unknown optimizer '" + n->name + "'" +
-                         didYouMean(n->name, {"sgd", "momentum", "adam"}) +
-                         " (expected " + want + ")"
+  std::vector<std::string> names;
+  for (auto &[name, lo, hi] : forms)
+    names.push_back(name);
+  auto form = n ? std::find(names.begin(), names.end(), n->name) : names.end();
+  if (form == names.end()) {
+    error(v.loc, n ? std::string("unknown ") + what + " '" + n->name + "'" +
+                         didYouMean(n->name, names) + " (expected " + want + ")"
                    : std::string("expected ") + want);
     ok = false;
-    return;
+    return nullptr;
   }
+  auto [name, lo, hi] = *(forms.begin() + (form - names.begin()));
   if (c->args.size() < lo || c->args.size() > hi) {
     error(v.loc,
           "'" + n->name + "' takes " +
@@ -192,15 +193,67 @@ void Checker::trainOptimizer(const ast::Expr &v, TrainSpec &spec, bool &ok) {
                         : std::to_string(lo) + " to " + std::to_string(hi)) +
               " arguments, found " + std::to_string(c->args.size()));
     ok = false;
-    return;
+    return nullptr;
   }
-  spec.optimizer = n->name;
-  double vals[3] = {spec.lr, spec.beta1, spec.beta2};
+  return c;
+}
+
+/// `optimizer: sgd(lr) | momentum(lr, beta) | adam(lr[, beta1, beta2])
+/// | adamw(lr[, beta1, beta2, weight_decay])`.
+void Checker::trainOptimizer(const ast::Expr &v, TrainSpec &spec, bool &ok) {
+  const ast::CallExpr *c = trainCall(
+      v, {{"sgd", 1, 1}, {"momentum", 2, 2}, {"adam", 1, 3}, {"adamw", 1, 4}},
+      "optimizer",
+      "sgd(lr), momentum(lr, beta), adam(lr[, beta1, beta2]) or "
+      "adamw(lr[, beta1, beta2, weight_decay])",
+      ok);
+  if (!c)
+    return;
+  spec.optimizer = static_cast<const ast::NameExpr &>(*c->callee).name;
+  double vals[4] = {spec.lr, spec.beta1, spec.beta2, 0.01};
   for (size_t i = 0; i < c->args.size(); ++i)
     ok &= trainNumber(*c->args[i], vals[i]);
   spec.lr = vals[0];
   spec.beta1 = vals[1];
   spec.beta2 = vals[2];
+  if (c->args.size() == 4)
+    setWeightDecay(*c->args[3], vals[3], spec, ok);
+}
+
+/// The weight decay `wd` from `at` (adamw's 4th argument or the
+/// weight_decay field: one of them).
+void Checker::setWeightDecay(const ast::Expr &at, double wd, TrainSpec &spec,
+                             bool &ok) {
+  if (!(wd >= 0)) {
+    error(at.loc, "the weight decay must be a number >= 0");
+    ok = false;
+  } else if (spec.weightDecay) {
+    error(at.loc, "the weight decay is given twice (adamw's 4th argument "
+                  "and weight_decay)");
+    ok = false;
+  }
+  spec.weightDecay = wd;
+}
+
+/// `schedule: step(every, gamma) | cosine(warmup)`.
+void Checker::trainSchedule(const ast::Expr &v, TrainSpec &spec, bool &ok) {
+  const ast::CallExpr *c =
+      trainCall(v, {{"step", 2, 2}, {"cosine", 1, 1}}, "schedule",
+                "step(every, gamma) or cosine(warmup)", ok);
+  if (!c)
+    return;
+  auto &s = spec.schedule;
+  if (static_cast<const ast::NameExpr &>(*c->callee).name == "step") {
+    s.kind = TrainSpec::Schedule::Kind::Step;
+    trainInt("every", *c->args[0], s.every, 1, ok);
+    if (trainNumber(*c->args[1], s.gamma) && !(s.gamma > 0)) {
+      error(c->args[1]->loc, "gamma must be a positive number");
+      ok = false;
+    }
+  } else {
+    s.kind = TrainSpec::Schedule::Kind::Cosine;
+    trainInt("warmup", *c->args[0], s.warmup, 0, ok);
+  }
 }
 
 /// One field of the train block, by its key.
@@ -230,13 +283,20 @@ void Checker::trainField(const ast::TrainField &f, TrainSpec &spec, bool &ok) {
     }
   } else if (k == "optimizer") {
     trainOptimizer(v, spec, ok);
+  } else if (k == "weight_decay") {
+    double wd = 0;
+    if (trainNumber(v, wd))
+      setWeightDecay(v, wd, spec, ok);
+  } else if (k == "schedule") {
+    trainSchedule(v, spec, ok);
   } else {
     error(f.key.loc,
           "unknown train field '" + k + "'" +
               didYouMean(k, {"loss", "data", "optimizer", "epochs", "batch",
-                             "clip", "seed", "test", "metric", "threads"}) +
+                             "clip", "seed", "test", "metric", "threads",
+                             "weight_decay", "schedule"}) +
               " (expected loss, data, optimizer, epochs, batch, clip, "
-              "seed, test, metric or threads)");
+              "seed, test, metric, threads, weight_decay or schedule)");
     ok = false;
   }
 }
@@ -282,16 +342,36 @@ void Checker::checkTrain(const ast::TrainItem &t) {
     }
     trainField(f, spec, ok);
   }
+  auto fromFlag = [&](const char *flag, const std::optional<std::string> &v,
+                      std::string &out) {
+    if (!v)
+      return;
+    if (!prog.fnSigs.count(*v)) {
+      error(t.loc, std::string(flag) +
+                       " needs the name of a function, found '" + *v + "'" +
+                       suggest(*v));
+      ok = false;
+    }
+    out = *v;
+  };
+  fromFlag("--loss", options.trainLoss, spec.loss);
+  fromFlag("--metric", options.trainMetric, spec.metric);
   if (spec.loss.empty() && !seen.count("loss")) {
     error(t.loc, "the train block needs 'loss: <fn>'");
     ok = false;
   }
-  if (spec.data.empty() && !seen.count("data")) {
+  if (spec.data.empty() && !seen.count("data") && !options.trainDataFlag) {
     error(t.loc, "the train block needs 'data: \"file.csv\"'");
     ok = false;
   }
   if (!ok || !trainSignatures(t, spec))
     return;
+  if (!spec.metric.empty() && spec.test.empty() && !options.trainTestFlag) {
+    error(t.loc, "the metric '" + spec.metric +
+                     "' needs 'test: \"file.csv\"' (or --test): it is "
+                     "averaged over the test rows after each epoch");
+    return;
+  }
   prog.trainSpec = spec;
 }
 

@@ -57,15 +57,30 @@ struct TrainSpec {
   std::string loss, metric;
   std::string data, test; // paths relative to the .bp file
   Loc dataLoc, testLoc;
-  std::string optimizer = "sgd"; // sgd | momentum | adam
+  std::string optimizer = "sgd"; // sgd | momentum | adam | adamw
   double lr = 0.01, beta1 = 0.9, beta2 = 0.999;
+  /// `weight_decay:` (section 17): sgd, momentum, adam add weightDecay * p
+  /// to each gradient; adamw's decoupled decay (its 4th argument, default
+  /// 0.01). Unset: 0, or adamw's default.
+  std::optional<double> weightDecay;
   int64_t epochs = 1, batch = 1, seed = 0;
   double clip = 0;     // 0: no clipping
   int64_t threads = 0; // section 17's `threads:`; 0: every core
+  /// `schedule:` (section 17): the learning rate per epoch.
+  struct Schedule {
+    enum class Kind { Constant, Step, Cosine } kind = Kind::Constant;
+    int64_t every = 1;  // step: the lr is multiplied by gamma every `every`
+    double gamma = 1;   //   epochs
+    int64_t warmup = 0; // cosine: epochs of linear warm-up
+  } schedule;
 };
 
 struct Options {
   std::map<std::string, std::string> defines; // -D NAME=VALUE
+  /// bpc train's --loss and --metric: they replace the block's fields and
+  /// are checked as those are. --data / --test give the rows.
+  std::optional<std::string> trainLoss, trainMetric;
+  bool trainDataFlag = false, trainTestFlag = false;
 };
 
 struct Program {
