@@ -48,7 +48,8 @@ struct PipelineOptions {
   bool checkNumerics = false; // --check-numerics
   bool blas = true;           // --no-blas: no cblas_dgemm calls
   std::optional<uint64_t> seed;
-  std::string loadPath; // --load: params file read before running
+  std::string loadPath;        // --load: params file read before running
+  bool allowNonfinite = false; // --allow-nonfinite: --load takes nan, inf
   // bpc train flags (override the train block).
   std::optional<int64_t> epochs, batch, threads;
   bool perExample = false; // --per-example
