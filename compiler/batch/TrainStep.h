@@ -25,4 +25,30 @@ ir::Function *buildTrainStep(ir::Module &m, const std::string &loss,
                              const std::vector<std::string> &params, int64_t n,
                              DiagEngine &diags, Loc loc);
 
+/// A train block's optimiser, its hyperparameters baked into the update as
+/// constants (LANGUAGE.md section 8; flags already applied).
+struct Optimizer {
+  enum class Kind { Sgd, Momentum, Adam };
+  Kind kind = Kind::Sgd;
+  double lr = 0.01, beta1 = 0.9, beta2 = 0.999;
+  double clip = 0; // the global gradient norm's bound; 0: no clipping
+};
+
+/// "__train_update".
+std::string trainUpdateName();
+
+/// Input:  a module where every one of `params` has its gradient
+///         accumulator `__grad.<p>` (ad::buildTrainStep).
+/// Output: `__train_update(scale: f64) -> (f64, n1, ..., np)`: one optimiser
+///         step, in place. It scales each accumulator by `scale` (1 / the
+///         minibatch's size: the mean gradient), clips the global norm to
+///         `o.clip`, and updates each param and the optimiser's state
+///         (params `__opt.m.<p>`, `__opt.v.<p>`, `__opt.t`, added here).
+///         Results: 1 when the step was clipped, else 0, then each param's
+///         mean-gradient norm (before clipping), in `params` order.
+/// Preserves: every existing function (it only appends).
+ir::Function *buildTrainUpdate(ir::Module &m,
+                               const std::vector<std::string> &params,
+                               const Optimizer &o, Loc loc);
+
 } // namespace bp::batch

@@ -192,23 +192,12 @@ bool Emitter::mayRecurse(const std::string &caller,
   return a != component.end() && b != component.end() && a->second == b->second;
 }
 
-static void collectStores(const ir::Block &blk, std::set<std::string> &out) {
-  for (auto &op : blk.ops) {
-    if (op->kind == ir::OpKind::ParamStore || op->kind == ir::OpKind::ParamAdd)
-      out.insert(op->paramName());
-    for (auto &r : op->regions)
-      collectStores(*r, out);
-  }
-}
-
 void Emitter::define(const ir::Function &f) {
   curIR = &f;
   cur = mod->getFunction(functionSymbol(f.name));
   vals.clear();
   returns.clear();
   outParams.clear();
-  storedParams.clear();
-  collectStores(*f.body, storedParams);
   arenaBytes = 0;
   arenaSlots.clear();
   auto *entry = llvm::BasicBlock::Create(ctx, "entry", cur);
@@ -222,6 +211,7 @@ void Emitter::define(const ir::Function &f) {
   // Return value optimisation: a tensor returned from the top level and
   // made by an op with a buffer of its own is computed in the out-param.
   returnSlots.clear();
+  intoParams(*f.body);
   const ir::Op *ret = f.body->terminator();
   size_t t = 0;
   for (ir::Value *v : ret->operands) {
@@ -238,6 +228,19 @@ void Emitter::define(const ir::Function &f) {
   }
   region(*f.body);
   finishArena();
+}
+
+/// An elementwise op decided `into_param` is computed in the buffer of the
+/// param it is stored into (its store then copies nothing).
+void Emitter::intoParams(const ir::Block &blk) {
+  for (auto &op : blk.ops) {
+    for (auto &r : op->regions)
+      intoParams(*r);
+    const ir::Value *v =
+        op->kind == ir::OpKind::ParamStore ? op->operands[0] : nullptr;
+    if (v && v->def && v->def->decided.intoParam)
+      returnSlots[v] = params.at(op->paramName());
+  }
 }
 
 /// Replaces the arena placeholder by stack buffers, one per slot (distinct
@@ -458,8 +461,9 @@ void Emitter::emit(const ir::Op &op) {
   case K::ParamLoad: {
     auto *g = params.at(op.paramName());
     if (op.result()->type->isTensor()) {
-      // A view of the global, unless this function assigns the param.
-      if (!storedParams.count(op.paramName()))
+      // A view of the global where nothing this function runs writes the
+      // param before the view's last use (transforms/ParamViews.h).
+      if (op.decided.view)
         return set(g);
       Value *s = slot(op.result()->type);
       copyTensor(s, g, op.result()->type);

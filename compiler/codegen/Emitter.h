@@ -57,11 +57,12 @@ private:
   /// Every slot handed out (a GEP into the placeholder) and its size.
   std::vector<std::pair<llvm::Value *, uint64_t>> arenaSlots;
   std::vector<llvm::ReturnInst *> returns;
-  std::set<std::string> storedParams; // params this function assigns
   /// Returned tensors computed straight into the caller's out-parameter
-  /// (no copy at return), and the value the op being emitted defines.
+  /// (no copy at return), values decided `into_param` computed in their
+  /// param's global, and the value the op being emitted defines.
   std::map<const ir::Value *, Value *> returnSlots;
   const ir::Value *defining = nullptr;
+  void intoParams(const ir::Block &blk);
   /// Element `idx` (nested loops) or `flat` (one loop, no strided reads) of
   /// elementwise `op`'s result, with fused producers computed inline.
   Value *elementOfOp(const ir::Op &op, const std::vector<Value *> &idx,

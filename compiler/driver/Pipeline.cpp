@@ -268,6 +268,15 @@ bool checkAfterPass(const PipelineOptions &o) {
   return false;
 }
 
+/// `--after PASS` for a PASS from train-step on.
+bool showsTrainStep(const PipelineOptions &o) {
+  std::vector<std::string> names = irPassNames();
+  auto at = [&](const std::string &n) {
+    return std::find(names.begin(), names.end(), n) - names.begin();
+  };
+  return !o.afterPass.empty() && at(o.afterPass) >= at("train-step");
+}
+
 CompileOptions compileOptions(const PipelineOptions &o) {
   CompileOptions co;
   co.sema = o.sema;
@@ -332,13 +341,22 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   if (c.diags.hasErrors() || o.action <= Action::Sema)
     return finishDiagnostics(c.diags, o.verifyDiagnostics);
 
-  // bpc train: the data first, since a batched step is compiled for each
-  // minibatch size (and each thread's share) the data implies.
-  // A data error is reported after the compile errors, if there are none.
+  // bpc train: the flags into the train block (the optimiser step is
+  // compiled with them), and the data first, since a batched step is
+  // compiled for each minibatch size (and each thread's share) the data
+  // implies. A data error is reported after the compile errors, if any.
   TrainingData data;
   std::string dataError;
+  if (o.action == Action::Ir && c.prog.trainSpec && showsTrainStep(o)) {
+    // `emit ir --after` a pass from train-step on: the step `bpc train`
+    // would compile for a full minibatch on one thread (the data is not
+    // read, so no tail; the train block as written, no flags).
+    c.opts.trainStep = true;
+    c.opts.trainBatchSizes = {c.prog.trainSpec->batch};
+  }
   if (o.action == Action::Train) {
-    sema::TrainSpec spec = withFlags(*c.prog.trainSpec, trainFlags(o));
+    *c.prog.trainSpec = withFlags(*c.prog.trainSpec, trainFlags(o));
+    const sema::TrainSpec &spec = *c.prog.trainSpec;
     if (loadTrainingData(c.prog.fnSigs.at(spec.loss), spec, c.file, data,
                          dataError) &&
         !o.perExample)

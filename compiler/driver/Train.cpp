@@ -5,12 +5,12 @@
 // JIT-compiled batched step `__train_step.<n>` (batch/TrainStep.h: the
 // summed loss and gradients of n examples, as batched tensor code). The
 // threads' sums are added in thread order (so results are identical for a
-// given thread count), averaged, the global norm clipped, and the
-// optimiser applied to the params in place. With --per-example (or a loss
-// with an int argument) the step is `__train_step`, called once per example,
-// adding its gradient into `__grad.<param>`. No allocation per step either
-// way. Per epoch: the metric over the test rows, progress, and per-param
-// gradient norms for the gradient-flow report.
+// given thread count) and the compiled optimiser step `__train_update`
+// averages them, clips the global norm and updates the params in place. With
+// --per-example (or a loss with an int argument) the step is `__train_step`,
+// called once per example, adding its gradient into `__grad.<param>`. No
+// allocation per step either way. Per epoch: the metric over the test rows,
+// progress, and per-param gradient norms for the gradient-flow report.
 //
 //===----------------------------------------------------------------------===//
 #include "driver/Train.h"
@@ -171,50 +171,9 @@ struct ParamState {
   std::string name;
   double *value = nullptr, *grad = nullptr;
   int64_t size = 0;
-  std::vector<double> m, v;     // optimiser state
   std::vector<double> gradNorm; // mean per epoch
   double valueNorm = 0;
 };
-
-enum class Optimizer { Sgd, Momentum, Adam };
-
-/// One optimiser step on one param: `factor` is the clipping factor;
-/// c1, c2 are Adam's bias corrections. Plain loops over restrict pointers
-/// (they vectorise): the step runs once per minibatch over every element.
-/// Cloned for AVX2 (picked at load time on CPUs that have it): the divide
-/// and square root of Adam run 4 wide instead of 2.
-__attribute__((target_clones("avx2", "default"))) void
-update(Optimizer o, ParamState &p, double factor, const sema::TrainSpec &spec,
-       double c1, double c2) {
-  double *__restrict value = p.value;
-  const double *__restrict grad = p.grad;
-  double *__restrict m = p.m.data();
-  double *__restrict v = p.v.data();
-  const double lr = spec.lr, b1 = spec.beta1, b2 = spec.beta2;
-  const int64_t n = p.size;
-  switch (o) {
-  case Optimizer::Sgd:
-    for (int64_t e = 0; e < n; ++e)
-      value[e] -= lr * (grad[e] * factor);
-    return;
-  case Optimizer::Momentum:
-    for (int64_t e = 0; e < n; ++e) {
-      m[e] = b1 * m[e] + grad[e] * factor;
-      value[e] -= lr * m[e];
-    }
-    return;
-  case Optimizer::Adam: { // with bias correction: m / c1, v / c2
-    const double ic1 = 1 / c1, ic2 = 1 / c2;
-    for (int64_t e = 0; e < n; ++e) {
-      double g = grad[e] * factor;
-      m[e] = b1 * m[e] + (1 - b1) * g;
-      v[e] = b2 * v[e] + (1 - b2) * g * g;
-      value[e] -= lr * (m[e] * ic1) / (std::sqrt(v[e] * ic2) + 1e-8);
-    }
-    return;
-  }
-  }
-}
 
 double norm(const double *x, int64_t n) {
   double s = 0;
@@ -327,6 +286,9 @@ struct Trainer {
   const sema::TrainSpec &spec;
   Table &data, &test;
   DynFn step = nullptr, lossFn = nullptr, metric = nullptr;
+  /// __train_update (batch/TrainStep.h): the optimiser step; its results.
+  DynFn update = nullptr;
+  std::vector<double> updateOut;
   /// The batched steps by example count; empty: `step` per example.
   std::map<int64_t, DynFn> batched;
   std::vector<int64_t> argSize; // elements of each loss argument
@@ -334,10 +296,9 @@ struct Trainer {
   std::vector<int64_t> sliceSizes; // of the current minibatch
   int64_t threads = 1;
   std::vector<ParamState> ps;
-  Optimizer optimizer = Optimizer::Adam;
   bool tty = false;
   int64_t batch = 0;
-  int64_t adamT = 0, clipped = 0, steps = 0;
+  int64_t clipped = 0, steps = 0;
   std::chrono::steady_clock::time_point start;
   double lastLoss = 0, lastMetric = NAN;
   std::vector<double> lossCurve, metricCurve;
@@ -385,13 +346,11 @@ void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
     s.value = static_cast<double *>(sym(codegen::paramSymbol(p)));
     s.grad = static_cast<double *>(sym(codegen::paramSymbol("__grad." + p)));
     s.size = n;
-    s.m.assign(n, 0);
-    s.v.assign(n, 0);
     ps.push_back(std::move(s));
   }
-  optimizer = spec.optimizer == "sgd"        ? Optimizer::Sgd
-              : spec.optimizer == "momentum" ? Optimizer::Momentum
-                                             : Optimizer::Adam;
+  update = reinterpret_cast<DynFn>(
+      sym(codegen::dynamicSymbol(batch::trainUpdateName())));
+  updateOut.resize(1 + ps.size());
   tty = isatty(STDOUT_FILENO);
   batch = std::min(spec.batch, data.rows);
   for (int64_t n : batchedSizes)
@@ -505,9 +464,9 @@ void Trainer::run() {
   }
 }
 
-/// One minibatch, rows `order[b0, b1)`: accumulate the gradients, average,
-/// clip the global norm, step every param. The losses are added to
-/// `lossSum` one by one (the epoch's sum, in the order of the rows).
+/// One minibatch, rows `order[b0, b1)`: accumulate the gradients, then the
+/// compiled optimiser step (mean, clipping, update). The losses are added
+/// to `lossSum` (the epoch's sum, in the order of the rows).
 void Trainer::runBatch(const std::vector<int64_t> &order, int64_t b0,
                        int64_t b1, double &lossSum,
                        std::vector<double> &gradNormSum) {
@@ -523,26 +482,11 @@ void Trainer::runBatch(const std::vector<int64_t> &order, int64_t b0,
     }
   }
   double scale = 1.0 / (double)(b1 - b0);
-  double total = 0;
-  for (size_t j = 0; j < ps.size(); ++j) {
-    for (int64_t e = 0; e < ps[j].size; ++e)
-      ps[j].grad[e] *= scale;
-    double nrm = norm(ps[j].grad, ps[j].size);
-    gradNormSum[j] += nrm;
-    total += nrm * nrm;
-  }
-  total = std::sqrt(total);
-  double factor = 1;
-  if (spec.clip > 0 && total > spec.clip) {
-    factor = spec.clip / total;
-    ++clipped;
-  }
+  update(&scale, updateOut.data());
+  clipped += updateOut[0] != 0;
+  for (size_t j = 0; j < ps.size(); ++j)
+    gradNormSum[j] += updateOut[1 + j];
   ++steps;
-  ++adamT;
-  double c1 = 1 - std::pow(spec.beta1, (double)adamT),
-         c2 = 1 - std::pow(spec.beta2, (double)adamT);
-  for (auto &p : ps)
-    update(optimizer, p, factor, spec, c1, c2);
 }
 
 /// The progress bar on a terminal, redrawn after every minibatch.

@@ -142,6 +142,12 @@ public:
     bool fused = false;
     /// slice/unslice/splice: no index checks (BoundsChecks), `{unchecked}`.
     bool unchecked = false;
+    /// param.load of a tensor param: reads the param's buffer, no copy
+    /// (ParamViews), `{view}`; without it the load copies.
+    bool view = false;
+    /// elementwise tensor op stored into a param: computed in the param's
+    /// buffer (ParamViews), `{into_param}`.
+    bool intoParam = false;
     /// for: emitted twice, the copy without the hoisted checks of its body
     /// running when a check before the loop passes (BoundsChecks).
     bool versioned = false;

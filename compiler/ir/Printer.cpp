@@ -142,6 +142,10 @@ private:
       out.push_back("fused");
     if (d.unchecked)
       out.push_back("unchecked");
+    if (d.view)
+      out.push_back("view");
+    if (d.intoParam)
+      out.push_back("into_param");
     if (d.versioned)
       out.push_back("versioned");
     if (!d.hoistedChecks.empty())

@@ -128,10 +128,11 @@ llvm::Error ad(Compilation &c) {
   return llvm::Error::success();
 }
 
-/// `bpc train`: `__train_step` (ad::buildTrainStep, one example) and the
+/// `bpc train`: `__train_step` (ad::buildTrainStep, one example), the
+/// optimiser step `__train_update` (batch::buildTrainUpdate) and the
 /// batched `__train_step.<n>` (batch::buildTrainStep) for every size in
-/// opts.trainBatchSizes, from the train block's loss, on simplified code
-/// (simplified again if `ad` added functions).
+/// opts.trainBatchSizes, from the train block (its flags applied by the
+/// driver) on simplified code (simplified again if `ad` added functions).
 llvm::Error trainStep(Compilation &c) {
   if (!c.prog.trainSpec) {
     c.diags.error({},
@@ -144,6 +145,16 @@ llvm::Error trainStep(Compilation &c) {
                                        c.prog.trainSpec->loc);
   if (c.trainedParams.empty())
     return diagnosed();
+  const sema::TrainSpec &spec = *c.prog.trainSpec;
+  batch::Optimizer o;
+  o.kind = spec.optimizer == "sgd"        ? batch::Optimizer::Kind::Sgd
+           : spec.optimizer == "momentum" ? batch::Optimizer::Kind::Momentum
+                                          : batch::Optimizer::Kind::Adam;
+  o.lr = spec.lr;
+  o.beta1 = spec.beta1;
+  o.beta2 = spec.beta2;
+  o.clip = spec.clip;
+  batch::buildTrainUpdate(*c.ir, c.trainedParams, o, spec.loc);
   for (int64_t n : c.opts.trainBatchSizes) {
     if (!batch::buildTrainStep(*c.ir, c.prog.trainSpec->loss, c.trainedParams,
                                n, c.diags, c.prog.trainSpec->loc)) {

@@ -64,11 +64,13 @@ public:
 
 struct CompileOptions {
   sema::Options sema;
-  bool simplify = true;   // --no-simplify: the simplify passes do not run
-  bool verify = true;     // run the IR verifier after every IR pass
-  bool trainStep = false; // `bpc train`: the train-step pass runs
-  /// `bpc train`: the minibatch sizes (and per-thread slices) that get a
-  /// batched step `__train_step.<n>` (batch/TrainStep.h); empty: none.
+  bool simplify = true; // --no-simplify: the simplify passes do not run
+  bool verify = true;   // run the IR verifier after every IR pass
+  /// `bpc train`, `emit ir --after` train-step or a later pass on a file
+  /// with a train block: the train-step pass runs.
+  bool trainStep = false;
+  /// The minibatch sizes (and per-thread slices) that get a batched step
+  /// `__train_step.<n>` (batch/TrainStep.h); empty: none.
   std::vector<int64_t> trainBatchSizes;
   /// `bpc emit ir --after PASS`: the IR stage ends after this pass (one of
   /// irPassNames()); empty: after the last one.

@@ -4,6 +4,7 @@
 #include "transforms/BoundsChecks.h"
 #include "transforms/Fusion.h"
 #include "transforms/InPlace.h"
+#include "transforms/ParamViews.h"
 #include "transforms/TransposeElision.h"
 
 namespace bp::transforms {
@@ -15,6 +16,8 @@ llvm::ArrayRef<Pass> optimisationPasses() {
       {"transpose-elision",
        [](ir::Module &m, const Options &) { elideTransposes(m); }},
       {"fusion", [](ir::Module &m, const Options &) { fuseElementwise(m); }},
+      {"param-views",
+       [](ir::Module &m, const Options &) { decideParamViews(m); }},
       {"bounds-checks",
        [](ir::Module &m, const Options &) { eliminateBoundsChecks(m); }},
   };
