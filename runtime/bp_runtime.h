@@ -61,22 +61,34 @@ void bp_index_error(const char *file, int32_t line, int32_t col, int64_t index,
                     int64_t axis, int64_t size);
 
 /* `let X: f64[R, C...] = read_csv(path)`: fills `dst` (rows x cols values,
- * row-major) from a CSV of numbers with an optional header line; a missing
- * file, a wrong shape or a bad field is a runtime error (at the data's
- * line:col, or at the read_csv call for a missing file / too few rows). A
- * rank-1 tensor may be one column or one row. */
+ * row-major) from a CSV of numbers with an optional header line (LF, CRLF
+ * or CR line ends; a UTF-8 byte order mark is skipped). A missing file, one
+ * that is not a regular file or is larger than BP_DATA_LIMIT_MB (default
+ * 1024 MB), a read error, a wrong shape or a bad field is a runtime error
+ * (at the data's line:col, or at the read_csv call for a file that cannot
+ * be read / too few rows). A value too small for a double reads as the
+ * nearest denormal or 0. A rank-1 tensor may be one column or one row. */
 void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
                  const char *file, int32_t line, int32_t col);
 
 /* Params files (`bpc train --save`, docs/TRAINING.md): one entry per param
- * of a program. bp_load_params sets the named params; on error it returns
- * -1 and writes `PATH:LINE: message` into `error` (size `error_size`). */
+ * of a program. bp_load_params_flags sets every param of `table` from the
+ * file, or none: on error (the file is not a regular file or is larger than
+ * BP_DATA_LIMIT_MB, a line is malformed, a param of the table is missing
+ * from the file, a value is nan or inf without BP_LOAD_ALLOW_NONFINITE) it
+ * returns -1, changes no param, and writes `PATH:LINE: message` (or `PATH:
+ * message`, or a message naming PATH) into `error` (size `error_size`).
+ * bp_load_params is bp_load_params_flags with flags 0. */
 typedef struct bp_param_entry {
   const char *name;
   double *data;
   int64_t rank;
   int64_t dims[4];
 } bp_param_entry;
+#define BP_LOAD_ALLOW_NONFINITE 1
+int bp_load_params_flags(const bp_param_entry *table, int64_t count,
+                         const char *path, int flags, char *error,
+                         int64_t error_size);
 int bp_load_params(const bp_param_entry *table, int64_t count, const char *path,
                    char *error, int64_t error_size);
 

@@ -14,14 +14,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -260,34 +263,150 @@ void bp_catch_stack_overflow(const char *file) {
 }
 
 namespace {
+/// Why readFile failed (compiler/support/FileIO.h reads the same way).
+enum class ReadFailure { None, Open, NotRegular, TooLarge, Read };
+
+/// Reads the regular file `path` into `out`, at most `limit` bytes: its
+/// size is checked before reading and every read against the limit, and
+/// opening never blocks (a FIFO is refused). `err` is errno for Open and
+/// Read; after a Read failure, `out` holds the bytes before it.
+ReadFailure readFile(const char *path, int64_t limit, std::string &out,
+                     int &err) {
+  out.clear();
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    err = errno;
+    if (fd >= 0)
+      close(fd);
+    return ReadFailure::Open;
+  }
+  ReadFailure result = ReadFailure::None;
+  if (!S_ISREG(st.st_mode))
+    result = ReadFailure::NotRegular;
+  else if (st.st_size > limit)
+    result = ReadFailure::TooLarge;
+  char buf[1 << 16];
+  while (result == ReadFailure::None) {
+    ssize_t got = read(fd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0) {
+      err = errno;
+      result = ReadFailure::Read;
+    } else if (got == 0) {
+      break;
+    } else if ((int64_t)out.size() + got > limit) {
+      result = ReadFailure::TooLarge;
+    } else {
+      out.append(buf, (size_t)got);
+    }
+  }
+  close(fd);
+  return result;
+}
+
+/// The size limit of data and params files: BP_DATA_LIMIT_MB megabytes,
+/// else 1024 MB; -1 (after setting errorText) when it is not a positive
+/// integer.
+int64_t dataLimit() {
+  const char *v = getenv("BP_DATA_LIMIT_MB");
+  if (!v)
+    return (int64_t)1024 << 20;
+  char *end = nullptr;
+  long long n = strtoll(v, &end, 10);
+  if (!*v || *end || n <= 0 || n > INT64_MAX / (1 << 20)) {
+    errorText = std::string("BP_DATA_LIMIT_MB must be a positive integer, "
+                            "found '") +
+                v + "'";
+    return -1;
+  }
+  return (int64_t)n << 20;
+}
+
+/// readFile of a `what` ("data file", "params file") with the data limit;
+/// false with the message in errorText. `line` is set to the line a read
+/// error stopped at (0 when the file could not be opened or is refused).
+bool readDataFile(const char *path, const char *what, std::string &text,
+                  int64_t &line) {
+  line = 0;
+  int64_t limit = dataLimit();
+  if (limit < 0)
+    return false;
+  int err = 0;
+  char msg[1024];
+  switch (readFile(path, limit, text, err)) {
+  case ReadFailure::None:
+    return true;
+  case ReadFailure::Open:
+    snprintf(msg, sizeof msg, "cannot open %s '%s'", what, path);
+    break;
+  case ReadFailure::NotRegular:
+    snprintf(msg, sizeof msg, "'%s' is not a regular file", path);
+    break;
+  case ReadFailure::TooLarge:
+    snprintf(msg, sizeof msg,
+             "%s '%s' is larger than the limit of %lld MB (set "
+             "BP_DATA_LIMIT_MB to allow more)",
+             what, path, (long long)(limit >> 20));
+    break;
+  case ReadFailure::Read:
+    line = std::count(text.begin(), text.end(), '\n') + 1;
+    snprintf(msg, sizeof msg, "cannot read %s '%s': %s", what, path,
+             strerror(err));
+    break;
+  }
+  errorText = msg;
+  return false;
+}
+
+/// The lines of `text`, ended by LF, CRLF or a lone CR; a UTF-8 byte order
+/// mark at the start is not part of the first.
+std::vector<std::string> splitLines(const std::string &text) {
+  std::vector<std::string> lines;
+  size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
+  for (size_t i = start; i < text.size(); ++i) {
+    if (text[i] != '\n' && text[i] != '\r')
+      continue;
+    lines.push_back(text.substr(start, i - start));
+    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')
+      ++i;
+    start = i + 1;
+  }
+  if (start < text.size())
+    lines.push_back(text.substr(start));
+  return lines;
+}
+
 /// Where a read_csv error is reported (its message is in errorText).
 struct CsvError {
   const char *file;
   int32_t line, col;
 };
 
-/// Reads the open CSV file `f` (and closes it) into dst; false on an
-/// error, described by `err` and errorText. Every container of the parse
-/// lives in here, so bp_read_csv reports the error with none alive.
-bool readCsv(FILE *f, const char *path, double *dst, int64_t rows, int64_t cols,
+/// Reads the CSV file at `path` into dst; false on an error, described by
+/// `err` (left at the read_csv call when the file cannot be read) and
+/// errorText. Every container of the parse lives in here, so bp_read_csv
+/// reports the error with none alive. A value too small for a double
+/// reads as strtod rounds it: the nearest denormal, or 0.
+bool readCsv(const char *path, double *dst, int64_t rows, int64_t cols,
              CsvError &err) {
+  std::string contents;
+  int64_t readLine;
+  if (!readDataFile(path, "data file", contents, readLine)) {
+    if (readLine)
+      err = {path, (int32_t)readLine, 1};
+    return false;
+  }
   std::vector<std::vector<double>> data;
-  char buf[1 << 16];
   int64_t lineNo = 0;
-  std::string text;
   auto fail = [&](int64_t l, int64_t c, const std::string &m) {
-    fclose(f);
     errorText = m;
     err = {path, (int32_t)l, (int32_t)c};
     return false;
   };
-  while (fgets(buf, sizeof buf, f)) {
-    text = buf;
-    while (!text.empty() && text.back() != '\n' && fgets(buf, sizeof buf, f))
-      text += buf;
+  for (const std::string &text : splitLines(contents)) {
     ++lineNo;
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
-      text.pop_back();
     if (text.find_first_not_of(" \t") == std::string::npos)
       continue;
     std::vector<double> row;
@@ -325,7 +444,6 @@ bool readCsv(FILE *f, const char *path, double *dst, int64_t rows, int64_t cols,
       continue;
     data.push_back(row);
   }
-  fclose(f);
   // A rank-1 tensor may be written as one row.
   if (cols == 1 && data.size() == 1 && (int64_t)data[0].size() == rows) {
     for (int64_t i = 0; i < rows; ++i)
@@ -360,38 +478,31 @@ bool readCsv(FILE *f, const char *path, double *dst, int64_t rows, int64_t cols,
 
 void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
                  const char *file, int32_t line, int32_t col) {
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "cannot open data file '%s'", path);
-    bp_runtime_error(file, line, col, msg);
-  }
   CsvError err{file, line, col};
   // No C++ object is alive here (the invariant at the top of this file).
-  if (!readCsv(f, path, dst, rows, cols, err))
+  if (!readCsv(path, dst, rows, cols, err))
     bp_runtime_error(err.file, err.line, err.col, errorText.c_str());
 }
 
-int bp_load_params(const bp_param_entry *table, int64_t count, const char *path,
-                   char *error, int64_t error_size) {
-  auto fail = [&](int64_t line, const std::string &msg) {
-    if (error && error_size > 0)
-      snprintf(error, (size_t)error_size, "%s:%lld: %s", path, (long long)line,
-               msg.c_str());
-    return -1;
+namespace {
+/// bp_load_params_flags' parse: every value into `staged` (one vector per
+/// table entry), then the check that each entry was set. An
+/// error message into `msg`, prefixed `PATH:LINE: ` where it has a line.
+bool parseParams(const bp_param_entry *table, int64_t count, const char *path,
+                 int flags, std::vector<std::vector<double>> &staged,
+                 std::string &msg) {
+  auto fail = [&](int64_t line, const std::string &m) {
+    msg = std::string(path) + ":" + std::to_string(line) + ": " + m;
+    return false;
   };
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    if (error && error_size > 0)
-      snprintf(error, (size_t)error_size, "cannot read params file '%s'", path);
-    return -1;
-  }
   std::string text;
-  char buf[1 << 16];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-    text.append(buf, got);
-  fclose(f);
+  int64_t readLine;
+  if (!readDataFile(path, "params file", text, readLine)) {
+    msg = readLine ? std::string(path) + ":" + std::to_string(readLine) + ": " +
+                         errorText
+                   : errorText;
+    return false;
+  }
   std::vector<std::string> lines;
   size_t start = 0;
   while (start <= text.size()) {
@@ -402,6 +513,8 @@ int bp_load_params(const bp_param_entry *table, int64_t count, const char *path,
       break;
     start = nl + 1;
   }
+  staged.assign((size_t)count, {});
+  std::vector<bool> isSet((size_t)count, false);
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string &line = lines[i];
     if (line.empty() || line[0] == '#')
@@ -415,16 +528,16 @@ int bp_load_params(const bp_param_entry *table, int64_t count, const char *path,
     char *end;
     for (long long d; (d = strtoll(p, &end, 10)), end != p; p = end)
       dims.push_back(d);
-    const bp_param_entry *e = nullptr;
-    for (int64_t k = 0; k < count; ++k)
-      if (strcmp(table[k].name, name) == 0)
-        e = &table[k];
-    if (!e)
+    int64_t k = 0;
+    while (k < count && strcmp(table[k].name, name) != 0)
+      ++k;
+    if (k == count)
       return fail((int64_t)i + 1,
                   std::string("no param named '") + name + "' in this program");
+    const bp_param_entry *e = &table[k];
     bool same = (int64_t)dims.size() == e->rank;
-    for (int64_t k = 0; same && k < e->rank; ++k)
-      same = dims[k] == e->dims[k];
+    for (int64_t r = 0; same && r < e->rank; ++r)
+      same = dims[r] == e->dims[r];
     if (!same)
       return fail((int64_t)i + 1, std::string("param '") + name +
                                       "' has another shape in the program");
@@ -432,18 +545,26 @@ int bp_load_params(const bp_param_entry *table, int64_t count, const char *path,
       return fail((int64_t)i + 1,
                   std::string("missing values of '") + name + "'");
     int64_t n = 1;
-    for (int64_t k = 0; k < e->rank; ++k)
-      n *= e->dims[k];
+    for (int64_t r = 0; r < e->rank; ++r)
+      n *= e->dims[r];
+    std::vector<double> &values = staged[(size_t)k];
+    values.clear();
     const char *v = lines[++i].c_str();
-    int64_t got2 = 0;
-    for (;; ++got2) {
+    while (true) {
       double x = strtod(v, &end);
       if (end == v)
         break;
-      if (got2 >= n)
+      if ((int64_t)values.size() >= n)
         return fail((int64_t)i + 1,
                     std::string("too many values for '") + name + "'");
-      e->data[got2] = x;
+      if (!std::isfinite(x) && !(flags & BP_LOAD_ALLOW_NONFINITE)) {
+        while (*v == ' ' || *v == '\t')
+          ++v;
+        return fail((int64_t)i + 1, "non-finite value '" +
+                                        std::string(v, (const char *)end) +
+                                        "' for '" + name + "'");
+      }
+      values.push_back(x);
       v = end;
     }
     while (*v == ' ' || *v == '\t' || *v == '\r')
@@ -451,12 +572,49 @@ int bp_load_params(const bp_param_entry *table, int64_t count, const char *path,
     if (*v)
       return fail((int64_t)i + 1,
                   std::string("bad value '") + v + "' for '" + name + "'");
-    if (got2 != n)
+    if ((int64_t)values.size() != n)
       return fail((int64_t)i + 1, "'" + std::string(name) + "' needs " +
                                       std::to_string(n) + " values, found " +
-                                      std::to_string(got2));
+                                      std::to_string(values.size()));
+    isSet[(size_t)k] = true;
   }
+  std::string missing;
+  int64_t nMissing = 0;
+  for (int64_t k = 0; k < count; ++k)
+    if (!isSet[(size_t)k]) {
+      missing += std::string(nMissing ? ", '" : "'") + table[k].name + "'";
+      ++nMissing;
+    }
+  if (nMissing) {
+    msg = std::string(path) + ": missing " +
+          (nMissing == 1 ? "param " : "params ") + missing +
+          " (the file sets no value for " + (nMissing == 1 ? "it" : "them") +
+          ")";
+    return false;
+  }
+  return true;
+}
+} // namespace
+
+int bp_load_params_flags(const bp_param_entry *table, int64_t count,
+                         const char *path, int flags, char *error,
+                         int64_t error_size) {
+  std::vector<std::vector<double>> staged;
+  std::string msg;
+  if (!parseParams(table, count, path, flags, staged, msg)) {
+    if (error && error_size > 0)
+      snprintf(error, (size_t)error_size, "%s", msg.c_str());
+    return -1;
+  }
+  for (int64_t k = 0; k < count; ++k) // all or nothing: only now
+    std::copy(staged[(size_t)k].begin(), staged[(size_t)k].end(),
+              table[k].data);
   return 0;
+}
+
+int bp_load_params(const bp_param_entry *table, int64_t count, const char *path,
+                   char *error, int64_t error_size) {
+  return bp_load_params_flags(table, count, path, 0, error, error_size);
 }
 
 void bp_numerics_error(const char *file, int32_t line, int32_t col,

@@ -18,6 +18,7 @@
 #include "driver/Train.h"
 #include "jit/JIT.h"
 #include "parse/Parser.h"
+#include "support/FileIO.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/IR/LLVMContext.h"
@@ -37,16 +38,6 @@
 
 namespace bp {
 namespace {
-
-bool readFile(const std::string &path, std::string &out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return true;
-}
 
 /// Reports diagnostics; with --verify-diagnostics, decides the exit code.
 ExitCode finishDiagnostics(const DiagEngine &diags, bool verifyDiagnostics) {
@@ -228,7 +219,7 @@ ExitCode execute(Compilation &c, const PipelineOptions &o, JIT &jit,
   initParams(m, jit, seed);
   if (!o.loadPath.empty()) {
     std::string err;
-    if (!loadParams(m, jit, o.loadPath, err)) {
+    if (!loadParams(m, jit, o.loadPath, o.allowNonfinite, err)) {
       std::cerr << "bpc: error: " << err << '\n';
       return ExitCode::Usage;
     }
@@ -312,8 +303,11 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     return ExitCode::Usage;
   Compilation c(compileOptions(o));
   c.file.path = path;
-  if (!readFile(path, c.file.text)) {
-    std::cerr << "bpc: error: cannot read '" << path << "'\n";
+  ReadResult read = readRegularFile(path, maxSourceBytes, c.file.text);
+  if (!read) {
+    std::cerr << "bpc: error: "
+              << describeReadFailure(read, path, "source file", maxSourceBytes)
+              << '\n';
     return ExitCode::Usage;
   }
   auto failed = [&](llvm::Error err) {

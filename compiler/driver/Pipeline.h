@@ -60,8 +60,9 @@ struct PipelineOptions {
   bool checkNumerics = false; // --check-numerics
   bool blas = true;           // --no-blas: no cblas_dgemm calls
   std::optional<uint64_t> seed;
-  std::string loadPath; // --load: params file read before running
-  TrainFlags train;     // bpc train
+  std::string loadPath;        // --load: params file read before running
+  bool allowNonfinite = false; // --allow-nonfinite: --load takes nan, inf
+  TrainFlags train;            // bpc train
   // bpc build
   std::string output, target, cpu, prefix;
   std::map<std::string, double> explainAt; // bpc explain --at a=1,b=2

@@ -1,10 +1,11 @@
 //===- Plot.cpp - SVG line charts for `bpc train --plot` ------------------===//
 #include "driver/Plot.h"
+#include "support/FileIO.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <sstream>
 
 namespace bp {
 
@@ -16,9 +17,7 @@ static std::string num(double v) {
 
 bool writeLineChart(const std::string &path, const std::string &title,
                     const std::vector<Series> &series, bool logScale) {
-  std::ofstream out(path);
-  if (!out)
-    return false;
+  std::ostringstream out;
   const double W = 640, H = 400, left = 70, right = 150, top = 40, bottom = 50;
   auto y = [&](double v) { return logScale ? std::log10(v) : v; };
   double lo = INFINITY, hi = -INFINITY;
@@ -74,7 +73,8 @@ bool writeLineChart(const std::string &path, const std::string &title,
         << "</text>\n";
   }
   out << "</svg>\n";
-  return (bool)out;
+  std::string err;
+  return writeFileAtomically(path, out.str(), err);
 }
 
 } // namespace bp

@@ -13,7 +13,8 @@ struct Series {
 
 /// Writes a self-contained SVG line chart (x: epoch, y: linear or log10,
 /// one coloured line and legend entry per series; non-finite points are
-/// skipped). Returns false when the file cannot be written.
+/// skipped), replacing `path` atomically (support/FileIO.h). Returns false
+/// when the file cannot be written.
 bool writeLineChart(const std::string &path, const std::string &title,
                     const std::vector<Series> &series, bool logScale);
 

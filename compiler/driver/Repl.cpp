@@ -31,8 +31,10 @@
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "jit/JIT.h"
+#include "parse/Parser.h"
 #include "pipeline/Compilation.h"
 #include "support/Diagnostics.h"
+#include "support/FileIO.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -487,14 +489,14 @@ struct ReplSession::Impl {
   }
 
   void load(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      fail(argLoc, "cannot read '" + path + "'");
+    std::string text;
+    ReadResult read = readRegularFile(path, maxSourceBytes, text);
+    if (!read) {
+      fail(argLoc,
+           describeReadFailure(read, path, "source file", maxSourceBytes));
       return;
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    defineItems(ss.str(), path, 1);
+    defineItems(text, path, 1);
   }
 
   //===--- statements and expressions ----------------------------------===//

@@ -19,6 +19,7 @@
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "driver/Plot.h"
+#include "support/FileIO.h"
 #include "support/Format.h"
 #include "support/Random.h"
 
@@ -35,6 +36,7 @@
 #include <iostream>
 #include <numeric>
 #include <sstream>
+#include <string_view>
 #include <unistd.h>
 
 #ifdef BP_HAVE_OPENBLAS
@@ -53,6 +55,10 @@ bool dataError(std::string &err, const std::string &where,
   return false;
 }
 
+/// A number of a CSV field: decimal text, spaces around it.
+/// A value too small for a double reads as the nearest one (a denormal or
+/// 0, as strtod rounds); one too large reads as inf, which the caller
+/// refuses as not finite.
 bool parseNumber(const std::string &s, double &out) {
   const char *b = s.data(), *e = s.data() + s.size();
   while (b < e && (*b == ' ' || *b == '\t'))
@@ -64,23 +70,61 @@ bool parseNumber(const std::string &s, double &out) {
   if (*b == '+')
     ++b;
   auto r = std::from_chars(b, e, out);
+  if (r.ec == std::errc::result_out_of_range && r.ptr == e) {
+    std::string text(b, e); // from_chars leaves `out` unset: strtod rounds
+    out = std::strtod(text.c_str(), nullptr);
+    return true;
+  }
   return r.ec == std::errc() && r.ptr == e;
+}
+
+/// The lines of `text`, ended by LF, CRLF or a lone CR.
+std::vector<std::string_view> splitLines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\n' && text[i] != '\r')
+      continue;
+    lines.push_back(text.substr(start, i - start));
+    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')
+      ++i;
+    start = i + 1;
+  }
+  if (start < text.size())
+    lines.push_back(text.substr(start));
+  return lines;
 }
 
 /// Reads `path`; the first problem is put in `err` at its file:line:col.
 bool loadTable(const std::string &path, const std::string &shown, int64_t cols,
                const std::string &fieldWhere, Table &t, std::string &err) {
-  std::ifstream in(path);
-  if (!in)
+  uint64_t limit;
+  std::string limitError;
+  if (!dataLimitBytes(limit, limitError))
+    return dataError(err, fieldWhere, limitError);
+  std::string contents;
+  ReadResult read = readRegularFile(path, limit, contents);
+  if (read.failure == ReadFailure::Open)
     return dataError(err, fieldWhere, "cannot open data file '" + shown + "'");
+  if (read.failure == ReadFailure::Read) { // at the line it could not read
+    int64_t line = std::count(contents.begin(), contents.end(), '\n') + 1;
+    return dataError(err, shown + ":" + std::to_string(line) + ":1",
+                     describeReadFailure(read, shown, "data file", limit));
+  }
+  if (!read)
+    return dataError(err, fieldWhere,
+                     describeReadFailure(read, shown, "data file", limit,
+                                         " (set BP_DATA_LIMIT_MB to allow "
+                                         "more)"));
+  std::string_view all = contents;
+  if (all.substr(0, 3) == "\xEF\xBB\xBF") // a UTF-8 byte order mark
+    all.remove_prefix(3);
   t.cols = cols;
-  std::string line;
   int64_t lineNo = 0;
   bool first = true;
-  while (std::getline(in, line)) {
+  for (std::string_view lineText : splitLines(all)) {
     ++lineNo;
-    if (!line.empty() && line.back() == '\r')
-      line.pop_back();
+    std::string line(lineText);
     if (line.find_first_not_of(" \t") == std::string::npos)
       continue;
     std::vector<std::pair<std::string, int64_t>> fields; // text, column
@@ -199,6 +243,9 @@ bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
                         std::to_string(l.col)
                   : std::string("bpc");
   };
+  out.inputs = {file.path, (dir / spec.data).string()};
+  if (!spec.test.empty())
+    out.inputs.push_back((dir / spec.test).string());
   if (!loadTable((dir / spec.data).string(), (dir / spec.data).string(), cols,
                  where(spec.dataLoc), out.data, error))
     return false;
@@ -318,7 +365,7 @@ struct Trainer {
   void printSummary() const;
   void reportGradientFlow();
   bool writeCharts(const std::string &dir) const;
-  bool writeHistory(const std::string &path) const;
+  bool writeHistory(const std::string &path, std::string &err) const;
 };
 
 /// Finds the JIT-compiled step, loss and metric, and every trained param
@@ -641,8 +688,9 @@ bool Trainer::writeCharts(const std::string &dir) const {
   for (auto &p : ps)
     norms.push_back({p.name, p.gradNorm});
   std::string h = dir + "/history.csv";
-  if (!writeHistory(h)) {
-    std::cerr << "bpc: error: cannot write '" << h << "'\n";
+  std::string err;
+  if (!writeHistory(h, err)) {
+    std::cerr << "bpc: error: " << err << '\n';
     return false;
   }
   std::string a = dir + "/loss.svg", g = dir + "/grad_norms.svg";
@@ -657,8 +705,8 @@ bool Trainer::writeCharts(const std::string &dir) const {
 
 /// history.csv (LANGUAGE.md section 17): one row per epoch run, an absent
 /// value an empty field, numbers in the shortest round-trip form.
-bool Trainer::writeHistory(const std::string &path) const {
-  std::ofstream out(path);
+bool Trainer::writeHistory(const std::string &path, std::string &err) const {
+  std::ostringstream out;
   out << "epoch,train_loss,test_loss,metric,lr";
   for (auto &p : ps)
     out << ",grad_norm_" << p.name;
@@ -678,8 +726,7 @@ bool Trainer::writeHistory(const std::string &path) const {
       field(p.gradNorm, e);
     out << '\n';
   }
-  out.close();
-  return bool(out);
+  return writeFileAtomically(path, out.str(), err);
 }
 
 } // namespace
@@ -694,6 +741,13 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
   // thread (OpenBLAS's own threads would oversubscribe the cores).
   openblas_set_num_threads(1);
 #endif
+  if (!flags.savePath.empty()) { // before training, not after it
+    std::string err;
+    if (!checkSaveTarget(flags.savePath, data.inputs, err)) {
+      std::cerr << "bpc: error: " << err << '\n';
+      return ExitCode::Usage;
+    }
+  }
   Trainer t(spec, data);
   t.bind(m, params, batchedSizes, jit);
   t.printHeader();
@@ -714,13 +768,19 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
   return ExitCode::Success;
 }
 
+bool checkSaveTarget(const std::string &path,
+                     const std::vector<std::string> &inputs, std::string &err) {
+  for (const std::string &in : inputs)
+    if (sameFile(path, in)) {
+      err = "--save '" + path + "' would overwrite the input '" + in + "'";
+      return false;
+    }
+  return checkWritable(path, err);
+}
+
 bool saveParams(const ir::Module &m, JIT &jit, const std::string &path,
                 std::string &err) {
-  std::ofstream out(path);
-  if (!out) {
-    err = "cannot write params file '" + path + "'";
-    return false;
-  }
+  std::ostringstream out;
   out << "# bp params v1\n";
   for (auto &p : m.params) {
     if (p.name.rfind("__", 0) == 0)
@@ -741,13 +801,15 @@ bool saveParams(const ir::Module &m, JIT &jit, const std::string &path,
     }
     out << '\n';
   }
-  return true;
+  return writeFileAtomically(path, out.str(), err);
 }
 
 bool loadParams(const ir::Module &m, JIT &jit, const std::string &path,
-                std::string &err) {
+                bool allowNonfinite, std::string &err) {
   std::vector<bp_param_entry> table;
   for (auto &p : m.params) {
+    if (p.name.rfind("__", 0) == 0) // internal (__grad.W): never saved
+      continue;
     auto *data = static_cast<double *>(jit.find(codegen::paramSymbol(p.name)));
     if (!data)
       continue;
@@ -758,9 +820,12 @@ bool loadParams(const ir::Module &m, JIT &jit, const std::string &path,
     table.push_back(e);
   }
   char error[512] = "";
-  if (bp_load_params(table.data(), (int64_t)table.size(), path.c_str(), error,
-                     sizeof error) != 0) {
+  int flags = allowNonfinite ? BP_LOAD_ALLOW_NONFINITE : 0;
+  if (bp_load_params_flags(table.data(), (int64_t)table.size(), path.c_str(),
+                           flags, error, sizeof error) != 0) {
     err = error;
+    if (err.find("non-finite value") != std::string::npos)
+      err += " (--allow-nonfinite accepts it)";
     return false;
   }
   return true;

@@ -23,6 +23,8 @@ struct Table {
 /// batched steps are compiled for the minibatch sizes they imply.
 struct TrainingData {
   Table data, test;
+  /// The source and data files, which --save must not overwrite.
+  std::vector<std::string> inputs;
 };
 
 /// Reads the train block's files (next to the source file); each row holds
@@ -63,9 +65,20 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &spec,
 ///   # bp params v1
 ///   NAME d1 d2 ...        (no dims for a scalar)
 ///   v v v ...             (row-major, shortest round-trip form)
+/// saveParams replaces `path` atomically (support/FileIO.h): on a failed
+/// write `err` names the file and `path` is as it was.
 bool saveParams(const ir::Module &m, JIT &jit, const std::string &path,
                 std::string &err);
+
+/// Whether --save `path` may be written: it is none of `inputs` (the
+/// source and data files) and its directory takes a new file. False with
+/// `err` set otherwise.
+bool checkSaveTarget(const std::string &path,
+                     const std::vector<std::string> &inputs, std::string &err);
+/// loadParams sets every param of `m` from `path`, or none: a param the
+/// file does not set, and nan or inf without `allowNonfinite`
+/// (--allow-nonfinite), are errors.
 bool loadParams(const ir::Module &m, JIT &jit, const std::string &path,
-                std::string &err);
+                bool allowNonfinite, std::string &err);
 
 } // namespace bp

@@ -16,6 +16,10 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
 #include <pthread.h>
 #include <string>
 #include <unistd.h>
@@ -103,6 +107,10 @@ static cl::opt<std::string>
     LoadPath("load", cl::value_desc("PATH"),
              cl::desc("read params saved by --save before running"),
              cl::cat(CompileCat), cl::sub(Executing));
+static cl::opt<bool, false, Checked<FlagRule>> AllowNonfinite(
+    "allow-nonfinite",
+    cl::desc("--load: accept nan and inf values (an error otherwise)"),
+    cl::cat(CompileCat), cl::sub(Executing));
 static cl::opt<bool, false, Checked<FlagRule>>
     NoSimplify("no-simplify", cl::desc("skip the IR cleanup passes"),
                cl::cat(CompileCat), cl::sub(FileCommands));
@@ -223,6 +231,30 @@ static cl::opt<bool, false, Checked<FlagRule>>
 
 static int realMain(int argc, char **argv);
 
+/// Output that never reached stdout (a full disk, /dev/full) is an error
+/// with exit status 2, as coreutils' close_stdout makes it: the last flush
+/// of each stream on fd 1 is checked, and an earlier failed write is
+/// remembered by the stream (ferror, raw_ostream::has_error).
+static int closeStdout(int status) {
+  std::cout.flush();
+  errno = 0;
+  bool failed = fflush(stdout) != 0;
+  int err = errno;
+  failed |= ferror(stdout) != 0 || !std::cout.good();
+  llvm::outs().flush();
+  if (llvm::outs().has_error()) {
+    if (!failed)
+      err = llvm::outs().error().value();
+    failed = true;
+    llvm::outs().clear_error(); // else its destructor reports it again
+  }
+  if (!failed)
+    return status;
+  fprintf(stderr, "bpc: error: cannot write to standard output%s%s\n",
+          err ? ": " : "", err ? strerror(err) : "");
+  return status ? status : 2;
+}
+
 /// The compiler and the JIT-compiled program run on a thread with a large
 /// stack: deep (but bounded) nesting in the parser and sema, and deep
 /// recursion in user programs, must not overflow the 8 MB default.
@@ -242,9 +274,9 @@ int main(int argc, char **argv) {
     return nullptr;
   };
   if (pthread_create(&thread, &attr, body, &args) != 0)
-    return realMain(argc, argv); // no thread: run here
+    return closeStdout(realMain(argc, argv)); // no thread: run here
   pthread_join(thread, nullptr);
-  return args.result;
+  return closeStdout(args.result);
 }
 
 /// -D NAME=VALUE, the last value of a NAME given twice.
@@ -278,6 +310,7 @@ static PipelineOptions pipelineOptions(Action action) {
   if (Seed.getNumOccurrences())
     o.seed = Seed;
   o.loadPath = LoadPath;
+  o.allowNonfinite = AllowNonfinite;
   TrainFlags &t = o.train;
   auto set = [](auto &to, const auto &opt) {
     if (opt.getNumOccurrences())
