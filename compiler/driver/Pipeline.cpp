@@ -19,6 +19,7 @@
 #include "jit/JIT.h"
 #include "parse/Parser.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -306,6 +307,20 @@ ExitCode reportFailure(llvm::Error err, const Compilation &c,
   return code;
 }
 
+/// Every -D NAME=VALUE names a const of the file (the REPL, whose consts
+/// come later, does not check this).
+void checkDefines(Compilation &c, const sema::Options &o) {
+  std::vector<std::string> consts;
+  for (auto &item : c.ast->items)
+    if (auto *k = llvm::dyn_cast<ast::ConstItem>(item.get()))
+      consts.push_back(k->name);
+  for (auto &[name, value] : o.defines)
+    if (!llvm::is_contained(consts, name))
+      c.diags.error({}, "-D " + name + "=" + value + ": '" + name +
+                            "' is not a const of this file" +
+                            didYouMean(name, consts));
+}
+
 ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   if (!checkAfterPass(o))
     return ExitCode::Usage;
@@ -322,6 +337,7 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   // Parse.
   if (llvm::Error err = c.compileTo(Stage::Parse))
     return failed(std::move(err));
+  checkDefines(c, o.sema);
   if (o.action == Action::Ast && !o.verifyDiagnostics) {
     printAST(*c.ast, std::cout);
     return finishDiagnostics(c.diags, false);

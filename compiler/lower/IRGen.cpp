@@ -299,6 +299,15 @@ void IRGen::lowerBlock(const Block &blk) {
   env.pop_back();
 }
 
+/// `s` with each NUL byte written `\0`: the runtime prints an assert's
+/// message as a C string, which a NUL would cut short.
+static std::string visibleNuls(const std::string &s) {
+  std::string out;
+  for (char c : s)
+    out += c == '\0' ? std::string("\\0") : std::string(1, c);
+  return out;
+}
+
 /// The binary op of the compound assignment `op` (`+=` is FAdd / IAdd).
 static ir::OpKind compoundOp(AssignOp op, bool ints) {
   switch (op) {
@@ -636,7 +645,8 @@ void IRGen::lowerExprStmt(const Expr &e) {
         b.loc = c->loc;
         ir::Op *op = b.create(ir::OpKind::Assert, {cond});
         op->str = c->args.size() > 1
-                      ? static_cast<const StringExpr &>(*c->args[1]).value
+                      ? visibleNuls(
+                            static_cast<const StringExpr &>(*c->args[1]).value)
                       : "assertion failed";
         return;
       }
