@@ -170,6 +170,24 @@ std::string AtRule::outOfRange(StringRef arg) {
   return "";
 }
 
+std::string AtRule::problem(StringRef arg) {
+  SmallVector<StringRef> items;
+  arg.split(items, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef item : items) {
+    auto [name, number] = item.split('=');
+    double x;
+    if (name.size() == item.size())
+      return "'" + item.str() + "' needs '=' and a value";
+    if (name.empty())
+      return "'" + item.str() + "' needs a name before '='";
+    if (number.empty())
+      return "'" + item.str() + "' needs a value after '='";
+    if (!readDouble(number, x))
+      return "'" + item.str() + "': '" + number.str() + "' is not a number";
+  }
+  return "";
+}
+
 void AtRule::parse(StringRef arg, std::map<std::string, double> &out) {
   SmallVector<StringRef> items;
   arg.split(items, ',', -1, /*KeepEmpty=*/false);

@@ -41,7 +41,10 @@ std::string optionSpelling(llvm::StringRef name);
 ///   static std::string outOfRange(llvm::StringRef arg);
 /// which, for a number that read() refused because it does not fit (an
 /// overflow, inf, nan), says what the range is: "--epochs 1e99 is out of
-/// range (at most 9223372036854775807)".
+/// range (at most 9223372036854775807)". A rule of lists may have
+///   static std::string problem(llvm::StringRef arg);
+/// which says which part of a refused value is wrong: "--at x=1,y: 'y'
+/// needs '=' and a value".
 template <class Rule>
 class Checked : public llvm::cl::parser<typename Rule::type> {
 public:
@@ -54,6 +57,12 @@ public:
       if (std::string range = Rule::outOfRange(arg); !range.empty()) {
         reportBadValue(optionSpelling(name) + " " + arg.str() +
                        " is out of range (" + range + ")");
+        return true;
+      }
+    }
+    if constexpr (requires { Rule::problem(arg); }) {
+      if (std::string problem = Rule::problem(arg); !problem.empty()) {
+        reportBadValue(optionSpelling(name) + " " + arg.str() + ": " + problem);
         return true;
       }
     }
@@ -107,6 +116,7 @@ struct AtRule { // --at a=1,b=2, each value a finite number
   static constexpr const char *expected = "name=value,...";
   static bool read(llvm::StringRef arg, std::string &value);
   static std::string outOfRange(llvm::StringRef arg);
+  static std::string problem(llvm::StringRef arg);
   /// The points of a value that read() accepted.
   static void parse(llvm::StringRef arg, std::map<std::string, double> &out);
 };

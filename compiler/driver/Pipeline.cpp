@@ -246,8 +246,7 @@ ExitCode execute(Compilation &c, const PipelineOptions &o, JIT &jit,
     return train(m, *c.prog.trainSpec, c.trainedParams, c.batchedStepSizes, jit,
                  *data, trainFlags(o));
   if (o.action == Action::Check)
-    return checkDerived(m, jit, std::cout) ? ExitCode::Success
-                                           : ExitCode::CheckFailed;
+    return checkDerived(m, jit, std::cout, {o.checkTimeout, o.explainAt});
   auto mainAddr = jit.lookup(codegen::functionSymbol("main"));
   if (!mainAddr) {
     std::cerr << "bpc: error: " << llvm::toString(mainAddr.takeError()) << '\n';
