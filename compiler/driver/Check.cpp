@@ -4,12 +4,34 @@
 // tensor elements uniform in [0.2, 1.2], positive so that log/sqrt/lgamma
 // are defined; int arguments in 1..4; params at their initial values),
 // compare each derivative with a central finite difference of the base
-// function, step h = 1e-6 * max(1, |x|). For tensors, up to 16 elements per
-// variable are checked. The error of one component is
-// |ad - fd| / max(1, |fd|) (relative for large values, absolute near zero);
-// a function fails above 1e-5. jvp is checked along a random tangent, on
-// every element of its result. vmap is checked against the base called on
-// each example of a random batch: every element of every result.
+// function, step h = 1e-6 * max(1, |x|). `--at a=1,b=2` fixes the named
+// arguments (every element of a tensor one); a function whose arguments
+// are all fixed is checked at that one point. For tensors, up to 16
+// elements per variable are checked.
+//
+// The error of one component is |ad - fd| / scale with
+//   scale = max(|fd|, min(1, noise / 1e-5)),
+//   noise = 64 eps max(|f(x+h)|, |f(x-h)|) / h,
+// noise being what rounding in the two evaluations of f can put into the
+// central difference: relative for derivatives that finite differences
+// resolve (a wrong derivative of size 1e-7 fails), absolute (at most as
+// strict as 1e-5) only where they cannot. A function fails above 1e-5.
+// jvp is checked along a random tangent, on every element of its result.
+// vmap is checked against the base called on each example of a random
+// batch: every element of every result, |a - b| / max(1, |b|).
+//
+// A grad, value_and_grad or jvp whose base uses stop_gradient (itself or
+// through a call) is skipped: its mismatch with finite differences is what
+// stop_gradient means. (The stop_gradient that logsumexp and softmax put
+// over their max changes no derivative and is not counted.)
+//
+// Each derived function is checked in a child process (fork) that the
+// parent waits for at most --timeout seconds (default 10) and then kills:
+// generated code cannot be interrupted, and a thread left running would
+// keep writing the params the next checks read. The child sends back the
+// worst error and the random generator's state, so the points are those of
+// one process; a runtime error in the child (exit status 3) ends the check
+// with that status, as it would without the child.
 //
 // Functions are called through their `bp.dyn.*` wrappers: every argument
 // and result flattened into one array of doubles.
@@ -18,11 +40,29 @@
 #include "driver/Check.h"
 
 #include "codegen/CodeGen.h"
+#include "support/Diagnostics.h"
+
+#include "llvm/ADT/STLExtras.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cfloat>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
 #include <iomanip>
+#include <iostream>
+#include <optional>
 #include <ostream>
+#include <set>
+#include <sstream>
 
 namespace bp {
 namespace {
@@ -39,8 +79,19 @@ struct Rng {
 
 constexpr double tolerance = 1e-5;
 constexpr int64_t maxElementsPerVariable = 16;
+/// Rounding error of one evaluation of f, in units of eps * |f| (a bound
+/// for the short expressions of typical programs, with a margin).
+constexpr double evalUlps = 64;
 
 int64_t sizeOf(const Type *t) { return t->isTensor() ? t->numElements() : 1; }
+
+/// The scale below which finite differences with step h cannot tell
+/// derivatives apart, for values fp = f(x+h) and fm = f(x-h).
+double resolution(double fp, double fm, double h) {
+  double noise =
+      evalUlps * DBL_EPSILON * std::max(std::fabs(fp), std::fabs(fm)) / h;
+  return std::min(1.0, noise / tolerance);
+}
 
 /// One differentiated variable: where its elements live.
 struct Var {
@@ -56,6 +107,11 @@ struct Checker {
   DynFn derived, basefn;
   Rng &rng;
   std::vector<int64_t> argOffset;
+  /// Per argument of the base: the value --at gives it, if any.
+  std::vector<std::optional<double>> fixed;
+  /// Per wrt variable: a param's global (looked up before the fork), or
+  /// null for an argument.
+  std::vector<double *> paramData;
   int64_t nIn = 0, nResult = 0, nDerivedOut = 0;
   double worst = 0;
 
@@ -66,13 +122,15 @@ struct Checker {
       argOffset.push_back(nIn);
       nIn += sizeOf(a->type);
     }
+    fixed.resize(base->args().size());
     for (const Type *t : base->resultTypes)
       nResult += sizeOf(t);
     for (const Type *t : derivedIR->resultTypes)
       nDerivedOut += sizeOf(t);
   }
 
-  /// Random arguments: ints in 1..4, bools, reals in [0.2, 1.2].
+  /// Random arguments: ints in 1..4, bools, reals in [0.2, 1.2]; those
+  /// that --at names take its value.
   std::vector<double> randomArgs() {
     std::vector<double> x(nIn);
     for (size_t i = 0; i < base->args().size(); ++i) {
@@ -81,21 +139,21 @@ struct Checker {
         x[argOffset[i] + k] = t->isInt()    ? 1 + (int)(rng.uniform() * 4)
                               : t->isBool() ? (rng.uniform() < 0.5)
                                             : 0.2 + rng.uniform();
+      if (fixed[i])
+        std::fill_n(x.begin() + argOffset[i], sizeOf(t), *fixed[i]);
     }
     return x;
   }
 
   /// Where each differentiated variable lives: in `x` or a param's global.
-  std::vector<Var> variables(JIT &jit, std::vector<double> &x) const {
+  std::vector<Var> variables(std::vector<double> &x) const {
     std::vector<Var> vars;
-    for (auto &v : d.wrt) {
-      if (v.isParam) {
-        auto *data =
-            static_cast<double *>(jit.find(codegen::paramSymbol(v.name)));
-        vars.push_back({data, data ? sizeOf(v.type) : 0});
-      } else {
+    for (size_t j = 0; j < d.wrt.size(); ++j) {
+      const ir::WrtVar &v = d.wrt[j];
+      if (v.isParam)
+        vars.push_back({paramData[j], paramData[j] ? sizeOf(v.type) : 0});
+      else
         vars.push_back({x.data() + argOffset[v.argIndex], sizeOf(v.type)});
-      }
     }
     return vars;
   }
@@ -105,8 +163,11 @@ struct Checker {
     basefn(x.data(), r.data());
   }
 
-  void record(double ad, double fd) {
-    double err = std::fabs(ad - fd) / std::max(1.0, std::fabs(fd));
+  /// `ad` against `fd`, relative above `floor` and absolute below it.
+  void record(double ad, double fd, double floor) {
+    double diff = std::fabs(ad - fd);
+    double err =
+        diff == 0 ? 0 : diff / std::max({std::fabs(fd), floor, DBL_MIN});
     if (std::isnan(err))
       err = std::isnan(ad) && std::isnan(fd) ? 0 : INFINITY;
     worst = std::max(worst, err);
@@ -145,7 +206,8 @@ struct Checker {
     evalBase(x, rm);
     move(h);
     for (int64_t k = 0; k < nResult; ++k)
-      record(out[nResult + k], (rp[k] - rm[k]) / (2 * h));
+      record(out[nResult + k], (rp[k] - rm[k]) / (2 * h),
+             resolution(rp[k], rm[k], h));
   }
 
   /// vmap: random batched arguments, each example's results against the
@@ -179,7 +241,7 @@ struct Checker {
       int64_t at = 0;
       for (const Type *t : base->resultTypes) {
         for (int64_t k = 0; k < sizeOf(t); ++k)
-          record(out[at * d.batch + e * sizeOf(t) + k], r[at + k]);
+          record(out[at * d.batch + e * sizeOf(t) + k], r[at + k], 1.0);
         at += sizeOf(t);
       }
     }
@@ -205,39 +267,230 @@ struct Checker {
         v.data[k] = old - h;
         evalBase(x, rm);
         v.data[k] = old;
-        record(out[pos + k], (rp[0] - rm[0]) / (2 * h));
+        record(out[pos + k], (rp[0] - rm[0]) / (2 * h),
+               resolution(rp[0], rm[0], h));
       }
       pos += v.size;
     }
   }
+
+  /// The worst error over the points.
+  double run(int points) {
+    for (int point = 0; point < points; ++point) {
+      std::vector<double> x = randomArgs();
+      std::vector<Var> vars = variables(x);
+      if (d.kind == ir::DerivKind::Vmap)
+        checkVmap();
+      else if (d.kind == ir::DerivKind::Jvp)
+        checkJvp(x, vars);
+      else
+        checkGradient(x, vars);
+    }
+    return worst;
+  }
 };
 
-/// `name = grad(base, x): max error 1.23e-09  ok`.
-void printResult(std::ostream &os, const ir::DerivedInfo &d, double worst,
-                 bool ok) {
-  os << d.name;
+/// `grad(base, x)` as the user wrote it.
+std::string derivedForm(const ir::DerivedInfo &d) {
   std::string how = std::string(ir::spelling(d.kind)) + "(" + d.base;
   if (d.kind == ir::DerivKind::Vmap)
     how += ", " + std::to_string(d.batch);
   for (auto &v : d.wrt)
     how += ", " + v.name;
-  how += ")";
-  if (how != d.name)
-    os << " = " << how;
-  os << ": max error " << std::scientific << std::setprecision(2) << worst
-     << std::defaultfloat << (ok ? "  ok" : "  FAILED (tolerance 1e-05)")
-     << '\n';
+  return how + ")";
+}
+
+/// `name = grad(base, x)`, or the form alone for an inline one.
+std::string title(const ir::DerivedInfo &d) {
+  std::string how = derivedForm(d);
+  return how == d.name ? how : d.name + " = " + how;
+}
+
+/// `name = grad(base, x): max error 1.23e-09  ok`.
+void printResult(std::ostream &os, const ir::DerivedInfo &d, double worst,
+                 bool ok) {
+  os << title(d) << ": max error " << std::scientific << std::setprecision(2)
+     << worst << std::defaultfloat
+     << (ok ? "  ok" : "  FAILED (tolerance 1e-05)") << '\n';
+}
+
+/// A stop_gradient the user wrote in `fn` or a function it calls, and the
+/// function it is in. The one over a reduce_max is logsumexp's or
+/// softmax's (IRGen's lsePieces, the only maker of reduce_max): it changes
+/// no derivative.
+struct StopGradientUse {
+  std::string fn;
+  Loc loc;
+};
+std::optional<StopGradientUse> findStopGradient(const ir::Module &m,
+                                                const std::string &fn,
+                                                std::set<std::string> &seen) {
+  const ir::Function *f = m.lookup(fn);
+  if (!f || !seen.insert(fn).second)
+    return std::nullopt;
+  std::function<std::optional<StopGradientUse>(const ir::Block &)> walk =
+      [&](const ir::Block &b) -> std::optional<StopGradientUse> {
+    for (const auto &op : b.ops) {
+      if (op->kind == ir::OpKind::StopGrad &&
+          !(op->operands[0]->def &&
+            op->operands[0]->def->kind == ir::OpKind::ReduceMax))
+        return StopGradientUse{fn, op->loc};
+      if (op->kind == ir::OpKind::Call)
+        if (auto use = findStopGradient(m, op->callee(), seen))
+          return use;
+      for (const auto &r : op->regions)
+        if (auto use = walk(*r))
+          return use;
+    }
+    return std::nullopt;
+  };
+  return walk(*f->body);
+}
+
+/// How the check of one derived function ended in its child process.
+struct Outcome {
+  enum Kind { Done, TimedOut, Exited, Signalled, NoProcess } kind = Done;
+  double worst = 0;
+  int status = 0; // Exited: the exit status; Signalled: the signal
+};
+
+/// Runs `work` in a child process, for at most `timeout` seconds. The
+/// child's random generator state comes back into `rng`.
+Outcome isolated(double timeout, Rng &rng,
+                 const std::function<double()> &work) {
+  struct Result {
+    double worst;
+    uint64_t rng;
+  };
+  std::cout.flush();
+  fflush(stdout);
+  fflush(stderr);
+  int fds[2];
+  if (pipe(fds) != 0)
+    return {Outcome::NoProcess};
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return {Outcome::NoProcess};
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    Result r{work(), 0};
+    r.rng = rng.s;
+    std::cout.flush();
+    fflush(stdout);
+    ssize_t n = write(fds[1], &r, sizeof r);
+    _exit(n == (ssize_t)sizeof r ? 0 : 2);
+  }
+  close(fds[1]);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+  Result r{};
+  size_t got = 0;
+  bool timedOut = false;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) {
+      timedOut = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    int ready = poll(&p, 1, (int)std::min<long long>(left, 1 << 30));
+    if (ready < 0 && errno == EINTR)
+      continue;
+    if (ready == 0)
+      continue; // the deadline is checked above
+    ssize_t n = ready < 0 ? -1
+                          : read(fds[0], reinterpret_cast<char *>(&r) + got,
+                                 sizeof r - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break; // end of file: the child has exited
+    got += n;
+    if (got == sizeof r)
+      break;
+  }
+  close(fds[0]);
+  if (timedOut)
+    kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timedOut)
+    return {Outcome::TimedOut};
+  if (got == sizeof r && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    rng.s = r.rng;
+    return {Outcome::Done, r.worst};
+  }
+  if (WIFSIGNALED(status))
+    return {Outcome::Signalled, 0, WTERMSIG(status)};
+  return {Outcome::Exited, 0, WIFEXITED(status) ? WEXITSTATUS(status) : 1};
+}
+
+std::string seconds(double s) {
+  std::ostringstream os;
+  os << s << " s";
+  return os.str();
+}
+
+/// `--at`: every name an argument of a checked base; an int's value an
+/// integer, a bool's 0 or 1. False after reporting.
+bool checkAt(const ir::Module &m, const CheckOptions &o) {
+  std::vector<std::string> names;
+  for (const ir::DerivedInfo &d : m.derived)
+    if (const ir::Function *base = m.lookup(d.base))
+      for (auto &a : base->args())
+        if (!llvm::is_contained(names, a->name))
+          names.push_back(a->name);
+  auto usage = [](const std::string &problem) {
+    std::cout.flush();
+    std::cerr << "bpc: error: " << problem << "\nsee 'bpc check --help'\n";
+    return false;
+  };
+  for (auto &[name, value] : o.at) {
+    std::ostringstream item;
+    item << "--at " << name << "=" << value << ": ";
+    if (!llvm::is_contained(names, name))
+      return usage(item.str() +
+                   "no function that check differentiates has an "
+                   "argument '" +
+                   name + "'" + didYouMean(name, names));
+    for (const ir::DerivedInfo &d : m.derived)
+      if (const ir::Function *base = m.lookup(d.base))
+        for (auto &a : base->args()) {
+          if (a->name != name)
+            continue;
+          if (a->type->isInt() && value != std::trunc(value))
+            return usage(item.str() + "'" + name + "' is an int argument of '" +
+                         d.base + "' (needs an integer)");
+          if (a->type->isBool() && value != 0 && value != 1)
+            return usage(item.str() + "'" + name + "' is a bool argument of '" +
+                         d.base + "' (needs 0 or 1)");
+        }
+  }
+  return true;
 }
 
 } // namespace
 
-bool checkDerived(const ir::Module &m, JIT &jit, std::ostream &os) {
+ExitCode checkDerived(const ir::Module &m, JIT &jit, std::ostream &os,
+                      const CheckOptions &o) {
+  if (!checkAt(m, o))
+    return ExitCode::Usage;
   if (m.derived.empty()) {
     os << "no derived functions to check\n";
-    return true;
+    return ExitCode::Success;
   }
   auto lookup = [&](const std::string &name) {
     return reinterpret_cast<DynFn>(jit.find(codegen::dynamicSymbol(name)));
+  };
+  auto where = [&](Loc loc) {
+    return m.sourcePath + ":" + std::to_string(loc.line) + ":" +
+           std::to_string(loc.col);
   };
   bool allOk = true;
   Rng rng{12345};
@@ -247,22 +500,61 @@ bool checkDerived(const ir::Module &m, JIT &jit, std::ostream &os) {
     DynFn derived = lookup(d.name), basefn = lookup(d.base);
     if (!base || !derivedIR || !derived || !basefn)
       continue;
+    std::set<std::string> seen;
+    if (d.kind != ir::DerivKind::Vmap)
+      if (auto use = findStopGradient(m, d.base, seen)) {
+        os << title(d) << ": skipped (" << use->fn << " uses stop_gradient at "
+           << use->loc.line << ":" << use->loc.col
+           << ", whose derivative differs from finite differences by "
+              "design)\n";
+        continue;
+      }
     Checker check(d, base, derivedIR, derived, basefn, rng);
-    for (int point = 0; point < 5; ++point) {
-      std::vector<double> x = check.randomArgs();
-      std::vector<Var> vars = check.variables(jit, x);
-      if (d.kind == ir::DerivKind::Vmap)
-        check.checkVmap();
-      else if (d.kind == ir::DerivKind::Jvp)
-        check.checkJvp(x, vars);
-      else
-        check.checkGradient(x, vars);
+    int fixedArgs = 0;
+    for (size_t i = 0; i < base->args().size(); ++i)
+      if (auto it = o.at.find(base->args()[i]->name); it != o.at.end()) {
+        check.fixed[i] = it->second;
+        ++fixedArgs;
+      }
+    for (const ir::WrtVar &v : d.wrt)
+      check.paramData.push_back(v.isParam ? static_cast<double *>(jit.find(
+                                                codegen::paramSymbol(v.name)))
+                                          : nullptr);
+    int points = fixedArgs == (int)base->args().size() ? 1 : 5;
+    Outcome out = isolated(o.timeout, rng, [&] { return check.run(points); });
+    switch (out.kind) {
+    case Outcome::Done: {
+      bool ok = out.worst <= tolerance;
+      allOk &= ok;
+      printResult(os, d, out.worst, ok);
+      break;
     }
-    bool ok = check.worst <= tolerance;
-    allOk &= ok;
-    printResult(os, d, check.worst, ok);
+    case Outcome::TimedOut:
+      allOk = false;
+      os.flush();
+      std::cerr << where(d.loc) << ": error: check of " << title(d)
+                << " timed out after " << seconds(o.timeout)
+                << " (--timeout)\n";
+      break;
+    case Outcome::Signalled:
+      allOk = false;
+      os.flush();
+      std::cerr << where(d.loc) << ": error: check of " << title(d)
+                << " ended by signal " << out.status << " ("
+                << strsignal(out.status) << ")\n";
+      break;
+    case Outcome::Exited:
+      // A runtime error, reported by the child: it ends the check.
+      return out.status == (int)ExitCode::RuntimeError ? ExitCode::RuntimeError
+                                                       : ExitCode::Usage;
+    case Outcome::NoProcess:
+      os.flush();
+      std::cerr << "bpc: error: cannot start a process to check " << title(d)
+                << ": " << strerror(errno) << '\n';
+      return ExitCode::Usage;
+    }
   }
-  return allOk;
+  return allOk ? ExitCode::Success : ExitCode::CheckFailed;
 }
 
 } // namespace bp

@@ -6,10 +6,13 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 
 using namespace llvm;
@@ -31,6 +34,26 @@ bool readDouble(StringRef arg, double &value) {
   char *end = nullptr;
   value = std::strtod(s.c_str(), &end);
   return !s.empty() && !*end;
+}
+
+/// Decimal digits that getAsInteger refuses as T: they do not fit in T.
+template <class T> bool overflows(StringRef arg) {
+  T value;
+  return !arg.empty() && llvm::all_of(arg, [](char c) { return isDigit(c); }) &&
+         arg.getAsInteger(10, value);
+}
+
+/// A number strtod reads completely that is not finite (inf, nan, 1e999).
+bool isNonFinite(StringRef arg) {
+  double x;
+  return readDouble(arg, x) && !std::isfinite(x);
+}
+
+/// A number strtod reads as 0 from a text that is not zero (1e-400).
+bool underflows(StringRef arg) {
+  double x;
+  return readDouble(arg, x) && x == 0 &&
+         arg.find_first_of("123456789") < arg.find_first_of("eEpP");
 }
 
 /// "a, b or c" (or "a, b and c").
@@ -96,12 +119,27 @@ bool SeedRule::read(StringRef arg, unsigned long long &value) {
   return !arg.getAsInteger(10, value);
 }
 
+std::string SeedRule::outOfRange(StringRef arg) {
+  return overflows<unsigned long long>(arg)
+             ? "at most " + std::to_string(UINT64_MAX)
+             : "";
+}
+
 bool PositiveIntRule::read(StringRef arg, long long &value) {
   return !arg.getAsInteger(10, value) && value >= 1;
 }
 
+std::string PositiveIntRule::outOfRange(StringRef arg) {
+  return overflows<long long>(arg) ? "at most " + std::to_string(INT64_MAX)
+                                   : "";
+}
+
 bool PositiveRealRule::read(StringRef arg, double &value) {
-  return readDouble(arg, value) && value > 0;
+  return readDouble(arg, value) && std::isfinite(value) && value > 0;
+}
+
+std::string PositiveRealRule::outOfRange(StringRef arg) {
+  return isNonFinite(arg) || underflows(arg) ? "a finite positive number" : "";
 }
 
 bool NonNegativeRealRule::read(StringRef arg, double &value) {
@@ -169,10 +207,38 @@ bool AtRule::read(StringRef arg, std::string &value) {
   for (StringRef item : items) {
     auto [name, number] = item.split('=');
     double x;
-    if (name.empty() || name.size() == item.size() || !readDouble(number, x))
+    if (name.empty() || name.size() == item.size() || !readDouble(number, x) ||
+        !std::isfinite(x))
       return false;
   }
   return true;
+}
+
+std::string AtRule::outOfRange(StringRef arg) {
+  SmallVector<StringRef> items;
+  arg.split(items, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef item : items)
+    if (isNonFinite(item.split('=').second))
+      return "each value a finite number";
+  return "";
+}
+
+std::string AtRule::problem(StringRef arg) {
+  SmallVector<StringRef> items;
+  arg.split(items, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef item : items) {
+    auto [name, number] = item.split('=');
+    double x;
+    if (name.size() == item.size())
+      return "'" + item.str() + "' needs '=' and a value";
+    if (name.empty())
+      return "'" + item.str() + "' needs a name before '='";
+    if (number.empty())
+      return "'" + item.str() + "' needs a value after '='";
+    if (!readDouble(number, x))
+      return "'" + item.str() + "': '" + number.str() + "' is not a number";
+  }
+  return "";
 }
 
 void AtRule::parse(StringRef arg, std::map<std::string, double> &out) {

@@ -36,7 +36,15 @@ std::string optionSpelling(llvm::StringRef name);
 /// The parser of a cl::opt whose values Rule reads:
 ///   static bool read(llvm::StringRef arg, T &value);  // false: not valid
 ///   static constexpr const char *expected;            // what is valid
-/// and, where the problem is not "needs EXPECTED", `verb` ("takes").
+/// and, where the problem is not "needs EXPECTED", `verb` ("takes"); a rule
+/// of numbers also has
+///   static std::string outOfRange(llvm::StringRef arg);
+/// which, for a number that read() refused because it does not fit (an
+/// overflow, inf, nan), says what the range is: "--epochs 1e99 is out of
+/// range (at most 9223372036854775807)". A rule of lists may have
+///   static std::string problem(llvm::StringRef arg);
+/// which says which part of a refused value is wrong: "--at x=1,y: 'y'
+/// needs '=' and a value".
 template <class Rule>
 class Checked : public llvm::cl::parser<typename Rule::type> {
 public:
@@ -45,6 +53,19 @@ public:
              typename Rule::type &value) {
     if (Rule::read(arg, value))
       return false;
+    if constexpr (requires { Rule::outOfRange(arg); }) {
+      if (std::string range = Rule::outOfRange(arg); !range.empty()) {
+        reportBadValue(optionSpelling(name) + " " + arg.str() +
+                       " is out of range (" + range + ")");
+        return true;
+      }
+    }
+    if constexpr (requires { Rule::problem(arg); }) {
+      if (std::string problem = Rule::problem(arg); !problem.empty()) {
+        reportBadValue(optionSpelling(name) + " " + arg.str() + ": " + problem);
+        return true;
+      }
+    }
     std::string verb = "needs";
     if constexpr (requires { Rule::verb; })
       verb = Rule::verb;
@@ -69,16 +90,21 @@ struct SeedRule {
   using type = unsigned long long;
   static constexpr const char *expected = "a non-negative integer";
   static bool read(llvm::StringRef arg, unsigned long long &value);
+  static std::string outOfRange(llvm::StringRef arg);
 };
 struct PositiveIntRule {
   using type = long long;
   static constexpr const char *expected = "a positive integer";
   static bool read(llvm::StringRef arg, long long &value);
+  static std::string outOfRange(llvm::StringRef arg);
 };
+/// Finite and positive: inf, nan, 1e999 (overflow) and 1e-400 (underflow to
+/// 0) are out of range.
 struct PositiveRealRule {
   using type = double;
   static constexpr const char *expected = "a positive number";
   static bool read(llvm::StringRef arg, double &value);
+  static std::string outOfRange(llvm::StringRef arg);
 };
 struct NonNegativeRealRule {
   using type = double;
@@ -99,10 +125,12 @@ struct ScheduleRule { // --schedule step(10,0.5) | cosine(5) | constant
   /// The schedule of a value that read() accepted.
   static sema::TrainSpec::Schedule parse(llvm::StringRef arg);
 };
-struct AtRule { // --at a=1,b=2
+struct AtRule { // --at a=1,b=2, each value a finite number
   using type = std::string;
   static constexpr const char *expected = "name=value,...";
   static bool read(llvm::StringRef arg, std::string &value);
+  static std::string outOfRange(llvm::StringRef arg);
+  static std::string problem(llvm::StringRef arg);
   /// The points of a value that read() accepted.
   static void parse(llvm::StringRef arg, std::map<std::string, double> &out);
 };

@@ -20,6 +20,7 @@
 #include "parse/Parser.h"
 #include "support/FileIO.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -228,8 +229,7 @@ ExitCode execute(Compilation &c, const PipelineOptions &o, JIT &jit,
     return train(m, *c.prog.trainSpec, c.trainedParams, c.batchedStepSizes, jit,
                  *data, trainFlags(o));
   if (o.action == Action::Check)
-    return checkDerived(m, jit, std::cout) ? ExitCode::Success
-                                           : ExitCode::CheckFailed;
+    return checkDerived(m, jit, std::cout, {o.checkTimeout, o.explainAt});
   auto mainAddr = jit.lookup(codegen::functionSymbol("main"));
   if (!mainAddr) {
     std::cerr << "bpc: error: " << llvm::toString(mainAddr.takeError()) << '\n';
@@ -298,6 +298,20 @@ ExitCode reportFailure(llvm::Error err, const Compilation &c,
   return code;
 }
 
+/// Every -D NAME=VALUE names a const of the file (the REPL, whose consts
+/// come later, does not check this).
+void checkDefines(Compilation &c, const sema::Options &o) {
+  std::vector<std::string> consts;
+  for (auto &item : c.ast->items)
+    if (auto *k = llvm::dyn_cast<ast::ConstItem>(item.get()))
+      consts.push_back(k->name);
+  for (auto &[name, value] : o.defines)
+    if (!llvm::is_contained(consts, name))
+      c.diags.error({}, "-D " + name + "=" + value + ": '" + name +
+                            "' is not a const of this file" +
+                            didYouMean(name, consts));
+}
+
 ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   if (!checkAfterPass(o))
     return ExitCode::Usage;
@@ -317,6 +331,7 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   // Parse.
   if (llvm::Error err = c.compileTo(Stage::Parse))
     return failed(std::move(err));
+  checkDefines(c, o.sema);
   if (o.action == Action::Ast && !o.verifyDiagnostics) {
     printAST(*c.ast, std::cout);
     return finishDiagnostics(c.diags, false);

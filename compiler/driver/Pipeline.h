@@ -65,8 +65,11 @@ struct PipelineOptions {
   TrainFlags train;            // bpc train
   // bpc build
   std::string output, target, cpu, prefix;
-  std::map<std::string, double> explainAt; // bpc explain --at a=1,b=2
-  bool svg = false; // emit dot --svg: rendered by Graphviz
+  /// --at a=1,b=2: where explain and emit dot evaluate, the arguments
+  /// check fixes.
+  std::map<std::string, double> explainAt;
+  double checkTimeout = 10; // bpc check --timeout: seconds per function
+  bool svg = false;         // emit dot --svg: rendered by Graphviz
 };
 
 /// Runs the command `opts.action` on the file at `path` through one

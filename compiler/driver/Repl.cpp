@@ -51,6 +51,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace bp {
@@ -369,12 +370,38 @@ struct ReplSession::Impl {
     return u;
   }
 
+  /// An error at the end of the input (`fn f() {` then end of input), or
+  /// on a line the REPL wrote after it (the `}` closing `__repl`), is shown
+  /// at the end of the input's last line: such lines have no number the
+  /// user could look up. (Warnings there are the REPL's own, not shown.)
+  static Diagnostic atInput(const Unit &u, Diagnostic d) {
+    uint32_t last = 0;
+    for (uint32_t l = 1; l <= u.current.size(); ++l)
+      if (u.current[l - 1])
+        last = l;
+    if (d.severity != Severity::Error || !last || d.loc.line <= last ||
+        u.file.origin(d.loc.line).line != 0)
+      return d;
+    // A token of the REPL's, in the parser's words: say what the user sees.
+    if (d.loc.line <= u.lines()) {
+      for (const char *what : {" but found '", "unexpected '"})
+        if (size_t at = d.message.find(what); at != std::string::npos) {
+          d.message =
+              d.message.substr(0, at + strlen(what) - 1) + "end of input";
+          break;
+        }
+    }
+    d.loc = {last, (uint32_t)u.file.lineText(last).size() + 1};
+    return d;
+  }
+
   /// Errors anywhere (a redefinition can break an older item), warnings
   /// and notes only on the lines of the current input.
   void report(const Unit &u, const ast::Expr *silenced = nullptr) {
     DiagEngine out(u.file);
     bool keptError = false;
-    for (const Diagnostic &d : u.diags->all()) {
+    for (const Diagnostic &original : u.diags->all()) {
+      Diagnostic d = atInput(u, original);
       bool inInput = d.loc.line && d.loc.line <= u.current.size() &&
                      u.current[d.loc.line - 1];
       if (silenced && d.loc.line == silenced->loc.line &&

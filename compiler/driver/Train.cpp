@@ -626,18 +626,34 @@ void Trainer::printSummary() const {
 
 /// Gradient flow: per param, mean gradient norm in the first and last
 /// epochs, relative to the param's norm; then a note or warning per param
-/// whose gradients exploded or vanished.
+/// whose gradients exploded or vanished. After a diverged run (the loss
+/// became inf or nan, or ended above 1e6 and 1e6 times its lowest value)
+/// the report says so: gradients that are small next to a param that blew
+/// up are not vanishing.
 void Trainer::reportGradientFlow() {
   printf("gradient flow (mean gradient norm per step):\n");
   printf("  %-12s %-12s %-12s %-12s\n", "param", "first epoch", "last epoch",
          "|param|");
-  bool warned = false;
+  double lowest = INFINITY;
+  bool nonFiniteLoss = false;
+  for (double l : lossCurve) {
+    nonFiniteLoss |= !std::isfinite(l);
+    lowest = std::min(lowest, l);
+  }
+  bool diverged = nonFiniteLoss || (!lossCurve.empty() &&
+                                    lastLoss > 1e6 * std::max(lowest, 1.0));
+  bool warned = diverged;
   for (auto &p : ps) {
     p.valueNorm = norm(p.value, p.size);
     double first = p.gradNorm.front(), last = p.gradNorm.back();
     printf("  %-12s %-12s %-12s %-12s\n", p.name.c_str(), fmt(first, 3).c_str(),
            fmt(last, 3).c_str(), fmt(p.valueNorm, 3).c_str());
   }
+  if (diverged)
+    printf("warning: training diverged (the loss %s); try a smaller "
+           "learning rate or 'clip: 1.0' in the train block (or --clip)\n",
+           nonFiniteLoss ? "became inf or nan"
+                         : ("grew to " + fmt(lastLoss, 3)).c_str());
   for (auto &p : ps) {
     double first = p.gradNorm.front();
     int64_t tiny = 0;
@@ -664,7 +680,8 @@ void Trainer::reportGradientFlow() {
              nonFinite ? "they became inf or nan"
                        : ("their norm grew to " + fmt(peak, 3)).c_str());
       warned = true;
-    } else if (tiny >= std::min<int64_t>(3, (int64_t)p.gradNorm.size())) {
+    } else if (!diverged &&
+               tiny >= std::min<int64_t>(3, (int64_t)p.gradNorm.size())) {
       printf("warning: gradients of '%s' vanish (norm below 1e-6 of the "
              "param's in %lld of %zu epochs); try relu instead of sigmoid or "
              "tanh, a better initialisation (glorot()), or fewer layers\n",

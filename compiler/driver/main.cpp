@@ -138,11 +138,17 @@ static cl::opt<std::string> AfterPass(
     cl::cat(GraphCat), cl::sub(EmitCmd));
 static cl::opt<std::string, false, Checked<AtRule>>
     At("at", cl::value_desc("a=1,b=2"),
-       cl::desc("the arguments explain and emit dot evaluate at"),
-       cl::cat(GraphCat), cl::sub(Graphs));
+       cl::desc("the arguments explain and emit dot evaluate at, and check "
+                "fixes"),
+       cl::cat(GraphCat), cl::sub(Graphs), cl::sub(CheckCmd));
 static cl::opt<bool, false, Checked<FlagRule>>
     Svg("svg", cl::desc("emit dot: render the graph as SVG (Graphviz)"),
         cl::cat(GraphCat), cl::sub(EmitCmd));
+
+static cl::opt<double, false, Checked<PositiveRealRule>> Timeout(
+    "timeout", cl::value_desc("SECONDS"), cl::init(10),
+    cl::desc("check: seconds each derived function may take (default 10)"),
+    cl::cat(CompileCat), cl::sub(CheckCmd));
 
 static cl::opt<long long, false, Checked<PositiveIntRule>>
     Epochs("epochs", cl::value_desc("N"), cl::desc("epochs to train"),
@@ -335,6 +341,7 @@ static PipelineOptions pipelineOptions(Action action) {
   o.cpu = Cpu;
   o.prefix = Prefix;
   AtRule::parse(At, o.explainAt);
+  o.checkTimeout = Timeout;
   o.svg = Svg;
   return o;
 }

@@ -299,6 +299,33 @@ void IRGen::lowerBlock(const Block &blk) {
   env.pop_back();
 }
 
+/// `s` with each NUL byte written `\0`: the runtime prints an assert's
+/// message as a C string, which a NUL would cut short.
+static std::string visibleNuls(const std::string &s) {
+  std::string out;
+  for (char c : s)
+    out += c == '\0' ? std::string("\\0") : std::string(1, c);
+  return out;
+}
+
+/// The binary op of the compound assignment `op` (`+=` is FAdd / IAdd).
+static ir::OpKind compoundOp(AssignOp op, bool ints) {
+  switch (op) {
+  case AssignOp::Add:
+    return ints ? ir::OpKind::IAdd : ir::OpKind::FAdd;
+  case AssignOp::Sub:
+    return ints ? ir::OpKind::ISub : ir::OpKind::FSub;
+  case AssignOp::Mul:
+    return ints ? ir::OpKind::IMul : ir::OpKind::FMul;
+  case AssignOp::Div:
+    return ints ? ir::OpKind::IDiv : ir::OpKind::FDiv;
+  case AssignOp::Set:
+    break;
+  }
+  assert(false && "'=' is not a compound assignment");
+  return ir::OpKind::FAdd;
+}
+
 void IRGen::lowerStmt(const Stmt &s) {
   b.loc = s.loc;
   switch (s.kind) {
@@ -351,25 +378,12 @@ void IRGen::lowerStmt(const Stmt &s) {
       vals = lowerTo(*a.value, flatten(t));
     } else {
       ir::Value *cur = slot ? slot->vals[0] : paramLoad(n->name, t);
-      rhs = coerce(lowerExpr(*a.value), t);
-      ir::OpKind k;
-      bool f = t->isF64();
-      switch (a.op) {
-      case AssignOp::Add:
-        k = f ? ir::OpKind::FAdd : ir::OpKind::IAdd;
-        break;
-      case AssignOp::Sub:
-        k = f ? ir::OpKind::FSub : ir::OpKind::ISub;
-        break;
-      case AssignOp::Mul:
-        k = f ? ir::OpKind::FMul : ir::OpKind::IMul;
-        break;
-      default:
-        k = f ? ir::OpKind::FDiv : ir::OpKind::IDiv;
-        break;
-      }
+      // An int var takes int ops; an f64 or a tensor (elementwise, the
+      // value broadcast to its shape by sema's rule) takes f64 ops.
+      bool ints = t->isInt();
+      rhs = ints ? lowerExpr(*a.value) : toShape(lowerExpr(*a.value), t);
       b.loc = a.loc;
-      vals = {b.binary(k, cur, rhs)};
+      vals = {b.binary(compoundOp(a.op, ints), cur, rhs)};
     }
     // Look the slot up again: lowering the value may have restructured
     // the environment's maps.
@@ -444,11 +458,7 @@ void IRGen::lowerElementUpdate(const AssignStmt &a, const IndexExpr &ix) {
     ir::Op *read = b.create(sliced ? ir::OpKind::Slice : ir::OpKind::Extract,
                             withIdx({v}), {et});
     read->slice = region;
-    ir::OpKind k = a.op == AssignOp::Add   ? ir::OpKind::FAdd
-                   : a.op == AssignOp::Sub ? ir::OpKind::FSub
-                   : a.op == AssignOp::Mul ? ir::OpKind::FMul
-                                           : ir::OpKind::FDiv;
-    value = b.binary(k, read->result(), value);
+    value = b.binary(compoundOp(a.op, false), read->result(), value);
   }
   if (sliced && !value->type->isTensor()) {
     ir::Op *fill = b.create(ir::OpKind::Broadcast, {value}, {et});
@@ -635,7 +645,8 @@ void IRGen::lowerExprStmt(const Expr &e) {
         b.loc = c->loc;
         ir::Op *op = b.create(ir::OpKind::Assert, {cond});
         op->str = c->args.size() > 1
-                      ? static_cast<const StringExpr &>(*c->args[1]).value
+                      ? visibleNuls(
+                            static_cast<const StringExpr &>(*c->args[1]).value)
                       : "assertion failed";
         return;
       }

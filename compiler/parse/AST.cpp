@@ -39,6 +39,22 @@ const char *spelling(BinaryOp op) {
   return "?";
 }
 
+const char *spelling(AssignOp op) {
+  switch (op) {
+  case AssignOp::Set:
+    return "=";
+  case AssignOp::Add:
+    return "+=";
+  case AssignOp::Sub:
+    return "-=";
+  case AssignOp::Mul:
+    return "*=";
+  case AssignOp::Div:
+    return "/=";
+  }
+  return "?";
+}
+
 const Stmt *firstReturn(const Block &b) {
   for (auto &s : b.stmts)
     if (const Stmt *r = firstReturn(*s))

@@ -219,6 +219,9 @@ struct LetStmt : Stmt {
 
 enum class AssignOp { Set, Add, Sub, Mul, Div };
 
+/// The operator as written in source (`=`, `+=`, ...).
+const char *spelling(AssignOp op);
+
 /// `s = e`, `s += e`, `v[i, j] -= e`. `target` is a NameExpr or IndexExpr.
 struct AssignStmt : Stmt {
   AssignOp op = AssignOp::Set;

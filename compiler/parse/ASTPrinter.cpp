@@ -78,22 +78,6 @@ std::string quoted(const std::string &s) {
   return out + "\"";
 }
 
-const char *assignSpelling(AssignOp op) {
-  switch (op) {
-  case AssignOp::Set:
-    return "=";
-  case AssignOp::Add:
-    return "+=";
-  case AssignOp::Sub:
-    return "-=";
-  case AssignOp::Mul:
-    return "*=";
-  case AssignOp::Div:
-    return "/=";
-  }
-  return "?";
-}
-
 const char *unarySpelling(UnaryOp op) {
   switch (op) {
   case UnaryOp::Neg:
@@ -241,7 +225,7 @@ void Printer::stmt(const Stmt *s) {
   }
   case StmtKind::Assign: {
     auto *a = static_cast<const AssignStmt *>(s);
-    line() << "Assign " << assignSpelling(a->op) << ' ' << at(a->loc) << '\n';
+    line() << "Assign " << spelling(a->op) << ' ' << at(a->loc) << '\n';
     ++level;
     expr(a->target.get());
     expr(a->value.get());

@@ -642,7 +642,14 @@ void SyntaxErrorListener::syntaxError(antlr4::Recognizer *recognizer,
 
 std::unique_ptr<ast::Module> parseImpl(const SourceFile &file,
                                        DiagEngine &diags) {
-  const std::string &src = file.text;
+  // A UTF-8 byte order mark at the start (editors on Windows write one) is
+  // not part of the program: lexed without it, line 1's columns count from
+  // the first character after it, as an editor shows them.
+  std::string withoutBom;
+  bool bom = file.text.compare(0, 3, "\xEF\xBB\xBF") == 0;
+  if (bom)
+    withoutBom = file.text.substr(3);
+  const std::string &src = bom ? withoutBom : file.text;
   if (src.size() > maxSourceBytes) {
     diags.error({1, 1}, "source file too large (more than " +
                             std::to_string(maxSourceBytes >> 20) + " MiB)");

@@ -213,6 +213,9 @@ private:
                           const Type *vt);
   /// `x op= e` to a local or a param.
   void checkNameAssign(const ast::AssignStmt &a, const Type *vt);
+  /// `x op= e` on a tensor `x`: elementwise, e broadcasts to x's shape.
+  void checkTensorCompound(const ast::AssignStmt &a, const std::string &name,
+                           const Type *xt, const Type *vt);
   void checkFor(const ast::ForStmt &f);
   void checkReturn(const ast::ReturnStmt &r);
 

@@ -470,10 +470,15 @@ std::optional<ConstValue> Checker::evalConst(ast::ConstItem &c) {
     if (!s.empty() && *end == 0) {
       v.i = i;
     } else {
+      errno = 0;
       double f = strtod(s.c_str(), &end);
       if (s.empty() || *end != 0) {
         error(c.nameLoc,
               "-D " + c.name + "=" + s + ": expected an int or f64 value");
+        return std::nullopt;
+      }
+      if (errno == ERANGE && std::isinf(f)) {
+        error(c.nameLoc, "-D " + c.name + "=" + s + ": f64 value out of range");
         return std::nullopt;
       }
       v.isInt = false;

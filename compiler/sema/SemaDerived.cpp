@@ -26,25 +26,24 @@ std::string Checker::suggestConst(const std::string &name) {
 void Checker::resolveNamedDerived(ast::DerivedFnItem &d) {
   if (prog.lookupDerived(d.name))
     return;
-  auto *call = dyn<ast::CallExpr>(d.value.get());
-  auto *callee = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
-  if (!callee || builtinKind(callee->name) != Builtin::Derive) {
-    error(d.value->loc,
-          "a derived function is grad(f, ...), "
-          "value_and_grad(f, ...), jvp(f, ...) or vmap(f, B, ...)");
-    return;
-  }
   if (!evaluating.insert(d.name).second) {
     error(d.nameLoc, "derived function '" + d.name + "' depends on itself");
     return;
   }
-  // Resolved once: a failure is reported at the definition, not again at
-  // every use.
+  // Resolved once: a failure (a bad form included) is reported at the
+  // definition, not again at every use.
   if (!attemptedDerived.insert(d.name).second) {
     evaluating.erase(d.name);
     return;
   }
-  resolveDerived(*call, d.name);
+  auto *call = dyn<ast::CallExpr>(d.value.get());
+  auto *callee = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
+  if (!callee || builtinKind(callee->name) != Builtin::Derive)
+    error(d.value->loc,
+          "a derived function is grad(f, ...), "
+          "value_and_grad(f, ...), jvp(f, ...) or vmap(f, B, ...)");
+  else
+    resolveDerived(*call, d.name);
   evaluating.erase(d.name);
 }
 

@@ -331,6 +331,9 @@ void Checker::checkReadCsv(const ast::LetStmt &l) {
   const Type *t = l.type ? resolveType(*l.type) : nullptr;
   if (c.args.size() != 1 || c.args[0]->kind != ast::ExprKind::String) {
     error(c.loc, "read_csv takes one path in quotes");
+  } else if (static_cast<ast::StringExpr &>(*c.args[0]).value.find('\0') !=
+             std::string::npos) {
+    error(c.args[0]->loc, "a path cannot contain a NUL character");
   } else if (!l.type || l.isDestructure) {
     error(c.loc, "read_csv(...) must initialise a binding with a declared "
                  "tensor type: let X: f64[N, D] = read_csv(\"x.csv\")");

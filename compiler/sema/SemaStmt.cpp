@@ -191,7 +191,11 @@ void Checker::checkNameAssign(const ast::AssignStmt &a, const Type *vt) {
       const ParamInfo *p = findParam(n->name);
       n->type = p ? p->type : nullptr;
       paramStores.try_emplace(curFn->name, n->name, n->loc);
-      if (p && vt)
+      if (!p || !vt)
+        return;
+      if (a.op != AssignOp::Set && p->type->isTensor())
+        checkTensorCompound(a, n->name, p->type, vt);
+      else
         expectType(*a.value, vt, p->type, "assignment to '" + n->name + "'");
       return;
     }
@@ -209,6 +213,10 @@ void Checker::checkNameAssign(const ast::AssignStmt &a, const Type *vt) {
   }
   if (!l->type || !vt)
     return;
+  if (a.op != AssignOp::Set && l->type->isTensor() && !l->type->boolElems) {
+    checkTensorCompound(a, n->name, l->type, vt);
+    return;
+  }
   if (a.op != AssignOp::Set && !l->type->isNumeric()) {
     error(n->loc, "compound assignment needs a number, '" + n->name + "' is " +
                       toString(l->type));
@@ -220,6 +228,29 @@ void Checker::checkNameAssign(const ast::AssignStmt &a, const Type *vt) {
     return;
   }
   expectType(*a.value, vt, l->type, "assignment to '" + n->name + "'");
+}
+
+/// `x op= e` on a tensor `x` is elementwise (section 5): `e`, a number or a
+/// tensor, must broadcast to x's shape without changing it.
+void Checker::checkTensorCompound(const ast::AssignStmt &a,
+                                  const std::string &name, const Type *xt,
+                                  const Type *vt) {
+  std::string op = ast::spelling(a.op);
+  if (!vt->isNumeric() && !(vt->isTensor() && !vt->boolElems)) {
+    error(a.value->loc, "'" + op + "' on '" + name + "' needs a number or " +
+                            "a tensor, found " + toString(vt));
+    return;
+  }
+  std::string err;
+  const Type *r = sema::broadcast(T, xt, vt, op, err);
+  if (!r) {
+    error(a.value->loc, err);
+    return;
+  }
+  if (r->shape != xt->shape)
+    error(a.value->loc, "'" + op + "' would change the shape of '" + name +
+                            "': " + toString(xt) + " " + op + " " +
+                            toString(vt) + " is " + toString(r));
 }
 
 void Checker::checkFor(const ast::ForStmt &f) {
