@@ -17,6 +17,8 @@ enum class ExitCode {
   Usage = 2,
   RuntimeError = 3,
   CheckFailed = 4, // bpc check: a derivative disagrees with finite differences
+  Interrupted = 130,  // bpc train stopped by SIGINT (128 + 2), params saved
+  Terminated = 143,   // bpc train stopped by SIGTERM (128 + 15), params saved
   InternalError = 70, // a bug in bpc (EX_SOFTWARE), reported, never a signal
 };
 
@@ -40,7 +42,7 @@ enum class Action {
 /// Flags of `bpc train` that override the train block (unset: keep it).
 /// Paths given as flags are relative to the current directory.
 struct TrainFlags {
-  std::optional<int64_t> epochs, batch, seed, threads;
+  std::optional<int64_t> epochs, batch, seed, threads, earlyStop, saveEvery;
   std::optional<double> lr, clip, weightDecay;
   std::optional<std::string> optimizer, data, test; // --loss, --metric: sema
 

@@ -29,10 +29,12 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <numeric>
 #include <sstream>
@@ -228,6 +230,10 @@ sema::TrainSpec withFlags(const sema::TrainSpec &specIn,
   }
   if (flags.threads)
     spec.threads = *flags.threads;
+  if (flags.earlyStop)
+    spec.earlyStop = *flags.earlyStop;
+  if (flags.saveEvery)
+    spec.saveEvery = *flags.saveEvery;
   return spec;
 }
 
@@ -311,6 +317,38 @@ std::vector<int64_t> trainBatchSizes(const sema::TrainSpec &spec,
 
 namespace {
 
+/// SIGINT or SIGTERM during training: the first ends the run after the
+/// current step (the loop polls this), a second one ends the process at
+/// once (the default action; every file bpc writes is written atomically,
+/// so nothing is left half-done).
+volatile std::sig_atomic_t pendingSignal = 0;
+
+extern "C" void onStopSignal(int sig) {
+  if (pendingSignal) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  pendingSignal = sig;
+}
+
+/// Installs onStopSignal for SIGINT and SIGTERM while alive.
+struct StopSignals {
+  struct sigaction oldInt {
+  }, oldTerm{};
+  StopSignals() {
+    struct sigaction sa {};
+    sa.sa_handler = onStopSignal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &oldInt);
+    sigaction(SIGTERM, &sa, &oldTerm);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &oldInt, nullptr);
+    sigaction(SIGTERM, &oldTerm, nullptr);
+  }
+};
+
 /// One thread's slice of a minibatch: its rows gathered per argument, the
 /// batched step's results (summed loss, then each param's gradient).
 struct Slice {
@@ -342,6 +380,16 @@ struct Trainer {
   double lr = 0; // this epoch's learning rate (the schedule's)
   std::vector<double> lrCurve;
   std::vector<double> lossCurve, testLossCurve, metricCurve;
+  /// Why run() ended; where (the last epoch and minibatch run).
+  enum class Stop { Done, Diverged, Interrupted, EarlyStopped, SaveFailed };
+  Stop stop = Stop::Done;
+  int64_t stopEpoch = 0, stopBatch = 0;
+  /// early_stop: the best test loss so far, its epoch and params.
+  double bestTestLoss = INFINITY, bestMetric = NAN;
+  int64_t bestEpoch = 0;
+  std::vector<std::vector<double>> bestValues;
+  /// save_every: writes --save (set by train()); false after its error.
+  std::function<bool()> save;
 
   Trainer(const sema::TrainSpec &spec, TrainingData &d)
       : spec(spec), data(d.data), test(d.test) {}
@@ -361,6 +409,8 @@ struct Trainer {
   void printProgress(int64_t epoch, int64_t b1, double lossSum) const;
   double sumOverRows(DynFn f, const Table &t) const;
   void evaluateTest();
+  bool watchTestLoss(int64_t epoch);
+  void reportStop() const;
   void printEpoch(int64_t epoch) const;
   void printSummary() const;
   void reportGradientFlow();
@@ -497,25 +547,88 @@ void Trainer::run() {
     double lossSum = 0;
     std::vector<double> gradNormSum(ps.size(), 0);
     int64_t batches = 0;
-    for (int64_t b0 = 0; b0 < data.rows; b0 += batch) {
+    int64_t rowsRun = 0;
+    for (int64_t b0 = 0; b0 < data.rows && stop == Stop::Done; b0 += batch) {
       int64_t b1 = std::min(b0 + batch, data.rows);
       runBatch(order, b0, b1, lossSum, gradNormSum);
       ++batches;
+      rowsRun = b1;
+      stopEpoch = epoch;
+      stopBatch = batches;
+      if (!std::isfinite(lossSum))
+        stop = Stop::Diverged;
+      else if (pendingSignal)
+        stop = Stop::Interrupted;
       if (tty)
         printProgress(epoch, b1, lossSum);
     }
-    lastLoss = lossSum / data.rows;
+    lastLoss = lossSum / rowsRun;
     lossCurve.push_back(lastLoss);
     for (size_t j = 0; j < ps.size(); ++j)
       ps[j].gradNorm.push_back(gradNormSum[j] / batches);
-    if (test.rows)
+    if (test.rows && stop != Stop::Diverged)
       evaluateTest();
     printEpoch(epoch);
-    if (!std::isfinite(lastLoss)) {
-      printf("stopping: the loss is not finite (exploding gradients?)\n");
-      break;
+    if (stop != Stop::Done)
+      return;
+    if (spec.earlyStop && watchTestLoss(epoch))
+      return;
+    if (spec.saveEvery && epoch % spec.saveEvery == 0 && save && !save()) {
+      stop = Stop::SaveFailed;
+      return;
     }
   }
+}
+
+/// early_stop: keeps the params of the best epoch by test loss; true (the
+/// best restored) when `patience` epochs passed without improving on it.
+bool Trainer::watchTestLoss(int64_t epoch) {
+  if (lastTestLoss < bestTestLoss) {
+    bestTestLoss = lastTestLoss;
+    bestMetric = lastMetric;
+    bestEpoch = epoch;
+    bestValues.resize(ps.size());
+    for (size_t j = 0; j < ps.size(); ++j)
+      bestValues[j].assign(ps[j].value, ps[j].value + ps[j].size);
+    return false;
+  }
+  if (epoch - bestEpoch < spec.earlyStop && epoch < spec.epochs)
+    return false;
+  for (size_t j = 0; j < ps.size() && bestEpoch; ++j)
+    std::copy(bestValues[j].begin(), bestValues[j].end(), ps[j].value);
+  if (bestEpoch) {
+    lastTestLoss = bestTestLoss;
+    lastMetric = bestMetric;
+  }
+  stop = epoch < spec.epochs ? Stop::EarlyStopped : Stop::Done;
+  return true;
+}
+
+/// Why training ended, when not after its last epoch (and which params
+/// early_stop kept).
+void Trainer::reportStop() const {
+  switch (stop) {
+  case Stop::Done:
+  case Stop::SaveFailed:
+    break;
+  case Stop::Diverged:
+    printf("stopping: the loss is not finite at epoch %lld, minibatch %lld "
+           "(exploding gradients?)\n",
+           (long long)stopEpoch, (long long)stopBatch);
+    break;
+  case Stop::Interrupted:
+    printf("interrupted by %s at epoch %lld, minibatch %lld\n",
+           pendingSignal == SIGTERM ? "SIGTERM" : "SIGINT",
+           (long long)stopEpoch, (long long)stopBatch);
+    break;
+  case Stop::EarlyStopped:
+    printf("early stop: the test loss has not improved for %lld epochs\n",
+           (long long)spec.earlyStop);
+    break;
+  }
+  if (spec.earlyStop && bestEpoch && stop != Stop::Diverged)
+    printf("kept the params of epoch %lld (test loss %s)\n",
+           (long long)bestEpoch, fmt(bestTestLoss, 5).c_str());
 }
 
 /// One minibatch, rows `order[b0, b1)`: accumulate the gradients, then the
@@ -765,23 +878,54 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
       return ExitCode::Usage;
     }
   }
-  Trainer t(spec, data);
-  t.bind(m, params, batchedSizes, jit);
-  t.printHeader();
-  t.run();
-  t.printSummary();
-  t.reportGradientFlow();
-  if (!flags.plotDir.empty() && !t.writeCharts(flags.plotDir))
+  if (spec.saveEvery && flags.savePath.empty()) {
+    std::cerr << "bpc: error: save_every needs --save PATH\n";
     return ExitCode::Usage;
-  if (!flags.savePath.empty()) {
+  }
+  if (spec.earlyStop && data.test.rows == 0) {
+    std::cerr << "bpc: error: early_stop needs test rows ('test:' or "
+                 "--test): it watches the test loss\n";
+    return ExitCode::Usage;
+  }
+  auto save = [&] {
     std::string err;
     if (!saveParams(m, jit, flags.savePath, err)) {
       std::cerr << "bpc: error: " << err << '\n';
-      return ExitCode::Usage;
+      return false;
     }
+    return true;
+  };
+  Trainer t(spec, data);
+  t.bind(m, params, batchedSizes, jit);
+  t.save = save;
+  t.printHeader();
+  {
+    StopSignals signals;
+    t.run();
+  }
+  using Stop = Trainer::Stop;
+  t.reportStop();
+  t.printSummary();
+  t.reportGradientFlow();
+  if (t.stop == Stop::SaveFailed ||
+      (!flags.plotDir.empty() && !t.writeCharts(flags.plotDir)))
+    return ExitCode::Usage;
+  if (t.stop == Stop::Diverged) {
+    if (!flags.savePath.empty())
+      printf("not saved: training diverged ('%s' is left as it was)\n",
+             flags.savePath.c_str());
+    fflush(stdout);
+    return ExitCode::RuntimeError;
+  }
+  if (!flags.savePath.empty()) {
+    if (!save())
+      return ExitCode::Usage;
     printf("saved params to %s\n", flags.savePath.c_str());
   }
   fflush(stdout);
+  if (t.stop == Stop::Interrupted)
+    return pendingSignal == SIGTERM ? ExitCode::Terminated
+                                    : ExitCode::Interrupted;
   return ExitCode::Success;
 }
 

@@ -198,6 +198,15 @@ static cl::opt<std::string>
     Test("test", cl::value_desc("PATH"),
          cl::desc("the held-out rows (CSV; relative to the current directory)"),
          cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<long long, false, Checked<PositiveIntRule>> EarlyStop(
+    "early-stop", cl::value_desc("N"),
+    cl::desc("stop when the test loss has not improved for N epochs; keep "
+             "the best epoch's params"),
+    cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<long long, false, Checked<PositiveIntRule>>
+    SaveEvery("save-every", cl::value_desc("N"),
+              cl::desc("with --save PATH: also write PATH every N epochs"),
+              cl::cat(TrainCat), cl::sub(TrainCmd));
 static cl::opt<bool, false, Checked<FlagRule>>
     PerExample("per-example",
                cl::desc("one gradient call per example, not the batched "
@@ -325,6 +334,8 @@ static PipelineOptions pipelineOptions(Action action) {
   set(t.epochs, Epochs);
   set(t.batch, Batch);
   set(t.threads, Threads);
+  set(t.earlyStop, EarlyStop);
+  set(t.saveEvery, SaveEvery);
   set(t.lr, Lr);
   set(t.clip, Clip);
   set(t.weightDecay, WeightDecay);

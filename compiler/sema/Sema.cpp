@@ -276,6 +276,10 @@ void Checker::trainField(const ast::TrainField &f, TrainSpec &spec, bool &ok) {
     trainInt(k, v, spec.seed, 0, ok);
   else if (k == "threads")
     trainInt(k, v, spec.threads, 1, ok);
+  else if (k == "early_stop")
+    trainInt(k, v, spec.earlyStop, 1, ok);
+  else if (k == "save_every")
+    trainInt(k, v, spec.saveEvery, 1, ok);
   else if (k == "clip") {
     if (trainNumber(v, spec.clip) && !(spec.clip > 0)) {
       error(v.loc, "clip must be a positive number");
@@ -294,9 +298,11 @@ void Checker::trainField(const ast::TrainField &f, TrainSpec &spec, bool &ok) {
           "unknown train field '" + k + "'" +
               didYouMean(k, {"loss", "data", "optimizer", "epochs", "batch",
                              "clip", "seed", "test", "metric", "threads",
-                             "weight_decay", "schedule"}) +
+                             "weight_decay", "schedule", "early_stop",
+                             "save_every"}) +
               " (expected loss, data, optimizer, epochs, batch, clip, "
-              "seed, test, metric, threads, weight_decay or schedule)");
+              "seed, test, metric, threads, weight_decay, schedule, "
+              "early_stop or save_every)");
     ok = false;
   }
 }
@@ -370,6 +376,11 @@ void Checker::checkTrain(const ast::TrainItem &t) {
     error(t.loc, "the metric '" + spec.metric +
                      "' needs 'test: \"file.csv\"' (or --test): it is "
                      "averaged over the test rows after each epoch");
+    return;
+  }
+  if (spec.earlyStop && spec.test.empty() && !options.trainTestFlag) {
+    error(t.loc, "early_stop needs 'test: \"file.csv\"' (or --test): it "
+                 "watches the test loss");
     return;
   }
   prog.trainSpec = spec;

@@ -64,8 +64,10 @@ struct TrainSpec {
   /// 0.01). Unset: 0, or adamw's default.
   std::optional<double> weightDecay;
   int64_t epochs = 1, batch = 1, seed = 0;
-  double clip = 0;     // 0: no clipping
-  int64_t threads = 0; // section 17's `threads:`; 0: every core
+  double clip = 0;       // 0: no clipping
+  int64_t threads = 0;   // section 17's `threads:`; 0: every core
+  int64_t earlyStop = 0; // `early_stop:` patience in epochs; 0: none
+  int64_t saveEvery = 0; // `save_every:` epochs between saves; 0: at the end
   /// `schedule:` (section 17): the learning rate per epoch.
   struct Schedule {
     enum class Kind { Constant, Step, Cosine } kind = Kind::Constant;
