@@ -26,12 +26,16 @@ std::string trainStepName(int64_t n) {
   return "__train_step." + std::to_string(n);
 }
 
+std::string batchLossName(int64_t n) {
+  return "__batch_loss." + std::to_string(n);
+}
+
 namespace {
 
 /// `__batch_loss.<n>(batched args) -> f64`: the sum of `lossb`'s results.
 ir::Function *summedLoss(ir::Module &m, ir::Function &lossb, int64_t n,
                          Loc loc) {
-  ir::Function *s = m.addFunction("__batch_loss." + std::to_string(n));
+  ir::Function *s = m.addFunction(batchLossName(n));
   s->loc = loc;
   s->resultTypes = {m.types->f64()};
   ir::Builder b(*m.types);

@@ -9,6 +9,11 @@ namespace bp::batch {
 /// them) of `n` examples.
 std::string trainStepName(int64_t n);
 
+/// The name of the summed vmapped loss of `n` examples that
+/// buildTrainStep(n) leaves in the module: `__batch_loss.<n>(x1[n, ...],
+/// ...) -> f64`, the sum of their losses (the driver's test loss).
+std::string batchLossName(int64_t n);
+
 /// Input:  a verified, simplified module holding the loss function `loss`
 ///         of the train block and `params`, the params it reads.
 /// Output: `__train_step.<n>(x1[n, ...], ..., xk[n, ...]) -> (f64, g1, ...,

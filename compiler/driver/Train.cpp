@@ -370,6 +370,11 @@ struct Trainer {
   std::vector<int64_t> argSize; // elements of each loss argument
   std::vector<Slice> threadSlices;
   std::vector<int64_t> sliceSizes; // of the current minibatch
+  /// The vmapped loss the test loss runs on, its rows per call, and the
+  /// chunks' losses; null: per example.
+  DynFn batchLoss = nullptr;
+  int64_t testChunk = 0;
+  std::vector<double> chunkLoss;
   int64_t threads = 1;
   std::vector<ParamState> ps;
   bool tty = false;
@@ -401,6 +406,9 @@ struct Trainer {
   void bind(const ir::Module &m, const std::vector<std::string> &params,
             const std::vector<int64_t> &batchedSizes, JIT &jit);
   void runSlice(const std::vector<int64_t> &order, Slice &s) const;
+  template <typename Row>
+  void gather(int64_t n, Row row, std::vector<double> &in) const;
+  double testLossSum();
   double stepBatched(const std::vector<int64_t> &order, int64_t b0, int64_t b1);
   void printHeader() const;
   void run();
@@ -461,22 +469,60 @@ void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
     s.in.resize((batch / threads + 1) * data.cols);
     s.out.resize(outSize);
   }
+  testChunk = batched.rbegin()->first; // at most batch / threads + 1 rows
+  if (test.rows >= testChunk) {
+    batchLoss = reinterpret_cast<DynFn>(
+        sym(codegen::dynamicSymbol(batch::batchLossName(testChunk))));
+    chunkLoss.resize(test.rows / testChunk);
+  }
 }
 
 /// One thread's rows `order[s.b0, s.b0 + s.n)`: gathered into one tensor per
 /// loss argument (the layout of the step's dynamic wrapper: each argument's
 /// n examples in turn), then the batched step.
 void Trainer::runSlice(const std::vector<int64_t> &order, Slice &s) const {
-  double *in = s.in.data();
+  gather(
+      s.n, [&](int64_t e) { return data.row(order[s.b0 + e]); }, s.in);
+  batched.at(s.n)(s.in.data(), s.out.data());
+}
+
+/// Rows row(0..n) into `in`, one tensor per loss argument (the layout of a
+/// batched function's dynamic wrapper: each argument's n examples in turn).
+template <typename Row>
+void Trainer::gather(int64_t n, Row row, std::vector<double> &in) const {
+  double *at = in.data();
   int64_t col = 0;
   for (int64_t size : argSize) {
-    for (int64_t e = 0; e < s.n; ++e)
-      std::memcpy(in + e * size, data.row(order[s.b0 + e]) + col,
-                  size * sizeof(double));
-    in += s.n * size;
+    for (int64_t e = 0; e < n; ++e)
+      std::memcpy(at + e * size, row(e) + col, size * sizeof(double));
+    at += n * size;
     col += size;
   }
-  batched.at(s.n)(s.in.data(), s.out.data());
+}
+
+/// The summed loss over the test rows: chunks of `testChunk` rows through
+/// the vmapped loss `__batch_loss.<testChunk>`, across the threads, the
+/// rest per example; added in row order (the same for every thread count).
+double Trainer::testLossSum() {
+  if (!batchLoss)
+    return sumOverRows(lossFn, test);
+  int64_t chunks = test.rows / testChunk;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t c = 0; c < chunks; ++c) {
+    Slice &s = threadSlices[omp_get_thread_num()];
+    gather(
+        testChunk, [&](int64_t e) { return test.row(c * testChunk + e); },
+        s.in);
+    batchLoss(s.in.data(), &chunkLoss[c]);
+  }
+  double sum = 0, out[1];
+  for (int64_t c = 0; c < chunks; ++c)
+    sum += chunkLoss[c];
+  for (int64_t r = chunks * testChunk; r < test.rows; ++r) {
+    lossFn(test.row(r), out);
+    sum += out[0];
+  }
+  return sum;
 }
 
 /// Rows `order[b0, b1)` split across the threads; their gradient sums are
@@ -694,7 +740,7 @@ double Trainer::sumOverRows(DynFn f, const Table &t) const {
 /// The mean of the metric over the test rows.
 /// The epoch's test loss and metric (when there is one).
 void Trainer::evaluateTest() {
-  lastTestLoss = sumOverRows(lossFn, test) / test.rows;
+  lastTestLoss = testLossSum() / test.rows;
   testLossCurve.push_back(lastTestLoss);
   if (!metric)
     return;
