@@ -15,13 +15,16 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/CInterface.h"
 
+#include "codegen/CNames.h"
 #include "codegen/CodeGen.h"
 
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Module.h"
 
 #include <cctype>
+#include <map>
 #include <ostream>
+#include <set>
 
 namespace bp::codegen {
 
@@ -34,6 +37,147 @@ bool isExported(const ir::Function &f) {
 
 static bool singleScalarResult(const ir::Function &f) {
   return f.resultTypes.size() == 1 && !f.resultTypes[0]->isTensor();
+}
+
+// The C names of the library and header (docs/ABI.md "Names"): one place,
+// for the wrappers, the header and the clash check.
+static std::string upper(std::string s) {
+  for (char &c : s)
+    c = (char)toupper((unsigned char)c);
+  return s;
+}
+static std::string fnSymbol(const std::string &prefix, const std::string &f) {
+  return prefix + "_" + f;
+}
+static std::string paramAccessor(const std::string &prefix,
+                                 const std::string &p) {
+  return prefix + "_param_" + p;
+}
+static std::string loadParamsSymbol(const std::string &prefix) {
+  return prefix + "_load_params";
+}
+static std::string paramSizeMacro(const std::string &prefix,
+                                  const std::string &p) {
+  return upper(prefix) + "_PARAM_" + p + "_SIZE";
+}
+/// The size macro of a tensor argument or result `name` of `f`.
+static std::string sizeMacro(const std::string &prefix, const std::string &f,
+                             const std::string &name) {
+  return upper(prefix) + "_" + f + "_" + name + "_SIZE";
+}
+static std::string includeGuard(const std::string &prefix) {
+  return "BP_" + upper(prefix) + "_H";
+}
+
+/// The names of f's out-pointers: `grad_<var>` for grad, `value` +
+/// `grad_<var>` for value_and_grad, `value` + `tangent` for jvp, `out0`,
+/// `out1`, ... otherwise; one equal to an argument's (or an earlier
+/// result's) name gets `_` appended until it is not.
+static std::vector<std::string> resultNames(const ir::Module &m,
+                                            const ir::Function &f) {
+  const ir::DerivedInfo *d = m.lookupDerived(f.name);
+  std::set<std::string> taken;
+  for (auto &a : f.args())
+    taken.insert(a->name);
+  std::vector<std::string> names;
+  for (size_t i = 0; i < f.resultTypes.size(); ++i) {
+    std::string n = "out" + std::to_string(i);
+    bool gradient = d && (d->kind == ir::DerivKind::Grad ||
+                          d->kind == ir::DerivKind::ValueAndGrad);
+    if (gradient) {
+      size_t first = d->kind == ir::DerivKind::ValueAndGrad ? 1 : 0;
+      n = i < first ? "value" : "grad_" + d->wrt[i - first].name;
+    } else if (d && d->kind == ir::DerivKind::Jvp) {
+      n = i == 0 ? "value" : "tangent";
+    } // vmap: out0, out1, ... (the base's results, batched)
+    while (taken.count(n))
+      n += '_';
+    taken.insert(n);
+    names.push_back(n);
+  }
+  return names;
+}
+
+/// Calls `add(name, what, loc, isMacro)` for every C name that the library
+/// and header define, in order: bpc's own (no location), then each param's,
+/// then each exported function's with its arguments' and results' size
+/// macros (at the function).
+template <class Add>
+static void forEachCName(const ir::Module &m, const std::string &prefix,
+                         Add add) {
+  add(includeGuard(prefix), "the header's include guard", Loc{}, true);
+  add(loadParamsSymbol(prefix), "the params loader of the library", Loc{},
+      false);
+  for (auto &p : m.params) {
+    add(paramAccessor(prefix, p.name), "the accessor of param '" + p.name + "'",
+        p.loc, false);
+    add(paramSizeMacro(prefix, p.name),
+        "the size macro of param '" + p.name + "'", p.loc, true);
+  }
+  for (auto &fp : m.functions) {
+    const ir::Function &f = *fp;
+    if (!isExported(f))
+      continue;
+    std::string fn = "fn '" + f.name + "'";
+    add(fnSymbol(prefix, f.name), fn, f.loc, false);
+    for (auto &a : f.args())
+      if (a->type->isTensor())
+        add(sizeMacro(prefix, f.name, a->name),
+            "the size macro of argument '" + a->name + "' of " + fn, f.loc,
+            true);
+    std::vector<std::string> outs = resultNames(m, f);
+    for (size_t i = 0; i < outs.size(); ++i)
+      if (f.resultTypes[i]->isTensor())
+        add(sizeMacro(prefix, f.name, outs[i]),
+            "the size macro of result '" + outs[i] + "' of " + fn, f.loc, true);
+  }
+}
+
+/// Every macro the header defines.
+static std::set<std::string> headerMacros(const ir::Module &m,
+                                          const std::string &prefix) {
+  std::set<std::string> macros;
+  forEachCName(
+      m, prefix,
+      [&](const std::string &name, const std::string &, Loc, bool isMacro) {
+        if (isMacro)
+          macros.insert(name);
+      });
+  return macros;
+}
+
+namespace {
+/// What a C name of the build stands for, for the clash messages.
+struct Origin {
+  std::string what;
+  Loc loc; // 0:0: generated by bpc build itself
+};
+} // namespace
+
+bool checkCNames(const ir::Module &m, const std::string &prefix,
+                 DiagEngine &diags) {
+  std::map<std::string, Origin> names;
+  bool ok = true;
+  forEachCName(
+      m, prefix,
+      [&](const std::string &c, const std::string &what, Loc loc, bool) {
+        auto [it, fresh] = names.emplace(c, Origin{what, loc});
+        std::string problem;
+        if (!fresh) {
+          problem = "which is also " + it->second.what;
+          if (it->second.loc.line)
+            problem += " (" + std::to_string(it->second.loc.line) + ":" +
+                       std::to_string(it->second.loc.col) + ")";
+        } else if (isCWord(c)) {
+          problem = "a C or C++ keyword or C library name";
+        }
+        if (problem.empty())
+          return;
+        diags.error(loc, what + " would be the C name '" + c + "', " + problem +
+                             "; rename it or choose another --prefix");
+        ok = false;
+      });
+  return ok;
 }
 
 void addCInterface(const ir::Module &m, llvm::Module &mod,
@@ -60,7 +204,7 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
       g->setInitializer(llvm::ConstantFP::get(f64, v[0]));
     auto *get = llvm::Function::Create(llvm::FunctionType::get(ptr, {}, false),
                                        llvm::GlobalValue::ExternalLinkage,
-                                       prefix + "_param_" + p.name, mod);
+                                       paramAccessor(prefix, p.name), mod);
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", get));
     b.CreateRet(g);
     std::vector<llvm::Constant *> dims;
@@ -79,7 +223,7 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
       llvm::ConstantArray::get(tableTy, entries), "bp.params");
   auto *load = llvm::Function::Create(
       llvm::FunctionType::get(i32, {ptr, ptr, i64}, false),
-      llvm::GlobalValue::ExternalLinkage, prefix + "_load_params", mod);
+      llvm::GlobalValue::ExternalLinkage, loadParamsSymbol(prefix), mod);
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", load));
   auto loader = mod.getOrInsertFunction(
       "bp_load_params",
@@ -104,7 +248,7 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
     llvm::Type *ret = direct ? cType(f.resultTypes[0]) : b.getVoidTy();
     auto *fn = llvm::Function::Create(
         llvm::FunctionType::get(ret, params, false),
-        llvm::GlobalValue::ExternalLinkage, prefix + "_" + f.name, mod);
+        llvm::GlobalValue::ExternalLinkage, fnSymbol(prefix, f.name), mod);
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
     std::vector<llvm::Value *> args;
     for (size_t i = 0; i < f.args().size(); ++i) {
@@ -140,12 +284,6 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
 
 namespace {
 
-std::string upper(std::string s) {
-  for (char &c : s)
-    c = (char)toupper((unsigned char)c);
-  return s;
-}
-
 std::string cTypeName(const Type *t) {
   if (t->isTensor())
     return "const double *";
@@ -166,9 +304,17 @@ std::string outTypeName(const Type *t) {
 
 void writeCHeader(const ir::Module &m, const std::string &prefix,
                   const std::string &source, std::ostream &os, bool usesBlas) {
-  std::string guard = "BP_" + upper(prefix) + "_H";
-  std::string P = upper(prefix);
-  os << "/* " << prefix << ".h: generated by `bpc build` from " << source
+  std::string guard = includeGuard(prefix);
+  std::set<std::string> macros = headerMacros(m, prefix);
+  // The path goes into a comment: no line break, `*/` or `/*` (-Wcomment).
+  std::string from;
+  for (char c : source) {
+    char prev = from.empty() ? 0 : from.back();
+    bool bad = c == '\n' || c == '\r' || (c == '/' && prev == '*') ||
+               (c == '*' && prev == '/');
+    from += bad ? '_' : c;
+  }
+  os << "/* " << prefix << ".h: generated by `bpc build` from " << from
      << ". Do not edit.\n"
      << " * C ABI (docs/ABI.md): scalars by value (f64 -> double, int ->\n"
      << " * int64_t, bool -> int); tensors are row-major arrays of double.\n"
@@ -207,14 +353,14 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
     os << "/* param " << p.name << ": " << toString(p.type)
        << " (initialised at build time) */\n";
     int64_t n = p.type->isTensor() ? p.type->numElements() : 1;
-    os << "#define " << P << "_PARAM_" << p.name << "_SIZE " << n << "\n";
-    os << "double *" << prefix << "_param_" << p.name << "(void);\n";
+    os << "#define " << paramSizeMacro(prefix, p.name) << " " << n << "\n";
+    os << "double *" << paramAccessor(prefix, p.name) << "(void);\n";
   }
   os << "/* Reads a params file written by `bpc train --save`. Returns 0, or "
         "-1\n"
      << " * with `PATH:LINE: message` in error[0..error_size). */\n"
-     << "int " << prefix
-     << "_load_params(const char *path, char *error, int64_t error_size);\n\n";
+     << "int " << loadParamsSymbol(prefix)
+     << "(const char *path, char *error, int64_t error_size);\n\n";
   for (auto &fp : m.functions) {
     const ir::Function &f = *fp;
     if (!isExported(f))
@@ -243,39 +389,33 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
     os << " */\n";
     for (auto &a : f.args())
       if (a->type->isTensor())
-        os << "#define " << P << "_" << f.name << "_" << a->name << "_SIZE "
+        os << "#define " << sizeMacro(prefix, f.name, a->name) << " "
            << a->type->numElements() << "\n";
-    std::vector<std::string> outNames;
-    for (size_t i = 0; i < f.resultTypes.size(); ++i) {
-      std::string n = "out" + std::to_string(i);
-      bool gradient = d && (d->kind == ir::DerivKind::Grad ||
-                            d->kind == ir::DerivKind::ValueAndGrad);
-      if (gradient) {
-        size_t first = d->kind == ir::DerivKind::ValueAndGrad ? 1 : 0;
-        n = i < first ? "value" : "grad_" + d->wrt[i - first].name;
-      } else if (d && d->kind == ir::DerivKind::Jvp) {
-        n = i == 0 ? "value" : "tangent";
-      } // vmap: out0, out1, ... (the base's results, batched)
-      outNames.push_back(n);
+    std::vector<std::string> outNames = resultNames(m, f);
+    for (size_t i = 0; i < f.resultTypes.size(); ++i)
       if (f.resultTypes[i]->isTensor())
-        os << "#define " << P << "_" << f.name << "_" << n << "_SIZE "
+        os << "#define " << sizeMacro(prefix, f.name, outNames[i]) << " "
            << f.resultTypes[i]->numElements() << "\n";
-    }
     bool direct = singleScalarResult(f);
-    os << (direct ? cTypeName(f.resultTypes[0]) : std::string("void "))
-       << prefix << "_" << f.name << "(";
-    bool first = true;
-    for (auto &a : f.args()) {
-      os << (first ? "" : ", ") << cTypeName(a->type) << a->name;
-      first = false;
-    }
+    // The prototype's parameter names: BP's, unless C would read them as
+    // something else (CNames.h).
+    std::vector<std::string> names;
+    for (auto &a : f.args())
+      names.push_back(a->name);
     if (!direct)
-      for (size_t i = 0; i < f.resultTypes.size(); ++i) {
-        os << (first ? "" : ", ") << outTypeName(f.resultTypes[i])
-           << outNames[i];
-        first = false;
-      }
-    if (first)
+      names.insert(names.end(), outNames.begin(), outNames.end());
+    names = headerParamNames(names, macros);
+    os << (direct ? cTypeName(f.resultTypes[0]) : std::string("void "))
+       << fnSymbol(prefix, f.name) << "(";
+    std::vector<std::string> types;
+    for (auto &a : f.args())
+      types.push_back(cTypeName(a->type));
+    if (!direct)
+      for (const Type *t : f.resultTypes)
+        types.push_back(outTypeName(t));
+    for (size_t k = 0; k < names.size(); ++k)
+      os << (k ? ", " : "") << types[k] << names[k];
+    if (names.empty())
       os << "void";
     os << ");\n\n";
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ir/IR.h"
+#include "support/Diagnostics.h"
 
 #include <iosfwd>
 #include <string>
@@ -15,6 +16,14 @@ namespace bp::codegen {
 /// User functions and named derived functions get a C wrapper; internal
 /// ones (`f.rev.10`, inline `grad(f, x)`, `__train_step`) do not.
 bool isExported(const ir::Function &f);
+
+/// Input:  `m` after the IR passes; `prefix` passes codegen::prefixProblem.
+/// Output: a located error in `diags` for each C name of the build (the
+///         symbols and macros of docs/ABI.md "Names") that another one, the
+///         header's own, or a C keyword or library name already takes;
+///         false when there was one.
+bool checkCNames(const ir::Module &m, const std::string &prefix,
+                 DiagEngine &diags);
 
 /// Input:  the LLVM module emitted for `m`.
 /// Output: C wrappers `<prefix>_<fn>`, param accessors and
