@@ -1,15 +1,18 @@
 //===- Build.cpp - `bpc build`: objects, shared and static libraries ------===//
 //
 // The module (with its C interface, codegen/CInterface.cpp) is compiled to
-// an object file for the requested target; `.so` links it with the runtime
-// archive using the system C compiler driver (`cc -shared`), `.a` archives
-// it together with the runtime's object (`ar`). The header `<prefix>.h` is
-// written next to the output.
+// an object file for the requested target, in memory; `.so` links it with
+// the runtime archive using the system C compiler driver (`cc -shared`),
+// `.a` archives it together with the runtime's members (LLVM's archive
+// writer). The header `<prefix>.h` is written next to the output. Every
+// output goes to a fresh temporary file that is renamed into place once
+// all of them are written: a failed build leaves nothing behind.
 //
 //===----------------------------------------------------------------------===//
 #include "driver/Build.h"
 
 #include "codegen/CInterface.h"
+#include "codegen/CNames.h"
 #include "codegen/CodeGen.h"
 #include "jit/JIT.h"
 
@@ -17,16 +20,25 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Object/Archive.h"
+#include "llvm/Object/ArchiveWriter.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
+#include <optional>
+#include <sstream>
 
 #ifndef BP_RUNTIME_ARCHIVE
 #error "BP_RUNTIME_ARCHIVE must name libbp_runtime.a"
@@ -41,7 +53,8 @@ static bool endsWith(const std::string &s, const std::string &suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-/// `libdigits.so` -> `digits`: a C identifier for the exported names.
+/// `libdigits.so` -> `digits`: the output's name as a C identifier (it may
+/// still fail codegen::prefixProblem, e.g. `lib9lives.so`).
 static std::string defaultPrefix(const std::string &out) {
   std::string stem = fs::path(out).stem().string();
   if (stem.rfind("lib", 0) == 0 && stem.size() > 3)
@@ -49,8 +62,6 @@ static std::string defaultPrefix(const std::string &out) {
   std::string id;
   for (char c : stem)
     id += isalnum((unsigned char)c) ? c : '_';
-  if (id.empty() || isdigit((unsigned char)id[0]))
-    id = "bp_" + id;
   return id;
 }
 
@@ -109,16 +120,10 @@ targetMachine(const BuildOptions &o) {
   return tm;
 }
 
-/// Writes `mod` as an object file; false after the error.
+/// `mod` as an object file, in memory; false after the error.
 static bool emitObject(llvm::TargetMachine &tm, llvm::Module &mod,
-                       const std::string &objPath) {
-  std::error_code ec;
-  llvm::raw_fd_ostream os(objPath, ec, llvm::sys::fs::OF_None);
-  if (ec) {
-    std::cerr << "bpc: error: cannot write '" << objPath
-              << "': " << ec.message() << '\n';
-    return false;
-  }
+                       llvm::SmallVectorImpl<char> &obj) {
+  llvm::raw_svector_ostream os(obj);
   llvm::legacy::PassManager pm;
   if (tm.addPassesToEmitFile(pm, os, nullptr,
                              llvm::CodeGenFileType::ObjectFile)) {
@@ -129,41 +134,190 @@ static bool emitObject(llvm::TargetMachine &tm, llvm::Module &mod,
   return true;
 }
 
-/// `cc -shared`: the object with the runtime archive (and OpenBLAS when the
-/// model calls it).
-static bool linkShared(const std::string &out, const std::string &objPath,
-                       bool usesBlas, std::string &err) {
-  std::vector<std::string> args = {"-shared", "-o", out, objPath,
-                                   BP_RUNTIME_ARCHIVE};
+static llvm::Error cannotWrite(const std::string &path, std::error_code ec) {
+  return llvm::createStringError(ec, "cannot write '%s': %s", path.c_str(),
+                                 ec.message().c_str());
+}
+
+namespace {
+
+/// A file being written: a fresh temporary next to `dest` (mkstemp-like, so
+/// nothing planted there is reused) that becomes `dest` only on commit(),
+/// by rename, and is removed otherwise: a failed build leaves no file
+/// behind, neither partial nor empty.
+class StagedFile {
+public:
+  static llvm::Expected<StagedFile> create(const std::string &dest) {
+    return create(dest, dest + ".tmp-%%%%%%%%");
+  }
+  /// A temporary file only: `model` with each `%` a random hex digit.
+  static llvm::Expected<StagedFile> createTemporary(const std::string &model) {
+    return create(llvm::sys::path::parent_path(model).str(), model);
+  }
+  StagedFile(StagedFile &&o) : dest(std::move(o.dest)), tmp(std::move(o.tmp)) {
+    o.tmp.reset(); // the moved-from TempFile must not discard the file
+  }
+  ~StagedFile() {
+    if (tmp)
+      llvm::consumeError(tmp->discard());
+  }
+
+  const std::string &tmpName() const { return tmp->TmpName; }
+
+  /// Writes all of `bytes`, then flushes them to the disk.
+  llvm::Error write(llvm::StringRef bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::write(tmp->FD, bytes.data(), bytes.size());
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return cannotWrite(dest, std::error_code(n < 0 ? errno : ENOSPC,
+                                                 std::generic_category()));
+      bytes = bytes.drop_front(n);
+    }
+    return sync();
+  }
+  /// Flushes what another program (the linker) wrote at tmpName().
+  llvm::Error sync() {
+    int fd = ::open(tmp->TmpName.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      std::error_code ec(errno, std::generic_category());
+      if (fd >= 0)
+        ::close(fd);
+      return cannotWrite(dest, ec);
+    }
+    ::close(fd);
+    return llvm::Error::success();
+  }
+  llvm::Error commit() {
+    llvm::Error err = tmp->keep(dest);
+    tmp.reset();
+    if (err)
+      return cannotWrite(dest, llvm::errorToErrorCode(std::move(err)));
+    return llvm::Error::success();
+  }
+
+private:
+  static llvm::Expected<StagedFile> create(const std::string &dest,
+                                           const std::string &model) {
+    auto tmp = llvm::sys::fs::TempFile::create(model);
+    if (!tmp)
+      return cannotWrite(dest, llvm::errorToErrorCode(tmp.takeError()));
+    return StagedFile(dest, std::move(*tmp));
+  }
+  StagedFile(std::string dest, llvm::sys::fs::TempFile tmp)
+      : dest(std::move(dest)), tmp(std::move(tmp)) {}
+  std::string dest;
+  std::optional<llvm::sys::fs::TempFile> tmp;
+};
+
+} // namespace
+
+/// `cc -shared`: the object (in a fresh file of $TMPDIR) with the runtime
+/// archive (and OpenBLAS when the model calls it), linked into `lib`.
+static llvm::Error linkShared(StagedFile &lib, const std::string &out,
+                              llvm::StringRef obj, bool usesBlas) {
+  llvm::SmallString<256> model;
+  llvm::sys::path::system_temp_directory(true, model);
+  llvm::sys::path::append(model, "bpc-%%%%%%%%.o");
+  auto objFile = StagedFile::createTemporary(model.str().str());
+  if (!objFile)
+    return objFile.takeError();
+  if (llvm::Error err = objFile->write(obj))
+    return err;
+  std::vector<std::string> args = {"-shared", "-o", lib.tmpName(),
+                                   objFile->tmpName(), BP_RUNTIME_ARCHIVE};
   if (usesBlas)
     args.push_back("-lopenblas");
   args.insert(args.end(), {"-lstdc++", "-lm"});
-  return runTool("cc", args, err) == 0;
+  std::string err;
+  if (runTool("cc", args, err) != 0)
+    return llvm::createStringError("cannot link '%s': %s", out.c_str(),
+                                   err.c_str());
+  return lib.sync();
 }
 
-/// `ar rcs`: the archive holds the model and the runtime's object, extracted
-/// from the runtime archive into a temporary directory.
-static bool archive(const std::string &out, const std::string &objPath,
-                    std::string &err) {
-  fs::path tmp =
-      fs::temp_directory_path() / ("bpc-ar-" + std::to_string(::getpid()));
-  fs::create_directories(tmp);
-  fs::path absAr = fs::absolute(BP_RUNTIME_ARCHIVE);
-  std::string cwd = fs::current_path().string();
-  fs::current_path(tmp);
-  int rc = runTool("ar", {"x", absAr.string()}, err);
-  fs::current_path(cwd);
-  std::vector<std::string> members;
-  for (auto &e : fs::directory_iterator(tmp))
-    members.push_back(e.path().string());
-  std::error_code ec;
-  fs::remove(out, ec);
-  std::vector<std::string> args = {"rcs", out, objPath};
-  args.insert(args.end(), members.begin(), members.end());
-  if (rc == 0)
-    rc = runTool("ar", args, err);
-  fs::remove_all(tmp, ec);
-  return rc == 0;
+/// The archive, written from memory (no temporary directory): the model's
+/// object as `<prefix>.o`, then every member of the runtime archive.
+static llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
+archive(llvm::StringRef obj, const std::string &prefix,
+        const llvm::Triple &triple) {
+  std::string path = BP_RUNTIME_ARCHIVE;
+  auto runtime = llvm::MemoryBuffer::getFile(path);
+  if (!runtime)
+    return llvm::createStringError(runtime.getError(), "cannot read '%s': %s",
+                                   path.c_str(),
+                                   runtime.getError().message().c_str());
+  auto ar = llvm::object::Archive::create((*runtime)->getMemBufferRef());
+  if (!ar)
+    return ar.takeError();
+  std::string name = prefix + ".o";
+  std::vector<llvm::NewArchiveMember> members;
+  members.emplace_back(llvm::MemoryBufferRef(obj, name));
+  llvm::Error err = llvm::Error::success();
+  for (const llvm::object::Archive::Child &child : (*ar)->children(err)) {
+    auto member = llvm::NewArchiveMember::getOldMember(child, true);
+    if (!member) {
+      llvm::consumeError(std::move(err));
+      return member.takeError();
+    }
+    members.push_back(std::move(*member));
+  }
+  if (err)
+    return err;
+  llvm::Triple t = triple;
+  return llvm::writeArchiveToBuffer(
+      members, llvm::SymtabWritingMode::NormalSymtab,
+      llvm::object::Archive::getDefaultKindForTriple(t), true, false);
+}
+
+/// An output that is an input (the source, or the runtime archive a
+/// library is made from), by path or by link: a usage error, true.
+static bool overwritesInput(const std::string &out, const std::string &header,
+                            const std::vector<std::string> &inputs) {
+  for (const std::string &path : {out, header})
+    for (const std::string &in : inputs) {
+      std::error_code ec;
+      if (fs::exists(path, ec) && fs::equivalent(path, in, ec)) {
+        std::cerr << "bpc: error: the " << (path == out ? "output" : "header")
+                  << " '" << path << "' is the input '" << in
+                  << "'; choose another -o or --prefix\n";
+        return true;
+      }
+    }
+  return false;
+}
+
+/// Outputs replace their destination by rename: one that exists and is
+/// not a regular file (a device such as /dev/null, a FIFO, a directory) is
+/// a usage error, false, rather than replaced.
+static bool regularOrAbsent(const std::vector<std::string> &paths) {
+  for (const std::string &path : paths) {
+    std::error_code ec;
+    fs::file_status st = fs::status(path, ec);
+    if (fs::exists(st) && !fs::is_regular_file(st)) {
+      std::cerr << "bpc: error: cannot write '" << path
+                << "': not a regular file\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+/// --prefix, or the output's name; after the usage error, "".
+static std::string choosePrefix(const BuildOptions &o) {
+  std::string prefix = o.prefix.empty() ? defaultPrefix(o.output) : o.prefix;
+  std::string problem = codegen::prefixProblem(prefix);
+  if (problem.empty())
+    return prefix;
+  if (o.prefix.empty())
+    std::cerr << "bpc: error: the prefix '" << prefix << "' taken from -o '"
+              << o.output << "' cannot begin C names: " << problem
+              << "; give one with --prefix NAME\n";
+  else
+    std::cerr << "bpc: error: --prefix '" << prefix
+              << "' cannot begin C names: " << problem << '\n';
+  return "";
 }
 
 ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
@@ -176,11 +330,36 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
               << "'\n";
     return ExitCode::Usage;
   }
+  std::string prefix = choosePrefix(o);
+  if (prefix.empty())
+    return ExitCode::Usage;
+  fs::path outPath(out);
+  if (fs::path dir = outPath.parent_path();
+      !dir.empty() && !fs::is_directory(dir)) {
+    std::cerr << "bpc: error: cannot write '" << out << "': directory '"
+              << dir.string() << "' does not exist\n";
+    return ExitCode::Usage;
+  }
+  std::string header = (outPath.parent_path() / (prefix + ".h")).string();
+  if (overwritesInput(out, header, {c.file.path, BP_RUNTIME_ARCHIVE}) ||
+      !regularOrAbsent({out, header}))
+    return ExitCode::Usage;
+  // Clashing C names are located errors. --verify-diagnostics checks them
+  // with the earlier diagnostics and stops here, as other commands stop
+  // before running; otherwise those (warnings) are already printed.
+  if (o.verifyDiagnostics) {
+    codegen::checkCNames(m, prefix, c.diags);
+    return reportFailure(llvm::make_error<CompileError>(), c, true);
+  }
+  DiagEngine clashes(c.file);
+  if (!codegen::checkCNames(m, prefix, clashes)) {
+    clashes.print(std::cerr);
+    return ExitCode::CompileError;
+  }
   std::unique_ptr<llvm::TargetMachine> tm = targetMachine(o);
   if (!tm)
     return ExitCode::Usage;
 
-  std::string prefix = o.prefix.empty() ? defaultPrefix(out) : o.prefix;
   c.opts.targetMachine = tm.get();
   c.opts.optLevel = o.optLevel;
   c.opts.checkNumerics = false;
@@ -197,34 +376,42 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   if (codegen::hasHugeFunction(*mod))
     tm->setOptLevel(llvm::CodeGenOptLevel::None);
 
-  fs::path outPath(out);
-  if (fs::path dir = outPath.parent_path();
-      !dir.empty() && !fs::is_directory(dir)) {
-    std::cerr << "bpc: error: cannot write '" << out << "': directory '"
-              << dir.string() << "' does not exist\n";
+  llvm::SmallVector<char, 0> obj;
+  if (!emitObject(*tm, *mod, obj))
     return ExitCode::Usage;
-  }
-  std::string objPath = isObj ? out : out + ".tmp.o";
-  if (!emitObject(*tm, *mod, objPath))
+  std::ostringstream text;
+  codegen::writeCHeader(m, prefix, c.file.path, text, usesBlas);
+  // Both files are complete and on disk before either takes its name.
+  auto failed = [](llvm::Error err) {
+    std::cerr << "bpc: error: " << llvm::toString(std::move(err)) << '\n';
     return ExitCode::Usage;
-  std::string err;
-  if ((isSo && !linkShared(out, objPath, usesBlas, err)) ||
-      (isAr && !archive(out, objPath, err))) {
-    std::cerr << "bpc: error: " << err << '\n';
-    return ExitCode::Usage;
+  };
+  auto h = StagedFile::create(header);
+  if (!h)
+    return failed(h.takeError());
+  if (llvm::Error err = h->write(text.str()))
+    return failed(std::move(err));
+  auto lib = StagedFile::create(out);
+  if (!lib)
+    return failed(lib.takeError());
+  llvm::StringRef objBytes(obj.data(), obj.size());
+  if (isSo) {
+    if (llvm::Error err = linkShared(*lib, out, objBytes, usesBlas))
+      return failed(std::move(err));
+  } else if (isAr) {
+    auto bytes = archive(objBytes, prefix, tm->getTargetTriple());
+    if (!bytes)
+      return failed(bytes.takeError());
+    if (llvm::Error err = lib->write((*bytes)->getBuffer()))
+      return failed(std::move(err));
+  } else if (llvm::Error err = lib->write(objBytes)) {
+    return failed(std::move(err));
   }
-  if (!isObj) {
-    std::error_code ec;
-    fs::remove(objPath, ec);
-  }
-  fs::path header = outPath.parent_path() / (prefix + ".h");
-  std::ofstream h(header);
-  if (!h) {
-    std::cerr << "bpc: error: cannot write '" << header.string() << "'\n";
-    return ExitCode::Usage;
-  }
-  codegen::writeCHeader(m, prefix, c.file.path, h, usesBlas);
-  std::cout << "wrote " << out << " and " << header.string() << '\n';
+  if (llvm::Error err = lib->commit())
+    return failed(std::move(err));
+  if (llvm::Error err = h->commit())
+    return failed(std::move(err));
+  std::cout << "wrote " << out << " and " << header << '\n';
   return ExitCode::Success;
 }
 

@@ -158,6 +158,7 @@ ExitCode emitFromIR(Compilation &c, const PipelineOptions &o) {
   b.optLevel = o.optLevel;
   b.seed = o.seed ? *o.seed : 0;
   b.blas = o.blas;
+  b.verifyDiagnostics = o.verifyDiagnostics;
   return buildOutput(c, b);
 }
 
@@ -373,9 +374,10 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   // The IR passes (irgen, simplify, ad, ...), each verified.
   if (llvm::Error err = c.compileTo(Stage::IR))
     return failed(std::move(err));
-  if (o.verifyDiagnostics)
+  if (o.verifyDiagnostics && o.action != Action::Build)
     return finishDiagnostics(c.diags, true);
-  c.diags.print(std::cerr); // warnings
+  if (!o.verifyDiagnostics)
+    c.diags.print(std::cerr); // warnings
   if (o.action < Action::Llvm || o.action == Action::Build)
     return emitFromIR(c, o);
 
