@@ -490,6 +490,9 @@ void Emitter::emitTensorOp(const ir::Op &op) {
   case K::Extract:
   case K::Insert:
     return emitIndexing(op);
+  case K::Reshape: // a view: the same row-major buffer
+    vals[op.result()] = get(op.operands[0]);
+    return;
   case K::Transpose: {
     if (op.decided.elided) { // dgemm reads it with CblasTrans
       vals[op.result()] = get(op.operands[0]);

@@ -451,6 +451,13 @@ private:
                           !op.result()->type->isDifferentiable()))
         fail(&op, "operand and result must be f64 or f64 tensors");
       return true;
+    case OpKind::Reshape:
+      if (nOps(op, 1) && (!op.operands[0]->type->isTensor() ||
+                          !op.result()->type->isTensor() ||
+                          op.operands[0]->type->numElements() !=
+                              op.result()->type->numElements()))
+        fail(&op, "reshape keeps the element count of a tensor");
+      return true;
     case OpKind::ReadCsv:
       if (nOps(op, 0) && !op.result()->type->isTensor())
         fail(&op, "read_csv makes a tensor");

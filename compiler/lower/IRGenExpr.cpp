@@ -374,6 +374,20 @@ ir::Value *IRGen::lowerTensorBuiltin(const CallExpr &c, const std::string &n,
     return create1(OpKind::Transpose, {x}, rt);
   if (n == "argmax")
     return create1(OpKind::ArgMax, {x}, T.i64());
+  if (n == "reshape" || n == "flatten")
+    return create1(OpKind::Reshape, {x}, rt);
+  if (n == "concat") {
+    // The first part into zeros of the result, then the second spliced in
+    // after it along the axis: two region copies, slice rules for AD/vmap.
+    std::vector<ir::SliceAxis> first(rt->rank(), ir::SliceAxis::at(0));
+    std::vector<ir::SliceAxis> second = first;
+    second[axis] = ir::SliceAxis::at(x->type->shape[axis]);
+    ir::Op *u = b.create(OpKind::Unslice, {x}, {rt});
+    u->slice = first;
+    ir::Op *s = b.create(OpKind::Splice, {u->result(), args[1]}, {rt});
+    s->slice = second;
+    return s->result();
+  }
   if (n == "outer")
     return b.binary(OpKind::FMul, create1(OpKind::Broadcast, {x}, rt, 1),
                     create1(OpKind::Broadcast, {args[1]}, rt, 0));

@@ -350,7 +350,106 @@ void Checker::checkReadCsv(const ast::LetStmt &l) {
     bind(n, t, l.isVar);
 }
 
+const Type *Checker::shapeBuiltin(ast::CallExpr &c, const std::string &n) {
+  size_t tensors = n == "concat" ? 2 : 1;
+  size_t given = c.args.size();
+  if (n == "reshape" ? given < 2 : given != tensors + (n == "concat")) {
+    error(c.loc, n == "reshape"
+                     ? "'reshape' takes a tensor and its new dimensions: "
+                       "reshape(x, d1, ...), found " +
+                           std::to_string(given) + " arguments"
+                 : n == "flatten"
+                     ? "'flatten' takes 1 tensor, found " +
+                           std::to_string(given) + " arguments"
+                     : "'concat' takes two tensors and an axis: concat(a, b, "
+                       "axis), found " +
+                           std::to_string(given) + " arguments");
+    for (auto &a : c.args)
+      expr(*a);
+    return nullptr;
+  }
+  std::vector<const Type *> xs;
+  for (size_t i = 0; i < tensors; ++i) {
+    const Type *t = expr(*c.args[i]);
+    if (!t)
+      return nullptr;
+    if (!t->isTensor() || t->boolElems) {
+      error(c.args[i]->loc, "'" + n + "' needs a tensor, found " + toString(t));
+      return nullptr;
+    }
+    xs.push_back(t);
+  }
+  const Type *x = xs[0];
+  if (n == "flatten")
+    return T.tensor({x->numElements()});
+  if (n == "reshape") {
+    std::vector<int64_t> shape;
+    int64_t count = 1;
+    for (size_t i = 1; i < given; ++i) {
+      auto v = constExpr(*c.args[i]);
+      if (!v)
+        return nullptr;
+      c.args[i]->type = v->isInt ? T.i64() : T.f64();
+      if (!v->isInt || v->i <= 0) {
+        error(c.args[i]->loc, "a dimension must be a positive int, found " +
+                                  (v->isInt ? std::to_string(v->i) : "an f64"));
+        return nullptr;
+      }
+      shape.push_back(v->i);
+      // Capped above the element count (no overflow): only equality matters.
+      count = std::min(v->i > x->numElements() ? v->i : count * v->i,
+                       x->numElements() + 1);
+    }
+    if (shape.size() > 4) {
+      error(c.loc, "a tensor has rank 1 to 4, found rank " +
+                       std::to_string(shape.size()));
+      return nullptr;
+    }
+    if (count != x->numElements()) {
+      std::string to = "[";
+      for (size_t i = 0; i < shape.size(); ++i)
+        to += (i ? ", " : "") + std::to_string(shape[i]);
+      error(c.loc, "cannot reshape " + toString(x) + " (" +
+                       std::to_string(x->numElements()) + " elements) to " +
+                       to + "] (a different number of elements)");
+      return nullptr;
+    }
+    return T.tensor(shape);
+  }
+  // concat(a, b, axis)
+  const Type *y = xs[1];
+  auto v = constExpr(*c.args[2]);
+  if (!v)
+    return nullptr;
+  c.args[2]->type = T.i64();
+  int64_t r = (int64_t)x->rank();
+  if (!v->isInt || v->i < -r || v->i >= r) {
+    error(c.args[2]->loc, "axis must be an int in " + std::to_string(-r) +
+                              ".." + std::to_string(r - 1) + " for " +
+                              toString(x));
+    return nullptr;
+  }
+  int64_t axis = v->i < 0 ? v->i + r : v->i;
+  bool fits = y->rank() == x->rank();
+  for (int64_t k = 0; fits && k < r; ++k)
+    fits = k == axis || x->shape[k] == y->shape[k];
+  if (!fits) {
+    error(c.loc, "'concat' along axis " + std::to_string(axis) +
+                     " needs tensors of one rank whose other dimensions "
+                     "agree, found " +
+                     toString(x) + " and " + toString(y));
+    return nullptr;
+  }
+  prog.axes[&c] = axis;
+  std::vector<int64_t> shape = x->shape;
+  shape[axis] += y->shape[axis];
+  const Type *t = T.tensor(shape);
+  return sizeOk(t, c.loc) ? t : nullptr;
+}
+
 const Type *Checker::tensorBuiltin(ast::CallExpr &c, const std::string &n) {
+  if (n == "reshape" || n == "flatten" || n == "concat")
+    return shapeBuiltin(c, n);
   if (n == "read_csv") {
     error(c.callee->loc, "read_csv(...) must initialise a binding with a "
                          "declared tensor type: let X: f64[N, D] = "
