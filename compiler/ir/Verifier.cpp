@@ -494,8 +494,10 @@ private:
       fail(&op, "region needs one entry per axis");
       return;
     }
-    if (!part->isTensor() ||
-        axes.size() - op.numSliceIndices() != part->rank()) {
+    size_t removed = 0;
+    for (const SliceAxis &a : axes)
+      removed += a.kind == SliceAxis::Index;
+    if (!part->isTensor() || axes.size() - removed != part->rank()) {
       fail(&op, "region keeps one axis per axis of the part");
       return;
     }
@@ -504,7 +506,8 @@ private:
       if (axes[k].kind == SliceAxis::Index)
         continue;
       int64_t len = part->shape[kept++];
-      if (axes[k].offset < 0 || axes[k].offset + len > full->shape[k])
+      int64_t lo = axes[k].kind == SliceAxis::Window ? 0 : axes[k].offset;
+      if (lo < 0 || lo + len > full->shape[k])
         fail(&op, "region outside the tensor on axis " + std::to_string(k));
     }
   }

@@ -154,6 +154,8 @@ ir::Value *IRGen::lowerExpr(const Expr &e) {
     for (auto &a : ix.indices)
       if (!a.isSlice)
         ops.push_back(lowerExpr(*a.index));
+      else if (ir::Value *start = windowStart(a))
+        ops.push_back(start);
     b.loc = e.loc;
     if (!prog.slices.count(&ix))
       return b.create(ir::OpKind::Extract, ops, {typeOf(e)})->result();

@@ -15,6 +15,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ constexpr int64_t maxTensorElements = (int64_t)1 << 27;
 
 struct SliceBounds {
   int64_t lo, hi;
+  /// A window `x[i:i + K]` (section 14): the start expression, an int
+  /// checked at run time; then lo = 0 and hi = K.
+  const ast::Expr *start = nullptr;
 };
 
 struct ConstValue {
@@ -95,6 +99,8 @@ struct Program {
   /// Index expressions with slices: [lo, hi) of every axis the result
   /// keeps (after the leading int indices).
   std::map<const ast::Expr *, std::vector<SliceBounds>> slices;
+  /// The start expressions of windows `x[i:i + K]` (SliceBounds::start).
+  std::set<const ast::Expr *> windowStarts;
   /// sum/mean/logsumexp(x, axis): the call -> its axis (non-negative).
   std::map<const ast::Expr *, int64_t> axes;
   const ast::TrainItem *train = nullptr;

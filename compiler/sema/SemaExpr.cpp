@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <map>
 
 namespace bp::sema::detail {
 
@@ -191,6 +193,16 @@ const Type *Checker::index(ast::IndexExpr &e) {
     if (k < e.indices.size() && !e.indices[k].isSlice)
       continue; // removed by an int index
     int64_t lo = 0, hi = dim;
+    if (k < e.indices.size() &&
+        ((e.indices[k].lo && readsLocal(*e.indices[k].lo)) ||
+         (e.indices[k].hi && readsLocal(*e.indices[k].hi)))) {
+      auto w = windowBounds(e.indices[k], dim);
+      if (!w)
+        return nullptr;
+      bounds.push_back(*w);
+      shape.push_back(w->hi);
+      continue;
+    }
     if (k < e.indices.size()) {
       ast::IndexArg &ix = e.indices[k];
       auto bound = [&](ast::ExprPtr &x, int64_t &out) {
@@ -225,6 +237,139 @@ const Type *Checker::index(ast::IndexExpr &e) {
                   [](const ast::IndexArg &a) { return a.isSlice; }))
     prog.slices[&e] = bounds;
   return T.tensor(shape);
+}
+
+bool Checker::readsLocal(const ast::Expr &e) {
+  using namespace ast;
+  switch (e.kind) {
+  case ExprKind::Name:
+    return lookupLocal(static_cast<const NameExpr &>(e).name) != nullptr;
+  case ExprKind::Unary:
+    return readsLocal(*static_cast<const UnaryExpr &>(e).operand);
+  case ExprKind::Binary: {
+    auto &b = static_cast<const BinaryExpr &>(e);
+    return readsLocal(*b.lhs) || readsLocal(*b.rhs);
+  }
+  case ExprKind::Call: {
+    auto &c = static_cast<const CallExpr &>(e);
+    for (auto &a : c.args)
+      if (readsLocal(*a))
+        return true;
+    return false;
+  }
+  case ExprKind::Index:
+    return readsLocal(*static_cast<const IndexExpr &>(e).base);
+  default:
+    return false;
+  }
+}
+
+namespace {
+/// An int expression c + sum(k * local): locals are symbols.
+struct Linear {
+  int64_t c = 0;
+  std::map<std::string, int64_t> terms;
+  bool constant() const {
+    for (auto &[_, k] : terms)
+      if (k != 0)
+        return false;
+    return true;
+  }
+};
+} // namespace
+
+std::optional<SliceBounds> Checker::windowBounds(ast::IndexArg &ix,
+                                                 int64_t dim) {
+  using namespace ast;
+  std::string want = "a slice with a variable bound is a window "
+                     "start:start + K with a constant length K";
+  if (!ix.lo || !ix.hi) {
+    error(ix.loc, want);
+    return std::nullopt;
+  }
+  bool failed = false;
+  std::function<std::optional<Linear>(Expr &)> lin =
+      [&](Expr &x) -> std::optional<Linear> {
+    if (auto *n = dyn<NameExpr>(&x); n && lookupLocal(n->name)) {
+      Linear l;
+      l.terms[n->name] = 1;
+      return l;
+    }
+    if (!readsLocal(x)) {
+      auto v = constExpr(x);
+      if (!v || !v->isInt) {
+        failed |= !v;
+        return std::nullopt;
+      }
+      Linear l;
+      l.c = v->i;
+      return l;
+    }
+    auto neg = [](Linear l) {
+      l.c = -l.c;
+      for (auto &[_, k] : l.terms)
+        k = -k;
+      return l;
+    };
+    if (auto *u = dyn<UnaryExpr>(&x); u && u->op != UnaryOp::Not) {
+      auto l = lin(*u->operand);
+      return l && u->op == UnaryOp::Neg ? std::optional(neg(*l)) : l;
+    }
+    auto *b = dyn<BinaryExpr>(&x);
+    if (!b || (b->op != BinaryOp::Add && b->op != BinaryOp::Sub &&
+               b->op != BinaryOp::Mul))
+      return std::nullopt;
+    auto l = lin(*b->lhs), r = lin(*b->rhs);
+    if (!l || !r)
+      return std::nullopt;
+    if (b->op == BinaryOp::Mul) {
+      if (!l->constant() && !r->constant())
+        return std::nullopt;
+      Linear s = l->constant() ? *r : *l;
+      int64_t f = l->constant() ? l->c : r->c;
+      s.c *= f;
+      for (auto &[_, k] : s.terms)
+        k *= f;
+      return s;
+    }
+    if (b->op == BinaryOp::Sub)
+      r = neg(*r);
+    for (auto &[n, k] : r->terms)
+      l->terms[n] += k;
+    l->c += r->c;
+    return l;
+  };
+  auto lo = lin(*ix.lo), hi = lin(*ix.hi);
+  if (failed)
+    return std::nullopt;
+  std::optional<Linear> len;
+  if (lo && hi) {
+    len = *hi;
+    for (auto &[n, k] : lo->terms)
+      len->terms[n] -= k;
+    len->c -= lo->c;
+  }
+  if (!len || !len->constant()) {
+    error(ix.loc, want + " (hi - lo must simplify to a constant)");
+    return std::nullopt;
+  }
+  if (len->c < 1 || len->c > dim) {
+    error(ix.loc, "a window of length " + std::to_string(len->c) +
+                      " does not fit an axis of size " + std::to_string(dim) +
+                      " (or is empty)");
+    return std::nullopt;
+  }
+  for (Expr *x : {ix.lo.get(), ix.hi.get()}) {
+    const Type *t = expr(*x);
+    if (!t)
+      return std::nullopt;
+    if (!t->isInt()) {
+      error(x->loc, "a slice bound must be an int, found " + toString(t));
+      return std::nullopt;
+    }
+  }
+  prog.windowStarts.insert(ix.lo.get());
+  return SliceBounds{0, len->c, ix.lo.get()};
 }
 
 /// `[e, ...]`: scalars give a rank-1 tensor; equally shaped tensors (or
