@@ -378,6 +378,23 @@ ir::Value *IRGen::lowerTensorBuiltin(const CallExpr &c, const std::string &n,
     return create1(OpKind::ArgMax, {x}, T.i64());
   if (n == "reshape" || n == "flatten")
     return create1(OpKind::Reshape, {x}, rt);
+  if (n == "avgpool2d") {
+    // [C, H, W] cropped to [C, Hk, Wk] (H = Hk / k floor), as [C H, k, W,
+    // k], summed over both window axes, over k^2: reshapes and sums, so
+    // their rules give the derivatives and the batched form.
+    int64_t k = axis, C = rt->shape[0], H = rt->shape[1], W = rt->shape[2];
+    ir::Value *crop = x;
+    if (H * k != x->type->shape[1] || W * k != x->type->shape[2]) {
+      ir::Op *s = b.create(OpKind::Slice, {x}, {T.tensor({C, H * k, W * k})});
+      s->slice.assign(3, ir::SliceAxis::at(0));
+      crop = s->result();
+    }
+    ir::Value *w = create1(OpKind::Reshape, {crop}, T.tensor({C * H, k, W, k}));
+    w = reduce(OpKind::ReduceSum, w, 3);
+    w = reduce(OpKind::ReduceSum, w, 1);
+    return b.binary(OpKind::FDiv, create1(OpKind::Reshape, {w}, rt),
+                    b.constF((double)(k * k)));
+  }
   if (n == "concat") {
     // The first part into zeros of the result, then the second spliced in
     // after it along the axis: two region copies, slice rules for AD/vmap.

@@ -265,7 +265,8 @@ private:
   void checkReadCsv(const ast::LetStmt &l);
 
   const Type *tensorBuiltin(ast::CallExpr &c, const std::string &n);
-  /// reshape(x, d...), flatten(x), concat(a, b, axis) (section 14).
+  /// reshape(x, d...), flatten(x), concat(a, b, axis), avgpool2d(x, k)
+  /// (section 14).
   const Type *shapeBuiltin(ast::CallExpr &c, const std::string &n);
 
   static bool isArith(const Type *t);

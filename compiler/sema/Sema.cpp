@@ -71,6 +71,7 @@ Builtin builtinKind(const std::string &n, std::vector<std::string> *names) {
         {"reshape", Builtin::Tensor},
         {"flatten", Builtin::Tensor},
         {"concat", Builtin::Tensor},
+        {"avgpool2d", Builtin::Tensor},
         {"read_csv", Builtin::Tensor},
         {"zeros", Builtin::Init},
         {"ones", Builtin::Init},

@@ -101,7 +101,8 @@ struct Program {
   std::map<const ast::Expr *, std::vector<SliceBounds>> slices;
   /// The start expressions of windows `x[i:i + K]` (SliceBounds::start).
   std::set<const ast::Expr *> windowStarts;
-  /// sum/mean/logsumexp(x, axis): the call -> its axis (non-negative).
+  /// sum/mean/logsumexp(x, axis), concat(a, b, axis): the call -> its axis
+  /// (non-negative); avgpool2d(x, k): the call -> k.
   std::map<const ast::Expr *, int64_t> axes;
   const ast::TrainItem *train = nullptr;
   std::optional<TrainSpec> trainSpec; // set when the block checks out

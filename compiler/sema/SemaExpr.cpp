@@ -498,8 +498,13 @@ void Checker::checkReadCsv(const ast::LetStmt &l) {
 const Type *Checker::shapeBuiltin(ast::CallExpr &c, const std::string &n) {
   size_t tensors = n == "concat" ? 2 : 1;
   size_t given = c.args.size();
-  if (n == "reshape" ? given < 2 : given != tensors + (n == "concat")) {
-    error(c.loc, n == "reshape"
+  bool intArg = n == "concat" || n == "avgpool2d";
+  if (n == "reshape" ? given < 2 : given != tensors + intArg) {
+    error(c.loc, n == "avgpool2d"
+                     ? "'avgpool2d' takes a tensor f64[C, H, W] and a window "
+                       "size: avgpool2d(x, k), found " +
+                           std::to_string(given) + " arguments"
+                 : n == "reshape"
                      ? "'reshape' takes a tensor and its new dimensions: "
                        "reshape(x, d1, ...), found " +
                            std::to_string(given) + " arguments"
@@ -525,6 +530,25 @@ const Type *Checker::shapeBuiltin(ast::CallExpr &c, const std::string &n) {
     xs.push_back(t);
   }
   const Type *x = xs[0];
+  if (n == "avgpool2d") {
+    auto k = constExpr(*c.args[1]);
+    if (!k)
+      return nullptr;
+    c.args[1]->type = T.i64();
+    if (!k->isInt || k->i < 1) {
+      error(c.args[1]->loc, "a window size must be a positive int, found " +
+                                (k->isInt ? std::to_string(k->i) : "an f64"));
+      return nullptr;
+    }
+    if (x->rank() != 3 || x->shape[1] < k->i || x->shape[2] < k->i) {
+      error(c.loc, "'avgpool2d' needs f64[C, H, W] with H and W at least "
+                   "the window size " +
+                       std::to_string(k->i) + ", found " + toString(x));
+      return nullptr;
+    }
+    prog.axes[&c] = k->i;
+    return T.tensor({x->shape[0], x->shape[1] / k->i, x->shape[2] / k->i});
+  }
   if (n == "flatten")
     return T.tensor({x->numElements()});
   if (n == "reshape") {
@@ -593,7 +617,7 @@ const Type *Checker::shapeBuiltin(ast::CallExpr &c, const std::string &n) {
 }
 
 const Type *Checker::tensorBuiltin(ast::CallExpr &c, const std::string &n) {
-  if (n == "reshape" || n == "flatten" || n == "concat")
+  if (n == "reshape" || n == "flatten" || n == "concat" || n == "avgpool2d")
     return shapeBuiltin(c, n);
   if (n == "read_csv") {
     error(c.callee->loc, "read_csv(...) must initialise a binding with a "
