@@ -59,6 +59,10 @@ void bp_numerics_error(const char *file, int32_t line, int32_t col,
 /* `index I is out of range for axis A of size N` at FILE:LINE:COL. */
 void bp_index_error(const char *file, int32_t line, int32_t col, int64_t index,
                     int64_t axis, int64_t size);
+/* `slice S:S+LEN is out of range for axis A of size N` at FILE:LINE:COL: a
+ * window x[i:i + K] (LANGUAGE.md section 14). */
+void bp_window_error(const char *file, int32_t line, int32_t col, int64_t start,
+                     int64_t len, int64_t axis, int64_t size);
 
 /* `let X: f64[R, C...] = read_csv(path)`: fills `dst` (rows x cols values,
  * row-major) from a CSV of numbers with an optional header line (LF, CRLF

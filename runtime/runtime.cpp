@@ -644,6 +644,16 @@ void bp_index_error(const char *file, int32_t line, int32_t col, int64_t index,
   bp_runtime_error(file, line, col, msg);
 }
 
+void bp_window_error(const char *file, int32_t line, int32_t col, int64_t start,
+                     int64_t len, int64_t axis, int64_t size) {
+  char msg[200];
+  snprintf(msg, sizeof msg,
+           "slice %lld:%lld is out of range for axis %lld of size %lld",
+           (long long)start, (long long)start + (long long)len, (long long)axis,
+           (long long)size);
+  bp_runtime_error(file, line, col, msg);
+}
+
 // Arenas are strictly nested (one per active call), so they come from a
 // per-thread stack of reusable chunks: after the first call of a given
 // depth, no call allocates from the system again.

@@ -14,6 +14,7 @@
 //   sum_to x           -> ẏ = sum_to ẋ           x̄ = broadcast ȳ
 //   reduce_sum x, k    -> ẏ = reduce_sum ẋ, k    x̄ = broadcast ȳ (axis k)
 //   transpose x        -> ẏ = transpose ẋ        x̄ = transpose ȳ
+//   reshape x          -> ẏ = reshape ẋ          x̄ = reshape ȳ (x's shape)
 //   extract x, i       -> ẏ = extract ẋ, i       x̄ = insert(0, ȳ, i)
 //   insert v, e, i     -> ẏ = insert(v̇, ė, i)    v̄ = insert(ȳ, 0, i), ē =
 //   extract ȳ, i pack e0, e1, ...   -> ẏ = pack ė0, ...       ēk = extract ȳ, k
@@ -372,6 +373,10 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
     if (w(0))
       out[0] = transpose(b, g);
     return;
+  case OpKind::Reshape:
+    if (w(0))
+      out[0] = make(b, OpKind::Reshape, {g}, xt);
+    return;
   case OpKind::Slice:
   case OpKind::Unslice:
     // Transposes of each other, with the same region.
@@ -466,6 +471,7 @@ Value *tensorTangent(const ir::Op &op, const std::vector<Value *> &t,
   case OpKind::SumTo:
   case OpKind::ReduceSum:
   case OpKind::Transpose:
+  case OpKind::Reshape:
     return make(b, op.kind, {tan(0)}, rt, op.ival);
   case OpKind::Slice:
   case OpKind::Unslice:

@@ -99,6 +99,7 @@ bool selectSafe(OpKind k) {
   case OpKind::ReduceMax:
   case OpKind::MatMul:
   case OpKind::Transpose:
+  case OpKind::Reshape:
   case OpKind::Pack:
   case OpKind::ParamLoad:
   case OpKind::Yield:
@@ -439,6 +440,8 @@ private:
     }
     case OpKind::MatMul:
       return matmul(ops[0], ops[1], brt);
+    case OpKind::Reshape: // row-major: [B, s...] -> [B, t...]
+      return create1(OpKind::Reshape, {ops[0]}, brt);
     case OpKind::Extract:
     case OpKind::Slice:
     case OpKind::Unslice:

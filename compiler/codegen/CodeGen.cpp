@@ -222,7 +222,8 @@ void Emitter::define(const ir::Function &f) {
     bool ownBuffer = d && d->parent == f.body.get() &&
                      (d->results.size() == 1 || d->kind == ir::OpKind::Call) &&
                      d->regions.empty() && d->kind != ir::OpKind::ParamLoad &&
-                     d->kind != ir::OpKind::Extract;
+                     d->kind != ir::OpKind::Extract &&
+                     d->kind != ir::OpKind::Reshape;
     if (ownBuffer && !returnSlots.count(v))
       returnSlots[v] = out;
   }

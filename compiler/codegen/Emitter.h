@@ -153,6 +153,10 @@ private:
   Value *offsetOf(const ir::Op &op, const Type *t, size_t firstIndex,
                   size_t count);
   void checkIndex(const ir::Op &op, Value *i, int64_t axis, int64_t size);
+  /// A window of `len` elements from `i` on axis `axis` of size `size`:
+  /// out of range is a runtime error at op's loc.
+  void checkWindow(const ir::Op &op, Value *i, int64_t len, int64_t axis,
+                   int64_t size);
   /// The region of a slice / unslice / splice in a tensor of shape `full`:
   /// its base offset (its index operands checked, unless decided
   /// unchecked) and the stride in `full` of each kept axis.

@@ -220,13 +220,42 @@ void Emitter::checkIndex(const ir::Op &op, Value *i, int64_t axis,
   b.SetInsertPoint(ok);
 }
 
+void Emitter::checkWindow(const ir::Op &op, Value *i, int64_t len, int64_t axis,
+                          int64_t size) {
+  // 0 <= i and i + len <= size, as one unsigned compare: i <= size - len.
+  Value *bad = b.CreateICmpUGT(i, b.getInt64(size - len));
+  auto *err = newBlock("window.error"), *ok = newBlock("window.ok");
+  b.CreateCondBr(bad, err, ok);
+  b.SetInsertPoint(err);
+  auto [file, line, col] = location(op.loc);
+  b.CreateCall(
+      runtime("bp_window_error", b.getVoidTy(),
+              {ptr, b.getInt32Ty(), b.getInt32Ty(), i64, i64, i64, i64}),
+      {file, line, col, i, b.getInt64(len), b.getInt64(axis),
+       b.getInt64(size)});
+  b.CreateUnreachable();
+  b.SetInsertPoint(ok);
+}
+
 std::pair<llvm::Value *, std::vector<int64_t>>
 Emitter::sliceRegion(const ir::Op &op, const std::vector<int64_t> &full) {
   auto strides = stridesOf(full);
   std::vector<int64_t> kept;
   Value *base = b.getInt64(0);
   const auto &axes = op.sliceAxes();
+  const Type *part = op.kind == ir::OpKind::Slice     ? op.result()->type
+                     : op.kind == ir::OpKind::Unslice ? op.operands[0]->type
+                                                      : op.operands[1]->type;
   for (size_t k = 0; k < axes.size(); ++k) {
+    if (axes[k].kind == ir::SliceAxis::Window) {
+      Value *i = get(op.sliceIndex(k));
+      int64_t len = part->shape[kept.size()];
+      if (!op.decided.unchecked)
+        checkWindow(op, i, len, (int64_t)k, full[k]);
+      base = b.CreateAdd(base, b.CreateMul(i, b.getInt64(strides[k])));
+      kept.push_back(strides[k]);
+      continue;
+    }
     if (axes[k].kind == ir::SliceAxis::Index) {
       Value *i = get(op.sliceIndex(k));
       if (!op.decided.unchecked)
@@ -490,6 +519,9 @@ void Emitter::emitTensorOp(const ir::Op &op) {
   case K::Extract:
   case K::Insert:
     return emitIndexing(op);
+  case K::Reshape: // a view: the same row-major buffer
+    vals[op.result()] = get(op.operands[0]);
+    return;
   case K::Transpose: {
     if (op.decided.elided) { // dgemm reads it with CblasTrans
       vals[op.result()] = get(op.operands[0]);

@@ -110,7 +110,9 @@ std::string spelling(const std::vector<SliceAxis> &region) {
   for (size_t k = 0; k < region.size(); ++k) {
     s += k ? "," : "";
     s += region[k].kind == SliceAxis::Index ? "i"
-                                            : std::to_string(region[k].offset);
+         : region[k].kind == SliceAxis::Window
+             ? "w"
+             : std::to_string(region[k].offset);
   }
   return s;
 }
@@ -118,17 +120,16 @@ std::string spelling(const std::vector<SliceAxis> &region) {
 size_t Op::numSliceIndices() const {
   size_t n = 0;
   for (const SliceAxis &a : sliceAxes())
-    n += a.kind == SliceAxis::Index;
+    n += a.hasIndex();
   return n;
 }
 
 Value *Op::sliceIndex(size_t axis) const {
   const auto &axes = sliceAxes();
-  assert(axis < axes.size() && axes[axis].kind == SliceAxis::Index &&
-         "not an indexed axis");
+  assert(axis < axes.size() && axes[axis].hasIndex() && "not an indexed axis");
   size_t before = 0;
   for (size_t k = 0; k < axis; ++k)
-    before += axes[k].kind == SliceAxis::Index;
+    before += axes[k].hasIndex();
   return operands[firstSliceIndex() + before];
 }
 

@@ -61,11 +61,17 @@ struct SliceAxis {
     Offset,
     /// Indexed by the op's next int index operand and removed.
     Index,
+    /// Kept: starts at the op's next int index operand (a window
+    /// `x[i:i + K]`, checked at loc); its length is the part's.
+    Window,
   } kind = Offset;
   int64_t offset = 0; // Offset only
 
   static SliceAxis at(int64_t offset) { return {Offset, offset}; }
   static SliceAxis indexed() { return {Index, 0}; }
+  static SliceAxis window() { return {Window, 0}; }
+  /// Index and Window axes take an index operand.
+  bool hasIndex() const { return kind != Offset; }
   bool operator==(const SliceAxis &) const = default;
   auto operator<=>(const SliceAxis &) const = default;
 };
@@ -198,9 +204,11 @@ public:
     assert(hasSliceRegion(kind) && "slice region of a non-slice op");
     return kind == OpKind::Splice ? 2 : 1;
   }
-  /// The number of indexed axes (index operands the region asks for).
+  /// The number of index operands the region asks for (Index and Window
+  /// axes).
   size_t numSliceIndices() const;
-  /// The index operand of axis `axis`, which is SliceAxis::Index.
+  /// The index operand of axis `axis`, which is SliceAxis::Index or
+  /// SliceAxis::Window.
   Value *sliceIndex(size_t axis) const;
 
   // Loops (Ops.def). `for`: operands (lower, upper, inits...), one region

@@ -451,6 +451,13 @@ private:
                           !op.result()->type->isDifferentiable()))
         fail(&op, "operand and result must be f64 or f64 tensors");
       return true;
+    case OpKind::Reshape:
+      if (nOps(op, 1) && (!op.operands[0]->type->isTensor() ||
+                          !op.result()->type->isTensor() ||
+                          op.operands[0]->type->numElements() !=
+                              op.result()->type->numElements()))
+        fail(&op, "reshape keeps the element count of a tensor");
+      return true;
     case OpKind::ReadCsv:
       if (nOps(op, 0) && !op.result()->type->isTensor())
         fail(&op, "read_csv makes a tensor");
@@ -487,8 +494,10 @@ private:
       fail(&op, "region needs one entry per axis");
       return;
     }
-    if (!part->isTensor() ||
-        axes.size() - op.numSliceIndices() != part->rank()) {
+    size_t removed = 0;
+    for (const SliceAxis &a : axes)
+      removed += a.kind == SliceAxis::Index;
+    if (!part->isTensor() || axes.size() - removed != part->rank()) {
       fail(&op, "region keeps one axis per axis of the part");
       return;
     }
@@ -497,7 +506,8 @@ private:
       if (axes[k].kind == SliceAxis::Index)
         continue;
       int64_t len = part->shape[kept++];
-      if (axes[k].offset < 0 || axes[k].offset + len > full->shape[k])
+      int64_t lo = axes[k].kind == SliceAxis::Window ? 0 : axes[k].offset;
+      if (lo < 0 || lo + len > full->shape[k])
         fail(&op, "region outside the tensor on axis " + std::to_string(k));
     }
   }

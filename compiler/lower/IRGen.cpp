@@ -429,9 +429,19 @@ std::vector<ir::SliceAxis> IRGen::regionSpec(const IndexExpr &ix,
     if (k < first)
       continue;
     region.push_back(indexed ? ir::SliceAxis::indexed()
-                             : ir::SliceAxis::at(bounds[kept - 1].lo));
+                     : bounds[kept - 1].start
+                         ? ir::SliceAxis::window()
+                         : ir::SliceAxis::at(bounds[kept - 1].lo));
   }
   return region;
+}
+
+/// A window's start `i` of `x[i:i + K]` (sema's SliceBounds::start), or
+/// null for a slice with constant bounds.
+ir::Value *IRGen::windowStart(const IndexArg &a) {
+  return a.isSlice && a.lo && prog.windowStarts.count(a.lo.get())
+             ? lowerExpr(*a.lo)
+             : nullptr;
 }
 
 /// v[i, j] op= e  ->  v = insert(v, extract(v, i, j) op e, i, j)
@@ -444,6 +454,8 @@ void IRGen::lowerElementUpdate(const AssignStmt &a, const IndexExpr &ix) {
   for (auto &i : ix.indices)
     if (!i.isSlice)
       idx.push_back(lowerExpr(*i.index));
+    else if (ir::Value *start = windowStart(i))
+      idx.push_back(start);
   ir::Value *value = toShape(lowerExpr(*a.value), et);
   ir::Value *v = lookup(name)->vals[0];
   b.loc = a.loc;

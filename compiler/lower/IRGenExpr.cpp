@@ -154,6 +154,8 @@ ir::Value *IRGen::lowerExpr(const Expr &e) {
     for (auto &a : ix.indices)
       if (!a.isSlice)
         ops.push_back(lowerExpr(*a.index));
+      else if (ir::Value *start = windowStart(a))
+        ops.push_back(start);
     b.loc = e.loc;
     if (!prog.slices.count(&ix))
       return b.create(ir::OpKind::Extract, ops, {typeOf(e)})->result();
@@ -374,6 +376,37 @@ ir::Value *IRGen::lowerTensorBuiltin(const CallExpr &c, const std::string &n,
     return create1(OpKind::Transpose, {x}, rt);
   if (n == "argmax")
     return create1(OpKind::ArgMax, {x}, T.i64());
+  if (n == "reshape" || n == "flatten")
+    return create1(OpKind::Reshape, {x}, rt);
+  if (n == "avgpool2d") {
+    // [C, H, W] cropped to [C, Hk, Wk] (H = Hk / k floor), as [C H, k, W,
+    // k], summed over both window axes, over k^2: reshapes and sums, so
+    // their rules give the derivatives and the batched form.
+    int64_t k = axis, C = rt->shape[0], H = rt->shape[1], W = rt->shape[2];
+    ir::Value *crop = x;
+    if (H * k != x->type->shape[1] || W * k != x->type->shape[2]) {
+      ir::Op *s = b.create(OpKind::Slice, {x}, {T.tensor({C, H * k, W * k})});
+      s->slice.assign(3, ir::SliceAxis::at(0));
+      crop = s->result();
+    }
+    ir::Value *w = create1(OpKind::Reshape, {crop}, T.tensor({C * H, k, W, k}));
+    w = reduce(OpKind::ReduceSum, w, 3);
+    w = reduce(OpKind::ReduceSum, w, 1);
+    return b.binary(OpKind::FDiv, create1(OpKind::Reshape, {w}, rt),
+                    b.constF((double)(k * k)));
+  }
+  if (n == "concat") {
+    // The first part into zeros of the result, then the second spliced in
+    // after it along the axis: two region copies, slice rules for AD/vmap.
+    std::vector<ir::SliceAxis> first(rt->rank(), ir::SliceAxis::at(0));
+    std::vector<ir::SliceAxis> second = first;
+    second[axis] = ir::SliceAxis::at(x->type->shape[axis]);
+    ir::Op *u = b.create(OpKind::Unslice, {x}, {rt});
+    u->slice = first;
+    ir::Op *s = b.create(OpKind::Splice, {u->result(), args[1]}, {rt});
+    s->slice = second;
+    return s->result();
+  }
   if (n == "outer")
     return b.binary(OpKind::FMul, create1(OpKind::Broadcast, {x}, rt, 1),
                     create1(OpKind::Broadcast, {args[1]}, rt, 0));

@@ -114,6 +114,7 @@ private:
   /// The region string of a slice / splice (ir/Ops.def) for the axes from
   /// `first` on of `ix`'s base: `i` for an int index, else the start.
   std::vector<ir::SliceAxis> regionSpec(const IndexExpr &ix, size_t first);
+  ir::Value *windowStart(const IndexArg &a);
 
   /// v[i, j] op= e  ->  v = insert(v, extract(v, i, j) op e, i, j)
   /// v[i, 1:3] op= e  ->  v = splice(v, slice(v, i) op e, i)

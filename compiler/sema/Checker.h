@@ -241,6 +241,11 @@ private:
   /// order: `x[1:N]`, `X[i, :N - 1]`, `X[:, 0:3]`, `X[:, j]`, `X[1:3, j]`
   /// (the bounds are recorded in Program::slices).
   const Type *index(ast::IndexExpr &e);
+  /// Whether `e` reads a local variable (a slice bound that is no const).
+  bool readsLocal(const ast::Expr &e);
+  /// A window's bounds `lo:hi` on an axis of size `dim` (lo reads a local):
+  /// hi - lo must simplify to a constant K in 1..dim; lo must be an int.
+  std::optional<SliceBounds> windowBounds(ast::IndexArg &ix, int64_t dim);
 
   /// `[e, ...]`: scalars give a rank-1 tensor; equally shaped tensors (or
   /// nested literals) stack along a new leading axis.
@@ -260,6 +265,9 @@ private:
   void checkReadCsv(const ast::LetStmt &l);
 
   const Type *tensorBuiltin(ast::CallExpr &c, const std::string &n);
+  /// reshape(x, d...), flatten(x), concat(a, b, axis), avgpool2d(x, k)
+  /// (section 14).
+  const Type *shapeBuiltin(ast::CallExpr &c, const std::string &n);
 
   static bool isArith(const Type *t);
 

@@ -15,6 +15,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ constexpr int64_t maxTensorElements = (int64_t)1 << 27;
 
 struct SliceBounds {
   int64_t lo, hi;
+  /// A window `x[i:i + K]` (section 14): the start expression, an int
+  /// checked at run time; then lo = 0 and hi = K.
+  const ast::Expr *start = nullptr;
 };
 
 struct ConstValue {
@@ -97,7 +101,10 @@ struct Program {
   /// Index expressions with slices: [lo, hi) of every axis the result
   /// keeps (after the leading int indices).
   std::map<const ast::Expr *, std::vector<SliceBounds>> slices;
-  /// sum/mean/logsumexp(x, axis): the call -> its axis (non-negative).
+  /// The start expressions of windows `x[i:i + K]` (SliceBounds::start).
+  std::set<const ast::Expr *> windowStarts;
+  /// sum/mean/logsumexp(x, axis), concat(a, b, axis): the call -> its axis
+  /// (non-negative); avgpool2d(x, k): the call -> k.
   std::map<const ast::Expr *, int64_t> axes;
   const ast::TrainItem *train = nullptr;
   std::optional<TrainSpec> trainSpec; // set when the block checks out

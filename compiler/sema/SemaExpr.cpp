@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <map>
 
 namespace bp::sema::detail {
 
@@ -191,6 +193,16 @@ const Type *Checker::index(ast::IndexExpr &e) {
     if (k < e.indices.size() && !e.indices[k].isSlice)
       continue; // removed by an int index
     int64_t lo = 0, hi = dim;
+    if (k < e.indices.size() &&
+        ((e.indices[k].lo && readsLocal(*e.indices[k].lo)) ||
+         (e.indices[k].hi && readsLocal(*e.indices[k].hi)))) {
+      auto w = windowBounds(e.indices[k], dim);
+      if (!w)
+        return nullptr;
+      bounds.push_back(*w);
+      shape.push_back(w->hi);
+      continue;
+    }
     if (k < e.indices.size()) {
       ast::IndexArg &ix = e.indices[k];
       auto bound = [&](ast::ExprPtr &x, int64_t &out) {
@@ -225,6 +237,139 @@ const Type *Checker::index(ast::IndexExpr &e) {
                   [](const ast::IndexArg &a) { return a.isSlice; }))
     prog.slices[&e] = bounds;
   return T.tensor(shape);
+}
+
+bool Checker::readsLocal(const ast::Expr &e) {
+  using namespace ast;
+  switch (e.kind) {
+  case ExprKind::Name:
+    return lookupLocal(static_cast<const NameExpr &>(e).name) != nullptr;
+  case ExprKind::Unary:
+    return readsLocal(*static_cast<const UnaryExpr &>(e).operand);
+  case ExprKind::Binary: {
+    auto &b = static_cast<const BinaryExpr &>(e);
+    return readsLocal(*b.lhs) || readsLocal(*b.rhs);
+  }
+  case ExprKind::Call: {
+    auto &c = static_cast<const CallExpr &>(e);
+    for (auto &a : c.args)
+      if (readsLocal(*a))
+        return true;
+    return false;
+  }
+  case ExprKind::Index:
+    return readsLocal(*static_cast<const IndexExpr &>(e).base);
+  default:
+    return false;
+  }
+}
+
+namespace {
+/// An int expression c + sum(k * local): locals are symbols.
+struct Linear {
+  int64_t c = 0;
+  std::map<std::string, int64_t> terms;
+  bool constant() const {
+    for (auto &[_, k] : terms)
+      if (k != 0)
+        return false;
+    return true;
+  }
+};
+} // namespace
+
+std::optional<SliceBounds> Checker::windowBounds(ast::IndexArg &ix,
+                                                 int64_t dim) {
+  using namespace ast;
+  std::string want = "a slice with a variable bound is a window "
+                     "start:start + K with a constant length K";
+  if (!ix.lo || !ix.hi) {
+    error(ix.loc, want);
+    return std::nullopt;
+  }
+  bool failed = false;
+  std::function<std::optional<Linear>(Expr &)> lin =
+      [&](Expr &x) -> std::optional<Linear> {
+    if (auto *n = dyn<NameExpr>(&x); n && lookupLocal(n->name)) {
+      Linear l;
+      l.terms[n->name] = 1;
+      return l;
+    }
+    if (!readsLocal(x)) {
+      auto v = constExpr(x);
+      if (!v || !v->isInt) {
+        failed |= !v;
+        return std::nullopt;
+      }
+      Linear l;
+      l.c = v->i;
+      return l;
+    }
+    auto neg = [](Linear l) {
+      l.c = -l.c;
+      for (auto &[_, k] : l.terms)
+        k = -k;
+      return l;
+    };
+    if (auto *u = dyn<UnaryExpr>(&x); u && u->op != UnaryOp::Not) {
+      auto l = lin(*u->operand);
+      return l && u->op == UnaryOp::Neg ? std::optional(neg(*l)) : l;
+    }
+    auto *b = dyn<BinaryExpr>(&x);
+    if (!b || (b->op != BinaryOp::Add && b->op != BinaryOp::Sub &&
+               b->op != BinaryOp::Mul))
+      return std::nullopt;
+    auto l = lin(*b->lhs), r = lin(*b->rhs);
+    if (!l || !r)
+      return std::nullopt;
+    if (b->op == BinaryOp::Mul) {
+      if (!l->constant() && !r->constant())
+        return std::nullopt;
+      Linear s = l->constant() ? *r : *l;
+      int64_t f = l->constant() ? l->c : r->c;
+      s.c *= f;
+      for (auto &[_, k] : s.terms)
+        k *= f;
+      return s;
+    }
+    if (b->op == BinaryOp::Sub)
+      r = neg(*r);
+    for (auto &[n, k] : r->terms)
+      l->terms[n] += k;
+    l->c += r->c;
+    return l;
+  };
+  auto lo = lin(*ix.lo), hi = lin(*ix.hi);
+  if (failed)
+    return std::nullopt;
+  std::optional<Linear> len;
+  if (lo && hi) {
+    len = *hi;
+    for (auto &[n, k] : lo->terms)
+      len->terms[n] -= k;
+    len->c -= lo->c;
+  }
+  if (!len || !len->constant()) {
+    error(ix.loc, want + " (hi - lo must simplify to a constant)");
+    return std::nullopt;
+  }
+  if (len->c < 1 || len->c > dim) {
+    error(ix.loc, "a window of length " + std::to_string(len->c) +
+                      " does not fit an axis of size " + std::to_string(dim) +
+                      " (or is empty)");
+    return std::nullopt;
+  }
+  for (Expr *x : {ix.lo.get(), ix.hi.get()}) {
+    const Type *t = expr(*x);
+    if (!t)
+      return std::nullopt;
+    if (!t->isInt()) {
+      error(x->loc, "a slice bound must be an int, found " + toString(t));
+      return std::nullopt;
+    }
+  }
+  prog.windowStarts.insert(ix.lo.get());
+  return SliceBounds{0, len->c, ix.lo.get()};
 }
 
 /// `[e, ...]`: scalars give a rank-1 tensor; equally shaped tensors (or
@@ -350,7 +495,130 @@ void Checker::checkReadCsv(const ast::LetStmt &l) {
     bind(n, t, l.isVar);
 }
 
+const Type *Checker::shapeBuiltin(ast::CallExpr &c, const std::string &n) {
+  size_t tensors = n == "concat" ? 2 : 1;
+  size_t given = c.args.size();
+  bool intArg = n == "concat" || n == "avgpool2d";
+  if (n == "reshape" ? given < 2 : given != tensors + intArg) {
+    error(c.loc, n == "avgpool2d"
+                     ? "'avgpool2d' takes a tensor f64[C, H, W] and a window "
+                       "size: avgpool2d(x, k), found " +
+                           std::to_string(given) + " arguments"
+                 : n == "reshape"
+                     ? "'reshape' takes a tensor and its new dimensions: "
+                       "reshape(x, d1, ...), found " +
+                           std::to_string(given) + " arguments"
+                 : n == "flatten"
+                     ? "'flatten' takes 1 tensor, found " +
+                           std::to_string(given) + " arguments"
+                     : "'concat' takes two tensors and an axis: concat(a, b, "
+                       "axis), found " +
+                           std::to_string(given) + " arguments");
+    for (auto &a : c.args)
+      expr(*a);
+    return nullptr;
+  }
+  std::vector<const Type *> xs;
+  for (size_t i = 0; i < tensors; ++i) {
+    const Type *t = expr(*c.args[i]);
+    if (!t)
+      return nullptr;
+    if (!t->isTensor() || t->boolElems) {
+      error(c.args[i]->loc, "'" + n + "' needs a tensor, found " + toString(t));
+      return nullptr;
+    }
+    xs.push_back(t);
+  }
+  const Type *x = xs[0];
+  if (n == "avgpool2d") {
+    auto k = constExpr(*c.args[1]);
+    if (!k)
+      return nullptr;
+    c.args[1]->type = T.i64();
+    if (!k->isInt || k->i < 1) {
+      error(c.args[1]->loc, "a window size must be a positive int, found " +
+                                (k->isInt ? std::to_string(k->i) : "an f64"));
+      return nullptr;
+    }
+    if (x->rank() != 3 || x->shape[1] < k->i || x->shape[2] < k->i) {
+      error(c.loc, "'avgpool2d' needs f64[C, H, W] with H and W at least "
+                   "the window size " +
+                       std::to_string(k->i) + ", found " + toString(x));
+      return nullptr;
+    }
+    prog.axes[&c] = k->i;
+    return T.tensor({x->shape[0], x->shape[1] / k->i, x->shape[2] / k->i});
+  }
+  if (n == "flatten")
+    return T.tensor({x->numElements()});
+  if (n == "reshape") {
+    std::vector<int64_t> shape;
+    int64_t count = 1;
+    for (size_t i = 1; i < given; ++i) {
+      auto v = constExpr(*c.args[i]);
+      if (!v)
+        return nullptr;
+      c.args[i]->type = v->isInt ? T.i64() : T.f64();
+      if (!v->isInt || v->i <= 0) {
+        error(c.args[i]->loc, "a dimension must be a positive int, found " +
+                                  (v->isInt ? std::to_string(v->i) : "an f64"));
+        return nullptr;
+      }
+      shape.push_back(v->i);
+      // Capped above the element count (no overflow): only equality matters.
+      count = std::min(v->i > x->numElements() ? v->i : count * v->i,
+                       x->numElements() + 1);
+    }
+    if (shape.size() > 4) {
+      error(c.loc, "a tensor has rank 1 to 4, found rank " +
+                       std::to_string(shape.size()));
+      return nullptr;
+    }
+    if (count != x->numElements()) {
+      std::string to = "[";
+      for (size_t i = 0; i < shape.size(); ++i)
+        to += (i ? ", " : "") + std::to_string(shape[i]);
+      error(c.loc, "cannot reshape " + toString(x) + " (" +
+                       std::to_string(x->numElements()) + " elements) to " +
+                       to + "] (a different number of elements)");
+      return nullptr;
+    }
+    return T.tensor(shape);
+  }
+  // concat(a, b, axis)
+  const Type *y = xs[1];
+  auto v = constExpr(*c.args[2]);
+  if (!v)
+    return nullptr;
+  c.args[2]->type = T.i64();
+  int64_t r = (int64_t)x->rank();
+  if (!v->isInt || v->i < -r || v->i >= r) {
+    error(c.args[2]->loc, "axis must be an int in " + std::to_string(-r) +
+                              ".." + std::to_string(r - 1) + " for " +
+                              toString(x));
+    return nullptr;
+  }
+  int64_t axis = v->i < 0 ? v->i + r : v->i;
+  bool fits = y->rank() == x->rank();
+  for (int64_t k = 0; fits && k < r; ++k)
+    fits = k == axis || x->shape[k] == y->shape[k];
+  if (!fits) {
+    error(c.loc, "'concat' along axis " + std::to_string(axis) +
+                     " needs tensors of one rank whose other dimensions "
+                     "agree, found " +
+                     toString(x) + " and " + toString(y));
+    return nullptr;
+  }
+  prog.axes[&c] = axis;
+  std::vector<int64_t> shape = x->shape;
+  shape[axis] += y->shape[axis];
+  const Type *t = T.tensor(shape);
+  return sizeOk(t, c.loc) ? t : nullptr;
+}
+
 const Type *Checker::tensorBuiltin(ast::CallExpr &c, const std::string &n) {
+  if (n == "reshape" || n == "flatten" || n == "concat" || n == "avgpool2d")
+    return shapeBuiltin(c, n);
   if (n == "read_csv") {
     error(c.callee->loc, "read_csv(...) must initialise a binding with a "
                          "declared tensor type: let X: f64[N, D] = "

@@ -3,9 +3,10 @@
 // `insert v, e, i` (and `splice`) may write into v's buffer when v is owned
 // by this block (an op result with its own slot, or a loop-carried
 // argument's slot), this is v's last use, and every view of v (a row
-// extracted from it, or a view of that) made in this block is dead before
-// the insert (`v[i] += row` reads row i, adds, then writes it back in
-// place). A loop whose tensor init dies at the loop carries it the same way.
+// extracted from it, a reshape of it, or a view of that) made in this
+// block is dead before the insert (`v[i] += row` reads row i, adds, then writes
+// it back in place). A loop whose tensor init dies at the loop carries it the
+// same way.
 //
 //===----------------------------------------------------------------------===//
 #include "transforms/InPlace.h"
@@ -27,6 +28,12 @@ static void usesIn(const ir::Op &op, std::set<const ir::Value *> &out) {
       usesIn(*o, out);
 }
 
+/// A row extracted from a tensor or a reshape of it: its operand's buffer.
+static bool isView(const ir::Op &op) {
+  return (op.kind == OpKind::Extract && op.result()->type->isTensor()) ||
+         op.kind == OpKind::Reshape;
+}
+
 static void decideBlock(ir::Block &blk) {
   std::map<const ir::Value *, size_t> lastUse;
   // v -> the views of v made in this block, transitively.
@@ -38,7 +45,7 @@ static void decideBlock(ir::Block &blk) {
     for (const ir::Value *v : used)
       lastUse[v] = k;
     const ir::Op &op = *blk.ops[k];
-    if (op.kind == OpKind::Extract && op.result()->type->isTensor()) {
+    if (isView(op)) {
       const ir::Value *root = op.operands[0];
       if (rootOf.count(root))
         root = rootOf[root];
@@ -59,10 +66,10 @@ static void decideBlock(ir::Block &blk) {
       (blk.parent->kind == OpKind::For ||
        (blk.parent->kind == OpKind::While && &blk == blk.parent->region(1)));
   auto reusable = [&](const ir::Value *v, size_t k) {
-    bool owned = v->def ? v->def->parent == &blk &&
-                              v->def->kind != OpKind::ParamLoad &&
-                              v->def->kind != OpKind::Extract
-                        : v->owner == &blk && argsOwned;
+    bool owned = v->def
+                     ? v->def->parent == &blk &&
+                           v->def->kind != OpKind::ParamLoad && !isView(*v->def)
+                     : v->owner == &blk && argsOwned;
     return owned && lastUse[v] == k && !viewedAt(v, k);
   };
   for (size_t k = 0; k < blk.ops.size(); ++k) {

@@ -107,6 +107,16 @@ void decideBlock(ir::Block &blk, ParamEffects &fx, const ParamSet &stored) {
     for (const ir::Value *v : rd)
       lastRead[v] = k;
   }
+  // A view (a row, a reshape) reads its operand's buffer wherever it is
+  // read: `let r = W[0]; W = W * 2.0; print(r)` keeps the load a copy.
+  for (size_t k = n; k-- > 0;) {
+    const ir::Op &op = *blk.ops[k];
+    bool view = (op.kind == OpKind::Extract || op.kind == OpKind::Reshape) &&
+                op.result()->type->isTensor();
+    auto it = view ? lastRead.find(op.result()) : lastRead.end();
+    if (it != lastRead.end())
+      lastRead[op.operands[0]] = std::max(lastRead[op.operands[0]], it->second);
+  }
   auto lastUse = [&](const ir::Value *v, size_t def) {
     auto it = lastRead.find(v);
     return it == lastRead.end() ? def : it->second;
