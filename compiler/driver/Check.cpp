@@ -274,6 +274,89 @@ struct Checker {
     }
   }
 
+  /// The elements of a variable to perturb: all of them, or 16 at random.
+  std::vector<int64_t> sample(const Var &v) {
+    std::vector<int64_t> ks;
+    int64_t count = std::min(v.size, maxElementsPerVariable);
+    for (int64_t c = 0; c < count; ++c)
+      ks.push_back(v.size <= maxElementsPerVariable
+                       ? c
+                       : (int64_t)(rng.uniform() * v.size));
+    return ks;
+  }
+
+  /// jacobian: column k (result shape ++ the variable's, row-major) against
+  /// a central difference of every result element along element k.
+  /// vjp: a random cotangent c; each g_k against the central difference of
+  /// sum_i c_i f_i(x) along element k.
+  void checkJacobianOrVjp(std::vector<double> &x, std::vector<Var> &vars) {
+    bool vjp = d.kind == ir::DerivKind::Vjp;
+    std::vector<double> cot, in = x;
+    if (vjp)
+      for (int64_t i = 0; i < nResult; ++i) {
+        cot.push_back(rng.uniform() * 2 - 1);
+        in.push_back(cot.back());
+      }
+    std::vector<double> out(std::max<int64_t>(nDerivedOut, 1)), rp, rm;
+    derived(in.data(), out.data());
+    int64_t pos = vjp ? nResult : 0;
+    for (auto &v : vars) {
+      for (int64_t k : sample(v)) {
+        double old = v.data[k];
+        double h = 1e-6 * std::max(1.0, std::fabs(old));
+        v.data[k] = old + h;
+        evalBase(x, rp);
+        v.data[k] = old - h;
+        evalBase(x, rm);
+        v.data[k] = old;
+        if (vjp) {
+          double p = 0, q = 0;
+          for (int64_t i = 0; i < nResult; ++i) {
+            p += cot[i] * rp[i];
+            q += cot[i] * rm[i];
+          }
+          record(out[pos + k], (p - q) / (2 * h), resolution(p, q, h));
+        } else {
+          for (int64_t i = 0; i < nResult; ++i)
+            record(out[i * v.size + k], (rp[i] - rm[i]) / (2 * h),
+                   resolution(rp[i], rm[i], h));
+        }
+      }
+      pos += v.size;
+    }
+  }
+
+  /// hessian: H[k, l] against the second central difference of f along
+  /// elements k and l (h = 1e-4: the error is O(h^2) plus rounding of
+  /// order eps |f| / h^2, which sets the floor).
+  void checkHessian(std::vector<double> &x, std::vector<Var> &vars) {
+    std::vector<double> out(std::max<int64_t>(nDerivedOut, 1)), r;
+    derived(x.data(), out.data());
+    Var &v = vars[0];
+    auto at = [&](int64_t k, double hk, int64_t l, double hl) {
+      double ok = v.data[k];
+      v.data[k] += hk;
+      double ol = v.data[l];
+      v.data[l] += hl;
+      evalBase(x, r);
+      v.data[l] = ol;
+      v.data[k] = ok;
+      return r[0];
+    };
+    for (int64_t k : sample(v))
+      for (int64_t l : sample(v)) {
+        double hk = 1e-4 * std::max(1.0, std::fabs(v.data[k]));
+        double hl = 1e-4 * std::max(1.0, std::fabs(v.data[l]));
+        double pp = at(k, hk, l, hl), pm = at(k, hk, l, -hl);
+        double mp = at(k, -hk, l, hl), mm = at(k, -hk, l, -hl);
+        double fd = (pp - pm - mp + mm) / (4 * hk * hl);
+        double big = std::max(
+            {std::fabs(pp), std::fabs(pm), std::fabs(mp), std::fabs(mm)});
+        double noise = evalUlps * DBL_EPSILON * big / (hk * hl);
+        record(out[k * v.size + l], fd, std::min(1.0, noise / tolerance));
+      }
+  }
+
   /// The worst error over the points.
   double run(int points) {
     for (int point = 0; point < points; ++point) {
@@ -283,6 +366,11 @@ struct Checker {
         checkVmap();
       else if (d.kind == ir::DerivKind::Jvp)
         checkJvp(x, vars);
+      else if (d.kind == ir::DerivKind::Jacobian ||
+               d.kind == ir::DerivKind::Vjp)
+        checkJacobianOrVjp(x, vars);
+      else if (d.kind == ir::DerivKind::Hessian)
+        checkHessian(x, vars);
       else
         checkGradient(x, vars);
     }

@@ -1,6 +1,7 @@
 //===- SemaDerived.cpp - sema: derived functions --------------------------===//
 //
-// grad(f, ...), value_and_grad(f, ...), jvp(f, ...) and vmap(f, B, ...),
+// grad(f, ...), value_and_grad(f, ...), jvp(f, ...), vjp(f, ...),
+// jacobian(f, x), hessian(f, x) and vmap(f, B, ...),
 // named or inline: the variables they name, their signatures, and
 // did-you-mean for both.
 //
@@ -41,7 +42,8 @@ void Checker::resolveNamedDerived(ast::DerivedFnItem &d) {
   if (!callee || builtinKind(callee->name) != Builtin::Derive)
     error(d.value->loc,
           "a derived function is grad(f, ...), "
-          "value_and_grad(f, ...), jvp(f, ...) or vmap(f, B, ...)");
+          "value_and_grad(f, ...), jvp(f, ...) or vmap(f, B, ...), or "
+          "vjp(f, ...), jacobian(f, x), hessian(f, x) (section 16)");
   else
     resolveDerived(*call, d.name);
   evaluating.erase(d.name);
@@ -166,8 +168,8 @@ bool Checker::derivedWrt(ast::CallExpr &call, DerivKind kind,
 }
 
 /// The derived function's signature: the base's arguments (plus a tangent
-/// per variable for jvp) and its results (LANGUAGE.md section 4); false
-/// after an error.
+/// per variable for jvp, a cotangent for vjp) and its results (LANGUAGE.md
+/// sections 7 and 16); false after an error.
 bool Checker::derivedSig(const ast::CallExpr &call, DerivKind kind,
                          const std::string &base, const FnSig &bsig,
                          const std::vector<WrtVar> &wrt, FnSig &sig) {
@@ -186,6 +188,54 @@ bool Checker::derivedSig(const ast::CallExpr &call, DerivKind kind,
       sig.params.push_back(v.type);
     }
     sig.result = T.tuple({bsig.result, bsig.result});
+    return true;
+  }
+  if (kind == DerivKind::Vjp) {
+    if (!bsig.result->isDifferentiable()) {
+      error(call.loc, "vjp needs a function returning f64 or an f64 tensor, "
+                      "but '" +
+                          base + "' returns " + toString(bsig.result));
+      return false;
+    }
+    sig.paramNames.push_back("cotangent");
+    sig.params.push_back(bsig.result);
+    std::vector<const Type *> res = {bsig.result};
+    for (auto &v : wrt)
+      res.push_back(v.type);
+    sig.result = T.tuple(res);
+    return true;
+  }
+  if (kind == DerivKind::Jacobian || kind == DerivKind::Hessian) {
+    if (wrt.size() != 1) {
+      error(call.loc,
+            std::string(what) + " takes one variable: " + what + "(f, x)");
+      return false;
+    }
+    if (kind == DerivKind::Jacobian ? !bsig.result->isDifferentiable()
+                                    : !bsig.result->isF64()) {
+      error(call.loc,
+            std::string(what) + " needs a function returning " +
+                (kind == DerivKind::Jacobian ? "f64 or an f64 tensor" : "f64") +
+                ", but '" + base + "' returns " + toString(bsig.result));
+      return false;
+    }
+    // jacobian: result shape ++ the variable's shape; hessian: the
+    // variable's shape twice.
+    const Type *lead = kind == DerivKind::Jacobian ? bsig.result : wrt[0].type;
+    std::vector<int64_t> shape;
+    if (lead->isTensor())
+      shape = lead->shape;
+    if (wrt[0].type->isTensor())
+      shape.insert(shape.end(), wrt[0].type->shape.begin(),
+                   wrt[0].type->shape.end());
+    if (shape.size() > 4) {
+      error(call.loc, std::string(what) + "(" + base + ", " + wrt[0].name +
+                          ") would be a tensor of rank " +
+                          std::to_string(shape.size()) +
+                          ", but tensors have rank 1 to 4");
+      return false;
+    }
+    sig.result = shape.empty() ? T.f64() : T.tensor(shape);
     return true;
   }
   if (!bsig.result->isF64()) {
@@ -213,6 +263,9 @@ std::string Checker::resolveDerived(ast::CallExpr &call, std::string name) {
   DerivKind kind = callee->name == "grad"             ? DerivKind::Grad
                    : callee->name == "value_and_grad" ? DerivKind::ValueAndGrad
                    : callee->name == "vmap"           ? DerivKind::Vmap
+                   : callee->name == "vjp"            ? DerivKind::Vjp
+                   : callee->name == "jacobian"       ? DerivKind::Jacobian
+                   : callee->name == "hessian"        ? DerivKind::Hessian
                                                       : DerivKind::Jvp;
   const char *what = spelling(kind);
   if (call.args.empty()) {
