@@ -93,6 +93,77 @@ bool jacobianIsForward(const Type *result, const Type *var) {
   return var->numElements() <= result->numElements();
 }
 
+/// jacobian(f, x) and hessian(f, x) into `w`, whose insertion point is `b`
+/// and whose first arguments, f's, are `args`.
+bool buildJacobian(ir::Module &m, const ir::DerivedInfo &info,
+                   ir::Function &base, const ActivitySpec &spec,
+                   ir::Function &w, ir::Builder &b,
+                   const std::vector<ir::Value *> &args, DiagEngine &diags) {
+  b.markPrechecked = true; // every index below is in range by construction
+  const ir::WrtVar &v = info.wrt[0];
+  const Type *jt = w.resultTypes[0];
+  ir::Function *of = &base; // the function whose Jacobian is taken
+  if (info.kind == ir::DerivKind::Hessian) {
+    // Forward over reverse: the Jacobian, in forward mode, of a function
+    // returning the gradient.
+    ir::Function *rev = getReverse(m, base, spec, diags, info.loc);
+    if (!rev)
+      return false;
+    of = m.addFunction(info.name + ".grad");
+    of->loc = info.loc;
+    of->derivedFrom = "grad of " + info.base;
+    of->resultTypes = {v.type};
+    ir::Builder gb(*m.types);
+    gb.setInsertionPointToEnd(of->body.get());
+    gb.loc = info.loc;
+    std::vector<ir::Value *> gargs;
+    for (auto &a : base.args())
+      gargs.push_back(of->addArg(a->type, a->name));
+    gargs.push_back(gb.constF(1.0));
+    ir::Op *call = gb.create(OpKind::Call, gargs, rev->resultTypes);
+    call->str = rev->name;
+    gb.create(OpKind::Return, {call->result(1)});
+  }
+  const Type *rt = of->resultTypes[0];
+  std::vector<int64_t> rshape = shapeOf(rt), vshape = shapeOf(v.type);
+  ir::Value *j0 = zeroOf(b, jt);
+  ir::Value *j;
+  if (info.kind == ir::DerivKind::Hessian || jacobianIsForward(rt, v.type)) {
+    ir::Function *fwd = getForward(m, *of, spec, diags, info.loc);
+    if (!fwd)
+      return false;
+    // Column by column: the tangent along the k-th unit vector of the
+    // variable is J[..., k].
+    j = forEachIndex(b, "k", vshape, j0, [&](auto &k, ir::Value *acc) {
+      std::vector<ir::Value *> a = args;
+      a.push_back(oneHot(b, v.type, k));
+      ir::Op *call = b.create(OpKind::Call, a, fwd->resultTypes);
+      call->str = fwd->name;
+      ir::Value *t = call->result(1);
+      return forEachIndex(b, "i", rshape, acc, [&](auto &i, ir::Value *acc2) {
+        std::vector<ir::Value *> at = i;
+        at.insert(at.end(), k.begin(), k.end());
+        return insertAt(b, acc2, elementAt(b, t, i), at);
+      });
+    });
+  } else {
+    ir::Function *rev = getReverse(m, *of, spec, diags, info.loc);
+    if (!rev)
+      return false;
+    // Row by row: the adjoint for the seed e_i is J[i, ...].
+    j = forEachIndex(b, "i", rshape, j0, [&](auto &i, ir::Value *acc) {
+      std::vector<ir::Value *> a = args;
+      a.push_back(oneHot(b, rt, i));
+      ir::Op *call = b.create(OpKind::Call, a, rev->resultTypes);
+      call->str = rev->name;
+      return insertAt(b, acc, call->result(1), i);
+    });
+  }
+  j->name = "jacobian";
+  b.create(OpKind::Return, {j});
+  return true;
+}
+
 bool buildDerived(ir::Module &m, const ir::DerivedInfo &info,
                   DiagEngine &diags) {
   ir::Function *base = m.lookup(info.base);
@@ -152,71 +223,8 @@ bool buildDerived(ir::Module &m, const ir::DerivedInfo &info,
   }
 
   if (info.kind == ir::DerivKind::Jacobian ||
-      info.kind == ir::DerivKind::Hessian) {
-    b.markPrechecked = true; // every index below is in range by construction
-    const ir::WrtVar &v = info.wrt[0];
-    const Type *jt = w->resultTypes[0];
-    ir::Function *of = base; // the function whose Jacobian is taken
-    if (info.kind == ir::DerivKind::Hessian) {
-      // Forward over reverse: the Jacobian, in forward mode, of a function
-      // returning the gradient.
-      ir::Function *rev = getReverse(m, *base, spec, diags, info.loc);
-      if (!rev)
-        return false;
-      of = m.addFunction(info.name + ".grad");
-      of->loc = info.loc;
-      of->derivedFrom = "grad of " + info.base;
-      of->resultTypes = {v.type};
-      ir::Builder gb(*m.types);
-      gb.setInsertionPointToEnd(of->body.get());
-      gb.loc = info.loc;
-      std::vector<ir::Value *> gargs;
-      for (auto &a : base->args())
-        gargs.push_back(of->addArg(a->type, a->name));
-      gargs.push_back(gb.constF(1.0));
-      ir::Op *call = gb.create(OpKind::Call, gargs, rev->resultTypes);
-      call->str = rev->name;
-      gb.create(OpKind::Return, {call->result(1)});
-    }
-    const Type *rt = of->resultTypes[0];
-    std::vector<int64_t> rshape = shapeOf(rt), vshape = shapeOf(v.type);
-    ir::Value *j0 = zeroOf(b, jt);
-    ir::Value *j;
-    if (info.kind == ir::DerivKind::Hessian || jacobianIsForward(rt, v.type)) {
-      ir::Function *fwd = getForward(m, *of, spec, diags, info.loc);
-      if (!fwd)
-        return false;
-      // Column by column: the tangent along the k-th unit vector of the
-      // variable is J[..., k].
-      j = forEachIndex(b, "k", vshape, j0, [&](auto &k, ir::Value *acc) {
-        std::vector<ir::Value *> a = args;
-        a.push_back(oneHot(b, v.type, k));
-        ir::Op *call = b.create(OpKind::Call, a, fwd->resultTypes);
-        call->str = fwd->name;
-        ir::Value *t = call->result(1);
-        return forEachIndex(b, "i", rshape, acc, [&](auto &i, ir::Value *acc2) {
-          std::vector<ir::Value *> at = i;
-          at.insert(at.end(), k.begin(), k.end());
-          return insertAt(b, acc2, elementAt(b, t, i), at);
-        });
-      });
-    } else {
-      ir::Function *rev = getReverse(m, *of, spec, diags, info.loc);
-      if (!rev)
-        return false;
-      // Row by row: the adjoint for the seed e_i is J[i, ...].
-      j = forEachIndex(b, "i", rshape, j0, [&](auto &i, ir::Value *acc) {
-        std::vector<ir::Value *> a = args;
-        a.push_back(oneHot(b, rt, i));
-        ir::Op *call = b.create(OpKind::Call, a, rev->resultTypes);
-        call->str = rev->name;
-        return insertAt(b, acc, call->result(1), i);
-      });
-    }
-    j->name = "jacobian";
-    b.create(OpKind::Return, {j});
-    return true;
-  }
+      info.kind == ir::DerivKind::Hessian)
+    return buildJacobian(m, info, *base, spec, *w, b, args, diags);
 
   ir::Function *rev = getReverse(m, *base, spec, diags, info.loc);
   if (!rev)
