@@ -114,6 +114,10 @@ struct Checker {
   std::vector<double *> paramData;
   int64_t nIn = 0, nResult = 0, nDerivedOut = 0;
   double worst = 0;
+  /// Checking a custom rule (section 15) as a vjp (adjoint) or jvp
+  /// (tangent) over all of f's f64 arguments: its results are the
+  /// derivatives alone, without f's value first.
+  bool rule = false;
 
   Checker(const ir::DerivedInfo &d, const ir::Function *base,
           const ir::Function *derivedIR, DynFn derived, DynFn basefn, Rng &rng)
@@ -206,7 +210,7 @@ struct Checker {
     evalBase(x, rm);
     move(h);
     for (int64_t k = 0; k < nResult; ++k)
-      record(out[nResult + k], (rp[k] - rm[k]) / (2 * h),
+      record(out[(rule ? 0 : nResult) + k], (rp[k] - rm[k]) / (2 * h),
              resolution(rp[k], rm[k], h));
   }
 
@@ -299,7 +303,7 @@ struct Checker {
       }
     std::vector<double> out(std::max<int64_t>(nDerivedOut, 1)), rp, rm;
     derived(in.data(), out.data());
-    int64_t pos = vjp ? nResult : 0;
+    int64_t pos = vjp && !rule ? nResult : 0;
     for (auto &v : vars) {
       for (int64_t k : sample(v)) {
         double old = v.data[k];
@@ -390,6 +394,8 @@ std::string derivedForm(const ir::DerivedInfo &d) {
 
 /// `name = grad(base, x)`, or the form alone for an inline one.
 std::string title(const ir::DerivedInfo &d) {
+  if (d.name.rfind("adjoint ", 0) == 0 || d.name.rfind("tangent ", 0) == 0)
+    return d.name; // a custom rule
   std::string how = derivedForm(d);
   return how == d.name ? how : d.name + " = " + how;
 }
@@ -569,10 +575,6 @@ ExitCode checkDerived(const ir::Module &m, JIT &jit, std::ostream &os,
                       const CheckOptions &o) {
   if (!checkAt(m, o))
     return ExitCode::Usage;
-  if (m.derived.empty()) {
-    os << "no derived functions to check\n";
-    return ExitCode::Success;
-  }
   auto lookup = [&](const std::string &name) {
     return reinterpret_cast<DynFn>(jit.find(codegen::dynamicSymbol(name)));
   };
@@ -582,14 +584,57 @@ ExitCode checkDerived(const ir::Module &m, JIT &jit, std::ostream &os,
   };
   bool allOk = true;
   Rng rng{12345};
-  for (const ir::DerivedInfo &d : m.derived) {
+  // Each custom rule of f (section 15) is checked against finite
+  // differences of f, as the vjp (adjoint) or jvp (tangent) of f w.r.t.
+  // all its f64 arguments; `ruleIR` names the rule's function.
+  std::vector<ir::DerivedInfo> rules;
+  std::map<std::string, std::string> ruleIR;
+  for (auto &fp : m.functions) {
+    const ir::Function &f = *fp;
+    if (!f.derivedFrom.empty())
+      continue;
+    bool f64Results = !f.resultTypes.empty();
+    for (const Type *t : f.resultTypes)
+      f64Results &= t->isDifferentiable();
+    for (const char *kind : {"adjoint", "tangent"}) {
+      const ir::Function *r = m.lookup(f.name + "." + kind);
+      if (!r || !f64Results)
+        continue;
+      ir::DerivedInfo d;
+      d.name = std::string(kind) + " " + f.name;
+      d.kind = kind[0] == 'a' ? ir::DerivKind::Vjp : ir::DerivKind::Jvp;
+      d.base = f.name;
+      d.loc = r->loc;
+      for (size_t i = 0; i < f.args().size(); ++i)
+        if (f.args()[i]->type->isDifferentiable())
+          d.wrt.push_back(
+              {false, (unsigned)i, f.args()[i]->name, f.args()[i]->type});
+      if (d.wrt.empty())
+        continue;
+      ruleIR[d.name] = r->name;
+      rules.push_back(d);
+    }
+  }
+  if (m.derived.empty() && rules.empty()) {
+    os << "no derived functions to check\n";
+    return ExitCode::Success;
+  }
+  std::vector<const ir::DerivedInfo *> all;
+  for (const ir::DerivedInfo &d : m.derived)
+    all.push_back(&d);
+  for (const ir::DerivedInfo &d : rules)
+    all.push_back(&d);
+  for (size_t k = 0; k < all.size(); ++k) {
+    const ir::DerivedInfo &d = *all[k];
+    bool isRule = k >= m.derived.size();
+    std::string irName = isRule ? ruleIR[d.name] : d.name;
     const ir::Function *base = m.lookup(d.base);
-    const ir::Function *derivedIR = m.lookup(d.name);
-    DynFn derived = lookup(d.name), basefn = lookup(d.base);
+    const ir::Function *derivedIR = m.lookup(irName);
+    DynFn derived = lookup(irName), basefn = lookup(d.base);
     if (!base || !derivedIR || !derived || !basefn)
       continue;
     std::set<std::string> seen;
-    if (d.kind != ir::DerivKind::Vmap)
+    if (d.kind != ir::DerivKind::Vmap && !isRule)
       if (auto use = findStopGradient(m, d.base, seen)) {
         os << title(d) << ": skipped (" << use->fn << " uses stop_gradient at "
            << use->loc.line << ":" << use->loc.col
@@ -598,6 +643,7 @@ ExitCode checkDerived(const ir::Module &m, JIT &jit, std::ostream &os,
         continue;
       }
     Checker check(d, base, derivedIR, derived, basefn, rng);
+    check.rule = isRule;
     int fixedArgs = 0;
     for (size_t i = 0; i < base->args().size(); ++i)
       if (auto it = o.at.find(base->args()[i]->name); it != o.at.end()) {
