@@ -34,9 +34,12 @@ item
   : 'const' name=ID '=' expr                                    # constItem
   | 'param' name=ID ':' type ('=' expr)?                        # paramItem
   | 'fn' name=ID (fnSignature block | '=' expr)                 # fnItem
+  | kw=('adjoint' | 'tangent') name=ID fnSignature block        # ruleItem
   | 'train' '{' (trainField trainSep | trainSep)* '}'          # trainItem
   ;
 
+// `adjoint f(...)` and `tangent f(...)` (LANGUAGE.md section 15) are
+// functions with f's name and a rule kind; sema checks their signatures.
 // `fn df = grad(f, x)` is an fnItem with an expr and no signature (a derived
 // function); the two share one alternative so that errors after `fn name`
 // are reported where they happen.
@@ -121,6 +124,8 @@ FOR : 'for' ;
 IN : 'in' ;
 WHILE : 'while' ;
 TRAIN : 'train' ;
+ADJOINT : 'adjoint' ;
+TANGENT : 'tangent' ;
 TRUE : 'true' ;
 FALSE : 'false' ;
 AND : 'and' ;

@@ -28,6 +28,23 @@ ir::Function *getForward(ir::Module &m, ir::Function &f,
                          const ActivitySpec &spec, DiagEngine &diags,
                          Loc useLoc);
 
+/// Section 15: whether `f` has a custom rule (`f.adjoint` or `f.tangent`
+/// in m). Such a function is differentiated only through its rules.
+bool hasCustomRule(const ir::Module &m, const ir::Function &f);
+
+/// `name` (`f.rev.<pattern>`, the same signature as getReverse's) built from
+/// the rule `adjoint f`: calls f, then `f.adjoint(args..., seeds...)`. A
+/// located error naming f and the rule, and null, when f has none.
+ir::Function *reverseFromRule(ir::Module &m, ir::Function &f,
+                              const ActivitySpec &spec, const std::string &name,
+                              DiagEngine &diags, Loc useLoc);
+
+/// `name` (`f.fwd.<pattern>`, as getForward's) from the rule `tangent f`
+/// (zero tangents for f's inactive f64 arguments).
+ir::Function *forwardFromRule(ir::Module &m, ir::Function &f,
+                              const ActivitySpec &spec, const std::string &name,
+                              DiagEngine &diags, Loc useLoc);
+
 /// `g * d` with the obvious cases folded (d = 1, d = -1, d a select of
 /// constants, which keeps NaN adjoints out of the branch not taken).
 ir::Value *scale(ir::Builder &b, ir::Value *g, ir::Value *d);

@@ -1,9 +1,15 @@
-//===- Derived.h - grad / value_and_grad / jvp as IR functions --*- C++ -*-===//
+//===- Derived.h - grad, jvp, vjp, jacobian, ... as IR functions -*- C++ -*-===//
 #pragma once
 
 #include "ir/IR.h"
 
 namespace bp::ad {
+
+/// jacobian(f, x) with f's result of type `result` and x of type `var`:
+/// true for forward mode (one jvp per element of x), false for reverse mode
+/// (one vjp per element of the result): whichever needs fewer sweeps,
+/// forward on a tie. docs/AD.md "jacobian".
+bool jacobianIsForward(const Type *result, const Type *var);
 
 /// Input:  a verified module holding `info.base` (a user or derived
 ///         function), simplified first unless --no-simplify (the `ad` pass,

@@ -137,8 +137,8 @@ Graph find(const ir::Module &m, const std::string &fn, bool straightLine) {
   while (const ir::DerivedInfo *inner = m.lookupDerived(d->base))
     d = inner;
   g.f = m.lookup(d->base);
-  if (d != g.info || g.info->kind == ir::DerivKind::Jvp ||
-      g.info->kind == ir::DerivKind::Vmap)
+  if (d != g.info || (g.info->kind != ir::DerivKind::Grad &&
+                      g.info->kind != ir::DerivKind::ValueAndGrad))
     g.error = "explain shows reverse mode of a user function: grad or "
               "value_and_grad";
   else if (std::string why = straightLine ? unsupported(*g.f) : "";

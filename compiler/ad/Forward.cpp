@@ -291,6 +291,8 @@ ir::Function *getForward(ir::Module &m, ir::Function &f,
   std::string name = f.name + ".fwd." + spec.suffix();
   if (ir::Function *done = m.lookup(name))
     return done;
+  if (hasCustomRule(m, f))
+    return forwardFromRule(m, f, spec, name, diags, useLoc);
   if (!checkDifferentiable(m, f, diags, useLoc))
     return nullptr;
   return ForwardBuilder(m, f, spec, diags, useLoc).run(name);

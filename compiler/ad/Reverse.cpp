@@ -1061,6 +1061,8 @@ ir::Function *getReverse(ir::Module &m, ir::Function &f,
   std::string name = f.name + ".rev." + spec.suffix();
   if (ir::Function *done = m.lookup(name))
     return done;
+  if (hasCustomRule(m, f))
+    return reverseFromRule(m, f, spec, name, diags, useLoc);
   if (!checkDifferentiable(m, f, diags, useLoc))
     return nullptr;
   return ReverseBuilder(m, f, spec, diags, useLoc).run(name);

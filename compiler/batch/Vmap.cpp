@@ -825,6 +825,67 @@ private:
 
 } // namespace
 
+/// Section 15: the rules of `f` (`f.adjoint`, `f.tangent`) batched as the
+/// rules of its batched form `g`, so that AD of code calling `g` still uses
+/// them. The adjoint of a shared (unbatched) argument is summed over the
+/// batch; seeds and results are batched, shared tangents stay shared.
+void batchRules(ir::Module &m, ir::Function &f, ir::Function &g,
+                const std::vector<bool> &batched, int64_t B) {
+  TypeContext &T = *m.types;
+  for (const char *kind : {"adjoint", "tangent"}) {
+    ir::Function *rule = m.lookup(f.name + "." + kind);
+    if (!rule || m.lookup(g.name + "." + kind))
+      continue;
+    bool adjoint = std::string(kind) == "adjoint";
+    std::vector<bool> mask = batched;
+    if (adjoint)
+      mask.insert(mask.end(), f.resultTypes.size(), true);
+    else
+      for (size_t i = 0; i < f.args().size(); ++i)
+        if (f.args()[i]->type->isDifferentiable())
+          mask.push_back(batched[i]);
+    ir::Function *br = getBatched(m, *rule, mask, B);
+    if (!br)
+      continue;
+    ir::Function *w = m.addFunction(g.name + "." + kind);
+    w->loc = rule->loc;
+    w->derivedFrom = "vmap of " + rule->name;
+    w->resultTypes = adjoint ? std::vector<const Type *>{} : g.resultTypes;
+    ir::Builder b(T);
+    b.setInsertionPointToEnd(w->body.get());
+    b.loc = rule->loc;
+    std::vector<Value *> args;
+    for (size_t i = 0; i < rule->args().size(); ++i) {
+      const Type *t = rule->args()[i]->type;
+      args.push_back(
+          w->addArg(mask[i] ? batchedType(T, t, B) : t, rule->args()[i]->name));
+    }
+    Op *call = b.create(OpKind::Call, args, br->resultTypes);
+    call->str = br->name;
+    std::vector<Value *> out;
+    if (!adjoint) {
+      for (auto &r : call->results)
+        out.push_back(r.get());
+    } else {
+      size_t k = 0;
+      for (size_t i = 0; i < f.args().size(); ++i) {
+        const Type *t = f.args()[i]->type;
+        if (!t->isDifferentiable())
+          continue;
+        Value *a = call->result(k++);
+        if (!batched[i]) { // shared: the sum of the examples' adjoints
+          Op *sum = b.create(OpKind::ReduceSum, {a}, {t});
+          sum->ival = 0;
+          a = sum->result();
+        }
+        out.push_back(a);
+        w->resultTypes.push_back(batched[i] ? batchedType(T, t, B) : t);
+      }
+    }
+    b.create(OpKind::Return, out);
+  }
+}
+
 ir::Function *getBatched(ir::Module &m, ir::Function &f,
                          const std::vector<bool> &batched, int64_t B) {
   std::string name =
@@ -843,6 +904,7 @@ ir::Function *getBatched(ir::Module &m, ir::Function &f,
   Batcher batcher(m, f, *out, B);
   if (!batcher.run(batched))
     batcher.loopOverExamples(batched);
+  batchRules(m, f, *out, batched, B);
   return out;
 }
 

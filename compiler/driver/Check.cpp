@@ -114,6 +114,10 @@ struct Checker {
   std::vector<double *> paramData;
   int64_t nIn = 0, nResult = 0, nDerivedOut = 0;
   double worst = 0;
+  /// Checking a custom rule (section 15) as a vjp (adjoint) or jvp
+  /// (tangent) over all of f's f64 arguments: its results are the
+  /// derivatives alone, without f's value first.
+  bool rule = false;
 
   Checker(const ir::DerivedInfo &d, const ir::Function *base,
           const ir::Function *derivedIR, DynFn derived, DynFn basefn, Rng &rng)
@@ -206,7 +210,7 @@ struct Checker {
     evalBase(x, rm);
     move(h);
     for (int64_t k = 0; k < nResult; ++k)
-      record(out[nResult + k], (rp[k] - rm[k]) / (2 * h),
+      record(out[(rule ? 0 : nResult) + k], (rp[k] - rm[k]) / (2 * h),
              resolution(rp[k], rm[k], h));
   }
 
@@ -274,6 +278,89 @@ struct Checker {
     }
   }
 
+  /// The elements of a variable to perturb: all of them, or 16 at random.
+  std::vector<int64_t> sample(const Var &v) {
+    std::vector<int64_t> ks;
+    int64_t count = std::min(v.size, maxElementsPerVariable);
+    for (int64_t c = 0; c < count; ++c)
+      ks.push_back(v.size <= maxElementsPerVariable
+                       ? c
+                       : (int64_t)(rng.uniform() * v.size));
+    return ks;
+  }
+
+  /// jacobian: column k (result shape ++ the variable's, row-major) against
+  /// a central difference of every result element along element k.
+  /// vjp: a random cotangent c; each g_k against the central difference of
+  /// sum_i c_i f_i(x) along element k.
+  void checkJacobianOrVjp(std::vector<double> &x, std::vector<Var> &vars) {
+    bool vjp = d.kind == ir::DerivKind::Vjp;
+    std::vector<double> cot, in = x;
+    if (vjp)
+      for (int64_t i = 0; i < nResult; ++i) {
+        cot.push_back(rng.uniform() * 2 - 1);
+        in.push_back(cot.back());
+      }
+    std::vector<double> out(std::max<int64_t>(nDerivedOut, 1)), rp, rm;
+    derived(in.data(), out.data());
+    int64_t pos = vjp && !rule ? nResult : 0;
+    for (auto &v : vars) {
+      for (int64_t k : sample(v)) {
+        double old = v.data[k];
+        double h = 1e-6 * std::max(1.0, std::fabs(old));
+        v.data[k] = old + h;
+        evalBase(x, rp);
+        v.data[k] = old - h;
+        evalBase(x, rm);
+        v.data[k] = old;
+        if (vjp) {
+          double p = 0, q = 0;
+          for (int64_t i = 0; i < nResult; ++i) {
+            p += cot[i] * rp[i];
+            q += cot[i] * rm[i];
+          }
+          record(out[pos + k], (p - q) / (2 * h), resolution(p, q, h));
+        } else {
+          for (int64_t i = 0; i < nResult; ++i)
+            record(out[i * v.size + k], (rp[i] - rm[i]) / (2 * h),
+                   resolution(rp[i], rm[i], h));
+        }
+      }
+      pos += v.size;
+    }
+  }
+
+  /// hessian: H[k, l] against the second central difference of f along
+  /// elements k and l (h = 1e-4: the error is O(h^2) plus rounding of
+  /// order eps |f| / h^2, which sets the floor).
+  void checkHessian(std::vector<double> &x, std::vector<Var> &vars) {
+    std::vector<double> out(std::max<int64_t>(nDerivedOut, 1)), r;
+    derived(x.data(), out.data());
+    Var &v = vars[0];
+    auto at = [&](int64_t k, double hk, int64_t l, double hl) {
+      double ok = v.data[k];
+      v.data[k] += hk;
+      double ol = v.data[l];
+      v.data[l] += hl;
+      evalBase(x, r);
+      v.data[l] = ol;
+      v.data[k] = ok;
+      return r[0];
+    };
+    for (int64_t k : sample(v))
+      for (int64_t l : sample(v)) {
+        double hk = 1e-4 * std::max(1.0, std::fabs(v.data[k]));
+        double hl = 1e-4 * std::max(1.0, std::fabs(v.data[l]));
+        double pp = at(k, hk, l, hl), pm = at(k, hk, l, -hl);
+        double mp = at(k, -hk, l, hl), mm = at(k, -hk, l, -hl);
+        double fd = (pp - pm - mp + mm) / (4 * hk * hl);
+        double big = std::max(
+            {std::fabs(pp), std::fabs(pm), std::fabs(mp), std::fabs(mm)});
+        double noise = evalUlps * DBL_EPSILON * big / (hk * hl);
+        record(out[k * v.size + l], fd, std::min(1.0, noise / tolerance));
+      }
+  }
+
   /// The worst error over the points.
   double run(int points) {
     for (int point = 0; point < points; ++point) {
@@ -283,6 +370,11 @@ struct Checker {
         checkVmap();
       else if (d.kind == ir::DerivKind::Jvp)
         checkJvp(x, vars);
+      else if (d.kind == ir::DerivKind::Jacobian ||
+               d.kind == ir::DerivKind::Vjp)
+        checkJacobianOrVjp(x, vars);
+      else if (d.kind == ir::DerivKind::Hessian)
+        checkHessian(x, vars);
       else
         checkGradient(x, vars);
     }
@@ -302,6 +394,8 @@ std::string derivedForm(const ir::DerivedInfo &d) {
 
 /// `name = grad(base, x)`, or the form alone for an inline one.
 std::string title(const ir::DerivedInfo &d) {
+  if (d.name.rfind("adjoint ", 0) == 0 || d.name.rfind("tangent ", 0) == 0)
+    return d.name; // a custom rule
   std::string how = derivedForm(d);
   return how == d.name ? how : d.name + " = " + how;
 }
@@ -481,10 +575,6 @@ ExitCode checkDerived(const ir::Module &m, JIT &jit, std::ostream &os,
                       const CheckOptions &o) {
   if (!checkAt(m, o))
     return ExitCode::Usage;
-  if (m.derived.empty()) {
-    os << "no derived functions to check\n";
-    return ExitCode::Success;
-  }
   auto lookup = [&](const std::string &name) {
     return reinterpret_cast<DynFn>(jit.find(codegen::dynamicSymbol(name)));
   };
@@ -494,14 +584,57 @@ ExitCode checkDerived(const ir::Module &m, JIT &jit, std::ostream &os,
   };
   bool allOk = true;
   Rng rng{12345};
-  for (const ir::DerivedInfo &d : m.derived) {
+  // Each custom rule of f (section 15) is checked against finite
+  // differences of f, as the vjp (adjoint) or jvp (tangent) of f w.r.t.
+  // all its f64 arguments; `ruleIR` names the rule's function.
+  std::vector<ir::DerivedInfo> rules;
+  std::map<std::string, std::string> ruleIR;
+  for (auto &fp : m.functions) {
+    const ir::Function &f = *fp;
+    if (!f.derivedFrom.empty())
+      continue;
+    bool f64Results = !f.resultTypes.empty();
+    for (const Type *t : f.resultTypes)
+      f64Results &= t->isDifferentiable();
+    for (const char *kind : {"adjoint", "tangent"}) {
+      const ir::Function *r = m.lookup(f.name + "." + kind);
+      if (!r || !f64Results)
+        continue;
+      ir::DerivedInfo d;
+      d.name = std::string(kind) + " " + f.name;
+      d.kind = kind[0] == 'a' ? ir::DerivKind::Vjp : ir::DerivKind::Jvp;
+      d.base = f.name;
+      d.loc = r->loc;
+      for (size_t i = 0; i < f.args().size(); ++i)
+        if (f.args()[i]->type->isDifferentiable())
+          d.wrt.push_back(
+              {false, (unsigned)i, f.args()[i]->name, f.args()[i]->type});
+      if (d.wrt.empty())
+        continue;
+      ruleIR[d.name] = r->name;
+      rules.push_back(d);
+    }
+  }
+  if (m.derived.empty() && rules.empty()) {
+    os << "no derived functions to check\n";
+    return ExitCode::Success;
+  }
+  std::vector<const ir::DerivedInfo *> all;
+  for (const ir::DerivedInfo &d : m.derived)
+    all.push_back(&d);
+  for (const ir::DerivedInfo &d : rules)
+    all.push_back(&d);
+  for (size_t k = 0; k < all.size(); ++k) {
+    const ir::DerivedInfo &d = *all[k];
+    bool isRule = k >= m.derived.size();
+    std::string irName = isRule ? ruleIR[d.name] : d.name;
     const ir::Function *base = m.lookup(d.base);
-    const ir::Function *derivedIR = m.lookup(d.name);
-    DynFn derived = lookup(d.name), basefn = lookup(d.base);
+    const ir::Function *derivedIR = m.lookup(irName);
+    DynFn derived = lookup(irName), basefn = lookup(d.base);
     if (!base || !derivedIR || !derived || !basefn)
       continue;
     std::set<std::string> seen;
-    if (d.kind != ir::DerivKind::Vmap)
+    if (d.kind != ir::DerivKind::Vmap && !isRule)
       if (auto use = findStopGradient(m, d.base, seen)) {
         os << title(d) << ": skipped (" << use->fn << " uses stop_gradient at "
            << use->loc.line << ":" << use->loc.col
@@ -510,6 +643,7 @@ ExitCode checkDerived(const ir::Module &m, JIT &jit, std::ostream &os,
         continue;
       }
     Checker check(d, base, derivedIR, derived, basefn, rng);
+    check.rule = isRule;
     int fixedArgs = 0;
     for (size_t i = 0; i < base->args().size(); ++i)
       if (auto it = o.at.find(base->args()[i]->name); it != o.at.end()) {

@@ -37,6 +37,12 @@ const char *spelling(DerivKind k) {
     return "jvp";
   case DerivKind::Vmap:
     return "vmap";
+  case DerivKind::Vjp:
+    return "vjp";
+  case DerivKind::Jacobian:
+    return "jacobian";
+  case DerivKind::Hessian:
+    return "hessian";
   }
   return "?";
 }

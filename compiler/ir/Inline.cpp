@@ -71,7 +71,10 @@ bool inlineIn(Block &b, Function &f, const Module &m, Recursion &rec) {
         rec.recursive(op.callee()))
       continue;
     const Function *callee = m.lookup(op.callee());
-    if (!callee)
+    // A function with a custom derivative rule (section 15) stays a call:
+    // AD must see it to use the rule.
+    if (!callee || m.lookup(op.callee() + ".adjoint") ||
+        m.lookup(op.callee() + ".tangent"))
       continue;
     std::map<const Value *, Value *> map;
     for (size_t a = 0; a < callee->args().size(); ++a)

@@ -22,9 +22,10 @@ struct FnSig {
   const Type *result = nullptr; // Void when the function returns nothing
 };
 
-/// The derived forms (section 7) and `vmap` (section 11), which is built by
-/// batch/Vmap.h rather than by AD but composes with them the same way.
-enum class DerivKind { Grad, ValueAndGrad, Jvp, Vmap };
+/// The derived forms (sections 7 and 16) and `vmap` (section 11), which is
+/// built by batch/Vmap.h rather than by AD but composes with them the same
+/// way.
+enum class DerivKind { Grad, ValueAndGrad, Jvp, Vmap, Vjp, Jacobian, Hessian };
 const char *spelling(DerivKind k);
 
 /// A variable a derivative is taken with respect to.

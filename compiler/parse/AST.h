@@ -302,7 +302,13 @@ struct FnParam {
   TypeExpr type;
 };
 
+/// `adjoint f(...)` / `tangent f(...)` (section 15): a FnItem whose `name`
+/// is `f.adjoint` / `f.tangent` (no user name has a '.') and `ruleOf` f.
+enum class RuleKind { None, Adjoint, Tangent };
+
 struct FnItem : Item {
+  RuleKind rule = RuleKind::None;
+  std::string ruleOf; // the function the rule is for; `nameLoc` is its loc
   std::vector<FnParam> params;
   std::optional<TypeExpr> result; // none: no result
   Block body;

@@ -113,16 +113,24 @@ ast::ItemPtr ASTBuilder::item(BPParser::ItemContext *ctx) {
       it->init = expr(c->expr());
     return it;
   }
-  if (auto *c = dynamic_cast<BPParser::FnItemContext *>(ctx)) {
-    if (!c->fnSignature()) {
-      auto it = std::make_unique<ast::DerivedFnItem>(loc);
-      named(*it, c->name);
-      it->value = expr(c->expr());
-      return it;
-    }
-    auto *sig = c->fnSignature();
-    auto it = std::make_unique<ast::FnItem>(loc);
+  auto *rule = dynamic_cast<BPParser::RuleItemContext *>(ctx);
+  auto *c = dynamic_cast<BPParser::FnItemContext *>(ctx);
+  if (c && !c->fnSignature()) {
+    auto it = std::make_unique<ast::DerivedFnItem>(loc);
     named(*it, c->name);
+    it->value = expr(c->expr());
+    return it;
+  }
+  if (c || rule) {
+    auto *sig = c ? c->fnSignature() : rule->fnSignature();
+    auto it = std::make_unique<ast::FnItem>(loc);
+    named(*it, c ? c->name : rule->name);
+    if (rule) {
+      bool adjoint = rule->kw->getType() == BPParser::ADJOINT;
+      it->rule = adjoint ? ast::RuleKind::Adjoint : ast::RuleKind::Tangent;
+      it->ruleOf = it->name;
+      it->name += adjoint ? ".adjoint" : ".tangent";
+    }
     for (auto *p : sig->fnParam()) {
       ast::FnParam param;
       param.name = binding(p->ID() ? p->ID()->getSymbol() : nullptr);
@@ -132,7 +140,7 @@ ast::ItemPtr ASTBuilder::item(BPParser::ItemContext *ctx) {
     }
     if (sig->type())
       it->result = type(sig->type());
-    it->body = block(c->block());
+    it->body = block(c ? c->block() : rule->block());
     return it;
   }
   if (auto *c = dynamic_cast<BPParser::TrainItemContext *>(ctx)) {

@@ -155,7 +155,12 @@ void Printer::item(const Item &i) {
   }
   case ItemKind::Fn: {
     auto &f = static_cast<const FnItem &>(i);
-    line() << "Fn " << f.name << ' ' << at(f.loc) << " (";
+    if (f.rule == RuleKind::None)
+      line() << "Fn " << f.name;
+    else
+      line() << (f.rule == RuleKind::Adjoint ? "Adjoint " : "Tangent ")
+             << f.ruleOf;
+    os << ' ' << at(f.loc) << " (";
     for (size_t k = 0; k < f.params.size(); ++k)
       os << (k ? ", " : "") << f.params[k].name.name << ": "
          << typeString(f.params[k].type);

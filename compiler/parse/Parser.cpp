@@ -142,6 +142,8 @@ bool startsStatement(size_t t) {
   case BPLexer::FOR:
   case BPLexer::WHILE:
   case BPLexer::TRAIN:
+  case BPLexer::ADJOINT:
+  case BPLexer::TANGENT:
     return true;
   default:
     return false;
@@ -338,6 +340,8 @@ void TokenFilter::classifyBraces(Token &tok, size_t prevType) {
   case BPLexer::WHILE:
   case BPLexer::FN:
   case BPLexer::TRAIN:
+  case BPLexer::ADJOINT:
+  case BPLexer::TANGENT:
     f.braces.push_back(true);
     break;
   case BPLexer::SEMI:
@@ -524,7 +528,8 @@ std::string describeExpected(const antlr4::dfa::Vocabulary &vocab,
     parts.push_back("'fn', 'const', 'param' or 'train'");
     for (size_t t : std::initializer_list<size_t>{
              BPLexer::FN, BPLexer::CONST, BPLexer::PARAM, BPLexer::TRAIN,
-             Token::EOF, BPLexer::NEWLINE, BPLexer::SEMI})
+             BPLexer::ADJOINT, BPLexer::TANGENT, Token::EOF, BPLexer::NEWLINE,
+             BPLexer::SEMI})
       s.erase(t);
   }
   // Operators and postfix brackets may follow any operand: listing them is

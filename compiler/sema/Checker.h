@@ -67,6 +67,10 @@ public:
   /// A function that assigns a param (itself or through a call) cannot be
   /// differentiated (LANGUAGE.md section 4).
   void checkNoParamStores(const DerivedInfo &d);
+  // Section 15: `adjoint f` / `tangent f` against f's signature, and f
+  // reads no param.
+  void checkRule(const ast::FnItem &rule);
+  void checkRuleReadsNoParam(const ast::FnItem &rule);
 
 private:
   ast::Module &module;
@@ -82,6 +86,8 @@ private:
   // Param assignments and calls per function (for checkNoParamStores).
   std::map<std::string, std::pair<std::string, Loc>> paramStores;
   std::map<std::string, std::set<std::string>> callGraph;
+  // The first param each function reads (functions with rules must not).
+  std::map<std::string, std::pair<std::string, Loc>> paramReads;
 
   // Per-function state.
   std::vector<std::map<std::string, Local>> scopes;

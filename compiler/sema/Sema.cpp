@@ -57,6 +57,9 @@ Builtin builtinKind(const std::string &n, std::vector<std::string> *names) {
         {"value_and_grad", Builtin::Derive},
         {"jvp", Builtin::Derive},
         {"vmap", Builtin::Derive},
+        {"vjp", Builtin::Derive},
+        {"jacobian", Builtin::Derive},
+        {"hessian", Builtin::Derive},
         {"sum", Builtin::Tensor},
         {"mean", Builtin::Tensor},
         {"logsumexp", Builtin::Tensor},
@@ -115,6 +118,12 @@ void Checker::run() {
   for (auto &d : prog.derived)
     if (d.kind != DerivKind::Vmap) // vmap runs f per example, stores too
       checkNoParamStores(d);
+  for (auto &item : module.items)
+    if (auto *f = dyn<ast::FnItem>(item.get());
+        f && f->rule != ast::RuleKind::None && top[f->name].item == f) {
+      checkRule(*f);
+      checkRuleReadsNoParam(*f);
+    }
   if (prog.train)
     checkTrain(*prog.train);
 }
@@ -431,7 +440,14 @@ void Checker::collect() {
       continue;
     }
     auto [it, inserted] = top.try_emplace(n, TopSym{kindOf(*item), item.get()});
-    if (!inserted) {
+    auto *rule = dyn<ast::FnItem>(item.get());
+    if (!inserted && rule && rule->rule != ast::RuleKind::None) {
+      error(item->nameLoc,
+            std::string("a second ") +
+                (rule->rule == ast::RuleKind::Adjoint ? "adjoint" : "tangent") +
+                " rule for '" + rule->ruleOf + "' (the first is at line " +
+                std::to_string(it->second.item->nameLoc.line) + ")");
+    } else if (!inserted) {
       error(item->nameLoc, "'" + n + "' is already defined at line " +
                                std::to_string(it->second.item->nameLoc.line));
     }

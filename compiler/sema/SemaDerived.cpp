@@ -1,6 +1,7 @@
 //===- SemaDerived.cpp - sema: derived functions --------------------------===//
 //
-// grad(f, ...), value_and_grad(f, ...), jvp(f, ...) and vmap(f, B, ...),
+// grad(f, ...), value_and_grad(f, ...), jvp(f, ...), vjp(f, ...),
+// jacobian(f, x), hessian(f, x) and vmap(f, B, ...),
 // named or inline: the variables they name, their signatures, and
 // did-you-mean for both.
 //
@@ -41,7 +42,8 @@ void Checker::resolveNamedDerived(ast::DerivedFnItem &d) {
   if (!callee || builtinKind(callee->name) != Builtin::Derive)
     error(d.value->loc,
           "a derived function is grad(f, ...), "
-          "value_and_grad(f, ...), jvp(f, ...) or vmap(f, B, ...)");
+          "value_and_grad(f, ...), jvp(f, ...) or vmap(f, B, ...), or "
+          "vjp(f, ...), jacobian(f, x), hessian(f, x) (section 16)");
   else
     resolveDerived(*call, d.name);
   evaluating.erase(d.name);
@@ -166,8 +168,8 @@ bool Checker::derivedWrt(ast::CallExpr &call, DerivKind kind,
 }
 
 /// The derived function's signature: the base's arguments (plus a tangent
-/// per variable for jvp) and its results (LANGUAGE.md section 4); false
-/// after an error.
+/// per variable for jvp, a cotangent for vjp) and its results (LANGUAGE.md
+/// sections 7 and 16); false after an error.
 bool Checker::derivedSig(const ast::CallExpr &call, DerivKind kind,
                          const std::string &base, const FnSig &bsig,
                          const std::vector<WrtVar> &wrt, FnSig &sig) {
@@ -186,6 +188,54 @@ bool Checker::derivedSig(const ast::CallExpr &call, DerivKind kind,
       sig.params.push_back(v.type);
     }
     sig.result = T.tuple({bsig.result, bsig.result});
+    return true;
+  }
+  if (kind == DerivKind::Vjp) {
+    if (!bsig.result->isDifferentiable()) {
+      error(call.loc, "vjp needs a function returning f64 or an f64 tensor, "
+                      "but '" +
+                          base + "' returns " + toString(bsig.result));
+      return false;
+    }
+    sig.paramNames.push_back("cotangent");
+    sig.params.push_back(bsig.result);
+    std::vector<const Type *> res = {bsig.result};
+    for (auto &v : wrt)
+      res.push_back(v.type);
+    sig.result = T.tuple(res);
+    return true;
+  }
+  if (kind == DerivKind::Jacobian || kind == DerivKind::Hessian) {
+    if (wrt.size() != 1) {
+      error(call.loc,
+            std::string(what) + " takes one variable: " + what + "(f, x)");
+      return false;
+    }
+    if (kind == DerivKind::Jacobian ? !bsig.result->isDifferentiable()
+                                    : !bsig.result->isF64()) {
+      error(call.loc,
+            std::string(what) + " needs a function returning " +
+                (kind == DerivKind::Jacobian ? "f64 or an f64 tensor" : "f64") +
+                ", but '" + base + "' returns " + toString(bsig.result));
+      return false;
+    }
+    // jacobian: result shape ++ the variable's shape; hessian: the
+    // variable's shape twice.
+    const Type *lead = kind == DerivKind::Jacobian ? bsig.result : wrt[0].type;
+    std::vector<int64_t> shape;
+    if (lead->isTensor())
+      shape = lead->shape;
+    if (wrt[0].type->isTensor())
+      shape.insert(shape.end(), wrt[0].type->shape.begin(),
+                   wrt[0].type->shape.end());
+    if (shape.size() > 4) {
+      error(call.loc, std::string(what) + "(" + base + ", " + wrt[0].name +
+                          ") would be a tensor of rank " +
+                          std::to_string(shape.size()) +
+                          ", but tensors have rank 1 to 4");
+      return false;
+    }
+    sig.result = shape.empty() ? T.f64() : T.tensor(shape);
     return true;
   }
   if (!bsig.result->isF64()) {
@@ -213,6 +263,9 @@ std::string Checker::resolveDerived(ast::CallExpr &call, std::string name) {
   DerivKind kind = callee->name == "grad"             ? DerivKind::Grad
                    : callee->name == "value_and_grad" ? DerivKind::ValueAndGrad
                    : callee->name == "vmap"           ? DerivKind::Vmap
+                   : callee->name == "vjp"            ? DerivKind::Vjp
+                   : callee->name == "jacobian"       ? DerivKind::Jacobian
+                   : callee->name == "hessian"        ? DerivKind::Hessian
                                                       : DerivKind::Jvp;
   const char *what = spelling(kind);
   if (call.args.empty()) {
@@ -345,6 +398,136 @@ bool Checker::resolveVmap(ast::CallExpr &call, const std::string &base,
     info.sig.params[v.argIndex] = batched(v.type);
   info.sig.result = results.size() == 1 ? results[0] : T.tuple(results);
   return true;
+}
+
+//===----------------------------------------------------------------------===//
+// Custom derivative rules (section 15)
+//===----------------------------------------------------------------------===//
+
+/// `adjoint f(f's params..., one per result element) -> one per f64 param`,
+/// `tangent f(f's params..., one per f64 param) -> f's result`: a wrong
+/// count, shape or type is an error at the first place it differs, naming
+/// the expected signature.
+void Checker::checkRule(const ast::FnItem &rule) {
+  bool adjoint = rule.rule == ast::RuleKind::Adjoint;
+  const char *kw = adjoint ? "adjoint" : "tangent";
+  const std::string &f = rule.ruleOf;
+  auto it = top.find(f);
+  if (it == top.end() || it->second.kind != TopKind::Fn ||
+      dyn<ast::FnItem>(it->second.item)->rule != ast::RuleKind::None) {
+    std::vector<std::string> fns;
+    for (auto &[n, sym] : top)
+      if (sym.kind == TopKind::Fn && n.find('.') == std::string::npos)
+        fns.push_back(n);
+    std::string why =
+        it == top.end()
+            ? "there is no function '" + f + "'" + didYouMean(f, fns)
+        : it->second.kind == TopKind::Derived
+            ? "'" + f +
+                  "' is a derived function: rules are for functions defined "
+                  "with fn " +
+                  f + "(...) { ... }"
+            : "'" + f + "' is not a function";
+    error(rule.nameLoc, std::string(kw) + " rule for '" + f + "', but " + why);
+    return;
+  }
+  const FnSig *fsig = prog.signature(f);
+  const FnSig *rsig = prog.signature(rule.name);
+  if (!fsig || !rsig)
+    return; // a declaration failed and was reported
+  // The expected parameters and results.
+  FnSig want;
+  want.paramNames = fsig->paramNames;
+  want.params = fsig->params;
+  std::vector<const Type *> results =
+      fsig->result->isTuple()  ? fsig->result->elems
+      : fsig->result->isVoid() ? std::vector<const Type *>{}
+                               : std::vector<const Type *>{fsig->result};
+  std::vector<const Type *> wantResults;
+  if (adjoint) {
+    for (size_t i = 0; i < results.size(); ++i) {
+      want.paramNames.push_back(results.size() == 1 ? "dr"
+                                                    : "dr" + std::to_string(i));
+      want.params.push_back(results[i]);
+    }
+    for (const Type *t : fsig->params)
+      if (t->isDifferentiable())
+        wantResults.push_back(t);
+  } else {
+    for (size_t i = 0; i < fsig->params.size(); ++i)
+      if (fsig->params[i]->isDifferentiable()) {
+        want.paramNames.push_back("d" + fsig->paramNames[i]);
+        want.params.push_back(fsig->params[i]);
+      }
+    wantResults = results;
+  }
+  want.result = wantResults.empty()       ? T.voidTy()
+                : wantResults.size() == 1 ? wantResults[0]
+                                          : T.tuple(wantResults);
+  std::string expected = std::string(kw) + " " + f + "(";
+  for (size_t i = 0; i < want.params.size(); ++i)
+    expected +=
+        (i ? ", " : "") + want.paramNames[i] + ": " + toString(want.params[i]);
+  expected += ")";
+  if (!want.result->isVoid())
+    expected += " -> " + toString(want.result);
+  auto fail = [&](Loc at, const std::string &what) {
+    error(at, std::string("the ") + kw + " rule for '" + f + "' " + what +
+                  ": expected " + expected);
+  };
+  if (rsig->params.size() != want.params.size()) {
+    fail(rule.nameLoc, "has " + std::to_string(rsig->params.size()) +
+                           " parameters, not " +
+                           std::to_string(want.params.size()));
+    return;
+  }
+  for (size_t i = 0; i < want.params.size(); ++i)
+    if (rsig->params[i] != want.params[i]) {
+      fail(rule.params[i].type.loc,
+           "has parameter " + std::to_string(i + 1) + " '" +
+               rsig->paramNames[i] + "' of type " + toString(rsig->params[i]) +
+               ", not " + toString(want.params[i]));
+      return;
+    }
+  if (rsig->result != want.result)
+    fail(rule.result ? rule.result->loc : rule.nameLoc,
+         rsig->result->isVoid()
+             ? std::string("returns nothing")
+             : "returns " + toString(rsig->result) +
+                   (want.result->isVoid()
+                        ? ", but '" + f + "' has no f64 parameter"
+                        : ", not " + toString(want.result)));
+}
+
+/// A function with a rule is differentiated only through it, so it must
+/// not read a param (nor may a function it calls): its derivative w.r.t.
+/// the param would be missing.
+void Checker::checkRuleReadsNoParam(const ast::FnItem &rule) {
+  const std::string &f = rule.ruleOf;
+  auto known = top.find(f);
+  if (known == top.end() || known->second.kind != TopKind::Fn)
+    return;
+  std::set<std::string> seen;
+  std::vector<std::string> work = {f};
+  while (!work.empty()) {
+    std::string g = work.back();
+    work.pop_back();
+    if (!seen.insert(g).second)
+      continue;
+    if (auto it = paramReads.find(g); it != paramReads.end()) {
+      error(rule.nameLoc, "'" + f + "' has a custom derivative rule but " +
+                              (g == f ? std::string("reads")
+                                      : "calls '" + g + "', which reads") +
+                              " param '" + it->second.first + "' (line " +
+                              std::to_string(it->second.second.line) +
+                              "): pass it to '" + f + "' as an argument");
+      return;
+    }
+    if (const DerivedInfo *d = prog.lookupDerived(g))
+      work.push_back(d->base);
+    for (auto &c : callGraph[g])
+      work.push_back(c);
+  }
 }
 
 } // namespace bp::sema::detail

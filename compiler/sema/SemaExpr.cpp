@@ -141,6 +141,8 @@ const Type *Checker::name(ast::NameExpr &n) {
     }
     case TopKind::Param: {
       const ParamInfo *p = findParam(n.name);
+      if (curFn)
+        paramReads.try_emplace(curFn->name, n.name, n.loc);
       return p ? p->type : nullptr;
     }
     case TopKind::Fn:
