@@ -154,20 +154,24 @@ public:
   static llvm::Expected<StagedFile> createTemporary(const std::string &model) {
     return create(llvm::sys::path::parent_path(model).str(), model);
   }
-  StagedFile(StagedFile &&o) : dest(std::move(o.dest)), tmp(std::move(o.tmp)) {
-    o.tmp.reset(); // the moved-from TempFile must not discard the file
+  StagedFile(StagedFile &&o)
+      : dest(std::move(o.dest)), tmpPath(std::move(o.tmpPath)), fd(o.fd) {
+    o.fd = -1;
+    o.tmpPath.clear(); // the moved-from file must not remove it
   }
   ~StagedFile() {
-    if (tmp)
-      llvm::consumeError(tmp->discard());
+    if (fd >= 0)
+      ::close(fd);
+    if (!tmpPath.empty())
+      llvm::sys::fs::remove(tmpPath);
   }
 
-  const std::string &tmpName() const { return tmp->TmpName; }
+  const std::string &tmpName() const { return tmpPath; }
 
   /// Writes all of `bytes`, then flushes them to the disk.
   llvm::Error write(llvm::StringRef bytes) {
     while (!bytes.empty()) {
-      ssize_t n = ::write(tmp->FD, bytes.data(), bytes.size());
+      ssize_t n = ::write(fd, bytes.data(), bytes.size());
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
@@ -179,36 +183,43 @@ public:
   }
   /// Flushes what another program (the linker) wrote at tmpName().
   llvm::Error sync() {
-    int fd = ::open(tmp->TmpName.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || ::fsync(fd) != 0) {
+    int f = ::open(tmpPath.c_str(), O_RDONLY | O_CLOEXEC);
+    if (f < 0 || ::fsync(f) != 0) {
       std::error_code ec(errno, std::generic_category());
-      if (fd >= 0)
-        ::close(fd);
+      if (f >= 0)
+        ::close(f);
       return cannotWrite(dest, ec);
     }
-    ::close(fd);
+    ::close(f);
     return llvm::Error::success();
   }
   llvm::Error commit() {
-    llvm::Error err = tmp->keep(dest);
-    tmp.reset();
-    if (err)
-      return cannotWrite(dest, llvm::errorToErrorCode(std::move(err)));
+    if (fd >= 0)
+      ::close(fd);
+    fd = -1;
+    std::error_code ec = llvm::sys::fs::rename(tmpPath, dest);
+    if (ec)
+      return cannotWrite(dest, ec);
+    tmpPath.clear();
     return llvm::Error::success();
   }
 
 private:
+  /// llvm::sys::fs::createUniqueFile (O_EXCL, a random name), not TempFile:
+  /// TempFile registers LLVM's signal handlers, whose alternate signal stack
+  /// (malloc'ed) AddressSanitizer cannot unmap when bpc's thread exits.
   static llvm::Expected<StagedFile> create(const std::string &dest,
                                            const std::string &model) {
-    auto tmp = llvm::sys::fs::TempFile::create(model);
-    if (!tmp)
-      return cannotWrite(dest, llvm::errorToErrorCode(tmp.takeError()));
-    return StagedFile(dest, std::move(*tmp));
+    int fd = -1;
+    llvm::SmallString<256> path;
+    if (std::error_code ec = llvm::sys::fs::createUniqueFile(model, fd, path))
+      return cannotWrite(dest, ec);
+    return StagedFile(dest, path.str().str(), fd);
   }
-  StagedFile(std::string dest, llvm::sys::fs::TempFile tmp)
-      : dest(std::move(dest)), tmp(std::move(tmp)) {}
-  std::string dest;
-  std::optional<llvm::sys::fs::TempFile> tmp;
+  StagedFile(std::string dest, std::string tmpPath, int fd)
+      : dest(std::move(dest)), tmpPath(std::move(tmpPath)), fd(fd) {}
+  std::string dest, tmpPath;
+  int fd = -1;
 };
 
 } // namespace
