@@ -58,6 +58,23 @@ ir::Value *callOf(ir::Builder &b, const ir::Function &g,
   return call->results.empty() ? nullptr : call->result(0);
 }
 
+/// The function `name` that differentiates `f` by `rule` (`mode`: "reverse
+/// mode", "forward mode"), with f's arguments, the builder at its body.
+ir::Function *fromRule(ir::Module &m, const ir::Function &f,
+                       const ir::Function &rule, const char *kind,
+                       const char *mode, const std::string &name,
+                       ir::Builder &b, std::vector<Value *> &args) {
+  ir::Function *d = m.addFunction(name);
+  d->loc = f.loc;
+  d->derivedFrom = std::string(mode) + " of " + f.name + " by the rule " +
+                   kind + " " + f.name + " at " + where(rule);
+  b.setInsertionPointToEnd(d->body.get());
+  b.loc = f.loc;
+  for (auto &a : f.args())
+    args.push_back(d->addArg(a->type, a->name));
+  return d;
+}
+
 } // namespace
 
 bool hasCustomRule(const ir::Module &m, const ir::Function &f) {
@@ -71,16 +88,10 @@ ir::Function *reverseFromRule(ir::Module &m, ir::Function &f,
   if (!rule)
     return missing(f, "adjoint", "reverse mode (grad, vjp, training, ...)",
                    diags, useLoc);
-  ir::Function *R = m.addFunction(name);
-  R->loc = f.loc;
-  R->derivedFrom = "reverse mode of " + f.name + " by the rule adjoint " +
-                   f.name + " at " + where(*rule);
   ir::Builder b(*m.types);
-  b.setInsertionPointToEnd(R->body.get());
-  b.loc = f.loc;
   std::vector<Value *> args;
-  for (auto &a : f.args())
-    args.push_back(R->addArg(a->type, a->name));
+  ir::Function *R =
+      fromRule(m, f, *rule, "adjoint", "reverse mode", name, b, args);
   std::vector<Value *> seeds; // one per result: the rule takes them all
   for (size_t i = 0; i < f.resultTypes.size(); ++i) {
     const Type *t = f.resultTypes[i];
@@ -129,16 +140,10 @@ ir::Function *forwardFromRule(ir::Module &m, ir::Function &f,
   if (!rule)
     return missing(f, "tangent", "forward mode (jvp, forward jacobian, ...)",
                    diags, useLoc);
-  ir::Function *F = m.addFunction(name);
-  F->loc = f.loc;
-  F->derivedFrom = "forward mode of " + f.name + " by the rule tangent " +
-                   f.name + " at " + where(*rule);
   ir::Builder b(*m.types);
-  b.setInsertionPointToEnd(F->body.get());
-  b.loc = f.loc;
   std::vector<Value *> args;
-  for (auto &a : f.args())
-    args.push_back(F->addArg(a->type, a->name));
+  ir::Function *F =
+      fromRule(m, f, *rule, "tangent", "forward mode", name, b, args);
   std::vector<Value *> tangents(f.args().size(), nullptr);
   for (size_t i = 0; i < f.args().size(); ++i)
     if (spec.args[i])

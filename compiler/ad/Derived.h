@@ -1,4 +1,5 @@
-//===- Derived.h - grad, jvp, vjp, jacobian, ... as IR functions -*- C++ -*-===//
+//===- Derived.h - grad, jvp, vjp, jacobian, ... as IR functions -*- C++
+//-*-===//
 #pragma once
 
 #include "ir/IR.h"
