@@ -167,6 +167,20 @@ struct Checker {
     basefn(x.data(), r.data());
   }
 
+  /// The base at element k of `v` moved by +h (into rp) and -h (into rm),
+  /// the element restored; returns h (1e-6, relative above 1).
+  double evalAround(const std::vector<double> &x, Var &v, int64_t k,
+                    std::vector<double> &rp, std::vector<double> &rm) {
+    double old = v.data[k];
+    double h = 1e-6 * std::max(1.0, std::fabs(old));
+    v.data[k] = old + h;
+    evalBase(x, rp);
+    v.data[k] = old - h;
+    evalBase(x, rm);
+    v.data[k] = old;
+    return h;
+  }
+
   /// `ad` against `fd`, relative above `floor` and absolute below it.
   void record(double ad, double fd, double floor) {
     double diff = std::fabs(ad - fd);
@@ -259,18 +273,8 @@ struct Checker {
     derived(x.data(), out.data());
     int64_t pos = d.kind == ir::DerivKind::ValueAndGrad ? 1 : 0;
     for (auto &v : vars) {
-      int64_t count = std::min(v.size, maxElementsPerVariable);
-      for (int64_t c = 0; c < count; ++c) {
-        int64_t k = v.size <= maxElementsPerVariable
-                        ? c
-                        : (int64_t)(rng.uniform() * v.size);
-        double old = v.data[k];
-        double h = 1e-6 * std::max(1.0, std::fabs(old));
-        v.data[k] = old + h;
-        evalBase(x, rp);
-        v.data[k] = old - h;
-        evalBase(x, rm);
-        v.data[k] = old;
+      for (int64_t k : sample(v)) {
+        double h = evalAround(x, v, k, rp, rm);
         record(out[pos + k], (rp[0] - rm[0]) / (2 * h),
                resolution(rp[0], rm[0], h));
       }
@@ -306,13 +310,7 @@ struct Checker {
     int64_t pos = vjp && !rule ? nResult : 0;
     for (auto &v : vars) {
       for (int64_t k : sample(v)) {
-        double old = v.data[k];
-        double h = 1e-6 * std::max(1.0, std::fabs(old));
-        v.data[k] = old + h;
-        evalBase(x, rp);
-        v.data[k] = old - h;
-        evalBase(x, rm);
-        v.data[k] = old;
+        double h = evalAround(x, v, k, rp, rm);
         if (vjp) {
           double p = 0, q = 0;
           for (int64_t i = 0; i < nResult; ++i) {
