@@ -161,16 +161,8 @@ llvm::Value *Emitter::elementOfOp(const ir::Op &op,
 void Emitter::emitElementwise(const ir::Op &op) {
   const Type *rt = op.result()->type;
   Value *dst = slot(rt);
-  std::function<bool(const ir::Op &)> strided = [&](const ir::Op &o) {
-    for (ir::Value *v : o.operands)
-      if (v->def && v->def->decided.fused &&
-          (v->def->kind == K::Broadcast ||
-           (ir::isElementwise(v->def->kind) && strided(*v->def))))
-        return true;
-    return false;
-  };
   auto rs = stridesOf(rt->shape);
-  if (strided(op)) {
+  if (ir::readsFusedBroadcast(op)) {
     loops(rt->shape, [&](const std::vector<Value *> &idx) {
       Value *r = elementOfOp(op, idx, nullptr, rs);
       Value *ro = b.getInt64(0);

@@ -558,9 +558,7 @@ void Trainer::printHeader() const {
     std::cout << " (" << test.rows << " test)";
   std::cout << ": " << spec.optimizer << "(lr " << fmt(spec.lr);
   if (spec.weightDecay || spec.optimizer == "adamw")
-    std::cout << ", weight decay "
-              << fmt(spec.weightDecay.value_or(spec.optimizer == "adamw" ? 0.01
-                                                                         : 0));
+    std::cout << ", weight decay " << fmt(spec.effectiveWeightDecay());
   std::cout << ")";
   const auto &sc = spec.schedule;
   using Kind = sema::TrainSpec::Schedule::Kind;

@@ -47,6 +47,15 @@ const char *spelling(DerivKind k) {
   return "?";
 }
 
+bool readsFusedBroadcast(const Op &op) {
+  for (Value *v : op.operands)
+    if (v->def && v->def->decided.fused &&
+        (v->def->kind == OpKind::Broadcast ||
+         (isElementwise(v->def->kind) && readsFusedBroadcast(*v->def))))
+      return true;
+  return false;
+}
+
 bool isElementwise(OpKind k) {
   if (isMath(k))
     return true;

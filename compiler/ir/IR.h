@@ -329,6 +329,12 @@ private:
   bool beforeTerminator = false;
 };
 
+/// Whether an elementwise op's loop reads an operand through a fused
+/// broadcast's strides (directly or through fused elementwise operands):
+/// codegen then emits nested loops; such a loop may read an element after
+/// it wrote another of the same buffer (transforms/ParamViews).
+bool readsFusedBroadcast(const Op &op);
+
 /// The initial values of param number `index` (row-major), from its
 /// initialiser and `--seed`: the same numbers for the JIT and AOT builds.
 std::vector<double> initialValues(const Param &p, size_t index, uint64_t seed);

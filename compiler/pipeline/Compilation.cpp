@@ -152,7 +152,7 @@ llvm::Error trainStep(Compilation &c) {
            : spec.optimizer == "momentum" ? Kind::Momentum
            : spec.optimizer == "adamw"    ? Kind::AdamW
                                           : Kind::Adam;
-  o.weightDecay = spec.weightDecay.value_or(o.kind == Kind::AdamW ? 0.01 : 0);
+  o.weightDecay = spec.effectiveWeightDecay();
   o.beta1 = spec.beta1;
   o.beta2 = spec.beta2;
   o.clip = spec.clip;

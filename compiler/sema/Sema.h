@@ -67,6 +67,10 @@ struct TrainSpec {
   /// to each gradient; adamw's decoupled decay (its 4th argument, default
   /// 0.01). Unset: 0, or adamw's default.
   std::optional<double> weightDecay;
+  /// The decay the optimiser applies: weightDecay, else adamw's default.
+  double effectiveWeightDecay() const {
+    return weightDecay.value_or(optimizer == "adamw" ? 0.01 : 0);
+  }
   int64_t epochs = 1, batch = 1, seed = 0;
   double clip = 0;       // 0: no clipping
   int64_t threads = 0;   // section 17's `threads:`; 0: every core

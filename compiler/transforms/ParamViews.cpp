@@ -81,16 +81,6 @@ void readsOf(const ir::Op &op, std::set<const ir::Value *> &out) {
       readsOf(*o, out);
 }
 
-/// Whether `op`'s loop reads an operand through a fused broadcast's strides
-/// (a load of p read so would see elements `op` has already written).
-bool strided(const ir::Op &op) {
-  for (ir::Value *v : op.operands)
-    if (v->def && v->def->decided.fused &&
-        (v->def->kind == OpKind::Broadcast || strided(*v->def)))
-      return true;
-  return false;
-}
-
 void decideBlock(ir::Block &blk, ParamEffects &fx, const ParamSet &stored) {
   size_t n = blk.ops.size();
   std::vector<ParamSet> reads(n), writes(n);
@@ -138,7 +128,7 @@ void decideBlock(ir::Block &blk, ParamEffects &fx, const ParamSet &stored) {
     bool clear = true;
     for (size_t j = k + 1; j < s && clear; ++j)
       clear = !reads[j].count(p) && !writes[j].count(p);
-    if (clear && !strided(*d)) {
+    if (clear && !ir::readsFusedBroadcast(*d)) {
       d->decided.intoParam = true;
       writes[k].insert(p);
     }
