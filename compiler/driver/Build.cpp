@@ -48,6 +48,22 @@ namespace bp {
 
 namespace fs = std::filesystem;
 
+/// The runtime archive AOT builds link: an installed bpc
+/// (`<prefix>/bin/bpc`) uses `<prefix>/lib/bp/libbp_runtime.a`; a bpc in
+/// its build tree, the archive it was built with.
+static std::string runtimeArchive() {
+  static const std::string path = [] {
+    std::string exe = llvm::sys::fs::getMainExecutable(
+        nullptr, reinterpret_cast<void *>(&runtimeArchive));
+    fs::path installed =
+        fs::path(exe).parent_path().parent_path() / "lib/bp/libbp_runtime.a";
+    std::error_code ec;
+    return !exe.empty() && fs::exists(installed, ec) ? installed.string()
+                                                     : BP_RUNTIME_ARCHIVE;
+  }();
+  return path;
+}
+
 static bool endsWith(const std::string &s, const std::string &suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -237,7 +253,7 @@ static llvm::Error linkShared(StagedFile &lib, const std::string &out,
   if (llvm::Error err = objFile->write(obj))
     return err;
   std::vector<std::string> args = {"-shared", "-o", lib.tmpName(),
-                                   objFile->tmpName(), BP_RUNTIME_ARCHIVE};
+                                   objFile->tmpName(), runtimeArchive()};
   if (usesBlas)
     args.push_back("-lopenblas");
   args.insert(args.end(), {"-lstdc++", "-lm"});
@@ -253,7 +269,7 @@ static llvm::Error linkShared(StagedFile &lib, const std::string &out,
 static llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
 archive(llvm::StringRef obj, const std::string &prefix,
         const llvm::Triple &triple) {
-  std::string path = BP_RUNTIME_ARCHIVE;
+  std::string path = runtimeArchive();
   auto runtime = llvm::MemoryBuffer::getFile(path);
   if (!runtime)
     return llvm::createStringError(runtime.getError(), "cannot read '%s': %s",
@@ -261,7 +277,9 @@ archive(llvm::StringRef obj, const std::string &prefix,
                                    runtime.getError().message().c_str());
   auto ar = llvm::object::Archive::create((*runtime)->getMemBufferRef());
   if (!ar)
-    return ar.takeError();
+    return llvm::createStringError("cannot read the runtime archive '%s': %s",
+                                   path.c_str(),
+                                   llvm::toString(ar.takeError()).c_str());
   std::string name = prefix + ".o";
   std::vector<llvm::NewArchiveMember> members;
   members.emplace_back(llvm::MemoryBufferRef(obj, name));
@@ -352,7 +370,7 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
     return ExitCode::Usage;
   }
   std::string header = (outPath.parent_path() / (prefix + ".h")).string();
-  if (overwritesInput(out, header, {c.file.path, BP_RUNTIME_ARCHIVE}) ||
+  if (overwritesInput(out, header, {c.file.path, runtimeArchive()}) ||
       !regularOrAbsent({out, header}))
     return ExitCode::Usage;
   // Clashing C names are located errors. --verify-diagnostics checks them

@@ -371,7 +371,8 @@ static int startRepl() {
 static int realMain(int argc, char **argv) {
   CommandLine cmdLine(Commands, Categories);
   cl::SetVersionPrinter([](raw_ostream &os) {
-    os << "bpc, the BP compiler\nLLVM version " LLVM_VERSION_STRING "\n";
+    os << "bpc, the BP compiler, version " BP_VERSION
+          "\nLLVM version " LLVM_VERSION_STRING "\n";
   });
   std::optional<int> early = cmdLine.parse(argc, argv);
   if (early)
