@@ -58,3 +58,15 @@ try:
     config.available_features.add("pty")
 except OSError:
     pass
+
+# `bpc build --python` modules need NumPy: the first of the test python and
+# Debian's /usr/bin/python3 that imports it runs them (%numpy_python).
+for _py in [python, "/usr/bin/python3"]:
+    try:
+        if subprocess.run([_py, "-c", "import numpy"], capture_output=True,
+                          timeout=60).returncode == 0:
+            config.available_features.add("numpy")
+            config.substitutions.append(("%numpy_python", _py))
+            break
+    except (OSError, subprocess.SubprocessError):
+        pass

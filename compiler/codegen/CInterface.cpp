@@ -25,6 +25,7 @@
 #include <map>
 #include <ostream>
 #include <set>
+#include <sstream>
 
 namespace bp::codegen {
 
@@ -302,6 +303,32 @@ std::string outTypeName(const Type *t) {
 
 } // namespace
 
+std::string bpSignature(const ir::Module &m, const ir::Function &f) {
+  std::ostringstream os;
+  const ir::DerivedInfo *d = m.lookupDerived(f.name);
+  os << "fn " << f.name;
+  if (d) {
+    os << " = " << ir::spelling(d->kind) << "(" << d->base;
+    if (d->kind == ir::DerivKind::Vmap)
+      os << ", " << d->batch;
+    for (auto &v : d->wrt)
+      os << ", " << v.name;
+    os << ")";
+  } else {
+    os << "(";
+    for (size_t i = 0; i < f.args().size(); ++i)
+      os << (i ? ", " : "") << f.args()[i]->name << ": "
+         << toString(f.args()[i]->type);
+    os << ")";
+  }
+  if (!f.resultTypes.empty()) {
+    os << " -> ";
+    for (size_t i = 0; i < f.resultTypes.size(); ++i)
+      os << (i ? ", " : "") << toString(f.resultTypes[i]);
+  }
+  return os.str();
+}
+
 void writeCHeader(const ir::Module &m, const std::string &prefix,
                   const std::string &source, std::ostream &os, bool usesBlas) {
   std::string guard = includeGuard(prefix);
@@ -365,28 +392,7 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
     const ir::Function &f = *fp;
     if (!isExported(f))
       continue;
-    const ir::DerivedInfo *d = m.lookupDerived(f.name);
-    os << "/* fn " << f.name;
-    if (d) {
-      os << " = " << ir::spelling(d->kind) << "(" << d->base;
-      if (d->kind == ir::DerivKind::Vmap)
-        os << ", " << d->batch;
-      for (auto &v : d->wrt)
-        os << ", " << v.name;
-      os << ")";
-    } else {
-      os << "(";
-      for (size_t i = 0; i < f.args().size(); ++i)
-        os << (i ? ", " : "") << f.args()[i]->name << ": "
-           << toString(f.args()[i]->type);
-      os << ")";
-    }
-    if (!f.resultTypes.empty()) {
-      os << " -> ";
-      for (size_t i = 0; i < f.resultTypes.size(); ++i)
-        os << (i ? ", " : "") << toString(f.resultTypes[i]);
-    }
-    os << " */\n";
+    os << "/* " << bpSignature(m, f) << " */\n";
     for (auto &a : f.args())
       if (a->type->isTensor())
         os << "#define " << sizeMacro(prefix, f.name, a->name) << " "
@@ -420,6 +426,20 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
     os << ");\n\n";
   }
   os << "#ifdef __cplusplus\n}\n#endif\n#endif\n";
+}
+
+std::string cFunctionSymbol(const std::string &prefix, const std::string &fn) {
+  return fnSymbol(prefix, fn);
+}
+std::string cParamAccessor(const std::string &prefix, const std::string &p) {
+  return paramAccessor(prefix, p);
+}
+std::string cLoadParamsSymbol(const std::string &prefix) {
+  return loadParamsSymbol(prefix);
+}
+std::vector<std::string> cResultNames(const ir::Module &m,
+                                      const ir::Function &f) {
+  return resultNames(m, f);
 }
 
 } // namespace bp::codegen

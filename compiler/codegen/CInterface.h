@@ -6,6 +6,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace llvm {
 class Module;
@@ -38,5 +39,20 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
 void writeCHeader(const ir::Module &m, const std::string &prefix,
                   const std::string &source, std::ostream &os,
                   bool usesBlas = false);
+
+/// `fn f(x: f64[3]) -> f64`, or `fn df = grad(f, x) -> f64[3]` for a
+/// derived function: the BP signature the header's and the Python module's
+/// comments show.
+std::string bpSignature(const ir::Module &m, const ir::Function &f);
+
+/// The C names of docs/ABI.md "Names", for writers of other bindings
+/// (codegen/PythonModule.cpp): `<prefix>_<fn>`, `<prefix>_param_<p>`,
+/// `<prefix>_load_params`, and the out-pointers of f in order (`grad_x`,
+/// `value`, `out0`, ...).
+std::string cFunctionSymbol(const std::string &prefix, const std::string &fn);
+std::string cParamAccessor(const std::string &prefix, const std::string &p);
+std::string cLoadParamsSymbol(const std::string &prefix);
+std::vector<std::string> cResultNames(const ir::Module &m,
+                                      const ir::Function &f);
 
 } // namespace bp::codegen

@@ -4,7 +4,8 @@
 // an object file for the requested target, in memory; `.so` links it with
 // the runtime archive using the system C compiler driver (`cc -shared`),
 // `.a` archives it together with the runtime's members (LLVM's archive
-// writer). The header `<prefix>.h` is written next to the output. Every
+// writer). The header `<prefix>.h` (and with --python the module
+// `<prefix>.py`, codegen/PythonModule.cpp) is written next to the output. Every
 // output goes to a fresh temporary file that is renamed into place once
 // all of them are written: a failed build leaves nothing behind.
 //
@@ -14,6 +15,7 @@
 #include "codegen/CInterface.h"
 #include "codegen/CNames.h"
 #include "codegen/CodeGen.h"
+#include "codegen/PythonModule.h"
 #include "jit/JIT.h"
 
 #include "llvm/IR/LLVMContext.h"
@@ -333,6 +335,27 @@ static bool regularOrAbsent(const std::vector<std::string> &paths) {
   return true;
 }
 
+/// --python needs a `.so` that `import <prefix>` does not find in place of
+/// the module: `libNAME.so`, not `NAME.so`. Otherwise a usage error, false.
+static bool pythonOutputOk(const std::string &out, const std::string &prefix,
+                           bool isSo) {
+  if (!isSo) {
+    std::cerr << "bpc: error: --python needs a shared library (-o "
+                 "libNAME.so), found '"
+              << out << "'\n";
+    return false;
+  }
+  std::string stem = fs::path(out).stem().string();
+  if (stem == prefix || stem.rfind(prefix + ".", 0) == 0) {
+    std::cerr << "bpc: error: --python: `import " << prefix
+              << "` would load the library '" << out
+              << "' instead of the module " << prefix
+              << ".py; name the library lib" << prefix << ".so\n";
+    return false;
+  }
+  return true;
+}
+
 /// --prefix, or the output's name; after the usage error, "".
 static std::string choosePrefix(const BuildOptions &o) {
   std::string prefix = o.prefix.empty() ? defaultPrefix(o.output) : o.prefix;
@@ -370,18 +393,29 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
     return ExitCode::Usage;
   }
   std::string header = (outPath.parent_path() / (prefix + ".h")).string();
+  std::string pyModule;
+  if (o.python) {
+    pyModule = (outPath.parent_path() / (prefix + ".py")).string();
+    if (!pythonOutputOk(out, prefix, isSo))
+      return ExitCode::Usage;
+  }
   if (overwritesInput(out, header, {c.file.path, runtimeArchive()}) ||
-      !regularOrAbsent({out, header}))
+      (o.python && overwritesInput(pyModule, pyModule, {c.file.path})) ||
+      !regularOrAbsent({out, header}) ||
+      (o.python && !regularOrAbsent({pyModule})))
     return ExitCode::Usage;
   // Clashing C names are located errors. --verify-diagnostics checks them
   // with the earlier diagnostics and stops here, as other commands stop
   // before running; otherwise those (warnings) are already printed.
   if (o.verifyDiagnostics) {
     codegen::checkCNames(m, prefix, c.diags);
+    if (o.python)
+      codegen::checkPythonNames(m, c.diags);
     return reportFailure(llvm::make_error<CompileError>(), c, true);
   }
   DiagEngine clashes(c.file);
-  if (!codegen::checkCNames(m, prefix, clashes)) {
+  if (!codegen::checkCNames(m, prefix, clashes) |
+      (o.python && !codegen::checkPythonNames(m, clashes))) {
     clashes.print(std::cerr);
     return ExitCode::CompileError;
   }
@@ -436,11 +470,29 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   } else if (llvm::Error err = lib->write(objBytes)) {
     return failed(std::move(err));
   }
+  std::optional<StagedFile> py;
+  if (o.python) {
+    std::ostringstream module;
+    codegen::writePythonModule(m, prefix, outPath.filename().string(),
+                               c.file.path, module);
+    auto staged = StagedFile::create(pyModule);
+    if (!staged)
+      return failed(staged.takeError());
+    py.emplace(std::move(*staged));
+    if (llvm::Error err = py->write(module.str()))
+      return failed(std::move(err));
+  }
   if (llvm::Error err = lib->commit())
     return failed(std::move(err));
   if (llvm::Error err = h->commit())
     return failed(std::move(err));
-  std::cout << "wrote " << out << " and " << header << '\n';
+  if (py)
+    if (llvm::Error err = py->commit())
+      return failed(std::move(err));
+  std::cout << "wrote " << out << (py ? ", " : " and ") << header;
+  if (py)
+    std::cout << " and " << pyModule;
+  std::cout << '\n';
   return ExitCode::Success;
 }
 

@@ -15,6 +15,7 @@ struct BuildOptions {
   unsigned optLevel = 2;
   uint64_t seed = 0;              // param initial values
   bool blas = true;               // --no-blas: every matmul is generated loops
+  bool python = false;            // --python: also <prefix>.py (ctypes)
   bool verifyDiagnostics = false; // check the C-name clashes, write nothing
 };
 

@@ -155,6 +155,7 @@ ExitCode emitFromIR(Compilation &c, const PipelineOptions &o) {
   b.target = o.target;
   b.cpu = o.cpu;
   b.prefix = o.prefix;
+  b.python = o.python;
   b.optLevel = o.optLevel;
   b.seed = o.seed ? *o.seed : 0;
   b.blas = o.blas;

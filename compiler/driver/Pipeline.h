@@ -67,6 +67,7 @@ struct PipelineOptions {
   TrainFlags train;            // bpc train
   // bpc build
   std::string output, target, cpu, prefix;
+  bool python = false; // --python: <prefix>.py beside the .so
   /// --at a=1,b=2: where explain and emit dot evaluate, the arguments
   /// check fixes.
   std::map<std::string, double> explainAt;

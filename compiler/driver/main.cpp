@@ -237,6 +237,10 @@ static cl::opt<std::string>
     Prefix("prefix", cl::value_desc("NAME"),
            cl::desc("prefix of the C symbols and the header (default: OUT's)"),
            cl::cat(BuildCat), cl::sub(BuildCmd));
+static cl::opt<bool, false, Checked<FlagRule>>
+    Python("python",
+           cl::desc("also write PREFIX.py, NumPy bindings of the .so"),
+           cl::cat(BuildCat), cl::sub(BuildCmd));
 
 static cl::opt<bool, false, Checked<FlagRule>>
     Prompt("prompt", cl::desc("show prompts when stdin is not a terminal"),
@@ -351,6 +355,7 @@ static PipelineOptions pipelineOptions(Action action) {
   o.target = Target;
   o.cpu = Cpu;
   o.prefix = Prefix;
+  o.python = Python;
   AtRule::parse(At, o.explainAt);
   o.checkTimeout = Timeout;
   o.svg = Svg;

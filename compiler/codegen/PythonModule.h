@@ -1,0 +1,33 @@
+//===- PythonModule.h - `bpc build --python` --------------------*- C++ -*-===//
+//
+// The Python module written beside a shared library: ctypes bindings of the
+// C ABI (codegen/CInterface.h) that take and return NumPy arrays and check
+// every argument's shape and dtype (docs/ABI.md "Python").
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "ir/IR.h"
+#include "support/Diagnostics.h"
+
+#include <iosfwd>
+#include <string>
+
+namespace bp::codegen {
+
+/// Input:  `m` after the IR passes; `prefix` passes prefixProblem.
+/// Output: a located error in `diags` for each exported function whose
+///         Python name would hide one the module defines itself (`params`,
+///         `load_params`); false when there was one.
+bool checkPythonNames(const ir::Module &m, DiagEngine &diags);
+
+/// The module `<prefix>.py` for the library file `library` (a name in the
+/// module's own directory): one Python function per exported BP function,
+/// under its BP name (a Python keyword gets a trailing `_`), `params` with a
+/// property per param (a float64 view of the library's storage), and
+/// `load_params(path)`. `source` names the .bp file in the docstring.
+void writePythonModule(const ir::Module &m, const std::string &prefix,
+                       const std::string &library, const std::string &source,
+                       std::ostream &os);
+
+} // namespace bp::codegen
