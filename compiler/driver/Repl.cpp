@@ -214,7 +214,10 @@ BracketScan scanBrackets(const std::string &text) {
   BracketScan s;
   uint32_t line = 1, col = 0;
   bool inString = false;
+  // The word being read; it is lastWord when wordLast (copied once at the
+  // end: copying it at every character made a long identifier quadratic).
   std::string word;
+  bool wordLast = false;
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     ++col;
@@ -244,11 +247,11 @@ BracketScan scanBrackets(const std::string &text) {
         word.clear();
       word += c;
       s.last = c;
-      s.lastWord = word;
+      wordLast = true;
       continue;
     }
     s.last = c;
-    s.lastWord.clear();
+    wordLast = false;
     if (c == '"')
       inString = true;
     else if (c == '(' || c == '[' || c == '{')
@@ -261,6 +264,8 @@ BracketScan scanBrackets(const std::string &text) {
       }
     }
   }
+  if (wordLast)
+    s.lastWord = word;
   return s;
 }
 

@@ -176,21 +176,30 @@ bool DiagEngine::verify(std::ostream &os) const {
   return ok;
 }
 
-unsigned editDistance(const std::string &a, const std::string &b) {
-  std::vector<unsigned> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    unsigned prev = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      unsigned cur = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         prev + (a[i - 1] == b[j - 1] ? 0u : 1u)});
-      prev = cur;
-    }
+unsigned editDistance(const std::string &a, const std::string &b,
+                      unsigned limit) {
+  size_t n = a.size(), m = b.size();
+  if ((n > m ? n - m : m - n) > limit)
+    return limit + 1; // each edit changes the length by at most one
+  // Only the band |i - j| <= limit of the table can stay within limit:
+  // O(n * limit), so two long names cost linear time, not quadratic.
+  const unsigned over = limit + 1;
+  std::vector<unsigned> prev(m + 2, over), cur(m + 2, over);
+  for (size_t j = 0; j <= std::min<size_t>(m, limit); ++j)
+    prev[j] = (unsigned)j;
+  for (size_t i = 1; i <= n; ++i) {
+    size_t lo = i > limit ? i - limit : 0, hi = std::min(m, i + limit);
+    if (lo == 0)
+      cur[0] = std::min<size_t>(i, over);
+    else
+      cur[lo - 1] = over;
+    for (size_t j = std::max<size_t>(lo, 1); j <= hi; ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1,
+                         prev[j - 1] + (a[i - 1] == b[j - 1] ? 0u : 1u), over});
+    cur[hi + 1] = over;
+    std::swap(prev, cur);
   }
-  return row[b.size()];
+  return prev[m];
 }
 
 std::string didYouMean(const std::string &name,
@@ -198,7 +207,7 @@ std::string didYouMean(const std::string &name,
   std::string best;
   unsigned bestD = name.size() <= 3 ? 1 : 2;
   for (const std::string &c : candidates) {
-    unsigned d = editDistance(name, c);
+    unsigned d = editDistance(name, c, bestD);
     if (d <= bestD && d > 0 && (best.empty() || d < bestD)) {
       best = c;
       bestD = d;

@@ -88,8 +88,10 @@ private:
   unsigned numErrors = 0;
 };
 
-/// Levenshtein distance between two names.
-unsigned editDistance(const std::string &a, const std::string &b);
+/// The Levenshtein distance between two names, or limit + 1 when it is
+/// over `limit` (in O(|a| * limit) time).
+unsigned editDistance(const std::string &a, const std::string &b,
+                      unsigned limit);
 
 /// "; did you mean 'x'?" for the candidate closest to `name` (at most 1 edit
 /// for names of up to 3 characters, else 2), or "" when none is close.
