@@ -25,7 +25,10 @@ std::unique_ptr<ast::Module> parseModule(const SourceFile &file,
                                          DiagEngine &diags);
 
 constexpr unsigned maxNestingDepth = 256;
-constexpr size_t maxSourceBytes = 64u << 20;
+/// Parsing keeps every token and the whole ANTLR parse tree: up to about
+/// 650 bytes of memory per source byte for the densest code measured (lines
+/// `a=a+1`; docs/DESIGN.md "Limits"). 16 MiB of source stays under 11 GB.
+constexpr size_t maxSourceBytes = 16u << 20;
 
 /// `bpc emit ast`: a deterministic, indented dump of the tree.
 void printAST(const ast::Module &module, std::ostream &os);
