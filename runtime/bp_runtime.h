@@ -154,6 +154,12 @@ int64_t bp_tape_peak_bytes(void);
  * other way. No BP function may be running on this thread. */
 void bp_runtime_unwound(void);
 
+/* Set (to nonzero) by `bpc repl`'s SIGINT handler; code compiled for an
+ * interactive REPL reads it at every loop back edge and stops with the
+ * runtime error `interrupted` (codegen::emitLLVM's `interruptible`). The
+ * REPL clears it before each input. */
+extern volatile int32_t bp_interrupt_requested;
+
 #ifdef __cplusplus
 }
 #endif

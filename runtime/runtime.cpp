@@ -110,6 +110,8 @@ void bp_print_tensor(const double *data, int64_t rank, const int64_t *shape) {
 
 void bp_set_error_hook(bp_error_hook hook) { errorHook = hook; }
 
+volatile int32_t bp_interrupt_requested = 0;
+
 void bp_runtime_error(const char *file, int32_t line, int32_t col,
                       const char *message) {
   fflush(stdout);

@@ -412,6 +412,15 @@ void Emitter::check(const ir::Op &op, Value *failed, const std::string &msg) {
   b.SetInsertPoint(ok);
 }
 
+void Emitter::pollInterrupt(const ir::Op &op) {
+  if (!interruptible)
+    return;
+  auto *flag = mod->getOrInsertGlobal("bp_interrupt_requested", b.getInt32Ty());
+  llvm::LoadInst *requested = b.CreateLoad(b.getInt32Ty(), flag);
+  requested->setVolatile(true); // set by a signal handler
+  check(op, b.CreateICmpNE(requested, b.getInt32(0)), "interrupted");
+}
+
 llvm::Value *Emitter::materialize(Value *v, const Type *t, Value *dst) {
   if (!t->isTensor())
     return v;
@@ -931,6 +940,7 @@ Emitter::forLoop(const ir::Op &op, const std::vector<llvm::Value *> &slots) {
   b.SetInsertPoint(bodyB);
   std::vector<Value *> next = region(body);
   storeCarried(next, slots, body, 1);
+  pollInterrupt(op);
   llvm::BasicBlock *latch = b.GetInsertBlock();
   iv->addIncoming(b.CreateAdd(iv, b.getInt64(1)), latch);
   for (size_t i = 0; i < phis.size(); ++i)
@@ -981,6 +991,7 @@ void Emitter::emitWhile(const ir::Op &op) {
   b.SetInsertPoint(bodyB);
   std::vector<Value *> next = region(body);
   storeCarried(next, slots, body, 0);
+  pollInterrupt(op);
   llvm::BasicBlock *latch = b.GetInsertBlock();
   for (size_t i = 0; i < phis.size(); ++i)
     if (phis[i])
@@ -999,11 +1010,13 @@ bool blasAvailable() {
 #endif
 }
 
-std::unique_ptr<llvm::Module>
-emitLLVM(const ir::Module &m, llvm::LLVMContext &ctx, bool checkNumerics) {
+std::unique_ptr<llvm::Module> emitLLVM(const ir::Module &m,
+                                       llvm::LLVMContext &ctx,
+                                       bool checkNumerics, bool interruptible) {
   assert(m.decided && "run transforms::runOptimisationPasses before codegen");
   Emitter e(m, ctx);
   e.checkNumerics = checkNumerics;
+  e.interruptible = interruptible;
   return e.run();
 }
 

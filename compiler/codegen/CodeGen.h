@@ -40,9 +40,13 @@ bool blasAvailable();
 /// a runtime error at its source location, showing the operands.
 /// Matmuls decided `blas` call cblas_dgemm: the caller links OpenBLAS
 /// (bpc does; see blasAvailable).
+/// interruptible (`bpc repl` on a terminal): every `for` and `while` loop
+/// reads the runtime's bp_interrupt_requested at its back edge and stops
+/// with the runtime error `interrupted` once Ctrl-C has set it.
 std::unique_ptr<llvm::Module> emitLLVM(const ir::Module &m,
                                        llvm::LLVMContext &ctx,
-                                       bool checkNumerics = false);
+                                       bool checkNumerics = false,
+                                       bool interruptible = false);
 
 /// The scalar results of a call `ret` to a function with `resultTypes`
 /// (calling convention above: one scalar is returned as is, several as a

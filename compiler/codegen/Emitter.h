@@ -34,6 +34,7 @@ public:
       : irMod(m), ctx(ctx), b(ctx) {}
   std::unique_ptr<llvm::Module> run();
   bool checkNumerics = false;
+  bool interruptible = false; // poll bp_interrupt_requested (emitLLVM)
 
 private:
   using Value = llvm::Value;
@@ -95,6 +96,9 @@ private:
   llvm::FunctionCallee libm(const char *name, unsigned nargs = 1);
   void runtimeError(const ir::Op &op, const std::string &msg);
   void check(const ir::Op &op, Value *failed, const std::string &msg);
+  /// At a loop's back edge, when interruptible: the runtime error
+  /// `interrupted` once bp_interrupt_requested is set.
+  void pollInterrupt(const ir::Op &op);
   void emit(const ir::Op &op);
   void emitCall(const ir::Op &op);
   void checkFinite(const ir::Op &op, Value *r, const std::vector<Value *> &ins);

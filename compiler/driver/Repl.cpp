@@ -365,6 +365,7 @@ struct ReplSession::Impl {
     o.targetMachine = &jit.targetMachine();
     o.optLevel = opts.optLevel;
     o.checkNumerics = opts.checkNumerics;
+    o.interruptible = opts.lineEditing;
     return o;
   }
 

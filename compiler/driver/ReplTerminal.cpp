@@ -5,15 +5,31 @@
 // lines from a pipe. An input is complete when ReplSession::needsMore says
 // so (brackets closed, no trailing operator).
 //
+// Ctrl-C on a terminal (docs/REPL.md): the SIGINT handler only sets the
+// runtime's bp_interrupt_requested and writes a byte to a pipe. At the
+// prompt, libedit reads keys through interruptibleGetc, which waits on the
+// terminal and that pipe at once (whichever thread the kernel delivered
+// the signal to), so Ctrl-C ends the line being typed and the loop drops
+// it. While an input runs, its loops see the flag and stop with the
+// runtime error `interrupted`, which returns to the prompt like any
+// runtime error; the session keeps its definitions.
+//
 //===----------------------------------------------------------------------===//
 #include "driver/Repl.h"
 
 #include "jit/JIT.h"
 
+#include "bp_runtime.h"
+
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <editline/readline.h>
+#include <fcntl.h>
 #include <iostream>
+#include <poll.h>
+#include <unistd.h>
 
 namespace bp {
 
@@ -47,6 +63,68 @@ char **complete(const char *text, int, int) {
   return rl_completion_matches(text, completionGenerator);
 }
 
+int interruptPipe[2] = {-1, -1};
+bool promptInterrupted = false;
+
+void onInterrupt(int) {
+  int saved = errno;
+  bp_interrupt_requested = 1;
+  char byte = 0;
+  [[maybe_unused]] ssize_t n = write(interruptPipe[1], &byte, 1);
+  errno = saved;
+}
+
+/// Empties the pipe and clears the flag: a Ctrl-C already acted on (or
+/// pressed while nothing could act on it) does not carry over.
+void clearInterrupt() {
+  char bytes[64];
+  while (read(interruptPipe[0], bytes, sizeof bytes) > 0) {
+  }
+  bp_interrupt_requested = 0;
+}
+
+/// libedit's key reader: the next byte of the terminal, EOF at its end, or
+/// a newline that ends the line when Ctrl-C comes first.
+int interruptibleGetc(FILE *in) {
+  int fd = fileno(in);
+  for (;;) {
+    pollfd fds[2] = {{fd, POLLIN, 0}, {interruptPipe[0], POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      return EOF;
+    }
+    if (fds[1].revents & POLLIN) {
+      clearInterrupt();
+      promptInterrupted = true;
+      return '\n';
+    }
+    unsigned char c;
+    ssize_t n = read(fd, &c, 1);
+    if (n == 1)
+      return c;
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+      continue;
+    return EOF;
+  }
+}
+
+/// Ctrl-C handling for a terminal session; false (Ctrl-C keeps its default
+/// action) when the pipe or handler cannot be set up.
+bool catchInterrupts() {
+  if (pipe2(interruptPipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    return false;
+  struct sigaction sa = {};
+  sa.sa_handler = onInterrupt;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  if (sigaction(SIGINT, &sa, nullptr) != 0)
+    return false;
+  rl_catch_signals = 0; // libedit would reset SIGINT and re-raise it
+  rl_getc_function = interruptibleGetc;
+  return true;
+}
+
 std::string historyPath() {
   if (const char *p = getenv("BP_HISTORY"))
     return p;
@@ -66,6 +144,7 @@ ExitCode runRepl(const ReplOptions &o) {
   }
   ReplSession session(o, **jitOr);
   std::string history = historyPath();
+  bool interrupts = o.lineEditing && catchInterrupts();
   if (o.lineEditing) {
     completing = &session;
     rl_attempted_completion_function = complete;
@@ -100,7 +179,16 @@ ExitCode runRepl(const ReplOptions &o) {
   uint32_t lineNo = 0, start = 0;
   while (!session.quitRequested()) {
     std::string line;
-    if (!readLine(buffer.empty() ? "bp> " : "...> ", line)) {
+    if (interrupts)
+      clearInterrupt();
+    bool got = readLine(buffer.empty() ? "bp> " : "...> ", line);
+    if (interrupts && promptInterrupted) {
+      // Ctrl-C at the prompt: the line (and an unfinished input) is dropped.
+      promptInterrupted = false;
+      buffer.clear();
+      continue;
+    }
+    if (!got) {
       if (!buffer.empty())
         session.input(buffer, start);
       if (o.lineEditing || o.prompt)

@@ -284,7 +284,8 @@ llvm::Error Compilation::runLLVM() {
   if (!failedAfter.empty())
     return llvm::make_error<VerifierError>(failedAfter);
   llvmContext = std::make_unique<llvm::LLVMContext>();
-  llvm = codegen::emitLLVM(*ir, *llvmContext, opts.checkNumerics);
+  llvm = codegen::emitLLVM(*ir, *llvmContext, opts.checkNumerics,
+                           opts.interruptible);
   usesBlas = llvm->getFunction("cblas_dgemm") != nullptr;
   if (!opts.cInterfacePrefix.empty())
     codegen::addCInterface(*ir, *llvm, opts.cInterfacePrefix,

@@ -79,6 +79,7 @@ struct CompileOptions {
   llvm::TargetMachine *targetMachine = nullptr; // required for Stage::LLVM
   unsigned optLevel = 2;
   bool checkNumerics = false; // --check-numerics
+  bool interruptible = false; // loops poll Ctrl-C (codegen::emitLLVM)
   bool blas = true; // large matmuls call cblas_dgemm (when bpc has OpenBLAS)
   /// `bpc build`: C wrappers and param data with this prefix (docs/ABI.md),
   /// params initialised from `cInterfaceSeed`; empty: none.
