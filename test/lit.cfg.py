@@ -70,3 +70,14 @@ for _py in [python, "/usr/bin/python3"]:
             break
     except (OSError, subprocess.SubprocessError):
         pass
+
+# Full-filesystem tests mount a small tmpfs (root, and a host that allows
+# mounts; CI runs as root).
+with tempfile.TemporaryDirectory() as d:
+    try:
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", d],
+                          capture_output=True, timeout=30).returncode == 0:
+            subprocess.run(["umount", d], capture_output=True, timeout=30)
+            config.available_features.add("tmpfs-mount")
+    except (OSError, subprocess.SubprocessError):
+        pass
