@@ -855,12 +855,17 @@ void Trainer::reportGradientFlow() {
 bool Trainer::writeCharts(const std::string &dir) const {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  std::vector<Series> curves = {{"train loss", lossCurve}};
-  if (!metricCurve.empty())
-    curves.push_back({"test " + spec.metric, metricCurve});
-  std::vector<Series> norms;
+  Chart loss{
+      "loss and metric per epoch", {{"train loss", lossCurve}}, "loss", true};
+  if (!testLossCurve.empty())
+    loss.left.push_back({"test loss", testLossCurve});
+  if (!metricCurve.empty()) {
+    loss.right.push_back({"test " + spec.metric, metricCurve});
+    loss.rightLabel = spec.metric;
+  }
+  Chart norms{"gradient norm per param", {}, "mean gradient norm", true};
   for (auto &p : ps)
-    norms.push_back({p.name, p.gradNorm});
+    norms.left.push_back({p.name, p.gradNorm});
   std::string h = dir + "/history.csv";
   std::string err;
   if (!writeHistory(h, err)) {
@@ -868,8 +873,7 @@ bool Trainer::writeCharts(const std::string &dir) const {
     return false;
   }
   std::string a = dir + "/loss.svg", g = dir + "/grad_norms.svg";
-  if (!writeLineChart(a, "loss and metric per epoch", curves, false) ||
-      !writeLineChart(g, "gradient norm per param (log scale)", norms, true)) {
+  if (!writeLineChart(a, loss) || !writeLineChart(g, norms)) {
     std::cerr << "bpc: error: cannot write charts into '" << dir << "'\n";
     return false;
   }
