@@ -81,3 +81,16 @@ with tempfile.TemporaryDirectory() as d:
             config.available_features.add("tmpfs-mount")
     except (OSError, subprocess.SubprocessError):
         pass
+
+# PyTorch (Debian's python3-torch) as the independent oracle of the
+# optimisers: the first python that imports it (%torch_python). CI does not
+# install it (830 MB); tests that need it are then reported unsupported.
+for _py in [python, "/usr/bin/python3"]:
+    try:
+        if subprocess.run([_py, "-c", "import torch"], capture_output=True,
+                          timeout=120).returncode == 0:
+            config.available_features.add("torch")
+            config.substitutions.append(("%torch_python", _py))
+            break
+    except (OSError, subprocess.SubprocessError):
+        pass
