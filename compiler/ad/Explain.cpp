@@ -18,6 +18,7 @@
 #include "support/Format.h"
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -706,62 +707,109 @@ bool explain(const ir::Module &m, const std::string &fn,
   return true;
 }
 
+/// A value in a graph label: `precision` significant digits, or the
+/// shortest round-trip form when it is 0 (`--precision full`).
+static std::string labelNumber(double v, int precision) {
+  if (precision <= 0)
+    return shortestDouble(v);
+  char buf[40];
+  snprintf(buf, sizeof buf, "%.*g", precision, v);
+  return buf;
+}
+
+static std::string dotQuoted(const std::string &s) {
+  std::string q;
+  for (char c : s)
+    q += c == '"' ? std::string("\\\"") : std::string(1, c);
+  return q;
+}
+
 /// emit dot --at: the traced graph, every value and adjoint at the point.
+/// Arguments sit in the first rank; a node nothing connects (a loop
+/// counter, an unused argument's copy) is left out; an operand used twice
+/// (`t * t`) is one edge marked `x2`, and the adjoint edges of one pair of
+/// nodes are one edge carrying their summed local derivative. Adjoint
+/// edges do not constrain the layout, so it runs left to right by data
+/// flow.
 static bool emitTracedDot(const ir::Module &m, const std::string &fn,
                           const std::map<std::string, double> &at,
-                          std::ostream &os, std::string &err) {
+                          int precision, std::ostream &os, std::string &err) {
   Backprop bp;
   if (!backprop(m, fn, at, nullptr, bp, err))
     return false;
   std::vector<Node> &nodes = bp.t->nodes;
+  auto num = [&](double v) { return labelNumber(v, precision); };
   auto id = [](int n) { return "n" + std::to_string(n); };
-  auto quoted = [](const std::string &s) {
-    std::string q;
-    for (char c : s)
-      q += c == '"' ? std::string("\\\"") : std::string(1, c);
-    return q;
+  auto drawn = [&](int k) {
+    return !nodes[k].constant && nodes[k].differentiable;
   };
+  std::map<std::pair<int, int>, int> uses;       // (operand, user) -> count
+  std::map<std::pair<int, int>, double> partial; // (user, operand) -> sum
+  std::set<int> linked;
+  for (size_t k = 0; k < nodes.size(); ++k)
+    for (int in : nodes[k].in)
+      if (drawn(in) && drawn((int)k)) {
+        ++uses[{in, (int)k}];
+        linked.insert({in, (int)k});
+      }
+  for (const Step &s : bp.steps)
+    partial[{s.from, s.to}] += s.d;
   os << "digraph \"" << fn << "\" {\n  rankdir=LR;\n"
+     << "  ranksep=0.3;\n  nodesep=0.2;\n"
      << "  node [fontname=\"Helvetica\"];\n"
      << "  edge [fontname=\"Helvetica\"];\n  fontname=\"Helvetica\";\n"
-     << "  label=\"" << quoted(fn) << " at ";
+     << "  label=\"" << dotQuoted(fn) << " at ";
   bool first = true;
   for (auto &[k, v] : at) {
-    os << (first ? "" : ", ") << k << " = " << shortestDouble(v);
+    os << (first ? "" : ", ") << k << " = " << num(v);
     first = false;
   }
   os << ": values (forward, solid) and dL/dv (reverse, dashed)\";\n";
+  os << "  { rank=source;";
+  for (int a : bp.args)
+    if (drawn(a))
+      os << " " << id(a) << ";";
+  os << " }\n";
+  std::set<int> isArg(bp.args.begin(), bp.args.end());
   for (size_t k = 0; k < nodes.size(); ++k) {
     const Node &n = nodes[k];
     bool shown = !n.constant && (!n.op || n.differentiable);
-    if (!shown)
+    if (!shown || (!isArg.count((int)k) && !linked.count((int)k)))
       continue;
     std::string label = n.op && n.op->kind != OpKind::ParamLoad
                             ? n.name + " = " + bp.expr(n)
                             : (n.op ? "param " + n.op->paramName() : n.name);
-    label += "\\n= " + shortestDouble(n.value);
+    label += "\\n= " + num(n.value);
     if (bp.adj.count((int)k))
-      label += "\\ndL/d" + n.name + " = " + shortestDouble(bp.adj[(int)k]);
+      label += "\\ndL/d" + n.name + " = " + num(bp.adj[(int)k]);
     os << "  " << id((int)k) << " [shape=" << (n.op ? "ellipse" : "box")
-       << ", label=\"" << quoted(label) << "\"];\n";
+       << ", label=\"" << dotQuoted(label) << "\"];\n";
+    std::set<int> done;
     for (int in : n.in)
-      if (!nodes[in].constant && nodes[in].differentiable)
-        os << "  " << id(in) << " -> " << id((int)k) << ";\n";
+      if (drawn(in) && drawn((int)k) && done.insert(in).second) {
+        int count = uses[{in, (int)k}];
+        os << "  " << id(in) << " -> " << id((int)k)
+           << (count > 1 ? " [label=\"x" + std::to_string(count) + "\"]" : "")
+           << ";\n";
+      }
   }
+  std::set<std::pair<int, int>> drawnSteps;
   for (const Step &s : bp.steps)
-    os << "  " << id(s.from) << " -> " << id(s.to)
-       << " [style=dashed, color=red, label=\"d" << quoted(nodes[s.from].name)
-       << "/d" << quoted(nodes[s.to].name) << " = " << shortestDouble(s.d)
-       << "\"];\n";
+    if (drawnSteps.insert({s.from, s.to}).second)
+      os << "  " << id(s.from) << " -> " << id(s.to)
+         << " [style=dashed, color=red, constraint=false, fontsize=10, "
+            "label=\"d"
+         << dotQuoted(nodes[s.from].name) << "/d" << dotQuoted(nodes[s.to].name)
+         << "\\n= " << num(partial[{s.from, s.to}]) << "\"];\n";
   os << "}\n";
   return true;
 }
 
 bool emitDot(const ir::Module &m, const std::string &fn,
              const std::map<std::string, double> &at, std::ostream &os,
-             std::string &err) {
+             std::string &err, int precision) {
   if (!at.empty())
-    return emitTracedDot(m, fn, at, os, err);
+    return emitTracedDot(m, fn, at, precision, os, err);
   Graph g = find(m, fn, true);
   if (!g.error.empty()) {
     err = g.error;
@@ -788,8 +836,8 @@ bool emitDot(const ir::Module &m, const std::string &fn,
         continue;
       os << "  " << id(v) << " -> " << id(op->result()) << ";\n";
       os << "  " << id(op->result()) << " -> " << id(v)
-         << " [style=dashed, color=red, label=\"d" << name(op->result()) << "/d"
-         << name(v) << "\"];\n";
+         << " [style=dashed, color=red, constraint=false, label=\"d"
+         << name(op->result()) << "/d" << name(v) << "\"];\n";
     }
   }
   os << "}\n";

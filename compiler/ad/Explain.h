@@ -24,9 +24,10 @@ bool explain(const ir::Module &m, const std::string &fn,
 /// values (`at` empty): the function's ops, straight-line scalar functions
 /// only. With them (`--at`): the trace explain prints, loops, branches and
 /// calls unrolled, each node with its value and dL/dv, each adjoint edge
-/// with its local derivative.
+/// with its local derivative; values with `precision` significant digits
+/// (0: the shortest round-trip form).
 bool emitDot(const ir::Module &m, const std::string &fn,
              const std::map<std::string, double> &at, std::ostream &os,
-             std::string &err);
+             std::string &err, int precision = 6);
 
 } // namespace bp::ad

@@ -200,6 +200,14 @@ sema::TrainSpec::Schedule ScheduleRule::parse(StringRef arg) {
   return s;
 }
 
+bool PrecisionRule::read(StringRef arg, unsigned &value) {
+  if (arg == "full") {
+    value = 0;
+    return true;
+  }
+  return !arg.getAsInteger(10, value) && value >= 1 && value <= 17;
+}
+
 bool AtRule::read(StringRef arg, std::string &value) {
   value = arg.str();
   SmallVector<StringRef> items;

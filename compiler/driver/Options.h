@@ -134,6 +134,12 @@ struct AtRule { // --at a=1,b=2, each value a finite number
   /// The points of a value that read() accepted.
   static void parse(llvm::StringRef arg, std::map<std::string, double> &out);
 };
+struct PrecisionRule { // --precision full | 1..17 (significant digits)
+  using type = unsigned;
+  static constexpr const char *expected =
+      "full or a number of significant digits from 1 to 17";
+  static bool read(llvm::StringRef arg, unsigned &value); // full: 0
+};
 /// A flag (`--svg`) takes no value: `--svg=1` is a usage error.
 struct FlagRule {
   using type = bool;

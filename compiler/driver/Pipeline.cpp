@@ -129,7 +129,8 @@ ExitCode emitFromIR(Compilation &c, const PipelineOptions &o) {
     std::string err;
     std::ostringstream graph;
     bool ok = o.action == Action::Dot
-                  ? ad::emitDot(m, o.fnFilter, o.explainAt, graph, err)
+                  ? ad::emitDot(m, o.fnFilter, o.explainAt, graph, err,
+                                (int)o.dotPrecision)
                   : ad::explain(m, o.fnFilter, o.explainAt, std::cout, err);
     if (!ok) {
       std::cerr << "bpc: error: " << err << '\n';

@@ -144,6 +144,11 @@ static cl::opt<std::string, false, Checked<AtRule>>
 static cl::opt<bool, false, Checked<FlagRule>>
     Svg("svg", cl::desc("emit dot: render the graph as SVG (Graphviz)"),
         cl::cat(GraphCat), cl::sub(EmitCmd));
+static cl::opt<unsigned, false, Checked<PrecisionRule>> Precision(
+    "precision", cl::value_desc("full|N"), cl::init(6),
+    cl::desc("emit dot --at: significant digits of the values (default 6; "
+             "full: shortest round-trip form)"),
+    cl::cat(GraphCat), cl::sub(EmitCmd));
 
 static cl::opt<double, false, Checked<PositiveRealRule>> Timeout(
     "timeout", cl::value_desc("SECONDS"), cl::init(10),
@@ -359,6 +364,7 @@ static PipelineOptions pipelineOptions(Action action) {
   AtRule::parse(At, o.explainAt);
   o.checkTimeout = Timeout;
   o.svg = Svg;
+  o.dotPrecision = Precision;
   return o;
 }
 
@@ -392,6 +398,17 @@ static int realMain(int argc, char **argv) {
   if (EmitCmd) {
     if (!EmitKind.getNumOccurrences() || Files.size() != 1)
       return cmdLine.usageError("emit needs KIND and FILE");
+    // Options of one kind only: any other kind does not use them.
+    std::pair<cl::Option *, const char *> kindOnly[] = {
+        {&Svg, "dot"}, {&At, "dot"}, {&Precision, "dot"}, {&AfterPass, "ir"}};
+    for (auto [opt, kind] : kindOnly)
+      if (opt->getNumOccurrences() && EmitKind != kind)
+        return cmdLine.usageError("--" + opt->ArgStr.str() +
+                                  " is an option of emit " + kind +
+                                  ", not of emit " + EmitKind);
+    if (Precision.getNumOccurrences() && !At.getNumOccurrences())
+      return cmdLine.usageError(
+          "--precision needs --at (without it the graph shows no values)");
     return (int)runPipeline(Files[0], pipelineOptions(emitAction(EmitKind)));
   }
   if (BuildCmd && (Files.size() != 1 || Output.empty()))
