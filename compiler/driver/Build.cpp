@@ -356,6 +356,22 @@ static bool pythonOutputOk(const std::string &out, const std::string &prefix,
   return true;
 }
 
+/// `<prefix>.py` for the library `out`, written to a staged file `py`
+/// that the caller commits with the others.
+static llvm::Error stagePythonModule(Compilation &c, const std::string &prefix,
+                                     const std::string &out,
+                                     const std::string &path,
+                                     std::optional<StagedFile> &py) {
+  std::ostringstream module;
+  codegen::writePythonModule(*c.ir, prefix, fs::path(out).filename().string(),
+                             c.file.path, module);
+  auto staged = StagedFile::create(path);
+  if (!staged)
+    return staged.takeError();
+  py.emplace(std::move(*staged));
+  return py->write(module.str());
+}
+
 /// --prefix, or the output's name; after the usage error, "".
 static std::string choosePrefix(const BuildOptions &o) {
   std::string prefix = o.prefix.empty() ? defaultPrefix(o.output) : o.prefix;
@@ -471,17 +487,9 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
     return failed(std::move(err));
   }
   std::optional<StagedFile> py;
-  if (o.python) {
-    std::ostringstream module;
-    codegen::writePythonModule(m, prefix, outPath.filename().string(),
-                               c.file.path, module);
-    auto staged = StagedFile::create(pyModule);
-    if (!staged)
-      return failed(staged.takeError());
-    py.emplace(std::move(*staged));
-    if (llvm::Error err = py->write(module.str()))
+  if (o.python)
+    if (llvm::Error err = stagePythonModule(c, prefix, out, pyModule, py))
       return failed(std::move(err));
-  }
   if (llvm::Error err = lib->commit())
     return failed(std::move(err));
   if (llvm::Error err = h->commit())
