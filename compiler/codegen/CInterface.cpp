@@ -10,7 +10,9 @@
 //     callers need not zero them.
 // plus `double *<prefix>_param_<p>(void)` for every param (its storage,
 // initialised at build time from the initialisers and --seed), and
-// `int <prefix>_load_params(path, error, size)` for `bpc train --save` files.
+// `int <prefix>_load_params(path, error, size)` for `bpc train --save` files,
+// and the runtime's functions for programs as `<prefix>_set_error_hook` etc.
+// Everything else the module defines becomes local (internal linkage).
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/CInterface.h"
@@ -69,6 +71,27 @@ static std::string includeGuard(const std::string &prefix) {
   return "BP_" + upper(prefix) + "_H";
 }
 
+namespace {
+/// A runtime function for programs (docs/ABI.md "Runtime errors",
+/// "Limits"): `<prefix>_<name>` forwards to the runtime's `bp_<name>`, and
+/// the header maps the unprefixed `bp_<name>` of earlier versions to it.
+struct RuntimeEntry {
+  const char *name;
+  const char *cParam; // the prototype's parameter
+  bool pointerArg;    // else int64_t
+};
+} // namespace
+static constexpr RuntimeEntry runtimeEntries[] = {
+    {"set_error_hook", "bp_error_hook hook", true},
+    {"set_recursion_limit", "int64_t calls", false},
+    {"set_tape_limit", "int64_t bytes", false},
+    {"catch_stack_overflow", "const char *file", true},
+};
+static std::string runtimeSymbol(const std::string &prefix,
+                                 const RuntimeEntry &e) {
+  return prefix + "_" + e.name;
+}
+
 /// The names of f's out-pointers: `grad_<var>` for grad, `value` +
 /// `grad_<var>` for value_and_grad, `value` + `tangent` for jvp, `out0`,
 /// `out1`, ... otherwise; one equal to an argument's (or an earlier
@@ -108,6 +131,12 @@ static void forEachCName(const ir::Module &m, const std::string &prefix,
   add(includeGuard(prefix), "the header's include guard", Loc{}, true);
   add(loadParamsSymbol(prefix), "the params loader of the library", Loc{},
       false);
+  for (const RuntimeEntry &e : runtimeEntries) {
+    add(runtimeSymbol(prefix, e),
+        std::string("the runtime's '") + e.name + "' of the library", Loc{},
+        false);
+    add(std::string("bp_") + e.name, "a macro of the header", Loc{}, true);
+  }
   for (auto &p : m.params) {
     add(paramAccessor(prefix, p.name), "the accessor of param '" + p.name + "'",
         p.loc, false);
@@ -189,6 +218,7 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
   auto cType = [&](const Type *t) -> llvm::Type * {
     return t->isTensor() ? ptr : t->isF64() ? f64 : t->isInt() ? i64 : i32;
   };
+  std::set<const llvm::Function *> api; // what leaves the object
 
   // Params: build-time initial values, accessors, and the load table.
   std::vector<llvm::Constant *> entries;
@@ -205,6 +235,7 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
     auto *get = llvm::Function::Create(llvm::FunctionType::get(ptr, {}, false),
                                        llvm::GlobalValue::ExternalLinkage,
                                        paramAccessor(prefix, p.name), mod);
+    api.insert(get);
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", get));
     b.CreateRet(g);
     std::vector<llvm::Constant *> dims;
@@ -224,6 +255,7 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
   auto *load = llvm::Function::Create(
       llvm::FunctionType::get(i32, {ptr, ptr, i64}, false),
       llvm::GlobalValue::ExternalLinkage, loadParamsSymbol(prefix), mod);
+  api.insert(load);
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", load));
   auto loader = mod.getOrInsertFunction(
       "bp_load_params",
@@ -249,6 +281,7 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
     auto *fn = llvm::Function::Create(
         llvm::FunctionType::get(ret, params, false),
         llvm::GlobalValue::ExternalLinkage, fnSymbol(prefix, f.name), mod);
+    api.insert(fn);
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
     std::vector<llvm::Value *> args;
     for (size_t i = 0; i < f.args().size(); ++i) {
@@ -280,6 +313,29 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
     }
     b.CreateRetVoid();
   }
+
+  // The runtime's functions for programs, under the prefix.
+  for (const RuntimeEntry &e : runtimeEntries) {
+    auto *ft = llvm::FunctionType::get(b.getVoidTy(),
+                                       {e.pointerArg ? ptr : i64}, false);
+    auto *fn = llvm::Function::Create(ft, llvm::GlobalValue::ExternalLinkage,
+                                      runtimeSymbol(prefix, e), mod);
+    api.insert(fn);
+    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
+    b.CreateCall(mod.getOrInsertFunction(std::string("bp_") + e.name, ft),
+                 {fn->getArg(0)});
+    b.CreateRetVoid();
+  }
+
+  // Only the C interface leaves the object: BP's functions (`bp.f`), params
+  // (`bp.param.p`) and everything else it defines become local, so that
+  // models with the same names link into one program (docs/ABI.md).
+  for (llvm::Function &f : mod)
+    if (!f.isDeclaration() && !api.count(&f))
+      f.setLinkage(llvm::GlobalValue::InternalLinkage);
+  for (llvm::GlobalVariable &g : mod.globals())
+    if (!g.isDeclaration() && !g.hasLocalLinkage())
+      g.setLinkage(llvm::GlobalValue::InternalLinkage);
 }
 
 namespace {
@@ -328,9 +384,9 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
         "or\n"
      << " * gradient tape over its limit) print `FILE:LINE:COL: runtime "
         "error:\n"
-     << " * MESSAGE` to stderr, call the hook set with bp_set_error_hook (it "
-        "may\n"
-     << " * longjmp out), then exit(3).\n"
+     << " * MESSAGE` to stderr, call the hook set with " << prefix
+     << "_set_error_hook\n"
+     << " * (it may longjmp out), then exit(3).\n"
      << (usesBlas ? " * Large matrix products call OpenBLAS's cblas_dgemm: "
                     "programs\n * linking the .a or .o also link -lopenblas "
                     "(the .so has it).\n"
@@ -338,17 +394,24 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
      << " */\n"
      << "#ifndef " << guard << "\n#define " << guard << "\n\n"
      << "#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
-  os << "typedef void (*bp_error_hook)(const char *message);\n"
-     << "void bp_set_error_hook(bp_error_hook hook);\n"
-     << "/* Limits (docs/ABI.md): nested recursive calls (default 1000000 or "
-        "$BP_RECURSION_LIMIT),\n"
-     << " * gradient tape bytes (default 4096 MB or $BP_TAPE_LIMIT_MB). A "
-        "SIGSEGV handler\n"
+  os << "#ifndef BP_ERROR_HOOK_DEFINED\n#define BP_ERROR_HOOK_DEFINED\n"
+     << "typedef void (*bp_error_hook)(const char *message);\n#endif\n"
+     << "/* The runtime of this library (docs/ABI.md). Limits: nested "
+        "recursive calls\n"
+     << " * (default 1000000 or $BP_RECURSION_LIMIT), gradient tape bytes "
+        "(default\n"
+     << " * 4096 MB or $BP_TAPE_LIMIT_MB). catch_stack_overflow: a SIGSEGV "
+        "handler\n"
      << " * for the calling thread reporting stack overflows as runtime "
-        "errors. */\n"
-     << "void bp_set_recursion_limit(int64_t calls);\n"
-     << "void bp_set_tape_limit(int64_t bytes);\n"
-     << "void bp_catch_stack_overflow(const char *file);\n\n";
+        "errors. */\n";
+  for (const RuntimeEntry &e : runtimeEntries)
+    os << "void " << runtimeSymbol(prefix, e) << "(" << e.cParam << ");\n";
+  os << "/* The unprefixed names of earlier versions: the first header "
+        "included\n * defines them. */\n";
+  for (const RuntimeEntry &e : runtimeEntries)
+    os << "#ifndef bp_" << e.name << "\n#define bp_" << e.name << " "
+       << runtimeSymbol(prefix, e) << "\n#endif\n";
+  os << "\n";
   for (auto &p : m.params) {
     os << "/* param " << p.name << ": " << toString(p.type)
        << " (initialised at build time) */\n";

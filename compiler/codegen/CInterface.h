@@ -26,9 +26,11 @@ bool checkCNames(const ir::Module &m, const std::string &prefix,
                  DiagEngine &diags);
 
 /// Input:  the LLVM module emitted for `m`.
-/// Output: C wrappers `<prefix>_<fn>`, param accessors and
-///         `<prefix>_load_params`; params get their initial values (from
-///         their initialisers and `seed`) as static data. See
+/// Output: C wrappers `<prefix>_<fn>`, param accessors,
+///         `<prefix>_load_params` and the runtime's `<prefix>_set_error_hook`
+///         etc.; params get their initial values (from their initialisers
+///         and `seed`) as static data. Every other definition of `mod` is
+///         made local: the C interface is all the object exports. See
 ///         CInterface.cpp and docs/ABI.md.
 void addCInterface(const ir::Module &m, llvm::Module &mod,
                    const std::string &prefix, uint64_t seed);

@@ -2,9 +2,10 @@
 //
 // The module (with its C interface, codegen/CInterface.cpp) is compiled to
 // an object file for the requested target, in memory; `.so` links it with
-// the runtime archive using the system C compiler driver (`cc -shared`),
-// `.a` archives it together with the runtime's members (LLVM's archive
-// writer). The header `<prefix>.h` is written next to the output. Every
+// the runtime archive using the system C compiler driver (`cc -shared`,
+// exporting the C interface only), `.a` archives it together with the
+// runtime's members, renamed `<prefix>.NAME` so that every library has its
+// own runtime (LLVM's objcopy and archive writer). The header `<prefix>.h` is written next to the output. Every
 // output goes to a fresh temporary file that is renamed into place once
 // all of them are written: a failed build leaves nothing behind.
 //
@@ -16,16 +17,21 @@
 #include "codegen/CodeGen.h"
 #include "jit/JIT.h"
 
+#include "llvm/BinaryFormat/ELF.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/ObjCopy/ConfigManager.h"
+#include "llvm/ObjCopy/ObjCopy.h"
 #include "llvm/Object/Archive.h"
 #include "llvm/Object/ArchiveWriter.h"
+#include "llvm/Object/ObjectFile.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/StringSaver.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -224,20 +230,48 @@ private:
 
 } // namespace
 
+/// The symbols the library exports: the C interface, which is all that
+/// the module defines with external linkage (addCInterface makes every
+/// other definition local).
+static std::vector<std::string> exportedSymbols(const llvm::Module &mod) {
+  std::vector<std::string> names;
+  for (const llvm::GlobalValue &g : mod.global_values())
+    if (!g.isDeclaration() && !g.hasLocalLinkage())
+      names.push_back(g.getName().str());
+  return names;
+}
+
 /// `cc -shared`: the object (in a fresh file of $TMPDIR) with the runtime
-/// archive (and OpenBLAS when the model calls it), linked into `lib`.
+/// archive (and OpenBLAS when the model calls it), linked into `lib`. A
+/// version script exports `exports` only: the runtime's symbols stay
+/// inside the library and its calls to them bind there.
 static llvm::Error linkShared(StagedFile &lib, const std::string &out,
-                              llvm::StringRef obj, bool usesBlas) {
-  llvm::SmallString<256> model;
-  llvm::sys::path::system_temp_directory(true, model);
-  llvm::sys::path::append(model, "bpc-%%%%%%%%.o");
-  auto objFile = StagedFile::createTemporary(model.str().str());
+                              llvm::StringRef obj, bool usesBlas,
+                              const std::vector<std::string> &exports) {
+  llvm::SmallString<256> tmp;
+  llvm::sys::path::system_temp_directory(true, tmp);
+  auto inTmp = [&](const char *name) {
+    llvm::SmallString<256> model = tmp;
+    llvm::sys::path::append(model, name);
+    return StagedFile::createTemporary(model.str().str());
+  };
+  auto objFile = inTmp("bpc-%%%%%%%%.o");
   if (!objFile)
     return objFile.takeError();
   if (llvm::Error err = objFile->write(obj))
     return err;
-  std::vector<std::string> args = {"-shared", "-o", lib.tmpName(),
-                                   objFile->tmpName(), BP_RUNTIME_ARCHIVE};
+  auto script = inTmp("bpc-%%%%%%%%.map");
+  if (!script)
+    return script.takeError();
+  std::string text = "{\n  global:\n";
+  for (const std::string &name : exports)
+    text += "    " + name + ";\n";
+  if (llvm::Error err = script->write(text + "  local: *;\n};\n"))
+    return err;
+  std::vector<std::string> args = {
+      "-shared",          "-o",
+      lib.tmpName(),      "-Wl,--version-script=" + script->tmpName(),
+      objFile->tmpName(), BP_RUNTIME_ARCHIVE};
   if (usesBlas)
     args.push_back("-lopenblas");
   args.insert(args.end(), {"-lstdc++", "-lm"});
@@ -248,8 +282,85 @@ static llvm::Error linkShared(StagedFile &lib, const std::string &out,
   return lib.sync();
 }
 
+namespace {
+/// An object of the archive: its member name and bytes.
+struct Member {
+  std::string name;
+  llvm::SmallVector<char, 0> bytes;
+};
+} // namespace
+
+/// The runtime's members made this library's own: every symbol that one of
+/// them defines globally becomes `<prefix>.NAME` (a name no BP or C name
+/// can take), hidden, in the members and in the model's object `obj` that
+/// calls them. Two archives, or an archive and a program with its own
+/// runtime, then share no symbol.
+static llvm::Expected<std::vector<Member>>
+prefixedMembers(llvm::StringRef obj, const std::string &prefix,
+                const llvm::object::Archive &runtime) {
+  std::vector<Member> members = {{prefix + ".o", {}}};
+  std::vector<llvm::MemoryBufferRef> inputs = {
+      llvm::MemoryBufferRef(obj, members[0].name)};
+  llvm::Error err = llvm::Error::success();
+  for (const llvm::object::Archive::Child &child : runtime.children(err)) {
+    auto buf = child.getMemoryBufferRef();
+    if (!buf) {
+      llvm::consumeError(std::move(err));
+      return buf.takeError();
+    }
+    members.push_back({buf->getBufferIdentifier().str(), {}});
+    inputs.push_back(*buf);
+  }
+  if (err)
+    return err;
+  llvm::BumpPtrAllocator alloc;
+  llvm::StringSaver saver(alloc);
+  llvm::objcopy::ConfigManager config;
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    auto file = llvm::object::ObjectFile::createObjectFile(inputs[i]);
+    if (!file)
+      return file.takeError();
+    for (const llvm::object::SymbolRef &sym : (*file)->symbols()) {
+      auto flags = sym.getFlags();
+      auto name = sym.getName();
+      if (!flags || !name)
+        return llvm::createStringError("cannot read the symbols of '%s'",
+                                       members[i].name.c_str());
+      using llvm::object::BasicSymbolRef;
+      if (!(*flags & BasicSymbolRef::SF_Global) ||
+          (*flags & BasicSymbolRef::SF_Undefined) || name->empty())
+        continue;
+      llvm::StringRef renamed = saver.save(prefix + "." + name->str());
+      config.Common.SymbolsToRename[*name] = renamed;
+      for (llvm::StringRef n : {*name, renamed}) {
+        llvm::objcopy::NameMatcher matcher;
+        if (llvm::Error e =
+                matcher.addMatcher(llvm::objcopy::NameOrPattern::create(
+                    n, llvm::objcopy::MatchStyle::Literal,
+                    [](llvm::Error e) { return e; })))
+          return e;
+        config.ELF.SymbolsToSetVisibility.emplace_back(std::move(matcher),
+                                                       llvm::ELF::STV_HIDDEN);
+      }
+    }
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    auto binary = llvm::object::createBinary(inputs[i]);
+    if (!binary)
+      return binary.takeError();
+    config.Common.InputFilename = members[i].name;
+    config.Common.OutputFilename = members[i].name;
+    llvm::raw_svector_ostream os(members[i].bytes);
+    if (llvm::Error e =
+            llvm::objcopy::executeObjcopyOnBinary(config, **binary, os))
+      return e;
+  }
+  return members;
+}
+
 /// The archive, written from memory (no temporary directory): the model's
-/// object as `<prefix>.o`, then every member of the runtime archive.
+/// object as `<prefix>.o`, then every member of the runtime archive, with
+/// the runtime's symbols prefixed (prefixedMembers).
 static llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
 archive(llvm::StringRef obj, const std::string &prefix,
         const llvm::Triple &triple) {
@@ -262,20 +373,13 @@ archive(llvm::StringRef obj, const std::string &prefix,
   auto ar = llvm::object::Archive::create((*runtime)->getMemBufferRef());
   if (!ar)
     return ar.takeError();
-  std::string name = prefix + ".o";
+  auto objects = prefixedMembers(obj, prefix, **ar);
+  if (!objects)
+    return objects.takeError();
   std::vector<llvm::NewArchiveMember> members;
-  members.emplace_back(llvm::MemoryBufferRef(obj, name));
-  llvm::Error err = llvm::Error::success();
-  for (const llvm::object::Archive::Child &child : (*ar)->children(err)) {
-    auto member = llvm::NewArchiveMember::getOldMember(child, true);
-    if (!member) {
-      llvm::consumeError(std::move(err));
-      return member.takeError();
-    }
-    members.push_back(std::move(*member));
-  }
-  if (err)
-    return err;
+  for (const Member &m : *objects)
+    members.emplace_back(llvm::MemoryBufferRef(
+        llvm::StringRef(m.bytes.data(), m.bytes.size()), m.name));
   llvm::Triple t = triple;
   return llvm::writeArchiveToBuffer(
       members, llvm::SymtabWritingMode::NormalSymtab,
@@ -407,7 +511,8 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
     return failed(lib.takeError());
   llvm::StringRef objBytes(obj.data(), obj.size());
   if (isSo) {
-    if (llvm::Error err = linkShared(*lib, out, objBytes, usesBlas))
+    if (llvm::Error err =
+            linkShared(*lib, out, objBytes, usesBlas, exportedSymbols(*mod)))
       return failed(std::move(err));
   } else if (isAr) {
     auto bytes = archive(objBytes, prefix, tm->getTargetTriple());
