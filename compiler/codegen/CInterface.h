@@ -5,7 +5,9 @@
 #include "support/Diagnostics.h"
 
 #include <iosfwd>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace llvm {
 class Module;
@@ -29,16 +31,24 @@ bool checkCNames(const ir::Module &m, const std::string &prefix,
 /// Output: C wrappers `<prefix>_<fn>`, param accessors,
 ///         `<prefix>_load_params` and the runtime's `<prefix>_set_error_hook`
 ///         etc.; params get their initial values (from their initialisers
-///         and `seed`) as static data. Every other definition of `mod` is
+///         and `seed`, or `loaded`'s values for the params it names) as
+///         static data. Every other definition of `mod` is
 ///         made local: the C interface is all the object exports. See
 ///         CInterface.cpp and docs/ABI.md.
-void addCInterface(const ir::Module &m, llvm::Module &mod,
-                   const std::string &prefix, uint64_t seed);
+void addCInterface(
+    const ir::Module &m, llvm::Module &mod, const std::string &prefix,
+    uint64_t seed,
+    const std::map<std::string, std::vector<double>> &loaded = {});
 
-/// The matching C99 / C++ header. usesBlas: the code calls cblas_dgemm
-/// (the comment then tells `.a`/`.o` users to link -lopenblas).
+/// What the header's comments say about the build.
+struct HeaderNotes {
+  bool usesBlas = false;  // the code calls cblas_dgemm
+  std::string paramsFile; // bpc build --load: the params' initial values
+};
+
+/// The matching C99 / C++ header.
 void writeCHeader(const ir::Module &m, const std::string &prefix,
                   const std::string &source, std::ostream &os,
-                  bool usesBlas = false);
+                  const HeaderNotes &notes = {});
 
 } // namespace bp::codegen

@@ -5,9 +5,10 @@
 // the runtime archive using the system C compiler driver (`cc -shared`,
 // exporting the C interface only), `.a` archives it together with the
 // runtime's members, renamed `<prefix>.NAME` so that every library has its
-// own runtime (LLVM's objcopy and archive writer). The header `<prefix>.h` is written next to the output. Every
-// output goes to a fresh temporary file that is renamed into place once
-// all of them are written: a failed build leaves nothing behind.
+// own runtime (LLVM's objcopy and archive writer). The header `<prefix>.h` is
+// written next to the output. Every output goes to a fresh temporary file that
+// is renamed into place once all of them are written: a failed build leaves
+// nothing behind.
 //
 //===----------------------------------------------------------------------===//
 #include "driver/Build.h"
@@ -16,6 +17,8 @@
 #include "codegen/CNames.h"
 #include "codegen/CodeGen.h"
 #include "jit/JIT.h"
+
+#include "bp_runtime.h"
 
 #include "llvm/BinaryFormat/ELF.h"
 #include "llvm/IR/LLVMContext.h"
@@ -419,6 +422,36 @@ static bool regularOrAbsent(const std::vector<std::string> &paths) {
   return true;
 }
 
+/// --load: every param's values from the params file, read by the
+/// runtime's loader as `bpc run --load` reads it (the same file is accepted
+/// and refused alike); false after the usage error.
+static bool loadValues(const ir::Module &m, const BuildOptions &o,
+                       std::map<std::string, std::vector<double>> &values) {
+  std::vector<bp_param_entry> table;
+  for (size_t k = 0; k < m.params.size(); ++k) {
+    const ir::Param &p = m.params[k];
+    if (p.name.rfind("__", 0) == 0) // internal (__grad.W): never saved
+      continue;
+    std::vector<double> &v = values[p.name];
+    v = ir::initialValues(p, k, o.seed);
+    bp_param_entry e{
+        p.name.c_str(), v.data(), (int64_t)p.type->shape.size(), {0, 0, 0, 0}};
+    for (size_t d = 0; d < p.type->shape.size(); ++d)
+      e.dims[d] = p.type->shape[d];
+    table.push_back(e);
+  }
+  char error[512] = "";
+  int flags = o.allowNonfinite ? BP_LOAD_ALLOW_NONFINITE : 0;
+  if (bp_load_params_flags(table.data(), (int64_t)table.size(),
+                           o.loadPath.c_str(), flags, error, sizeof error) == 0)
+    return true;
+  std::string err = error;
+  if (err.find("non-finite value") != std::string::npos)
+    err += " (--allow-nonfinite accepts it)";
+  std::cerr << "bpc: error: --load: " << err << '\n';
+  return false;
+}
+
 /// --prefix, or the output's name; after the usage error, "".
 static std::string choosePrefix(const BuildOptions &o) {
   std::string prefix = o.prefix.empty() ? defaultPrefix(o.output) : o.prefix;
@@ -483,6 +516,8 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   c.opts.blas = o.blas && o.target.empty();
   c.opts.cInterfacePrefix = prefix;
   c.opts.cInterfaceSeed = o.seed;
+  if (!o.loadPath.empty() && !loadValues(m, o, c.opts.cInterfaceParams))
+    return ExitCode::Usage;
   if (llvm::Error err = c.compileTo(Stage::LLVM))
     return reportFailure(std::move(err), c, false);
   c.opts.targetMachine = nullptr;
@@ -495,7 +530,10 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   if (!emitObject(*tm, *mod, obj))
     return ExitCode::Usage;
   std::ostringstream text;
-  codegen::writeCHeader(m, prefix, c.file.path, text, usesBlas);
+  codegen::HeaderNotes notes;
+  notes.usesBlas = usesBlas;
+  notes.paramsFile = o.loadPath;
+  codegen::writeCHeader(m, prefix, c.file.path, text, notes);
   // Both files are complete and on disk before either takes its name.
   auto failed = [](llvm::Error err) {
     std::cerr << "bpc: error: " << llvm::toString(std::move(err)) << '\n';

@@ -53,16 +53,16 @@ static cl::SubCommand *const Commands[] = {
     &RunCmd, &EmitCmd, &ExplainCmd, &CheckCmd, &TrainCmd, &BuildCmd, &ReplCmd};
 
 // The groups of commands that share options: those that generate machine
-// code (-O), run it (--load), initialise params (--seed), may call
-// cblas_dgemm (--no-blas), can check numerics in generated code, and draw or
-// explain a derived function (--fn, --at).
+// code (-O), set params from a file (--load), initialise params (--seed), may
+// call cblas_dgemm (--no-blas), can check numerics in generated code, and draw
+// or explain a derived function (--fn, --at).
 static cl::SubCommandGroup AllCommands{
     &RunCmd, &EmitCmd, &ExplainCmd, &CheckCmd, &TrainCmd, &BuildCmd, &ReplCmd};
 static cl::SubCommandGroup FileCommands{&RunCmd,   &EmitCmd,  &ExplainCmd,
                                         &CheckCmd, &TrainCmd, &BuildCmd};
 static cl::SubCommandGroup Compiling{&RunCmd,   &EmitCmd,  &CheckCmd,
                                      &TrainCmd, &BuildCmd, &ReplCmd};
-static cl::SubCommandGroup Executing{&RunCmd, &CheckCmd, &TrainCmd};
+static cl::SubCommandGroup Loading{&RunCmd, &CheckCmd, &TrainCmd, &BuildCmd};
 static cl::SubCommandGroup Seeded{&RunCmd, &CheckCmd, &TrainCmd, &BuildCmd,
                                   &ReplCmd};
 static cl::SubCommandGroup WithBlas{&RunCmd, &EmitCmd, &CheckCmd, &TrainCmd,
@@ -105,12 +105,13 @@ static cl::opt<unsigned long long, false, Checked<SeedRule>>
          cl::cat(CompileCat), cl::sub(Seeded));
 static cl::opt<std::string>
     LoadPath("load", cl::value_desc("PATH"),
-             cl::desc("read params saved by --save before running"),
-             cl::cat(CompileCat), cl::sub(Executing));
+             cl::desc("read params saved by --save before running (build: "
+                      "bake them in as initial values)"),
+             cl::cat(CompileCat), cl::sub(Loading));
 static cl::opt<bool, false, Checked<FlagRule>> AllowNonfinite(
     "allow-nonfinite",
     cl::desc("--load: accept nan and inf values (an error otherwise)"),
-    cl::cat(CompileCat), cl::sub(Executing));
+    cl::cat(CompileCat), cl::sub(Loading));
 static cl::opt<bool, false, Checked<FlagRule>>
     NoSimplify("no-simplify", cl::desc("skip the IR cleanup passes"),
                cl::cat(CompileCat), cl::sub(FileCommands));

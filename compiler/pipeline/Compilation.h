@@ -23,6 +23,7 @@
 #include "llvm/Support/Error.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,9 +82,11 @@ struct CompileOptions {
   bool checkNumerics = false; // --check-numerics
   bool blas = true; // large matmuls call cblas_dgemm (when bpc has OpenBLAS)
   /// `bpc build`: C wrappers and param data with this prefix (docs/ABI.md),
-  /// params initialised from `cInterfaceSeed`; empty: none.
+  /// params initialised from `cInterfaceSeed`, or to `cInterfaceParams`
+  /// (`bpc build --load`: by name); empty: none.
   std::string cInterfacePrefix;
   uint64_t cInterfaceSeed = 0;
+  std::map<std::string, std::vector<double>> cInterfaceParams;
 };
 
 class Compilation;
