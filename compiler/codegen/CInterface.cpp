@@ -401,6 +401,9 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
                     "programs\n * linking the .a or .o also link -lopenblas "
                     "(the .so has it).\n"
                   : "")
+     << (notes.linkLine.empty()
+             ? std::string()
+             : " * Link a program with: " + commentSafe(notes.linkLine) + "\n")
      << " */\n"
      << "#ifndef " << guard << "\n#define " << guard << "\n\n"
      << "#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";

@@ -44,6 +44,7 @@ void addCInterface(
 struct HeaderNotes {
   bool usesBlas = false;  // the code calls cblas_dgemm
   std::string paramsFile; // bpc build --load: the params' initial values
+  std::string linkLine;   // how a C program links the library
 };
 
 /// The matching C99 / C++ header.

@@ -452,6 +452,23 @@ static bool loadValues(const ir::Module &m, const BuildOptions &o,
   return false;
 }
 
+/// The command that links a C program with the library `lib`: all that
+/// it needs, and nothing more (test/AOT/link-line.test links with it). A
+/// `.so` carries its dependencies; `.a` and `.o` need the C++ runtime and
+/// libm (and libmvec through it), OpenBLAS when the model calls it, and an
+/// `.o` the runtime archive.
+static std::string linkLine(const std::string &lib, bool isSo, bool isObj,
+                            bool usesBlas) {
+  std::string line = "cc PROGRAM.c " + lib;
+  if (isSo)
+    return line;
+  if (isObj)
+    line += " " BP_RUNTIME_ARCHIVE;
+  if (usesBlas)
+    line += " -lopenblas";
+  return line + " -lstdc++ -lm";
+}
+
 /// --prefix, or the output's name; after the usage error, "".
 static std::string choosePrefix(const BuildOptions &o) {
   std::string prefix = o.prefix.empty() ? defaultPrefix(o.output) : o.prefix;
@@ -533,6 +550,7 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   codegen::HeaderNotes notes;
   notes.usesBlas = usesBlas;
   notes.paramsFile = o.loadPath;
+  notes.linkLine = linkLine(outPath.filename().string(), isSo, isObj, usesBlas);
   codegen::writeCHeader(m, prefix, c.file.path, text, notes);
   // Both files are complete and on disk before either takes its name.
   auto failed = [](llvm::Error err) {
@@ -565,7 +583,8 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
     return failed(std::move(err));
   if (llvm::Error err = h->commit())
     return failed(std::move(err));
-  std::cout << "wrote " << out << " and " << header << '\n';
+  std::cout << "wrote " << out << " and " << header << '\n'
+            << "link: " << linkLine(out, isSo, isObj, usesBlas) << '\n';
   return ExitCode::Success;
 }
 
