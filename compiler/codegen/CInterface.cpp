@@ -30,6 +30,18 @@
 
 namespace bp::codegen {
 
+bool isExportedParam(const ir::Param &p) { return p.name.rfind("__", 0) != 0; }
+
+/// `bpc build` of a model with a train block: the train-step pass left the
+/// per-example step and the optimiser step (ad::buildTrainStep,
+/// batch::buildTrainUpdate), and `<prefix>_train_step` calls them.
+static bool hasTrainStep(const ir::Module &m) {
+  return m.lookup("__train_step") && m.lookup("__train_update");
+}
+static std::string trainStepSymbol(const std::string &prefix) {
+  return prefix + "_train_step";
+}
+
 bool isExported(const ir::Function &f) {
   for (char c : f.name)
     if (!isalnum((unsigned char)c) && c != '_')
@@ -137,7 +149,12 @@ static void forEachCName(const ir::Module &m, const std::string &prefix,
         false);
     add(std::string("bp_") + e.name, "a macro of the header", Loc{}, true);
   }
+  if (hasTrainStep(m))
+    add(trainStepSymbol(prefix), "the training step of the library", Loc{},
+        false);
   for (auto &p : m.params) {
+    if (!isExportedParam(p))
+      continue;
     add(paramAccessor(prefix, p.name), "the accessor of param '" + p.name + "'",
         p.loc, false);
     add(paramSizeMacro(prefix, p.name),
@@ -209,9 +226,92 @@ bool checkCNames(const ir::Module &m, const std::string &prefix,
   return ok;
 }
 
+/// `double <prefix>_train_step(const double *rows, int64_t n)`: zeroes the
+/// accumulators `__grad.<p>`, runs the per-example `__train_step` on each
+/// row (its dynamic wrapper reads a row as the CSV has it: the loss's
+/// arguments in order), then `__train_update(1 / n, lr)` at the learning
+/// rate of the epoch the rows seen so far are in. Returns the mean loss
+/// before the update; n < 1 is no step and returns NaN.
+static llvm::Function *addTrainStep(const ir::Module &m, llvm::Module &mod,
+                                    const std::string &prefix,
+                                    const TrainStepSpec &train) {
+  llvm::LLVMContext &ctx = mod.getContext();
+  llvm::IRBuilder<> b(ctx);
+  llvm::Type *f64 = b.getDoubleTy(), *i64 = b.getInt64Ty(), *ptr = b.getPtrTy();
+  auto *fn = llvm::Function::Create(
+      llvm::FunctionType::get(f64, {ptr, i64}, false),
+      llvm::GlobalValue::ExternalLinkage, trainStepSymbol(prefix), mod);
+  llvm::Value *rows = fn->getArg(0), *n = fn->getArg(1);
+  auto *entry = llvm::BasicBlock::Create(ctx, "entry", fn);
+  auto *none = llvm::BasicBlock::Create(ctx, "none", fn);
+  auto *start = llvm::BasicBlock::Create(ctx, "start", fn);
+  auto *loop = llvm::BasicBlock::Create(ctx, "row", fn);
+  auto *done = llvm::BasicBlock::Create(ctx, "update", fn);
+  b.SetInsertPoint(entry);
+  b.CreateCondBr(b.CreateICmpSLT(n, b.getInt64(1)), none, start);
+  b.SetInsertPoint(none);
+  b.CreateRet(llvm::ConstantFP::getNaN(f64));
+
+  b.SetInsertPoint(start);
+  auto *lossOut = b.CreateAlloca(f64, nullptr, "loss.out");
+  auto *updateIn = b.CreateAlloca(f64, b.getInt32(2), "update.in");
+  auto *updateOut =
+      b.CreateAlloca(f64, b.getInt32(1 + train.params.size()), "update.out");
+  for (const std::string &p : train.params) {
+    const ir::Param *decl = m.lookupParam("__grad." + p);
+    int64_t size = decl->type->isTensor() ? decl->type->numElements() : 1;
+    b.CreateMemSet(mod.getGlobalVariable(paramSymbol("__grad." + p)),
+                   b.getInt8(0), b.getInt64(size * 8), llvm::MaybeAlign(8));
+  }
+  int64_t width = 0;
+  for (auto &a : m.lookup("__train_step")->args())
+    width += a->type->isTensor() ? a->type->numElements() : 1;
+  b.CreateBr(loop);
+
+  // loss += __train_step(rows[i * width ...]) for i in [0, n).
+  b.SetInsertPoint(loop);
+  llvm::PHINode *i = b.CreatePHI(i64, 2, "i");
+  llvm::PHINode *sum = b.CreatePHI(f64, 2, "sum");
+  i->addIncoming(b.getInt64(0), start);
+  sum->addIncoming(llvm::ConstantFP::get(f64, 0.0), start);
+  llvm::Value *row =
+      b.CreateGEP(f64, rows, b.CreateMul(i, b.getInt64(width)), "row.at");
+  b.CreateCall(mod.getFunction(dynamicSymbol("__train_step")), {row, lossOut});
+  llvm::Value *next = b.CreateFAdd(sum, b.CreateLoad(f64, lossOut));
+  llvm::Value *i1 = b.CreateAdd(i, b.getInt64(1));
+  i->addIncoming(i1, loop);
+  sum->addIncoming(next, loop);
+  b.CreateCondBr(b.CreateICmpSLT(i1, n), loop, done);
+
+  // The epoch of the rows seen before this step, and its learning rate.
+  b.SetInsertPoint(done);
+  auto *seen = new llvm::GlobalVariable(mod, i64, false,
+                                        llvm::GlobalValue::InternalLinkage,
+                                        b.getInt64(0), "bp.train.rows_seen");
+  auto *lrTy = llvm::ArrayType::get(f64, train.lrPerEpoch.size());
+  auto *lrs = new llvm::GlobalVariable(
+      mod, lrTy, true, llvm::GlobalValue::PrivateLinkage,
+      llvm::ConstantDataArray::get(ctx, train.lrPerEpoch), "bp.train.lr");
+  llvm::Value *before = b.CreateLoad(i64, seen);
+  llvm::Value *epoch = b.CreateUDiv(
+      before, b.getInt64(std::max<int64_t>(train.rowsPerEpoch, 1)));
+  llvm::Value *last = b.getInt64((int64_t)train.lrPerEpoch.size() - 1);
+  epoch = b.CreateSelect(b.CreateICmpUGT(epoch, last), last, epoch);
+  llvm::Value *lr = b.CreateLoad(f64, b.CreateGEP(f64, lrs, epoch));
+  llvm::Value *nf = b.CreateSIToFP(n, f64);
+  b.CreateStore(b.CreateFDiv(llvm::ConstantFP::get(f64, 1.0), nf), updateIn);
+  b.CreateStore(lr, b.CreateConstGEP1_64(f64, updateIn, 1));
+  b.CreateCall(mod.getFunction(dynamicSymbol("__train_update")),
+               {updateIn, updateOut});
+  b.CreateStore(b.CreateAdd(before, n), seen);
+  b.CreateRet(b.CreateFDiv(next, nf));
+  return fn;
+}
+
 void addCInterface(const ir::Module &m, llvm::Module &mod,
                    const std::string &prefix, uint64_t seed,
-                   const std::map<std::string, std::vector<double>> &loaded) {
+                   const std::map<std::string, std::vector<double>> &loaded,
+                   const TrainStepSpec *train) {
   llvm::LLVMContext &ctx = mod.getContext();
   llvm::IRBuilder<> b(ctx);
   llvm::Type *f64 = b.getDoubleTy(), *i64 = b.getInt64Ty(),
@@ -235,6 +335,8 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
       g->setInitializer(llvm::ConstantDataArray::get(ctx, v));
     else
       g->setInitializer(llvm::ConstantFP::get(f64, v[0]));
+    if (!isExportedParam(p))
+      continue; // training state: zero, internal
     auto *get = llvm::Function::Create(llvm::FunctionType::get(ptr, {}, false),
                                        llvm::GlobalValue::ExternalLinkage,
                                        paramAccessor(prefix, p.name), mod);
@@ -329,6 +431,9 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
                  {fn->getArg(0)});
     b.CreateRetVoid();
   }
+
+  if (train && hasTrainStep(m))
+    api.insert(addTrainStep(m, mod, prefix, *train));
 
   // Only the C interface leaves the object: BP's functions (`bp.f`), params
   // (`bp.param.p`) and everything else it defines become local, so that
@@ -426,6 +531,8 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
        << runtimeSymbol(prefix, e) << "\n#endif\n";
   os << "\n";
   for (auto &p : m.params) {
+    if (!isExportedParam(p))
+      continue;
     os << "/* param " << p.name << ": " << toString(p.type)
        << (notes.paramsFile.empty()
                ? std::string(" (initialised at build time)")
@@ -441,6 +548,18 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
      << " * with `PATH:LINE: message` in error[0..error_size). */\n"
      << "int " << loadParamsSymbol(prefix)
      << "(const char *path, char *error, int64_t error_size);\n\n";
+  if (notes.trainStep)
+    os << "/* One optimizer step of the train block (its optimizer, clipping "
+          "and\n"
+       << " * schedule; the optimizer's state lives in the library) on n rows "
+          "laid\n"
+       << " * out as in its CSV data, row-major. Returns the rows' mean loss "
+          "before\n"
+       << " * the update (NaN, and no step, for n < 1). Not thread-safe: it "
+          "writes\n"
+       << " * the params. */\n"
+       << "double " << trainStepSymbol(prefix)
+       << "(const double *rows, int64_t n);\n\n";
   for (auto &fp : m.functions) {
     const ir::Function &f = *fp;
     if (!isExported(f))

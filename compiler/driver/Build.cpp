@@ -16,6 +16,7 @@
 #include "codegen/CInterface.h"
 #include "codegen/CNames.h"
 #include "codegen/CodeGen.h"
+#include "driver/Train.h"
 #include "jit/JIT.h"
 
 #include "bp_runtime.h"
@@ -469,6 +470,31 @@ static std::string linkLine(const std::string &lib, bool isSo, bool isObj,
   return line + " -lstdc++ -lm";
 }
 
+/// `<prefix>_train_step` for the train block as written: its trained
+/// params, and the learning rate of each epoch (an epoch is as many rows as
+/// the block's data has, which a schedule other than `constant` reads at
+/// build time). False after the error.
+static bool trainStepSpec(const Compilation &c, codegen::TrainStepSpec &t) {
+  const sema::TrainSpec &spec = *c.prog.trainSpec;
+  t.params = c.trainedParams;
+  if (spec.schedule.kind == sema::TrainSpec::Schedule::Kind::Constant) {
+    t.lrPerEpoch = {spec.lr};
+    return true;
+  }
+  TrainingData data;
+  std::string err;
+  if (!loadTrainingData(c.prog.fnSigs.at(spec.loss), spec, c.file, data, err)) {
+    std::cerr << err
+              << "\nbpc: error: the train block's schedule counts "
+                 "epochs in rows of its data, which bpc build reads\n";
+    return false;
+  }
+  t.rowsPerEpoch = data.data.rows;
+  for (int64_t e = 1; e <= spec.epochs; ++e)
+    t.lrPerEpoch.push_back(scheduledLr(spec, e));
+  return true;
+}
+
 /// --prefix, or the output's name; after the usage error, "".
 static std::string choosePrefix(const BuildOptions &o) {
   std::string prefix = o.prefix.empty() ? defaultPrefix(o.output) : o.prefix;
@@ -535,9 +561,15 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   c.opts.cInterfaceSeed = o.seed;
   if (!o.loadPath.empty() && !loadValues(m, o, c.opts.cInterfaceParams))
     return ExitCode::Usage;
+  codegen::TrainStepSpec train;
+  bool trains = c.prog.trainSpec && !c.trainedParams.empty();
+  if (trains && !trainStepSpec(c, train))
+    return ExitCode::Usage;
+  c.opts.cInterfaceTrain = trains ? &train : nullptr;
   if (llvm::Error err = c.compileTo(Stage::LLVM))
     return reportFailure(std::move(err), c, false);
   c.opts.targetMachine = nullptr;
+  c.opts.cInterfaceTrain = nullptr; // `train` ends with this function
   llvm::Module *mod = c.llvm.get();
   bool usesBlas = c.usesBlas;
   if (codegen::hasHugeFunction(*mod))
@@ -550,6 +582,7 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   codegen::HeaderNotes notes;
   notes.usesBlas = usesBlas;
   notes.paramsFile = o.loadPath;
+  notes.trainStep = trains;
   notes.linkLine = linkLine(outPath.filename().string(), isSo, isObj, usesBlas);
   codegen::writeCHeader(m, prefix, c.file.path, text, notes);
   // Both files are complete and on disk before either takes its name.

@@ -63,6 +63,12 @@ public:
   std::error_code convertToErrorCode() const override;
 };
 
+} // namespace bp
+namespace bp::codegen {
+struct TrainStepSpec;
+} // namespace bp::codegen
+namespace bp {
+
 struct CompileOptions {
   sema::Options sema;
   bool simplify = true; // --no-simplify: the simplify passes do not run
@@ -87,6 +93,8 @@ struct CompileOptions {
   std::string cInterfacePrefix;
   uint64_t cInterfaceSeed = 0;
   std::map<std::string, std::vector<double>> cInterfaceParams;
+  /// With a train block: `<prefix>_train_step` (codegen/CInterface.h).
+  const codegen::TrainStepSpec *cInterfaceTrain = nullptr;
 };
 
 class Compilation;
