@@ -24,6 +24,7 @@
 #include "llvm/IR/Module.h"
 
 #include <cctype>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <set>
@@ -226,12 +227,57 @@ bool checkCNames(const ir::Module &m, const std::string &prefix,
   return ok;
 }
 
+namespace {
+/// Loops for addTrainStep, their counters in allocas (mem2reg makes them
+/// registers).
+struct LoopBuilder {
+  llvm::IRBuilder<> &b;
+  llvm::Function *fn;
+  /// while (cond()) body(); then b continues after the loop.
+  void loopWhile(const std::function<llvm::Value *()> &cond,
+                 const std::function<void()> &body) {
+    llvm::LLVMContext &ctx = fn->getContext();
+    auto *head = llvm::BasicBlock::Create(ctx, "while", fn);
+    auto *inside = llvm::BasicBlock::Create(ctx, "do", fn);
+    auto *after = llvm::BasicBlock::Create(ctx, "done", fn);
+    b.CreateBr(head);
+    b.SetInsertPoint(head);
+    b.CreateCondBr(cond(), inside, after);
+    b.SetInsertPoint(inside);
+    body();
+    b.CreateBr(head);
+    b.SetInsertPoint(after);
+  }
+  /// for (k = 0; k < count; ++k) body(k).
+  void loopFor(int64_t count, const std::function<void(llvm::Value *)> &body) {
+    llvm::AllocaInst *k = counter();
+    loopWhile([&] { return b.CreateICmpSLT(load(k), b.getInt64(count)); },
+              [&] {
+                body(load(k));
+                b.CreateStore(b.CreateAdd(load(k), b.getInt64(1)), k);
+              });
+  }
+  llvm::AllocaInst *counter() {
+    llvm::IRBuilder<> top(&fn->getEntryBlock(), fn->getEntryBlock().begin());
+    llvm::AllocaInst *k = top.CreateAlloca(b.getInt64Ty());
+    b.CreateStore(b.getInt64(0), k);
+    return k;
+  }
+  llvm::Value *load(llvm::AllocaInst *k) {
+    return b.CreateLoad(k->getAllocatedType(), k);
+  }
+};
+} // namespace
+
 /// `double <prefix>_train_step(const double *rows, int64_t n)`: zeroes the
-/// accumulators `__grad.<p>`, runs the per-example `__train_step` on each
-/// row (its dynamic wrapper reads a row as the CSV has it: the loss's
-/// arguments in order), then `__train_update(1 / n, lr)` at the learning
-/// rate of the epoch the rows seen so far are in. Returns the mean loss
-/// before the update; n < 1 is no step and returns NaN.
+/// accumulators `__grad.<p>`; runs the batched step `__train_step.<B>` on
+/// each full chunk of B rows (gathered into its layout: each argument's B
+/// examples in turn; its gradient sums added to the accumulators, as `bpc
+/// train` does) and the per-example `__train_step` on the rest (a row as
+/// the CSV has it: the loss's arguments in order); then
+/// `__train_update(1 / n, lr)` at the learning rate of the epoch the rows
+/// seen so far are in. Returns the mean loss before the update; n < 1 is
+/// no step and returns NaN.
 static llvm::Function *addTrainStep(const ir::Module &m, llvm::Module &mod,
                                     const std::string &prefix,
                                     const TrainStepSpec &train) {
@@ -245,46 +291,106 @@ static llvm::Function *addTrainStep(const ir::Module &m, llvm::Module &mod,
   auto *entry = llvm::BasicBlock::Create(ctx, "entry", fn);
   auto *none = llvm::BasicBlock::Create(ctx, "none", fn);
   auto *start = llvm::BasicBlock::Create(ctx, "start", fn);
-  auto *loop = llvm::BasicBlock::Create(ctx, "row", fn);
-  auto *done = llvm::BasicBlock::Create(ctx, "update", fn);
   b.SetInsertPoint(entry);
+  auto *lossOut = b.CreateAlloca(f64, nullptr, "loss.out");
+  auto *updateIn = b.CreateAlloca(f64, b.getInt32(2), "update.in");
+  auto *updateOut =
+      b.CreateAlloca(f64, b.getInt32(1 + train.params.size()), "update.out");
+  auto *sum = b.CreateAlloca(f64, nullptr, "sum");
   b.CreateCondBr(b.CreateICmpSLT(n, b.getInt64(1)), none, start);
   b.SetInsertPoint(none);
   b.CreateRet(llvm::ConstantFP::getNaN(f64));
 
   b.SetInsertPoint(start);
-  auto *lossOut = b.CreateAlloca(f64, nullptr, "loss.out");
-  auto *updateIn = b.CreateAlloca(f64, b.getInt32(2), "update.in");
-  auto *updateOut =
-      b.CreateAlloca(f64, b.getInt32(1 + train.params.size()), "update.out");
+  LoopBuilder loops{b, fn};
+  std::vector<llvm::GlobalVariable *> grads;
+  std::vector<int64_t> sizes;
   for (const std::string &p : train.params) {
     const ir::Param *decl = m.lookupParam("__grad." + p);
-    int64_t size = decl->type->isTensor() ? decl->type->numElements() : 1;
-    b.CreateMemSet(mod.getGlobalVariable(paramSymbol("__grad." + p)),
-                   b.getInt8(0), b.getInt64(size * 8), llvm::MaybeAlign(8));
+    sizes.push_back(decl->type->isTensor() ? decl->type->numElements() : 1);
+    grads.push_back(mod.getGlobalVariable(paramSymbol("__grad." + p)));
+    b.CreateMemSet(grads.back(), b.getInt8(0), b.getInt64(sizes.back() * 8),
+                   llvm::MaybeAlign(8));
   }
+  std::vector<int64_t> argSizes;
   int64_t width = 0;
-  for (auto &a : m.lookup("__train_step")->args())
-    width += a->type->isTensor() ? a->type->numElements() : 1;
-  b.CreateBr(loop);
+  for (auto &a : m.lookup("__train_step")->args()) {
+    argSizes.push_back(a->type->isTensor() ? a->type->numElements() : 1);
+    width += argSizes.back();
+  }
+  b.CreateStore(llvm::ConstantFP::get(f64, 0.0), sum);
+  llvm::AllocaInst *i = loops.counter(); // rows done
+  auto rowAt = [&](llvm::Value *r) {
+    return b.CreateGEP(f64, rows, b.CreateMul(r, b.getInt64(width)));
+  };
 
-  // loss += __train_step(rows[i * width ...]) for i in [0, n).
-  b.SetInsertPoint(loop);
-  llvm::PHINode *i = b.CreatePHI(i64, 2, "i");
-  llvm::PHINode *sum = b.CreatePHI(f64, 2, "sum");
-  i->addIncoming(b.getInt64(0), start);
-  sum->addIncoming(llvm::ConstantFP::get(f64, 0.0), start);
-  llvm::Value *row =
-      b.CreateGEP(f64, rows, b.CreateMul(i, b.getInt64(width)), "row.at");
-  b.CreateCall(mod.getFunction(dynamicSymbol("__train_step")), {row, lossOut});
-  llvm::Value *next = b.CreateFAdd(sum, b.CreateLoad(f64, lossOut));
-  llvm::Value *i1 = b.CreateAdd(i, b.getInt64(1));
-  i->addIncoming(i1, loop);
-  sum->addIncoming(next, loop);
-  b.CreateCondBr(b.CreateICmpSLT(i1, n), loop, done);
+  // Full chunks of B rows through the batched step.
+  int64_t B = train.batchedSize;
+  if (llvm::Function *batched =
+          B > 0 ? mod.getFunction(dynamicSymbol(train.batchedStep)) : nullptr) {
+    int64_t outSize = 1;
+    for (int64_t size : sizes)
+      outSize += size;
+    auto buffer = [&](int64_t count, const char *name) {
+      auto *t = llvm::ArrayType::get(f64, count);
+      return new llvm::GlobalVariable(mod, t, false,
+                                      llvm::GlobalValue::InternalLinkage,
+                                      llvm::Constant::getNullValue(t), name);
+    };
+    llvm::GlobalVariable *in = buffer(B * width, "bp.train.in"),
+                         *out = buffer(outSize, "bp.train.out");
+    loops.loopWhile(
+        [&] {
+          return b.CreateICmpSLE(b.CreateAdd(loops.load(i), b.getInt64(B)), n);
+        },
+        [&] {
+          llvm::Value *first = loops.load(i);
+          int64_t at = 0, col = 0;
+          for (int64_t size : argSizes) {
+            loops.loopFor(B, [&](llvm::Value *e) {
+              llvm::Value *src = b.CreateGEP(f64, rowAt(b.CreateAdd(first, e)),
+                                             b.getInt64(col));
+              llvm::Value *dst =
+                  b.CreateGEP(f64, in,
+                              b.CreateAdd(b.getInt64(at),
+                                          b.CreateMul(e, b.getInt64(size))));
+              b.CreateMemCpy(dst, llvm::MaybeAlign(8), src, llvm::MaybeAlign(8),
+                             b.getInt64(size * 8));
+            });
+            at += B * size;
+            col += size;
+          }
+          b.CreateCall(batched, {in, out});
+          b.CreateStore(
+              b.CreateFAdd(b.CreateLoad(f64, sum), b.CreateLoad(f64, out)),
+              sum);
+          int64_t off = 1;
+          for (size_t p = 0; p < grads.size(); ++p) {
+            loops.loopFor(sizes[p], [&](llvm::Value *e) {
+              llvm::Value *g = b.CreateGEP(f64, grads[p], e);
+              llvm::Value *d =
+                  b.CreateGEP(f64, out, b.CreateAdd(e, b.getInt64(off)));
+              b.CreateStore(
+                  b.CreateFAdd(b.CreateLoad(f64, g), b.CreateLoad(f64, d)), g);
+            });
+            off += sizes[p];
+          }
+          b.CreateStore(b.CreateAdd(first, b.getInt64(B)), i);
+        });
+  }
+  // The rest, one row at a time.
+  llvm::Function *single = mod.getFunction(dynamicSymbol("__train_step"));
+  loops.loopWhile([&] { return b.CreateICmpSLT(loops.load(i), n); },
+                  [&] {
+                    llvm::Value *r = loops.load(i);
+                    b.CreateCall(single, {rowAt(r), lossOut});
+                    b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, sum),
+                                               b.CreateLoad(f64, lossOut)),
+                                  sum);
+                    b.CreateStore(b.CreateAdd(r, b.getInt64(1)), i);
+                  });
 
   // The epoch of the rows seen before this step, and its learning rate.
-  b.SetInsertPoint(done);
   auto *seen = new llvm::GlobalVariable(mod, i64, false,
                                         llvm::GlobalValue::InternalLinkage,
                                         b.getInt64(0), "bp.train.rows_seen");
@@ -304,7 +410,7 @@ static llvm::Function *addTrainStep(const ir::Module &m, llvm::Module &mod,
   b.CreateCall(mod.getFunction(dynamicSymbol("__train_update")),
                {updateIn, updateOut});
   b.CreateStore(b.CreateAdd(before, n), seen);
-  b.CreateRet(b.CreateFDiv(next, nf));
+  b.CreateRet(b.CreateFDiv(b.CreateLoad(f64, sum), nf));
   return fn;
 }
 

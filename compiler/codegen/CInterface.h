@@ -36,6 +36,10 @@ struct TrainStepSpec {
   /// for the epochs after; an epoch is `rowsPerEpoch` rows.
   std::vector<double> lrPerEpoch;
   int64_t rowsPerEpoch = 1;
+  /// The batched step for chunks of `batchedSize` rows (batch/TrainStep.h:
+  /// `__train_step.<n>`); empty or 0: every row through the per-example one.
+  std::string batchedStep;
+  int64_t batchedSize = 0;
 };
 
 /// Whether a param is the C interface's: `__grad.w`, `__opt.m.w`, ...

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "driver/Build.h"
 
+#include "batch/TrainStep.h"
 #include "codegen/CInterface.h"
 #include "codegen/CNames.h"
 #include "codegen/CodeGen.h"
@@ -477,6 +478,10 @@ static std::string linkLine(const std::string &lib, bool isSo, bool isObj,
 static bool trainStepSpec(const Compilation &c, codegen::TrainStepSpec &t) {
   const sema::TrainSpec &spec = *c.prog.trainSpec;
   t.params = c.trainedParams;
+  if (!c.batchedStepSizes.empty()) {
+    t.batchedSize = c.batchedStepSizes[0];
+    t.batchedStep = batch::trainStepName(t.batchedSize);
+  }
   if (spec.schedule.kind == sema::TrainSpec::Schedule::Kind::Constant) {
     t.lrPerEpoch = {spec.lr};
     return true;

@@ -390,8 +390,12 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     c.opts.trainStep = true;
     c.opts.trainBatchSizes = {c.prog.trainSpec->batch};
   }
-  if (o.action == Action::Build && c.prog.trainSpec)
-    c.opts.trainStep = true; // for <prefix>_train_step (docs/ABI.md)
+  if (o.action == Action::Build && c.prog.trainSpec) {
+    // <prefix>_train_step (docs/ABI.md): chunks of the block's batch size
+    // through the batched step, the rest per example.
+    c.opts.trainStep = true;
+    c.opts.trainBatchSizes = {c.prog.trainSpec->batch};
+  }
   if (o.action == Action::Train) {
     *c.prog.trainSpec = withFlags(*c.prog.trainSpec, trainFlags(o));
     const sema::TrainSpec &spec = *c.prog.trainSpec;
