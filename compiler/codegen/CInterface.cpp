@@ -269,6 +269,69 @@ struct LoopBuilder {
 };
 } // namespace
 
+/// The rows row(0..B) into `in`, the layout of a batched function's
+/// dynamic wrapper: each argument's B examples in turn.
+static void
+gatherChunk(LoopBuilder &loops, llvm::Value *in,
+            const std::vector<int64_t> &argSizes, int64_t B,
+            const std::function<llvm::Value *(llvm::Value *)> &row) {
+  llvm::IRBuilder<> &b = loops.b;
+  llvm::Type *f64 = b.getDoubleTy();
+  int64_t at = 0, col = 0;
+  for (int64_t size : argSizes) {
+    loops.loopFor(B, [&](llvm::Value *e) {
+      llvm::Value *src = b.CreateGEP(f64, row(e), b.getInt64(col));
+      llvm::Value *dst = b.CreateGEP(
+          f64, in,
+          b.CreateAdd(b.getInt64(at), b.CreateMul(e, b.getInt64(size))));
+      b.CreateMemCpy(dst, llvm::MaybeAlign(8), src, llvm::MaybeAlign(8),
+                     b.getInt64(size * 8));
+    });
+    at += B * size;
+    col += size;
+  }
+}
+
+/// grads[p] += the batched step's gradient sums (`out` after its loss).
+static void addGradients(LoopBuilder &loops,
+                         const std::vector<llvm::GlobalVariable *> &grads,
+                         const std::vector<int64_t> &sizes, llvm::Value *out) {
+  llvm::IRBuilder<> &b = loops.b;
+  llvm::Type *f64 = b.getDoubleTy();
+  int64_t off = 1;
+  for (size_t p = 0; p < grads.size(); ++p) {
+    loops.loopFor(sizes[p], [&](llvm::Value *e) {
+      llvm::Value *g = b.CreateGEP(f64, grads[p], e);
+      llvm::Value *d = b.CreateGEP(f64, out, b.CreateAdd(e, b.getInt64(off)));
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, g), b.CreateLoad(f64, d)),
+                    g);
+    });
+    off += sizes[p];
+  }
+}
+
+/// The learning rate of the epoch that the rows seen before this step are
+/// in (`bp.train.rows_seen`, which then counts these n too).
+static llvm::Value *epochRate(llvm::IRBuilder<> &b, llvm::Module &mod,
+                              const TrainStepSpec &train, llvm::Value *n) {
+  llvm::Type *f64 = b.getDoubleTy(), *i64 = b.getInt64Ty();
+  auto *seen = new llvm::GlobalVariable(mod, i64, false,
+                                        llvm::GlobalValue::InternalLinkage,
+                                        b.getInt64(0), "bp.train.rows_seen");
+  auto *lrTy = llvm::ArrayType::get(f64, train.lrPerEpoch.size());
+  auto *lrs = new llvm::GlobalVariable(
+      mod, lrTy, true, llvm::GlobalValue::PrivateLinkage,
+      llvm::ConstantDataArray::get(mod.getContext(), train.lrPerEpoch),
+      "bp.train.lr");
+  llvm::Value *before = b.CreateLoad(i64, seen);
+  llvm::Value *epoch = b.CreateUDiv(
+      before, b.getInt64(std::max<int64_t>(train.rowsPerEpoch, 1)));
+  llvm::Value *last = b.getInt64((int64_t)train.lrPerEpoch.size() - 1);
+  epoch = b.CreateSelect(b.CreateICmpUGT(epoch, last), last, epoch);
+  b.CreateStore(b.CreateAdd(before, n), seen);
+  return b.CreateLoad(f64, b.CreateGEP(f64, lrs, epoch));
+}
+
 /// `double <prefix>_train_step(const double *rows, int64_t n)`: zeroes the
 /// accumulators `__grad.<p>`; runs the batched step `__train_step.<B>` on
 /// each full chunk of B rows (gathered into its layout: each argument's B
@@ -345,36 +408,14 @@ static llvm::Function *addTrainStep(const ir::Module &m, llvm::Module &mod,
         },
         [&] {
           llvm::Value *first = loops.load(i);
-          int64_t at = 0, col = 0;
-          for (int64_t size : argSizes) {
-            loops.loopFor(B, [&](llvm::Value *e) {
-              llvm::Value *src = b.CreateGEP(f64, rowAt(b.CreateAdd(first, e)),
-                                             b.getInt64(col));
-              llvm::Value *dst =
-                  b.CreateGEP(f64, in,
-                              b.CreateAdd(b.getInt64(at),
-                                          b.CreateMul(e, b.getInt64(size))));
-              b.CreateMemCpy(dst, llvm::MaybeAlign(8), src, llvm::MaybeAlign(8),
-                             b.getInt64(size * 8));
-            });
-            at += B * size;
-            col += size;
-          }
+          gatherChunk(loops, in, argSizes, B, [&](llvm::Value *e) {
+            return rowAt(b.CreateAdd(first, e));
+          });
           b.CreateCall(batched, {in, out});
           b.CreateStore(
               b.CreateFAdd(b.CreateLoad(f64, sum), b.CreateLoad(f64, out)),
               sum);
-          int64_t off = 1;
-          for (size_t p = 0; p < grads.size(); ++p) {
-            loops.loopFor(sizes[p], [&](llvm::Value *e) {
-              llvm::Value *g = b.CreateGEP(f64, grads[p], e);
-              llvm::Value *d =
-                  b.CreateGEP(f64, out, b.CreateAdd(e, b.getInt64(off)));
-              b.CreateStore(
-                  b.CreateFAdd(b.CreateLoad(f64, g), b.CreateLoad(f64, d)), g);
-            });
-            off += sizes[p];
-          }
+          addGradients(loops, grads, sizes, out);
           b.CreateStore(b.CreateAdd(first, b.getInt64(B)), i);
         });
   }
@@ -390,28 +431,46 @@ static llvm::Function *addTrainStep(const ir::Module &m, llvm::Module &mod,
                     b.CreateStore(b.CreateAdd(r, b.getInt64(1)), i);
                   });
 
-  // The epoch of the rows seen before this step, and its learning rate.
-  auto *seen = new llvm::GlobalVariable(mod, i64, false,
-                                        llvm::GlobalValue::InternalLinkage,
-                                        b.getInt64(0), "bp.train.rows_seen");
-  auto *lrTy = llvm::ArrayType::get(f64, train.lrPerEpoch.size());
-  auto *lrs = new llvm::GlobalVariable(
-      mod, lrTy, true, llvm::GlobalValue::PrivateLinkage,
-      llvm::ConstantDataArray::get(ctx, train.lrPerEpoch), "bp.train.lr");
-  llvm::Value *before = b.CreateLoad(i64, seen);
-  llvm::Value *epoch = b.CreateUDiv(
-      before, b.getInt64(std::max<int64_t>(train.rowsPerEpoch, 1)));
-  llvm::Value *last = b.getInt64((int64_t)train.lrPerEpoch.size() - 1);
-  epoch = b.CreateSelect(b.CreateICmpUGT(epoch, last), last, epoch);
-  llvm::Value *lr = b.CreateLoad(f64, b.CreateGEP(f64, lrs, epoch));
+  llvm::Value *lr = epochRate(b, mod, train, n);
   llvm::Value *nf = b.CreateSIToFP(n, f64);
   b.CreateStore(b.CreateFDiv(llvm::ConstantFP::get(f64, 1.0), nf), updateIn);
   b.CreateStore(lr, b.CreateConstGEP1_64(f64, updateIn, 1));
   b.CreateCall(mod.getFunction(dynamicSymbol("__train_update")),
                {updateIn, updateOut});
-  b.CreateStore(b.CreateAdd(before, n), seen);
   b.CreateRet(b.CreateFDiv(b.CreateLoad(f64, sum), nf));
   return fn;
+}
+
+/// The runtime's functions for programs, under the prefix: each forwards
+/// to the runtime's `bp_<name>`.
+static void addRuntimeWrappers(llvm::Module &mod, const std::string &prefix,
+                               std::set<const llvm::Function *> &api) {
+  llvm::IRBuilder<> b(mod.getContext());
+  for (const RuntimeEntry &e : runtimeEntries) {
+    auto *ft = llvm::FunctionType::get(
+        b.getVoidTy(),
+        {e.pointerArg ? (llvm::Type *)b.getPtrTy() : b.getInt64Ty()}, false);
+    auto *fn = llvm::Function::Create(ft, llvm::GlobalValue::ExternalLinkage,
+                                      runtimeSymbol(prefix, e), mod);
+    api.insert(fn);
+    b.SetInsertPoint(llvm::BasicBlock::Create(mod.getContext(), "entry", fn));
+    b.CreateCall(mod.getOrInsertFunction(std::string("bp_") + e.name, ft),
+                 {fn->getArg(0)});
+    b.CreateRetVoid();
+  }
+}
+
+/// Only the C interface `api` leaves the object: BP's functions (`bp.f`),
+/// params (`bp.param.p`) and everything else it defines become local, so
+/// that models with the same names link into one program (docs/ABI.md).
+static void keepOnly(llvm::Module &mod,
+                     const std::set<const llvm::Function *> &api) {
+  for (llvm::Function &f : mod)
+    if (!f.isDeclaration() && !api.count(&f))
+      f.setLinkage(llvm::GlobalValue::InternalLinkage);
+  for (llvm::GlobalVariable &g : mod.globals())
+    if (!g.isDeclaration() && !g.hasLocalLinkage())
+      g.setLinkage(llvm::GlobalValue::InternalLinkage);
 }
 
 void addCInterface(const ir::Module &m, llvm::Module &mod,
@@ -525,31 +584,10 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
     b.CreateRetVoid();
   }
 
-  // The runtime's functions for programs, under the prefix.
-  for (const RuntimeEntry &e : runtimeEntries) {
-    auto *ft = llvm::FunctionType::get(b.getVoidTy(),
-                                       {e.pointerArg ? ptr : i64}, false);
-    auto *fn = llvm::Function::Create(ft, llvm::GlobalValue::ExternalLinkage,
-                                      runtimeSymbol(prefix, e), mod);
-    api.insert(fn);
-    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
-    b.CreateCall(mod.getOrInsertFunction(std::string("bp_") + e.name, ft),
-                 {fn->getArg(0)});
-    b.CreateRetVoid();
-  }
-
+  addRuntimeWrappers(mod, prefix, api);
   if (train && hasTrainStep(m))
     api.insert(addTrainStep(m, mod, prefix, *train));
-
-  // Only the C interface leaves the object: BP's functions (`bp.f`), params
-  // (`bp.param.p`) and everything else it defines become local, so that
-  // models with the same names link into one program (docs/ABI.md).
-  for (llvm::Function &f : mod)
-    if (!f.isDeclaration() && !api.count(&f))
-      f.setLinkage(llvm::GlobalValue::InternalLinkage);
-  for (llvm::GlobalVariable &g : mod.globals())
-    if (!g.isDeclaration() && !g.hasLocalLinkage())
-      g.setLinkage(llvm::GlobalValue::InternalLinkage);
+  keepOnly(mod, api);
 }
 
 namespace {
@@ -582,6 +620,42 @@ static std::string commentSafe(const std::string &path) {
     s += bad ? '_' : c;
   }
   return s;
+}
+
+/// The runtime's functions for programs, and the old names' macros.
+static void writeRuntimeDecls(std::ostream &os, const std::string &prefix) {
+  os << "#ifndef BP_ERROR_HOOK_DEFINED\n#define BP_ERROR_HOOK_DEFINED\n"
+     << "typedef void (*bp_error_hook)(const char *message);\n#endif\n"
+     << "/* The runtime of this library (docs/ABI.md). Limits: nested "
+        "recursive calls\n"
+     << " * (default 1000000 or $BP_RECURSION_LIMIT), gradient tape bytes "
+        "(default\n"
+     << " * 4096 MB or $BP_TAPE_LIMIT_MB). catch_stack_overflow: a SIGSEGV "
+        "handler\n"
+     << " * for the calling thread reporting stack overflows as runtime "
+        "errors. */\n";
+  for (const RuntimeEntry &e : runtimeEntries)
+    os << "void " << runtimeSymbol(prefix, e) << "(" << e.cParam << ");\n";
+  os << "/* The unprefixed names of earlier versions: the first header "
+        "included\n * defines them. */\n";
+  for (const RuntimeEntry &e : runtimeEntries)
+    os << "#ifndef bp_" << e.name << "\n#define bp_" << e.name << " "
+       << runtimeSymbol(prefix, e) << "\n#endif\n";
+  os << "\n";
+}
+
+static void writeTrainStepDecl(std::ostream &os, const std::string &prefix) {
+  os << "/* One optimizer step of the train block (its optimizer, clipping "
+        "and\n"
+     << " * schedule; the optimizer's state lives in the library) on n rows "
+        "laid\n"
+     << " * out as in its CSV data, row-major. Returns the rows' mean loss "
+        "before\n"
+     << " * the update (NaN, and no step, for n < 1). Not thread-safe: it "
+        "writes\n"
+     << " * the params. */\n"
+     << "double " << trainStepSymbol(prefix)
+     << "(const double *rows, int64_t n);\n\n";
 }
 
 void writeCHeader(const ir::Module &m, const std::string &prefix,
@@ -618,24 +692,7 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
      << " */\n"
      << "#ifndef " << guard << "\n#define " << guard << "\n\n"
      << "#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
-  os << "#ifndef BP_ERROR_HOOK_DEFINED\n#define BP_ERROR_HOOK_DEFINED\n"
-     << "typedef void (*bp_error_hook)(const char *message);\n#endif\n"
-     << "/* The runtime of this library (docs/ABI.md). Limits: nested "
-        "recursive calls\n"
-     << " * (default 1000000 or $BP_RECURSION_LIMIT), gradient tape bytes "
-        "(default\n"
-     << " * 4096 MB or $BP_TAPE_LIMIT_MB). catch_stack_overflow: a SIGSEGV "
-        "handler\n"
-     << " * for the calling thread reporting stack overflows as runtime "
-        "errors. */\n";
-  for (const RuntimeEntry &e : runtimeEntries)
-    os << "void " << runtimeSymbol(prefix, e) << "(" << e.cParam << ");\n";
-  os << "/* The unprefixed names of earlier versions: the first header "
-        "included\n * defines them. */\n";
-  for (const RuntimeEntry &e : runtimeEntries)
-    os << "#ifndef bp_" << e.name << "\n#define bp_" << e.name << " "
-       << runtimeSymbol(prefix, e) << "\n#endif\n";
-  os << "\n";
+  writeRuntimeDecls(os, prefix);
   for (auto &p : m.params) {
     if (!isExportedParam(p))
       continue;
@@ -655,17 +712,7 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
      << "int " << loadParamsSymbol(prefix)
      << "(const char *path, char *error, int64_t error_size);\n\n";
   if (notes.trainStep)
-    os << "/* One optimizer step of the train block (its optimizer, clipping "
-          "and\n"
-       << " * schedule; the optimizer's state lives in the library) on n rows "
-          "laid\n"
-       << " * out as in its CSV data, row-major. Returns the rows' mean loss "
-          "before\n"
-       << " * the update (NaN, and no step, for n < 1). Not thread-safe: it "
-          "writes\n"
-       << " * the params. */\n"
-       << "double " << trainStepSymbol(prefix)
-       << "(const double *rows, int64_t n);\n\n";
+    writeTrainStepDecl(os, prefix);
   for (auto &fp : m.functions) {
     const ir::Function &f = *fp;
     if (!isExported(f))
