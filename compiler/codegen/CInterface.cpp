@@ -387,10 +387,17 @@ static llvm::Function *addTrainStep(const ir::Module &m, llvm::Module &mod,
     return b.CreateGEP(f64, rows, b.CreateMul(r, b.getInt64(width)));
   };
 
-  // Full chunks of B rows through the batched step.
+  // Full chunks of B rows through the batched step; when only it calls
+  // OpenBLAS, and the program was linked without it (cblas_dgemm weak and
+  // null), every row goes through the per-example step.
   int64_t B = train.batchedSize;
+  llvm::Function *blas = mod.getFunction("cblas_dgemm");
   if (llvm::Function *batched =
           B > 0 ? mod.getFunction(dynamicSymbol(train.batchedStep)) : nullptr) {
+    llvm::Value *linked = b.getTrue();
+    if (blas && blas->hasExternalWeakLinkage())
+      linked =
+          b.CreateICmpNE(blas, llvm::ConstantPointerNull::get(b.getPtrTy()));
     int64_t outSize = 1;
     for (int64_t size : sizes)
       outSize += size;
@@ -404,7 +411,9 @@ static llvm::Function *addTrainStep(const ir::Module &m, llvm::Module &mod,
                          *out = buffer(outSize, "bp.train.out");
     loops.loopWhile(
         [&] {
-          return b.CreateICmpSLE(b.CreateAdd(loops.load(i), b.getInt64(B)), n);
+          return b.CreateAnd(
+              linked,
+              b.CreateICmpSLE(b.CreateAdd(loops.load(i), b.getInt64(B)), n));
         },
         [&] {
           llvm::Value *first = loops.load(i);
@@ -439,6 +448,27 @@ static llvm::Function *addTrainStep(const ir::Module &m, llvm::Module &mod,
                {updateIn, updateOut});
   b.CreateRet(b.CreateFDiv(b.CreateLoad(f64, sum), nf));
   return fn;
+}
+
+/// Whether a call from one of `roots` leads to `target`.
+static bool reaches(const std::set<const llvm::Function *> &roots,
+                    const llvm::Function *target) {
+  std::set<const llvm::Function *> seen(roots.begin(), roots.end());
+  std::vector<const llvm::Function *> work(roots.begin(), roots.end());
+  while (!work.empty()) {
+    const llvm::Function *f = work.back();
+    work.pop_back();
+    for (const llvm::BasicBlock &bb : *f)
+      for (const llvm::Instruction &inst : bb)
+        if (auto *call = llvm::dyn_cast<llvm::CallBase>(&inst))
+          if (const llvm::Function *callee = call->getCalledFunction()) {
+            if (callee == target)
+              return true;
+            if (!callee->isDeclaration() && seen.insert(callee).second)
+              work.push_back(callee);
+          }
+  }
+  return false;
 }
 
 /// The runtime's functions for programs, under the prefix: each forwards
@@ -585,8 +615,13 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
   }
 
   addRuntimeWrappers(mod, prefix, api);
-  if (train && hasTrainStep(m))
+  if (train && hasTrainStep(m)) {
+    // OpenBLAS only for the batched training step: optional (weak).
+    if (llvm::Function *blas = mod.getFunction("cblas_dgemm");
+        blas && !reaches(api, blas))
+      blas->setLinkage(llvm::GlobalValue::ExternalWeakLinkage);
     api.insert(addTrainStep(m, mod, prefix, *train));
+  }
   keepOnly(mod, api);
 }
 
@@ -686,6 +721,12 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
                     "programs\n * linking the .a or .o also link -lopenblas "
                     "(the .so has it).\n"
                   : "")
+     << (notes.optionalBlas
+             ? " * Programs linking the .a or .o with -Wl,--no-as-needed "
+               "-lopenblas too get\n * the batched training step (OpenBLAS's "
+               "cblas_dgemm, a weak reference) in\n * " +
+                   trainStepSymbol(prefix) + ".\n"
+             : std::string())
      << (notes.linkLine.empty()
              ? std::string()
              : " * Link a program with: " + commentSafe(notes.linkLine) + "\n")

@@ -64,10 +64,11 @@ void addCInterface(
 
 /// What the header's comments say about the build.
 struct HeaderNotes {
-  bool usesBlas = false;  // the code calls cblas_dgemm
-  std::string paramsFile; // bpc build --load: the params' initial values
-  std::string linkLine;   // how a C program links the library
-  bool trainStep = false; // <prefix>_train_step is defined
+  bool usesBlas = false;     // the code calls cblas_dgemm
+  bool optionalBlas = false; // only the batched training step does (weak)
+  std::string paramsFile;    // bpc build --load: the params' initial values
+  std::string linkLine;      // how a C program links the library
+  bool trainStep = false;    // <prefix>_train_step is defined
 };
 
 /// The matching C99 / C++ header.

@@ -277,8 +277,9 @@ static llvm::Error linkShared(StagedFile &lib, const std::string &out,
       "-shared",          "-o",
       lib.tmpName(),      "-Wl,--version-script=" + script->tmpName(),
       objFile->tmpName(), BP_RUNTIME_ARCHIVE};
-  if (usesBlas)
-    args.push_back("-lopenblas");
+  if (usesBlas) // also when only weakly referenced (the training step)
+    args.insert(args.end(),
+                {"-Wl,--no-as-needed", "-lopenblas", "-Wl,--as-needed"});
   args.insert(args.end(), {"-lstdc++", "-lm"});
   std::string err;
   if (runTool("cc", args, err) != 0)
@@ -576,7 +577,12 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   c.opts.targetMachine = nullptr;
   c.opts.cInterfaceTrain = nullptr; // `train` ends with this function
   llvm::Module *mod = c.llvm.get();
-  bool usesBlas = c.usesBlas;
+  // OpenBLAS: needed when the model's functions call it; optional (weak)
+  // when only <prefix>_train_step's batched step does (CInterface.cpp). A
+  // .so links it either way.
+  llvm::Function *blas = mod->getFunction("cblas_dgemm");
+  bool usesBlas = blas && !blas->hasExternalWeakLinkage();
+  bool linksBlas = c.usesBlas;
   if (codegen::hasHugeFunction(*mod))
     tm->setOptLevel(llvm::CodeGenOptLevel::None);
 
@@ -586,6 +592,7 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   std::ostringstream text;
   codegen::HeaderNotes notes;
   notes.usesBlas = usesBlas;
+  notes.optionalBlas = blas && !usesBlas;
   notes.paramsFile = o.loadPath;
   notes.trainStep = trains;
   notes.linkLine = linkLine(outPath.filename().string(), isSo, isObj, usesBlas);
@@ -606,7 +613,7 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   llvm::StringRef objBytes(obj.data(), obj.size());
   if (isSo) {
     if (llvm::Error err =
-            linkShared(*lib, out, objBytes, usesBlas, exportedSymbols(*mod)))
+            linkShared(*lib, out, objBytes, linksBlas, exportedSymbols(*mod)))
       return failed(std::move(err));
   } else if (isAr) {
     auto bytes = archive(objBytes, prefix, tm->getTargetTriple());
