@@ -332,6 +332,9 @@ static llvm::Value *epochRate(llvm::IRBuilder<> &b, llvm::Module &mod,
   return b.CreateLoad(f64, b.CreateGEP(f64, lrs, epoch));
 }
 
+static bool reaches(const std::set<const llvm::Function *> &roots,
+                    const llvm::Function *target);
+
 /// `double <prefix>_train_step(const double *rows, int64_t n)`: zeroes the
 /// accumulators `__grad.<p>`; runs the batched step `__train_step.<B>` on
 /// each full chunk of B rows (gathered into its layout: each argument's B
@@ -341,9 +344,14 @@ static llvm::Value *epochRate(llvm::IRBuilder<> &b, llvm::Module &mod,
 /// `__train_update(1 / n, lr)` at the learning rate of the epoch the rows
 /// seen so far are in. Returns the mean loss before the update; n < 1 is
 /// no step and returns NaN.
-static llvm::Function *addTrainStep(const ir::Module &m, llvm::Module &mod,
-                                    const std::string &prefix,
-                                    const TrainStepSpec &train) {
+static llvm::Function *
+addTrainStep(const ir::Module &m, llvm::Module &mod, const std::string &prefix,
+             const TrainStepSpec &train,
+             const std::set<const llvm::Function *> &api) {
+  // OpenBLAS only for the batched step: optional (a weak reference).
+  if (llvm::Function *blas = mod.getFunction("cblas_dgemm");
+      blas && !reaches(api, blas))
+    blas->setLinkage(llvm::GlobalValue::ExternalWeakLinkage);
   llvm::LLVMContext &ctx = mod.getContext();
   llvm::IRBuilder<> b(ctx);
   llvm::Type *f64 = b.getDoubleTy(), *i64 = b.getInt64Ty(), *ptr = b.getPtrTy();
@@ -615,13 +623,8 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
   }
 
   addRuntimeWrappers(mod, prefix, api);
-  if (train && hasTrainStep(m)) {
-    // OpenBLAS only for the batched training step: optional (weak).
-    if (llvm::Function *blas = mod.getFunction("cblas_dgemm");
-        blas && !reaches(api, blas))
-      blas->setLinkage(llvm::GlobalValue::ExternalWeakLinkage);
-    api.insert(addTrainStep(m, mod, prefix, *train));
-  }
+  if (train && hasTrainStep(m))
+    api.insert(addTrainStep(m, mod, prefix, *train, api));
   keepOnly(mod, api);
 }
 
@@ -693,10 +696,28 @@ static void writeTrainStepDecl(std::ostream &os, const std::string &prefix) {
      << "(const double *rows, int64_t n);\n\n";
 }
 
+/// The header comment's lines on linking the library.
+static void writeBuildNotes(std::ostream &os, const std::string &prefix,
+                            const HeaderNotes &notes) {
+  os << (notes.usesBlas
+             ? " * Large matrix products call OpenBLAS's cblas_dgemm: "
+               "programs\n * linking the .a or .o also link -lopenblas "
+               "(the .so has it).\n"
+             : "")
+     << (notes.optionalBlas
+             ? " * Programs linking the .a or .o with -Wl,--no-as-needed "
+               "-lopenblas too get\n * the batched training step (OpenBLAS's "
+               "cblas_dgemm, a weak reference) in\n * " +
+                   trainStepSymbol(prefix) + ".\n"
+             : std::string())
+     << (notes.linkLine.empty()
+             ? std::string()
+             : " * Link a program with: " + commentSafe(notes.linkLine) + "\n");
+}
+
 void writeCHeader(const ir::Module &m, const std::string &prefix,
                   const std::string &source, std::ostream &os,
                   const HeaderNotes &notes) {
-  bool usesBlas = notes.usesBlas;
   std::string guard = includeGuard(prefix);
   std::set<std::string> macros = headerMacros(m, prefix);
   std::string from = commentSafe(source);
@@ -716,21 +737,9 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
         "error:\n"
      << " * MESSAGE` to stderr, call the hook set with " << prefix
      << "_set_error_hook\n"
-     << " * (it may longjmp out), then exit(3).\n"
-     << (usesBlas ? " * Large matrix products call OpenBLAS's cblas_dgemm: "
-                    "programs\n * linking the .a or .o also link -lopenblas "
-                    "(the .so has it).\n"
-                  : "")
-     << (notes.optionalBlas
-             ? " * Programs linking the .a or .o with -Wl,--no-as-needed "
-               "-lopenblas too get\n * the batched training step (OpenBLAS's "
-               "cblas_dgemm, a weak reference) in\n * " +
-                   trainStepSymbol(prefix) + ".\n"
-             : std::string())
-     << (notes.linkLine.empty()
-             ? std::string()
-             : " * Link a program with: " + commentSafe(notes.linkLine) + "\n")
-     << " */\n"
+     << " * (it may longjmp out), then exit(3).\n";
+  writeBuildNotes(os, prefix, notes);
+  os << " */\n"
      << "#ifndef " << guard << "\n#define " << guard << "\n\n"
      << "#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
   writeRuntimeDecls(os, prefix);
