@@ -38,7 +38,10 @@ double bp_gelu(double x);
  * longjmp, no runtime frame holds an object with a non-trivial destructor,
  * so a longjmp over them is defined (C++ [csetjmp.syn]) and leaks
  * nothing. */
+#ifndef BP_ERROR_HOOK_DEFINED /* also in the headers of `bpc build` */
+#define BP_ERROR_HOOK_DEFINED
 typedef void (*bp_error_hook)(const char *message);
+#endif
 void bp_set_error_hook(bp_error_hook hook);
 void bp_runtime_error(const char *file, int32_t line, int32_t col,
                       const char *message);

@@ -577,6 +577,14 @@ bool checkArguments(const ir::Function &f,
             toString(a->type);
       return false;
     }
+    double v = at.at(a->name);
+    if (a->type->isInt() && v != std::trunc(v)) {
+      std::ostringstream item; // as bpc check says it
+      item << "--at " << a->name << "=" << v << ": '" << a->name
+           << "' is an int argument of '" << f.name << "' (needs an integer)";
+      err = item.str();
+      return false;
+    }
   }
   for (auto &[k, v] : at)
     if (std::none_of(f.args().begin(), f.args().end(),

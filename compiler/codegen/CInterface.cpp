@@ -10,7 +10,9 @@
 //     callers need not zero them.
 // plus `double *<prefix>_param_<p>(void)` for every param (its storage,
 // initialised at build time from the initialisers and --seed), and
-// `int <prefix>_load_params(path, error, size)` for `bpc train --save` files.
+// `int <prefix>_load_params(path, error, size)` for `bpc train --save` files,
+// and the runtime's functions for programs as `<prefix>_set_error_hook` etc.
+// Everything else the module defines becomes local (internal linkage).
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/CInterface.h"
@@ -22,12 +24,25 @@
 #include "llvm/IR/Module.h"
 
 #include <cctype>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <set>
 #include <sstream>
 
 namespace bp::codegen {
+
+bool isExportedParam(const ir::Param &p) { return p.name.rfind("__", 0) != 0; }
+
+/// `bpc build` of a model with a train block: the train-step pass left the
+/// per-example step and the optimiser step (ad::buildTrainStep,
+/// batch::buildTrainUpdate), and `<prefix>_train_step` calls them.
+static bool hasTrainStep(const ir::Module &m) {
+  return m.lookup("__train_step") && m.lookup("__train_update");
+}
+static std::string trainStepSymbol(const std::string &prefix) {
+  return prefix + "_train_step";
+}
 
 bool isExported(const ir::Function &f) {
   for (char c : f.name)
@@ -70,6 +85,27 @@ static std::string includeGuard(const std::string &prefix) {
   return "BP_" + upper(prefix) + "_H";
 }
 
+namespace {
+/// A runtime function for programs (docs/ABI.md "Runtime errors",
+/// "Limits"): `<prefix>_<name>` forwards to the runtime's `bp_<name>`, and
+/// the header maps the unprefixed `bp_<name>` of earlier versions to it.
+struct RuntimeEntry {
+  const char *name;
+  const char *cParam; // the prototype's parameter
+  bool pointerArg;    // else int64_t
+};
+} // namespace
+static constexpr RuntimeEntry runtimeEntries[] = {
+    {"set_error_hook", "bp_error_hook hook", true},
+    {"set_recursion_limit", "int64_t calls", false},
+    {"set_tape_limit", "int64_t bytes", false},
+    {"catch_stack_overflow", "const char *file", true},
+};
+static std::string runtimeSymbol(const std::string &prefix,
+                                 const RuntimeEntry &e) {
+  return prefix + "_" + e.name;
+}
+
 /// The names of f's out-pointers: `grad_<var>` for grad, `value` +
 /// `grad_<var>` for value_and_grad, `value` + `tangent` for jvp, `out0`,
 /// `out1`, ... otherwise; one equal to an argument's (or an earlier
@@ -109,7 +145,18 @@ static void forEachCName(const ir::Module &m, const std::string &prefix,
   add(includeGuard(prefix), "the header's include guard", Loc{}, true);
   add(loadParamsSymbol(prefix), "the params loader of the library", Loc{},
       false);
+  for (const RuntimeEntry &e : runtimeEntries) {
+    add(runtimeSymbol(prefix, e),
+        std::string("the runtime's '") + e.name + "' of the library", Loc{},
+        false);
+    add(std::string("bp_") + e.name, "a macro of the header", Loc{}, true);
+  }
+  if (hasTrainStep(m))
+    add(trainStepSymbol(prefix), "the training step of the library", Loc{},
+        false);
   for (auto &p : m.params) {
+    if (!isExportedParam(p))
+      continue;
     add(paramAccessor(prefix, p.name), "the accessor of param '" + p.name + "'",
         p.loc, false);
     add(paramSizeMacro(prefix, p.name),
@@ -181,8 +228,294 @@ bool checkCNames(const ir::Module &m, const std::string &prefix,
   return ok;
 }
 
+namespace {
+/// Loops for addTrainStep, their counters in allocas (mem2reg makes them
+/// registers).
+struct LoopBuilder {
+  llvm::IRBuilder<> &b;
+  llvm::Function *fn;
+  /// while (cond()) body(); then b continues after the loop.
+  void loopWhile(const std::function<llvm::Value *()> &cond,
+                 const std::function<void()> &body) {
+    llvm::LLVMContext &ctx = fn->getContext();
+    auto *head = llvm::BasicBlock::Create(ctx, "while", fn);
+    auto *inside = llvm::BasicBlock::Create(ctx, "do", fn);
+    auto *after = llvm::BasicBlock::Create(ctx, "done", fn);
+    b.CreateBr(head);
+    b.SetInsertPoint(head);
+    b.CreateCondBr(cond(), inside, after);
+    b.SetInsertPoint(inside);
+    body();
+    b.CreateBr(head);
+    b.SetInsertPoint(after);
+  }
+  /// for (k = 0; k < count; ++k) body(k).
+  void loopFor(int64_t count, const std::function<void(llvm::Value *)> &body) {
+    llvm::AllocaInst *k = counter();
+    loopWhile([&] { return b.CreateICmpSLT(load(k), b.getInt64(count)); },
+              [&] {
+                body(load(k));
+                b.CreateStore(b.CreateAdd(load(k), b.getInt64(1)), k);
+              });
+  }
+  llvm::AllocaInst *counter() {
+    llvm::IRBuilder<> top(&fn->getEntryBlock(), fn->getEntryBlock().begin());
+    llvm::AllocaInst *k = top.CreateAlloca(b.getInt64Ty());
+    b.CreateStore(b.getInt64(0), k);
+    return k;
+  }
+  llvm::Value *load(llvm::AllocaInst *k) {
+    return b.CreateLoad(k->getAllocatedType(), k);
+  }
+};
+} // namespace
+
+/// The rows row(0..B) into `in`, the layout of a batched function's
+/// dynamic wrapper: each argument's B examples in turn.
+static void
+gatherChunk(LoopBuilder &loops, llvm::Value *in,
+            const std::vector<int64_t> &argSizes, int64_t B,
+            const std::function<llvm::Value *(llvm::Value *)> &row) {
+  llvm::IRBuilder<> &b = loops.b;
+  llvm::Type *f64 = b.getDoubleTy();
+  int64_t at = 0, col = 0;
+  for (int64_t size : argSizes) {
+    loops.loopFor(B, [&](llvm::Value *e) {
+      llvm::Value *src = b.CreateGEP(f64, row(e), b.getInt64(col));
+      llvm::Value *dst = b.CreateGEP(
+          f64, in,
+          b.CreateAdd(b.getInt64(at), b.CreateMul(e, b.getInt64(size))));
+      b.CreateMemCpy(dst, llvm::MaybeAlign(8), src, llvm::MaybeAlign(8),
+                     b.getInt64(size * 8));
+    });
+    at += B * size;
+    col += size;
+  }
+}
+
+/// grads[p] += the batched step's gradient sums (`out` after its loss).
+static void addGradients(LoopBuilder &loops,
+                         const std::vector<llvm::GlobalVariable *> &grads,
+                         const std::vector<int64_t> &sizes, llvm::Value *out) {
+  llvm::IRBuilder<> &b = loops.b;
+  llvm::Type *f64 = b.getDoubleTy();
+  int64_t off = 1;
+  for (size_t p = 0; p < grads.size(); ++p) {
+    loops.loopFor(sizes[p], [&](llvm::Value *e) {
+      llvm::Value *g = b.CreateGEP(f64, grads[p], e);
+      llvm::Value *d = b.CreateGEP(f64, out, b.CreateAdd(e, b.getInt64(off)));
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, g), b.CreateLoad(f64, d)),
+                    g);
+    });
+    off += sizes[p];
+  }
+}
+
+/// The learning rate of the epoch that the rows seen before this step are
+/// in (`bp.train.rows_seen`, which then counts these n too).
+static llvm::Value *epochRate(llvm::IRBuilder<> &b, llvm::Module &mod,
+                              const TrainStepSpec &train, llvm::Value *n) {
+  llvm::Type *f64 = b.getDoubleTy(), *i64 = b.getInt64Ty();
+  auto *seen = new llvm::GlobalVariable(mod, i64, false,
+                                        llvm::GlobalValue::InternalLinkage,
+                                        b.getInt64(0), "bp.train.rows_seen");
+  auto *lrTy = llvm::ArrayType::get(f64, train.lrPerEpoch.size());
+  auto *lrs = new llvm::GlobalVariable(
+      mod, lrTy, true, llvm::GlobalValue::PrivateLinkage,
+      llvm::ConstantDataArray::get(mod.getContext(), train.lrPerEpoch),
+      "bp.train.lr");
+  llvm::Value *before = b.CreateLoad(i64, seen);
+  llvm::Value *epoch = b.CreateUDiv(
+      before, b.getInt64(std::max<int64_t>(train.rowsPerEpoch, 1)));
+  llvm::Value *last = b.getInt64((int64_t)train.lrPerEpoch.size() - 1);
+  epoch = b.CreateSelect(b.CreateICmpUGT(epoch, last), last, epoch);
+  b.CreateStore(b.CreateAdd(before, n), seen);
+  return b.CreateLoad(f64, b.CreateGEP(f64, lrs, epoch));
+}
+
+static bool reaches(const std::set<const llvm::Function *> &roots,
+                    const llvm::Function *target);
+
+/// `double <prefix>_train_step(const double *rows, int64_t n)`: zeroes the
+/// accumulators `__grad.<p>`; runs the batched step `__train_step.<B>` on
+/// each full chunk of B rows (gathered into its layout: each argument's B
+/// examples in turn; its gradient sums added to the accumulators, as `bpc
+/// train` does) and the per-example `__train_step` on the rest (a row as
+/// the CSV has it: the loss's arguments in order); then
+/// `__train_update(1 / n, lr)` at the learning rate of the epoch the rows
+/// seen so far are in. Returns the mean loss before the update; n < 1 is
+/// no step and returns NaN.
+static llvm::Function *
+addTrainStep(const ir::Module &m, llvm::Module &mod, const std::string &prefix,
+             const TrainStepSpec &train,
+             const std::set<const llvm::Function *> &api) {
+  // OpenBLAS only for the batched step: optional (a weak reference).
+  if (llvm::Function *blas = mod.getFunction("cblas_dgemm");
+      blas && !reaches(api, blas))
+    blas->setLinkage(llvm::GlobalValue::ExternalWeakLinkage);
+  llvm::LLVMContext &ctx = mod.getContext();
+  llvm::IRBuilder<> b(ctx);
+  llvm::Type *f64 = b.getDoubleTy(), *i64 = b.getInt64Ty(), *ptr = b.getPtrTy();
+  auto *fn = llvm::Function::Create(
+      llvm::FunctionType::get(f64, {ptr, i64}, false),
+      llvm::GlobalValue::ExternalLinkage, trainStepSymbol(prefix), mod);
+  llvm::Value *rows = fn->getArg(0), *n = fn->getArg(1);
+  auto *entry = llvm::BasicBlock::Create(ctx, "entry", fn);
+  auto *none = llvm::BasicBlock::Create(ctx, "none", fn);
+  auto *start = llvm::BasicBlock::Create(ctx, "start", fn);
+  b.SetInsertPoint(entry);
+  auto *lossOut = b.CreateAlloca(f64, nullptr, "loss.out");
+  auto *updateIn = b.CreateAlloca(f64, b.getInt32(2), "update.in");
+  auto *updateOut =
+      b.CreateAlloca(f64, b.getInt32(1 + train.params.size()), "update.out");
+  auto *sum = b.CreateAlloca(f64, nullptr, "sum");
+  b.CreateCondBr(b.CreateICmpSLT(n, b.getInt64(1)), none, start);
+  b.SetInsertPoint(none);
+  b.CreateRet(llvm::ConstantFP::getNaN(f64));
+
+  b.SetInsertPoint(start);
+  LoopBuilder loops{b, fn};
+  std::vector<llvm::GlobalVariable *> grads;
+  std::vector<int64_t> sizes;
+  for (const std::string &p : train.params) {
+    const ir::Param *decl = m.lookupParam("__grad." + p);
+    sizes.push_back(decl->type->isTensor() ? decl->type->numElements() : 1);
+    grads.push_back(mod.getGlobalVariable(paramSymbol("__grad." + p)));
+    b.CreateMemSet(grads.back(), b.getInt8(0), b.getInt64(sizes.back() * 8),
+                   llvm::MaybeAlign(8));
+  }
+  std::vector<int64_t> argSizes;
+  int64_t width = 0;
+  for (auto &a : m.lookup("__train_step")->args()) {
+    argSizes.push_back(a->type->isTensor() ? a->type->numElements() : 1);
+    width += argSizes.back();
+  }
+  b.CreateStore(llvm::ConstantFP::get(f64, 0.0), sum);
+  llvm::AllocaInst *i = loops.counter(); // rows done
+  auto rowAt = [&](llvm::Value *r) {
+    return b.CreateGEP(f64, rows, b.CreateMul(r, b.getInt64(width)));
+  };
+
+  // Full chunks of B rows through the batched step; when only it calls
+  // OpenBLAS, and the program was linked without it (cblas_dgemm weak and
+  // null), every row goes through the per-example step.
+  int64_t B = train.batchedSize;
+  llvm::Function *blas = mod.getFunction("cblas_dgemm");
+  if (llvm::Function *batched =
+          B > 0 ? mod.getFunction(dynamicSymbol(train.batchedStep)) : nullptr) {
+    llvm::Value *linked = b.getTrue();
+    if (blas && blas->hasExternalWeakLinkage())
+      linked =
+          b.CreateICmpNE(blas, llvm::ConstantPointerNull::get(b.getPtrTy()));
+    int64_t outSize = 1;
+    for (int64_t size : sizes)
+      outSize += size;
+    auto buffer = [&](int64_t count, const char *name) {
+      auto *t = llvm::ArrayType::get(f64, count);
+      return new llvm::GlobalVariable(mod, t, false,
+                                      llvm::GlobalValue::InternalLinkage,
+                                      llvm::Constant::getNullValue(t), name);
+    };
+    llvm::GlobalVariable *in = buffer(B * width, "bp.train.in"),
+                         *out = buffer(outSize, "bp.train.out");
+    loops.loopWhile(
+        [&] {
+          return b.CreateAnd(
+              linked,
+              b.CreateICmpSLE(b.CreateAdd(loops.load(i), b.getInt64(B)), n));
+        },
+        [&] {
+          llvm::Value *first = loops.load(i);
+          gatherChunk(loops, in, argSizes, B, [&](llvm::Value *e) {
+            return rowAt(b.CreateAdd(first, e));
+          });
+          b.CreateCall(batched, {in, out});
+          b.CreateStore(
+              b.CreateFAdd(b.CreateLoad(f64, sum), b.CreateLoad(f64, out)),
+              sum);
+          addGradients(loops, grads, sizes, out);
+          b.CreateStore(b.CreateAdd(first, b.getInt64(B)), i);
+        });
+  }
+  // The rest, one row at a time.
+  llvm::Function *single = mod.getFunction(dynamicSymbol("__train_step"));
+  loops.loopWhile([&] { return b.CreateICmpSLT(loops.load(i), n); },
+                  [&] {
+                    llvm::Value *r = loops.load(i);
+                    b.CreateCall(single, {rowAt(r), lossOut});
+                    b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, sum),
+                                               b.CreateLoad(f64, lossOut)),
+                                  sum);
+                    b.CreateStore(b.CreateAdd(r, b.getInt64(1)), i);
+                  });
+
+  llvm::Value *lr = epochRate(b, mod, train, n);
+  llvm::Value *nf = b.CreateSIToFP(n, f64);
+  b.CreateStore(b.CreateFDiv(llvm::ConstantFP::get(f64, 1.0), nf), updateIn);
+  b.CreateStore(lr, b.CreateConstGEP1_64(f64, updateIn, 1));
+  b.CreateCall(mod.getFunction(dynamicSymbol("__train_update")),
+               {updateIn, updateOut});
+  b.CreateRet(b.CreateFDiv(b.CreateLoad(f64, sum), nf));
+  return fn;
+}
+
+/// Whether a call from one of `roots` leads to `target`.
+static bool reaches(const std::set<const llvm::Function *> &roots,
+                    const llvm::Function *target) {
+  std::set<const llvm::Function *> seen(roots.begin(), roots.end());
+  std::vector<const llvm::Function *> work(roots.begin(), roots.end());
+  while (!work.empty()) {
+    const llvm::Function *f = work.back();
+    work.pop_back();
+    for (const llvm::BasicBlock &bb : *f)
+      for (const llvm::Instruction &inst : bb)
+        if (auto *call = llvm::dyn_cast<llvm::CallBase>(&inst))
+          if (const llvm::Function *callee = call->getCalledFunction()) {
+            if (callee == target)
+              return true;
+            if (!callee->isDeclaration() && seen.insert(callee).second)
+              work.push_back(callee);
+          }
+  }
+  return false;
+}
+
+/// The runtime's functions for programs, under the prefix: each forwards
+/// to the runtime's `bp_<name>`.
+static void addRuntimeWrappers(llvm::Module &mod, const std::string &prefix,
+                               std::set<const llvm::Function *> &api) {
+  llvm::IRBuilder<> b(mod.getContext());
+  for (const RuntimeEntry &e : runtimeEntries) {
+    auto *ft = llvm::FunctionType::get(
+        b.getVoidTy(),
+        {e.pointerArg ? (llvm::Type *)b.getPtrTy() : b.getInt64Ty()}, false);
+    auto *fn = llvm::Function::Create(ft, llvm::GlobalValue::ExternalLinkage,
+                                      runtimeSymbol(prefix, e), mod);
+    api.insert(fn);
+    b.SetInsertPoint(llvm::BasicBlock::Create(mod.getContext(), "entry", fn));
+    b.CreateCall(mod.getOrInsertFunction(std::string("bp_") + e.name, ft),
+                 {fn->getArg(0)});
+    b.CreateRetVoid();
+  }
+}
+
+/// Only the C interface `api` leaves the object: BP's functions (`bp.f`),
+/// params (`bp.param.p`) and everything else it defines become local, so
+/// that models with the same names link into one program (docs/ABI.md).
+static void keepOnly(llvm::Module &mod,
+                     const std::set<const llvm::Function *> &api) {
+  for (llvm::Function &f : mod)
+    if (!f.isDeclaration() && !api.count(&f))
+      f.setLinkage(llvm::GlobalValue::InternalLinkage);
+  for (llvm::GlobalVariable &g : mod.globals())
+    if (!g.isDeclaration() && !g.hasLocalLinkage())
+      g.setLinkage(llvm::GlobalValue::InternalLinkage);
+}
+
 void addCInterface(const ir::Module &m, llvm::Module &mod,
-                   const std::string &prefix, uint64_t seed) {
+                   const std::string &prefix, uint64_t seed,
+                   const std::map<std::string, std::vector<double>> &loaded,
+                   const TrainStepSpec *train) {
   llvm::LLVMContext &ctx = mod.getContext();
   llvm::IRBuilder<> b(ctx);
   llvm::Type *f64 = b.getDoubleTy(), *i64 = b.getInt64Ty(),
@@ -190,6 +523,7 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
   auto cType = [&](const Type *t) -> llvm::Type * {
     return t->isTensor() ? ptr : t->isF64() ? f64 : t->isInt() ? i64 : i32;
   };
+  std::set<const llvm::Function *> api; // what leaves the object
 
   // Params: build-time initial values, accessors, and the load table.
   std::vector<llvm::Constant *> entries;
@@ -198,14 +532,19 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
   for (size_t k = 0; k < m.params.size(); ++k) {
     const ir::Param &p = m.params[k];
     auto *g = mod.getGlobalVariable(paramSymbol(p.name));
-    std::vector<double> v = ir::initialValues(p, k, seed);
+    auto given = loaded.find(p.name);
+    std::vector<double> v =
+        given != loaded.end() ? given->second : ir::initialValues(p, k, seed);
     if (p.type->isTensor())
       g->setInitializer(llvm::ConstantDataArray::get(ctx, v));
     else
       g->setInitializer(llvm::ConstantFP::get(f64, v[0]));
+    if (!isExportedParam(p))
+      continue; // training state: zero, internal
     auto *get = llvm::Function::Create(llvm::FunctionType::get(ptr, {}, false),
                                        llvm::GlobalValue::ExternalLinkage,
                                        paramAccessor(prefix, p.name), mod);
+    api.insert(get);
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", get));
     b.CreateRet(g);
     std::vector<llvm::Constant *> dims;
@@ -225,6 +564,7 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
   auto *load = llvm::Function::Create(
       llvm::FunctionType::get(i32, {ptr, ptr, i64}, false),
       llvm::GlobalValue::ExternalLinkage, loadParamsSymbol(prefix), mod);
+  api.insert(load);
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", load));
   auto loader = mod.getOrInsertFunction(
       "bp_load_params",
@@ -250,6 +590,7 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
     auto *fn = llvm::Function::Create(
         llvm::FunctionType::get(ret, params, false),
         llvm::GlobalValue::ExternalLinkage, fnSymbol(prefix, f.name), mod);
+    api.insert(fn);
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
     std::vector<llvm::Value *> args;
     for (size_t i = 0; i < f.args().size(); ++i) {
@@ -281,6 +622,11 @@ void addCInterface(const ir::Module &m, llvm::Module &mod,
     }
     b.CreateRetVoid();
   }
+
+  addRuntimeWrappers(mod, prefix, api);
+  if (train && hasTrainStep(m))
+    api.insert(addTrainStep(m, mod, prefix, *train, api));
+  keepOnly(mod, api);
 }
 
 namespace {
@@ -329,18 +675,79 @@ std::string bpSignature(const ir::Module &m, const ir::Function &f) {
   return os.str();
 }
 
-void writeCHeader(const ir::Module &m, const std::string &prefix,
-                  const std::string &source, std::ostream &os, bool usesBlas) {
-  std::string guard = includeGuard(prefix);
-  std::set<std::string> macros = headerMacros(m, prefix);
-  // The path goes into a comment: no line break, `*/` or `/*` (-Wcomment).
-  std::string from;
-  for (char c : source) {
-    char prev = from.empty() ? 0 : from.back();
+/// `path` for a C comment: no line break, `*/` or `/*` (-Wcomment).
+static std::string commentSafe(const std::string &path) {
+  std::string s;
+  for (char c : path) {
+    char prev = s.empty() ? 0 : s.back();
     bool bad = c == '\n' || c == '\r' || (c == '/' && prev == '*') ||
                (c == '*' && prev == '/');
-    from += bad ? '_' : c;
+    s += bad ? '_' : c;
   }
+  return s;
+}
+
+/// The runtime's functions for programs, and the old names' macros.
+static void writeRuntimeDecls(std::ostream &os, const std::string &prefix) {
+  os << "#ifndef BP_ERROR_HOOK_DEFINED\n#define BP_ERROR_HOOK_DEFINED\n"
+     << "typedef void (*bp_error_hook)(const char *message);\n#endif\n"
+     << "/* The runtime of this library (docs/ABI.md). Limits: nested "
+        "recursive calls\n"
+     << " * (default 1000000 or $BP_RECURSION_LIMIT), gradient tape bytes "
+        "(default\n"
+     << " * 4096 MB or $BP_TAPE_LIMIT_MB). catch_stack_overflow: a SIGSEGV "
+        "handler\n"
+     << " * for the calling thread reporting stack overflows as runtime "
+        "errors. */\n";
+  for (const RuntimeEntry &e : runtimeEntries)
+    os << "void " << runtimeSymbol(prefix, e) << "(" << e.cParam << ");\n";
+  os << "/* The unprefixed names of earlier versions: the first header "
+        "included\n * defines them. */\n";
+  for (const RuntimeEntry &e : runtimeEntries)
+    os << "#ifndef bp_" << e.name << "\n#define bp_" << e.name << " "
+       << runtimeSymbol(prefix, e) << "\n#endif\n";
+  os << "\n";
+}
+
+static void writeTrainStepDecl(std::ostream &os, const std::string &prefix) {
+  os << "/* One optimizer step of the train block (its optimizer, clipping "
+        "and\n"
+     << " * schedule; the optimizer's state lives in the library) on n rows "
+        "laid\n"
+     << " * out as in its CSV data, row-major. Returns the rows' mean loss "
+        "before\n"
+     << " * the update (NaN, and no step, for n < 1). Not thread-safe: it "
+        "writes\n"
+     << " * the params. */\n"
+     << "double " << trainStepSymbol(prefix)
+     << "(const double *rows, int64_t n);\n\n";
+}
+
+/// The header comment's lines on linking the library.
+static void writeBuildNotes(std::ostream &os, const std::string &prefix,
+                            const HeaderNotes &notes) {
+  os << (notes.usesBlas
+             ? " * Large matrix products call OpenBLAS's cblas_dgemm: "
+               "programs\n * linking the .a or .o also link -lopenblas "
+               "(the .so has it).\n"
+             : "")
+     << (notes.optionalBlas
+             ? " * Programs linking the .a or .o with -Wl,--no-as-needed "
+               "-lopenblas too get\n * the batched training step (OpenBLAS's "
+               "cblas_dgemm, a weak reference) in\n * " +
+                   trainStepSymbol(prefix) + ".\n"
+             : std::string())
+     << (notes.linkLine.empty()
+             ? std::string()
+             : " * Link a program with: " + commentSafe(notes.linkLine) + "\n");
+}
+
+void writeCHeader(const ir::Module &m, const std::string &prefix,
+                  const std::string &source, std::ostream &os,
+                  const HeaderNotes &notes) {
+  std::string guard = includeGuard(prefix);
+  std::set<std::string> macros = headerMacros(m, prefix);
+  std::string from = commentSafe(source);
   os << "/* " << prefix << ".h: generated by `bpc build` from " << from
      << ". Do not edit.\n"
      << " * C ABI (docs/ABI.md): scalars by value (f64 -> double, int ->\n"
@@ -355,30 +762,23 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
         "or\n"
      << " * gradient tape over its limit) print `FILE:LINE:COL: runtime "
         "error:\n"
-     << " * MESSAGE` to stderr, call the hook set with bp_set_error_hook (it "
-        "may\n"
-     << " * longjmp out), then exit(3).\n"
-     << (usesBlas ? " * Large matrix products call OpenBLAS's cblas_dgemm: "
-                    "programs\n * linking the .a or .o also link -lopenblas "
-                    "(the .so has it).\n"
-                  : "")
-     << " */\n"
+     << " * MESSAGE` to stderr, call the hook set with " << prefix
+     << "_set_error_hook\n"
+     << " * (it may longjmp out), then exit(3).\n";
+  writeBuildNotes(os, prefix, notes);
+  os << " */\n"
      << "#ifndef " << guard << "\n#define " << guard << "\n\n"
      << "#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
-  os << "typedef void (*bp_error_hook)(const char *message);\n"
-     << "void bp_set_error_hook(bp_error_hook hook);\n"
-     << "/* Limits (docs/ABI.md): nested recursive calls (default 1000000 or "
-        "$BP_RECURSION_LIMIT),\n"
-     << " * gradient tape bytes (default 4096 MB or $BP_TAPE_LIMIT_MB). A "
-        "SIGSEGV handler\n"
-     << " * for the calling thread reporting stack overflows as runtime "
-        "errors. */\n"
-     << "void bp_set_recursion_limit(int64_t calls);\n"
-     << "void bp_set_tape_limit(int64_t bytes);\n"
-     << "void bp_catch_stack_overflow(const char *file);\n\n";
+  writeRuntimeDecls(os, prefix);
   for (auto &p : m.params) {
+    if (!isExportedParam(p))
+      continue;
     os << "/* param " << p.name << ": " << toString(p.type)
-       << " (initialised at build time) */\n";
+       << (notes.paramsFile.empty()
+               ? std::string(" (initialised at build time)")
+               : " (initialised from " + commentSafe(notes.paramsFile) +
+                     " at build time)")
+       << " */\n";
     int64_t n = p.type->isTensor() ? p.type->numElements() : 1;
     os << "#define " << paramSizeMacro(prefix, p.name) << " " << n << "\n";
     os << "double *" << paramAccessor(prefix, p.name) << "(void);\n";
@@ -388,6 +788,8 @@ void writeCHeader(const ir::Module &m, const std::string &prefix,
      << " * with `PATH:LINE: message` in error[0..error_size). */\n"
      << "int " << loadParamsSymbol(prefix)
      << "(const char *path, char *error, int64_t error_size);\n\n";
+  if (notes.trainStep)
+    writeTrainStepDecl(os, prefix);
   for (auto &fp : m.functions) {
     const ir::Function &f = *fp;
     if (!isExported(f))

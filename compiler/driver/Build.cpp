@@ -2,32 +2,43 @@
 //
 // The module (with its C interface, codegen/CInterface.cpp) is compiled to
 // an object file for the requested target, in memory; `.so` links it with
-// the runtime archive using the system C compiler driver (`cc -shared`),
-// `.a` archives it together with the runtime's members (LLVM's archive
-// writer). The header `<prefix>.h` (and with --python the module
-// `<prefix>.py`, codegen/PythonModule.cpp) is written next to the output. Every
-// output goes to a fresh temporary file that is renamed into place once
-// all of them are written: a failed build leaves nothing behind.
+// the runtime archive using the system C compiler driver (`cc -shared`,
+// exporting the C interface only), `.a` archives it together with the
+// runtime's members, renamed `<prefix>.NAME` so that every library has its
+// own runtime (LLVM's objcopy and archive writer). The header `<prefix>.h`
+// (and with --python the module `<prefix>.py`, codegen/PythonModule.cpp) is
+// written next to the output. Every output goes to a fresh temporary file that
+// is renamed into place once all of them are written: a failed build leaves
+// nothing behind.
 //
 //===----------------------------------------------------------------------===//
 #include "driver/Build.h"
 
+#include "batch/TrainStep.h"
 #include "codegen/CInterface.h"
 #include "codegen/CNames.h"
 #include "codegen/CodeGen.h"
 #include "codegen/PythonModule.h"
+#include "driver/Train.h"
 #include "jit/JIT.h"
 
+#include "bp_runtime.h"
+
+#include "llvm/BinaryFormat/ELF.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/ObjCopy/ConfigManager.h"
+#include "llvm/ObjCopy/ObjCopy.h"
 #include "llvm/Object/Archive.h"
 #include "llvm/Object/ArchiveWriter.h"
+#include "llvm/Object/ObjectFile.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/StringSaver.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -242,22 +253,51 @@ private:
 
 } // namespace
 
+/// The symbols the library exports: the C interface, which is all that
+/// the module defines with external linkage (addCInterface makes every
+/// other definition local).
+static std::vector<std::string> exportedSymbols(const llvm::Module &mod) {
+  std::vector<std::string> names;
+  for (const llvm::GlobalValue &g : mod.global_values())
+    if (!g.isDeclaration() && !g.hasLocalLinkage())
+      names.push_back(g.getName().str());
+  return names;
+}
+
 /// `cc -shared`: the object (in a fresh file of $TMPDIR) with the runtime
-/// archive (and OpenBLAS when the model calls it), linked into `lib`.
+/// archive (and OpenBLAS when the model calls it), linked into `lib`. A
+/// version script exports `exports` only: the runtime's symbols stay
+/// inside the library and its calls to them bind there.
 static llvm::Error linkShared(StagedFile &lib, const std::string &out,
-                              llvm::StringRef obj, bool usesBlas) {
-  llvm::SmallString<256> model;
-  llvm::sys::path::system_temp_directory(true, model);
-  llvm::sys::path::append(model, "bpc-%%%%%%%%.o");
-  auto objFile = StagedFile::createTemporary(model.str().str());
+                              llvm::StringRef obj, bool usesBlas,
+                              const std::vector<std::string> &exports) {
+  llvm::SmallString<256> tmp;
+  llvm::sys::path::system_temp_directory(true, tmp);
+  auto inTmp = [&](const char *name) {
+    llvm::SmallString<256> model = tmp;
+    llvm::sys::path::append(model, name);
+    return StagedFile::createTemporary(model.str().str());
+  };
+  auto objFile = inTmp("bpc-%%%%%%%%.o");
   if (!objFile)
     return objFile.takeError();
   if (llvm::Error err = objFile->write(obj))
     return err;
-  std::vector<std::string> args = {"-shared", "-o", lib.tmpName(),
-                                   objFile->tmpName(), runtimeArchive()};
-  if (usesBlas)
-    args.push_back("-lopenblas");
+  auto script = inTmp("bpc-%%%%%%%%.map");
+  if (!script)
+    return script.takeError();
+  std::string text = "{\n  global:\n";
+  for (const std::string &name : exports)
+    text += "    " + name + ";\n";
+  if (llvm::Error err = script->write(text + "  local: *;\n};\n"))
+    return err;
+  std::vector<std::string> args = {
+      "-shared",          "-o",
+      lib.tmpName(),      "-Wl,--version-script=" + script->tmpName(),
+      objFile->tmpName(), runtimeArchive()};
+  if (usesBlas) // also when only weakly referenced (the training step)
+    args.insert(args.end(),
+                {"-Wl,--no-as-needed", "-lopenblas", "-Wl,--as-needed"});
   args.insert(args.end(), {"-lstdc++", "-lm"});
   std::string err;
   if (runTool("cc", args, err) != 0)
@@ -266,8 +306,85 @@ static llvm::Error linkShared(StagedFile &lib, const std::string &out,
   return lib.sync();
 }
 
+namespace {
+/// An object of the archive: its member name and bytes.
+struct Member {
+  std::string name;
+  llvm::SmallVector<char, 0> bytes;
+};
+} // namespace
+
+/// The runtime's members made this library's own: every symbol that one of
+/// them defines globally becomes `<prefix>.NAME` (a name no BP or C name
+/// can take), hidden, in the members and in the model's object `obj` that
+/// calls them. Two archives, or an archive and a program with its own
+/// runtime, then share no symbol.
+static llvm::Expected<std::vector<Member>>
+prefixedMembers(llvm::StringRef obj, const std::string &prefix,
+                const llvm::object::Archive &runtime) {
+  std::vector<Member> members = {{prefix + ".o", {}}};
+  std::vector<llvm::MemoryBufferRef> inputs = {
+      llvm::MemoryBufferRef(obj, members[0].name)};
+  llvm::Error err = llvm::Error::success();
+  for (const llvm::object::Archive::Child &child : runtime.children(err)) {
+    auto buf = child.getMemoryBufferRef();
+    if (!buf) {
+      llvm::consumeError(std::move(err));
+      return buf.takeError();
+    }
+    members.push_back({buf->getBufferIdentifier().str(), {}});
+    inputs.push_back(*buf);
+  }
+  if (err)
+    return err;
+  llvm::BumpPtrAllocator alloc;
+  llvm::StringSaver saver(alloc);
+  llvm::objcopy::ConfigManager config;
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    auto file = llvm::object::ObjectFile::createObjectFile(inputs[i]);
+    if (!file)
+      return file.takeError();
+    for (const llvm::object::SymbolRef &sym : (*file)->symbols()) {
+      auto flags = sym.getFlags();
+      auto name = sym.getName();
+      if (!flags || !name)
+        return llvm::createStringError("cannot read the symbols of '%s'",
+                                       members[i].name.c_str());
+      using llvm::object::BasicSymbolRef;
+      if (!(*flags & BasicSymbolRef::SF_Global) ||
+          (*flags & BasicSymbolRef::SF_Undefined) || name->empty())
+        continue;
+      llvm::StringRef renamed = saver.save(prefix + "." + name->str());
+      config.Common.SymbolsToRename[*name] = renamed;
+      for (llvm::StringRef n : {*name, renamed}) {
+        llvm::objcopy::NameMatcher matcher;
+        if (llvm::Error e =
+                matcher.addMatcher(llvm::objcopy::NameOrPattern::create(
+                    n, llvm::objcopy::MatchStyle::Literal,
+                    [](llvm::Error e) { return e; })))
+          return e;
+        config.ELF.SymbolsToSetVisibility.emplace_back(std::move(matcher),
+                                                       llvm::ELF::STV_HIDDEN);
+      }
+    }
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    auto binary = llvm::object::createBinary(inputs[i]);
+    if (!binary)
+      return binary.takeError();
+    config.Common.InputFilename = members[i].name;
+    config.Common.OutputFilename = members[i].name;
+    llvm::raw_svector_ostream os(members[i].bytes);
+    if (llvm::Error e =
+            llvm::objcopy::executeObjcopyOnBinary(config, **binary, os))
+      return e;
+  }
+  return members;
+}
+
 /// The archive, written from memory (no temporary directory): the model's
-/// object as `<prefix>.o`, then every member of the runtime archive.
+/// object as `<prefix>.o`, then every member of the runtime archive, with
+/// the runtime's symbols prefixed (prefixedMembers).
 static llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
 archive(llvm::StringRef obj, const std::string &prefix,
         const llvm::Triple &triple) {
@@ -282,20 +399,13 @@ archive(llvm::StringRef obj, const std::string &prefix,
     return llvm::createStringError("cannot read the runtime archive '%s': %s",
                                    path.c_str(),
                                    llvm::toString(ar.takeError()).c_str());
-  std::string name = prefix + ".o";
+  auto objects = prefixedMembers(obj, prefix, **ar);
+  if (!objects)
+    return objects.takeError();
   std::vector<llvm::NewArchiveMember> members;
-  members.emplace_back(llvm::MemoryBufferRef(obj, name));
-  llvm::Error err = llvm::Error::success();
-  for (const llvm::object::Archive::Child &child : (*ar)->children(err)) {
-    auto member = llvm::NewArchiveMember::getOldMember(child, true);
-    if (!member) {
-      llvm::consumeError(std::move(err));
-      return member.takeError();
-    }
-    members.push_back(std::move(*member));
-  }
-  if (err)
-    return err;
+  for (const Member &m : *objects)
+    members.emplace_back(llvm::MemoryBufferRef(
+        llvm::StringRef(m.bytes.data(), m.bytes.size()), m.name));
   llvm::Triple t = triple;
   return llvm::writeArchiveToBuffer(
       members, llvm::SymtabWritingMode::NormalSymtab,
@@ -370,6 +480,82 @@ static llvm::Error stagePythonModule(Compilation &c, const std::string &prefix,
     return staged.takeError();
   py.emplace(std::move(*staged));
   return py->write(module.str());
+}
+
+/// --load: every param's values from the params file, read by the
+/// runtime's loader as `bpc run --load` reads it (the same file is accepted
+/// and refused alike); false after the usage error.
+static bool loadValues(const ir::Module &m, const BuildOptions &o,
+                       std::map<std::string, std::vector<double>> &values) {
+  std::vector<bp_param_entry> table;
+  for (size_t k = 0; k < m.params.size(); ++k) {
+    const ir::Param &p = m.params[k];
+    if (p.name.rfind("__", 0) == 0) // internal (__grad.W): never saved
+      continue;
+    std::vector<double> &v = values[p.name];
+    v = ir::initialValues(p, k, o.seed);
+    bp_param_entry e{
+        p.name.c_str(), v.data(), (int64_t)p.type->shape.size(), {0, 0, 0, 0}};
+    for (size_t d = 0; d < p.type->shape.size(); ++d)
+      e.dims[d] = p.type->shape[d];
+    table.push_back(e);
+  }
+  char error[512] = "";
+  int flags = o.allowNonfinite ? BP_LOAD_ALLOW_NONFINITE : 0;
+  if (bp_load_params_flags(table.data(), (int64_t)table.size(),
+                           o.loadPath.c_str(), flags, error, sizeof error) == 0)
+    return true;
+  std::string err = error;
+  if (err.find("non-finite value") != std::string::npos)
+    err += " (--allow-nonfinite accepts it)";
+  std::cerr << "bpc: error: --load: " << err << '\n';
+  return false;
+}
+
+/// The command that links a C program with the library `lib`: all that
+/// it needs, and nothing more (test/AOT/link-line.test links with it). A
+/// `.so` carries its dependencies; `.a` and `.o` need the C++ runtime and
+/// libm (and libmvec through it), OpenBLAS when the model calls it, and an
+/// `.o` the runtime archive.
+static std::string linkLine(const std::string &lib, bool isSo, bool isObj,
+                            bool usesBlas) {
+  std::string line = "cc PROGRAM.c " + lib;
+  if (isSo)
+    return line;
+  if (isObj)
+    line += " " + runtimeArchive();
+  if (usesBlas)
+    line += " -lopenblas";
+  return line + " -lstdc++ -lm";
+}
+
+/// `<prefix>_train_step` for the train block as written: its trained
+/// params, and the learning rate of each epoch (an epoch is as many rows as
+/// the block's data has, which a schedule other than `constant` reads at
+/// build time). False after the error.
+static bool trainStepSpec(const Compilation &c, codegen::TrainStepSpec &t) {
+  const sema::TrainSpec &spec = *c.prog.trainSpec;
+  t.params = c.trainedParams;
+  if (!c.batchedStepSizes.empty()) {
+    t.batchedSize = c.batchedStepSizes[0];
+    t.batchedStep = batch::trainStepName(t.batchedSize);
+  }
+  if (spec.schedule.kind == sema::TrainSpec::Schedule::Kind::Constant) {
+    t.lrPerEpoch = {spec.lr};
+    return true;
+  }
+  TrainingData data;
+  std::string err;
+  if (!loadTrainingData(c.prog.fnSigs.at(spec.loss), spec, c.file, data, err)) {
+    std::cerr << err
+              << "\nbpc: error: the train block's schedule counts "
+                 "epochs in rows of its data, which bpc build reads\n";
+    return false;
+  }
+  t.rowsPerEpoch = data.data.rows;
+  for (int64_t e = 1; e <= spec.epochs; ++e)
+    t.lrPerEpoch.push_back(scheduledLr(spec, e));
+  return true;
 }
 
 /// --prefix, or the output's name; after the usage error, "".
@@ -447,11 +633,24 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   c.opts.blas = o.blas && o.target.empty();
   c.opts.cInterfacePrefix = prefix;
   c.opts.cInterfaceSeed = o.seed;
+  if (!o.loadPath.empty() && !loadValues(m, o, c.opts.cInterfaceParams))
+    return ExitCode::Usage;
+  codegen::TrainStepSpec train;
+  bool trains = c.prog.trainSpec && !c.trainedParams.empty();
+  if (trains && !trainStepSpec(c, train))
+    return ExitCode::Usage;
+  c.opts.cInterfaceTrain = trains ? &train : nullptr;
   if (llvm::Error err = c.compileTo(Stage::LLVM))
     return reportFailure(std::move(err), c, false);
   c.opts.targetMachine = nullptr;
+  c.opts.cInterfaceTrain = nullptr; // `train` ends with this function
   llvm::Module *mod = c.llvm.get();
-  bool usesBlas = c.usesBlas;
+  // OpenBLAS: needed when the model's functions call it; optional (weak)
+  // when only <prefix>_train_step's batched step does (CInterface.cpp). A
+  // .so links it either way.
+  llvm::Function *blas = mod->getFunction("cblas_dgemm");
+  bool usesBlas = blas && !blas->hasExternalWeakLinkage();
+  bool linksBlas = c.usesBlas;
   if (codegen::hasHugeFunction(*mod))
     tm->setOptLevel(llvm::CodeGenOptLevel::None);
 
@@ -459,7 +658,13 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   if (!emitObject(*tm, *mod, obj))
     return ExitCode::Usage;
   std::ostringstream text;
-  codegen::writeCHeader(m, prefix, c.file.path, text, usesBlas);
+  codegen::HeaderNotes notes;
+  notes.usesBlas = usesBlas;
+  notes.optionalBlas = blas && !usesBlas;
+  notes.paramsFile = o.loadPath;
+  notes.trainStep = trains;
+  notes.linkLine = linkLine(outPath.filename().string(), isSo, isObj, usesBlas);
+  codegen::writeCHeader(m, prefix, c.file.path, text, notes);
   // Both files are complete and on disk before either takes its name.
   auto failed = [](llvm::Error err) {
     std::cerr << "bpc: error: " << llvm::toString(std::move(err)) << '\n';
@@ -475,7 +680,8 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
     return failed(lib.takeError());
   llvm::StringRef objBytes(obj.data(), obj.size());
   if (isSo) {
-    if (llvm::Error err = linkShared(*lib, out, objBytes, usesBlas))
+    if (llvm::Error err =
+            linkShared(*lib, out, objBytes, linksBlas, exportedSymbols(*mod)))
       return failed(std::move(err));
   } else if (isAr) {
     auto bytes = archive(objBytes, prefix, tm->getTargetTriple());
@@ -500,7 +706,7 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
   std::cout << "wrote " << out << (py ? ", " : " and ") << header;
   if (py)
     std::cout << " and " << pyModule;
-  std::cout << '\n';
+  std::cout << '\n' << "link: " << linkLine(out, isSo, isObj, usesBlas) << '\n';
   return ExitCode::Success;
 }
 

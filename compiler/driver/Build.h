@@ -17,12 +17,15 @@ struct BuildOptions {
   bool blas = true;               // --no-blas: every matmul is generated loops
   bool python = false;            // --python: also <prefix>.py (ctypes)
   bool verifyDiagnostics = false; // check the C-name clashes, write nothing
+  std::string loadPath;           // --load: params file baked in as values
+  bool allowNonfinite = false;    // --allow-nonfinite: --load takes nan, inf
 };
 
 /// Takes `c` (at Stage::IR) through the LLVM stage for the target, with
 /// the C interface, and writes `o.output` plus the C header `<prefix>.h`
-/// next to it (docs/ABI.md). A bad prefix, an output that is an input, or
-/// a write error is a usage error (2) naming the file; clashing C names are
+/// next to it (docs/ABI.md). A bad prefix, an output that is an input, a
+/// params file (--load) the runtime's loader refuses, or a write error is a
+/// usage error (2) naming the file; clashing C names are
 /// located errors (1). A failed build leaves no output.
 ExitCode buildOutput(Compilation &c, const BuildOptions &o);
 

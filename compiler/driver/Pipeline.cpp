@@ -161,6 +161,8 @@ ExitCode emitFromIR(Compilation &c, const PipelineOptions &o) {
   b.seed = o.seed ? *o.seed : 0;
   b.blas = o.blas;
   b.verifyDiagnostics = o.verifyDiagnostics;
+  b.loadPath = o.loadPath;
+  b.allowNonfinite = o.allowNonfinite;
   return buildOutput(c, b);
 }
 
@@ -263,6 +265,32 @@ bool checkAfterPass(const PipelineOptions &o) {
   return false;
 }
 
+/// Options that the command takes but this use of it does not (an emit
+/// KIND that has no use for them, --allow-nonfinite without --load): a
+/// usage error, false, never silently ignored.
+bool checkUnusedOptions(const PipelineOptions &o) {
+  auto unused = [](const std::string &problem) {
+    std::cerr << "bpc: error: " << problem << '\n';
+    return false;
+  };
+  bool emit = o.action <= Action::Dot || o.action == Action::Llvm ||
+              o.action == Action::Asm;
+  if (o.svg && o.action != Action::Dot)
+    return unused("--svg works with 'emit dot' only");
+  if (emit && !o.explainAt.empty() && o.action != Action::Dot)
+    return unused("--at works with 'emit dot' only (and explain and check)");
+  if (o.action == Action::Ast && !o.fnFilter.empty())
+    return unused("--fn does not work with 'emit ast' (it prints the whole "
+                  "file)");
+  if (emit && o.checkNumerics && o.action != Action::Llvm &&
+      o.action != Action::Asm)
+    return unused("--check-numerics works with 'emit llvm' and 'emit asm' "
+                  "only (it adds checks to the generated code)");
+  if (o.allowNonfinite && o.loadPath.empty())
+    return unused("--allow-nonfinite works with --load only");
+  return true;
+}
+
 /// `--after PASS` for a PASS from train-step on.
 bool showsTrainStep(const PipelineOptions &o) {
   std::vector<std::string> names = irPassNames();
@@ -316,7 +344,7 @@ void checkDefines(Compilation &c, const sema::Options &o) {
 }
 
 ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
-  if (!checkAfterPass(o))
+  if (!checkAfterPass(o) || !checkUnusedOptions(o))
     return ExitCode::Usage;
   Compilation c(compileOptions(o));
   c.file.path = path;
@@ -361,6 +389,12 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     // `emit ir --after` a pass from train-step on: the step `bpc train`
     // would compile for a full minibatch on one thread (the data is not
     // read, so no tail; the train block as written, no flags).
+    c.opts.trainStep = true;
+    c.opts.trainBatchSizes = {c.prog.trainSpec->batch};
+  }
+  if (o.action == Action::Build && c.prog.trainSpec) {
+    // <prefix>_train_step (docs/ABI.md): chunks of the block's batch size
+    // through the batched step, the rest per example.
     c.opts.trainStep = true;
     c.opts.trainBatchSizes = {c.prog.trainSpec->batch};
   }

@@ -289,7 +289,8 @@ llvm::Error Compilation::runLLVM() {
   usesBlas = llvm->getFunction("cblas_dgemm") != nullptr;
   if (!opts.cInterfacePrefix.empty())
     codegen::addCInterface(*ir, *llvm, opts.cInterfacePrefix,
-                           opts.cInterfaceSeed);
+                           opts.cInterfaceSeed, opts.cInterfaceParams,
+                           opts.cInterfaceTrain);
   if (opts.verify) {
     std::string err;
     llvm::raw_string_ostream os(err);

@@ -23,6 +23,7 @@
 #include "llvm/Support/Error.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +63,12 @@ public:
   std::error_code convertToErrorCode() const override;
 };
 
+} // namespace bp
+namespace bp::codegen {
+struct TrainStepSpec;
+} // namespace bp::codegen
+namespace bp {
+
 struct CompileOptions {
   sema::Options sema;
   bool simplify = true; // --no-simplify: the simplify passes do not run
@@ -82,9 +89,13 @@ struct CompileOptions {
   bool interruptible = false; // loops poll Ctrl-C (codegen::emitLLVM)
   bool blas = true; // large matmuls call cblas_dgemm (when bpc has OpenBLAS)
   /// `bpc build`: C wrappers and param data with this prefix (docs/ABI.md),
-  /// params initialised from `cInterfaceSeed`; empty: none.
+  /// params initialised from `cInterfaceSeed`, or to `cInterfaceParams`
+  /// (`bpc build --load`: by name); empty: none.
   std::string cInterfacePrefix;
   uint64_t cInterfaceSeed = 0;
+  std::map<std::string, std::vector<double>> cInterfaceParams;
+  /// With a train block: `<prefix>_train_step` (codegen/CInterface.h).
+  const codegen::TrainStepSpec *cInterfaceTrain = nullptr;
 };
 
 class Compilation;
