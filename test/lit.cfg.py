@@ -74,7 +74,8 @@ if mpi == "1" and shutil.which("mpirun"):
     config.available_features.add("mpi")
 if mpi == "0":
     config.available_features.add("no-mpi")
-# mpirun as root (CI runs as root) and on more ranks than cores.
+# mpirun as root (CI runs as root) and on more ranks than cores (the
+# environment's form of --allow-run-as-root --oversubscribe).
 config.environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
 config.environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
 config.environment["OMPI_MCA_rmaps_base_oversubscribe"] = "1"

@@ -1062,6 +1062,10 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
       std::cerr << "bpc: error: " << err << '\n';
     Ranks::Agreement a =
         ranks.agree(bad, modelFingerprint(m, jit, spec, flags));
+    // From here every rank takes the same decisions (the same data,
+    // params and flags; what only rank 0 does, it reports to all): they
+    // end together, whatever the exit.
+    data.ranks.agreedEnd();
     if (a.firstFailed >= 0)
       return ExitCode::Usage;
     if (!a.same) {
@@ -1073,12 +1077,14 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
     }
   }
   if (spec.saveEvery && flags.savePath.empty()) {
-    std::cerr << "bpc: error: save_every needs --save PATH\n";
+    if (root)
+      std::cerr << "bpc: error: save_every needs --save PATH\n";
     return ExitCode::Usage;
   }
   if (spec.earlyStop && data.test.rows == 0) {
-    std::cerr << "bpc: error: early_stop needs test rows ('test:' or "
-                 "--test): it watches the test loss\n";
+    if (root)
+      std::cerr << "bpc: error: early_stop needs test rows ('test:' or "
+                   "--test): it watches the test loss\n";
     return ExitCode::Usage;
   }
   // Rank 0 writes; every rank learns whether it did (a failed save_every
@@ -1100,8 +1106,7 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
     t.run();
   }
   // Every rank left run() after the same step (the decisions were taken on
-  // reduced values): from here they end together.
-  data.ranks.agreedEnd();
+  // reduced values).
   using Stop = Trainer::Stop;
   if (root) {
     t.reportStop();
