@@ -94,3 +94,23 @@ for _py in [python, "/usr/bin/python3"]:
             break
     except (OSError, subprocess.SubprocessError):
         pass
+# `mpirun -np K bpc train` (docs/DISTRIBUTED.md): tests of it need Open
+# MPI's mpirun and a bpc built with MPI (ctest passes --param mpi=1 or 0;
+# run by hand, the bpc binary is asked which libraries it links). Without
+# MPI, the tests of bpc's refusal to run under mpirun have `no-mpi`.
+mpi = lit_config.params.get("mpi")
+if mpi is None:
+    try:
+        mpi = "1" if "libmpi" in subprocess.run(
+            ["ldd", bpc], capture_output=True, text=True, timeout=60).stdout else "0"
+    except (OSError, subprocess.SubprocessError):
+        mpi = "0"
+if mpi == "1" and shutil.which("mpirun"):
+    config.available_features.add("mpi")
+if mpi == "0":
+    config.available_features.add("no-mpi")
+# mpirun as root (CI runs as root) and on more ranks than cores (the
+# environment's form of --allow-run-as-root --oversubscribe).
+config.environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+config.environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+config.environment["OMPI_MCA_rmaps_base_oversubscribe"] = "1"

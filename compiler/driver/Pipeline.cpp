@@ -399,12 +399,18 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     c.opts.trainBatchSizes = {c.prog.trainSpec->batch};
   }
   if (o.action == Action::Train) {
+    std::string err; // under mpirun: this rank's part of each minibatch
+    if (!data.ranks.join(err)) {
+      std::cerr << "bpc: error: " << err << '\n';
+      return ExitCode::Usage;
+    }
     *c.prog.trainSpec = withFlags(*c.prog.trainSpec, trainFlags(o));
     const sema::TrainSpec &spec = *c.prog.trainSpec;
     if (loadTrainingData(c.prog.fnSigs.at(spec.loss), spec, c.file, data,
                          dataError) &&
         !o.train.perExample)
-      c.opts.trainBatchSizes = trainBatchSizes(spec, data.data.rows);
+      c.opts.trainBatchSizes =
+          trainBatchSizes(spec, data.data.rows, data.ranks);
   }
 
   // The IR passes (irgen, simplify, ad, ...), each verified.
@@ -412,18 +418,18 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     return failed(std::move(err));
   if (o.verifyDiagnostics && o.action != Action::Build)
     return finishDiagnostics(c.diags, true);
-  if (!o.verifyDiagnostics)
-    c.diags.print(std::cerr); // warnings
+  if (!o.verifyDiagnostics && data.ranks.isRoot())
+    c.diags.print(std::cerr); // warnings, once under mpirun
   if (o.action < Action::Llvm || o.action == Action::Build)
     return emitFromIR(c, o);
 
   // LLVM, optimised for the host, then the JIT.
   if (o.action == Action::Llvm || o.action == Action::Asm)
     return emitLLVMText(c, o);
-  if (!dataError.empty()) {
-    std::cout.flush();
-    std::cerr << dataError << '\n';
-    return ExitCode::RuntimeError;
+  if (o.action == Action::Train) { // every rank's data read, or its error
+    ExitCode agreed = agreeOnTrainingData(data, dataError);
+    if (agreed != ExitCode::Success)
+      return agreed;
   }
   auto jitOr = compileToJIT(c);
   if (!jitOr)

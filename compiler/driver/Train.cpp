@@ -12,6 +12,16 @@
 // allocation per step either way. Per epoch: the metric over the test rows,
 // progress, and per-param gradient norms for the gradient-flow report.
 //
+// Under `mpirun -np K` (LANGUAGE.md section 18, docs/DISTRIBUTED.md) every
+// rank reads all rows and takes its contiguous part of each minibatch (the
+// first n mod K ranks one row more), split across its threads as above.
+// One MPI_Allreduce per step sums the ranks' loss, signal flags and
+// gradients (one flat buffer) before `__train_update`, which every rank
+// runs on the same sums, so the params stay identical. Every decision that
+// ends a run (divergence, a signal, early stopping, a failed save) is taken
+// on reduced values, so all ranks stop together; only rank 0 prints,
+// plots and saves.
+//
 //===----------------------------------------------------------------------===//
 #include "driver/Train.h"
 
@@ -39,6 +49,7 @@
 #include <numeric>
 #include <sstream>
 #include <string_view>
+#include <thread>
 #include <unistd.h>
 
 #ifdef BP_HAVE_OPENBLAS
@@ -266,9 +277,37 @@ bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
 /// fixed arrays).
 constexpr int64_t maxThreads = 1024;
 
-int64_t trainThreads(const sema::TrainSpec &spec, int64_t rows) {
-  int64_t t = spec.threads > 0 ? spec.threads : omp_get_num_procs();
-  return std::max<int64_t>(1, std::min({t, spec.batch, rows, maxThreads}));
+namespace {
+
+/// A rank's contiguous part of `n` rows: n / K of them, the first n % K
+/// ranks one more (LANGUAGE.md section 18). One process: all of them.
+struct Part {
+  int64_t begin = 0, n = 0;
+};
+Part rankPart(int64_t n, const Ranks &ranks) {
+  int64_t k = ranks.size(), r = ranks.rank();
+  return {r * (n / k) + std::min(r, n % k), n / k + (r < n % k ? 1 : 0)};
+}
+
+/// Every core this process may run on (omp_get_num_procs counts its
+/// affinity mask); ranks of this machine that mpirun did not bind to cores
+/// (each may run on all of them) share them.
+int64_t defaultThreads(const Ranks &ranks) {
+  int64_t procs = omp_get_num_procs();
+  if (ranks.localSize() > 1 &&
+      procs >= (int64_t)std::thread::hardware_concurrency())
+    procs /= ranks.localSize();
+  return std::max<int64_t>(1, procs);
+}
+
+} // namespace
+
+int64_t trainThreads(const sema::TrainSpec &spec, int64_t rows,
+                     const Ranks &ranks) {
+  int64_t t = spec.threads > 0 ? spec.threads : defaultThreads(ranks);
+  // The most rows this rank takes of a minibatch.
+  int64_t part = rankPart(std::min(spec.batch, rows), ranks).n;
+  return std::max<int64_t>(1, std::min({t, part, maxThreads}));
 }
 
 namespace {
@@ -302,13 +341,13 @@ double scheduledLr(const sema::TrainSpec &spec, int64_t epoch) {
   return spec.lr;
 }
 
-std::vector<int64_t> trainBatchSizes(const sema::TrainSpec &spec,
-                                     int64_t rows) {
+std::vector<int64_t> trainBatchSizes(const sema::TrainSpec &spec, int64_t rows,
+                                     const Ranks &ranks) {
   int64_t batch = std::min(spec.batch, rows),
-          threads = trainThreads(spec, rows);
+          threads = trainThreads(spec, rows, ranks);
   std::vector<int64_t> sizes, tail;
-  slices(batch, threads, sizes);
-  slices(rows % batch, threads, tail);
+  slices(rankPart(batch, ranks).n, threads, sizes);
+  slices(rankPart(rows % batch, ranks).n, threads, tail);
   sizes.insert(sizes.end(), tail.begin(), tail.end());
   std::sort(sizes.begin(), sizes.end());
   sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
@@ -330,6 +369,45 @@ extern "C" void onStopSignal(int sig) {
     return;
   }
   pendingSignal = sig;
+}
+
+/// What must be the same on every rank before training: the params' values
+/// (the initialiser's seed, --load), the train block with its flags, and
+/// whether rank 0 saves and plots (the ranks agree on whether that worked).
+uint64_t modelFingerprint(const ir::Module &m, JIT &jit,
+                          const sema::TrainSpec &spec,
+                          const TrainFlags &flags) {
+  uint64_t h = fingerprint("", 0);
+  for (const std::string *s : {&spec.loss, &spec.metric, &spec.optimizer})
+    h = fingerprint(s->c_str(), s->size() + 1, h);
+  double numbers[] = {spec.lr,
+                      spec.beta1,
+                      spec.beta2,
+                      spec.effectiveWeightDecay(),
+                      spec.clip,
+                      (double)spec.epochs,
+                      (double)spec.batch,
+                      (double)spec.seed,
+                      (double)spec.earlyStop,
+                      (double)spec.saveEvery,
+                      (double)spec.schedule.kind,
+                      (double)spec.schedule.every,
+                      spec.schedule.gamma,
+                      (double)spec.schedule.warmup,
+                      (double)flags.savePath.empty(),
+                      (double)flags.plotDir.empty()};
+  h = fingerprint(numbers, sizeof numbers, h);
+  for (auto &p : m.params) {
+    if (p.name.rfind("__", 0) == 0) // internal (__grad.W)
+      continue;
+    auto *d =
+        static_cast<const double *>(jit.find(codegen::paramSymbol(p.name)));
+    if (!d)
+      continue;
+    int64_t n = p.type->isTensor() ? p.type->numElements() : 1;
+    h = fingerprint(d, n * sizeof(double), h);
+  }
+  return h;
 }
 
 /// Installs onStopSignal for SIGINT and SIGTERM while alive.
@@ -361,6 +439,11 @@ struct Slice {
 struct Trainer {
   const sema::TrainSpec &spec;
   Table &data, &test;
+  const Ranks &ranks;
+  /// Several ranks: the step's flat buffer for MPI_Allreduce (reduceStep).
+  std::vector<double> reduced;
+  /// This rank's part of the test rows.
+  Part testPart;
   DynFn step = nullptr, lossFn = nullptr, metric = nullptr;
   /// __train_update (batch/TrainStep.h): the optimiser step; its results.
   DynFn update = nullptr;
@@ -370,8 +453,9 @@ struct Trainer {
   std::vector<int64_t> argSize; // elements of each loss argument
   std::vector<Slice> threadSlices;
   std::vector<int64_t> sliceSizes; // of the current minibatch
-  /// The vmapped loss the test loss runs on, its rows per call, and the
-  /// chunks' losses; null: per example.
+  /// The vmapped loss the test loss runs on (over this rank's part of the
+  /// test rows), its rows per call, and the chunks' losses; null: per
+  /// example.
   DynFn batchLoss = nullptr;
   int64_t testChunk = 0;
   std::vector<double> chunkLoss;
@@ -389,6 +473,9 @@ struct Trainer {
   enum class Stop { Done, Diverged, Interrupted, EarlyStopped, SaveFailed };
   Stop stop = Stop::Done;
   int64_t stopEpoch = 0, stopBatch = 0;
+  /// Interrupted: by this signal (SIGINT or SIGTERM; several ranks: the one
+  /// any rank got, SIGTERM first).
+  int stopSignal = 0, agreedSignal = 0;
   /// early_stop: the best test loss so far, its epoch and params.
   double bestTestLoss = INFINITY, bestMetric = NAN;
   int64_t bestEpoch = 0;
@@ -397,7 +484,7 @@ struct Trainer {
   std::function<bool()> save;
 
   Trainer(const sema::TrainSpec &spec, TrainingData &d)
-      : spec(spec), data(d.data), test(d.test) {}
+      : spec(spec), data(d.data), test(d.test), ranks(d.ranks) {}
   double elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                          start)
@@ -410,12 +497,13 @@ struct Trainer {
   void gather(int64_t n, Row row, std::vector<double> &in) const;
   double testLossSum();
   double stepBatched(const std::vector<int64_t> &order, int64_t b0, int64_t b1);
+  double reduceStep(double loss);
   void printHeader() const;
   void run();
   void runBatch(const std::vector<int64_t> &order, int64_t b0, int64_t b1,
                 double &lossSum, std::vector<double> &gradNormSum);
   void printProgress(int64_t epoch, int64_t b1, double lossSum) const;
-  double sumOverRows(DynFn f, const Table &t) const;
+  double sumOverRows(DynFn f, const Table &t, Part rows) const;
   void evaluateTest();
   bool watchTestLoss(int64_t epoch);
   void reportStop() const;
@@ -450,19 +538,24 @@ void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
   update = reinterpret_cast<DynFn>(
       sym(codegen::dynamicSymbol(batch::trainUpdateName())));
   updateOut.resize(1 + ps.size());
-  tty = isatty(STDOUT_FILENO);
+  // mpirun hands its ranks a pseudo-terminal whatever its own output is:
+  // no progress bar under it (the epoch lines are printed either way).
+  tty = isatty(STDOUT_FILENO) && !ranks.joined();
   batch = std::min(spec.batch, data.rows);
   for (int64_t n : batchedSizes)
     batched[n] = reinterpret_cast<DynFn>(
         sym(codegen::dynamicSymbol(batch::trainStepName(n))));
   for (auto &a : m.lookup(spec.loss)->args())
     argSize.push_back(a->type->isTensor() ? a->type->numElements() : 1);
-  threads = trainThreads(spec, data.rows);
-  if (batched.empty())
-    return;
+  threads = trainThreads(spec, data.rows, ranks);
+  testPart = rankPart(test.rows, ranks);
   int64_t outSize = 1;
   for (auto &p : ps)
     outSize += p.size;
+  if (ranks.size() > 1) // the loss, two signal flags, the gradients
+    reduced.resize(2 + outSize);
+  if (batched.empty())
+    return;
   threadSlices.resize(threads);
   sliceSizes.reserve(threads);
   for (Slice &s : threadSlices) { // every buffer allocated once, here
@@ -470,10 +563,10 @@ void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
     s.out.resize(outSize);
   }
   testChunk = batched.rbegin()->first; // at most batch / threads + 1 rows
-  if (test.rows >= testChunk) {
+  if (testPart.n >= testChunk) {
     batchLoss = reinterpret_cast<DynFn>(
         sym(codegen::dynamicSymbol(batch::batchLossName(testChunk))));
-    chunkLoss.resize(test.rows / testChunk);
+    chunkLoss.resize(testPart.n / testChunk);
   }
 }
 
@@ -500,25 +593,26 @@ void Trainer::gather(int64_t n, Row row, std::vector<double> &in) const {
   }
 }
 
-/// The summed loss over the test rows: chunks of `testChunk` rows through
-/// the vmapped loss `__batch_loss.<testChunk>`, across the threads, the
-/// rest per example; added in row order (the same for every thread count).
+/// The summed loss over this rank's test rows: chunks of `testChunk` rows
+/// through the vmapped loss `__batch_loss.<testChunk>`, across the
+/// threads, the rest per example; added in row order (the same for every
+/// thread count).
 double Trainer::testLossSum() {
   if (!batchLoss)
-    return sumOverRows(lossFn, test);
-  int64_t chunks = test.rows / testChunk;
+    return sumOverRows(lossFn, test, testPart);
+  int64_t chunks = testPart.n / testChunk, t0 = testPart.begin;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
     Slice &s = threadSlices[omp_get_thread_num()];
     gather(
-        testChunk, [&](int64_t e) { return test.row(c * testChunk + e); },
+        testChunk, [&](int64_t e) { return test.row(t0 + c * testChunk + e); },
         s.in);
     batchLoss(s.in.data(), &chunkLoss[c]);
   }
   double sum = 0, out[1];
   for (int64_t c = 0; c < chunks; ++c)
     sum += chunkLoss[c];
-  for (int64_t r = chunks * testChunk; r < test.rows; ++r) {
+  for (int64_t r = t0 + chunks * testChunk; r < t0 + testPart.n; ++r) {
     lossFn(test.row(r), out);
     sum += out[0];
   }
@@ -566,7 +660,10 @@ void Trainer::printHeader() const {
     std::cout << ", schedule step(" << sc.every << ", " << fmt(sc.gamma) << ")";
   if (sc.kind == Kind::Cosine)
     std::cout << ", schedule cosine(" << sc.warmup << ")";
-  std::cout << ", batch " << batch << ", " << spec.epochs << " epochs";
+  std::cout << ", batch " << batch;
+  if (ranks.size() > 1)
+    std::cout << " over " << ranks.size() << " ranks";
+  std::cout << ", " << spec.epochs << " epochs";
   if (spec.clip > 0)
     std::cout << ", clip " << fmt(spec.clip);
   std::cout << ", params";
@@ -599,10 +696,13 @@ void Trainer::run() {
       rowsRun = b1;
       stopEpoch = epoch;
       stopBatch = batches;
+      int sig = ranks.size() > 1 ? agreedSignal : (int)pendingSignal;
       if (!std::isfinite(lossSum))
         stop = Stop::Diverged;
-      else if (pendingSignal)
+      else if (sig) {
         stop = Stop::Interrupted;
+        stopSignal = sig;
+      }
       if (tty)
         printProgress(epoch, b1, lossSum);
     }
@@ -612,7 +712,8 @@ void Trainer::run() {
       ps[j].gradNorm.push_back(gradNormSum[j] / batches);
     if (test.rows && stop != Stop::Diverged)
       evaluateTest();
-    printEpoch(epoch);
+    if (ranks.isRoot())
+      printEpoch(epoch);
     if (stop != Stop::Done)
       return;
     if (spec.earlyStop && watchTestLoss(epoch))
@@ -662,8 +763,8 @@ void Trainer::reportStop() const {
     break;
   case Stop::Interrupted:
     printf("interrupted by %s at epoch %lld, minibatch %lld\n",
-           pendingSignal == SIGTERM ? "SIGTERM" : "SIGINT",
-           (long long)stopEpoch, (long long)stopBatch);
+           stopSignal == SIGTERM ? "SIGTERM" : "SIGINT", (long long)stopEpoch,
+           (long long)stopBatch);
     break;
   case Stop::EarlyStopped:
     printf("early stop: the test loss has not improved for %lld epochs\n",
@@ -675,29 +776,59 @@ void Trainer::reportStop() const {
            (long long)bestEpoch, fmt(bestTestLoss, 5).c_str());
 }
 
-/// One minibatch, rows `order[b0, b1)`: accumulate the gradients, then the
-/// compiled optimiser step (mean, clipping, update). The losses are added
-/// to `lossSum` (the epoch's sum, in the order of the rows).
+/// One minibatch, rows `order[b0, b1)`: accumulate the gradients of this
+/// rank's part, sum them over the ranks, then the compiled optimiser step
+/// (mean, clipping, update). The losses are added to `lossSum` (the
+/// epoch's sum; one process: in the order of the rows).
 void Trainer::runBatch(const std::vector<int64_t> &order, int64_t b0,
                        int64_t b1, double &lossSum,
                        std::vector<double> &gradNormSum) {
   double out[1];
   for (auto &p : ps)
     std::memset(p.grad, 0, p.size * sizeof(double));
+  Part part = rankPart(b1 - b0, ranks);
+  int64_t r0 = b0 + part.begin, r1 = r0 + part.n;
+  double loss = ranks.size() > 1 ? 0 : lossSum;
   if (!batched.empty()) {
-    lossSum += stepBatched(order, b0, b1);
+    if (part.n)
+      loss += stepBatched(order, r0, r1);
   } else {
-    for (int64_t k = b0; k < b1; ++k) {
+    for (int64_t k = r0; k < r1; ++k) {
       step(data.row(order[k]), out);
-      lossSum += out[0];
+      loss += out[0];
     }
   }
+  lossSum = ranks.size() > 1 ? lossSum + reduceStep(loss) : loss;
   double args[2] = {1.0 / (double)(b1 - b0), lr};
   update(args, updateOut.data());
   clipped += updateOut[0] != 0;
   for (size_t j = 0; j < ps.size(); ++j)
     gradNormSum[j] += updateOut[1 + j];
   ++steps;
+}
+
+/// Several ranks: one MPI_Allreduce of [loss, SIGTERM seen, SIGINT seen,
+/// gradient of every param], this rank's in, the sums over the ranks out
+/// (the gradients into `__grad.<param>`, the signal into agreedSignal).
+/// Returns the minibatch's summed loss.
+double Trainer::reduceStep(double loss) {
+  double *at = reduced.data();
+  at[0] = loss;
+  at[1] = pendingSignal == SIGTERM;
+  at[2] = pendingSignal == SIGINT;
+  int64_t off = 3;
+  for (auto &p : ps) {
+    std::memcpy(at + off, p.grad, p.size * sizeof(double));
+    off += p.size;
+  }
+  ranks.sum(at, off);
+  off = 3;
+  for (auto &p : ps) {
+    std::memcpy(p.grad, at + off, p.size * sizeof(double));
+    off += p.size;
+  }
+  agreedSignal = at[1] > 0 ? SIGTERM : at[2] > 0 ? SIGINT : 0;
+  return at[0];
 }
 
 /// The progress bar on a terminal, redrawn after every minibatch.
@@ -714,16 +845,19 @@ void Trainer::printProgress(int64_t epoch, int64_t b1, double lossSum) const {
   fflush(stdout);
 }
 
-/// The sum of `f` over the rows of `t`, the rows split into one contiguous
-/// range per thread and the ranges' sums added in order (a given thread
-/// count gives the same sum every time).
-double Trainer::sumOverRows(DynFn f, const Table &t) const {
-  int64_t n = std::min(threads, t.rows);
+/// The sum of `f` over `rows` of `t`, split into one contiguous range per
+/// thread and the ranges' sums added in order (a given thread count gives
+/// the same sum every time).
+double Trainer::sumOverRows(DynFn f, const Table &t, Part rows) const {
+  int64_t n = std::min(threads, rows.n);
+  if (n == 0)
+    return 0;
   double partial[maxThreads] = {};
 #pragma omp parallel for num_threads(n) schedule(static, 1)
   for (int64_t k = 0; k < n; ++k) {
     double out[1], sum = 0;
-    for (int64_t r = k * t.rows / n; r < (k + 1) * t.rows / n; ++r) {
+    for (int64_t r = rows.begin + k * rows.n / n;
+         r < rows.begin + (k + 1) * rows.n / n; ++r) {
       f(t.row(r), out);
       sum += out[0];
     }
@@ -735,14 +869,17 @@ double Trainer::sumOverRows(DynFn f, const Table &t) const {
   return sum;
 }
 
-/// The mean of the metric over the test rows.
-/// The epoch's test loss and metric (when there is one).
+/// The epoch's test loss and metric (when there is one): their means over
+/// the test rows, each rank's part summed over the ranks.
 void Trainer::evaluateTest() {
-  lastTestLoss = testLossSum() / test.rows;
+  double sums[2] = {testLossSum(),
+                    metric ? sumOverRows(metric, test, testPart) : 0};
+  ranks.sum(sums, 2);
+  lastTestLoss = sums[0] / test.rows;
   testLossCurve.push_back(lastTestLoss);
   if (!metric)
     return;
-  lastMetric = sumOverRows(metric, test) / test.rows;
+  lastMetric = sums[1] / test.rows;
   metricCurve.push_back(lastMetric);
 }
 
@@ -919,47 +1056,74 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
   // thread (OpenBLAS's own threads would oversubscribe the cores).
   openblas_set_num_threads(1);
 #endif
-  if (!flags.savePath.empty()) { // before training, not after it
+  const Ranks &ranks = data.ranks;
+  bool root = ranks.isRoot();
+  { // before training, not after it; rank 0 saves
     std::string err;
-    if (!checkSaveTarget(flags.savePath, data.inputs, err)) {
+    bool bad = root && !flags.savePath.empty() &&
+               !checkSaveTarget(flags.savePath, data.inputs, err);
+    if (bad)
       std::cerr << "bpc: error: " << err << '\n';
+    Ranks::Agreement a =
+        ranks.agree(bad, modelFingerprint(m, jit, spec, flags));
+    // From here every rank takes the same decisions (the same data,
+    // params and flags; what only rank 0 does, it reports to all): they
+    // end together, whatever the exit.
+    data.ranks.agreedEnd();
+    if (a.firstFailed >= 0)
+      return ExitCode::Usage;
+    if (!a.same) {
+      if (root)
+        std::cerr << "bpc: error: the ranks would train different models "
+                     "(their params, flags or train blocks differ); every "
+                     "rank must run the same bpc train command\n";
       return ExitCode::Usage;
     }
   }
   if (spec.saveEvery && flags.savePath.empty()) {
-    std::cerr << "bpc: error: save_every needs --save PATH\n";
+    if (root)
+      std::cerr << "bpc: error: save_every needs --save PATH\n";
     return ExitCode::Usage;
   }
   if (spec.earlyStop && data.test.rows == 0) {
-    std::cerr << "bpc: error: early_stop needs test rows ('test:' or "
-                 "--test): it watches the test loss\n";
+    if (root)
+      std::cerr << "bpc: error: early_stop needs test rows ('test:' or "
+                   "--test): it watches the test loss\n";
     return ExitCode::Usage;
   }
+  // Rank 0 writes; every rank learns whether it did (a failed save_every
+  // write stops them all).
   auto save = [&] {
     std::string err;
-    if (!saveParams(m, jit, flags.savePath, err)) {
+    bool bad = root && !saveParams(m, jit, flags.savePath, err);
+    if (bad)
       std::cerr << "bpc: error: " << err << '\n';
-      return false;
-    }
-    return true;
+    return ranks.agree(bad, 0).firstFailed < 0;
   };
   Trainer t(spec, data);
   t.bind(m, params, batchedSizes, jit);
   t.save = save;
-  t.printHeader();
+  if (root)
+    t.printHeader();
   {
     StopSignals signals;
     t.run();
   }
+  // Every rank left run() after the same step (the decisions were taken on
+  // reduced values).
   using Stop = Trainer::Stop;
-  t.reportStop();
-  t.printSummary();
-  t.reportGradientFlow();
-  if (t.stop == Stop::SaveFailed ||
-      (!flags.plotDir.empty() && !t.writeCharts(flags.plotDir)))
+  if (root) {
+    t.reportStop();
+    t.printSummary();
+    t.reportGradientFlow();
+  }
+  bool charts = !root || flags.plotDir.empty() || t.writeCharts(flags.plotDir);
+  if (!flags.plotDir.empty())
+    charts = ranks.agree(!charts, 0).firstFailed < 0;
+  if (t.stop == Stop::SaveFailed || !charts)
     return ExitCode::Usage;
   if (t.stop == Stop::Diverged) {
-    if (!flags.savePath.empty())
+    if (!flags.savePath.empty() && root)
       printf("not saved: training diverged ('%s' is left as it was)\n",
              flags.savePath.c_str());
     fflush(stdout);
@@ -968,12 +1132,35 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
   if (!flags.savePath.empty()) {
     if (!save())
       return ExitCode::Usage;
-    printf("saved params to %s\n", flags.savePath.c_str());
+    if (root)
+      printf("saved params to %s\n", flags.savePath.c_str());
   }
   fflush(stdout);
   if (t.stop == Stop::Interrupted)
-    return pendingSignal == SIGTERM ? ExitCode::Terminated
-                                    : ExitCode::Interrupted;
+    return t.stopSignal == SIGTERM ? ExitCode::Terminated
+                                   : ExitCode::Interrupted;
+  return ExitCode::Success;
+}
+
+ExitCode agreeOnTrainingData(TrainingData &data, const std::string &error) {
+  uint64_t fp = fingerprint(&data.data.cols, sizeof data.data.cols);
+  for (const Table *t : {&data.data, &data.test})
+    fp = fingerprint(t->data.data(), t->data.size() * sizeof(double), fp);
+  Ranks::Agreement a = data.ranks.agree(!error.empty(), fp);
+  if (a.firstFailed == data.ranks.rank()) {
+    std::cout.flush();
+    std::cerr << error << '\n';
+  }
+  if (a.firstFailed >= 0 || !a.same)
+    data.ranks.agreedEnd();
+  if (a.firstFailed >= 0)
+    return ExitCode::RuntimeError;
+  if (!a.same) {
+    if (data.ranks.isRoot())
+      std::cerr << "bpc: error: the ranks read different training data; "
+                   "every rank must read the same files\n";
+    return ExitCode::Usage;
+  }
   return ExitCode::Success;
 }
 

@@ -1,6 +1,7 @@
 //===- Train.h - `bpc train`: the training loop -----------------*- C++ -*-===//
 #pragma once
 
+#include "driver/Distributed.h"
 #include "driver/Pipeline.h"
 #include "ir/IR.h"
 #include "jit/JIT.h"
@@ -25,6 +26,9 @@ struct TrainingData {
   Table data, test;
   /// The source and data files, which --save must not overwrite.
   std::vector<std::string> inputs;
+  /// The processes training together (LANGUAGE.md section 18): each takes
+  /// its contiguous part of every minibatch.
+  Ranks ranks;
 };
 
 /// Reads the train block's files (next to the source file); each row holds
@@ -36,9 +40,12 @@ bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
                       const SourceFile &file, TrainingData &out,
                       std::string &error);
 
-/// The threads a minibatch is split across: `threads:` / --threads, else
-/// every core; never more than the minibatch has examples.
-int64_t trainThreads(const sema::TrainSpec &spec, int64_t rows);
+/// The threads a rank's part of a minibatch is split across: `threads:` /
+/// --threads, else every core it may run on (ranks that mpirun did not
+/// bind to cores share the machine's); never more than the part has
+/// examples.
+int64_t trainThreads(const sema::TrainSpec &spec, int64_t rows,
+                     const Ranks &ranks);
 
 /// The learning rate of `epoch` (1-based) under the train block's schedule
 /// (LANGUAGE.md section 17, docs/TRAINING.md): constant; step(every,
@@ -49,8 +56,16 @@ int64_t trainThreads(const sema::TrainSpec &spec, int64_t rows);
 double scheduledLr(const sema::TrainSpec &spec, int64_t epoch);
 
 /// The example counts the batched steps are compiled for: each thread's
-/// share of a full minibatch and of the last, shorter one.
-std::vector<int64_t> trainBatchSizes(const sema::TrainSpec &spec, int64_t rows);
+/// share of this rank's part of a full minibatch and of the last, shorter
+/// one.
+std::vector<int64_t> trainBatchSizes(const sema::TrainSpec &spec, int64_t rows,
+                                     const Ranks &ranks);
+
+/// After loadTrainingData on every rank (`error`: its failure, if any), and
+/// before the JIT: the lowest rank that failed reports its located error
+/// and every rank ends with exit 3; ranks that read different rows end
+/// with a usage error. Success: train on.
+ExitCode agreeOnTrainingData(TrainingData &data, const std::string &error);
 
 /// Runs the training loop of a compiled program whose module contains
 /// `__train_step` (ad::buildTrainStep) for `params`, and the batched steps
