@@ -30,8 +30,12 @@ program : (item sep | sep)* EOF ;
 
 sep : NEWLINE | ';' ;
 
+// `import "layers.bp"` (LANGUAGE.md section 22) is an item so that it ends
+// like one; the AST builder keeps the imports apart and requires them before
+// every other item.
 item
-  : 'const' name=ID '=' expr                                    # constItem
+  : 'import' path=STRING                                        # importItem
+  | 'const' name=ID '=' expr                                    # constItem
   | 'param' name=ID ':' type ('=' expr)?                        # paramItem
   | 'fn' name=ID (fnSignature block | '=' expr)                 # fnItem
   | kw=('adjoint' | 'tangent') name=ID fnSignature block        # ruleItem
@@ -117,6 +121,7 @@ LET : 'let' ;
 VAR : 'var' ;
 PARAM : 'param' ;
 CONST : 'const' ;
+IMPORT : 'import' ;
 RETURN : 'return' ;
 IF : 'if' ;
 ELSE : 'else' ;

@@ -9,9 +9,10 @@ only: tensors are a tiny flat-list class).  Programs are built from
   - elementwise + - * / with NumPy broadcasting (tensor-tensor, tensor-scalar),
   - elementwise builtins (tanh, sigmoid, softplus, sin, cos, exp of a bounded
     argument, log(1 + e*e), sqrt(1 + e*e), e^2, and with a small weight the
-    kinked relu, abs, max, min, clip),
+    kinked relu, abs, max, min, clip, and the max / min reductions),
   - `@` in all four forms, transpose, outer,
-  - sum / mean / logsumexp with and without axis, norm, dot, softmax,
+  - sum / mean / logsumexp (and with "kinks" max / min) with and without
+    axis, norm, dot, softmax,
     log_softmax,
   - indexing x[i], X[i, j], X[i] (constant or loop indices), slices with
     constant bounds (x[1:3], X[0:2, 1:], X[i, 1:]), on variables and on
@@ -254,6 +255,26 @@ def _lse(a, axis=None):
     return _reduce(a, axis, _lse1)
 
 
+def _ext1(v, sign):
+    """The first largest (sign 1) / smallest (sign -1) element: its index is
+    a kink, recorded in the trace."""
+    i = max(range(len(v)), key=lambda k: sign * v[k])
+    ST.trace.append(i)
+    return v[i]
+
+
+def _max(a, axis=None):
+    if axis is None:
+        return _ext1(a.d, 1)
+    return _reduce(a, axis, lambda v: _ext1(v, 1))
+
+
+def _min(a, axis=None):
+    if axis is None:
+        return _ext1(a.d, -1)
+    return _reduce(a, axis, lambda v: _ext1(v, -1))
+
+
 def _reduce(a, axis, fn):
     if axis < 0:
         axis += len(a.shape)
@@ -442,6 +463,7 @@ PRELUDE = {
     "_tanh": math.tanh, "_sigmoid": _sigmoid, "_softplus": _softplus,
     "_relu": _relu, "_abs": _abs, "_max2": _max2, "_min2": _min2,
     "_clipf": _clipf, "_sq": _sq, "_sum": _sum, "_mean": _mean, "_lse": _lse,
+    "_max": _max, "_min": _min,
     "_norm": _norm, "_dot": _dot, "_softmax": _softmax,
     "_log_softmax": _log_softmax, "_mm": _mm, "_tr": _tr, "_outer": _outer,
     "_ix": _ix, "_sl": _sl, "_lit": _lit, "_full": _full, "_cp": _cp,
@@ -853,7 +875,8 @@ class Gen:
         if k == "red":
             A = self.rshape() if r.random() < 0.5 or not tvars else r.choice(tvars)[1]
             a = self.expr(sc, A, d1)
-            fn = r.choice(["sum", "sum", "mean", "logsumexp", "norm"])
+            fn = r.choice(["sum", "sum", "mean", "logsumexp", "norm"] +
+                          (["max", "min"] if ok("kinks") else []))
             pf = {"logsumexp": "_lse"}.get(fn, "_" + fn)
             return "%s(%s)" % (fn, a[0]), "%s(%s)" % (pf, a[1])
         if k == "dot":
@@ -870,7 +893,8 @@ class Gen:
                 else:
                     A, ax = (S[0], K), r.choice([1, -1])
             a = self.expr(sc, A, d1)
-            fn = r.choice(["sum", "mean", "logsumexp"])
+            fn = r.choice(["sum", "mean", "logsumexp"] +
+                          (["max", "min"] if ok("kinks") else []))
             pf = {"logsumexp": "_lse"}.get(fn, "_" + fn)
             return ("%s(%s, %d)" % (fn, a[0], ax), "%s(%s, %d)" % (pf, a[1], ax))
         if k == "smx":

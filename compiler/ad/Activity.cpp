@@ -59,6 +59,13 @@ namespace {
 
 using ir::OpKind;
 
+/// Ops whose derivative is zero everywhere: their result is not varied and
+/// their operands are not useful through them.
+bool zeroDerivative(OpKind k) {
+  return k == OpKind::StopGrad || k == OpKind::Sign || k == OpKind::ArgMax ||
+         k == OpKind::MaxMask;
+}
+
 class Analyzer {
 public:
   Analyzer(Activity &a, const ActivitySpec &s) : act(a), spec(s) {}
@@ -97,12 +104,9 @@ private:
     for (auto &opp : b.ops) {
       const ir::Op &op = *opp;
       auto &V = act.varied;
+      if (zeroDerivative(op.kind))
+        continue; // the result is not varied
       switch (op.kind) {
-      case OpKind::StopGrad:
-      case OpKind::Sign:
-      case OpKind::ReduceMax: // only used under stop_gradient
-      case OpKind::ArgMax:
-        break; // derivative zero: the result is not varied
       case OpKind::ParamLoad:
         if (isActiveParam(op.paramName()))
           mark(V, op.result());
@@ -208,7 +212,7 @@ private:
         bool any = false;
         for (auto &r : op.results)
           any |= in(U, r.get());
-        if (any)
+        if (any && !zeroDerivative(op.kind))
           for (auto *v : op.operands)
             mark(U, v);
         break;

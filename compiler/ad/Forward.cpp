@@ -175,7 +175,8 @@ private:
             d)) {
       diags.error(useLoc, std::string("cannot differentiate '") +
                               ir::mnemonic(op.kind) + "' in '" + F.name +
-                              "' (line " + std::to_string(op.loc.line) +
+                              "' (" +
+                              diags.source().lineRef(op.loc.line, useLoc.line) +
                               "): no derivative rule");
       failed = true;
       return;

@@ -102,12 +102,13 @@ bool checkDifferentiable(const ir::Module &m, const ir::Function &f,
       continue;
     const ir::Op *store = nullptr;
     if (findStore(*g->body, store)) {
-      diags.error(useLoc, "cannot differentiate '" + f.name + "': " +
-                              (g == &f ? std::string("it")
-                                       : "'" + g->name + "', which it calls,") +
-                              " assigns param '" + store->paramName() +
-                              "' (line " + std::to_string(store->loc.line) +
-                              ")");
+      diags.error(useLoc,
+                  "cannot differentiate '" + f.name + "': " +
+                      (g == &f ? std::string("it")
+                               : "'" + g->name + "', which it calls,") +
+                      " assigns param '" + store->paramName() + "' (" +
+                      diags.source().lineRef(store->loc.line, useLoc.line) +
+                      ")");
       return false;
     }
     std::vector<std::string> cs;
@@ -889,7 +890,8 @@ private:
     if (!partials(op, want, b, P, d)) {
       diags.error(useLoc, std::string("cannot differentiate '") +
                               ir::mnemonic(op.kind) + "' in '" + F.name +
-                              "' (line " + std::to_string(op.loc.line) +
+                              "' (" +
+                              diags.source().lineRef(op.loc.line, useLoc.line) +
                               "): no derivative rule");
       failed = true;
       return;

@@ -25,8 +25,11 @@
 //                                                  elsewhere)
 //   splice v, e, i     -> ẏ = splice(v̇, ė, i)    v̄ = splice(ȳ, 0, i),
 //                                                  ē = slice ȳ, i
-//   reduce_max         -> zero: it only appears under stop_gradient (the
-//                         stable logsumexp / softmax), never on its own.
+//   reduce_max x, k    -> ẏ = reduce_sum(m ẋ, k)  x̄ = m · broadcast ȳ (axis
+//                         k), m = max_mask x, k: one at the first maximum
+//                         (of each line along k), so ties send the whole
+//                         derivative to the first (max(x), max(x, k); min
+//                         is -max(-x), IRGen).
 //
 // None of the three switches has a `default:`, and the build uses
 // -Werror=switch: a new op without its rules does not compile (the ops of the
@@ -310,6 +313,13 @@ Value *outer(ir::Builder &b, Value *a, Value *c) {
                   make(b, OpKind::Broadcast, {c}, t, 0));
 }
 
+/// The one-hot mask of reduce_max `op`'s first maximum (of each line along
+/// its axis), over its primal operand.
+Value *maxMask(ir::Builder &b, const ir::Op &op, const PrimalFn &P) {
+  Value *x = P(op.operands[0]);
+  return make(b, OpKind::MaxMask, {x}, x->type, op.axis());
+}
+
 Value *transpose(ir::Builder &b, Value *x) {
   return make(b, OpKind::Transpose, {x},
               b.types.tensor({x->type->shape[1], x->type->shape[0]}));
@@ -368,6 +378,12 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
       out[0] = make(b, OpKind::Broadcast, {g}, xt, op.axis());
     return;
   case OpKind::ReduceMax:
+    if (w(0)) {
+      Value *gx = xt->isTensor() && op.axis() >= 0
+                      ? make(b, OpKind::Broadcast, {g}, xt, op.axis())
+                      : g;
+      out[0] = b.binary(OpKind::FMul, maxMask(b, op, P), gx);
+    }
     return;
   case OpKind::Transpose:
     if (w(0))
@@ -464,7 +480,7 @@ Value *tensorTangent(const ir::Op &op, const std::vector<Value *> &t,
   bool any = false;
   for (size_t i = 0; i < t.size(); ++i)
     any |= t[i] != nullptr && op.operands[i]->type->isDifferentiable();
-  if (!any || op.kind == OpKind::ReduceMax)
+  if (!any)
     return nullptr;
   switch (op.kind) {
   case OpKind::Broadcast:
@@ -499,10 +515,12 @@ Value *tensorTangent(const ir::Op &op, const std::vector<Value *> &t,
     }
     return sum;
   }
-  case OpKind::ReduceMax: // derivative zero (returned above)
-                          // The ops whose Rule column (ir/Ops.def) is not
-                          // Structural: no `default:`, so a new Structural op
-                          // without this rule does not compile.
+  case OpKind::ReduceMax:
+    return make(b, OpKind::ReduceSum,
+                {b.binary(OpKind::FMul, maxMask(b, op, P), tan(0))}, rt,
+                op.ival);
+    // The ops whose Rule column (ir/Ops.def) is not Structural: no
+    // `default:`, so a new Structural op without this rule does not compile.
 #define BP_NOT_STRUCTURAL_Partials(Name) case OpKind::Name:
 #define BP_NOT_STRUCTURAL_Structural(Name)
 #define BP_NOT_STRUCTURAL_None(Name) case OpKind::Name:

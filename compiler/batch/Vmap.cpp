@@ -97,6 +97,7 @@ bool selectSafe(OpKind k) {
   case OpKind::SumTo:
   case OpKind::ReduceSum:
   case OpKind::ReduceMax:
+  case OpKind::MaxMask:
   case OpKind::MatMul:
   case OpKind::Transpose:
   case OpKind::Reshape:
@@ -433,10 +434,24 @@ private:
       return v->type == brt ? v : create1(OpKind::SumTo, {v}, brt, -1);
     }
     case OpKind::ReduceSum:
-    case OpKind::ReduceMax: {
+    case OpKind::ReduceMax:
+    case OpKind::MaxMask: {
       if (op.axis() >= 0)
         return create1(op.kind, {ops[0]}, brt, op.axis() + 1);
-      return reduceLeading(op.kind, ops[0], 0);
+      if (op.kind == OpKind::ReduceSum)
+        return reduceLeading(op.kind, ops[0], 0);
+      // All of each example's elements: one row of [B, n] (row-major: a
+      // reshape), so the first maximum is the first in row-major order as
+      // in f (reducing one axis after another would not keep that order).
+      const Type *xt = op.operands[0]->type;
+      const Type *rows = T.tensor({B, xt->numElements()});
+      Value *x = ops[0];
+      if (xt->rank() > 1)
+        x = create1(OpKind::Reshape, {x}, rows);
+      if (op.kind == OpKind::ReduceMax)
+        return create1(op.kind, {x}, brt, 1);
+      Value *m = create1(OpKind::MaxMask, {x}, rows, 1);
+      return xt->rank() > 1 ? create1(OpKind::Reshape, {m}, brt) : m;
     }
     case OpKind::MatMul:
       return matmul(ops[0], ops[1], brt);

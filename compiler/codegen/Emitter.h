@@ -152,6 +152,7 @@ private:
   void emitTensorOp(const ir::Op &op);
   void emitBroadcast(const ir::Op &op, bool sumTo);
   void emitReduce(const ir::Op &op);
+  void emitMaxMask(const ir::Op &op);
   void emitMatMul(const ir::Op &op);
   void emitIndexing(const ir::Op &op);
   Value *offsetOf(const ir::Op &op, const Type *t, size_t firstIndex,

@@ -413,6 +413,48 @@ void Emitter::emitReduce(const ir::Op &op) {
   vals[op.result()] = dst;
 }
 
+/// One line of n elements from `base` with stride `stride` at a time: the
+/// first maximum gets 1 (a NaN beats any number, as in reduce_max), the rest
+/// keep the zeros stored before.
+void Emitter::emitMaxMask(const ir::Op &op) {
+  const Type *xt = op.operands[0]->type;
+  Value *x = get(op.operands[0]), *dst = slot(xt);
+  b.CreateMemSet(dst, b.getInt8(0), xt->numElements() * 8, llvm::MaybeAlign(8));
+  Value *best = entryAlloca(f64), *at = entryAlloca(i64);
+  auto line = [&](Value *base, int64_t n, int64_t stride) {
+    b.CreateStore(llvm::ConstantFP::get(f64, -INFINITY), best);
+    b.CreateStore(base, at);
+    loop(b.getInt64(n), [&](Value *i) {
+      Value *off = b.CreateAdd(base, b.CreateMul(i, b.getInt64(stride)));
+      Value *v = b.CreateLoad(f64, b.CreateGEP(f64, x, off));
+      Value *cur = b.CreateLoad(f64, best);
+      Value *better = b.CreateOr(
+          b.CreateFCmpOGT(v, cur),
+          b.CreateAnd(b.CreateFCmpUNO(v, v), b.CreateFCmpORD(cur, cur)));
+      b.CreateStore(b.CreateSelect(better, v, cur), best);
+      b.CreateStore(b.CreateSelect(better, off, b.CreateLoad(i64, at)), at);
+    });
+    b.CreateStore(llvm::ConstantFP::get(f64, 1.0),
+                  b.CreateGEP(f64, dst, b.CreateLoad(i64, at)));
+  };
+  int64_t axis = op.axis();
+  if (axis < 0) {
+    line(b.getInt64(0), xt->numElements(), 1);
+  } else {
+    auto xs = stridesOf(xt->shape);
+    std::vector<int64_t> outer = xt->shape;
+    outer.erase(outer.begin() + axis);
+    loops(outer, [&](const std::vector<Value *> &idx) {
+      Value *base = b.getInt64(0);
+      for (size_t j = 0, r = 0; j < xt->shape.size(); ++j)
+        if ((int64_t)j != axis)
+          base = b.CreateAdd(base, b.CreateMul(idx[r++], b.getInt64(xs[j])));
+      line(base, xt->shape[axis], xs[axis]);
+    });
+  }
+  vals[op.result()] = dst;
+}
+
 void Emitter::emitMatMul(const ir::Op &op) {
   const Type *at = op.operands[0]->type, *bt = op.operands[1]->type;
   Value *A = get(op.operands[0]), *B = get(op.operands[1]);
@@ -506,6 +548,8 @@ void Emitter::emitTensorOp(const ir::Op &op) {
   case K::ReduceSum:
   case K::ReduceMax:
     return emitReduce(op);
+  case K::MaxMask:
+    return emitMaxMask(op);
   case K::MatMul:
     return emitMatMul(op);
   case K::Extract:

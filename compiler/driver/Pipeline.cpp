@@ -329,17 +329,20 @@ ExitCode reportFailure(llvm::Error err, const Compilation &c,
   return code;
 }
 
-/// Every -D NAME=VALUE names a const of the file (the REPL, whose consts
-/// come later, does not check this).
+/// Every -D NAME=VALUE names a const of the file or of a file it imports
+/// (one namespace: the const is set wherever it is defined). The REPL,
+/// whose consts come later, does not check this.
 void checkDefines(Compilation &c, const sema::Options &o) {
   std::vector<std::string> consts;
   for (auto &item : c.ast->items)
     if (auto *k = llvm::dyn_cast<ast::ConstItem>(item.get()))
       consts.push_back(k->name);
+  bool imports = !c.file.origins.empty(); // pipeline/Imports.h
   for (auto &[name, value] : o.defines)
     if (!llvm::is_contained(consts, name))
       c.diags.error({}, "-D " + name + "=" + value + ": '" + name +
                             "' is not a const of this file" +
+                            (imports ? " or of the files it imports" : "") +
                             didYouMean(name, consts));
 }
 
@@ -364,7 +367,7 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
     return failed(std::move(err));
   checkDefines(c, o.sema);
   if (o.action == Action::Ast && !o.verifyDiagnostics) {
-    printAST(*c.ast, std::cout);
+    printAST(*c.ast, std::cout, &c.file);
     return finishDiagnostics(c.diags, false);
   }
 

@@ -65,11 +65,12 @@ const char *const commandNames[] = {":load",    ":type", ":ir",
                                     ":explain", ":help", ":quit"};
 
 const char *helpText =
-    R"(Enter items (fn, const, param, fn d = grad(...), train) and statements as in
-a .bp file; a bare expression prints its value and type. Redefining a name
-replaces it and everything that uses it. Input continues over several lines
-while a bracket is open or a line ends with an operator or a comma.
-  :load FILE       add the items of FILE (its fn main is not run)
+    R"(Enter items (fn, const, param, fn d = grad(...), train, import "f.bp") and
+statements as in a .bp file; a bare expression prints its value and type.
+Redefining a name replaces it and everything that uses it. Input continues
+over several lines while a bracket is open or a line ends with an operator or
+a comma.
+  :load FILE       add the items of FILE and its imports (fn main is not run)
   :type EXPR       the type of an expression (or a function's signature)
   :ir NAME         the IR of a function, derived ones included
   :adjoint NAME    a derived function as BP-like adjoint code
@@ -478,12 +479,28 @@ struct ReplSession::Impl {
     const std::string &src = alone.file.text;
     std::vector<ItemText> fresh;
     auto &its = alone.ast->items;
+    // Imported files follow the input in the text (pipeline/Imports.h) and
+    // their items come first in the module: an item ends where the next
+    // item in the text starts or where its file's lines end.
+    std::vector<size_t> starts;
+    for (auto &i : its)
+      starts.push_back(offsetOf(src, i->loc));
+    std::sort(starts.begin(), starts.end());
     for (size_t k = 0; k < its.size(); ++k) {
       const ast::Item &item = *its[k];
       size_t begin = offsetOf(src, {item.loc.line, 1});
       size_t start = offsetOf(src, item.loc);
-      size_t end =
-          k + 1 < its.size() ? offsetOf(src, its[k + 1]->loc) : src.size();
+      auto next = std::upper_bound(starts.begin(), starts.end(), start);
+      size_t end = next != starts.end() ? *next : src.size();
+      const std::string &path = alone.file.origin(item.loc.line).path;
+      uint32_t l = item.loc.line + 1;
+      for (size_t nl = src.find('\n', start);
+           nl != std::string::npos && nl + 1 < end;
+           nl = src.find('\n', nl + 1), ++l)
+        if (alone.file.origin(l).path != path) {
+          end = nl + 1;
+          break;
+        }
       ItemText t;
       t.name = item.kind == ast::ItemKind::Train ? "train" : item.name;
       // Keep columns: blank whatever precedes the item on its first line.
@@ -1097,7 +1114,10 @@ struct ReplSession::Impl {
       fail(scan.where, std::string("unmatched '") + scan.ch + "'");
       return;
     }
-    if (word == "fn" || word == "const" || word == "param" || word == "train")
+    // `import "f.bp"` typed at the prompt loads f.bp and what it imports
+    // (the path relative to the working directory), as :load does.
+    if (word == "fn" || word == "const" || word == "param" || word == "train" ||
+        word == "import")
       defineItems(text, stdinPath, line);
     else
       evaluate(text, line, Mode::Run);
@@ -1137,9 +1157,9 @@ ReplSession::completions(const std::string &prefix) const {
         all.insert(it.name);
     for (const Binding &b : impl->bindings)
       all.insert(b.name);
-    for (const char *k :
-         {"let", "var", "fn", "param", "const", "return", "if", "else", "for",
-          "in", "while", "train", "true", "false", "and", "or", "not"})
+    for (const char *k : {"let", "var", "fn", "param", "const", "return", "if",
+                          "else", "for", "in", "while", "train", "import",
+                          "true", "false", "and", "or", "not"})
       all.insert(k);
   }
   std::vector<std::string> out;

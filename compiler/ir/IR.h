@@ -185,10 +185,12 @@ public:
   }
   /// broadcast, sum_to: the axis the smaller side lacks, or -1 (NumPy
   /// rules); reduce_sum, reduce_max: the axis removed, or -1 (all
-  /// elements). Stored in ival.
+  /// elements); max_mask: the axis its lines run along, or -1. Stored in
+  /// ival.
   int64_t axis() const {
     assert((kind == OpKind::Broadcast || kind == OpKind::SumTo ||
-            kind == OpKind::ReduceSum || kind == OpKind::ReduceMax) &&
+            kind == OpKind::ReduceSum || kind == OpKind::ReduceMax ||
+            kind == OpKind::MaxMask) &&
            "axis of an op without one");
     return ival;
   }

@@ -189,6 +189,12 @@ private:
     case OpKind::ReadCsv:
       os << " \"" << op.str << "\"";
       break;
+    case OpKind::MaxMask: // its type does not show the axis
+      if (op.axis() < 0)
+        os << " all";
+      else
+        os << " axis " << op.axis();
+      break;
     case OpKind::Call:
     case OpKind::ParamLoad:
     case OpKind::ParamStore:

@@ -451,6 +451,15 @@ private:
                           !op.result()->type->isDifferentiable()))
         fail(&op, "operand and result must be f64 or f64 tensors");
       return true;
+    case OpKind::MaxMask:
+      if (nOps(op, 1) &&
+          (!op.operands[0]->type->isTensor() ||
+           op.operands[0]->type->boolElems ||
+           op.result()->type != op.operands[0]->type || op.axis() < -1 ||
+           op.axis() >= (int64_t)op.result()->type->rank()))
+        fail(&op, "max_mask maps an f64 tensor to one of its type, along "
+                  "an axis of it or all elements (-1)");
+      return true;
     case OpKind::Reshape:
       if (nOps(op, 1) && (!op.operands[0]->type->isTensor() ||
                           !op.result()->type->isTensor() ||

@@ -278,6 +278,17 @@ ir::Value *IRGen::lowerCall(const CallExpr &c) {
   }
   if (n == "max" || n == "min") {
     bool isMax = n == "max";
+    if (auto axisIt = prog.axes.find(&c);
+        args.size() == 1 || axisIt != prog.axes.end()) {
+      // A reduction (section 14); min(x) = -max(-x), so the one rule of
+      // reduce_max sends min's derivative to the first minimum too.
+      int64_t axis = args.size() == 1 ? -1 : axisIt->second;
+      if (isMax)
+        return reduce(OpKind::ReduceMax, args[0], axis);
+      return b.unary(
+          OpKind::FNeg,
+          reduce(OpKind::ReduceMax, b.unary(OpKind::FNeg, args[0]), axis));
+    }
     if (args[0]->type->isInt() && args[1]->type->isInt()) {
       ir::Value *gt =
           b.cmp(OpKind::ICmp, isMax ? ir::CmpPred::Ge : ir::CmpPred::Le,

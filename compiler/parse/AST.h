@@ -335,7 +335,16 @@ struct TrainItem : Item {
   static bool classof(const Item *i) { return i->kind == ItemKind::Train; }
 };
 
+/// `import "path"` (LANGUAGE.md section 22): the path as written (after
+/// escapes), relative to the importing file.
+struct Import {
+  Loc loc;     // of `import`
+  Loc pathLoc; // of the string
+  std::string path;
+};
+
 struct Module {
+  std::vector<Import> imports; // in source order, before every item
   std::vector<ItemPtr> items;
 };
 

@@ -85,9 +85,23 @@ std::unique_ptr<ast::Module> ASTBuilder::build(BPParser::ProgramContext *ctx) {
   auto module = std::make_unique<ast::Module>();
   if (!ctx)
     return module;
-  for (auto *i : ctx->item())
+  for (auto *i : ctx->item()) {
+    if (auto *im = dynamic_cast<BPParser::ImportItemContext *>(i)) {
+      Loc loc = start(i);
+      if (!module->items.empty()) {
+        diags.error(loc, "'import' must come before the other items of the "
+                         "file (the first is at line " +
+                             std::to_string(module->items[0]->loc.line) + ")");
+        continue;
+      }
+      Token *path = im->path;
+      module->imports.push_back(
+          {loc, locOf(path), unescape(tokenText(src, path))});
+      continue;
+    }
     if (ast::ItemPtr it = item(i))
       module->items.push_back(std::move(it));
+  }
   return module;
 }
 

@@ -92,7 +92,7 @@ const char *unarySpelling(UnaryOp op) {
 
 class Printer {
 public:
-  explicit Printer(std::ostream &os) : os(os) {}
+  Printer(std::ostream &os, const SourceFile *src) : os(os), src(src) {}
 
   void module(const Module &m);
 
@@ -105,12 +105,23 @@ private:
       os << '[' << level << "] ";
     return os;
   }
+  /// `<line:col>`; a line of an imported file (pipeline/Imports.h) as
+  /// `<path:line:col>` in that file.
   struct At {
     Loc loc;
+    std::string path;
   };
-  static At at(Loc l) { return At{l}; }
-  friend std::ostream &operator<<(std::ostream &os, At a) {
-    return os << '<' << a.loc.line << ':' << a.loc.col << '>';
+  At at(Loc l) const {
+    if (!src || src->origins.empty())
+      return At{l, ""};
+    LineOrigin o = src->origin(l.line);
+    return At{{o.line, l.col}, o.path == src->path ? "" : o.path};
+  }
+  friend std::ostream &operator<<(std::ostream &os, const At &a) {
+    os << '<';
+    if (!a.path.empty())
+      os << a.path << ':';
+    return os << a.loc.line << ':' << a.loc.col << '>';
   }
 
   void item(const Item &i);
@@ -123,12 +134,15 @@ private:
   }
 
   std::ostream &os;
+  const SourceFile *src;
   unsigned level = 0;
 };
 
 void Printer::module(const Module &m) {
   line() << "Module\n";
   ++level;
+  for (const Import &i : m.imports)
+    line() << "Import \"" << i.path << "\" " << at(i.loc) << '\n';
   for (const ItemPtr &i : m.items)
     if (i)
       item(*i);
@@ -385,8 +399,9 @@ void Printer::expr(const Expr *e) {
 
 } // namespace
 
-void printAST(const ast::Module &module, std::ostream &os) {
-  Printer(os).module(module);
+void printAST(const ast::Module &module, std::ostream &os,
+              const SourceFile *source) {
+  Printer(os, source).module(module);
 }
 
 } // namespace bp

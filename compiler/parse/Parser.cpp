@@ -528,8 +528,8 @@ std::string describeExpected(const antlr4::dfa::Vocabulary &vocab,
     parts.push_back("'fn', 'const', 'param' or 'train'");
     for (size_t t : std::initializer_list<size_t>{
              BPLexer::FN, BPLexer::CONST, BPLexer::PARAM, BPLexer::TRAIN,
-             BPLexer::ADJOINT, BPLexer::TANGENT, Token::EOF, BPLexer::NEWLINE,
-             BPLexer::SEMI})
+             BPLexer::ADJOINT, BPLexer::TANGENT, BPLexer::IMPORT, Token::EOF,
+             BPLexer::NEWLINE, BPLexer::SEMI})
       s.erase(t);
   }
   // Operators and postfix brackets may follow any operand: listing them is
@@ -646,7 +646,7 @@ void SyntaxErrorListener::syntaxError(antlr4::Recognizer *recognizer,
 }
 
 std::unique_ptr<ast::Module> parseImpl(const SourceFile &file,
-                                       DiagEngine &diags) {
+                                       DiagEngine &diags, uint32_t firstLine) {
   // A UTF-8 byte order mark at the start (editors on Windows write one) is
   // not part of the program: lexed without it, line 1's columns count from
   // the first character after it, as an editor shows them.
@@ -656,12 +656,14 @@ std::unique_ptr<ast::Module> parseImpl(const SourceFile &file,
     withoutBom = file.text.substr(3);
   const std::string &src = bom ? withoutBom : file.text;
   if (src.size() > maxSourceBytes) {
-    diags.error({1, 1}, "source file too large (more than " +
-                            std::to_string(maxSourceBytes >> 20) + " MiB)");
+    diags.error({firstLine, 1}, "source file too large (more than " +
+                                    std::to_string(maxSourceBytes >> 20) +
+                                    " MiB)");
     return nullptr;
   }
   ByteStream input(src);
   BPLexer lexer(&input);
+  lexer.setLine(firstLine); // every token, so every Loc, counts from here
   SyntaxErrorListener listener(src, diags);
   lexer.removeErrorListeners();
   lexer.addErrorListener(&listener);
@@ -699,15 +701,15 @@ std::unique_ptr<ast::Module> parseImpl(const SourceFile &file,
 
 } // namespace
 
-std::unique_ptr<ast::Module> parseModule(const SourceFile &file,
-                                         DiagEngine &diags) {
+std::unique_ptr<ast::Module>
+parseModule(const SourceFile &file, DiagEngine &diags, uint32_t firstLine) {
   try {
-    return parseImpl(file, diags);
+    return parseImpl(file, diags, firstLine);
   } catch (const std::exception &e) {
-    diags.error({1, 1},
+    diags.error({firstLine, 1},
                 std::string("internal error in the parser: ") + e.what());
   } catch (...) {
-    diags.error({1, 1}, "internal error in the parser");
+    diags.error({firstLine, 1}, "internal error in the parser");
   }
   return nullptr;
 }

@@ -17,6 +17,7 @@
 #include "jit/JIT.h"
 #include "lower/IRGen.h"
 #include "parse/Parser.h"
+#include "pipeline/Imports.h"
 #include "transforms/Passes.h"
 
 #include "llvm/IR/LLVMContext.h"
@@ -240,6 +241,8 @@ llvm::Error Compilation::runStage(Stage s) {
   switch (s) {
   case Stage::Parse:
     ast = parseModule(file, diags);
+    if (ast && !diags.hasErrors())
+      loadImports(file, diags, *ast); // one module, one source (section 22)
     return !ast || diags.hasErrors() ? diagnosed() : llvm::Error::success();
   case Stage::Sema:
     sema::check(*ast, types, diags, opts.sema, prog);

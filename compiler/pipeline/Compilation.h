@@ -1,7 +1,8 @@
 //===- Compilation.h - the compiler pipeline with stop points ---*- C++ -*-===//
 //
-// parse -> sema -> IR passes (irgen, simplify, ad, ..., each followed by the
-// IR verifier) -> LLVM (emit, verify, optimise). Every front door (`bpc
+// parse (and the files it imports, pipeline/Imports.h) -> sema -> IR passes
+// (irgen, simplify, ad, ..., each followed by the IR verifier) -> LLVM
+// (emit, verify, optimise). Every front door (`bpc
 // run|emit|check|explain|train|build`, the REPL, bench/, fuzz/) builds a
 // Compilation and calls compileTo(stage); none lists the stages itself.
 //

@@ -260,7 +260,7 @@ private:
   /// Dimensions given as int literals or consts: zeros(N, 3).
   const Type *filled(ast::CallExpr &c, const std::string &n);
 
-  /// The axis argument of sum/mean/logsumexp: an int literal, negative
+  /// The axis argument of sum/mean/logsumexp/max/min: an int literal, negative
   /// counting from the end. Recorded for IRGen.
   bool axisArg(ast::CallExpr &c, const Type *x, int64_t &axis);
 
@@ -271,6 +271,10 @@ private:
   void checkReadCsv(const ast::LetStmt &l);
 
   const Type *tensorBuiltin(ast::CallExpr &c, const std::string &n);
+  /// max(x), min(x) and max(x, axis), min(x, axis) with an int literal axis
+  /// (section 14), `x` the first argument's type; max(a, b) is elementwise.
+  const Type *extremum(ast::CallExpr &c, const std::string &n, const Type *x);
+  static bool isIntLiteral(const ast::Expr &e);
   /// reshape(x, d...), flatten(x), concat(a, b, axis), avgpool2d(x, k)
   /// (section 14).
   const Type *shapeBuiltin(ast::CallExpr &c, const std::string &n);

@@ -417,8 +417,9 @@ void Checker::checkNoParamStores(const DerivedInfo &d) {
       error(d.loc,
             "cannot differentiate '" + fn + "': " +
                 (g == fn ? std::string("it") : "'" + g + "', which it calls,") +
-                " assigns param '" + it->second.first + "' (line " +
-                std::to_string(it->second.second.line) + ")");
+                " assigns param '" + it->second.first + "' (" +
+                diags.source().lineRef(it->second.second.line, d.loc.line) +
+                ")");
       return;
     }
     for (auto &c : callGraph[g])
@@ -440,17 +441,25 @@ void Checker::collect() {
       continue;
     }
     auto [it, inserted] = top.try_emplace(n, TopSym{kindOf(*item), item.get()});
+    if (inserted)
+      continue;
+    Loc first = it->second.item->nameLoc;
     auto *rule = dyn<ast::FnItem>(item.get());
-    if (!inserted && rule && rule->rule != ast::RuleKind::None) {
+    if (rule && rule->rule != ast::RuleKind::None) {
       error(item->nameLoc,
             std::string("a second ") +
                 (rule->rule == ast::RuleKind::Adjoint ? "adjoint" : "tangent") +
-                " rule for '" + rule->ruleOf + "' (the first is at line " +
-                std::to_string(it->second.item->nameLoc.line) + ")");
-    } else if (!inserted) {
-      error(item->nameLoc, "'" + n + "' is already defined at line " +
-                               std::to_string(it->second.item->nameLoc.line));
+                " rule for '" + rule->ruleOf + "' (the first is at " +
+                diags.source().lineRef(first.line, item->nameLoc.line) + ")");
+    } else {
+      error(item->nameLoc,
+            "'" + n + "' is already defined at " +
+                diags.source().lineRef(first.line, item->nameLoc.line));
     }
+    // In another file (an import, section 22): point at the first as well.
+    if (diags.source().origin(first.line).path !=
+        diags.source().origin(item->nameLoc.line).path)
+      diags.note(first, "'" + n + "' is first defined here");
   }
 }
 

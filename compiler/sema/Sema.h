@@ -107,7 +107,8 @@ struct Program {
   std::map<const ast::Expr *, std::vector<SliceBounds>> slices;
   /// The start expressions of windows `x[i:i + K]` (SliceBounds::start).
   std::set<const ast::Expr *> windowStarts;
-  /// sum/mean/logsumexp(x, axis), concat(a, b, axis): the call -> its axis
+  /// sum/mean/logsumexp/max/min(x, axis), concat(a, b, axis): the call ->
+  /// its axis
   /// (non-negative); avgpool2d(x, k): the call -> k.
   std::map<const ast::Expr *, int64_t> axes;
   const ast::TrainItem *train = nullptr;

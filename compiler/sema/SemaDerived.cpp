@@ -518,8 +518,9 @@ void Checker::checkRuleReadsNoParam(const ast::FnItem &rule) {
       error(rule.nameLoc, "'" + f + "' has a custom derivative rule but " +
                               (g == f ? std::string("reads")
                                       : "calls '" + g + "', which reads") +
-                              " param '" + it->second.first + "' (line " +
-                              std::to_string(it->second.second.line) +
+                              " param '" + it->second.first + "' (" +
+                              diags.source().lineRef(it->second.second.line,
+                                                     rule.nameLoc.line) +
                               "): pass it to '" + f + "' as an argument");
       return;
     }

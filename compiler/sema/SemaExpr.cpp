@@ -446,7 +446,7 @@ const Type *Checker::filled(ast::CallExpr &c, const std::string &n) {
   return T.tensor(shape);
 }
 
-/// The axis argument of sum/mean/logsumexp: an int literal, negative
+/// The axis argument of sum/mean/logsumexp/max/min: an int literal, negative
 /// counting from the end. Recorded for IRGen.
 bool Checker::axisArg(ast::CallExpr &c, const Type *x, int64_t &axis) {
   ast::Expr &e = *c.args[1];
@@ -694,6 +694,32 @@ const Type *Checker::tensorBuiltin(ast::CallExpr &c, const std::string &n) {
   return T.f64();
 }
 
+bool Checker::isIntLiteral(const ast::Expr &e) {
+  if (auto *u = dyn<const ast::UnaryExpr>(&e))
+    return u->op != ast::UnaryOp::Not && isIntLiteral(*u->operand);
+  auto *n = dyn<const ast::NumberExpr>(&e);
+  return n && n->isInt;
+}
+
+const Type *Checker::extremum(ast::CallExpr &c, const std::string &n,
+                              const Type *x) {
+  if (!x)
+    return nullptr;
+  if (!x->isTensor() || !isArith(x)) {
+    error(c.loc, "'" + n +
+                     "' takes 2 arguments, found 1; one argument must "
+                     "be a tensor (" +
+                     n + "(x)), found " + toString(x));
+    return nullptr;
+  }
+  if (c.args.size() == 1)
+    return T.f64();
+  int64_t axis;
+  if (!axisArg(c, x, axis))
+    return nullptr;
+  return sema::removeAxis(T, x, axis);
+}
+
 bool Checker::isArith(const Type *t) {
   return t->isNumeric() || (t->isTensor() && !t->boolElems);
 }
@@ -897,6 +923,10 @@ const Type *Checker::builtinCall(ast::CallExpr &c, const std::string &n) {
       return nullptr;
     return args[0];
   case Builtin::IntPoly2:
+    if (args.size() == 1 ||
+        (args.size() == 2 && args[0] && args[0]->isTensor() &&
+         isArith(args[0]) && isIntLiteral(*c.args[1])))
+      return extremum(c, n, args[0]);
     if (!arity(2) || !ok || !arith(0) || !arith(1))
       return nullptr;
     return broadcastAll();

@@ -32,6 +32,12 @@ LineOrigin SourceFile::origin(uint32_t line) const {
   return origins[line - 1];
 }
 
+std::string SourceFile::lineRef(uint32_t line, uint32_t from) const {
+  LineOrigin o = origin(line);
+  std::string n = std::to_string(o.line ? o.line : line);
+  return o.path == origin(from).path ? "line " + n : o.path + ":" + n;
+}
+
 void DiagEngine::add(Severity s, Loc loc, std::string message) {
   if (s == Severity::Error)
     ++numErrors;
@@ -158,14 +164,16 @@ bool DiagEngine::verify(std::ostream &os) const {
       continue;
     }
     ok = false;
-    os << file->path << ':' << d.loc.line << ':' << d.loc.col << ": unexpected "
+    LineOrigin where = file->origin(d.loc.line); // an imported file's own
+    os << where.path << ':' << where.line << ':' << d.loc.col << ": unexpected "
        << severityName(d.severity) << ": " << d.message << '\n';
   }
   for (const Expected &e : expected) {
     if (e.matched)
       continue;
     ok = false;
-    os << file->path << ':' << e.line << ": expected "
+    LineOrigin where = file->origin(e.line);
+    os << where.path << ':' << where.line << ": expected "
        << severityName(e.severity) << " not produced: {{" << e.text << "}}\n";
   }
   if (expected.empty() && diags.empty()) {

@@ -42,6 +42,10 @@ struct SourceFile {
   /// The path and line to show for 1-based line `line` of `text` (line 0
   /// when it has no place the user would recognise).
   LineOrigin origin(uint32_t line) const;
+  /// Line `line` named in a message about line `from`: "line N" when both
+  /// come from one file, else "PATH:N" (an imported file, LANGUAGE.md
+  /// section 22). N is the line in its own file.
+  std::string lineRef(uint32_t line, uint32_t from) const;
 };
 
 enum class Severity { Error, Warning, Note };
