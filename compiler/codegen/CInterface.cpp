@@ -839,6 +839,9 @@ std::string cParamAccessor(const std::string &prefix, const std::string &p) {
 std::string cLoadParamsSymbol(const std::string &prefix) {
   return loadParamsSymbol(prefix);
 }
+std::string cTrainStepSymbol(const std::string &prefix) {
+  return trainStepSymbol(prefix);
+}
 std::vector<std::string> cResultNames(const ir::Module &m,
                                       const ir::Function &f) {
   return resultNames(m, f);

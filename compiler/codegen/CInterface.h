@@ -83,11 +83,13 @@ std::string bpSignature(const ir::Module &m, const ir::Function &f);
 
 /// The C names of docs/ABI.md "Names", for writers of other bindings
 /// (codegen/PythonModule.cpp): `<prefix>_<fn>`, `<prefix>_param_<p>`,
-/// `<prefix>_load_params`, and the out-pointers of f in order (`grad_x`,
+/// `<prefix>_load_params`, `<prefix>_train_step`, and the out-pointers of f
+/// in order (`grad_x`,
 /// `value`, `out0`, ...).
 std::string cFunctionSymbol(const std::string &prefix, const std::string &fn);
 std::string cParamAccessor(const std::string &prefix, const std::string &p);
 std::string cLoadParamsSymbol(const std::string &prefix);
+std::string cTrainStepSymbol(const std::string &prefix);
 std::vector<std::string> cResultNames(const ir::Module &m,
                                       const ir::Function &f);
 

@@ -172,6 +172,8 @@ void writeParams(const ir::Module &m, const std::string &prefix,
         "argument.\"\"\"\n\n"
         "    __slots__ = ()\n";
   for (auto &p : m.params) {
+    if (!isExportedParam(p)) // training state: no accessor
+      continue;
     std::string acc = cParamAccessor(prefix, p.name), name = pyName(p.name);
     bool tensor = p.type->isTensor();
     std::string shape = tensor ? pyShape(p.type) : "(1,)";
@@ -186,6 +188,8 @@ void writeParams(const ir::Module &m, const std::string &prefix,
   }
   os << "\n\nparams = _bp_Params()\n";
   for (auto &p : m.params) {
+    if (!isExportedParam(p))
+      continue;
     std::string acc = "_bp_lib." + cParamAccessor(prefix, p.name);
     os << acc << ".argtypes = []\n" << acc << ".restype = _bp_f64p\n";
   }
@@ -300,7 +304,8 @@ bool checkPythonNames(const ir::Module &m, DiagEngine &diags) {
   bool ok = true;
   for (auto &fp : m.functions)
     if (isExported(*fp) &&
-        (pyName(fp->name) == "params" || pyName(fp->name) == "load_params")) {
+        (pyName(fp->name) == "params" || pyName(fp->name) == "load_params" ||
+         pyName(fp->name) == "train_step")) {
       diags.error(fp->loc, "fn '" + fp->name +
                                "' would hide the Python module's own '" +
                                fp->name + "' (--python); rename it");
@@ -309,13 +314,40 @@ bool checkPythonNames(const ir::Module &m, DiagEngine &diags) {
   return ok;
 }
 
+/// `train_step(rows)` over `<prefix>_train_step`: rows (n, width) float64.
+void writeTrainStep(const std::string &prefix, int64_t width,
+                    std::ostream &os) {
+  std::string sym = cTrainStepSymbol(prefix);
+  os << "_bp_lib." << sym << ".argtypes = [_bp_f64p, _bp_ct.c_int64]\n"
+     << "_bp_lib." << sym << ".restype = _bp_ct.c_double\n\n\n"
+     << "def train_step(rows):\n"
+     << "    \"\"\"One optimizer step of the train block on the rows of a "
+        "(n, "
+     << width
+     << ") array,\n    laid out as its CSV data; returns their mean loss "
+        "before the update.\n    The optimizer's state lives in the "
+        "library. Calls "
+     << sym << ".\"\"\"\n"
+     << "    if _bp_b.isinstance(rows, _bp_np.ndarray) and rows.ndim == 2:\n"
+     << "        shape = (rows.shape[0], " << width << ")\n"
+     << "    else:\n        shape = (_bp_b.len(rows), " << width << ")\n"
+     << "    if shape[0] < 1:\n"
+     << "        raise _bp_b.ValueError(\"train_step: argument 'rows' has no "
+        "rows\")\n"
+     << "    rows = _bp_tensor(\"train_step\", \"rows\", rows, shape)\n"
+     << "    return _bp_lib." << sym
+     << "(rows.ctypes.data_as(_bp_f64p), shape[0])\n\n\n";
+}
+
 void writePythonModule(const ir::Module &m, const std::string &prefix,
                        const std::string &library, const std::string &source,
-                       std::ostream &os) {
+                       std::ostream &os, int64_t trainRowWidth) {
   writePreamble(prefix, library, source, os);
   for (auto &fp : m.functions)
     if (isExported(*fp))
       writeFunction(m, prefix, *fp, os);
+  if (trainRowWidth > 0)
+    writeTrainStep(prefix, trainRowWidth, os);
   writeParams(m, prefix, os);
 }
 

@@ -473,8 +473,12 @@ static llvm::Error stagePythonModule(Compilation &c, const std::string &prefix,
                                      const std::string &path,
                                      std::optional<StagedFile> &py) {
   std::ostringstream module;
+  int64_t width = 0; // of a row of <prefix>_train_step (0: no train block)
+  if (c.prog.trainSpec && !c.trainedParams.empty())
+    for (const Type *t : c.prog.fnSigs.at(c.prog.trainSpec->loss).params)
+      width += t->isTensor() ? t->numElements() : 1;
   codegen::writePythonModule(*c.ir, prefix, fs::path(out).filename().string(),
-                             c.file.path, module);
+                             c.file.path, module, width);
   auto staged = StagedFile::create(path);
   if (!staged)
     return staged.takeError();
@@ -574,19 +578,15 @@ static std::string choosePrefix(const BuildOptions &o) {
   return "";
 }
 
-ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
+/// The checks before anything is compiled: the output's directory, outputs
+/// that are inputs or not regular files, and clashing C (and Python)
+/// names. The exit code of a refusal (after its message), or none.
+static std::optional<ExitCode>
+checkOutputs(Compilation &c, const BuildOptions &o, const std::string &prefix,
+             bool isSo, const std::string &header,
+             const std::string &pyModule) {
   const ir::Module &m = *c.ir;
   const std::string &out = o.output;
-  bool isObj = endsWith(out, ".o"), isSo = endsWith(out, ".so"),
-       isAr = endsWith(out, ".a");
-  if (!isObj && !isSo && !isAr) {
-    std::cerr << "bpc: error: -o must end in .o, .so or .a, found '" << out
-              << "'\n";
-    return ExitCode::Usage;
-  }
-  std::string prefix = choosePrefix(o);
-  if (prefix.empty())
-    return ExitCode::Usage;
   fs::path outPath(out);
   if (fs::path dir = outPath.parent_path();
       !dir.empty() && !fs::is_directory(dir)) {
@@ -594,13 +594,8 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
               << dir.string() << "' does not exist\n";
     return ExitCode::Usage;
   }
-  std::string header = (outPath.parent_path() / (prefix + ".h")).string();
-  std::string pyModule;
-  if (o.python) {
-    pyModule = (outPath.parent_path() / (prefix + ".py")).string();
-    if (!pythonOutputOk(out, prefix, isSo))
-      return ExitCode::Usage;
-  }
+  if (o.python && !pythonOutputOk(out, prefix, isSo))
+    return ExitCode::Usage;
   if (overwritesInput(out, header, {c.file.path, runtimeArchive()}) ||
       (o.python && overwritesInput(pyModule, pyModule, {c.file.path})) ||
       !regularOrAbsent({out, header}) ||
@@ -621,6 +616,29 @@ ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
     clashes.print(std::cerr);
     return ExitCode::CompileError;
   }
+  return std::nullopt;
+}
+
+ExitCode buildOutput(Compilation &c, const BuildOptions &o) {
+  const ir::Module &m = *c.ir;
+  const std::string &out = o.output;
+  bool isObj = endsWith(out, ".o"), isSo = endsWith(out, ".so"),
+       isAr = endsWith(out, ".a");
+  if (!isObj && !isSo && !isAr) {
+    std::cerr << "bpc: error: -o must end in .o, .so or .a, found '" << out
+              << "'\n";
+    return ExitCode::Usage;
+  }
+  std::string prefix = choosePrefix(o);
+  if (prefix.empty())
+    return ExitCode::Usage;
+  fs::path outPath(out);
+  std::string header = (outPath.parent_path() / (prefix + ".h")).string();
+  std::string pyModule =
+      o.python ? (outPath.parent_path() / (prefix + ".py")).string() : "";
+  if (std::optional<ExitCode> refused =
+          checkOutputs(c, o, prefix, isSo, header, pyModule))
+    return *refused;
   std::unique_ptr<llvm::TargetMachine> tm = targetMachine(o);
   if (!tm)
     return ExitCode::Usage;

@@ -51,6 +51,43 @@ m = re.search(r"digits: (\d+) of (\d+) test images right", open(sys.argv[1]).rea
 assert m and int(m.group(2)) > 300 and int(m.group(1)) > 0.9 * int(m.group(2))
 PY
 
+# PARAMS bakes trained params in (bpc build --load): a model whose
+# predictions from C equal `bpc run --load`'s (xor's main prints predict at
+# the same 4 points).
+"$bpc" train "$src/examples/xor.bp" --save "$t/xor.params" > /dev/null
+mkdir -p "$t/baked"
+cat > "$t/baked/CMakeLists.txt" <<CM
+cmake_minimum_required(VERSION 3.25)
+project(baked C)
+find_package(BP CONFIG REQUIRED)
+bp_add_model(xorm $src/examples/xor.bp PARAMS $t/xor.params)
+add_executable(baked main.c)
+target_link_libraries(baked PRIVATE xorm)
+CM
+cat > "$t/baked/main.c" <<'C'
+#include "xorm.h"
+#include <stdio.h>
+int main(void) {
+  double x[4][2] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
+  for (int i = 0; i < 4; ++i)
+    printf("%.17g\n", xorm_predict(x[i]));
+  return 0;
+}
+C
+cmake -G Ninja -S "$t/baked" -B "$t/baked/build" -DCMAKE_PREFIX_PATH="$t/p" \
+  > "$t/configure2.log" || { cat "$t/configure2.log"; fail "configure PARAMS"; }
+cmake --build "$t/baked/build" > "$t/build2.log" \
+  || { cat "$t/build2.log"; fail "build PARAMS"; }
+"$t/baked/build/baked" > "$t/baked.out"
+"$bpc" run "$src/examples/xor.bp" --load "$t/xor.params" > "$t/predict.out" \
+  || fail "bpc run --load of xor"
+python3 - "$t/baked.out" "$t/predict.out" <<'PY' || fail "PARAMS: C and bpc run --load differ"
+import sys
+c = [float(v) for v in open(sys.argv[1]).read().split()]
+r = [float(v) for v in open(sys.argv[2]).read().split()]
+assert len(c) == 4 and all(abs(a - b) <= 1e-12 * max(1.0, abs(b)) for a, b in zip(c, r)), (c, r)
+PY
+
 # A rebuild with nothing changed runs no bpc; touching the model reruns it.
 cmake --build "$t/app/build" > "$t/rebuild.log"
 grep -q "bpc build" "$t/rebuild.log" && fail "no-op rebuild ran bpc"
