@@ -6,7 +6,8 @@
 // bp_guarded_call (runtime/guard.c), so it is an ordinary outcome, not a
 // crash. A crash, a hang, a sanitizer report, or a read that succeeds but
 // leaves a value of the tensor unset or not finite (bp_runtime.h: the
-// reader refuses non-finite values) aborts the fuzzer with the input saved.
+// reader refuses non-finite values), or succeeds on a file with a NUL byte
+// (a data file is text), aborts the fuzzer with the input saved.
 // Built from the runtime's sources alone (fuzz/CMakeLists.txt) by
 // `tools/fuzz.sh --target csv`.
 //
@@ -17,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace {
 
@@ -56,6 +58,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         [&] { failed = bp_guarded_call(guardedRead, nullptr, nullptr); });
     if (failed)
       continue;
+    // A data file is text: one with a NUL byte must be refused.
+    if (memchr(data, 0, size)) {
+      fprintf(stderr,
+              "bp_read_csv read %lldx%lld from a file with a NUL byte\n",
+              (long long)shape[0], (long long)shape[1]);
+      abort();
+    }
     for (int64_t i = 0; i < maxValues; ++i)
       if (std::isfinite(request.dst[i]) != (i < n)) {
         fprintf(stderr,

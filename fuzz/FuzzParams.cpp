@@ -9,8 +9,9 @@
 // and sanitizer reports, the fuzzer aborts on a broken contract of
 // bp_runtime.h: -1 must change no param and leave a NUL-terminated,
 // nonempty message in the buffer; 0 with flags 0 must set every value,
-// finite. Built from the runtime's sources alone
-// (fuzz/CMakeLists.txt) by `tools/fuzz.sh --target params`.
+// finite; 0 is wrong for a file with a NUL byte (a params file is text). Built
+// from the runtime's sources alone (fuzz/CMakeLists.txt) by `tools/fuzz.sh
+// --target params`.
 //
 //===----------------------------------------------------------------------===//
 #include "InputFile.h"
@@ -56,7 +57,8 @@ bool isUnset(double d) {
   abort();
 }
 
-void loadOnce(const char *path, int flags, int64_t errorSize) {
+void loadOnce(const uint8_t *data, size_t size, const char *path, int flags,
+              int64_t errorSize) {
   for (int64_t k = 0; k < count; ++k)
     for (int64_t i = 0; i < sizes[k]; ++i)
       table[k].data[i] = unset();
@@ -73,6 +75,8 @@ void loadOnce(const char *path, int flags, int64_t errorSize) {
     if (error[errorSize] != 'x')
       broken("wrote past the error buffer", flags, errorSize, "", errorSize);
   }
+  if (rc == 0 && memchr(data, 0, size))
+    broken("returned 0 for a file with a NUL byte", flags, errorSize, "", 0);
   for (int64_t k = 0; k < count; ++k)
     for (int64_t i = 0; i < sizes[k]; ++i) {
       double v = table[k].data[i];
@@ -97,6 +101,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   file.set(data, size);
   for (int flags : {0, BP_LOAD_ALLOW_NONFINITE})
     for (int64_t errorSize : {512, 16})
-      loadOnce(file.path(), flags, errorSize);
+      loadOnce(data, size, file.path(), flags, errorSize);
   return 0;
 }
