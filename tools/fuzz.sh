@@ -128,7 +128,7 @@ for t in "${targets[@]}"; do
        -artifact_prefix="$root/build-fuzz/crashes/$t-" -print_final_stats=1)
   [ "$jobs" -gt 1 ] && cmd+=(-jobs="$jobs" -workers="$jobs")
   cmd+=("${extra[@]}")
-  echo "== fuzz $t: main at $commit, $jobs x $secs s"
+  echo "== fuzz $t: at commit $commit, $jobs x $secs s"
   echo "== fuzz $t: corpus $corpus: $before files before"
   echo "== fuzz $t: command (in $logs):"
   echo "   ${asan:+ASAN_OPTIONS=$asan }${cmd[*]}"
@@ -160,6 +160,6 @@ for t in "${targets[@]}"; do
   echo "== fuzz $t: $result"
   summary+=("| $(date +%F) | $commit | \`--target $t --jobs $jobs --seconds $secs\` | $before → $after files | $execs | ${merged:-$covs} | $result |")
 done
-echo "== fuzz summary (date | main | command | corpus | executions | coverage cov/ft | result):"
+echo "== fuzz summary (date | commit | command | corpus | executions | coverage cov/ft | result):"
 printf '%s\n' "${summary[@]}"
 exit "$status"
