@@ -380,6 +380,23 @@ std::vector<std::string> splitLines(const std::string &text) {
   return lines;
 }
 
+/// The line and column (from 1, as splitLines numbers the lines) of byte
+/// `pos` of `text`.
+void textPosition(const std::string &text, size_t pos, int64_t &line,
+                  int64_t &col) {
+  size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
+  line = 1;
+  for (size_t i = start; i < pos; ++i) {
+    if (text[i] != '\n' && text[i] != '\r')
+      continue;
+    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')
+      ++i;
+    ++line;
+    start = i + 1;
+  }
+  col = (int64_t)(pos - start) + 1;
+}
+
 /// Where a read_csv error is reported (its message is in errorText).
 struct CsvError {
   const char *file;
@@ -407,6 +424,13 @@ bool readCsv(const char *path, double *dst, int64_t rows, int64_t cols,
     err = {path, (int32_t)l, (int32_t)c};
     return false;
   };
+  // A data file is text: strtod would stop at a NUL byte and the rest of
+  // its field would be dropped.
+  if (size_t nul = contents.find('\0'); nul != std::string::npos) {
+    int64_t l, c;
+    textPosition(contents, nul, l, c);
+    return fail(l, c, "unexpected NUL byte (a data file is text)");
+  }
   for (const std::string &text : splitLines(contents)) {
     ++lineNo;
     if (text.find_first_not_of(" \t") == std::string::npos)
@@ -515,6 +539,12 @@ bool parseParams(const bp_param_entry *table, int64_t count, const char *path,
       break;
     start = nl + 1;
   }
+  // A params file is text: sscanf and strtod would stop at a NUL byte and
+  // the rest of its line would be dropped.
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (lines[i].find('\0') != std::string::npos)
+      return fail((int64_t)i + 1,
+                  "unexpected NUL byte (a params file is text)");
   staged.assign((size_t)count, {});
   std::vector<bool> isSet((size_t)count, false);
   for (size_t i = 0; i < lines.size(); ++i) {

@@ -3,14 +3,27 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer on).
 #   usage: bash tools/sanitize.sh [LIT-PATH...]   (default: all of test/)
 # Builds build-asan/ (RelWithDebInfo, -DBP_SANITIZE=ON, -j2; only what the
-# tests run: bpc, the runtime, the unit tests). The runtime library is never
-# instrumented (it ships inside AOT builds). Any sanitizer report makes the
-# failing test fail. Run by .ci/run after the normal suite (docs/TESTING.md).
+# tests run: bpc, the runtime, the unit tests). The runtime is instrumented
+# too where it runs in BP's processes: bpc (JIT-compiled code calls it) and
+# the unit tests link bp_runtime_instrumented; the archive that AOT builds
+# link (libbp_runtime.a, BP_RUNTIME_ARCHIVE) stays uninstrumented, since
+# C programs linked with it have no sanitizer runtime (runtime/CMakeLists.txt).
+# Any sanitizer report makes the failing test fail. Run by .ci/run after the
+# normal suite (docs/TESTING.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -G Ninja -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DBP_SANITIZE=ON >/dev/null
 ninja -C build-asan -j"${BP_JOBS:-2}" bpc bp_runtime bp_unittests
+# The two runtimes are what they should be: ASan's checks in the copy bpc
+# runs, none in the one AOT builds ship.
+asanRefs() { nm "$1" | grep -c __asan_report || true; }
+if [ "$(asanRefs build-asan/runtime/libbp_runtime_instrumented.a)" -eq 0 ] ||
+  [ "$(asanRefs build-asan/runtime/libbp_runtime.a)" -ne 0 ]; then
+  echo "== sanitize: the runtime in bpc must be instrumented and" \
+    "build-asan/runtime/libbp_runtime.a must not be" >&2
+  exit 1
+fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # LeakSanitizer stops the world with ptrace; where the host forbids that
