@@ -59,17 +59,22 @@ try:
 except OSError:
     pass
 
-# `bpc build --python` modules need NumPy: the first of the test python and
-# Debian's /usr/bin/python3 that imports it runs them (%numpy_python).
-for _py in [python, "/usr/bin/python3"]:
-    try:
-        if subprocess.run([_py, "-c", "import numpy"], capture_output=True,
-                          timeout=60).returncode == 0:
-            config.available_features.add("numpy")
-            config.substitutions.append(("%numpy_python", _py))
-            break
-    except (OSError, subprocess.SubprocessError):
-        pass
+def python_with(module, feature):
+    """The first of the test python and Debian's /usr/bin/python3 that
+    imports `module`: sets lit feature `feature` and %<feature>_python."""
+    for py in [python, "/usr/bin/python3"]:
+        try:
+            if subprocess.run([py, "-c", "import " + module],
+                              capture_output=True, timeout=120).returncode == 0:
+                config.available_features.add(feature)
+                config.substitutions.append(("%" + feature + "_python", py))
+                return
+        except (OSError, subprocess.SubprocessError):
+            pass
+
+
+# `bpc build --python` modules need NumPy (%numpy_python).
+python_with("numpy", "numpy")
 
 # Full-filesystem tests mount a small tmpfs (root, and a host that allows
 # mounts; CI runs as root).
@@ -83,17 +88,10 @@ with tempfile.TemporaryDirectory() as d:
         pass
 
 # PyTorch (Debian's python3-torch) as the independent oracle of the
-# optimisers: the first python that imports it (%torch_python). CI does not
-# install it (830 MB); tests that need it are then reported unsupported.
-for _py in [python, "/usr/bin/python3"]:
-    try:
-        if subprocess.run([_py, "-c", "import torch"], capture_output=True,
-                          timeout=120).returncode == 0:
-            config.available_features.add("torch")
-            config.substitutions.append(("%torch_python", _py))
-            break
-    except (OSError, subprocess.SubprocessError):
-        pass
+# optimisers (%torch_python). CI does not install it (830 MB); tests that
+# need it are then reported unsupported.
+python_with("torch", "torch")
+
 # `mpirun -np K bpc train` (docs/DISTRIBUTED.md): tests of it need Open
 # MPI's mpirun and a bpc built with MPI (ctest passes --param mpi=1 or 0;
 # run by hand, the bpc binary is asked which libraries it links). Without
