@@ -130,7 +130,7 @@ ExitCode emitFromIR(Compilation &c, const PipelineOptions &o) {
     std::ostringstream graph;
     bool ok = o.action == Action::Dot
                   ? ad::emitDot(m, o.fnFilter, o.explainAt, graph, err,
-                                (int)o.dotPrecision)
+                                (int)o.dotPrecision.value_or(6))
                   : ad::explain(m, o.fnFilter, o.explainAt, std::cout, err);
     if (!ok) {
       std::cerr << "bpc: error: " << err << '\n';
@@ -288,6 +288,11 @@ bool checkUnusedOptions(const PipelineOptions &o) {
                   "only (it adds checks to the generated code)");
   if (o.allowNonfinite && o.loadPath.empty())
     return unused("--allow-nonfinite works with --load only");
+  if (o.dotPrecision && o.action != Action::Dot)
+    return unused("--precision works with 'emit dot' only");
+  if (o.dotPrecision && o.explainAt.empty())
+    return unused(
+        "--precision needs --at (without it the graph shows no values)");
   return true;
 }
 

@@ -71,9 +71,10 @@ struct PipelineOptions {
   /// --at a=1,b=2: where explain and emit dot evaluate, the arguments
   /// check fixes.
   std::map<std::string, double> explainAt;
-  double checkTimeout = 10;  // bpc check --timeout: seconds per function
-  bool svg = false;          // emit dot --svg: rendered by Graphviz
-  unsigned dotPrecision = 6; // emit dot --precision: digits (0: full)
+  double checkTimeout = 10; // bpc check --timeout: seconds per function
+  bool svg = false;         // emit dot --svg: rendered by Graphviz
+  /// emit dot --precision: digits (0: full); unset: 6.
+  std::optional<unsigned> dotPrecision;
 };
 
 /// Runs the command `opts.action` on the file at `path` through one

@@ -365,7 +365,8 @@ static PipelineOptions pipelineOptions(Action action) {
   AtRule::parse(At, o.explainAt);
   o.checkTimeout = Timeout;
   o.svg = Svg;
-  o.dotPrecision = Precision;
+  if (Precision.getNumOccurrences())
+    o.dotPrecision = Precision;
   return o;
 }
 
@@ -399,13 +400,6 @@ static int realMain(int argc, char **argv) {
   if (EmitCmd) {
     if (!EmitKind.getNumOccurrences() || Files.size() != 1)
       return cmdLine.usageError("emit needs KIND and FILE");
-    // --precision is emit dot's (the other options of one kind:
-    // Pipeline.cpp's checkUnusedOptions).
-    if (Precision.getNumOccurrences() && EmitKind != "dot")
-      return cmdLine.usageError("--precision works with 'emit dot' only");
-    if (Precision.getNumOccurrences() && !At.getNumOccurrences())
-      return cmdLine.usageError(
-          "--precision needs --at (without it the graph shows no values)");
     return (int)runPipeline(Files[0], pipelineOptions(emitAction(EmitKind)));
   }
   if (BuildCmd && (Files.size() != 1 || Output.empty()))
