@@ -26,6 +26,7 @@
 #include "driver/Train.h"
 
 #include "batch/TrainStep.h"
+#include "bp_csv.h"
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "driver/Plot.h"
@@ -57,6 +58,7 @@ extern "C" void openblas_set_num_threads(int);
 #endif
 
 namespace bp {
+
 namespace {
 
 using DynFn = void (*)(const double *, double *);
@@ -66,46 +68,6 @@ bool dataError(std::string &err, const std::string &where,
                const std::string &msg) {
   err = where + ": runtime error: " + msg;
   return false;
-}
-
-/// A number of a CSV field: decimal text, spaces around it.
-/// A value too small for a double reads as the nearest one (a denormal or
-/// 0, as strtod rounds); one too large reads as inf, which the caller
-/// refuses as not finite.
-bool parseNumber(const std::string &s, double &out) {
-  const char *b = s.data(), *e = s.data() + s.size();
-  while (b < e && (*b == ' ' || *b == '\t'))
-    ++b;
-  while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-    --e;
-  if (b == e)
-    return false;
-  if (*b == '+')
-    ++b;
-  auto r = std::from_chars(b, e, out);
-  if (r.ec == std::errc::result_out_of_range && r.ptr == e) {
-    std::string text(b, e); // from_chars leaves `out` unset: strtod rounds
-    out = std::strtod(text.c_str(), nullptr);
-    return true;
-  }
-  return r.ec == std::errc() && r.ptr == e;
-}
-
-/// The lines of `text`, ended by LF, CRLF or a lone CR.
-std::vector<std::string_view> splitLines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  size_t start = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '\n' && text[i] != '\r')
-      continue;
-    lines.push_back(text.substr(start, i - start));
-    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')
-      ++i;
-    start = i + 1;
-  }
-  if (start < text.size())
-    lines.push_back(text.substr(start));
-  return lines;
 }
 
 /// Reads `path`; the first problem is put in `err` at its file:line:col.
@@ -129,31 +91,17 @@ bool loadTable(const std::string &path, const std::string &shown, int64_t cols,
                      describeReadFailure(read, shown, "data file", limit,
                                          " (set BP_DATA_LIMIT_MB to allow "
                                          "more)"));
-  std::string_view all = contents;
-  if (all.substr(0, 3) == "\xEF\xBB\xBF") // a UTF-8 byte order mark
-    all.remove_prefix(3);
   t.cols = cols;
   int64_t lineNo = 0;
   bool first = true;
-  for (std::string_view lineText : splitLines(all)) {
+  std::vector<csv::Field> fields;
+  for (std::string_view line : csv::splitLines(contents)) { // bp_csv.h
     ++lineNo;
-    std::string line(lineText);
-    if (line.find_first_not_of(" \t") == std::string::npos)
+    if (csv::isBlank(line))
       continue;
-    std::vector<std::pair<std::string, int64_t>> fields; // text, column
-    size_t start = 0;
-    while (true) {
-      size_t comma = line.find(',', start);
-      fields.push_back(
-          {line.substr(start, comma == std::string::npos ? std::string::npos
-                                                         : comma - start),
-           (int64_t)start + 1});
-      if (comma == std::string::npos)
-        break;
-      start = comma + 1;
-    }
+    csv::splitFields(line, fields);
     double v;
-    bool numeric = parseNumber(fields[0].first, v);
+    bool numeric = csv::parseNumber(fields[0].text, v);
     if (first && !numeric) { // a header line
       first = false;
       continue;
@@ -165,13 +113,14 @@ bool loadTable(const std::string &path, const std::string &shown, int64_t cols,
                        "expected " + std::to_string(cols) +
                            " columns (the loss's arguments), found " +
                            std::to_string(fields.size()));
-    for (auto &[text, col] : fields) {
-      if (!parseNumber(text, v))
-        return dataError(err, where + ":" + std::to_string(col),
-                         "'" + text + "' is not a number");
+    for (const csv::Field &f : fields) {
+      std::string at = where + ":" + std::to_string(f.col);
+      if (!csv::parseNumber(f.text, v))
+        return dataError(err, at,
+                         "'" + std::string(f.text) + "' is not a number");
       if (!std::isfinite(v))
-        return dataError(err, where + ":" + std::to_string(col),
-                         "'" + text + "' is not a finite number");
+        return dataError(
+            err, at, "'" + std::string(f.text) + "' is not a finite number");
       t.data.push_back(v);
     }
     ++t.rows;
