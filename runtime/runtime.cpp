@@ -426,14 +426,15 @@ bool readCsv(const char *path, double *dst, int64_t rows, int64_t cols,
     std::vector<double> row;
     for (const csv::Field &f : fields) {
       double v;
-      std::string field(f.text);
       if (!csv::parseNumber(f.text, v)) {
         if (first && row.empty()) // a header line
           break;
-        return fail(lineNo, f.col, "'" + field + "' is not a number");
+        return fail(lineNo, f.col,
+                    "'" + std::string(f.text) + "' is not a number");
       }
       if (!std::isfinite(v))
-        return fail(lineNo, f.col, "'" + field + "' is not a finite number");
+        return fail(lineNo, f.col,
+                    "'" + std::string(f.text) + "' is not a finite number");
       row.push_back(v);
     }
     if (!first || !row.empty())

@@ -107,20 +107,23 @@ bool loadTable(const std::string &path, const std::string &shown, int64_t cols,
       continue;
     }
     first = false;
-    std::string where = shown + ":" + std::to_string(lineNo);
+    // The place of an error, built only for one (not per field).
+    auto at = [&](int64_t col) {
+      return shown + ":" + std::to_string(lineNo) + ":" + std::to_string(col);
+    };
     if ((int64_t)fields.size() != cols)
-      return dataError(err, where + ":1",
+      return dataError(err, at(1),
                        "expected " + std::to_string(cols) +
                            " columns (the loss's arguments), found " +
                            std::to_string(fields.size()));
     for (const csv::Field &f : fields) {
-      std::string at = where + ":" + std::to_string(f.col);
       if (!csv::parseNumber(f.text, v))
-        return dataError(err, at,
+        return dataError(err, at(f.col),
                          "'" + std::string(f.text) + "' is not a number");
       if (!std::isfinite(v))
-        return dataError(
-            err, at, "'" + std::string(f.text) + "' is not a finite number");
+        return dataError(err, at(f.col),
+                         "'" + std::string(f.text) +
+                             "' is not a finite number");
       t.data.push_back(v);
     }
     ++t.rows;
@@ -542,6 +545,21 @@ void Trainer::gather(int64_t n, Row row, std::vector<double> &in) const {
   }
 }
 
+/// f(0), ..., f(n - 1) across `threads` OpenMP threads (static schedule:
+/// contiguous blocks). One thread runs them inline: libgomp allocates a
+/// team for every parallel region of one thread, which would be an
+/// allocation per training step (bench/alloc_per_step.sh).
+template <typename F> void parallelFor(int64_t n, int64_t threads, F f) {
+  if (threads <= 1 || n <= 1) {
+    for (int64_t i = 0; i < n; ++i)
+      f(i);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    f(i);
+}
+
 /// The summed loss over this rank's test rows: chunks of `testChunk` rows
 /// through the vmapped loss `__batch_loss.<testChunk>`, across the
 /// threads, the rest per example; added in row order (the same for every
@@ -550,14 +568,13 @@ double Trainer::testLossSum() {
   if (!batchLoss)
     return sumOverRows(lossFn, test, testPart);
   int64_t chunks = testPart.n / testChunk, t0 = testPart.begin;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
+  parallelFor(chunks, threads, [&](int64_t c) {
     Slice &s = threadSlices[omp_get_thread_num()];
     gather(
         testChunk, [&](int64_t e) { return test.row(t0 + c * testChunk + e); },
         s.in);
     batchLoss(s.in.data(), &chunkLoss[c]);
-  }
+  });
   double sum = 0, out[1];
   for (int64_t c = 0; c < chunks; ++c)
     sum += chunkLoss[c];
@@ -578,9 +595,7 @@ double Trainer::stepBatched(const std::vector<int64_t> &order, int64_t b0,
     threadSlices[t].b0 = at;
     threadSlices[t].n = sliceSizes[t];
   }
-#pragma omp parallel for num_threads(used) schedule(static, 1)
-  for (int64_t t = 0; t < used; ++t)
-    runSlice(order, threadSlices[t]);
+  parallelFor(used, used, [&](int64_t t) { runSlice(order, threadSlices[t]); });
   double loss = 0;
   for (int64_t t = 0; t < used; ++t) {
     const double *out = threadSlices[t].out.data();
@@ -802,8 +817,7 @@ double Trainer::sumOverRows(DynFn f, const Table &t, Part rows) const {
   if (n == 0)
     return 0;
   double partial[maxThreads] = {};
-#pragma omp parallel for num_threads(n) schedule(static, 1)
-  for (int64_t k = 0; k < n; ++k) {
+  parallelFor(n, n, [&](int64_t k) {
     double out[1], sum = 0;
     for (int64_t r = rows.begin + k * rows.n / n;
          r < rows.begin + (k + 1) * rows.n / n; ++r) {
@@ -811,7 +825,7 @@ double Trainer::sumOverRows(DynFn f, const Table &t, Part rows) const {
       sum += out[0];
     }
     partial[k] = sum;
-  }
+  });
   double sum = 0;
   for (int64_t k = 0; k < n; ++k)
     sum += partial[k];
