@@ -662,13 +662,10 @@ bool backprop(const ir::Module &m, const std::string &fn,
 
 } // namespace
 
-bool explain(const ir::Module &m, const std::string &fn,
-             const std::map<std::string, double> &at, std::ostream &os,
-             std::string &err,
-             const std::map<std::string, double> *paramValues) {
-  Backprop bp;
-  if (!backprop(m, fn, at, paramValues, bp, err))
-    return false;
+namespace {
+
+/// The forward evaluation: the arguments and one row per value.
+void printValues(Backprop &bp, std::ostream &os) {
   const ir::Function &f = *bp.g.f;
   Tracer &t = *bp.t;
   std::vector<Node> &nodes = t.nodes;
@@ -692,7 +689,11 @@ bool explain(const ir::Module &m, const std::string &fn,
       os << "  " << lhs[r] << std::string(width - lhs[r].size(), ' ') << " = "
          << shortestDouble(nodes[t.rows[r].first].value) << '\n';
   }
+}
 
+/// The reverse sweep, one chain-rule step per line.
+void printReverse(Backprop &bp, std::ostream &os) {
+  std::vector<Node> &nodes = bp.t->nodes;
   std::string L = nodes[bp.res[0]].name;
   os << "reverse: dL/dv = sum over the uses of v of dL/d(use) * d(use)/dv, "
         "with L = "
@@ -708,9 +709,142 @@ bool explain(const ir::Module &m, const std::string &fn,
       os << "  (total " << shortestDouble(s.total) << ")";
     os << '\n';
   }
-  os << "result of " << fn << ":";
-  for (auto &[w, total] : bp.result())
-    os << " dL/d" << w << " = " << shortestDouble(total);
+}
+
+/// One tangent sweep of forward mode: the derivatives of every value with
+/// respect to one variable `w` of the derived function, in trace order.
+struct TangentSweep {
+  std::string w;
+  std::map<int, double> tangent; // node -> dv/dw, for nodes that depend on w
+  std::vector<int> seeds;
+  std::vector<std::string> lines;
+  int64_t products = 0;
+};
+
+/// Forward mode over the trace: for each variable X, the tangent
+/// v' = dv/dX = sum over the operands u of v of dv/du * u', first node
+/// first, seeded with X' = 1 (every read of a param X).
+std::vector<TangentSweep> tangentSweeps(const ir::Module &m, Backprop &bp) {
+  std::vector<Node> &nodes = bp.t->nodes;
+  std::vector<TangentSweep> sweeps;
+  for (auto &w : bp.g.info->wrt) {
+    TangentSweep sw;
+    sw.w = w.name;
+    sw.seeds = w.isParam ? bp.t->paramReads[w.name]
+                         : std::vector<int>{bp.args[w.argIndex]};
+    for (int id : sw.seeds) {
+      sw.tangent[id] = 1.0;
+      sw.lines.push_back(nodes[id].name + "' = 1");
+    }
+    for (int id = 0; id < (int)nodes.size(); ++id) {
+      const Node &n = nodes[id];
+      if (!n.op || !n.differentiable || n.op->kind == OpKind::ParamLoad ||
+          sw.tangent.count(id))
+        continue;
+      std::vector<double> d;
+      std::string terms, values;
+      double total = 0;
+      for (size_t i = 0; i < n.in.size(); ++i) {
+        auto it = sw.tangent.find(n.in[i]);
+        if (it == sw.tangent.end())
+          continue; // does not depend on w: its term is 0
+        if (d.empty())
+          d = partialValues(m, nodes, n);
+        const std::string &u = nodes[n.in[i]].name;
+        std::string sep = terms.empty() ? "" : " + ";
+        terms += sep + "d" + n.name + "/d" + u + " * " + u + "'";
+        values +=
+            sep + shortestDouble(d[i]) + " * " + shortestDouble(it->second);
+        total += d[i] * it->second;
+        ++sw.products;
+      }
+      if (terms.empty())
+        continue;
+      sw.tangent[id] = total;
+      sw.lines.push_back(n.name + "' = " + terms + " = " + values + " = " +
+                         shortestDouble(total));
+    }
+    sweeps.push_back(std::move(sw));
+  }
+  return sweeps;
+}
+
+void printForward(Backprop &bp, const std::vector<TangentSweep> &sweeps,
+                  std::ostream &os) {
+  const std::string &L = bp.t->nodes[bp.res[0]].name;
+  os << "forward mode: one sweep per variable X, v' = dv/dX = sum over the "
+        "operands u of v of dv/du * u', from X' = 1, with L = "
+     << L << "\n";
+  for (size_t k = 0; k < sweeps.size(); ++k) {
+    os << "  sweep " << k + 1 << " of " << sweeps.size()
+       << ", X = " << sweeps[k].w << ":\n";
+    for (const std::string &line : sweeps[k].lines)
+      os << "    " << line << '\n';
+  }
+}
+
+/// dL/dw from sweep `s`: the tangent of the result (0 when L does not
+/// depend on w).
+double forwardResult(const Backprop &bp, const TangentSweep &s) {
+  auto it = s.tangent.find(bp.res[0]);
+  return it == s.tangent.end() ? 0.0 : it->second;
+}
+
+/// --mode both: the partials of the two modes side by side, and what each
+/// cost on this trace.
+void printCosts(Backprop &bp, const std::vector<TangentSweep> &sweeps,
+                std::ostream &os) {
+  auto reverse = bp.result();
+  os << "both modes:\n";
+  for (size_t k = 0; k < sweeps.size(); ++k)
+    os << "  dL/d" << sweeps[k].w << ": reverse "
+       << shortestDouble(reverse[k].second) << ", forward "
+       << shortestDouble(forwardResult(bp, sweeps[k])) << '\n';
+  int64_t forwardProducts = 0;
+  for (const TangentSweep &s : sweeps)
+    forwardProducts += s.products;
+  size_t n = sweeps.size();
+  os << "cost: reverse mode 1 sweep, " << bp.steps.size()
+     << " chain-rule products, for all " << n << " partial"
+     << (n == 1 ? "" : "s") << "; forward mode " << n << " sweep"
+     << (n == 1 ? "" : "s") << " (one per variable), " << forwardProducts
+     << " chain-rule products\n";
+  os << "  a function of " << n << " variable" << (n == 1 ? "" : "s")
+     << " to one number: reverse mode needs 1 sweep whatever n is, forward "
+        "mode n\n";
+}
+
+} // namespace
+
+bool explain(const ir::Module &m, const std::string &fn,
+             const std::map<std::string, double> &at, std::ostream &os,
+             std::string &err, const std::map<std::string, double> *paramValues,
+             ExplainMode mode) {
+  Backprop bp;
+  if (!backprop(m, fn, at, paramValues, bp, err))
+    return false;
+  printValues(bp, os);
+  if (mode != ExplainMode::Forward)
+    printReverse(bp, os);
+  std::vector<TangentSweep> sweeps;
+  if (mode != ExplainMode::Reverse) {
+    sweeps = tangentSweeps(m, bp);
+    printForward(bp, sweeps, os);
+  }
+  if (mode == ExplainMode::Both) {
+    printCosts(bp, sweeps, os);
+    return true;
+  }
+  os << "result of " << fn;
+  if (mode == ExplainMode::Forward)
+    os << " (forward mode)";
+  os << ":";
+  if (mode == ExplainMode::Forward)
+    for (const TangentSweep &s : sweeps)
+      os << " dL/d" << s.w << " = " << shortestDouble(forwardResult(bp, s));
+  else
+    for (auto &[w, total] : bp.result())
+      os << " dL/d" << w << " = " << shortestDouble(total);
   os << '\n';
   return true;
 }
