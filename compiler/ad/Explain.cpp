@@ -64,6 +64,8 @@ const char *symbol(OpKind k) {
     return "/";
   case OpKind::Pow:
     return "^";
+  case OpKind::MatMul:
+    return "@";
   default:
     return nullptr;
   }
@@ -947,12 +949,186 @@ static bool emitTracedDot(const ir::Module &m, const std::string &fn,
   return true;
 }
 
+namespace {
+
+/// The adjoint edge's label from op `op` (result r) to operand `i`: the
+/// local-derivative rule as a formula for matrix products, d<r>/d<v>
+/// (elementwise or per element) otherwise.
+std::string ruleLabel(const ir::Op &op, size_t i, Names &name) {
+  std::string r = name(op.result()), v = name(op.operands[i]);
+  if (op.kind != OpKind::MatMul)
+    return "d" + r + "/d" + v;
+  const Value *a = op.operands[0], *b = op.operands[1];
+  std::string A = name(a), B = name(b), dr = "d" + r;
+  size_t ra = a->type->rank(), rb = b->type->rank();
+  if (ra == 2 && rb == 2)
+    return "d" + v + " = " + (i == 0 ? dr + " @ " + B + "ᵀ" : A + "ᵀ @ " + dr);
+  if (ra == 1 && rb == 2) // x @ W
+    return "d" + v + " = " + (i == 0 ? B + " @ " + dr : A + " ⊗ " + dr);
+  if (ra == 2 && rb == 1) // A @ x
+    return "d" + v + " = " + (i == 0 ? dr + " ⊗ " + B : A + "ᵀ @ " + dr);
+  return "d" + v + " = " + dr + " * " + (i == 0 ? B : A); // a dot product
+}
+
+/// `emit dot` without argument values of code the scalar graph cannot
+/// draw (tensors, calls): one node per IR op, a tensor drawn as one value
+/// with its type, a call as a cluster holding the callee's ops, constants
+/// in their users' labels, and per operand a solid forward edge and a
+/// dashed adjoint edge labelled with the rule.
+class OpGraph {
+public:
+  OpGraph(const ir::Module &m, std::ostream &os) : m(m), os(os) {}
+
+  /// Draws `f`'s ops, its arguments being the nodes `args`; its result's
+  /// node into `result`. False with `err` set for what it cannot draw.
+  bool function(const ir::Function &f, const std::vector<std::string> &args,
+                std::string &result, int depth) {
+    for (size_t i = 0; i < f.args().size(); ++i)
+      node[f.args()[i].get()] = args[i];
+    for (const auto &opPtr : f.body->ops) {
+      const ir::Op &op = *opPtr;
+      if (op.kind == OpKind::Return) {
+        if (op.operands.size() != 1 || !node.count(op.operands[0]))
+          return fail("'" + f.name + "' does not return one computed value");
+        result = node[op.operands[0]];
+        continue;
+      }
+      if (op.kind == OpKind::ConstF || op.kind == OpKind::ConstI ||
+          op.kind == OpKind::ConstB)
+        continue;
+      if (!op.regions.empty())
+        return fail("'" + f.name + "' has a loop or a branch ('" +
+                    ir::mnemonic(op.kind) +
+                    "'): emit dot draws tensor code without control flow");
+      if (op.results.size() != 1)
+        return fail(std::string("'") + ir::mnemonic(op.kind) +
+                    "' has several results");
+      if (op.kind == OpKind::Call && !call(op, depth))
+        return false;
+      if (op.kind != OpKind::Call)
+        value(op);
+    }
+    return true;
+  }
+
+  /// A box for argument `v` of the drawn function.
+  std::string argument(const Value *v) {
+    std::string id = fresh();
+    os << "  " << id << " [shape=box, label=\"" << name(v) << ": "
+       << toString(v->type) << "\"];\n";
+    return id;
+  }
+
+  std::string error;
+
+private:
+  const ir::Module &m;
+  std::ostream &os;
+  Names name;
+  std::map<const Value *, std::string> node;
+  int next = 0, clusters = 0;
+
+  std::string fresh() { return "n" + std::to_string(next++); }
+  static const Value *returned(const ir::Function &g) {
+    return g.body->ops.back()->operands[0];
+  }
+  bool fail(const std::string &why) {
+    error = why;
+    return false;
+  }
+
+  void value(const ir::Op &op) {
+    std::string id = fresh(), label;
+    if (op.kind == OpKind::ParamLoad)
+      label = std::string("param ") + op.paramName();
+    else
+      label = name(op.result()) + " = " + expression(op, name);
+    os << "  " << id
+       << " [shape=" << (op.kind == OpKind::ParamLoad ? "box" : "ellipse")
+       << ", label=\"" << label << "\\n"
+       << toString(op.result()->type) << "\"];\n";
+    for (size_t i = 0; i < op.operands.size(); ++i) {
+      auto it = node.find(op.operands[i]);
+      if (it == node.end())
+        continue; // a constant: in the label
+      os << "  " << it->second << " -> " << id << ";\n";
+      if (op.kind == OpKind::StopGrad ||
+          !op.operands[i]->type->isDifferentiable())
+        continue; // no adjoint flows back
+      os << "  " << id << " -> " << it->second
+         << " [style=dashed, color=red, constraint=false, label=\""
+         << ruleLabel(op, i, name) << "\"];\n";
+    }
+    node[op.result()] = id;
+  }
+
+  /// A call: a cluster with the callee's ops (a recursive call, or one
+  /// nested deeper than 8, is one node).
+  bool call(const ir::Op &op, int depth) {
+    const ir::Function *g = m.lookup(op.callee());
+    if (!g || depth >= 8) {
+      value(op);
+      return true;
+    }
+    std::vector<std::string> args;
+    for (size_t i = 0; i < op.operands.size(); ++i) {
+      const Value *v = op.operands[i];
+      auto it = node.find(v);
+      args.push_back(it != node.end() ? it->second : argument(v));
+      name.m[g->args()[i].get()] = name(v); // the caller's name inside
+    }
+    os << "  subgraph cluster_" << clusters++ << " {\n  label=\"call "
+       << g->name << "\"; style=rounded; color=gray50;\n";
+    std::string result;
+    if (!function(*g, args, result, depth + 1))
+      return false;
+    os << "  }\n";
+    node[op.result()] = result;
+    name.m[op.result()] = name(returned(*g)); // the callee's name outside
+    return true;
+  }
+};
+
+/// emit dot (no --at) of a function the scalar graph cannot draw.
+bool emitOpGraph(const ir::Module &m, const ir::Function &f,
+                 const std::string &title, std::ostream &os, std::string &err) {
+  std::ostringstream body;
+  OpGraph g(m, body);
+  std::vector<std::string> args;
+  for (auto &a : f.args())
+    args.push_back(g.argument(a.get()));
+  std::string result;
+  if (!g.function(f, args, result, 0)) {
+    err = "emit dot cannot draw '" + f.name + "': " + g.error;
+    return false;
+  }
+  os << "digraph \"" << title << "\" {\n  rankdir=TB;\n"
+     << "  node [fontname=\"Helvetica\"];\n"
+     << "  edge [fontname=\"Helvetica\", fontsize=10];\n"
+     << body.str() << "}\n";
+  return true;
+}
+
+} // namespace
+
 bool emitDot(const ir::Module &m, const std::string &fn,
              const std::map<std::string, double> &at, std::ostream &os,
              std::string &err, int precision) {
   if (!at.empty())
     return emitTracedDot(m, fn, at, precision, os, err);
-  Graph g = find(m, fn, true);
+  // Tensor code and calls without loops or branches: the op graph (of a
+  // derived function's base, or of any function). Loops and branches are
+  // drawn with --at only (the trace).
+  Graph g = find(m, fn, false);
+  const ir::Function *base = g.error.empty() ? g.f : nullptr;
+  if (!base && !m.lookupDerived(fn))
+    base = m.lookup(fn);
+  bool controlFlow =
+      base && std::any_of(base->body->ops.begin(), base->body->ops.end(),
+                          [](auto &op) { return !op->regions.empty(); });
+  if (base && !controlFlow && !unsupported(*base).empty())
+    return emitOpGraph(m, *base, fn, os, err);
+  g = find(m, fn, true);
   if (!g.error.empty()) {
     err = g.error;
     return false;
