@@ -38,7 +38,7 @@ using gmmref::Input;
 constexpr int kBlock = 64;
 
 /// Softmax weights below this are taken as 0. Far from the point's
-/// likeliest components they are subnormal (exp(-710) and below), and
+/// likeliest components they are subnormal (exp(-708) and below), and
 /// subnormal operands made the reverse sweep's dgemm 2.6x slower at
 /// d64 K200 (docs/BENCHMARKS.md); what they drop is below 1e-190 of the
 /// gradient.
