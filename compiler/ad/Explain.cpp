@@ -1128,6 +1128,15 @@ bool emitDot(const ir::Module &m, const std::string &fn,
                           [](auto &op) { return !op->regions.empty(); });
   if (base && !controlFlow && !unsupported(*base).empty())
     return emitOpGraph(m, *base, fn, os, err);
+  if (controlFlow && g.error.empty()) {
+    std::string args;
+    for (auto &a : base->args())
+      args += (args.empty() ? "" : ",") + a->name + "=1";
+    err = "emit dot draws the loops and branches of '" + base->name +
+          "' only unrolled at given arguments: add --at " + args +
+          " (the trace explain prints)";
+    return false;
+  }
   g = find(m, fn, true);
   if (!g.error.empty()) {
     err = g.error;
