@@ -1,6 +1,6 @@
 //===- TrainState.cpp - the training state of a v2 params file ------------===//
 //
-// The `#@` lines (docs/TRAINING.md, "The params file"):
+// The `#@` lines (docs/TRAINING.md, "Params file"):
 //   #@ optimizer NAME
 //   #@ epoch E
 //   #@ row R
