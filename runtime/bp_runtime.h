@@ -79,9 +79,12 @@ void bp_read_csv(const char *path, double *dst, int64_t rows, int64_t cols,
                  const char *file, int32_t line, int32_t col);
 
 /* Params files (`bpc train --save`, docs/TRAINING.md): one entry per param
- * of a program. bp_load_params_flags sets every param of `table` from the
- * file, or none: on error (the file is not a regular file or is larger than
- * BP_DATA_LIMIT_MB, a line is malformed, a param of the table is missing
+ * of a program. Versions 1 and 2 load alike: lines that start with `#` (the
+ * header, version 2's `#@` training state) are skipped, and a shape line
+ * with anything after its dims is an error at its line and column
+ * (`PATH:LINE:COL: message`). bp_load_params_flags sets every param of `table`
+ * from the file, or none: on error (the file is not a regular file or is larger
+ * than BP_DATA_LIMIT_MB, a line is malformed, a param of the table is missing
  * from the file, a value is nan or inf without BP_LOAD_ALLOW_NONFINITE) it
  * returns -1, changes no param, and writes `PATH:LINE: message` (or `PATH:
  * message`, or a message naming PATH) into `error` (size `error_size`).

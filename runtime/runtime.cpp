@@ -488,8 +488,11 @@ namespace {
 bool parseParams(const bp_param_entry *table, int64_t count, const char *path,
                  int flags, std::vector<std::vector<double>> &staged,
                  std::string &msg) {
-  auto fail = [&](int64_t line, const std::string &m) {
+  auto fail = [&](int64_t line, const std::string &m, int64_t col = 0) {
     msg = std::string(path) + ":" + std::to_string(line) + ": " + m;
+    if (col)
+      msg = std::string(path) + ":" + std::to_string(line) + ":" +
+            std::to_string(col) + ": " + m;
     return false;
   };
   std::string text;
@@ -531,6 +534,13 @@ bool parseParams(const bp_param_entry *table, int64_t count, const char *path,
     char *end;
     for (long long d; (d = strtoll(p, &end, 10)), end != p; p = end)
       dims.push_back(d);
+    while (*p == ' ' || *p == '\t' || *p == '\r')
+      ++p;
+    if (*p) // `W1 2 8 xyz`: a shape line is the name and its dims only
+      return fail((int64_t)i + 1,
+                  std::string("unexpected '") + p + "' after the shape of '" +
+                      name + "' (a shape line is the name and its dims)",
+                  p - line.c_str() + 1);
     int64_t k = 0;
     while (k < count && strcmp(table[k].name, name) != 0)
       ++k;

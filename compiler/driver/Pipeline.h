@@ -49,6 +49,7 @@ struct TrainFlags {
 
   std::optional<sema::TrainSpec::Schedule> schedule;
   std::string savePath, plotDir;
+  std::string resumePath;  // --resume: a v2 params file to continue from
   bool perExample = false; // --per-example: one gradient call per example
 };
 

@@ -22,6 +22,11 @@
 // on reduced values, so all ranks stop together; only rank 0 prints,
 // plots and saves.
 //
+// --save writes the params with the training state (TrainState.h: the
+// optimiser buffers that `__train_update` keeps, the epoch and row reached,
+// the shuffle); --resume restores them on every rank before the first step,
+// so a resumed run continues exactly where the saved one stood.
+//
 //===----------------------------------------------------------------------===//
 #include "driver/Train.h"
 
@@ -30,6 +35,7 @@
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "driver/Plot.h"
+#include "driver/TrainState.h"
 #include "support/FileIO.h"
 #include "support/Format.h"
 #include "support/Random.h"
@@ -432,8 +438,24 @@ struct Trainer {
   double bestTestLoss = INFINITY, bestMetric = NAN;
   int64_t bestEpoch = 0;
   std::vector<std::vector<double>> bestValues;
+  /// The optimiser's buffers (`__opt.*`, batch/TrainStep.h) and their
+  /// size; early_stop: their values and the training state at the best
+  /// epoch, which --save writes once they are restored (`kept`).
+  std::vector<std::pair<double *, int64_t>> optBuffers;
+  std::vector<std::vector<double>> bestBuffers;
+  TrainState bestState;
+  bool kept = false;
   /// save_every: writes --save (set by train()); false after its error.
   std::function<bool()> save;
+  /// The shuffle (TrainState): the generator and the row order, shuffled
+  /// in place at the start of every epoch.
+  Rng rng{0};
+  std::vector<int64_t> order;
+  /// --resume: the first epoch this run trains (counted from the first
+  /// run), the rows of it already trained, the steps taken before.
+  int64_t firstEpoch = 1, startRow = 0, priorSteps = 0;
+  /// Where the run stands: the epochs completed, the rows of the next one.
+  int64_t doneEpoch = 0, doneRow = 0;
 
   Trainer(const sema::TrainSpec &spec, TrainingData &d)
       : spec(spec), data(d.data), test(d.test), ranks(d.ranks) {}
@@ -451,10 +473,14 @@ struct Trainer {
   double stepBatched(const std::vector<int64_t> &order, int64_t b0, int64_t b1);
   double reduceStep(double loss);
   void printHeader() const;
+  void startAt(const TrainState *resumed);
+  TrainState trainState() const;
+  int64_t rowsBefore() const { return (firstEpoch - 1) * data.rows + startRow; }
   void run();
   void runBatch(const std::vector<int64_t> &order, int64_t b0, int64_t b1,
                 double &lossSum, std::vector<double> &gradNormSum);
-  void printProgress(int64_t epoch, int64_t b1, double lossSum) const;
+  void printProgress(int64_t epoch, int64_t b1, int64_t rows,
+                     double lossSum) const;
   double sumOverRows(DynFn f, const Table &t, Part rows) const;
   void evaluateTest();
   bool watchTestLoss(int64_t epoch);
@@ -489,6 +515,11 @@ void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
   }
   update = reinterpret_cast<DynFn>(
       sym(codegen::dynamicSymbol(batch::trainUpdateName())));
+  for (const ir::Param &p : m.params)
+    if (p.name.rfind("__opt.", 0) == 0)
+      optBuffers.push_back(
+          {static_cast<double *>(sym(codegen::paramSymbol(p.name))),
+           p.type->isTensor() ? p.type->numElements() : 1});
   updateOut.resize(1 + ps.size());
   // mpirun hands its ranks a pseudo-terminal whatever its own output is:
   // no progress bar under it (the epoch lines are printed either way).
@@ -627,7 +658,18 @@ void Trainer::printHeader() const {
   std::cout << ", batch " << batch;
   if (ranks.size() > 1)
     std::cout << " over " << ranks.size() << " ranks";
-  std::cout << ", " << spec.epochs << " epochs";
+  if (firstEpoch > 1 || startRow) { // --resume
+    std::cout << (firstEpoch < spec.epochs ? ", epochs " : ", epoch ")
+              << firstEpoch;
+    if (firstEpoch < spec.epochs)
+      std::cout << "-" << spec.epochs;
+    std::cout << " (resumed after epoch " << firstEpoch - 1;
+    if (startRow)
+      std::cout << " and " << startRow << " rows";
+    std::cout << ")";
+  } else {
+    std::cout << ", " << spec.epochs << " epochs";
+  }
   if (spec.clip > 0)
     std::cout << ", clip " << fmt(spec.clip);
   std::cout << ", params";
@@ -637,27 +679,55 @@ void Trainer::printHeader() const {
   std::cout.flush();
 }
 
+/// The shuffle and the position to start from: the seed's, at epoch 1; or
+/// where the run saved in `resumed` stood (--resume).
+void Trainer::startAt(const TrainState *resumed) {
+  if (!resumed) {
+    order.resize(data.rows);
+    std::iota(order.begin(), order.end(), 0);
+    rng.state = (uint64_t)spec.seed * 0x9e3779b97f4a7c15ull + 1;
+    return;
+  }
+  order = resumed->order;
+  rng.state = resumed->rng;
+  firstEpoch = resumed->epoch + 1;
+  startRow = resumed->row;
+  priorSteps = resumed->steps;
+  doneEpoch = resumed->epoch;
+  doneRow = resumed->row;
+}
+
+/// What --save writes beside the params (TrainState.h).
+TrainState Trainer::trainState() const {
+  if (kept) // early_stop restored the best epoch's
+    return bestState;
+  return {spec.optimizer,     doneEpoch, doneRow,
+          priorSteps + steps, rng.state, order};
+}
+
 /// The epoch loop: shuffle, one optimiser step per minibatch, then the
 /// epoch's loss, metric and gradient norms. Stops early on a non-finite loss.
+/// A resumed run starts at firstEpoch, row startRow (that epoch's order
+/// already shuffled when startRow > 0).
 void Trainer::run() {
-  std::vector<int64_t> order(data.rows);
-  std::iota(order.begin(), order.end(), 0);
-  Rng rng{(uint64_t)spec.seed * 0x9e3779b97f4a7c15ull + 1};
   start = std::chrono::steady_clock::now();
-  for (int64_t epoch = 1; epoch <= spec.epochs; ++epoch) {
-    for (int64_t i = data.rows - 1; i > 0; --i)
+  for (int64_t epoch = firstEpoch; epoch <= spec.epochs; ++epoch) {
+    int64_t r0 = epoch == firstEpoch ? startRow : 0;
+    for (int64_t i = data.rows - 1; i > 0 && r0 == 0; --i)
       std::swap(order[i], order[rng.next() % (uint64_t)(i + 1)]);
     lr = scheduledLr(spec, epoch);
     lrCurve.push_back(lr);
     double lossSum = 0;
     std::vector<double> gradNormSum(ps.size(), 0);
     int64_t batches = 0;
-    int64_t rowsRun = 0;
-    for (int64_t b0 = 0; b0 < data.rows && stop == Stop::Done; b0 += batch) {
+    int64_t rowsRun = r0;
+    for (int64_t b0 = r0; b0 < data.rows && stop == Stop::Done; b0 += batch) {
       int64_t b1 = std::min(b0 + batch, data.rows);
       runBatch(order, b0, b1, lossSum, gradNormSum);
       ++batches;
       rowsRun = b1;
+      doneEpoch = b1 == data.rows ? epoch : epoch - 1;
+      doneRow = b1 == data.rows ? 0 : b1;
       stopEpoch = epoch;
       stopBatch = batches;
       int sig = ranks.size() > 1 ? agreedSignal : (int)pendingSignal;
@@ -668,9 +738,9 @@ void Trainer::run() {
         stopSignal = sig;
       }
       if (tty)
-        printProgress(epoch, b1, lossSum);
+        printProgress(epoch, b1, b1 - r0, lossSum);
     }
-    lastLoss = lossSum / rowsRun;
+    lastLoss = lossSum / (rowsRun - r0);
     lossCurve.push_back(lastLoss);
     for (size_t j = 0; j < ps.size(); ++j)
       ps[j].gradNorm.push_back(gradNormSum[j] / batches);
@@ -699,12 +769,21 @@ bool Trainer::watchTestLoss(int64_t epoch) {
     bestValues.resize(ps.size());
     for (size_t j = 0; j < ps.size(); ++j)
       bestValues[j].assign(ps[j].value, ps[j].value + ps[j].size);
+    bestBuffers.resize(optBuffers.size());
+    for (size_t j = 0; j < optBuffers.size(); ++j)
+      bestBuffers[j].assign(optBuffers[j].first,
+                            optBuffers[j].first + optBuffers[j].second);
+    bestState = trainState();
     return false;
   }
   if (epoch - bestEpoch < spec.earlyStop && epoch < spec.epochs)
     return false;
   for (size_t j = 0; j < ps.size() && bestEpoch; ++j)
     std::copy(bestValues[j].begin(), bestValues[j].end(), ps[j].value);
+  for (size_t j = 0; j < optBuffers.size() && bestEpoch; ++j)
+    std::copy(bestBuffers[j].begin(), bestBuffers[j].end(),
+              optBuffers[j].first);
+  kept = bestEpoch > 0;
   if (bestEpoch) {
     lastTestLoss = bestTestLoss;
     lastMetric = bestMetric;
@@ -796,15 +875,16 @@ double Trainer::reduceStep(double loss) {
 }
 
 /// The progress bar on a terminal, redrawn after every minibatch.
-void Trainer::printProgress(int64_t epoch, int64_t b1, double lossSum) const {
+void Trainer::printProgress(int64_t epoch, int64_t b1, int64_t rows,
+                            double lossSum) const {
   double secs = elapsed();
-  int64_t done = (epoch - 1) * data.rows + b1;
-  int64_t all = spec.epochs * data.rows;
+  int64_t done = (epoch - 1) * data.rows + b1 - rowsBefore();
+  int64_t all = spec.epochs * data.rows - rowsBefore();
   int width = 30, filled = (int)(width * (double)done / all);
   double rate = done / std::max(secs, 1e-9);
   printf("\r[%-*s] epoch %lld/%lld  loss %-8s  %.0f ex/s  ETA %.0fs   ", width,
          std::string(filled, '#').c_str(), (long long)epoch,
-         (long long)spec.epochs, fmt(lossSum / b1).c_str(), rate,
+         (long long)spec.epochs, fmt(lossSum / rows).c_str(), rate,
          (all - done) / std::max(rate, 1e-9));
   fflush(stdout);
 }
@@ -863,7 +943,8 @@ void Trainer::printEpoch(int64_t epoch) const {
   if (show && !std::isnan(lastMetric))
     printf("  %s %-8s", spec.metric.c_str(), fmt(lastMetric, 4).c_str());
   if (show)
-    printf("  %.0f ex/s\n", epoch * data.rows / std::max(secs, 1e-9));
+    printf("  %.0f ex/s\n",
+           (epoch * data.rows - rowsBefore()) / std::max(secs, 1e-9));
   fflush(stdout);
 }
 
@@ -995,7 +1076,7 @@ bool Trainer::writeHistory(const std::string &path, std::string &err) const {
       out << shortestDouble(curve[e]);
   };
   for (size_t e = 0; e < lossCurve.size(); ++e) {
-    out << e + 1;
+    out << firstEpoch + (int64_t)e;
     field(lossCurve, e);
     field(testLossCurve, e);
     field(metricCurve, e);
@@ -1005,6 +1086,24 @@ bool Trainer::writeHistory(const std::string &path, std::string &err) const {
     out << '\n';
   }
   return writeFileAtomically(path, out.str(), err);
+}
+
+/// --resume PATH on every rank (the same file): the params, the optimiser
+/// buffers and `st`. False (after the first failing rank's error; every
+/// rank ends here) when a rank could not.
+bool resumeOnEveryRank(const ir::Module &m, JIT &jit, const std::string &path,
+                       const sema::TrainSpec &spec, TrainingData &data,
+                       TrainState &st) {
+  std::string err;
+  bool bad =
+      !resumeTraining(m, jit, path, spec.optimizer, data.data.rows, st, err);
+  Ranks::Agreement a = data.ranks.agree(bad, 0);
+  if (a.firstFailed < 0)
+    return true;
+  if (a.firstFailed == data.ranks.rank())
+    std::cerr << "bpc: error: --resume: " << err << '\n';
+  data.ranks.agreedEnd();
+  return false;
 }
 
 } // namespace
@@ -1021,6 +1120,12 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
 #endif
   const Ranks &ranks = data.ranks;
   bool root = ranks.isRoot();
+  TrainState resumed;
+  if (!flags.resumePath.empty()) {
+    if (!resumeOnEveryRank(m, jit, flags.resumePath, spec, data, resumed))
+      return ExitCode::Usage;
+    spec.epochs += resumed.epoch; // --epochs more: the schedule's total
+  }
   { // before training, not after it; rank 0 saves
     std::string err;
     bool bad = root && !flags.savePath.empty() &&
@@ -1054,17 +1159,18 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
                    "--test): it watches the test loss\n";
     return ExitCode::Usage;
   }
+  Trainer t(spec, data);
+  t.bind(m, params, batchedSizes, jit);
+  t.startAt(flags.resumePath.empty() ? nullptr : &resumed);
   // Rank 0 writes; every rank learns whether it did (a failed save_every
   // write stops them all).
   auto save = [&] {
     std::string err;
-    bool bad = root && !saveParams(m, jit, flags.savePath, err);
+    bool bad = root && !saveParams(m, jit, flags.savePath, t.trainState(), err);
     if (bad)
       std::cerr << "bpc: error: " << err << '\n';
     return ranks.agree(bad, 0).firstFailed < 0;
   };
-  Trainer t(spec, data);
-  t.bind(m, params, batchedSizes, jit);
   t.save = save;
   if (root)
     t.printHeader();
@@ -1138,9 +1244,9 @@ bool checkSaveTarget(const std::string &path,
 }
 
 bool saveParams(const ir::Module &m, JIT &jit, const std::string &path,
-                std::string &err) {
+                const TrainState &state, std::string &err) {
   std::ostringstream out;
-  out << "# bp params v1\n";
+  out << "# bp params v2\n";
   for (auto &p : m.params) {
     if (p.name.rfind("__", 0) == 0)
       continue;
@@ -1160,7 +1266,9 @@ bool saveParams(const ir::Module &m, JIT &jit, const std::string &path,
     }
     out << '\n';
   }
-  return writeFileAtomically(path, out.str(), err);
+  std::string text = out.str();
+  formatTrainState(m, jit, state, text);
+  return writeFileAtomically(path, text, err);
 }
 
 bool loadParams(const ir::Module &m, JIT &jit, const std::string &path,

@@ -3,6 +3,7 @@
 
 #include "driver/Distributed.h"
 #include "driver/Pipeline.h"
+#include "driver/TrainState.h"
 #include "ir/IR.h"
 #include "jit/JIT.h"
 
@@ -76,14 +77,16 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &spec,
                const std::vector<int64_t> &batchedSizes, JIT &jit,
                TrainingData &data, const TrainFlags &flags);
 
-/// The params file format of `--save` / `--load` (docs/TRAINING.md):
-///   # bp params v1
+/// The params file format of `--save` (docs/TRAINING.md):
+///   # bp params v2
 ///   NAME d1 d2 ...        (no dims for a scalar)
 ///   v v v ...             (row-major, shortest round-trip form)
-/// saveParams replaces `path` atomically (support/FileIO.h): on a failed
-/// write `err` names the file and `path` is as it was.
+///   #@ ...                (the training state, driver/TrainState.h)
+/// v1 files are the same without the `#@` lines. saveParams replaces
+/// `path` atomically (support/FileIO.h): on a failed write `err` names the
+/// file and `path` is as it was.
 bool saveParams(const ir::Module &m, JIT &jit, const std::string &path,
-                std::string &err);
+                const TrainState &state, std::string &err);
 
 /// Whether --save `path` may be written: it is none of `inputs` (the
 /// source and data files) and its directory takes a new file. False with

@@ -226,8 +226,14 @@ static cl::opt<bool, false, Checked<FlagRule>>
                cl::cat(TrainCat), cl::sub(TrainCmd));
 static cl::opt<std::string>
     SavePath("save", cl::value_desc("PATH"),
-             cl::desc("write the learned params to PATH"), cl::cat(TrainCat),
-             cl::sub(TrainCmd));
+             cl::desc("write the learned params and the training state "
+                      "(for --resume) to PATH"),
+             cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<std::string> ResumePath(
+    "resume", cl::value_desc("PATH"),
+    cl::desc("continue the run saved in PATH by --save (params, optimizer "
+             "state, epoch, shuffling) for --epochs more epochs"),
+    cl::cat(TrainCat), cl::sub(TrainCmd));
 static cl::opt<std::string>
     PlotDir("plot", cl::value_desc("DIR"),
             cl::desc("write SVG charts of loss, metric and gradient norms"),
@@ -363,6 +369,7 @@ static PipelineOptions pipelineOptions(Action action) {
   t.perExample = PerExample;
   t.savePath = SavePath;
   t.plotDir = PlotDir;
+  t.resumePath = ResumePath;
   o.output = Output;
   o.target = Target;
   o.cpu = Cpu;
@@ -415,6 +422,11 @@ static int realMain(int argc, char **argv) {
     return cmdLine.usageError("build needs FILE and -o OUT (.o, .so or .a)");
   if (ExplainCmd && Files.size() != 1)
     return cmdLine.usageError("explain needs FILE --fn NAME --at a=1,b=2");
+  if (TrainCmd && ResumePath.getNumOccurrences() &&
+      LoadPath.getNumOccurrences())
+    return cmdLine.usageError(
+        "--resume and --load do not go together: --resume sets the params "
+        "and the training state, --load the params only");
   if (Files.size() != 1)
     return cmdLine.usageError(cmdLine.command()->getName() +
                               " needs exactly one FILE");

@@ -20,7 +20,7 @@ if len(sys.argv) > 4:
     print(f"decreasing: {losses[0]:.4g} -> {losses[-1]:.4g} in {len(losses)} steps")
 elif params is not None:
     saved = {}
-    lines = params.splitlines()[1:]
+    lines = [l for l in params.splitlines() if not l.startswith("#")]
     for name_line, values in zip(lines[0::2], lines[1::2]):
         saved[name_line.split()[0]] = [float(v) for v in values.split()]
     got = {m[0]: [float(v) for v in m[1].split()]
