@@ -599,6 +599,27 @@ void Emitter::emitConvPatches(const ir::Op &op) {
   vals[op.result()] = dst;
 }
 
+void Emitter::emitTranspose(const ir::Op &op) {
+  if (op.decided.elided) { // dgemm reads it with CblasTrans
+    vals[op.result()] = get(op.operands[0]);
+    return;
+  }
+  const Type *xt = op.operands[0]->type;
+  int64_t M = xt->shape[0], N = xt->shape[1];
+  Value *x = get(op.operands[0]), *dst = slot(op.result()->type);
+  loop(b.getInt64(M), [&](Value *i) {
+    loop(b.getInt64(N), [&](Value *j) {
+      Value *v = b.CreateLoad(
+          f64,
+          b.CreateGEP(f64, x, b.CreateAdd(b.CreateMul(i, b.getInt64(N)), j)));
+      b.CreateStore(
+          v,
+          b.CreateGEP(f64, dst, b.CreateAdd(b.CreateMul(j, b.getInt64(M)), i)));
+    });
+  });
+  vals[op.result()] = dst;
+}
+
 void Emitter::emitTensorOp(const ir::Op &op) {
   switch (op.kind) {
   case K::Broadcast:
@@ -621,27 +642,8 @@ void Emitter::emitTensorOp(const ir::Op &op) {
   case K::Im2Col:
   case K::Col2Im:
     return emitConvPatches(op);
-  case K::Transpose: {
-    if (op.decided.elided) { // dgemm reads it with CblasTrans
-      vals[op.result()] = get(op.operands[0]);
-      return;
-    }
-    const Type *xt = op.operands[0]->type;
-    int64_t M = xt->shape[0], N = xt->shape[1];
-    Value *x = get(op.operands[0]), *dst = slot(op.result()->type);
-    loop(b.getInt64(M), [&](Value *i) {
-      loop(b.getInt64(N), [&](Value *j) {
-        Value *v = b.CreateLoad(
-            f64,
-            b.CreateGEP(f64, x, b.CreateAdd(b.CreateMul(i, b.getInt64(N)), j)));
-        b.CreateStore(
-            v, b.CreateGEP(f64, dst,
-                           b.CreateAdd(b.CreateMul(j, b.getInt64(M)), i)));
-      });
-    });
-    vals[op.result()] = dst;
-    return;
-  }
+  case K::Transpose:
+    return emitTranspose(op);
   case K::Pack: {
     const Type *rt = op.result()->type;
     Value *dst = slot(rt);
