@@ -38,6 +38,10 @@ only: tensors are a tiny flat-list class).  Programs are built from
     called from f with a literal or loop index depth,
   - global params (`param P3_0: f64[2, 3] = [[..]]`), read in f and in the
     recursive helpers; grad and jvp also name them,
+  - the layers of LANGUAGE.md section 14 on one channel, summed to a
+    scalar: conv2d(reshape(a, 1, H, W), reshape(b, 1, 1, KH, KW)) with and
+    without a stride and a padding, maxpool2d (the window's first maximum
+    is a kink) and avgpool2d of reshape(a, 1, H, W),
 and the function ends in a scalar (sum, mean, dot, ...).
 
 `bpc run` evaluates, for every program at a random point,
@@ -81,7 +85,8 @@ from ad_fuzz_common import close, fmt  # noqa: E402
 CONSTRUCTS = ["kinks", "matmul", "transpose", "outer", "reduce", "axis",
               "softmax", "index", "slice", "literal", "stack", "update",
               "carried", "accum", "helpers", "div", "scalar_arg", "exprindex",
-              "recursion", "mutual", "rectuple", "params", "loopreturn"]
+              "recursion", "mutual", "rectuple", "params", "loopreturn",
+              "nn"]
 
 # How often a program gets recursive helpers (a cycle of one function, or of
 # two with "mutual"), how often one of them returns a tuple, and how often a
@@ -456,6 +461,32 @@ def _set(a, idx, v):
         a.d[i * n:(i + 1) * n] = [float(v)] * n
 
 
+def _conv2d(a, w, s=1, p=0):
+    """conv2d of one channel: a (H, W), w (KH, KW), zero padding p."""
+    H, W = a.shape if len(a.shape) == 2 else (1, a.shape[0])
+    KH, KW = w.shape if len(w.shape) == 2 else (1, w.shape[0])
+    OH, OW = (H + 2 * p - KH) // s + 1, (W + 2 * p - KW) // s + 1
+
+    def px(i, j):
+        return a.d[i * W + j] if 0 <= i < H and 0 <= j < W else 0.0
+    return T((OH, OW), [
+        math.fsum(w.d[u * KW + v] * px(i * s + u - p, j * s + v - p)
+                  for u in range(KH) for v in range(KW))
+        for i in range(OH) for j in range(OW)])
+
+
+def _pool2d(a, k, mx):
+    """maxpool2d / avgpool2d of one channel a (H, W): k x k windows."""
+    H, W = a.shape if len(a.shape) == 2 else (1, a.shape[0])
+    out = []
+    for i in range(H // k):
+        for j in range(W // k):
+            win = [a.d[(i * k + u) * W + j * k + v]
+                   for u in range(k) for v in range(k)]
+            out.append(_ext1(win, 1) if mx else math.fsum(win) / (k * k))
+    return T((H // k, W // k), out)
+
+
 PRELUDE = {
     "T": T, "_b": _b, "_u": _u, "_ADD": operator.add, "_SUB": operator.sub,
     "_MUL": operator.mul, "_DIV": operator.truediv, "_exp": math.exp,
@@ -468,7 +499,7 @@ PRELUDE = {
     "_log_softmax": _log_softmax, "_mm": _mm, "_tr": _tr, "_outer": _outer,
     "_ix": _ix, "_sl": _sl, "_lit": _lit, "_full": _full, "_cp": _cp,
     "_get": _get, "_set": _set, "_sset": _sset, "float": float, "_c": _c,
-    "_depth": _depth,
+    "_depth": _depth, "_conv2d": _conv2d, "_pool2d": _pool2d,
 }
 # The smooth elementwise builtins of the op table (compiler/ir/Ops.def).
 SMOOTH = common.smooth_unary()
@@ -807,6 +838,7 @@ class Gen:
             ("eslice", 0.6 if (rank >= 1 and ok("exprindex") and ok("slice")) else 0),
             ("lit", 0.8 if (rank >= 1 and ok("literal") and _size(S) <= 8) else 0),
             ("call", 1.5 if [h for h in self.helpers if h[2] == S] else 0),
+            ("nn", 1.5 if (rank == 0 and ok("nn")) else 0),
         ])
         if k == "bin":
             A, B = self.operand_shapes(S)
@@ -925,7 +957,30 @@ class Gen:
         if k == "call":
             name, ps, _, rec = r.choice([h for h in self.helpers if h[2] == S])
             return self.call_text(sc, name, ps, rec, d1)
+        if k == "nn":
+            return self.layer(sc, d1)
         raise AssertionError(k)
+
+    def layer(self, sc, d):
+        """A scalar from conv2d, maxpool2d or avgpool2d of an expression
+        reshaped to one channel [1, H, W] (section 14)."""
+        r = self.rng
+        H, W = self.dim(), self.dim()
+        a = self.expr(sc, (H, W), d)
+        img = "reshape(%s, 1, %d, %d)" % (a[0], H, W)
+        fn = r.choice(["conv2d", "conv2d", "maxpool2d", "avgpool2d"])
+        if fn != "conv2d":
+            k = r.randint(1, min(H, W))
+            return ("sum(%s(%s, %d))" % (fn, img, k),
+                    "_sum(_pool2d(%s, %d, %s))" % (a[1], k, fn == "maxpool2d"))
+        s, p = (r.randint(1, 2), r.randint(0, 1)) if r.random() < 0.5 else (1, 0)
+        KH = r.randint(1, min(H + 2 * p, 3))
+        KW = r.randint(1, min(W + 2 * p, 3))
+        b = self.expr(sc, (KH, KW), d)
+        args = "" if (s, p) == (1, 0) else ", %d, %d" % (s, p)
+        return ("sum(tanh(conv2d(%s, reshape(%s, 1, 1, %d, %d)%s)))"
+                % (img, b[0], KH, KW, args),
+                "_sum(_u(_tanh, _conv2d(%s, %s, %d, %d)))" % (a[1], b[1], s, p))
 
     # ---- statements ------------------------------------------------------
 

@@ -393,6 +393,15 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
     if (w(0))
       out[0] = make(b, OpKind::Reshape, {g}, xt);
     return;
+  case OpKind::Im2Col:
+  case OpKind::Col2Im:
+    // Linear maps that are each other's transposes (the same stride and
+    // pad): <im2col(x), g> = <x, col2im(g)>.
+    if (w(0))
+      out[0] =
+          make(b, op.kind == OpKind::Im2Col ? OpKind::Col2Im : OpKind::Im2Col,
+               {g}, xt, op.ival);
+    return;
   case OpKind::Slice:
   case OpKind::Unslice:
     // Transposes of each other, with the same region.
@@ -488,6 +497,8 @@ Value *tensorTangent(const ir::Op &op, const std::vector<Value *> &t,
   case OpKind::ReduceSum:
   case OpKind::Transpose:
   case OpKind::Reshape:
+  case OpKind::Im2Col: // linear: the same map of the tangent
+  case OpKind::Col2Im:
     return make(b, op.kind, {tan(0)}, rt, op.ival);
   case OpKind::Slice:
   case OpKind::Unslice:

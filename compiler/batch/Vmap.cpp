@@ -101,6 +101,8 @@ bool selectSafe(OpKind k) {
   case OpKind::MatMul:
   case OpKind::Transpose:
   case OpKind::Reshape:
+  case OpKind::Im2Col:
+  case OpKind::Col2Im:
   case OpKind::Pack:
   case OpKind::ParamLoad:
   case OpKind::Yield:
@@ -457,6 +459,9 @@ private:
       return matmul(ops[0], ops[1], brt);
     case OpKind::Reshape: // row-major: [B, s...] -> [B, t...]
       return create1(OpKind::Reshape, {ops[0]}, brt);
+    case OpKind::Im2Col: // each leading axis is one image on its own
+    case OpKind::Col2Im:
+      return create1(op.kind, {ops[0]}, brt, op.ival);
     case OpKind::Extract:
     case OpKind::Slice:
     case OpKind::Unslice:

@@ -154,6 +154,10 @@ private:
   void emitReduce(const ir::Op &op);
   void emitMaxMask(const ir::Op &op);
   void emitMatMul(const ir::Op &op);
+  /// A 2-D transpose (a view when TransposeElision elided it).
+  void emitTranspose(const ir::Op &op);
+  /// im2col / col2im (Ops.def).
+  void emitConvPatches(const ir::Op &op);
   void emitIndexing(const ir::Op &op);
   Value *offsetOf(const ir::Op &op, const Type *t, size_t firstIndex,
                   size_t count);

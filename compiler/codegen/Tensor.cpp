@@ -539,6 +539,87 @@ void Emitter::emitMatMul(const ir::Op &op) {
   vals[op.result()] = C;
 }
 
+void Emitter::emitConvPatches(const ir::Op &op) {
+  // im2col: r[n, c, kh, kw, oh, ow] = x[n, c, oh s + kh - p, ow s + kw - p]
+  // (0 outside x); col2im adds each g element back there. Row-major loops
+  // with ow innermost; the image index is clamped into x and the value
+  // selected, so no load or store leaves the buffers and the inner loop has
+  // no branch (at stride 1 its reads are unit-stride).
+  bool fwd = op.kind == K::Im2Col;
+  const Type *xt = fwd ? op.operands[0]->type : op.result()->type;
+  const Type *ct = fwd ? op.result()->type : op.operands[0]->type;
+  size_t lead = xt->rank() - 3;
+  int64_t N = 1;
+  for (size_t i = 0; i < lead; ++i)
+    N *= xt->shape[i];
+  int64_t C = xt->shape[lead], H = xt->shape[lead + 1], W = xt->shape[lead + 2];
+  int64_t KH = ct->shape[lead + 1], KW = ct->shape[lead + 2];
+  int64_t OH = ct->shape[lead + 3], OW = ct->shape[lead + 4];
+  int64_t s = op.convStride(), p = op.convPad();
+  Value *src = get(op.operands[0]), *dst = slot(op.result()->type);
+  if (!fwd)
+    b.CreateMemSet(dst, b.getInt8(0), xt->numElements() * 8,
+                   llvm::MaybeAlign(8));
+  auto c64 = [&](int64_t v) { return b.getInt64(v); };
+  // In 0..n-1 and that index clamped there.
+  auto clampIn = [&](Value *v, int64_t n) -> std::pair<Value *, Value *> {
+    Value *ok =
+        b.CreateAnd(b.CreateICmpSGE(v, c64(0)), b.CreateICmpSLT(v, c64(n)));
+    Value *lo = b.CreateSelect(b.CreateICmpSLT(v, c64(0)), c64(0), v);
+    return {ok, b.CreateSelect(b.CreateICmpSGE(lo, c64(n)), c64(n - 1), lo)};
+  };
+  Value *zero = llvm::ConstantFP::get(f64, 0.0);
+  loops({N * C, KH, KW, OH}, [&](const std::vector<Value *> &i) {
+    Value *ih =
+        b.CreateAdd(b.CreateMul(i[3], c64(s)), b.CreateSub(i[1], c64(p)));
+    auto [rowOk, ihc] = clampIn(ih, H);
+    Value *row =
+        b.CreateMul(b.CreateAdd(b.CreateMul(i[0], c64(H)), ihc), c64(W));
+    Value *crow = b.CreateMul(
+        b.CreateAdd(
+            b.CreateMul(b.CreateAdd(b.CreateMul(i[0], c64(KH)), i[1]), c64(KW)),
+            i[2]),
+        c64(OH));
+    crow = b.CreateMul(b.CreateAdd(crow, i[3]), c64(OW));
+    loop(c64(OW), [&](Value *ow) {
+      Value *iw =
+          b.CreateAdd(b.CreateMul(ow, c64(s)), b.CreateSub(i[2], c64(p)));
+      auto [colOk, iwc] = clampIn(iw, W);
+      Value *ok = b.CreateAnd(rowOk, colOk);
+      Value *xp = b.CreateGEP(f64, fwd ? src : dst, b.CreateAdd(row, iwc));
+      Value *cp = b.CreateGEP(f64, fwd ? dst : src, b.CreateAdd(crow, ow));
+      if (fwd) {
+        b.CreateStore(b.CreateSelect(ok, b.CreateLoad(f64, xp), zero), cp);
+        return;
+      }
+      Value *g = b.CreateSelect(ok, b.CreateLoad(f64, cp), zero);
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, xp), g), xp);
+    });
+  });
+  vals[op.result()] = dst;
+}
+
+void Emitter::emitTranspose(const ir::Op &op) {
+  if (op.decided.elided) { // dgemm reads it with CblasTrans
+    vals[op.result()] = get(op.operands[0]);
+    return;
+  }
+  const Type *xt = op.operands[0]->type;
+  int64_t M = xt->shape[0], N = xt->shape[1];
+  Value *x = get(op.operands[0]), *dst = slot(op.result()->type);
+  loop(b.getInt64(M), [&](Value *i) {
+    loop(b.getInt64(N), [&](Value *j) {
+      Value *v = b.CreateLoad(
+          f64,
+          b.CreateGEP(f64, x, b.CreateAdd(b.CreateMul(i, b.getInt64(N)), j)));
+      b.CreateStore(
+          v,
+          b.CreateGEP(f64, dst, b.CreateAdd(b.CreateMul(j, b.getInt64(M)), i)));
+    });
+  });
+  vals[op.result()] = dst;
+}
+
 void Emitter::emitTensorOp(const ir::Op &op) {
   switch (op.kind) {
   case K::Broadcast:
@@ -558,27 +639,11 @@ void Emitter::emitTensorOp(const ir::Op &op) {
   case K::Reshape: // a view: the same row-major buffer
     vals[op.result()] = get(op.operands[0]);
     return;
-  case K::Transpose: {
-    if (op.decided.elided) { // dgemm reads it with CblasTrans
-      vals[op.result()] = get(op.operands[0]);
-      return;
-    }
-    const Type *xt = op.operands[0]->type;
-    int64_t M = xt->shape[0], N = xt->shape[1];
-    Value *x = get(op.operands[0]), *dst = slot(op.result()->type);
-    loop(b.getInt64(M), [&](Value *i) {
-      loop(b.getInt64(N), [&](Value *j) {
-        Value *v = b.CreateLoad(
-            f64,
-            b.CreateGEP(f64, x, b.CreateAdd(b.CreateMul(i, b.getInt64(N)), j)));
-        b.CreateStore(
-            v, b.CreateGEP(f64, dst,
-                           b.CreateAdd(b.CreateMul(j, b.getInt64(M)), i)));
-      });
-    });
-    vals[op.result()] = dst;
-    return;
-  }
+  case K::Im2Col:
+  case K::Col2Im:
+    return emitConvPatches(op);
+  case K::Transpose:
+    return emitTranspose(op);
   case K::Pack: {
     const Type *rt = op.result()->type;
     Value *dst = slot(rt);

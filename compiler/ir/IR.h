@@ -195,6 +195,22 @@ public:
     return ival;
   }
 
+  /// im2col, col2im: the stride and the zero padding of the convolution,
+  /// stored in ival as pad * 2^32 + stride (both at least 0, stride >= 1).
+  int64_t convStride() const {
+    assert((kind == OpKind::Im2Col || kind == OpKind::Col2Im) &&
+           "stride of an op without one");
+    return ival & 0xffffffff;
+  }
+  int64_t convPad() const {
+    assert((kind == OpKind::Im2Col || kind == OpKind::Col2Im) &&
+           "pad of an op without one");
+    return ival >> 32;
+  }
+  static int64_t convAttr(int64_t stride, int64_t pad) {
+    return (pad << 32) | stride;
+  }
+
   // Slice regions (Ops.def). slice x, i...; unslice g, i...; splice v, e,
   // i...: the index operands follow, one per SliceAxis::Index axis in order.
   const std::vector<SliceAxis> &sliceAxes() const {

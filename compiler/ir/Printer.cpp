@@ -189,6 +189,10 @@ private:
     case OpKind::ReadCsv:
       os << " \"" << op.str << "\"";
       break;
+    case OpKind::Im2Col: // the types show the window, not these
+    case OpKind::Col2Im:
+      os << " stride " << op.convStride() << " pad " << op.convPad();
+      break;
     case OpKind::MaxMask: // its type does not show the axis
       if (op.axis() < 0)
         os << " all";

@@ -439,6 +439,27 @@ private:
     }
   }
 
+  /// im2col / col2im: the image and patch shapes agree (Ops.def).
+  static bool convShapes(const Op &op) {
+    bool fwd = op.kind == OpKind::Im2Col;
+    const Type *x = fwd ? op.operands[0]->type : op.result()->type;
+    const Type *c = fwd ? op.result()->type : op.operands[0]->type;
+    if (!x->isTensor() || !c->isTensor() || x->boolElems || c->boolElems ||
+        x->rank() < 3 || c->rank() != x->rank() + 2)
+      return false;
+    size_t n = x->rank() - 3;
+    for (size_t i = 0; i < n; ++i)
+      if (x->shape[i] != c->shape[i])
+        return false;
+    int64_t s = op.convStride(), p = op.convPad();
+    auto out = [&](int64_t in, int64_t k) {
+      return in + 2 * p >= k ? (in + 2 * p - k) / s + 1 : -1;
+    };
+    return s >= 1 && p >= 0 && x->shape[n] == c->shape[n] &&
+           c->shape[n + 3] == out(x->shape[n + 1], c->shape[n + 1]) &&
+           c->shape[n + 4] == out(x->shape[n + 2], c->shape[n + 2]);
+  }
+
   /// Whole-tensor ops: reductions and broadcasts, products, read_csv.
   bool checkTensor(const Op &op) {
     switch (op.kind) {
@@ -466,6 +487,13 @@ private:
                           op.operands[0]->type->numElements() !=
                               op.result()->type->numElements()))
         fail(&op, "reshape keeps the element count of a tensor");
+      return true;
+    case OpKind::Im2Col:
+    case OpKind::Col2Im:
+      if (nOps(op, 1) && !convShapes(op))
+        fail(&op, "im2col maps [N..., C, H, W] to [N..., C, KH, KW, OH, "
+                  "OW] with OH = (H + 2 pad - KH) / stride + 1 (and OW), "
+                  "stride >= 1; col2im the other way");
       return true;
     case OpKind::ReadCsv:
       if (nOps(op, 0) && !op.result()->type->isTensor())

@@ -347,6 +347,47 @@ ir::Value *IRGen::logSumExp(ir::Value *x, int64_t axis) {
   return b.binary(ir::OpKind::FAdd, p.m, b.unary(ir::OpKind::Log, p.s));
 }
 
+ir::Value *IRGen::pool2d(ir::Value *x, int64_t k, const Type *rt, bool max) {
+  // [C, H, W] cropped to [C, Hk, Wk] (H = Hk / k floor), as [C H, k, W,
+  // k], reduced over both window axes (avgpool2d: summed, over k^2):
+  // reshapes and reductions, so their rules give the derivatives and the
+  // batched form. maxpool2d reduces axis 3 (each window row's first
+  // maximum) and then axis 1 (the first row holding the largest), so its
+  // derivative goes to the window's first maximum in row-major order.
+  using ir::OpKind;
+  int64_t C = rt->shape[0], H = rt->shape[1], W = rt->shape[2];
+  ir::Value *crop = x;
+  if (H * k != x->type->shape[1] || W * k != x->type->shape[2]) {
+    ir::Op *s = b.create(OpKind::Slice, {x}, {T.tensor({C, H * k, W * k})});
+    s->slice.assign(3, ir::SliceAxis::at(0));
+    crop = s->result();
+  }
+  OpKind red = max ? OpKind::ReduceMax : OpKind::ReduceSum;
+  ir::Value *w = create1(OpKind::Reshape, {crop}, T.tensor({C * H, k, W, k}));
+  w = reduce(red, w, 3);
+  w = reduce(red, w, 1);
+  w = create1(OpKind::Reshape, {w}, rt);
+  return max ? w : b.binary(OpKind::FDiv, w, b.constF((double)(k * k)));
+}
+
+ir::Value *IRGen::conv2d(ir::Value *x, ir::Value *w, int64_t attr,
+                         const Type *rt) {
+  // im2col + one matrix product (docs/TENSORS.md has the measurement):
+  // the patches [C, KH, KW, OH, OW] as a [C KH KW, OH OW] matrix, and
+  // out = reshape(w, [O, C KH KW]) @ patches, as [O, OH, OW]. The products'
+  // and im2col's rules give the derivatives and the batched form.
+  using ir::OpKind;
+  const std::vector<int64_t> &ws = w->type->shape;
+  int64_t O = ws[0], CKK = ws[1] * ws[2] * ws[3];
+  int64_t OH = rt->shape[1], OW = rt->shape[2];
+  const Type *pt = T.tensor({ws[1], ws[2], ws[3], OH, OW});
+  ir::Value *p = create1(OpKind::Im2Col, {x}, pt, attr);
+  p = create1(OpKind::Reshape, {p}, T.tensor({CKK, OH * OW}));
+  ir::Value *wm = create1(OpKind::Reshape, {w}, T.tensor({O, CKK}));
+  ir::Value *y = create1(OpKind::MatMul, {wm, p}, T.tensor({O, OH * OW}));
+  return create1(OpKind::Reshape, {y}, rt);
+}
+
 ir::Value *IRGen::lowerTensorBuiltin(const CallExpr &c, const std::string &n,
                                      std::vector<ir::Value *> &args) {
   using ir::OpKind;
@@ -389,23 +430,10 @@ ir::Value *IRGen::lowerTensorBuiltin(const CallExpr &c, const std::string &n,
     return create1(OpKind::ArgMax, {x}, T.i64());
   if (n == "reshape" || n == "flatten")
     return create1(OpKind::Reshape, {x}, rt);
-  if (n == "avgpool2d") {
-    // [C, H, W] cropped to [C, Hk, Wk] (H = Hk / k floor), as [C H, k, W,
-    // k], summed over both window axes, over k^2: reshapes and sums, so
-    // their rules give the derivatives and the batched form.
-    int64_t k = axis, C = rt->shape[0], H = rt->shape[1], W = rt->shape[2];
-    ir::Value *crop = x;
-    if (H * k != x->type->shape[1] || W * k != x->type->shape[2]) {
-      ir::Op *s = b.create(OpKind::Slice, {x}, {T.tensor({C, H * k, W * k})});
-      s->slice.assign(3, ir::SliceAxis::at(0));
-      crop = s->result();
-    }
-    ir::Value *w = create1(OpKind::Reshape, {crop}, T.tensor({C * H, k, W, k}));
-    w = reduce(OpKind::ReduceSum, w, 3);
-    w = reduce(OpKind::ReduceSum, w, 1);
-    return b.binary(OpKind::FDiv, create1(OpKind::Reshape, {w}, rt),
-                    b.constF((double)(k * k)));
-  }
+  if (n == "avgpool2d" || n == "maxpool2d")
+    return pool2d(x, axis, rt, n == "maxpool2d");
+  if (n == "conv2d")
+    return conv2d(x, args[1], axis, rt);
   if (n == "concat") {
     // The first part into zeros of the result, then the second spliced in
     // after it along the axis: two region copies, slice rules for AD/vmap.

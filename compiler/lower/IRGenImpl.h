@@ -249,6 +249,10 @@ private:
 
   /// x -> reduce over `axis` (-1: everything).
   ir::Value *reduce(ir::OpKind k, ir::Value *x, int64_t axis);
+  /// avgpool2d / maxpool2d(x, k) with result type rt.
+  ir::Value *pool2d(ir::Value *x, int64_t k, const Type *rt, bool max);
+  /// conv2d(x, w, ...) with attr = ir::Op::convAttr(stride, pad).
+  ir::Value *conv2d(ir::Value *x, ir::Value *w, int64_t attr, const Type *rt);
 
   /// A reduced value back to the shape of `like` (inverse of reduce).
   ir::Value *expand(ir::Value *v, const Type *like, int64_t axis);

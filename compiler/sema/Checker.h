@@ -275,9 +275,15 @@ private:
   /// (section 14), `x` the first argument's type; max(a, b) is elementwise.
   const Type *extremum(ast::CallExpr &c, const std::string &n, const Type *x);
   static bool isIntLiteral(const ast::Expr &e);
-  /// reshape(x, d...), flatten(x), concat(a, b, axis), avgpool2d(x, k)
-  /// (section 14).
+  /// reshape(x, d...), flatten(x), concat(a, b, axis), avgpool2d(x, k),
+  /// maxpool2d(x, k) (section 14).
   const Type *shapeBuiltin(ast::CallExpr &c, const std::string &n);
+  /// avgpool2d(x, k), maxpool2d(x, k) once x's type is known.
+  const Type *pool2d(ast::CallExpr &c, const std::string &n, const Type *x);
+  /// conv2d(x, w) and conv2d(x, w, stride, pad) (section 14).
+  const Type *conv2d(ast::CallExpr &c);
+  /// A const int argument in least..2^20 (a stride, a padding).
+  std::optional<int64_t> convInt(ast::Expr &e, int64_t least, const char *what);
 
   static bool isArith(const Type *t);
 

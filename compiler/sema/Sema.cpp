@@ -75,6 +75,8 @@ Builtin builtinKind(const std::string &n, std::vector<std::string> *names) {
         {"flatten", Builtin::Tensor},
         {"concat", Builtin::Tensor},
         {"avgpool2d", Builtin::Tensor},
+        {"maxpool2d", Builtin::Tensor},
+        {"conv2d", Builtin::Tensor},
         {"read_csv", Builtin::Tensor},
         {"zeros", Builtin::Init},
         {"ones", Builtin::Init},

@@ -109,7 +109,8 @@ struct Program {
   std::set<const ast::Expr *> windowStarts;
   /// sum/mean/logsumexp/max/min(x, axis), concat(a, b, axis): the call ->
   /// its axis
-  /// (non-negative); avgpool2d(x, k): the call -> k.
+  /// (non-negative); avgpool2d(x, k), maxpool2d(x, k): the call -> k;
+  /// conv2d: the call -> ir::Op::convAttr(stride, pad).
   std::map<const ast::Expr *, int64_t> axes;
   const ast::TrainItem *train = nullptr;
   std::optional<TrainSpec> trainSpec; // set when the block checks out

@@ -7,6 +7,8 @@
 #include "sema/Checker.h"
 #include "sema/Shapes.h"
 
+#include "ir/IR.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -497,25 +499,48 @@ void Checker::checkReadCsv(const ast::LetStmt &l) {
     bind(n, t, l.isVar);
 }
 
+const Type *Checker::pool2d(ast::CallExpr &c, const std::string &n,
+                            const Type *x) {
+  auto k = constExpr(*c.args[1]);
+  if (!k)
+    return nullptr;
+  c.args[1]->type = T.i64();
+  if (!k->isInt || k->i < 1) {
+    error(c.args[1]->loc, "a window size must be a positive int, found " +
+                              (k->isInt ? std::to_string(k->i) : "an f64"));
+    return nullptr;
+  }
+  if (x->rank() != 3 || x->shape[1] < k->i || x->shape[2] < k->i) {
+    error(c.loc, "'" + n +
+                     "' needs f64[C, H, W] with H and W at least "
+                     "the window size " +
+                     std::to_string(k->i) + ", found " + toString(x));
+    return nullptr;
+  }
+  prog.axes[&c] = k->i;
+  return T.tensor({x->shape[0], x->shape[1] / k->i, x->shape[2] / k->i});
+}
+
 const Type *Checker::shapeBuiltin(ast::CallExpr &c, const std::string &n) {
   size_t tensors = n == "concat" ? 2 : 1;
   size_t given = c.args.size();
-  bool intArg = n == "concat" || n == "avgpool2d";
+  bool pool = n == "avgpool2d" || n == "maxpool2d";
+  bool intArg = n == "concat" || pool;
   if (n == "reshape" ? given < 2 : given != tensors + intArg) {
-    error(c.loc, n == "avgpool2d"
-                     ? "'avgpool2d' takes a tensor f64[C, H, W] and a window "
-                       "size: avgpool2d(x, k), found " +
-                           std::to_string(given) + " arguments"
-                 : n == "reshape"
-                     ? "'reshape' takes a tensor and its new dimensions: "
-                       "reshape(x, d1, ...), found " +
-                           std::to_string(given) + " arguments"
-                 : n == "flatten"
-                     ? "'flatten' takes 1 tensor, found " +
-                           std::to_string(given) + " arguments"
-                     : "'concat' takes two tensors and an axis: concat(a, b, "
-                       "axis), found " +
-                           std::to_string(given) + " arguments");
+    error(c.loc,
+          pool ? "'" + n +
+                     "' takes a tensor f64[C, H, W] and a window "
+                     "size: " +
+                     n + "(x, k), found " + std::to_string(given) + " arguments"
+          : n == "reshape" ? "'reshape' takes a tensor and its new dimensions: "
+                             "reshape(x, d1, ...), found " +
+                                 std::to_string(given) + " arguments"
+          : n == "flatten"
+              ? "'flatten' takes 1 tensor, found " + std::to_string(given) +
+                    " arguments"
+              : "'concat' takes two tensors and an axis: concat(a, b, "
+                "axis), found " +
+                    std::to_string(given) + " arguments");
     for (auto &a : c.args)
       expr(*a);
     return nullptr;
@@ -532,25 +557,8 @@ const Type *Checker::shapeBuiltin(ast::CallExpr &c, const std::string &n) {
     xs.push_back(t);
   }
   const Type *x = xs[0];
-  if (n == "avgpool2d") {
-    auto k = constExpr(*c.args[1]);
-    if (!k)
-      return nullptr;
-    c.args[1]->type = T.i64();
-    if (!k->isInt || k->i < 1) {
-      error(c.args[1]->loc, "a window size must be a positive int, found " +
-                                (k->isInt ? std::to_string(k->i) : "an f64"));
-      return nullptr;
-    }
-    if (x->rank() != 3 || x->shape[1] < k->i || x->shape[2] < k->i) {
-      error(c.loc, "'avgpool2d' needs f64[C, H, W] with H and W at least "
-                   "the window size " +
-                       std::to_string(k->i) + ", found " + toString(x));
-      return nullptr;
-    }
-    prog.axes[&c] = k->i;
-    return T.tensor({x->shape[0], x->shape[1] / k->i, x->shape[2] / k->i});
-  }
+  if (pool)
+    return pool2d(c, n, x);
   if (n == "flatten")
     return T.tensor({x->numElements()});
   if (n == "reshape") {
@@ -618,9 +626,71 @@ const Type *Checker::shapeBuiltin(ast::CallExpr &c, const std::string &n) {
   return sizeOk(t, c.loc) ? t : nullptr;
 }
 
+std::optional<int64_t> Checker::convInt(ast::Expr &e, int64_t least,
+                                        const char *what) {
+  auto v = constExpr(e);
+  if (!v)
+    return std::nullopt;
+  e.type = T.i64();
+  if (!v->isInt || v->i < least || v->i > 1 << 20) {
+    error(e.loc, std::string("a ") + what + " must be an int " +
+                     (least ? "from 1" : "from 0") + " to 1048576, found " +
+                     (v->isInt ? std::to_string(v->i) : "an f64"));
+    return std::nullopt;
+  }
+  return v->i;
+}
+
+const Type *Checker::conv2d(ast::CallExpr &c) {
+  size_t given = c.args.size();
+  if (given != 2 && given != 4) {
+    error(c.loc, "'conv2d' takes a tensor f64[C, H, W], weights f64[O, C, "
+                 "KH, KW] and optionally a stride and a padding: conv2d(x, "
+                 "w) or conv2d(x, w, stride, pad), found " +
+                     std::to_string(given) + " arguments");
+    for (auto &a : c.args)
+      expr(*a);
+    return nullptr;
+  }
+  const Type *x = expr(*c.args[0]), *w = expr(*c.args[1]);
+  int64_t stride = 1, pad = 0;
+  if (given == 4) {
+    auto s = convInt(*c.args[2], 1, "stride");
+    auto p = convInt(*c.args[3], 0, "padding");
+    if (!s || !p)
+      return nullptr;
+    stride = *s;
+    pad = *p;
+  }
+  if (!x || !w)
+    return nullptr;
+  if (!x->isTensor() || !w->isTensor() || x->boolElems || w->boolElems ||
+      x->rank() != 3 || w->rank() != 4 || x->shape[0] != w->shape[1]) {
+    error(c.loc, "'conv2d' needs x f64[C, H, W] and w f64[O, C, KH, KW] "
+                 "with the same C, found " +
+                     toString(x) + " and " + toString(w));
+    return nullptr;
+  }
+  int64_t H = x->shape[1] + 2 * pad, W = x->shape[2] + 2 * pad;
+  if (H < w->shape[2] || W < w->shape[3]) {
+    error(c.loc, "'conv2d' needs the padded input (H + 2 pad, W + 2 pad) at "
+                 "least the kernel (KH, KW), found " +
+                     toString(x) + " and " + toString(w) + " with pad " +
+                     std::to_string(pad));
+    return nullptr;
+  }
+  prog.axes[&c] = ir::Op::convAttr(stride, pad);
+  const Type *t = T.tensor({w->shape[0], (H - w->shape[2]) / stride + 1,
+                            (W - w->shape[3]) / stride + 1});
+  return sizeOk(t, c.loc) ? t : nullptr;
+}
+
 const Type *Checker::tensorBuiltin(ast::CallExpr &c, const std::string &n) {
-  if (n == "reshape" || n == "flatten" || n == "concat" || n == "avgpool2d")
+  if (n == "reshape" || n == "flatten" || n == "concat" || n == "avgpool2d" ||
+      n == "maxpool2d")
     return shapeBuiltin(c, n);
+  if (n == "conv2d")
+    return conv2d(c);
   if (n == "read_csv") {
     error(c.callee->loc, "read_csv(...) must initialise a binding with a "
                          "declared tensor type: let X: f64[N, D] = "
