@@ -30,6 +30,7 @@ enum class Action {
   Ir,
   Adjoint,
   Dot,
+  Tape,
   Explain,
   Llvm,
   Asm,

@@ -34,7 +34,7 @@ using namespace llvm;
 
 static cl::SubCommand RunCmd("run", "JIT-compile FILE and run `fn main()`");
 static cl::SubCommand
-    EmitCmd("emit", "print a stage: ast, ir, adjoint, dot, llvm, asm");
+    EmitCmd("emit", "print a stage: ast, ir, adjoint, dot, tape, llvm, asm");
 static cl::SubCommand
     ExplainCmd("explain", "backpropagation of --fn D at --at a=1,b=2, step "
                           "by step");
