@@ -26,6 +26,18 @@ bool jacobianIsForward(const Type *result, const Type *var);
 bool buildDerived(ir::Module &m, const ir::DerivedInfo &info,
                   DiagEngine &diags);
 
+/// checkpoint(f) (ad/Checkpoint.cpp). Input: `base`, f, verified.
+/// Output: `info.name`, a copy of f in which the body of every outermost
+///         loop is a call of a new function `<info.name>.body.<k>` (its
+///         block arguments and the values it uses from outside as
+///         arguments, its yielded values as results), so that reverse mode
+///         tapes per iteration only the call's arguments and recomputes the
+///         iteration in the reverse sweep. A copy of a derived function
+///         that uses a tape is left whole.
+/// Preserves: f and every other function; the values f computes.
+bool buildCheckpoint(ir::Module &m, const ir::DerivedInfo &info,
+                     const ir::Function &base);
+
 } // namespace bp::ad
 
 namespace bp::ad {

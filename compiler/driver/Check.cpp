@@ -265,6 +265,15 @@ struct Checker {
     }
   }
 
+  /// checkpoint(f): every result element against f's at the same point.
+  void checkSameValues(std::vector<double> &x) {
+    std::vector<double> out(std::max<int64_t>(nDerivedOut, 1)), r;
+    derived(x.data(), out.data());
+    evalBase(x, r);
+    for (int64_t k = 0; k < nDerivedOut; ++k)
+      record(out[k], r[k], 1.0);
+  }
+
   /// grad, value_and_grad: up to 16 elements per variable, each against a
   /// central difference of the base's (first) result.
   void checkGradient(std::vector<double> &x, std::vector<Var> &vars) {
@@ -373,6 +382,8 @@ struct Checker {
         checkJacobianOrVjp(x, vars);
       else if (d.kind == ir::DerivKind::Hessian)
         checkHessian(x, vars);
+      else if (d.kind == ir::DerivKind::Checkpoint)
+        checkSameValues(x);
       else
         checkGradient(x, vars);
     }
