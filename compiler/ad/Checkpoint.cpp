@@ -56,80 +56,78 @@ void freeValues(const ir::Block &blk, std::set<const ir::Value *> &defined,
   }
 }
 
-class Outliner {
-public:
-  Outliner(ir::Module &m, const std::string &prefix) : m(m), prefix(prefix) {}
+} // namespace
 
-  /// Outlines the body of every loop in `blk` that is not inside another
-  /// loop (those are part of the outlined body).
-  void run(ir::Block &blk) {
-    for (auto &op : blk.ops) {
-      if (op->kind == OpKind::For || op->kind == OpKind::While)
-        outline(*op);
-      else
-        for (auto &r : op->regions)
-          run(*r);
+ir::Function *outlineLoopBody(ir::Module &m, ir::Op &loop,
+                              const std::string &name, const std::string &of) {
+  ir::Block &body = *loop.body();
+  if (body.ops.size() < 2 || usesTape(body))
+    return nullptr; // nothing but the yield, or a derived function's tape
+  std::set<const ir::Value *> defined;
+  std::vector<ir::Value *> free;
+  freeValues(body, defined, free);
+
+  ir::Function *g = m.addFunction(name);
+  g->loc = loop.loc;
+  g->derivedFrom = "one iteration of the " +
+                   std::string(ir::mnemonic(loop.kind)) + " at " +
+                   std::to_string(loop.loc.line) + ":" +
+                   std::to_string(loop.loc.col) + " of " + of;
+  std::map<const ir::Value *, ir::Value *> map;
+  std::vector<ir::Value *> callArgs;
+  for (auto &a : body.args) {
+    map[a.get()] = g->addArg(a->type, a->name);
+    callArgs.push_back(a.get());
+  }
+  for (ir::Value *v : free) {
+    map[v] = g->addArg(v->type, v->name);
+    callArgs.push_back(v);
+  }
+  ir::cloneOpsInto(body, *g->body, map, /*skipTerminator=*/true);
+  const ir::Op *yield = body.terminator();
+  ir::Builder b(*m.types);
+  b.setInsertionPointToEnd(g->body.get());
+  b.loc = yield->loc;
+  std::vector<ir::Value *> results;
+  for (ir::Value *v : yield->operands) {
+    auto it = map.find(v);
+    results.push_back(it == map.end() ? v : it->second);
+    g->resultTypes.push_back(v->type);
+  }
+  b.create(OpKind::Return, results);
+
+  // The loop's body: the call and the yield of its results.
+  Loc yieldLoc = yield->loc;
+  body.ops.clear();
+  b.setInsertionPointToEnd(&body);
+  b.loc = loop.loc;
+  ir::Op *call = b.create(OpKind::Call, callArgs, g->resultTypes);
+  call->str = g->name;
+  std::vector<ir::Value *> next;
+  for (auto &r : call->results)
+    next.push_back(r.get());
+  b.loc = yieldLoc;
+  b.yield(next);
+  return g;
+}
+
+namespace {
+
+/// Outlines the body of every loop in `blk` that is not inside another
+/// loop (those are part of the outlined body): `<prefix>.body.<k>`.
+void outlineLoops(ir::Module &m, ir::Block &blk, const std::string &prefix,
+                  int &count) {
+  for (auto &op : blk.ops) {
+    if (op->kind == OpKind::For || op->kind == OpKind::While) {
+      if (outlineLoopBody(m, *op, prefix + ".body." + std::to_string(count),
+                          prefix))
+        ++count;
+    } else {
+      for (auto &r : op->regions)
+        outlineLoops(m, *r, prefix, count);
     }
   }
-
-private:
-  ir::Module &m;
-  std::string prefix;
-  int count = 0;
-
-  /// `loop`'s body becomes `yield <prefix>.body.<k>(args..., free...)`.
-  void outline(ir::Op &loop) {
-    ir::Block &body = *loop.body();
-    if (body.ops.size() < 2 || usesTape(body))
-      return; // nothing but the yield, or a derived function's tape
-    std::set<const ir::Value *> defined;
-    std::vector<ir::Value *> free;
-    freeValues(body, defined, free);
-
-    ir::Function *g =
-        m.addFunction(prefix + ".body." + std::to_string(count++));
-    g->loc = loop.loc;
-    g->derivedFrom = "one iteration of the " +
-                     std::string(ir::mnemonic(loop.kind)) + " at " +
-                     std::to_string(loop.loc.line) + ":" +
-                     std::to_string(loop.loc.col) + " of " + prefix;
-    std::map<const ir::Value *, ir::Value *> map;
-    std::vector<ir::Value *> callArgs;
-    for (auto &a : body.args) {
-      map[a.get()] = g->addArg(a->type, a->name);
-      callArgs.push_back(a.get());
-    }
-    for (ir::Value *v : free) {
-      map[v] = g->addArg(v->type, v->name);
-      callArgs.push_back(v);
-    }
-    ir::cloneOpsInto(body, *g->body, map, /*skipTerminator=*/true);
-    const ir::Op *yield = body.terminator();
-    ir::Builder b(*m.types);
-    b.setInsertionPointToEnd(g->body.get());
-    b.loc = yield->loc;
-    std::vector<ir::Value *> results;
-    for (ir::Value *v : yield->operands) {
-      auto it = map.find(v);
-      results.push_back(it == map.end() ? v : it->second);
-      g->resultTypes.push_back(v->type);
-    }
-    b.create(OpKind::Return, results);
-
-    // The loop's body: the call and the yield of its results.
-    Loc yieldLoc = yield->loc;
-    body.ops.clear();
-    b.setInsertionPointToEnd(&body);
-    b.loc = loop.loc;
-    ir::Op *call = b.create(OpKind::Call, callArgs, g->resultTypes);
-    call->str = g->name;
-    std::vector<ir::Value *> next;
-    for (auto &r : call->results)
-      next.push_back(r.get());
-    b.loc = yieldLoc;
-    b.yield(next);
-  }
-};
+}
 
 } // namespace
 
@@ -143,8 +141,9 @@ bool buildCheckpoint(ir::Module &m, const ir::DerivedInfo &info,
   for (auto &a : base.args())
     map[a.get()] = c->addArg(a->type, a->name);
   ir::cloneOpsInto(*base.body, *c->body, map);
+  int count = 0;
   if (!usesTape(*c->body))
-    Outliner(m, info.name).run(*c->body);
+    outlineLoops(m, *c->body, info.name, count);
   return true;
 }
 

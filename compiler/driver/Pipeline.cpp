@@ -301,6 +301,9 @@ bool checkUnusedOptions(const PipelineOptions &o) {
                   "only (it adds checks to the generated code)");
   if (o.allowNonfinite && o.loadPath.empty())
     return unused("--allow-nonfinite works with --load only");
+  if (o.tapeBudgetMB > 0 && o.action == Action::Ast)
+    return unused("--tape-budget does not work with 'emit ast' (the budget "
+                  "changes the IR)");
   if (o.dotPrecision && o.action != Action::Dot)
     return unused("--precision works with 'emit dot' only");
   if (o.dotPrecision && o.explainAt.empty())
@@ -327,6 +330,7 @@ CompileOptions compileOptions(const PipelineOptions &o) {
   co.optLevel = o.optLevel;
   co.checkNumerics = o.checkNumerics;
   co.blas = o.blas;
+  co.tapeBudget = (int64_t)(o.tapeBudgetMB * 1024 * 1024);
   return co;
 }
 

@@ -74,6 +74,7 @@ struct PipelineOptions {
   std::map<std::string, double> explainAt;
   double checkTimeout = 10; // bpc check --timeout: seconds per function
   bool svg = false;         // emit dot --svg: rendered by Graphviz
+  double tapeBudgetMB = 0;  // --tape-budget MB; 0: none
   /// emit dot --precision: digits (0: full); unset: 6.
   std::optional<unsigned> dotPrecision;
 };
