@@ -391,6 +391,11 @@ struct Checker {
   }
 };
 
+/// vmap and checkpoint are compared by value, which stop_gradient keeps.
+bool comparedByValue(const ir::DerivedInfo &d) {
+  return d.kind == ir::DerivKind::Vmap || d.kind == ir::DerivKind::Checkpoint;
+}
+
 /// `grad(base, x)` as the user wrote it.
 std::string derivedForm(const ir::DerivedInfo &d) {
   std::string how = std::string(ir::spelling(d.kind)) + "(" + d.base;
@@ -643,7 +648,7 @@ ExitCode checkDerived(const ir::Module &m, JIT &jit, std::ostream &os,
     if (!base || !derivedIR || !derived || !basefn)
       continue;
     std::set<std::string> seen;
-    if (d.kind != ir::DerivKind::Vmap && !isRule)
+    if (!comparedByValue(d) && !isRule)
       if (auto use = findStopGradient(m, d.base, seen)) {
         os << title(d) << ": skipped (" << use->fn << " uses stop_gradient at "
            << use->loc.line << ":" << use->loc.col
