@@ -6,6 +6,8 @@
 // per point: the forward values of every component are kept, then the
 // softmax weights scale their adjoints). Its exp/log loops call libmvec
 // (bench/VecMath.h, the flags in bench/CMakeLists.txt), as BP's do.
+// bp_bench_gmm_vmap also uses it at other sizes (gmmPerPoint<d, K>, on
+// generated inputs) to check bench/GmmVecReference.h.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -18,6 +20,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -25,28 +28,56 @@ namespace gmmref {
 
 constexpr int D = 10, K = 25, N = 1000, ICF = D * (D + 1) / 2;
 
+/// One GMM input: d dimensions, k components, n points (ADBench's layout).
 struct Input {
+  int d = D, k = K, n = N;
   std::vector<double> alphas, means, icf, x;
   double gamma = 1, m = 0;
 };
 inline Input in;
 
-inline bool load(const std::string &path) {
+/// Reads an ADBench GMM file of dimension d, k components, n points into
+/// `p`; false if the file is missing, short, or of other sizes.
+inline bool load(const std::string &path, Input &p, int d, int k, int n) {
   std::ifstream f(path);
-  int d, k, n;
-  if (!(f >> d >> k >> n) || d != D || k != K || n != N)
+  int fd, fk, fn;
+  if (!(f >> fd >> fk >> fn) || fd != d || fk != k || fn != n)
     return false;
+  p.d = d, p.k = k, p.n = n;
+  int icf = d * (d + 1) / 2;
   auto read = [&](std::vector<double> &v, size_t count) {
     v.resize(count);
     for (double &x : v)
       f >> x;
   };
-  read(in.alphas, K);
-  read(in.means, K * D);
-  read(in.icf, K * ICF);
-  read(in.x, N * D);
-  f >> in.gamma >> in.m;
+  read(p.alphas, k);
+  read(p.means, size_t(k) * d);
+  read(p.icf, size_t(k) * icf);
+  read(p.x, size_t(n) * d);
+  f >> p.gamma >> p.m;
   return (bool)f;
+}
+
+inline bool load(const std::string &path) { return load(path, in, D, K, N); }
+
+/// ADBench's distributions (as in its gmm_d64_K5): alphas, icf and x
+/// standard normal, means uniform on [0, 1), gamma 1, m 0; deterministic.
+inline Input generate(int d, int k, int n, unsigned seed = 14) {
+  Input p;
+  p.d = d, p.k = k, p.n = n;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  std::uniform_real_distribution<double> uniform;
+  auto fill = [&](std::vector<double> &v, size_t count, auto &dist) {
+    v.resize(count);
+    for (double &x : v)
+      x = dist(rng);
+  };
+  fill(p.alphas, k, normal);
+  fill(p.means, size_t(k) * d, uniform);
+  fill(p.icf, size_t(k) * (d * (d + 1) / 2), normal);
+  fill(p.x, size_t(n) * d, normal);
+  return p;
 }
 
 inline double logGammaDistrib(double a, int p) {
@@ -57,8 +88,12 @@ inline double logGammaDistrib(double a, int p) {
 }
 
 /// Hand-written objective and (if g != nullptr) its gradient w.r.t.
-/// alphas, means, icf (concatenated).
-inline __attribute__((noinline)) double gmmC(const Input &p, double *g) {
+/// alphas, means, icf (concatenated), one pass per point, for p.d == Dim,
+/// p.k == Comp and any p.n.
+template <int Dim, int Comp>
+__attribute__((noinline)) double gmmPerPoint(const Input &p, double *g) {
+  constexpr int D = Dim, K = Comp, ICF = D * (D + 1) / 2;
+  const int N = p.n;
   double qdiag[K][D], sumq[K], main[K], v[K][D], xc[K][D];
   for (int k = 0; k < K; ++k) {
     sumq[k] = 0;
@@ -72,7 +107,7 @@ inline __attribute__((noinline)) double gmmC(const Input &p, double *g) {
     std::fill(g, g + K + K * D + K * ICF, 0.0);
   double slse = 0;
   for (int i = 0; i < N; ++i) {
-    const double *x = &p.x[i * D];
+    const double *x = &p.x[size_t(i) * D];
     for (int k = 0; k < K; ++k) {
       const double *L = &p.icf[k * ICF + D];
       for (int d = 0; d < D; ++d) {
@@ -138,6 +173,11 @@ inline __attribute__((noinline)) double gmmC(const Input &p, double *g) {
     for (int k = 0; k < K; ++k)
       ga[k] -= N * std::exp(p.alphas[k] - lseA);
   return -N * D * 0.5 * std::log(2 * M_PI) + slse - N * lseA + prior - K * c;
+}
+
+/// The d10 K25 instance the JIT and AOT GMM benchmarks time.
+inline double gmmC(const Input &p, double *g) {
+  return gmmPerPoint<D, K>(p, g);
 }
 
 /// Loads ADBench's gmm_d10_K25 from argv[1], else from the shared data

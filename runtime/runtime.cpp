@@ -9,6 +9,7 @@
 // containers (bp_read_csv) return their error to a caller without any.
 //
 //===----------------------------------------------------------------------===//
+#include "bp_csv.h"
 #include "bp_runtime.h"
 #include "guard.h"
 
@@ -28,6 +29,8 @@
 #include <unistd.h>
 #include <utility>
 #include <vector>
+
+namespace csv = bp::csv;
 
 namespace {
 bp_error_hook errorHook = nullptr;
@@ -362,25 +365,7 @@ bool readDataFile(const char *path, const char *what, std::string &text,
   return false;
 }
 
-/// The lines of `text`, ended by LF, CRLF or a lone CR; a UTF-8 byte order
-/// mark at the start is not part of the first.
-std::vector<std::string> splitLines(const std::string &text) {
-  std::vector<std::string> lines;
-  size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
-  for (size_t i = start; i < text.size(); ++i) {
-    if (text[i] != '\n' && text[i] != '\r')
-      continue;
-    lines.push_back(text.substr(start, i - start));
-    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')
-      ++i;
-    start = i + 1;
-  }
-  if (start < text.size())
-    lines.push_back(text.substr(start));
-  return lines;
-}
-
-/// The line and column (from 1, as splitLines numbers the lines) of byte
+/// The line and column (from 1, as csv::splitLines numbers the lines) of byte
 /// `pos` of `text`.
 void textPosition(const std::string &text, size_t pos, int64_t &line,
                   int64_t &col) {
@@ -406,8 +391,8 @@ struct CsvError {
 /// Reads the CSV file at `path` into dst; false on an error, described by
 /// `err` (left at the read_csv call when the file cannot be read) and
 /// errorText. Every container of the parse lives in here, so bp_read_csv
-/// reports the error with none alive. A value too small for a double
-/// reads as strtod rounds it: the nearest denormal, or 0.
+/// reports the error with none alive. The grammar is bp_csv.h's, the one
+/// `bpc train` reads data files by.
 bool readCsv(const char *path, double *dst, int64_t rows, int64_t cols,
              CsvError &err) {
   std::string contents;
@@ -431,44 +416,30 @@ bool readCsv(const char *path, double *dst, int64_t rows, int64_t cols,
     textPosition(contents, nul, l, c);
     return fail(l, c, "unexpected NUL byte (a data file is text)");
   }
-  for (const std::string &text : splitLines(contents)) {
+  std::vector<csv::Field> fields;
+  bool first = true;
+  for (std::string_view text : csv::splitLines(contents)) {
     ++lineNo;
-    if (text.find_first_not_of(" \t") == std::string::npos)
+    if (csv::isBlank(text))
       continue;
+    csv::splitFields(text, fields);
     std::vector<double> row;
-    size_t start = 0;
-    bool header = false;
-    while (true) {
-      size_t comma = text.find(',', start);
-      std::string field =
-          text.substr(start, comma == std::string::npos ? std::string::npos
-                                                        : comma - start);
-      const char *b = field.c_str();
-      while (*b == ' ' || *b == '\t')
-        ++b;
-      char *end = nullptr;
-      double v = strtod(b, &end);
-      while (end && (*end == ' ' || *end == '\t'))
-        ++end;
-      if (end == b || *end) {
-        if (data.empty() && row.empty()) { // a header line
-          header = true;
+    for (const csv::Field &f : fields) {
+      double v;
+      if (!csv::parseNumber(f.text, v)) {
+        if (first && row.empty()) // a header line
           break;
-        }
-        return fail(lineNo, (int64_t)start + 1,
-                    "'" + field + "' is not a number");
+        return fail(lineNo, f.col,
+                    "'" + std::string(f.text) + "' is not a number");
       }
       if (!std::isfinite(v))
-        return fail(lineNo, (int64_t)start + 1,
-                    "'" + field + "' is not a finite number");
+        return fail(lineNo, f.col,
+                    "'" + std::string(f.text) + "' is not a finite number");
       row.push_back(v);
-      if (comma == std::string::npos)
-        break;
-      start = comma + 1;
     }
-    if (header)
-      continue;
-    data.push_back(row);
+    if (!first || !row.empty())
+      data.push_back(row);
+    first = false;
   }
   // A rank-1 tensor may be written as one row.
   if (cols == 1 && data.size() == 1 && (int64_t)data[0].size() == rows) {

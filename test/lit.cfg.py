@@ -50,6 +50,16 @@ with tempfile.TemporaryDirectory() as d:
     if "cblas_dgemm" in out:
         config.available_features.add("openblas")
 
+# A bpc built with sanitizers (tools/sanitize.sh) has their runtimes first
+# in its library list: tests that LD_PRELOAD a shim cannot run on it.
+try:
+    libs = subprocess.run(["ldd", bpc], capture_output=True, text=True,
+                          timeout=60).stdout
+except (OSError, subprocess.SubprocessError):
+    libs = ""
+if "libasan" in libs or "libubsan" in libs:
+    config.available_features.add("sanitized")
+
 # The interactive REPL test drives bpc through a pseudo-terminal.
 try:
     _m, _s = os.openpty()

@@ -64,6 +64,8 @@ const char *symbol(OpKind k) {
     return "/";
   case OpKind::Pow:
     return "^";
+  case OpKind::MatMul:
+    return "@";
   default:
     return nullptr;
   }
@@ -662,13 +664,10 @@ bool backprop(const ir::Module &m, const std::string &fn,
 
 } // namespace
 
-bool explain(const ir::Module &m, const std::string &fn,
-             const std::map<std::string, double> &at, std::ostream &os,
-             std::string &err,
-             const std::map<std::string, double> *paramValues) {
-  Backprop bp;
-  if (!backprop(m, fn, at, paramValues, bp, err))
-    return false;
+namespace {
+
+/// The forward evaluation: the arguments and one row per value.
+void printValues(Backprop &bp, std::ostream &os) {
   const ir::Function &f = *bp.g.f;
   Tracer &t = *bp.t;
   std::vector<Node> &nodes = t.nodes;
@@ -692,7 +691,11 @@ bool explain(const ir::Module &m, const std::string &fn,
       os << "  " << lhs[r] << std::string(width - lhs[r].size(), ' ') << " = "
          << shortestDouble(nodes[t.rows[r].first].value) << '\n';
   }
+}
 
+/// The reverse sweep, one chain-rule step per line.
+void printReverse(Backprop &bp, std::ostream &os) {
+  std::vector<Node> &nodes = bp.t->nodes;
   std::string L = nodes[bp.res[0]].name;
   os << "reverse: dL/dv = sum over the uses of v of dL/d(use) * d(use)/dv, "
         "with L = "
@@ -708,9 +711,142 @@ bool explain(const ir::Module &m, const std::string &fn,
       os << "  (total " << shortestDouble(s.total) << ")";
     os << '\n';
   }
-  os << "result of " << fn << ":";
-  for (auto &[w, total] : bp.result())
-    os << " dL/d" << w << " = " << shortestDouble(total);
+}
+
+/// One tangent sweep of forward mode: the derivatives of every value with
+/// respect to one variable `w` of the derived function, in trace order.
+struct TangentSweep {
+  std::string w;
+  std::map<int, double> tangent; // node -> dv/dw, for nodes that depend on w
+  std::vector<int> seeds;
+  std::vector<std::string> lines;
+  int64_t products = 0;
+};
+
+/// Forward mode over the trace: for each variable X, the tangent
+/// v' = dv/dX = sum over the operands u of v of dv/du * u', first node
+/// first, seeded with X' = 1 (every read of a param X).
+std::vector<TangentSweep> tangentSweeps(const ir::Module &m, Backprop &bp) {
+  std::vector<Node> &nodes = bp.t->nodes;
+  std::vector<TangentSweep> sweeps;
+  for (auto &w : bp.g.info->wrt) {
+    TangentSweep sw;
+    sw.w = w.name;
+    sw.seeds = w.isParam ? bp.t->paramReads[w.name]
+                         : std::vector<int>{bp.args[w.argIndex]};
+    for (int id : sw.seeds) {
+      sw.tangent[id] = 1.0;
+      sw.lines.push_back(nodes[id].name + "' = 1");
+    }
+    for (int id = 0; id < (int)nodes.size(); ++id) {
+      const Node &n = nodes[id];
+      if (!n.op || !n.differentiable || n.op->kind == OpKind::ParamLoad ||
+          sw.tangent.count(id))
+        continue;
+      std::vector<double> d;
+      std::string terms, values;
+      double total = 0;
+      for (size_t i = 0; i < n.in.size(); ++i) {
+        auto it = sw.tangent.find(n.in[i]);
+        if (it == sw.tangent.end())
+          continue; // does not depend on w: its term is 0
+        if (d.empty())
+          d = partialValues(m, nodes, n);
+        const std::string &u = nodes[n.in[i]].name;
+        std::string sep = terms.empty() ? "" : " + ";
+        terms += sep + "d" + n.name + "/d" + u + " * " + u + "'";
+        values +=
+            sep + shortestDouble(d[i]) + " * " + shortestDouble(it->second);
+        total += d[i] * it->second;
+        ++sw.products;
+      }
+      if (terms.empty())
+        continue;
+      sw.tangent[id] = total;
+      sw.lines.push_back(n.name + "' = " + terms + " = " + values + " = " +
+                         shortestDouble(total));
+    }
+    sweeps.push_back(std::move(sw));
+  }
+  return sweeps;
+}
+
+void printForward(Backprop &bp, const std::vector<TangentSweep> &sweeps,
+                  std::ostream &os) {
+  const std::string &L = bp.t->nodes[bp.res[0]].name;
+  os << "forward mode: one sweep per variable X, v' = dv/dX = sum over the "
+        "operands u of v of dv/du * u', from X' = 1, with L = "
+     << L << "\n";
+  for (size_t k = 0; k < sweeps.size(); ++k) {
+    os << "  sweep " << k + 1 << " of " << sweeps.size()
+       << ", X = " << sweeps[k].w << ":\n";
+    for (const std::string &line : sweeps[k].lines)
+      os << "    " << line << '\n';
+  }
+}
+
+/// dL/dw from sweep `s`: the tangent of the result (0 when L does not
+/// depend on w).
+double forwardResult(const Backprop &bp, const TangentSweep &s) {
+  auto it = s.tangent.find(bp.res[0]);
+  return it == s.tangent.end() ? 0.0 : it->second;
+}
+
+/// --mode both: the partials of the two modes side by side, and what each
+/// cost on this trace.
+void printCosts(Backprop &bp, const std::vector<TangentSweep> &sweeps,
+                std::ostream &os) {
+  auto reverse = bp.result();
+  os << "both modes:\n";
+  for (size_t k = 0; k < sweeps.size(); ++k)
+    os << "  dL/d" << sweeps[k].w << ": reverse "
+       << shortestDouble(reverse[k].second) << ", forward "
+       << shortestDouble(forwardResult(bp, sweeps[k])) << '\n';
+  int64_t forwardProducts = 0;
+  for (const TangentSweep &s : sweeps)
+    forwardProducts += s.products;
+  size_t n = sweeps.size();
+  os << "cost: reverse mode 1 sweep, " << bp.steps.size()
+     << " chain-rule products, for all " << n << " partial"
+     << (n == 1 ? "" : "s") << "; forward mode " << n << " sweep"
+     << (n == 1 ? "" : "s") << " (one per variable), " << forwardProducts
+     << " chain-rule products\n";
+  os << "  a function of " << n << " variable" << (n == 1 ? "" : "s")
+     << " to one number: reverse mode needs 1 sweep whatever n is, forward "
+        "mode n\n";
+}
+
+} // namespace
+
+bool explain(const ir::Module &m, const std::string &fn,
+             const std::map<std::string, double> &at, std::ostream &os,
+             std::string &err, const std::map<std::string, double> *paramValues,
+             ExplainMode mode) {
+  Backprop bp;
+  if (!backprop(m, fn, at, paramValues, bp, err))
+    return false;
+  printValues(bp, os);
+  if (mode != ExplainMode::Forward)
+    printReverse(bp, os);
+  std::vector<TangentSweep> sweeps;
+  if (mode != ExplainMode::Reverse) {
+    sweeps = tangentSweeps(m, bp);
+    printForward(bp, sweeps, os);
+  }
+  if (mode == ExplainMode::Both) {
+    printCosts(bp, sweeps, os);
+    return true;
+  }
+  os << "result of " << fn;
+  if (mode == ExplainMode::Forward)
+    os << " (forward mode)";
+  os << ":";
+  if (mode == ExplainMode::Forward)
+    for (const TangentSweep &s : sweeps)
+      os << " dL/d" << s.w << " = " << shortestDouble(forwardResult(bp, s));
+  else
+    for (auto &[w, total] : bp.result())
+      os << " dL/d" << w << " = " << shortestDouble(total);
   os << '\n';
   return true;
 }
@@ -813,12 +949,195 @@ static bool emitTracedDot(const ir::Module &m, const std::string &fn,
   return true;
 }
 
+namespace {
+
+/// The adjoint edge's label from op `op` (result r) to operand `i`: the
+/// local-derivative rule as a formula for matrix products, d<r>/d<v>
+/// (elementwise or per element) otherwise.
+std::string ruleLabel(const ir::Op &op, size_t i, Names &name) {
+  std::string r = name(op.result()), v = name(op.operands[i]);
+  if (op.kind != OpKind::MatMul)
+    return "d" + r + "/d" + v;
+  const Value *a = op.operands[0], *b = op.operands[1];
+  std::string A = name(a), B = name(b), dr = "d" + r;
+  size_t ra = a->type->rank(), rb = b->type->rank();
+  if (ra == 2 && rb == 2)
+    return "d" + v + " = " + (i == 0 ? dr + " @ " + B + "ᵀ" : A + "ᵀ @ " + dr);
+  if (ra == 1 && rb == 2) // x @ W
+    return "d" + v + " = " + (i == 0 ? B + " @ " + dr : A + " ⊗ " + dr);
+  if (ra == 2 && rb == 1) // A @ x
+    return "d" + v + " = " + (i == 0 ? dr + " ⊗ " + B : A + "ᵀ @ " + dr);
+  return "d" + v + " = " + dr + " * " + (i == 0 ? B : A); // a dot product
+}
+
+/// `emit dot` without argument values of code the scalar graph cannot
+/// draw (tensors, calls): one node per IR op, a tensor drawn as one value
+/// with its type, a call as a cluster holding the callee's ops, constants
+/// in their users' labels, and per operand a solid forward edge and a
+/// dashed adjoint edge labelled with the rule.
+class OpGraph {
+public:
+  OpGraph(const ir::Module &m, std::ostream &os) : m(m), os(os) {}
+
+  /// Draws `f`'s ops, its arguments being the nodes `args`; its result's
+  /// node into `result`. False with `err` set for what it cannot draw.
+  bool function(const ir::Function &f, const std::vector<std::string> &args,
+                std::string &result, int depth) {
+    for (size_t i = 0; i < f.args().size(); ++i)
+      node[f.args()[i].get()] = args[i];
+    for (const auto &opPtr : f.body->ops) {
+      const ir::Op &op = *opPtr;
+      if (op.kind == OpKind::Return) {
+        if (op.operands.size() != 1 || !node.count(op.operands[0]))
+          return fail("'" + f.name + "' does not return one computed value");
+        result = node[op.operands[0]];
+        continue;
+      }
+      if (op.kind == OpKind::ConstF || op.kind == OpKind::ConstI ||
+          op.kind == OpKind::ConstB)
+        continue;
+      if (!op.regions.empty())
+        return fail("'" + f.name + "' has a loop or a branch ('" +
+                    ir::mnemonic(op.kind) +
+                    "'): emit dot draws tensor code without control flow");
+      if (op.results.size() != 1)
+        return fail(std::string("'") + ir::mnemonic(op.kind) +
+                    "' has several results");
+      if (op.kind == OpKind::Call && !call(op, depth))
+        return false;
+      if (op.kind != OpKind::Call)
+        value(op);
+    }
+    return true;
+  }
+
+  /// A box for argument `v` of the drawn function.
+  std::string argument(const Value *v) {
+    std::string id = fresh();
+    os << "  " << id << " [shape=box, label=\"" << name(v) << ": "
+       << toString(v->type) << "\"];\n";
+    return id;
+  }
+
+  std::string error;
+
+private:
+  const ir::Module &m;
+  std::ostream &os;
+  Names name;
+  std::map<const Value *, std::string> node;
+  int next = 0, clusters = 0;
+
+  std::string fresh() { return "n" + std::to_string(next++); }
+  static const Value *returned(const ir::Function &g) {
+    return g.body->ops.back()->operands[0];
+  }
+  bool fail(const std::string &why) {
+    error = why;
+    return false;
+  }
+
+  void value(const ir::Op &op) {
+    std::string id = fresh(), label;
+    if (op.kind == OpKind::ParamLoad)
+      label = std::string("param ") + op.paramName();
+    else
+      label = name(op.result()) + " = " + expression(op, name);
+    os << "  " << id
+       << " [shape=" << (op.kind == OpKind::ParamLoad ? "box" : "ellipse")
+       << ", label=\"" << label << "\\n"
+       << toString(op.result()->type) << "\"];\n";
+    for (size_t i = 0; i < op.operands.size(); ++i) {
+      auto it = node.find(op.operands[i]);
+      if (it == node.end())
+        continue; // a constant: in the label
+      os << "  " << it->second << " -> " << id << ";\n";
+      if (op.kind == OpKind::StopGrad ||
+          !op.operands[i]->type->isDifferentiable())
+        continue; // no adjoint flows back
+      os << "  " << id << " -> " << it->second
+         << " [style=dashed, color=red, constraint=false, label=\""
+         << ruleLabel(op, i, name) << "\"];\n";
+    }
+    node[op.result()] = id;
+  }
+
+  /// A call: a cluster with the callee's ops (a recursive call, or one
+  /// nested deeper than 8, is one node).
+  bool call(const ir::Op &op, int depth) {
+    const ir::Function *g = m.lookup(op.callee());
+    if (!g || depth >= 8) {
+      value(op);
+      return true;
+    }
+    std::vector<std::string> args;
+    for (size_t i = 0; i < op.operands.size(); ++i) {
+      const Value *v = op.operands[i];
+      auto it = node.find(v);
+      args.push_back(it != node.end() ? it->second : argument(v));
+      name.m[g->args()[i].get()] = name(v); // the caller's name inside
+    }
+    os << "  subgraph cluster_" << clusters++ << " {\n  label=\"call "
+       << g->name << "\"; style=rounded; color=gray50;\n";
+    std::string result;
+    if (!function(*g, args, result, depth + 1))
+      return false;
+    os << "  }\n";
+    node[op.result()] = result;
+    name.m[op.result()] = name(returned(*g)); // the callee's name outside
+    return true;
+  }
+};
+
+/// emit dot (no --at) of a function the scalar graph cannot draw.
+bool emitOpGraph(const ir::Module &m, const ir::Function &f,
+                 const std::string &title, std::ostream &os, std::string &err) {
+  std::ostringstream body;
+  OpGraph g(m, body);
+  std::vector<std::string> args;
+  for (auto &a : f.args())
+    args.push_back(g.argument(a.get()));
+  std::string result;
+  if (!g.function(f, args, result, 0)) {
+    err = "emit dot cannot draw '" + f.name + "': " + g.error;
+    return false;
+  }
+  os << "digraph \"" << title << "\" {\n  rankdir=TB;\n"
+     << "  node [fontname=\"Helvetica\"];\n"
+     << "  edge [fontname=\"Helvetica\", fontsize=10];\n"
+     << body.str() << "}\n";
+  return true;
+}
+
+} // namespace
+
 bool emitDot(const ir::Module &m, const std::string &fn,
              const std::map<std::string, double> &at, std::ostream &os,
              std::string &err, int precision) {
   if (!at.empty())
     return emitTracedDot(m, fn, at, precision, os, err);
-  Graph g = find(m, fn, true);
+  // Tensor code and calls without loops or branches: the op graph (of a
+  // derived function's base, or of any function). Loops and branches are
+  // drawn with --at only (the trace).
+  Graph g = find(m, fn, false);
+  const ir::Function *base = g.error.empty() ? g.f : nullptr;
+  if (!base && !m.lookupDerived(fn))
+    base = m.lookup(fn);
+  bool controlFlow =
+      base && std::any_of(base->body->ops.begin(), base->body->ops.end(),
+                          [](auto &op) { return !op->regions.empty(); });
+  if (base && !controlFlow && !unsupported(*base).empty())
+    return emitOpGraph(m, *base, fn, os, err);
+  if (controlFlow && g.error.empty()) {
+    std::string args;
+    for (auto &a : base->args())
+      args += (args.empty() ? "" : ",") + a->name + "=1";
+    err = "emit dot draws the loops and branches of '" + base->name +
+          "' only unrolled at given arguments: add --at " + args +
+          " (the trace explain prints)";
+    return false;
+  }
+  g = find(m, fn, true);
   if (!g.error.empty()) {
     err = g.error;
     return false;

@@ -9,15 +9,22 @@
 
 namespace bp::ad {
 
-/// `bpc explain`: the forward values and the reverse sweep of derived
-/// function `fn` (grad / value_and_grad of a scalar function: loops,
-/// branches and calls are unrolled into the trace of this evaluation) at
-/// the argument values `at`; scalar params at `paramValues` (default:
-/// their initial values). Returns false with `err` set otherwise.
+/// What `bpc explain --mode` shows: the reverse sweep, forward mode (one
+/// tangent sweep per variable of the derived function), or both, side by
+/// side with their costs.
+enum class ExplainMode { Reverse, Forward, Both };
+
+/// `bpc explain`: the forward values and the reverse sweep (or the
+/// tangent sweeps, `mode`) of derived function `fn` (grad /
+/// value_and_grad of a scalar function: loops, branches and calls are
+/// unrolled into the trace of this evaluation) at the argument values
+/// `at`; scalar params at `paramValues` (default: their initial values).
+/// Returns false with `err` set otherwise.
 bool explain(const ir::Module &m, const std::string &fn,
              const std::map<std::string, double> &at, std::ostream &os,
              std::string &err,
-             const std::map<std::string, double> *paramValues = nullptr);
+             const std::map<std::string, double> *paramValues = nullptr,
+             ExplainMode mode = ExplainMode::Reverse);
 
 /// `bpc emit dot`: the computational graph of the same function for
 /// Graphviz, forward edges solid, adjoint edges dashed. Without argument

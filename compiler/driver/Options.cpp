@@ -152,6 +152,11 @@ bool OptimizerRule::read(StringRef arg, std::string &value) {
   return arg == "sgd" || arg == "momentum" || arg == "adam" || arg == "adamw";
 }
 
+bool ExplainModeRule::read(StringRef arg, std::string &value) {
+  value = arg.str();
+  return arg == "reverse" || arg == "forward" || arg == "both";
+}
+
 /// `name(a,b)` -> name and the arguments; false unless it has that form.
 static bool splitCall(StringRef arg, StringRef &name,
                       SmallVectorImpl<StringRef> &args) {

@@ -116,6 +116,11 @@ struct OptimizerRule {
   static constexpr const char *expected = "sgd, momentum, adam or adamw";
   static bool read(llvm::StringRef arg, std::string &value);
 };
+struct ExplainModeRule { // explain --mode reverse | forward | both
+  using type = std::string;
+  static constexpr const char *expected = "reverse, forward or both";
+  static bool read(llvm::StringRef arg, std::string &value);
+};
 struct ScheduleRule { // --schedule step(10,0.5) | cosine(5) | constant
   using type = std::string;
   static constexpr const char *expected =

@@ -132,7 +132,8 @@ ExitCode emitFromIR(Compilation &c, const PipelineOptions &o) {
     bool ok = o.action == Action::Dot
                   ? ad::emitDot(m, o.fnFilter, o.explainAt, graph, err,
                                 (int)o.dotPrecision.value_or(6))
-                  : ad::explain(m, o.fnFilter, o.explainAt, std::cout, err);
+                  : ad::explain(m, o.fnFilter, o.explainAt, std::cout, err,
+                                nullptr, o.explainMode);
     if (!ok) {
       std::cerr << "bpc: error: " << err << '\n';
       return ExitCode::Usage;

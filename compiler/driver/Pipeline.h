@@ -1,6 +1,7 @@
 //===- Pipeline.h - the compiler pipeline with stop points ------*- C++ -*-===//
 #pragma once
 
+#include "ad/Explain.h"
 #include "pipeline/Compilation.h"
 #include "sema/Sema.h"
 
@@ -72,6 +73,8 @@ struct PipelineOptions {
   /// --at a=1,b=2: where explain and emit dot evaluate, the arguments
   /// check fixes.
   std::map<std::string, double> explainAt;
+  /// explain --mode: reverse (default), forward or both.
+  ad::ExplainMode explainMode = ad::ExplainMode::Reverse;
   double checkTimeout = 10; // bpc check --timeout: seconds per function
   bool svg = false;         // emit dot --svg: rendered by Graphviz
   double tapeBudgetMB = 0;  // --tape-budget MB; 0: none

@@ -26,6 +26,7 @@
 #include "driver/Train.h"
 
 #include "batch/TrainStep.h"
+#include "bp_csv.h"
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "driver/Plot.h"
@@ -57,6 +58,7 @@ extern "C" void openblas_set_num_threads(int);
 #endif
 
 namespace bp {
+
 namespace {
 
 using DynFn = void (*)(const double *, double *);
@@ -66,46 +68,6 @@ bool dataError(std::string &err, const std::string &where,
                const std::string &msg) {
   err = where + ": runtime error: " + msg;
   return false;
-}
-
-/// A number of a CSV field: decimal text, spaces around it.
-/// A value too small for a double reads as the nearest one (a denormal or
-/// 0, as strtod rounds); one too large reads as inf, which the caller
-/// refuses as not finite.
-bool parseNumber(const std::string &s, double &out) {
-  const char *b = s.data(), *e = s.data() + s.size();
-  while (b < e && (*b == ' ' || *b == '\t'))
-    ++b;
-  while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-    --e;
-  if (b == e)
-    return false;
-  if (*b == '+')
-    ++b;
-  auto r = std::from_chars(b, e, out);
-  if (r.ec == std::errc::result_out_of_range && r.ptr == e) {
-    std::string text(b, e); // from_chars leaves `out` unset: strtod rounds
-    out = std::strtod(text.c_str(), nullptr);
-    return true;
-  }
-  return r.ec == std::errc() && r.ptr == e;
-}
-
-/// The lines of `text`, ended by LF, CRLF or a lone CR.
-std::vector<std::string_view> splitLines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  size_t start = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '\n' && text[i] != '\r')
-      continue;
-    lines.push_back(text.substr(start, i - start));
-    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')
-      ++i;
-    start = i + 1;
-  }
-  if (start < text.size())
-    lines.push_back(text.substr(start));
-  return lines;
 }
 
 /// Reads `path`; the first problem is put in `err` at its file:line:col.
@@ -129,49 +91,39 @@ bool loadTable(const std::string &path, const std::string &shown, int64_t cols,
                      describeReadFailure(read, shown, "data file", limit,
                                          " (set BP_DATA_LIMIT_MB to allow "
                                          "more)"));
-  std::string_view all = contents;
-  if (all.substr(0, 3) == "\xEF\xBB\xBF") // a UTF-8 byte order mark
-    all.remove_prefix(3);
   t.cols = cols;
   int64_t lineNo = 0;
   bool first = true;
-  for (std::string_view lineText : splitLines(all)) {
+  std::vector<csv::Field> fields;
+  for (std::string_view line : csv::splitLines(contents)) { // bp_csv.h
     ++lineNo;
-    std::string line(lineText);
-    if (line.find_first_not_of(" \t") == std::string::npos)
+    if (csv::isBlank(line))
       continue;
-    std::vector<std::pair<std::string, int64_t>> fields; // text, column
-    size_t start = 0;
-    while (true) {
-      size_t comma = line.find(',', start);
-      fields.push_back(
-          {line.substr(start, comma == std::string::npos ? std::string::npos
-                                                         : comma - start),
-           (int64_t)start + 1});
-      if (comma == std::string::npos)
-        break;
-      start = comma + 1;
-    }
+    csv::splitFields(line, fields);
     double v;
-    bool numeric = parseNumber(fields[0].first, v);
+    bool numeric = csv::parseNumber(fields[0].text, v);
     if (first && !numeric) { // a header line
       first = false;
       continue;
     }
     first = false;
-    std::string where = shown + ":" + std::to_string(lineNo);
+    // The place of an error, built only for one (not per field).
+    auto at = [&](int64_t col) {
+      return shown + ":" + std::to_string(lineNo) + ":" + std::to_string(col);
+    };
     if ((int64_t)fields.size() != cols)
-      return dataError(err, where + ":1",
+      return dataError(err, at(1),
                        "expected " + std::to_string(cols) +
                            " columns (the loss's arguments), found " +
                            std::to_string(fields.size()));
-    for (auto &[text, col] : fields) {
-      if (!parseNumber(text, v))
-        return dataError(err, where + ":" + std::to_string(col),
-                         "'" + text + "' is not a number");
+    for (const csv::Field &f : fields) {
+      if (!csv::parseNumber(f.text, v))
+        return dataError(err, at(f.col),
+                         "'" + std::string(f.text) + "' is not a number");
       if (!std::isfinite(v))
-        return dataError(err, where + ":" + std::to_string(col),
-                         "'" + text + "' is not a finite number");
+        return dataError(err, at(f.col),
+                         "'" + std::string(f.text) +
+                             "' is not a finite number");
       t.data.push_back(v);
     }
     ++t.rows;
@@ -593,6 +545,21 @@ void Trainer::gather(int64_t n, Row row, std::vector<double> &in) const {
   }
 }
 
+/// f(0), ..., f(n - 1) across `threads` OpenMP threads (static schedule:
+/// contiguous blocks). One thread runs them inline: libgomp allocates a
+/// team for every parallel region of one thread, which would be an
+/// allocation per training step (bench/alloc_per_step.sh).
+template <typename F> void parallelFor(int64_t n, int64_t threads, F f) {
+  if (threads <= 1 || n <= 1) {
+    for (int64_t i = 0; i < n; ++i)
+      f(i);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    f(i);
+}
+
 /// The summed loss over this rank's test rows: chunks of `testChunk` rows
 /// through the vmapped loss `__batch_loss.<testChunk>`, across the
 /// threads, the rest per example; added in row order (the same for every
@@ -601,14 +568,13 @@ double Trainer::testLossSum() {
   if (!batchLoss)
     return sumOverRows(lossFn, test, testPart);
   int64_t chunks = testPart.n / testChunk, t0 = testPart.begin;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
+  parallelFor(chunks, threads, [&](int64_t c) {
     Slice &s = threadSlices[omp_get_thread_num()];
     gather(
         testChunk, [&](int64_t e) { return test.row(t0 + c * testChunk + e); },
         s.in);
     batchLoss(s.in.data(), &chunkLoss[c]);
-  }
+  });
   double sum = 0, out[1];
   for (int64_t c = 0; c < chunks; ++c)
     sum += chunkLoss[c];
@@ -629,9 +595,7 @@ double Trainer::stepBatched(const std::vector<int64_t> &order, int64_t b0,
     threadSlices[t].b0 = at;
     threadSlices[t].n = sliceSizes[t];
   }
-#pragma omp parallel for num_threads(used) schedule(static, 1)
-  for (int64_t t = 0; t < used; ++t)
-    runSlice(order, threadSlices[t]);
+  parallelFor(used, used, [&](int64_t t) { runSlice(order, threadSlices[t]); });
   double loss = 0;
   for (int64_t t = 0; t < used; ++t) {
     const double *out = threadSlices[t].out.data();
@@ -853,8 +817,7 @@ double Trainer::sumOverRows(DynFn f, const Table &t, Part rows) const {
   if (n == 0)
     return 0;
   double partial[maxThreads] = {};
-#pragma omp parallel for num_threads(n) schedule(static, 1)
-  for (int64_t k = 0; k < n; ++k) {
+  parallelFor(n, n, [&](int64_t k) {
     double out[1], sum = 0;
     for (int64_t r = rows.begin + k * rows.n / n;
          r < rows.begin + (k + 1) * rows.n / n; ++r) {
@@ -862,7 +825,7 @@ double Trainer::sumOverRows(DynFn f, const Table &t, Part rows) const {
       sum += out[0];
     }
     partial[k] = sum;
-  }
+  });
   double sum = 0;
   for (int64_t k = 0; k < n; ++k)
     sum += partial[k];

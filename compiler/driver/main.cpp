@@ -147,6 +147,12 @@ static cl::opt<std::string, false, Checked<AtRule>>
        cl::desc("the arguments explain and emit dot evaluate at, and check "
                 "fixes"),
        cl::cat(GraphCat), cl::sub(Graphs), cl::sub(CheckCmd));
+static cl::opt<std::string, false, Checked<ExplainModeRule>> Mode(
+    "mode", cl::value_desc("reverse|forward|both"), cl::init("reverse"),
+    cl::desc("explain: the reverse sweep (default), forward mode (one "
+             "tangent sweep per variable), or both side by side with their "
+             "costs"),
+    cl::cat(GraphCat), cl::sub(ExplainCmd));
 static cl::opt<bool, false, Checked<FlagRule>>
     Svg("svg", cl::desc("emit dot: render the graph as SVG (Graphviz)"),
         cl::cat(GraphCat), cl::sub(EmitCmd));
@@ -369,6 +375,9 @@ static PipelineOptions pipelineOptions(Action action) {
   o.prefix = Prefix;
   o.python = Python;
   AtRule::parse(At, o.explainAt);
+  o.explainMode = Mode == "forward" ? ad::ExplainMode::Forward
+                  : Mode == "both"  ? ad::ExplainMode::Both
+                                    : ad::ExplainMode::Reverse;
   o.checkTimeout = Timeout;
   o.svg = Svg;
   if (Precision.getNumOccurrences())
