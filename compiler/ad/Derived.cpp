@@ -169,6 +169,8 @@ bool buildDerived(ir::Module &m, const ir::DerivedInfo &info,
   ir::Function *base = m.lookup(info.base);
   if (!base)
     return false;
+  if (info.kind == ir::DerivKind::Checkpoint)
+    return buildCheckpoint(m, info, *base);
 
   ActivitySpec spec;
   spec.args.assign(base->args().size(), false);

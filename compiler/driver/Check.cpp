@@ -265,6 +265,15 @@ struct Checker {
     }
   }
 
+  /// checkpoint(f): every result element against f's at the same point.
+  void checkSameValues(std::vector<double> &x) {
+    std::vector<double> out(std::max<int64_t>(nDerivedOut, 1)), r;
+    derived(x.data(), out.data());
+    evalBase(x, r);
+    for (int64_t k = 0; k < nDerivedOut; ++k)
+      record(out[k], r[k], 1.0);
+  }
+
   /// grad, value_and_grad: up to 16 elements per variable, each against a
   /// central difference of the base's (first) result.
   void checkGradient(std::vector<double> &x, std::vector<Var> &vars) {
@@ -373,12 +382,19 @@ struct Checker {
         checkJacobianOrVjp(x, vars);
       else if (d.kind == ir::DerivKind::Hessian)
         checkHessian(x, vars);
+      else if (d.kind == ir::DerivKind::Checkpoint)
+        checkSameValues(x);
       else
         checkGradient(x, vars);
     }
     return worst;
   }
 };
+
+/// vmap and checkpoint are compared by value, which stop_gradient keeps.
+bool comparedByValue(const ir::DerivedInfo &d) {
+  return d.kind == ir::DerivKind::Vmap || d.kind == ir::DerivKind::Checkpoint;
+}
 
 /// `grad(base, x)` as the user wrote it.
 std::string derivedForm(const ir::DerivedInfo &d) {
@@ -632,7 +648,7 @@ ExitCode checkDerived(const ir::Module &m, JIT &jit, std::ostream &os,
     if (!base || !derivedIR || !derived || !basefn)
       continue;
     std::set<std::string> seen;
-    if (d.kind != ir::DerivKind::Vmap && !isRule)
+    if (!comparedByValue(d) && !isRule)
       if (auto use = findStopGradient(m, d.base, seen)) {
         os << title(d) << ": skipped (" << use->fn << " uses stop_gradient at "
            << use->loc.line << ":" << use->loc.col

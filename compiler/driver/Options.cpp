@@ -82,7 +82,8 @@ struct EmitKind {
 };
 constexpr EmitKind emitKinds[] = {
     {"ast", Action::Ast},   {"ir", Action::Ir},   {"adjoint", Action::Adjoint},
-    {"llvm", Action::Llvm}, {"asm", Action::Asm}, {"dot", Action::Dot}};
+    {"llvm", Action::Llvm}, {"asm", Action::Asm}, {"dot", Action::Dot},
+    {"tape", Action::Tape}};
 
 } // namespace
 

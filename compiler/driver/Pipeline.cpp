@@ -1,7 +1,7 @@
 //===- Pipeline.cpp - bpc's commands on one Compilation -------------------===//
 //
 // Each command takes the Compilation (pipeline/Compilation.h) as far as it
-// needs: `emit ast` to Stage::Parse, `emit ir|adjoint|dot`, `explain` and
+// needs: `emit ast` to Stage::Parse, `emit ir|adjoint|dot|tape`, `explain` and
 // `build` to Stage::IR (`emit ir --after PASS` to an earlier IR pass), `emit
 // llvm|asm` to Stage::LLVM, `run`, `check` and `train` into the JIT. Only
 // this layer turns failures into exit statuses.
@@ -11,6 +11,7 @@
 
 #include "ad/AdjointPrinter.h"
 #include "ad/Explain.h"
+#include "ad/TapeReport.h"
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "driver/Build.h"
@@ -103,7 +104,7 @@ ExitCode renderSvg(const std::string &graph) {
   return ExitCode::Success;
 }
 
-/// `emit ir|adjoint|dot`, `explain` and `build`: what the IR stage made.
+/// `emit ir|adjoint|dot|tape`, `explain` and `build`: what the IR stage made.
 ExitCode emitFromIR(Compilation &c, const PipelineOptions &o) {
   ir::Module &m = *c.ir;
   if (o.action == Action::Ir) {
@@ -140,6 +141,18 @@ ExitCode emitFromIR(Compilation &c, const PipelineOptions &o) {
     if (o.action == Action::Dot && o.svg)
       return renderSvg(graph.str());
     std::cout << graph.str();
+    return ExitCode::Success;
+  }
+  if (o.action == Action::Tape) {
+    if (o.fnFilter.empty()) {
+      std::cerr << "bpc: error: emit tape needs --fn NAME (a derived "
+                   "function)\n";
+      return ExitCode::Usage;
+    }
+    if (!ad::printTapeReport(m, o.fnFilter, std::cout)) {
+      std::cerr << "bpc: error: no function named '" << o.fnFilter << "'\n";
+      return ExitCode::Usage;
+    }
     return ExitCode::Success;
   }
   if (o.action == Action::Adjoint) {
@@ -274,7 +287,7 @@ bool checkUnusedOptions(const PipelineOptions &o) {
     std::cerr << "bpc: error: " << problem << '\n';
     return false;
   };
-  bool emit = o.action <= Action::Dot || o.action == Action::Llvm ||
+  bool emit = o.action <= Action::Tape || o.action == Action::Llvm ||
               o.action == Action::Asm;
   if (o.svg && o.action != Action::Dot)
     return unused("--svg works with 'emit dot' only");
@@ -289,6 +302,9 @@ bool checkUnusedOptions(const PipelineOptions &o) {
                   "only (it adds checks to the generated code)");
   if (o.allowNonfinite && o.loadPath.empty())
     return unused("--allow-nonfinite works with --load only");
+  if (o.tapeBudgetMB > 0 && o.action == Action::Ast)
+    return unused("--tape-budget does not work with 'emit ast' (the budget "
+                  "changes the IR)");
   if (o.dotPrecision && o.action != Action::Dot)
     return unused("--precision works with 'emit dot' only");
   if (o.dotPrecision && o.explainAt.empty())
@@ -315,6 +331,7 @@ CompileOptions compileOptions(const PipelineOptions &o) {
   co.optLevel = o.optLevel;
   co.checkNumerics = o.checkNumerics;
   co.blas = o.blas;
+  co.tapeBudget = (int64_t)(o.tapeBudgetMB * 1024 * 1024);
   return co;
 }
 

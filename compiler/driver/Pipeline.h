@@ -31,6 +31,7 @@ enum class Action {
   Ir,
   Adjoint,
   Dot,
+  Tape,
   Explain,
   Llvm,
   Asm,
@@ -77,6 +78,7 @@ struct PipelineOptions {
   ad::ExplainMode explainMode = ad::ExplainMode::Reverse;
   double checkTimeout = 10; // bpc check --timeout: seconds per function
   bool svg = false;         // emit dot --svg: rendered by Graphviz
+  double tapeBudgetMB = 0;  // --tape-budget MB; 0: none
   /// emit dot --precision: digits (0: full); unset: 6.
   std::optional<unsigned> dotPrecision;
 };

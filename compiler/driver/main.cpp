@@ -34,7 +34,7 @@ using namespace llvm;
 
 static cl::SubCommand RunCmd("run", "JIT-compile FILE and run `fn main()`");
 static cl::SubCommand
-    EmitCmd("emit", "print a stage: ast, ir, adjoint, dot, llvm, asm");
+    EmitCmd("emit", "print a stage: ast, ir, adjoint, dot, tape, llvm, asm");
 static cl::SubCommand
     ExplainCmd("explain", "backpropagation of --fn D at --at a=1,b=2, step "
                           "by step");
@@ -54,7 +54,8 @@ static cl::SubCommand *const Commands[] = {
 
 // The groups of commands that share options: those that generate machine
 // code (-O), set params from a file (--load), initialise params (--seed), may
-// call cblas_dgemm (--no-blas), can check numerics in generated code, and draw
+// call cblas_dgemm (--no-blas; the same commands take --tape-budget), can
+// check numerics in generated code, and draw
 // or explain a derived function (--fn, --at).
 static cl::SubCommandGroup AllCommands{
     &RunCmd, &EmitCmd, &ExplainCmd, &CheckCmd, &TrainCmd, &BuildCmd, &ReplCmd};
@@ -119,6 +120,10 @@ static cl::opt<bool, false, Checked<FlagRule>>
     NoBlas("no-blas",
            cl::desc("every matmul as loops, never OpenBLAS's cblas_dgemm"),
            cl::cat(CompileCat), cl::sub(WithBlas));
+static cl::opt<double, false, Checked<PositiveRealRule>> TapeBudget(
+    "tape-budget", cl::value_desc("MB"),
+    cl::desc("checkpoint long loops so a gradient's tape stays within MB"),
+    cl::cat(CompileCat), cl::sub(WithBlas));
 static cl::opt<bool, false, Checked<FlagRule>> CheckNumerics(
     "check-numerics",
     cl::desc("stop where an operation turns finite values into nan/inf"),
@@ -344,6 +349,7 @@ static PipelineOptions pipelineOptions(Action action) {
   o.simplify = !NoSimplify;
   o.checkNumerics = CheckNumerics;
   o.blas = !NoBlas;
+  o.tapeBudgetMB = TapeBudget;
   if (Seed.getNumOccurrences())
     o.seed = Seed;
   o.loadPath = LoadPath;

@@ -43,6 +43,8 @@ const char *spelling(DerivKind k) {
     return "jacobian";
   case DerivKind::Hessian:
     return "hessian";
+  case DerivKind::Checkpoint:
+    return "checkpoint";
   }
   return "?";
 }

@@ -25,7 +25,16 @@ struct FnSig {
 /// The derived forms (sections 7 and 16) and `vmap` (section 11), which is
 /// built by batch/Vmap.h rather than by AD but composes with them the same
 /// way.
-enum class DerivKind { Grad, ValueAndGrad, Jvp, Vmap, Vjp, Jacobian, Hessian };
+enum class DerivKind {
+  Grad,
+  ValueAndGrad,
+  Jvp,
+  Vmap,
+  Vjp,
+  Jacobian,
+  Hessian,
+  Checkpoint
+};
 const char *spelling(DerivKind k);
 
 /// A variable a derivative is taken with respect to.

@@ -116,6 +116,8 @@ std::vector<size_t> derivedOrder(const ir::Module &m) {
 /// one, the module is simplified again before each further one.
 llvm::Error ad(Compilation &c) {
   ir::Module &m = *c.ir;
+  if (c.opts.tapeBudget > 0)
+    ad::applyTapeBudget(m, c.opts.tapeBudget);
   bool first = true;
   for (size_t k : derivedOrder(m)) {
     if (!first && c.opts.simplify)

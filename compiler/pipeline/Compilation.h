@@ -83,6 +83,9 @@ struct CompileOptions {
   /// `bpc emit ir --after PASS`: the IR stage ends after this pass (one of
   /// irPassNames()); empty: after the last one.
   std::string stopAfter;
+  /// `--tape-budget MB`, in bytes: long loops are checkpointed before AD
+  /// (ad::applyTapeBudget); 0: no budget.
+  int64_t tapeBudget = 0;
   // The LLVM stage.
   llvm::TargetMachine *targetMachine = nullptr; // required for Stage::LLVM
   unsigned optLevel = 2;

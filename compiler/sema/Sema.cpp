@@ -60,6 +60,7 @@ Builtin builtinKind(const std::string &n, std::vector<std::string> *names) {
         {"vjp", Builtin::Derive},
         {"jacobian", Builtin::Derive},
         {"hessian", Builtin::Derive},
+        {"checkpoint", Builtin::Derive},
         {"sum", Builtin::Tensor},
         {"mean", Builtin::Tensor},
         {"logsumexp", Builtin::Tensor},
@@ -118,7 +119,8 @@ void Checker::run() {
       prog.train = t;
   }
   for (auto &d : prog.derived)
-    if (d.kind != DerivKind::Vmap) // vmap runs f per example, stores too
+    // vmap runs f per example and checkpoint(f) is f: stores too.
+    if (d.kind != DerivKind::Vmap && d.kind != DerivKind::Checkpoint)
       checkNoParamStores(d);
   for (auto &item : module.items)
     if (auto *f = dyn<ast::FnItem>(item.get());

@@ -1,7 +1,7 @@
 //===- SemaDerived.cpp - sema: derived functions --------------------------===//
 //
 // grad(f, ...), value_and_grad(f, ...), jvp(f, ...), vjp(f, ...),
-// jacobian(f, x), hessian(f, x) and vmap(f, B, ...),
+// jacobian(f, x), hessian(f, x), checkpoint(f) and vmap(f, B, ...),
 // named or inline: the variables they name, their signatures, and
 // did-you-mean for both.
 //
@@ -43,7 +43,8 @@ void Checker::resolveNamedDerived(ast::DerivedFnItem &d) {
     error(d.value->loc,
           "a derived function is grad(f, ...), "
           "value_and_grad(f, ...), jvp(f, ...) or vmap(f, B, ...), or "
-          "vjp(f, ...), jacobian(f, x), hessian(f, x) (section 16)");
+          "vjp(f, ...), jacobian(f, x), hessian(f, x), checkpoint(f) "
+          "(section 16)");
   else
     resolveDerived(*call, d.name);
   evaluating.erase(d.name);
@@ -266,6 +267,7 @@ std::string Checker::resolveDerived(ast::CallExpr &call, std::string name) {
                    : callee->name == "vjp"            ? DerivKind::Vjp
                    : callee->name == "jacobian"       ? DerivKind::Jacobian
                    : callee->name == "hessian"        ? DerivKind::Hessian
+                   : callee->name == "checkpoint"     ? DerivKind::Checkpoint
                                                       : DerivKind::Jvp;
   const char *what = spelling(kind);
   if (call.args.empty()) {
@@ -285,6 +287,14 @@ std::string Checker::resolveDerived(ast::CallExpr &call, std::string name) {
   if (kind == DerivKind::Vmap) {
     if (!resolveVmap(call, base, bsig, info))
       return "";
+  } else if (kind == DerivKind::Checkpoint) {
+    // Section 16: f's signature, f's values.
+    if (call.args.size() != 1) {
+      error(call.args[1]->loc,
+            "'checkpoint' takes one function and nothing else: checkpoint(f)");
+      return "";
+    }
+    info.sig = bsig;
   } else {
     if (!derivedWrt(call, kind, base, bsig, info.wrt))
       return "";
