@@ -13,6 +13,8 @@
 //===----------------------------------------------------------------------===//
 #include "ad/Derived.h"
 
+#include "ad/TapeSize.h"
+
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -23,18 +25,7 @@ namespace {
 using ir::OpKind;
 
 int64_t bytesOf(const Type *t) {
-  if (t->kind == TypeKind::Tape)
-    return 0;
-  return 8 * (t->isTensor() ? t->numElements() : 1);
-}
-
-std::optional<int64_t> constTrips(const ir::Op &loop) {
-  if (loop.kind != OpKind::For)
-    return std::nullopt;
-  const ir::Op *lo = loop.lower()->def, *hi = loop.upper()->def;
-  if (!lo || !hi || lo->kind != OpKind::ConstI || hi->kind != OpKind::ConstI)
-    return std::nullopt;
-  return std::max<int64_t>(0, hi->ival - lo->ival);
+  return t->kind == TypeKind::Tape ? 0 : slotBytes(t);
 }
 
 /// Bytes the values `blk` defines can take per run of it (an upper bound on

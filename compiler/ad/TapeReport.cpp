@@ -14,6 +14,8 @@
 //===----------------------------------------------------------------------===//
 #include "ad/TapeReport.h"
 
+#include "ad/TapeSize.h"
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -55,19 +57,6 @@ struct Scope {
     return t;
   }
 };
-
-int64_t slotBytes(const Type *t) {
-  return 8 * (t->isTensor() ? t->numElements() : 1);
-}
-
-std::optional<int64_t> constTrips(const ir::Op &loop) {
-  if (loop.kind != OpKind::For)
-    return std::nullopt;
-  const ir::Op *lo = loop.lower()->def, *hi = loop.upper()->def;
-  if (!lo || !hi || lo->kind != OpKind::ConstI || hi->kind != OpKind::ConstI)
-    return std::nullopt;
-  return std::max<int64_t>(0, hi->ival - lo->ival);
-}
 
 /// Adds the pushes of `blk` to `s`; returns their bytes (an `if` counts its
 /// larger branch).
