@@ -20,6 +20,7 @@
 #define BP_CSV_H
 
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -97,6 +98,27 @@ inline bool parseNumber(std::string_view s, double &out) {
     return true;
   }
   return r.ec == std::errc() && r.ptr == e;
+}
+
+/// Whether `fields`, a non-blank line's, are the header: `first` (no
+/// non-blank line came before) and the first field not a number.
+inline bool isHeader(const std::vector<Field> &fields, bool first) {
+  double v;
+  return first && !parseNumber(fields[0].text, v);
+}
+
+/// The finite number field `f` holds, into `v`; false with `problem` set
+/// ("'x' is not a number", "'x' is not a finite number").
+inline bool fieldValue(const Field &f, double &v, std::string &problem) {
+  if (!parseNumber(f.text, v)) {
+    problem = "'" + std::string(f.text) + "' is not a number";
+    return false;
+  }
+  if (!std::isfinite(v)) {
+    problem = "'" + std::string(f.text) + "' is not a finite number";
+    return false;
+  }
+  return true;
 }
 
 } // namespace

@@ -409,37 +409,33 @@ bool readCsv(const char *path, double *dst, int64_t rows, int64_t cols,
     err = {path, (int32_t)l, (int32_t)c};
     return false;
   };
-  // A data file is text: strtod would stop at a NUL byte and the rest of
-  // its field would be dropped.
+  // A data file is text: a NUL byte is an error wherever it is, a header
+  // line's included (a header is otherwise never read).
   if (size_t nul = contents.find('\0'); nul != std::string::npos) {
     int64_t l, c;
     textPosition(contents, nul, l, c);
     return fail(l, c, "unexpected NUL byte (a data file is text)");
   }
   std::vector<csv::Field> fields;
+  std::string problem;
   bool first = true;
   for (std::string_view text : csv::splitLines(contents)) {
     ++lineNo;
     if (csv::isBlank(text))
       continue;
     csv::splitFields(text, fields);
+    bool header = csv::isHeader(fields, first);
+    first = false;
+    if (header)
+      continue;
     std::vector<double> row;
     for (const csv::Field &f : fields) {
       double v;
-      if (!csv::parseNumber(f.text, v)) {
-        if (first && row.empty()) // a header line
-          break;
-        return fail(lineNo, f.col,
-                    "'" + std::string(f.text) + "' is not a number");
-      }
-      if (!std::isfinite(v))
-        return fail(lineNo, f.col,
-                    "'" + std::string(f.text) + "' is not a finite number");
+      if (!csv::fieldValue(f, v, problem))
+        return fail(lineNo, f.col, problem);
       row.push_back(v);
     }
-    if (!first || !row.empty())
-      data.push_back(row);
-    first = false;
+    data.push_back(row);
   }
   // A rank-1 tensor may be written as one row.
   if (cols == 1 && data.size() == 1 && (int64_t)data[0].size() == rows) {

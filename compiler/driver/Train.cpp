@@ -43,7 +43,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -101,18 +100,16 @@ bool loadTable(const std::string &path, const std::string &shown, int64_t cols,
   int64_t lineNo = 0;
   bool first = true;
   std::vector<csv::Field> fields;
+  std::string problem;
   for (std::string_view line : csv::splitLines(contents)) { // bp_csv.h
     ++lineNo;
     if (csv::isBlank(line))
       continue;
     csv::splitFields(line, fields);
-    double v;
-    bool numeric = csv::parseNumber(fields[0].text, v);
-    if (first && !numeric) { // a header line
-      first = false;
-      continue;
-    }
+    bool header = csv::isHeader(fields, first);
     first = false;
+    if (header)
+      continue;
     // The place of an error, built only for one (not per field).
     auto at = [&](int64_t col) {
       return shown + ":" + std::to_string(lineNo) + ":" + std::to_string(col);
@@ -123,13 +120,9 @@ bool loadTable(const std::string &path, const std::string &shown, int64_t cols,
                            " columns (the loss's arguments), found " +
                            std::to_string(fields.size()));
     for (const csv::Field &f : fields) {
-      if (!csv::parseNumber(f.text, v))
-        return dataError(err, at(f.col),
-                         "'" + std::string(f.text) + "' is not a number");
-      if (!std::isfinite(v))
-        return dataError(err, at(f.col),
-                         "'" + std::string(f.text) +
-                             "' is not a finite number");
+      double v;
+      if (!csv::fieldValue(f, v, problem))
+        return dataError(err, at(f.col), problem);
       t.data.push_back(v);
     }
     ++t.rows;
