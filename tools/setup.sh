@@ -25,7 +25,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 echo "== building (build/)"
-cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+# The configure's output goes to build/configure.log; its own `bpc:` lines
+# (what was found, e.g. MPI) are shown, and all of it if it fails.
+mkdir -p build
+if ! cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release \
+    > build/configure.log 2>&1; then
+  cat build/configure.log >&2
+  exit 1
+fi
+grep '^-- bpc:' build/configure.log || true
 ninja -C build -j"${BP_JOBS:-2}"
 
 if [ "${BP_SKIP_MAIN_JOB:-0}" != 1 ]; then
