@@ -150,6 +150,35 @@ private:
   std::map<std::string, bool> memo;
 };
 
+/// Whether `name` can call itself, directly or through other functions.
+bool recursive(const ir::Module &m, const std::string &name) {
+  std::set<std::string> seen;
+  std::vector<std::string> work = {name};
+  while (!work.empty()) {
+    const ir::Function *g = m.lookup(work.back());
+    work.pop_back();
+    if (!g)
+      continue;
+    std::function<bool(const Block &)> scan = [&](const Block &blk) {
+      for (auto &op : blk.ops) {
+        if (op->kind == OpKind::Call) {
+          if (op->callee() == name)
+            return true;
+          if (seen.insert(op->callee()).second)
+            work.push_back(op->callee());
+        }
+        for (auto &r : op->regions)
+          if (scan(*r))
+            return true;
+      }
+      return false;
+    };
+    if (scan(*g->body))
+      return true;
+  }
+  return false;
+}
+
 std::string maskName(const std::vector<bool> &batched) {
   std::string s;
   for (bool x : batched)
@@ -373,11 +402,18 @@ private:
 
   /// A call with a batched argument calls the callee's batched version (an
   /// effectful callee never gets here: run() sends f whole per example).
+  /// A recursive callee with one f64 result runs per example instead: its
+  /// reverse sweep preaccumulates the recursive calls, linear in the depth
+  /// (docs/AD.md), where the batched version's f64[B] result would be
+  /// recomputed at every level, quadratic in the depth.
   bool batchCall(const Op &op, std::vector<Value *> ops, bool any) {
     if (!any) {
       copy(op);
       return true;
     }
+    if (op.results.size() == 1 && op.result()->type->isF64() &&
+        recursive(m, op.callee()))
+      return perExample(op);
     ir::Function *callee = m.lookup(op.callee());
     std::vector<bool> mask;
     for (Value *v : ops)

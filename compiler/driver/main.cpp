@@ -299,16 +299,22 @@ static int closeStdout(int status) {
 
 /// The compiler and the JIT-compiled program run on a thread with a large
 /// stack: deep (but bounded) nesting in the parser and sema, and deep
-/// recursion in user programs, must not overflow the 8 MB default.
+/// recursion in user programs, must not overflow the 8 MB default. Every
+/// thread started later gets the same stack: bpc train's OpenMP workers
+/// run the same recursion as the main thread (libgomp creates its threads
+/// with glibc's default attributes unless OMP_STACKSIZE is set, and that
+/// setting, read when libgomp loads, still wins).
 int main(int argc, char **argv) {
   struct Args {
     int argc;
     char **argv;
     int result;
   } args{argc, argv, 0};
+  constexpr size_t stackBytes = (size_t)512 << 20;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, (size_t)512 << 20);
+  pthread_attr_setstacksize(&attr, stackBytes);
+  pthread_setattr_default_np(&attr);
   pthread_t thread;
   auto body = [](void *p) -> void * {
     auto *a = static_cast<Args *>(p);
