@@ -1117,7 +1117,7 @@ struct ReplSession::Impl {
     // `import "f.bp"` typed at the prompt loads f.bp and what it imports
     // (the path relative to the working directory), as :load does.
     if (word == "fn" || word == "const" || word == "param" || word == "train" ||
-        word == "import")
+        word == "adjoint" || word == "tangent" || word == "import")
       defineItems(text, stdinPath, line);
     else
       evaluate(text, line, Mode::Run);
@@ -1153,13 +1153,14 @@ ReplSession::completions(const std::string &prefix) const {
     for (const std::string &b : sema::builtinNames())
       all.insert(b);
     for (const ItemText &it : impl->items)
-      if (it.name != "train")
-        all.insert(it.name);
+      if (it.name != "train" && it.name.find('.') == std::string::npos)
+        all.insert(it.name); // not a rule's `f.adjoint`
     for (const Binding &b : impl->bindings)
       all.insert(b.name);
-    for (const char *k : {"let", "var", "fn", "param", "const", "return", "if",
-                          "else", "for", "in", "while", "train", "import",
-                          "true", "false", "and", "or", "not"})
+    for (const char *k :
+         {"let",     "var",  "fn",    "param", "const", "return", "if",
+          "else",    "for",  "in",    "while", "train", "import", "adjoint",
+          "tangent", "true", "false", "and",   "or",    "not"})
       all.insert(k);
   }
   std::vector<std::string> out;
