@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The training of examples/digits.bp (or bench/digits_h.bp at any hidden
-width) and examples/xor.bp, written with PyTorch (Debian's python3-torch)
+width), examples/cnn_digits.bp and examples/xor.bp, written with PyTorch (Debian's python3-torch)
 the way a PyTorch user writes it: float64, the same model, data, optimiser
 (adam, same lr), batch, epochs and per-epoch reshuffle and test metric as
 `bpc train`, on N threads. Used by bench/train_throughput.sh.
 
-usage: /usr/bin/python3 bench/torch_train.py digits|xor EPOCHS
+usage: /usr/bin/python3 bench/torch_train.py digits|cnn|xor EPOCHS
            [--batch B] [--hidden H] [--threads N]
 prints: <examples per second> <final test metric>
 
@@ -53,6 +53,28 @@ def digits(hidden):
     return X.shape[0], model, 0.002, 32, loss_fn, metric
 
 
+def cnn():
+    """examples/cnn_digits.bp: conv 3x3 (16 channels, padding 1) -> relu ->
+    2x2 max pooling -> dense 256-10, softmax cross-entropy, adam(0.002)."""
+    X, Y = load("examples/data/digits_train.csv", 64)
+    Xt, Yt = load("examples/data/digits_test.csv", 64)
+    labels, test_labels = Y.argmax(1), Yt.argmax(1)
+    X, Xt = X.reshape(-1, 1, 8, 8), Xt.reshape(-1, 1, 8, 8)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 3, padding=1),
+                                torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                                torch.nn.Flatten(), torch.nn.Linear(256, 10))
+
+    def loss_fn(idx):
+        return F.cross_entropy(model(X[idx] / 16.0), labels[idx])
+
+    def metric():
+        with torch.inference_mode():
+            z = model(Xt / 16.0)
+            F.cross_entropy(z, test_labels).item()
+            return (z.argmax(1) == test_labels).double().mean().item()
+    return X.shape[0], model, 0.002, 32, loss_fn, metric
+
+
 def xor():
     X, Y = load("examples/data/xor.csv", 2)
     model = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(),
@@ -70,7 +92,7 @@ def xor():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("which", choices=["digits", "xor"])
+    ap.add_argument("which", choices=["digits", "cnn", "xor"])
     ap.add_argument("epochs", type=int)
     ap.add_argument("--batch", type=int)
     ap.add_argument("--hidden", type=int, default=32)
@@ -80,7 +102,8 @@ def main():
     torch.set_default_dtype(torch.float64)
     torch.manual_seed(0)
     n, model, lr, batch, loss_fn, metric = (
-        digits(a.hidden) if a.which == "digits" else xor())
+        digits(a.hidden) if a.which == "digits" else
+        cnn() if a.which == "cnn" else xor())
     batch = min(a.batch or batch, n)
     # PyTorch's default CPU Adam (per-param loop): foreach=True measured no
     # faster here for four small tensors.

@@ -9,10 +9,17 @@
 # ratios. Both sides get the same OpenBLAS and the same thread count
 # (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, torch.set_num_threads, bpc's
 # --threads once it has one; without it the BP all-cores column is n/a).
+# With --cnn: examples/cnn_digits.bp (conv 3x3 -> relu -> maxpool -> dense)
+# instead, the same way (its column "hidden" says cnn).
 # Needs Debian's python3-torch (docs/BENCHMARKS.md); takes ~3 minutes.
-#   usage: bash bench/train_throughput.sh [path/to/bpc]
+#   usage: bash bench/train_throughput.sh [--cnn] [path/to/bpc]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+models=(32 256)
+if [ "${1:-}" = --cnn ]; then
+  models=(cnn)
+  shift
+fi
 bpc=${1:-build/bin/bpc}
 py=/usr/bin/python3
 rounds=3
@@ -27,20 +34,25 @@ hasThreads=0
 # Epochs per configuration: the slower side trains ~1-2 s (measured before
 # the batched training step), so that the rate (JIT compile and imports
 # excluded) is not dominated by the first epoch.
-epochsFor() { # hidden batch
-  if [ "$1" = 256 ]; then echo 30; elif [ "$2" = 32 ]; then echo 60; else echo 160; fi
+epochsFor() { # hidden|cnn batch
+  if [ "$1" = cnn ]; then echo 10
+  elif [ "$1" = 256 ]; then echo 30; elif [ "$2" = 32 ]; then echo 60; else echo 160; fi
 }
 # bpc train's last epoch line: "epoch E/E  loss L  accuracy A  N ex/s".
-bpRun() { # threads hidden batch epochs -> "rate accuracy"
+bpRun() { # threads hidden|cnn batch epochs -> "rate accuracy"
   local t=(); [ $hasThreads = 1 ] && t=(--threads "$1")
-  OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 "$bpc" train bench/digits_h.bp \
-    -D H="$2" --batch "$3" --epochs "$4" "${t[@]}" |
+  local model=(bench/digits_h.bp -D H="$2")
+  [ "$2" = cnn ] && model=(examples/cnn_digits.bp)
+  OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 "$bpc" train "${model[@]}" \
+    --batch "$3" --epochs "$4" "${t[@]}" |
     grep -E '^epoch' | tail -1 |
     sed -E 's/.*accuracy ([0-9.]+) .* ([0-9]+) ex\/s.*/\2 \1/'
 }
-ptRun() { # threads hidden batch epochs -> "rate accuracy"
-  OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 $py bench/torch_train.py digits \
-    "$4" --batch "$3" --hidden "$2" --threads "$1"
+ptRun() { # threads hidden|cnn batch epochs -> "rate accuracy"
+  local model=(digits --hidden "$2")
+  [ "$2" = cnn ] && model=(cnn)
+  OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 $py bench/torch_train.py "${model[@]}" \
+    "$4" --batch "$3" --threads "$1"
 }
 
 load0=$(cut -d' ' -f1 /proc/loadavg)
@@ -49,7 +61,7 @@ trap 'rm -f "$results"' EXIT
 for round in $(seq $rounds); do
   echo "round $round/$rounds ..." >&2
   for threads in 1 "$all"; do
-    for hidden in 32 256; do
+    for hidden in "${models[@]}"; do
       for batch in 32 256 1437; do
         e=$(epochsFor $hidden $batch)
         if [ "$threads" = 1 ] || [ $hasThreads = 1 ]; then
@@ -69,11 +81,11 @@ import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
     t, h, b, side, rate, acc = line.split()
-    rows.setdefault((int(t), int(h), int(b)), {}).setdefault(side, []).append(
+    rows.setdefault((int(t), h, int(b)), {}).setdefault(side, []).append(
         (float(rate), float(acc)))
 print(f"{'threads':>7} {'hidden':>6} {'batch':>5} {'BP ex/s':>10} {'PyTorch ex/s':>12}"
       f" {'BP/PT':>6} {'acc BP':>7} {'acc PT':>7}")
-for (t, h, b) in sorted(rows, key=lambda k: (k[0] != 1, k[1], k[2])):
+for (t, h, b) in sorted(rows, key=lambda k: (k[0] != 1, k[1].isdigit() and int(k[1]), k[2])):
     r = rows[(t, h, b)]
     pt = r["pt"]
     ptRate = statistics.median(x for x, _ in pt)
