@@ -320,9 +320,11 @@ Value *maxMask(ir::Builder &b, const ir::Op &op, const PrimalFn &P) {
   return make(b, OpKind::MaxMask, {x}, x->type, op.axis());
 }
 
+/// x with its last two axes swapped (leading axes: separate matrices).
 Value *transpose(ir::Builder &b, Value *x) {
-  return make(b, OpKind::Transpose, {x},
-              b.types.tensor({x->type->shape[1], x->type->shape[0]}));
+  std::vector<int64_t> s = x->type->shape;
+  std::swap(s[s.size() - 2], s[s.size() - 1]);
+  return make(b, OpKind::Transpose, {x}, b.types.tensor(s));
 }
 
 /// The indices of an extract/insert (operands from `first` on), as primal

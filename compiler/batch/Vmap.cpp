@@ -495,6 +495,8 @@ private:
       return matmul(ops[0], ops[1], brt);
     case OpKind::Reshape: // row-major: [B, s...] -> [B, t...]
       return create1(OpKind::Reshape, {ops[0]}, brt);
+    case OpKind::Transpose: // the last two axes: [B, m, n] -> [B, n, m]
+      return create1(OpKind::Transpose, {ops[0]}, brt);
     case OpKind::Im2Col: // each leading axis is one image on its own
     case OpKind::Col2Im:
       return create1(op.kind, {ops[0]}, brt, op.ival);
@@ -531,11 +533,24 @@ private:
       Value *p = b.binary(OpKind::FMul, x, y);
       return create1(OpKind::ReduceSum, {p}, brt, (int64_t)axis);
     };
+    // [B,m,k] @ [k,n] as one product [B m, k] @ [k,n] (row-major: the
+    // reshapes are views).
+    auto rowsTimes = [&](Value *x, Value *w) {
+      const std::vector<int64_t> &xs = x->type->shape;
+      int64_t n = w->type->shape[1];
+      Value *rows =
+          create1(OpKind::Reshape, {x}, T.tensor({xs[0] * xs[1], xs[2]}));
+      Value *p =
+          create1(OpKind::MatMul, {rows, w}, T.tensor({xs[0] * xs[1], n}));
+      return create1(OpKind::Reshape, {p}, T.tensor({xs[0], xs[1], n}));
+    };
     if (ab && !bbat) {
       if (ra == 1) // [B,k] @ [k] or [B,k] @ [k,n]
         return mm(a, bb);
       if (rb == 1) // [B,m,k] @ [k]: rows times the shared vector
         return mulSum(a, widen(bb, exampleType(T, a->type)), 2);
+      if (ra == 2 && rb == 2)
+        return rowsTimes(a, bb);
       return nullptr;
     }
     if (!ab && bbat) {
@@ -550,6 +565,10 @@ private:
         Value *col = create1(OpKind::Broadcast, {a}, cols, 1);
         return mulSum(widen(col, cols), bb, 1);
       }
+      // [m,k] @ [B,k,n] (conv2d's weights times each example's patches)
+      // stays a loop over the examples, one dgemm each: as the transpose of
+      // [B n, k] @ [m,k]^T (two batched transposes around one product) it
+      // measured slower (docs/LAYERS.md).
       return nullptr;
     }
     if (ra == 1 && rb == 1) // [B,k] . [B,k]

@@ -604,17 +604,27 @@ void Emitter::emitTranspose(const ir::Op &op) {
     vals[op.result()] = get(op.operands[0]);
     return;
   }
+  // The last two axes swapped; leading axes (vmap's batch) index separate
+  // matrices.
   const Type *xt = op.operands[0]->type;
-  int64_t M = xt->shape[0], N = xt->shape[1];
+  size_t r = xt->rank();
+  int64_t M = xt->shape[r - 2], N = xt->shape[r - 1];
+  int64_t L = xt->numElements() / (M * N);
   Value *x = get(op.operands[0]), *dst = slot(op.result()->type);
-  loop(b.getInt64(M), [&](Value *i) {
+  loops({L, M}, [&](const std::vector<Value *> &li) {
+    Value *base = b.CreateMul(li[0], b.getInt64(M * N));
     loop(b.getInt64(N), [&](Value *j) {
       Value *v = b.CreateLoad(
           f64,
-          b.CreateGEP(f64, x, b.CreateAdd(b.CreateMul(i, b.getInt64(N)), j)));
+          b.CreateGEP(
+              f64, x,
+              b.CreateAdd(base,
+                          b.CreateAdd(b.CreateMul(li[1], b.getInt64(N)), j))));
       b.CreateStore(
-          v,
-          b.CreateGEP(f64, dst, b.CreateAdd(b.CreateMul(j, b.getInt64(M)), i)));
+          v, b.CreateGEP(
+                 f64, dst,
+                 b.CreateAdd(
+                     base, b.CreateAdd(b.CreateMul(j, b.getInt64(M)), li[1]))));
     });
   });
   vals[op.result()] = dst;

@@ -17,7 +17,7 @@ void elideTransposes(ir::Module &m) {
     for (ir::Block *blk : uses.blocks)
       for (size_t k = 0; k < blk->ops.size(); ++k) {
         ir::Op &t = *blk->ops[k];
-        if (t.kind != OpKind::Transpose)
+        if (t.kind != OpKind::Transpose || t.result()->type->rank() != 2)
           continue;
         auto &us = uses.users[t.result()];
         std::set<const ir::Op *> pending(us.begin(), us.end());
