@@ -265,12 +265,15 @@ bool checkReportDir(const std::string &dir, std::string &err) {
 
 bool writeTrainReport(const std::string &dir, const TrainReport &r,
                       std::string &err) {
+  // The file's name (its path: in the JSON and the heading's tooltip).
+  std::string name = std::filesystem::path(r.source).filename().string();
   std::ostringstream o;
   o << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
     << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
        "'none'; style-src 'unsafe-inline'\">\n"
-    << "<title>bpc train report: " << esc(r.source) << "</title>\n"
-    << Style << "</head>\n<body>\n<h1>bpc train " << esc(r.source) << "</h1>\n"
+    << "<title>bpc train report: " << esc(name) << "</title>\n"
+    << Style << "</head>\n<body>\n<h1 title=\"" << esc(r.source)
+    << "\">bpc train " << esc(name) << "</h1>\n"
     << "<p id=\"setup\">" << esc(r.setup) << "</p>\n";
   if (!r.stop.empty())
     o << "<p id=\"stop\" class=\"warning\">" << esc(r.stop) << "</p>\n";
