@@ -30,6 +30,15 @@ config.environment["LC_ALL"] = "C"
 import shutil
 if shutil.which("dot"):
     config.available_features.add("dot")
+# A headless Chromium opens the page of `bpc train --report`
+# (Train/report-browser.test); without it that test is unsupported.
+chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+if chromium:
+    config.available_features.add("chromium")
+    config.substitutions.append(("%chromium", chromium))
+else:
+    lit_config.note("chromium not found: Train/report-browser.test is "
+                    "skipped (tools/setup.sh installs it)")
 # Vectorised libm calls (libmvec) are used on x86-64 GNU/Linux hosts.
 import platform
 if platform.machine() == "x86_64" and platform.system() == "Linux":

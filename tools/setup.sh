@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 pkgs=(cmake ninja-build g++ python3 llvm-19-dev llvm-19-tools clang-19
       antlr4 libantlr4-runtime-dev libgtest-dev libbenchmark-dev
       libedit-dev libopenblas-dev graphviz python3-numpy libopenmpi-dev
-      openmpi-bin)
+      openmpi-bin chromium)
+# chromium: test/Train/report-browser.test opens the page of `bpc train
+# --report` headless (its DOM, a screenshot, no network requests); without
+# it that test is skipped. bpc itself never needs it.
 # python3-torch (bench/train_throughput.sh only, 830 MB) stays out: docs/BENCHMARKS.md
 missing=()
 for p in "${pkgs[@]}"; do

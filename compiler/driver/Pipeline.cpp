@@ -16,6 +16,7 @@
 #include "codegen/CodeGen.h"
 #include "driver/Build.h"
 #include "driver/Check.h"
+#include "driver/Plot.h"
 #include "driver/Train.h"
 #include "jit/JIT.h"
 #include "parse/Parser.h"
@@ -84,23 +85,18 @@ bool emitAsm(llvm::Module &mod, llvm::TargetMachine &tm, std::ostream &os) {
 
 /// `emit dot --svg`: the graph rendered by Graphviz's `dot` onto stdout.
 ExitCode renderSvg(const std::string &graph) {
-  if (std::system("command -v dot > /dev/null 2>&1") != 0) {
-    std::cerr << "bpc: error: --svg needs Graphviz's 'dot' program (Debian: "
-                 "apt-get install graphviz); without --svg, bpc writes the "
-                 "graph as text\n";
+  std::string svg, err;
+  bool missing = false;
+  if (!renderGraphviz(graph, svg, err, missing)) {
+    if (missing)
+      std::cerr << "bpc: error: --svg needs Graphviz's 'dot' program (Debian: "
+                   "apt-get install graphviz); without --svg, bpc writes the "
+                   "graph as text\n";
+    else
+      std::cerr << "bpc: error: " << err << '\n';
     return ExitCode::Usage;
   }
-  std::cout.flush();
-  FILE *dot = popen("dot -Tsvg", "w");
-  if (!dot) {
-    std::cerr << "bpc: error: cannot start 'dot'\n";
-    return ExitCode::Usage;
-  }
-  fwrite(graph.data(), 1, graph.size(), dot);
-  if (pclose(dot) != 0) {
-    std::cerr << "bpc: error: 'dot -Tsvg' failed\n";
-    return ExitCode::Usage;
-  }
+  std::cout << svg;
   return ExitCode::Success;
 }
 

@@ -50,6 +50,7 @@ struct TrainFlags {
 
   std::optional<sema::TrainSpec::Schedule> schedule;
   std::string savePath, plotDir;
+  std::string reportDir;   // --report: DIR/index.html (driver/Report.h)
   std::string resumePath;  // --resume: a v2 params file to continue from
   bool perExample = false; // --per-example: one gradient call per example
 };

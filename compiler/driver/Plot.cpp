@@ -1,4 +1,8 @@
-//===- Plot.cpp - SVG line charts for `bpc train --plot` ------------------===//
+//===- Plot.cpp - SVG charts and graphs for bpc train and emit ------------===//
+//
+// The charts of `bpc train --plot` (files) and `--report` (inlined in one
+// page), and Graphviz's rendering of `emit dot --svg` and of the report's
+// graph.
 //
 // One chart: epochs on x, the series on a left axis (log10 when asked and
 // every finite value is positive, else linear), and optionally a second set
@@ -9,6 +13,12 @@
 //===----------------------------------------------------------------------===//
 #include "driver/Plot.h"
 #include "support/FileIO.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
 
 #include <algorithm>
 #include <cmath>
@@ -107,7 +117,9 @@ struct Frame {
 };
 
 const char *const Colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                              "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+                              "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                              "#bcbd22", "#7f7f7f", "#393b79", "#ad494a"};
+constexpr size_t NumColors = sizeof Colors / sizeof Colors[0];
 
 /// The polylines of `series` on axis `a` (non-finite points, and
 /// non-positive ones on a log axis, are gaps), legend entries from `slot`.
@@ -121,7 +133,7 @@ void drawSeries(std::ostream &out, const Frame &f, const Axis &a, size_t n,
     return f.top + f.ph() * (1 - (a.unit(v) - a.lo) / (a.hi - a.lo));
   };
   for (size_t s = 0; s < series.size(); ++s, ++slot) {
-    const char *c = Colors[slot % 8];
+    const char *c = Colors[slot % NumColors];
     std::ostringstream pts;
     size_t points = 0;
     auto flush = [&] {
@@ -142,9 +154,15 @@ void drawSeries(std::ostream &out, const Frame &f, const Axis &a, size_t n,
       ++points;
     }
     flush();
-    out << "<text x=\"" << f.left + f.pw() + 76 << "\" y=\""
-        << f.top + 16 * (slot + 1) << "\" fill=\"" << c << "\">"
-        << series[s].name << "</text>\n";
+    // The legend: one line per series while they fit beside the frame.
+    size_t fit = (size_t)((f.H - f.top) / 16) - 1;
+    double ly = f.top + 16 * (double)(slot + 1);
+    if (slot < fit)
+      out << "<text x=\"" << f.left + f.pw() + 76 << "\" y=\"" << ly
+          << "\" fill=\"" << c << "\">" << series[s].name << "</text>\n";
+    else if (slot == fit)
+      out << "<text x=\"" << f.left + f.pw() + 76 << "\" y=\"" << ly << "\">+"
+          << series.size() - s << " more</text>\n";
   }
 }
 
@@ -168,15 +186,15 @@ void drawAxis(std::ostream &out, const Frame &f, const Axis &a, bool atRight,
       << (a.log ? " (log scale)" : "") << "</text>\n";
 }
 
-/// Integer epoch ticks along x (epochs 1..n).
-void drawEpochs(std::ostream &out, const Frame &f, size_t n) {
+/// Integer epoch ticks along x (epochs 1..n, labelled from `first` on).
+void drawEpochs(std::ostream &out, const Frame &f, size_t n, double first) {
   // 1, then the multiples of a nice step: 1 5 10 15, 1 20 40 60.
   double step = n <= 1 ? 1 : std::max(1.0, niceStep((double)(n - 1)));
   for (double e = 1; e <= (double)n + 1e-9;
        e = e == 1 && step > 1 ? step : e + step) {
     double xx = f.left + (n == 1 ? 0.0 : f.pw() * (e - 1) / (double)(n - 1));
     out << "<text x=\"" << xx << "\" y=\"" << f.top + f.ph() + 16
-        << "\" text-anchor=\"middle\">" << num(e) << "</text>\n";
+        << "\" text-anchor=\"middle\">" << num(e + first - 1) << "</text>\n";
   }
   out << "<text x=\"" << f.left + f.pw() / 2 << "\" y=\"" << f.H - 12
       << "\" text-anchor=\"middle\">epoch</text>\n";
@@ -192,13 +210,14 @@ size_t epochs(const std::vector<Series> &a, const std::vector<Series> &b) {
 
 } // namespace
 
-bool writeLineChart(const std::string &path, const Chart &chart) {
+std::string lineChartSvg(const Chart &chart) {
   Frame f;
   Axis left = makeAxis(chart.left, chart.leftLog);
   size_t n = epochs(chart.left, chart.right);
   std::ostringstream out;
   out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << f.W
-      << "\" height=\"" << f.H << "\" font-family=\"sans-serif\" "
+      << "\" height=\"" << f.H << "\" viewBox=\"0 0 " << f.W << ' ' << f.H
+      << "\" font-family=\"sans-serif\" "
       << "font-size=\"12\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
       << "<text x=\"" << f.left << "\" y=\"24\" font-size=\"15\">"
@@ -206,7 +225,7 @@ bool writeLineChart(const std::string &path, const Chart &chart) {
   drawAxis(out, f, left, false, chart.leftLabel);
   out << "<rect x=\"" << f.left << "\" y=\"" << f.top << "\" width=\"" << f.pw()
       << "\" height=\"" << f.ph() << "\" fill=\"none\" stroke=\"#888\"/>\n";
-  drawEpochs(out, f, n);
+  drawEpochs(out, f, n, (double)chart.firstEpoch);
   drawSeries(out, f, left, n, chart.left, 0, "");
   if (!chart.right.empty()) {
     Axis right = makeAxis(chart.right, false);
@@ -215,8 +234,48 @@ bool writeLineChart(const std::string &path, const Chart &chart) {
                " stroke-dasharray=\"6,3\"");
   }
   out << "</svg>\n";
+  return out.str();
+}
+
+bool writeLineChart(const std::string &path, const Chart &chart) {
   std::string err;
-  return writeFileAtomically(path, out.str(), err);
+  return writeFileAtomically(path, lineChartSvg(chart), err);
+}
+
+bool renderGraphviz(const std::string &graph, std::string &svg,
+                    std::string &err, bool &missing) {
+  missing = false;
+  llvm::ErrorOr<std::string> dot = llvm::sys::findProgramByName("dot");
+  if (!dot) {
+    missing = true;
+    err = "Graphviz's 'dot' program is not on the PATH";
+    return false;
+  }
+  // The graph in, the SVG out: temporary files, removed when done.
+  llvm::SmallString<128> in, out;
+  if (llvm::sys::fs::createTemporaryFile("bpc-graph", "dot", in) ||
+      llvm::sys::fs::createTemporaryFile("bpc-graph", "svg", out)) {
+    err = "cannot create a temporary file for 'dot'";
+    return false;
+  }
+  llvm::FileRemover removeIn(in), removeOut(out);
+  std::string writeErr;
+  if (!writeFileAtomically(in.str().str(), graph, writeErr)) {
+    err = writeErr;
+    return false;
+  }
+  std::optional<llvm::StringRef> redirects[] = {
+      llvm::StringRef(in), llvm::StringRef(out), std::nullopt};
+  std::string execErr;
+  int rc = llvm::sys::ExecuteAndWait(*dot, {*dot, "-Tsvg"}, std::nullopt,
+                                     redirects, 0, 0, &execErr);
+  auto buf = llvm::MemoryBuffer::getFile(out);
+  if (rc != 0 || !buf) {
+    err = rc < 0 ? "cannot start 'dot': " + execErr : "'dot -Tsvg' failed";
+    return false;
+  }
+  svg = (*buf)->getBuffer().str();
+  return true;
 }
 
 } // namespace bp

@@ -30,11 +30,13 @@
 //===----------------------------------------------------------------------===//
 #include "driver/Train.h"
 
+#include "ad/Explain.h"
 #include "batch/TrainStep.h"
 #include "bp_csv.h"
 #include "bp_runtime.h"
 #include "codegen/CodeGen.h"
 #include "driver/Plot.h"
+#include "driver/Report.h"
 #include "driver/TrainState.h"
 #include "support/FileIO.h"
 #include "support/Format.h"
@@ -138,6 +140,13 @@ struct ParamState {
   int64_t size = 0;
   std::vector<double> gradNorm; // mean per epoch
   double valueNorm = 0;
+  std::vector<int64_t> shape;
+  /// --report, rank 3 or more: the leading index's slices (`lead` of
+  /// `sliceSize` elements each), their norms summed over the epoch's steps
+  /// and the mean per epoch ([index][epoch]).
+  int64_t lead = 0, sliceSize = 0;
+  std::vector<double> sliceNormSum;
+  std::vector<std::vector<double>> sliceNorm;
 };
 
 double norm(const double *x, int64_t n) {
@@ -346,7 +355,8 @@ uint64_t modelFingerprint(const ir::Module &m, JIT &jit,
                       spec.schedule.gamma,
                       (double)spec.schedule.warmup,
                       (double)flags.savePath.empty(),
-                      (double)flags.plotDir.empty()};
+                      (double)flags.plotDir.empty(),
+                      (double)flags.reportDir.empty()};
   h = fingerprint(numbers, sizeof numbers, h);
   for (auto &p : m.params) {
     if (p.name.rfind("__", 0) == 0) // internal (__grad.W)
@@ -415,6 +425,8 @@ struct Trainer {
   bool tty = false;
   int64_t batch = 0;
   int64_t clipped = 0, steps = 0;
+  std::vector<double> clippedCurve;           // steps clipped per epoch
+  std::vector<TrainReport::Verdict> verdicts; // set by reportGradientFlow
   std::chrono::steady_clock::time_point start;
   double lastLoss = 0, lastTestLoss = NAN, lastMetric = NAN;
   double lr = 0; // this epoch's learning rate (the schedule's)
@@ -459,13 +471,16 @@ struct Trainer {
   }
   void bind(const ir::Module &m, const std::vector<std::string> &params,
             const std::vector<int64_t> &batchedSizes, JIT &jit);
+  void trackSlices();
+  void addSliceNorms(double scale);
   void runSlice(const std::vector<int64_t> &order, Slice &s) const;
   template <typename Row>
   void gather(int64_t n, Row row, std::vector<double> &in) const;
   double testLossSum();
   double stepBatched(const std::vector<int64_t> &order, int64_t b0, int64_t b1);
   double reduceStep(double loss);
-  void printHeader() const;
+  std::string header() const;
+  void printHeader() const { std::cout << header() << '\n' << std::flush; }
   void startAt(const TrainState *resumed);
   TrainState trainState() const;
   int64_t rowsBefore() const { return (firstEpoch - 1) * data.rows + startRow; }
@@ -477,10 +492,13 @@ struct Trainer {
   double sumOverRows(DynFn f, const Table &t, Part rows) const;
   void evaluateTest();
   bool watchTestLoss(int64_t epoch);
+  std::string stopText() const;
   void reportStop() const;
   void printEpoch(int64_t epoch) const;
   void printSummary() const;
+  std::vector<TrainReport::Verdict> gradientVerdicts();
   void reportGradientFlow();
+  TrainReport reportData(const std::string &source) const;
   bool writeCharts(const std::string &dir) const;
   bool writeHistory(const std::string &path, std::string &err) const;
 };
@@ -504,6 +522,7 @@ void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
     s.value = static_cast<double *>(sym(codegen::paramSymbol(p)));
     s.grad = static_cast<double *>(sym(codegen::paramSymbol("__grad." + p)));
     s.size = n;
+    s.shape = decl->type->shape;
     ps.push_back(std::move(s));
   }
   update = reinterpret_cast<DynFn>(
@@ -544,6 +563,28 @@ void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
         sym(codegen::dynamicSymbol(batch::batchLossName(testChunk))));
     chunkLoss.resize(testPart.n / testChunk);
   }
+}
+
+/// --report: the gradient norm per leading index of every param of rank 3
+/// or more (stacked layers, `W: f64[L, 16, 16]`), from here on.
+void Trainer::trackSlices() {
+  for (auto &p : ps) {
+    if (p.shape.size() < 3 || p.shape[0] == 0)
+      continue;
+    p.lead = p.shape[0];
+    p.sliceSize = p.size / p.lead;
+    p.sliceNormSum.assign(p.lead, 0);
+    p.sliceNorm.assign(p.lead, {});
+  }
+}
+
+/// After a step: the norm of each tracked slice of the mean gradient
+/// (`__grad.<param>` holds the minibatch's sum, `scale` is 1 / its size),
+/// added to the epoch's sums. The same gradient __train_update measured.
+void Trainer::addSliceNorms(double scale) {
+  for (auto &p : ps)
+    for (int64_t i = 0; i < p.lead; ++i)
+      p.sliceNormSum[i] += norm(p.grad + i * p.sliceSize, p.sliceSize) * scale;
 }
 
 /// One thread's rows `order[s.b0, s.b0 + s.n)`: gathered into one tensor per
@@ -634,42 +675,42 @@ double Trainer::stepBatched(const std::vector<int64_t> &order, int64_t b0,
   return loss;
 }
 
-void Trainer::printHeader() const {
-  std::cout << "training '" << spec.loss << "' on " << data.rows << " examples";
+/// The first line bpc train prints: what it trains, and how.
+std::string Trainer::header() const {
+  std::ostringstream o;
+  o << "training '" << spec.loss << "' on " << data.rows << " examples";
   if (test.rows)
-    std::cout << " (" << test.rows << " test)";
-  std::cout << ": " << spec.optimizer << "(lr " << fmt(spec.lr);
+    o << " (" << test.rows << " test)";
+  o << ": " << spec.optimizer << "(lr " << fmt(spec.lr);
   if (spec.weightDecay || spec.optimizer == "adamw")
-    std::cout << ", weight decay " << fmt(spec.effectiveWeightDecay());
-  std::cout << ")";
+    o << ", weight decay " << fmt(spec.effectiveWeightDecay());
+  o << ")";
   const auto &sc = spec.schedule;
   using Kind = sema::TrainSpec::Schedule::Kind;
   if (sc.kind == Kind::Step)
-    std::cout << ", schedule step(" << sc.every << ", " << fmt(sc.gamma) << ")";
+    o << ", schedule step(" << sc.every << ", " << fmt(sc.gamma) << ")";
   if (sc.kind == Kind::Cosine)
-    std::cout << ", schedule cosine(" << sc.warmup << ")";
-  std::cout << ", batch " << batch;
+    o << ", schedule cosine(" << sc.warmup << ")";
+  o << ", batch " << batch;
   if (ranks.size() > 1)
-    std::cout << " over " << ranks.size() << " ranks";
+    o << " over " << ranks.size() << " ranks";
   if (firstEpoch > 1 || startRow) { // --resume
-    std::cout << (firstEpoch < spec.epochs ? ", epochs " : ", epoch ")
-              << firstEpoch;
+    o << (firstEpoch < spec.epochs ? ", epochs " : ", epoch ") << firstEpoch;
     if (firstEpoch < spec.epochs)
-      std::cout << "-" << spec.epochs;
-    std::cout << " (resumed after epoch " << firstEpoch - 1;
+      o << "-" << spec.epochs;
+    o << " (resumed after epoch " << firstEpoch - 1;
     if (startRow)
-      std::cout << " and " << startRow << " rows";
-    std::cout << ")";
+      o << " and " << startRow << " rows";
+    o << ")";
   } else {
-    std::cout << ", " << spec.epochs << " epochs";
+    o << ", " << spec.epochs << " epochs";
   }
   if (spec.clip > 0)
-    std::cout << ", clip " << fmt(spec.clip);
-  std::cout << ", params";
+    o << ", clip " << fmt(spec.clip);
+  o << ", params";
   for (auto &p : ps)
-    std::cout << ' ' << p.name;
-  std::cout << '\n';
-  std::cout.flush();
+    o << ' ' << p.name;
+  return o.str();
 }
 
 /// The shuffle and the position to start from: the seed's, at epoch 1; or
@@ -712,7 +753,7 @@ void Trainer::run() {
     lrCurve.push_back(lr);
     double lossSum = 0;
     std::vector<double> gradNormSum(ps.size(), 0);
-    int64_t batches = 0;
+    int64_t batches = 0, clippedBefore = clipped;
     int64_t rowsRun = r0;
     for (int64_t b0 = r0; b0 < data.rows && stop == Stop::Done; b0 += batch) {
       int64_t b1 = std::min(b0 + batch, data.rows);
@@ -737,6 +778,12 @@ void Trainer::run() {
     lossCurve.push_back(lastLoss);
     for (size_t j = 0; j < ps.size(); ++j)
       ps[j].gradNorm.push_back(gradNormSum[j] / batches);
+    for (auto &p : ps)
+      for (int64_t i = 0; i < p.lead; ++i) {
+        p.sliceNorm[i].push_back(p.sliceNormSum[i] / batches);
+        p.sliceNormSum[i] = 0;
+      }
+    clippedCurve.push_back((double)(clipped - clippedBefore));
     if (test.rows && stop != Stop::Diverged)
       evaluateTest();
     if (ranks.isRoot())
@@ -785,28 +832,34 @@ bool Trainer::watchTestLoss(int64_t epoch) {
   return true;
 }
 
-/// Why training ended, when not after its last epoch (and which params
-/// early_stop kept).
-void Trainer::reportStop() const {
+/// Why training ended, when not after its last epoch ("" then).
+std::string Trainer::stopText() const {
+  auto at = [&] {
+    return " at epoch " + std::to_string(stopEpoch) + ", minibatch " +
+           std::to_string(stopBatch);
+  };
   switch (stop) {
   case Stop::Done:
   case Stop::SaveFailed:
     break;
   case Stop::Diverged:
-    printf("stopping: the loss is not finite at epoch %lld, minibatch %lld "
-           "(exploding gradients?)\n",
-           (long long)stopEpoch, (long long)stopBatch);
-    break;
+    return "stopping: the loss is not finite" + at() +
+           " (exploding gradients?)";
   case Stop::Interrupted:
-    printf("interrupted by %s at epoch %lld, minibatch %lld\n",
-           stopSignal == SIGTERM ? "SIGTERM" : "SIGINT", (long long)stopEpoch,
-           (long long)stopBatch);
-    break;
+    return std::string("interrupted by ") +
+           (stopSignal == SIGTERM ? "SIGTERM" : "SIGINT") + at();
   case Stop::EarlyStopped:
-    printf("early stop: the test loss has not improved for %lld epochs\n",
-           (long long)spec.earlyStop);
-    break;
+    return "early stop: the test loss has not improved for " +
+           std::to_string(spec.earlyStop) + " epochs";
   }
+  return "";
+}
+
+/// Why training ended, when not after its last epoch (and which params
+/// early_stop kept).
+void Trainer::reportStop() const {
+  if (std::string why = stopText(); !why.empty())
+    printf("%s\n", why.c_str());
   if (spec.earlyStop && bestEpoch && stop != Stop::Diverged)
     printf("kept the params of epoch %lld (test loss %s)\n",
            (long long)bestEpoch, fmt(bestTestLoss, 5).c_str());
@@ -837,6 +890,7 @@ void Trainer::runBatch(const std::vector<int64_t> &order, int64_t b0,
   lossSum = ranks.size() > 1 ? lossSum + reduceStep(loss) : loss;
   double args[2] = {1.0 / (double)(b1 - b0), lr};
   update(args, updateOut.data());
+  addSliceNorms(args[0]);
   clipped += updateOut[0] != 0;
   for (size_t j = 0; j < ps.size(); ++j)
     gradNormSum[j] += updateOut[1 + j];
@@ -955,16 +1009,15 @@ void Trainer::printSummary() const {
            (long long)clipped, (long long)steps, fmt(spec.clip).c_str());
 }
 
-/// Gradient flow: per param, mean gradient norm in the first and last
-/// epochs, relative to the param's norm; then a note or warning per param
-/// whose gradients exploded or vanished. After a diverged run (the loss
-/// became inf or nan, or ended above 1e6 and 1e6 times its lowest value)
-/// the report says so: gradients that are small next to a param that blew
-/// up are not vanishing.
-void Trainer::reportGradientFlow() {
-  printf("gradient flow (mean gradient norm per step):\n");
-  printf("  %-12s %-12s %-12s %-12s\n", "param", "first epoch", "last epoch",
-         "|param|");
+/// The gradient-flow verdicts (the lines reportGradientFlow prints after
+/// its table), each with the first epoch it applies to: a note or warning
+/// per param whose gradients exploded or vanished, or that none did. After
+/// a diverged run (the loss became inf or nan, or ended above 1e6 and 1e6
+/// times its lowest value) they say so: gradients that are small next to a
+/// param that blew up are not vanishing. Sets each param's valueNorm.
+std::vector<TrainReport::Verdict> Trainer::gradientVerdicts() {
+  std::vector<TrainReport::Verdict> out;
+  auto epochOf = [&](size_t e) { return firstEpoch + (int64_t)e; };
   double lowest = INFINITY;
   bool nonFiniteLoss = false;
   for (double l : lossCurve) {
@@ -973,55 +1026,100 @@ void Trainer::reportGradientFlow() {
   }
   bool diverged = nonFiniteLoss || (!lossCurve.empty() &&
                                     lastLoss > 1e6 * std::max(lowest, 1.0));
-  bool warned = diverged;
-  for (auto &p : ps) {
+  for (auto &p : ps)
     p.valueNorm = norm(p.value, p.size);
-    double first = p.gradNorm.front(), last = p.gradNorm.back();
-    printf("  %-12s %-12s %-12s %-12s\n", p.name.c_str(), fmt(first, 3).c_str(),
-           fmt(last, 3).c_str(), fmt(p.valueNorm, 3).c_str());
+  if (diverged) {
+    size_t e = 0;
+    while (e + 1 < lossCurve.size() && std::isfinite(lossCurve[e]) &&
+           lossCurve[e] <= 1e6 * std::max(lowest, 1.0))
+      ++e;
+    out.push_back({"warning: training diverged (the loss " +
+                       (nonFiniteLoss ? std::string("became inf or nan")
+                                      : "grew to " + fmt(lastLoss, 3)) +
+                       "); try a smaller learning rate or 'clip: 1.0' in the "
+                       "train block (or --clip)",
+                   epochOf(e)});
   }
-  if (diverged)
-    printf("warning: training diverged (the loss %s); try a smaller "
-           "learning rate or 'clip: 1.0' in the train block (or --clip)\n",
-           nonFiniteLoss ? "became inf or nan"
-                         : ("grew to " + fmt(lastLoss, 3)).c_str());
   for (auto &p : ps) {
-    double first = p.gradNorm.front();
-    int64_t tiny = 0;
+    double first = p.gradNorm.front(), peak = 0;
+    int64_t tiny = 0, bigAt = -1, tinyAt = -1;
     bool nonFinite = false;
-    double peak = 0;
-    for (double g : p.gradNorm) {
+    for (size_t e = 0; e < p.gradNorm.size(); ++e) {
+      double g = p.gradNorm[e];
       nonFinite |= !std::isfinite(g);
       if (std::isfinite(g))
         peak = std::max(peak, g);
-      if (g < 1e-6 * std::max(p.valueNorm, 1e-12))
-        ++tiny;
+      bool big = !std::isfinite(g) || (first > 0 && g > 1e3 * first) || g > 1e6;
+      if (big && bigAt < 0)
+        bigAt = (int64_t)e;
+      if (g < 1e-6 * std::max(p.valueNorm, 1e-12) && tiny++ == 0)
+        tinyAt = (int64_t)e;
     }
     bool large = (first > 0 && peak > 1e3 * first) || peak > 1e6;
-    if (!nonFinite && large && spec.clip > 0) {
-      printf("note: gradients of '%s' were large (norm up to %s); clipping "
-             "to %s kept the steps bounded\n",
-             p.name.c_str(), fmt(peak, 3).c_str(), fmt(spec.clip).c_str());
-      warned = true;
-    } else if (nonFinite || large) {
-      printf("warning: gradients of '%s' explode (%s); try 'clip: 1.0' in "
-             "the train block (or --clip), a smaller learning rate, or a "
-             "better initialisation\n",
-             p.name.c_str(),
-             nonFinite ? "they became inf or nan"
-                       : ("their norm grew to " + fmt(peak, 3)).c_str());
-      warned = true;
-    } else if (!diverged &&
-               tiny >= std::min<int64_t>(3, (int64_t)p.gradNorm.size())) {
-      printf("warning: gradients of '%s' vanish (norm below 1e-6 of the "
-             "param's in %lld of %zu epochs); try relu instead of sigmoid or "
-             "tanh, a better initialisation (glorot()), or fewer layers\n",
-             p.name.c_str(), (long long)tiny, p.gradNorm.size());
-      warned = true;
-    }
+    if (!nonFinite && large && spec.clip > 0)
+      out.push_back({"note: gradients of '" + p.name +
+                         "' were large (norm up to " + fmt(peak, 3) +
+                         "); clipping to " + fmt(spec.clip) +
+                         " kept the steps bounded",
+                     epochOf(bigAt)});
+    else if (nonFinite || large)
+      out.push_back({"warning: gradients of '" + p.name + "' explode (" +
+                         (nonFinite ? std::string("they became inf or nan")
+                                    : "their norm grew to " + fmt(peak, 3)) +
+                         "); try 'clip: 1.0' in the train block (or --clip), "
+                         "a smaller learning rate, or a better initialisation",
+                     epochOf(bigAt)});
+    else if (!diverged &&
+             tiny >= std::min<int64_t>(3, (int64_t)p.gradNorm.size()))
+      out.push_back({"warning: gradients of '" + p.name +
+                         "' vanish (norm below 1e-6 of the param's in " +
+                         std::to_string(tiny) + " of " +
+                         std::to_string(p.gradNorm.size()) +
+                         " epochs); try relu instead of sigmoid or tanh, a "
+                         "better initialisation (glorot()), or fewer layers",
+                     epochOf(tinyAt)});
   }
-  if (!warned)
-    printf("no vanishing or exploding gradients detected\n");
+  if (out.empty())
+    out.push_back({"no vanishing or exploding gradients detected", 0});
+  return out;
+}
+
+/// Gradient flow: per param, mean gradient norm in the first and last
+/// epochs, relative to the param's norm; then the verdicts.
+void Trainer::reportGradientFlow() {
+  verdicts = gradientVerdicts();
+  printf("gradient flow (mean gradient norm per step):\n");
+  printf("  %-12s %-12s %-12s %-12s\n", "param", "first epoch", "last epoch",
+         "|param|");
+  for (auto &p : ps)
+    printf("  %-12s %-12s %-12s %-12s\n", p.name.c_str(),
+           fmt(p.gradNorm.front(), 3).c_str(),
+           fmt(p.gradNorm.back(), 3).c_str(), fmt(p.valueNorm, 3).c_str());
+  for (const TrainReport::Verdict &v : verdicts)
+    printf("%s\n", v.text.c_str());
+}
+
+/// What --report shows (Report.h), after reportGradientFlow.
+TrainReport Trainer::reportData(const std::string &source) const {
+  TrainReport r;
+  r.source = source;
+  r.loss = spec.loss;
+  r.metric = spec.metric;
+  r.setup = header();
+  r.firstEpoch = firstEpoch;
+  r.trainLoss = lossCurve;
+  r.testLoss = testLossCurve;
+  r.metricCurve = metricCurve;
+  r.lr = lrCurve;
+  for (const ParamState &p : ps)
+    r.params.push_back({p.name, p.shape, p.gradNorm, p.sliceNorm, p.valueNorm});
+  r.stop = stopText();
+  r.clip = spec.clip;
+  r.clipped = clipped;
+  r.steps = steps;
+  r.clippedPerEpoch = clippedCurve;
+  r.verdicts = verdicts;
+  return r;
 }
 
 /// `--plot DIR`: the loss/metric curves and the per-param gradient norms as
@@ -1081,6 +1179,25 @@ bool Trainer::writeHistory(const std::string &path, std::string &err) const {
   return writeFileAtomically(path, out.str(), err);
 }
 
+/// `--report DIR` (rank 0, after the gradient-flow report): the page with
+/// the loss's graph as `bpc emit dot --fn LOSS` draws it. False (after the
+/// error) when it cannot be written.
+bool writeReport(const ir::Module &m, const Trainer &t,
+                 const std::string &source, const std::string &dir) {
+  TrainReport r = t.reportData(source);
+  std::ostringstream dot;
+  std::string dotError;
+  ad::emitDot(m, t.spec.loss, {}, dot, dotError);
+  renderReportGraph(r, dot.str(), dotError);
+  std::string err;
+  if (!writeTrainReport(dir, r, err)) {
+    std::cerr << "bpc: error: --report: " << err << '\n';
+    return false;
+  }
+  printf("wrote %s/index.html\n", dir.c_str());
+  return true;
+}
+
 /// --resume PATH on every rank (the same file): the params, the optimiser
 /// buffers and `st`. False (after the first failing rank's error; every
 /// rank ends here) when a rank could not.
@@ -1123,6 +1240,8 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
     std::string err;
     bool bad = root && !flags.savePath.empty() &&
                !checkSaveTarget(flags.savePath, data.inputs, err);
+    if (!bad && root && !flags.reportDir.empty())
+      bad = !checkReportDir(flags.reportDir, err);
     if (bad)
       std::cerr << "bpc: error: " << err << '\n';
     Ranks::Agreement a =
@@ -1155,6 +1274,8 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
   Trainer t(spec, data);
   t.bind(m, params, batchedSizes, jit);
   t.startAt(flags.resumePath.empty() ? nullptr : &resumed);
+  if (!flags.reportDir.empty())
+    t.trackSlices();
   // Rank 0 writes; every rank learns whether it did (a failed save_every
   // write stops them all).
   auto save = [&] {
@@ -1182,6 +1303,10 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
   bool charts = !root || flags.plotDir.empty() || t.writeCharts(flags.plotDir);
   if (!flags.plotDir.empty())
     charts = ranks.agree(!charts, 0).firstFailed < 0;
+  if (!flags.reportDir.empty()) {
+    bool ok = !root || writeReport(m, t, data.inputs[0], flags.reportDir);
+    charts = ranks.agree(!ok, 0).firstFailed < 0 && charts;
+  }
   if (t.stop == Stop::SaveFailed || !charts)
     return ExitCode::Usage;
   if (t.stop == Stop::Diverged) {

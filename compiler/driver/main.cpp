@@ -243,6 +243,11 @@ static cl::opt<std::string>
     PlotDir("plot", cl::value_desc("DIR"),
             cl::desc("write SVG charts of loss, metric and gradient norms"),
             cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<std::string>
+    ReportDir("report", cl::value_desc("DIR"),
+              cl::desc("write DIR/index.html, one self-contained page: curves, "
+                       "gradient norms, verdicts, clipping, the loss's graph"),
+              cl::cat(TrainCat), cl::sub(TrainCmd));
 
 static cl::opt<std::string>
     Output("o", cl::value_desc("OUT"),
@@ -381,6 +386,7 @@ static PipelineOptions pipelineOptions(Action action) {
   t.perExample = PerExample;
   t.savePath = SavePath;
   t.plotDir = PlotDir;
+  t.reportDir = ReportDir;
   t.resumePath = ResumePath;
   o.output = Output;
   o.target = Target;
