@@ -147,6 +147,20 @@ struct ParamState {
   int64_t lead = 0, sliceSize = 0;
   std::vector<double> sliceNormSum;
   std::vector<std::vector<double>> sliceNorm;
+  /// The gradient norms of the last `kRecent` steps up to and including the
+  /// first non-finite one (then frozen): the growth before an overflow,
+  /// which the per-epoch means (nan) cannot show. A fixed ring: no
+  /// allocation per step.
+  static constexpr int64_t kRecent = 6;
+  double recent[kRecent] = {};
+  int64_t recentSteps = 0; // steps recorded (the ring holds the last 6)
+  bool overflowed = false;
+  void record(double g) {
+    if (overflowed)
+      return;
+    recent[recentSteps++ % kRecent] = g;
+    overflowed = !std::isfinite(g);
+  }
 };
 
 double norm(const double *x, int64_t n) {
@@ -892,8 +906,10 @@ void Trainer::runBatch(const std::vector<int64_t> &order, int64_t b0,
   update(args, updateOut.data());
   addSliceNorms(args[0]);
   clipped += updateOut[0] != 0;
-  for (size_t j = 0; j < ps.size(); ++j)
+  for (size_t j = 0; j < ps.size(); ++j) {
     gradNormSum[j] += updateOut[1 + j];
+    ps[j].record(updateOut[1 + j]);
+  }
   ++steps;
 }
 
@@ -1084,6 +1100,18 @@ std::vector<TrainReport::Verdict> Trainer::gradientVerdicts() {
   return out;
 }
 
+/// "'w' per step before it overflowed: 3.86e+06 (step 1), nan (step 2)":
+/// the recorded steps of a param whose gradient became inf or nan.
+static std::string growthBeforeOverflow(const ParamState &p) {
+  std::string s = "'" + p.name + "' per step before it overflowed:";
+  int64_t n = std::min(p.recentSteps, ParamState::kRecent);
+  for (int64_t k = p.recentSteps - n; k < p.recentSteps; ++k)
+    s += (k == p.recentSteps - n ? " " : ", ") +
+         fmt(p.recent[k % ParamState::kRecent], 3) + " (step " +
+         std::to_string(k + 1) + ")";
+  return s;
+}
+
 /// Gradient flow: per param, mean gradient norm in the first and last
 /// epochs, relative to the param's norm; then the verdicts.
 void Trainer::reportGradientFlow() {
@@ -1095,6 +1123,9 @@ void Trainer::reportGradientFlow() {
     printf("  %-12s %-12s %-12s %-12s\n", p.name.c_str(),
            fmt(p.gradNorm.front(), 3).c_str(),
            fmt(p.gradNorm.back(), 3).c_str(), fmt(p.valueNorm, 3).c_str());
+  for (auto &p : ps)
+    if (p.overflowed)
+      printf("  %s\n", growthBeforeOverflow(p).c_str());
   for (const TrainReport::Verdict &v : verdicts)
     printf("%s\n", v.text.c_str());
 }
