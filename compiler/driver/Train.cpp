@@ -579,8 +579,9 @@ void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
   }
 }
 
-/// --report: the gradient norm per leading index of every param of rank 3
-/// or more (stacked layers, `W: f64[L, 16, 16]`), from here on.
+/// The gradient norm per leading index of every param of rank 3 or more
+/// (stacked layers, `W: f64[L, 16, 16]`), from here on: rows of the
+/// gradient-flow table and lines of --report's chart.
 void Trainer::trackSlices() {
   for (auto &p : ps) {
     if (p.shape.size() < 3 || p.shape[0] == 0)
@@ -1025,6 +1026,22 @@ void Trainer::printSummary() const {
            (long long)clipped, (long long)steps, fmt(spec.clip).c_str());
 }
 
+/// Whether per-epoch gradient norms `g` vanish next to a value of norm `v`:
+/// below 1e-6 of it in at least 3 epochs (all of them in shorter runs).
+static bool vanishes(const std::vector<double> &g, double v) {
+  int64_t tiny = 0;
+  for (double x : g)
+    tiny += x < 1e-6 * std::max(v, 1e-12);
+  return !g.empty() && tiny >= std::min<int64_t>(3, (int64_t)g.size());
+}
+
+/// "W[0] to W[4]" when the stacked layers `first..last` of W vanish.
+static std::string sliceRange(const std::string &name, int64_t first,
+                              int64_t last) {
+  auto at = [&](int64_t i) { return name + "[" + std::to_string(i) + "]"; };
+  return first == last ? at(first) : at(first) + " to " + at(last);
+}
+
 /// The gradient-flow verdicts (the lines reportGradientFlow prints after
 /// its table), each with the first epoch it applies to: a note or warning
 /// per param whose gradients exploded or vanished, or that none did. After
@@ -1095,6 +1112,36 @@ std::vector<TrainReport::Verdict> Trainer::gradientVerdicts() {
                          "better initialisation (glorot()), or fewer layers",
                      epochOf(tinyAt)});
   }
+  // Stacked layers: the slices of a param that vanish while the param as
+  // a whole does not (its later layers carry the norm).
+  for (auto &p : ps) {
+    if (diverged || vanishes(p.gradNorm, p.valueNorm))
+      continue;
+    std::vector<int64_t> gone;
+    size_t from = SIZE_MAX; // the first epoch a vanished layer was tiny in
+    for (int64_t i = 0; i < p.lead; ++i) {
+      double v = norm(p.value + i * p.sliceSize, p.sliceSize);
+      if (!vanishes(p.sliceNorm[i], v))
+        continue;
+      gone.push_back(i);
+      for (size_t e = 0; e < p.sliceNorm[i].size() && e < from; ++e)
+        if (p.sliceNorm[i][e] < 1e-6 * std::max(v, 1e-12))
+          from = e;
+    }
+    if (gone.empty())
+      continue;
+    bool run = gone.back() - gone.front() + 1 == (int64_t)gone.size();
+    out.push_back(
+        {"warning: gradients of '" + p.name + "' vanish in " +
+             (run ? sliceRange(p.name, gone.front(), gone.back())
+                  : std::to_string(gone.size()) + " of its layers") +
+             " (" + std::to_string(gone.size()) + " of " +
+             std::to_string(p.lead) +
+             " layers, norm below 1e-6 of the layer's); try relu instead of "
+             "sigmoid or tanh, a better initialisation (glorot()), or fewer "
+             "layers",
+         epochOf(from)});
+  }
   if (out.empty())
     out.push_back({"no vanishing or exploding gradients detected", 0});
   return out;
@@ -1119,10 +1166,22 @@ void Trainer::reportGradientFlow() {
   printf("gradient flow (mean gradient norm per step):\n");
   printf("  %-12s %-12s %-12s %-12s\n", "param", "first epoch", "last epoch",
          "|param|");
-  for (auto &p : ps)
-    printf("  %-12s %-12s %-12s %-12s\n", p.name.c_str(),
-           fmt(p.gradNorm.front(), 3).c_str(),
-           fmt(p.gradNorm.back(), 3).c_str(), fmt(p.valueNorm, 3).c_str());
+  auto row = [](const std::string &name, const std::vector<double> &g,
+                double value, const char *mark) {
+    printf("  %-12s %-12s %-12s %-12s%s\n", name.c_str(),
+           fmt(g.front(), 3).c_str(), fmt(g.back(), 3).c_str(),
+           fmt(value, 3).c_str(), mark);
+  };
+  for (auto &p : ps) {
+    row(p.name, p.gradNorm, p.valueNorm, "");
+    // Stacked layers (rank 3 or more): one row per leading index, marked
+    // where that slice's gradient vanishes (the rule of the verdicts).
+    for (int64_t i = 0; i < p.lead; ++i) {
+      double v = norm(p.value + i * p.sliceSize, p.sliceSize);
+      row("  " + p.name + "[" + std::to_string(i) + "]", p.sliceNorm[i], v,
+          vanishes(p.sliceNorm[i], v) ? "  vanishing" : "");
+    }
+  }
   for (auto &p : ps)
     if (p.overflowed)
       printf("  %s\n", growthBeforeOverflow(p).c_str());
@@ -1305,8 +1364,7 @@ ExitCode train(const ir::Module &m, const sema::TrainSpec &specIn,
   Trainer t(spec, data);
   t.bind(m, params, batchedSizes, jit);
   t.startAt(flags.resumePath.empty() ? nullptr : &resumed);
-  if (!flags.reportDir.empty())
-    t.trackSlices();
+  t.trackSlices();
   // Rank 0 writes; every rank learns whether it did (a failed save_every
   // write stops them all).
   auto save = [&] {
