@@ -322,6 +322,7 @@ CompileOptions compileOptions(const PipelineOptions &o) {
   CompileOptions co;
   co.sema = o.sema;
   co.simplify = o.simplify;
+  co.keepPowers = o.action == Action::Dot || o.action == Action::Explain;
   co.trainStep = o.action == Action::Train || o.afterPass == "train-step";
   co.stopAfter = o.afterPass;
   co.optLevel = o.optLevel;

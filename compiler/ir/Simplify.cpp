@@ -70,7 +70,8 @@ uint64_t bitsOf(double d) {
 
 class Simplifier {
 public:
-  Simplifier(Function &f, const Module &m) : f(f), b(*m.types) {}
+  Simplifier(Function &f, const Module &m, SimplifyOptions o)
+      : f(f), b(*m.types), opts(o) {}
 
   void run() {
     scopes.clear();
@@ -82,6 +83,7 @@ public:
 private:
   Function &f;
   Builder b;
+  SimplifyOptions opts;
   std::map<const Value *, Value *> map;
   // Removed ops stay alive until the pass ends: `map` and the CSE scopes
   // hold their values' addresses, which must not be reused by new ops.
@@ -233,7 +235,7 @@ private:
       // instead of taped.
       if (isF(a[1], 1.0))
         return a[0];
-      if (isF(a[1], 2.0)) {
+      if (isF(a[1], 2.0) && !opts.keepPowers) {
         auto mul = std::make_unique<Op>(OpKind::FMul, op.loc);
         mul->operands = {a[0], a[0]};
         mul->parent = &blk;
@@ -360,11 +362,13 @@ private:
 
 } // namespace
 
-void simplify(Function &f, const Module &m) { Simplifier(f, m).run(); }
+void simplify(Function &f, const Module &m, SimplifyOptions o) {
+  Simplifier(f, m, o).run();
+}
 
-void simplify(Module &m) {
+void simplify(Module &m, SimplifyOptions o) {
   for (auto &f : m.functions)
-    simplify(*f, m);
+    simplify(*f, m, o);
 }
 
 } // namespace bp::ir

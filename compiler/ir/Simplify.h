@@ -14,8 +14,13 @@ namespace bp::ir {
 ///         no effects).
 /// Preserves: observable behaviour, bit for bit (no reassociation; x + 0.0
 ///         is not folded because of -0.0).
-void simplify(Function &f, const Module &m);
-void simplify(Module &m);
+struct SimplifyOptions {
+  /// Keep `x ^ 2` a pow (otherwise x * x, which is cheaper and recomputed
+  /// by AD instead of taped): explain and emit dot show code as written.
+  bool keepPowers = false;
+};
+void simplify(Function &f, const Module &m, SimplifyOptions o = {});
+void simplify(Module &m, SimplifyOptions o = {});
 
 /// True when the op or anything in its regions has an effect (print,
 /// assert, param store, call, tape op, a division that can fail).

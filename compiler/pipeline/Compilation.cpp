@@ -68,7 +68,7 @@ llvm::Error irgen(Compilation &c) {
 }
 
 llvm::Error simplify(Compilation &c) {
-  ir::simplify(*c.ir);
+  ir::simplify(*c.ir, {c.opts.keepPowers});
   return llvm::Error::success();
 }
 
@@ -121,7 +121,7 @@ llvm::Error ad(Compilation &c) {
   bool first = true;
   for (size_t k : derivedOrder(m)) {
     if (!first && c.opts.simplify)
-      ir::simplify(m);
+      ir::simplify(m, {c.opts.keepPowers});
     first = false;
     if (m.derived[k].kind == ir::DerivKind::Vmap)
       batch::buildVmap(m, m.derived[k]);

@@ -72,8 +72,9 @@ namespace bp {
 
 struct CompileOptions {
   sema::Options sema;
-  bool simplify = true; // --no-simplify: the simplify passes do not run
-  bool verify = true;   // run the IR verifier after every IR pass
+  bool simplify = true;    // --no-simplify: the simplify passes do not run
+  bool keepPowers = false; // explain, emit dot: `x ^ 2` stays a pow
+  bool verify = true;      // run the IR verifier after every IR pass
   /// `bpc train`, `emit ir --after` train-step or a later pass on a file
   /// with a train block: the train-step pass runs.
   bool trainStep = false;
