@@ -370,8 +370,12 @@ struct ReplSession::Impl {
     return o;
   }
 
-  std::unique_ptr<Unit> itemsUnit(const std::vector<ItemText> &list) {
-    auto u = std::make_unique<Unit>(compileOptions(), types);
+  /// keepPowers: for :explain, which shows `x ^ 2` as written.
+  std::unique_ptr<Unit> itemsUnit(const std::vector<ItemText> &list,
+                                  bool keepPowers = false) {
+    CompileOptions o = compileOptions();
+    o.keepPowers = keepPowers;
+    auto u = std::make_unique<Unit>(o, types);
     for (const ItemText &it : list)
       u->append(it.text, it.origins, false);
     return u;
@@ -454,8 +458,8 @@ struct ReplSession::Impl {
   bool lower(Unit &u) { return reach(u, Stage::IR); }
 
   /// The session's items through IR, or null after reporting errors.
-  std::unique_ptr<Unit> compiledItems() {
-    auto u = itemsUnit(items);
+  std::unique_ptr<Unit> compiledItems(bool keepPowers = false) {
+    auto u = itemsUnit(items, keepPowers);
     if (!frontEnd(*u) || !lower(*u)) {
       report(*u);
       return nullptr;
@@ -1047,7 +1051,7 @@ struct ReplSession::Impl {
                    ":explain dneuron(0.5, 0.1, 1.5, 1.0)");
       return;
     }
-    auto u = compiledItems();
+    auto u = compiledItems(/*keepPowers=*/true);
     if (!u)
       return;
     const sema::FnSig *sig = u->prog.signature(name);
