@@ -5,7 +5,8 @@ From a fixed seed it generates random, well-typed scalar BP programs (helper
 functions, a recursive helper, if/else statements and expressions, for and
 while loops with loop-carried vars, early returns (also from inside loops,
 nested loops and ifs in loops), compound updates, stop_gradient, every
-scalar builtin) together with an equivalent Python function (the "mirror").
+scalar builtin, helpers called checkpointed: `checkpoint(h)(...)` or through
+`fn ch = checkpoint(h)`) together with an equivalent Python function (the "mirror").
 Each program is emitted from one generator walk, so the BP text and the
 Python text describe the same computation.
 
@@ -51,7 +52,14 @@ from ad_fuzz_common import close, fmt  # noqa: E402
 # is open; the committed lit test uses all of them).
 CONSTRUCTS = ["if", "ifexpr", "for", "while", "recursion", "helpers", "sg",
               "kinks", "int", "pow", "lgamma", "tan", "second", "return",
-              "intdiv", "loopreturn"]
+              "intdiv", "loopreturn", "checkpoint"]
+
+# How often a helper (recursive or not) is called checkpointed, inline as
+# `checkpoint(h)(...)` and through `fn ch = checkpoint(h)`: the mirror calls
+# h, so values and derivatives must be h's. Drawn from an rng of its own, so
+# the programs of a seed are otherwise the ones they were without it.
+P_CKPT_INLINE = 0.2
+P_CKPT_BOUND = 0.2
 
 # How often a loop body (for, while) may end with `if c { ...; return e }` or
 # with a plain `return e`, and how often an if inside a loop returns from one
@@ -240,6 +248,14 @@ class Gen:
         self.helpers = []      # (name, kind) callable from the current fn
         self.fn_ret = False    # the current fn may return early
         self.used = set()
+        self.ckpt = {}         # helper -> how BP calls it checkpointed
+
+    def callee(self, name):
+        """How BP names helper `name` at a call (the mirror calls `name`)."""
+        how = self.ckpt.get(name)
+        if how == "inline":
+            return "checkpoint(%s)" % name
+        return "c" + name if how == "bound" else name
 
     def fresh(self, base):
         self.counter += 1
@@ -469,16 +485,17 @@ class Gen:
         r = self.rng
         name, kind = r.choice(self.helpers)
         self.used.add(name)
+        bname = self.callee(name)
         if kind == "f1":
             a = self.fexpr(sc, d)
-            return "%s(%s)" % (name, a[0]), "%s(%s)" % (name, a[1])
+            return "%s(%s)" % (bname, a[0]), "%s(%s)" % (name, a[1])
         if kind == "f2":
             a, b = self.fexpr(sc, d), self.fexpr(sc, d)
-            return "%s(%s, %s)" % (name, a[0], b[0]), "%s(%s, %s)" % (name, a[1], b[1])
+            return "%s(%s, %s)" % (bname, a[0], b[0]), "%s(%s, %s)" % (name, a[1], b[1])
         if kind == "fi":
             a = self.fexpr(sc, d)
             m = self.iexpr(sc, 1)
-            return "%s(%s, %s)" % (name, a[0], m[0]), "%s(%s, %s)" % (name, a[1], m[1])
+            return "%s(%s, %s)" % (bname, a[0], m[0]), "%s(%s, %s)" % (name, a[1], m[1])
         # recursive helper: (f64, f64, depth)
         a, b = self.bounded(sc, d), self.fexpr(sc, d)
         if sc.i and r.random() < 0.5:
@@ -487,7 +504,7 @@ class Gen:
         else:
             dd = str(r.randrange(0, 4))
             dd = (dd, dd)
-        return ("%s(%s, %s, %s)" % (name, a[0], b[0], dd[0]),
+        return ("%s(%s, %s, %s)" % (bname, a[0], b[0], dd[0]),
                 "%s(%s, %s, %s)" % (name, a[1], b[1], dd[1]))
 
     # ---- statements ------------------------------------------------------
@@ -771,6 +788,21 @@ class Program:
     pass
 
 
+def checkpointed(g, crng, name, blocks):
+    """Maybe makes the calls of helper `name` checkpointed (P_CKPT_*);
+    `fn c<name> = checkpoint(<name>)` goes after its definition."""
+    if not g.ok("checkpoint"):
+        return
+    x = crng.random()
+    if x < P_CKPT_INLINE:
+        g.ckpt[name] = "inline"
+    elif x < P_CKPT_INLINE + P_CKPT_BOUND:
+        g.ckpt[name] = "bound"
+        blk = Block()
+        blk.add(0, "fn c%s = checkpoint(%s)" % (name, name), None)
+        blocks.append(blk)
+
+
 def make_program(pid, seed, allowed, second):
     """Generate one program (retrying until the mirror accepts a point)."""
     for attempt in range(200):
@@ -781,6 +813,7 @@ def make_program(pid, seed, allowed, second):
         ok = (lambda c: c in allowed and c != "sg") if second else \
             (lambda c: c in allowed)
         g = Gen(rng, pid, ok)
+        crng = random.Random("checkpoint:%d:%d:%d" % (seed, pid, attempt))
         blocks = []
         nh = rng.randint(1, 3) if "helpers" in allowed or "recursion" in allowed else 0
         helpers = []
@@ -790,6 +823,7 @@ def make_program(pid, seed, allowed, second):
                 name = "r%d" % pid
                 blocks.append(g.recursive(name))
                 helpers.append((name, "rec"))
+                checkpointed(g, crng, name, blocks)
                 continue
             if "helpers" not in allowed:
                 continue
@@ -802,6 +836,7 @@ def make_program(pid, seed, allowed, second):
             g.counter = 0
             blocks.append(g.function(name, params, rng.randint(1, 3), 2))
             helpers.append((name, kind))
+            checkpointed(g, crng, name, blocks)
         g.helpers = helpers
         g.used = set()
         g.counter = 0

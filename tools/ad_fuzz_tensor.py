@@ -23,7 +23,8 @@ only: tensors are a tiny flat-list class).  Programs are built from
     v[i] += e, M[i, j] *= e, M[i] -= row) and slice-wise (v[1:3] = e,
     M[:, j] += e, M[i, 0:2] -= e, M[0:2, 1:] *= e, e scalar or tensor), loop-carried tensor vars
     (h = tanh(h * a + b)), scalar accumulators, tensor-valued helper
-    functions,
+    functions, some called checkpointed (`checkpoint(h)(..)` or through
+    `fn ch = checkpoint(h)`: the mirror calls h),
   - `return` from inside for and while loops: from an if (then or else
     branch) after a loop-carried update, from a nested for loop, at the end
     of the body, and from the element-update loops, in f and in helpers
@@ -86,7 +87,13 @@ CONSTRUCTS = ["kinks", "matmul", "transpose", "outer", "reduce", "axis",
               "softmax", "index", "slice", "literal", "stack", "update",
               "carried", "accum", "helpers", "div", "scalar_arg", "exprindex",
               "recursion", "mutual", "rectuple", "params", "loopreturn",
-              "nn"]
+              "nn", "checkpoint"]
+
+# How often the tensor-valued helper is called checkpointed, inline as
+# `checkpoint(h)(..)` and through `fn ch = checkpoint(h)`. Drawn from an rng
+# of its own (Gen.crng), so the programs of a seed are otherwise unchanged.
+P_CKPT_INLINE = 0.25
+P_CKPT_BOUND = 0.25
 
 # How often a program gets recursive helpers (a cycle of one function, or of
 # two with "mutual"), how often one of them returns a tuple, and how often a
@@ -575,6 +582,15 @@ class Gen:
         self.cur_ret = None   # result shapes of the fn being generated, when
                               # it may return from inside a loop
         self.dims = [1, 2, 3, 4]
+        self.crng = None      # decides which helpers are checkpointed
+        self.ckpt = {}        # helper -> how BP calls it checkpointed
+
+    def callee(self, name):
+        """How BP names helper `name` at a call (the mirror calls `name`)."""
+        how = self.ckpt.get(name)
+        if how == "inline":
+            return "checkpoint(%s)" % name
+        return "c" + name if how == "bound" else name
 
     def ok(self, c):
         return c in self.allowed
@@ -1297,7 +1313,7 @@ class Gen:
         args = [self.expr(sc, p, d) for p in ps]
         if rec:
             args.append(depth or self.depth_arg(sc))
-        return ("%s(%s)" % (name, ", ".join(a[0] for a in args)),
+        return ("%s(%s)" % (self.callee(name), ", ".join(a[0] for a in args)),
                 "%s(%s)" % (name, ", ".join(a[1] for a in args)))
 
     def call_stmt(self, sc, blk, ind, name, ps, depth, Rs, args=None):
@@ -1534,6 +1550,12 @@ class Gen:
         blk.add(0, "}", None)
         self.cur_ret = None
         self.helpers.append((name, ps, R, False))
+        x = self.crng.random() if self.crng and self.ok("checkpoint") else 1
+        if x < P_CKPT_INLINE:
+            self.ckpt[name] = "inline"
+        elif x < P_CKPT_INLINE + P_CKPT_BOUND:
+            self.ckpt[name] = "bound"
+            blk.add(0, "fn c%s = checkpoint(%s)" % (name, name), None)
         return blk
 
     def function(self):
@@ -1633,6 +1655,7 @@ def make_program(pid, seed, allowed):
     for attempt in range(40):
         rng = random.Random("%d:%d:%d" % (seed, pid, attempt))
         g = Gen(rng, pid, allowed)
+        g.crng = random.Random("checkpoint:%d:%d:%d" % (seed, pid, attempt))
         fname, params, blocks = g.function()
         gparams = g.gparams
         bp = "\n".join("\n".join(b.bp) for b in blocks) + "\n"

@@ -69,6 +69,7 @@ ir::Function *outlineLoopBody(ir::Module &m, ir::Op &loop,
 
   ir::Function *g = m.addFunction(name);
   g->loc = loop.loc;
+  g->checkpointed = true;
   g->derivedFrom = "one iteration of the " +
                    std::string(ir::mnemonic(loop.kind)) + " at " +
                    std::to_string(loop.loc.line) + ":" +
@@ -136,6 +137,7 @@ bool buildCheckpoint(ir::Module &m, const ir::DerivedInfo &info,
   ir::Function *c = m.addFunction(info.name);
   c->loc = info.loc;
   c->derivedFrom = "checkpoint of " + info.base;
+  c->checkpointed = true;
   c->resultTypes = base.resultTypes;
   std::map<const ir::Value *, ir::Value *> map;
   for (auto &a : base.args())

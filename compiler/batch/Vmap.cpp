@@ -973,6 +973,7 @@ ir::Function *getBatched(ir::Module &m, ir::Function &f,
   ir::Function *out = m.addFunction(name);
   out->loc = f.loc;
   out->derivedFrom = "vmap of " + f.name;
+  out->checkpointed = f.checkpointed; // still recomputed, not inlined
   // The result types before the body: a recursive call reads them.
   for (const Type *t : f.resultTypes)
     out->resultTypes.push_back(batchedType(*m.types, t, B));

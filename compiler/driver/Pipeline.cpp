@@ -408,10 +408,14 @@ ExitCode runPipeline(const std::string &path, const PipelineOptions &o) {
   // implies. A data error is reported after the compile errors, if any.
   TrainingData data;
   std::string dataError;
-  if (o.action == Action::Ir && c.prog.trainSpec && showsTrainStep(o)) {
-    // `emit ir --after` a pass from train-step on: the step `bpc train`
-    // would compile for a full minibatch on one thread (the data is not
-    // read, so no tail; the train block as written, no flags).
+  bool tapeOfStep =
+      o.action == Action::Tape && o.fnFilter.rfind("__train_step", 0) == 0;
+  if (c.prog.trainSpec &&
+      ((o.action == Action::Ir && showsTrainStep(o)) || tapeOfStep)) {
+    // `emit ir --after` a pass from train-step on, or `emit tape --fn
+    // __train_step[.<batch>]`: the step `bpc train` would compile for a
+    // full minibatch on one thread (the data is not read, so no tail; the
+    // train block as written, no flags).
     c.opts.trainStep = true;
     c.opts.trainBatchSizes = {c.prog.trainSpec->batch};
   }

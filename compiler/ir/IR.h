@@ -278,6 +278,11 @@ public:
   std::unique_ptr<Block> body = std::make_unique<Block>();
   /// For derived functions: how it was made, e.g. "grad(neuron, w, b)".
   std::string derivedFrom;
+  /// A checkpoint(f) copy, one of its outlined loop bodies, a chunk of a
+  /// loop split by --tape-budget (ad/Checkpoint.cpp, ad/TapeBudget.cpp), or
+  /// the batched version of one of these: its intermediates are recomputed
+  /// in the caller's reverse sweep, so ir::inlineCalls keeps its calls.
+  bool checkpointed = false;
 
   Value *addArg(const Type *t, std::string name) {
     return body->addArg(t, std::move(name));

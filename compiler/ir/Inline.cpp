@@ -72,8 +72,10 @@ bool inlineIn(Block &b, Function &f, const Module &m, Recursion &rec) {
       continue;
     const Function *callee = m.lookup(op.callee());
     // A function with a custom derivative rule (section 15) stays a call:
-    // AD must see it to use the rule.
-    if (!callee || m.lookup(op.callee() + ".adjoint") ||
+    // AD must see it to use the rule. So does a checkpointed one (section
+    // 16): reverse mode recomputes a call's intermediates instead of
+    // taping them.
+    if (!callee || callee->checkpointed || m.lookup(op.callee() + ".adjoint") ||
         m.lookup(op.callee() + ".tangent"))
       continue;
     std::map<const Value *, Value *> map;

@@ -9,6 +9,7 @@ namespace bp::ir {
 /// Output: `f` with every call of a function that is not recursive (does
 ///         not reach itself through calls) and has no custom derivative
 ///         rule (a function `<callee>.adjoint` / `.tangent`, section 15)
+///         and is not checkpointed (Function::checkpointed, section 16)
 ///         replaced by a copy of its body,
 ///         repeatedly, so that no such call is left. Reverse mode then sees
 ///         one function: the forward values are computed once, where a call

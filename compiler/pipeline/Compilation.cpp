@@ -25,6 +25,7 @@
 #include "llvm/IR/Verifier.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <cassert>
 #include <functional>
 #include <map>
@@ -110,6 +111,18 @@ std::vector<size_t> derivedOrder(const ir::Module &m) {
   return order;
 }
 
+/// The budget applyTapeBudget splits loops for. The batched training step
+/// of n examples tapes every value of the loss n times, so under training
+/// the budget is divided by the largest step size: each step's tape (one
+/// thread's) stays within --tape-budget, as does a per-example gradient.
+int64_t stepTapeBudget(const CompileOptions &o) {
+  int64_t n = 1;
+  if (o.trainStep)
+    for (int64_t k : o.trainBatchSizes)
+      n = std::max(n, k);
+  return std::max<int64_t>(o.tapeBudget / n, 1);
+}
+
 /// Builds every derived function (ad/Derived.h; vmap: batch/Vmap.h), in
 /// derivedOrder, on simplified code (Enzyme's lesson): the simplify pass ran
 /// just before, and since a derived function may differentiate an earlier
@@ -117,7 +130,7 @@ std::vector<size_t> derivedOrder(const ir::Module &m) {
 llvm::Error ad(Compilation &c) {
   ir::Module &m = *c.ir;
   if (c.opts.tapeBudget > 0)
-    ad::applyTapeBudget(m, c.opts.tapeBudget);
+    ad::applyTapeBudget(m, stepTapeBudget(c.opts));
   bool first = true;
   for (size_t k : derivedOrder(m)) {
     if (!first && c.opts.simplify)

@@ -85,7 +85,8 @@ struct CompileOptions {
   /// irPassNames()); empty: after the last one.
   std::string stopAfter;
   /// `--tape-budget MB`, in bytes: long loops are checkpointed before AD
-  /// (ad::applyTapeBudget); 0: no budget.
+  /// (ad::applyTapeBudget; with the train step, divided by the largest of
+  /// trainBatchSizes: each step's tape stays within it); 0: no budget.
   int64_t tapeBudget = 0;
   // The LLVM stage.
   llvm::TargetMachine *targetMachine = nullptr; // required for Stage::LLVM
