@@ -65,6 +65,12 @@ std::string Checker::derivedBase(ast::CallExpr &call, DerivKind kind) {
   const char *what = spelling(kind);
   ast::Expr *baseExpr = call.args[0].get();
   if (auto *n = dyn<ast::NameExpr>(baseExpr)) {
+    if (generics.count(n->name)) {
+      error(n->loc, "'" + n->name + "' takes function arguments: " + what +
+                        " cannot take it itself; " + what +
+                        " a function that calls it");
+      return "";
+    }
     if (!callable(n->name)) {
       auto it = top.find(n->name);
       if (it == top.end())
