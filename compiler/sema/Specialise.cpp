@@ -336,6 +336,9 @@ void Checker::declareGeneric(FnItem &f) {
     error(f.nameLoc, "a derivative rule cannot take function arguments");
     return;
   }
+  auto it = top.find(f.name);
+  if (it == top.end() || it->second.item != &f)
+    return; // a builtin's name or defined twice (reported)
   generics[f.name] = &f;
   if (f.name == "main")
     error(f.nameLoc, "'main' takes no arguments and returns nothing");
