@@ -43,12 +43,20 @@ bool isDeriveCall(const Expr &e) {
 struct Copier {
   const std::map<std::string, const Expr *> &subst;
   std::map<const Expr *, std::string> &uses;
+  /// Inside a copy of a given function (which names no parameter of the
+  /// generic, though it may share a name with one) and in wrt-names.
+  bool off = false;
 
   template <class T> static std::unique_ptr<T> make(const T &e) {
     return std::make_unique<T>(e.loc);
   }
-  ExprPtr opt(const ExprPtr &e, bool sub = true) {
-    return e ? expr(*e, sub) : nullptr;
+  ExprPtr opt(const ExprPtr &e) { return e ? expr(*e) : nullptr; }
+  ExprPtr plain(const Expr &e) {
+    bool was = off;
+    off = true;
+    ExprPtr r = expr(e);
+    off = was;
+    return r;
   }
   std::vector<ExprPtr> list(const std::vector<ExprPtr> &es) {
     std::vector<ExprPtr> out;
@@ -56,11 +64,11 @@ struct Copier {
       out.push_back(expr(*e));
     return out;
   }
-  ExprPtr name(const NameExpr &n, bool sub) {
-    auto it = sub ? subst.find(n.name) : subst.end();
+  ExprPtr name(const NameExpr &n) {
+    auto it = off ? subst.end() : subst.find(n.name);
     if (it == subst.end())
       return std::make_unique<NameExpr>(n.loc, n.name);
-    ExprPtr r = expr(*it->second, false);
+    ExprPtr r = plain(*it->second);
     r->loc = n.loc;
     uses[r.get()] = n.name;
     return r;
@@ -70,7 +78,7 @@ struct Copier {
     // grad(f, x): only the function is substituted; x names its argument.
     bool derive = isDeriveCall(c);
     for (size_t i = 0; i < c.args.size(); ++i)
-      r->args.push_back(expr(*c.args[i], !derive || i == 0));
+      r->args.push_back(derive && i > 0 ? plain(*c.args[i]) : expr(*c.args[i]));
     return r;
   }
   ExprPtr index(const IndexExpr &e) {
@@ -86,7 +94,7 @@ struct Copier {
     }
     return r;
   }
-  ExprPtr expr(const Expr &e, bool sub = true);
+  ExprPtr expr(const Expr &e);
   StmtPtr stmt(const Stmt &s);
   Block block(const Block &b) {
     Block r;
@@ -98,7 +106,7 @@ struct Copier {
   }
 };
 
-ExprPtr Copier::expr(const Expr &e, bool sub) {
+ExprPtr Copier::expr(const Expr &e) {
   switch (e.kind) {
   case ExprKind::Number: {
     auto &n = static_cast<const NumberExpr &>(e);
@@ -116,7 +124,7 @@ ExprPtr Copier::expr(const Expr &e, bool sub) {
     return std::make_unique<StringExpr>(
         e.loc, static_cast<const StringExpr &>(e).value);
   case ExprKind::Name:
-    return name(static_cast<const NameExpr &>(e), sub);
+    return name(static_cast<const NameExpr &>(e));
   case ExprKind::Unary: {
     auto &u = static_cast<const UnaryExpr &>(e);
     return std::make_unique<UnaryExpr>(u.loc, u.op, expr(*u.operand));
