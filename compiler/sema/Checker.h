@@ -202,7 +202,10 @@ private:
   std::set<std::string> badGenerics;
   /// `descend<bowl>` -> its copy (in module.items).
   std::map<std::string, ast::FnItem *> specialisations;
-  std::map<std::string, size_t> specialisationCount;
+  /// How deep each specialisation nests (1: made from an ordinary
+  /// function), and that of the function being walked.
+  std::map<std::string, size_t> specDepth;
+  size_t walkDepth = 0;
   std::set<std::string> runaway; // generics reported for too many copies
   /// The copies of given functions in specialisations -> the fn-typed
   /// parameter they stand for (in messages).

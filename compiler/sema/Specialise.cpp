@@ -23,10 +23,11 @@ using namespace ast;
 
 namespace {
 
-/// A generic has at most this many specialisations: a recursion that
-/// passes a new function on every call (`r(grad(f))` inside `r`) would
-/// otherwise make them without end.
-constexpr size_t maxSpecialisations = 16;
+/// Specialisations nest at most this deep (one made while walking the body
+/// of another is one deeper): a recursion that passes a new function on
+/// every call (`r(grad(f))` inside `r`) would otherwise make them without
+/// end. Any number of specialisations may be made from ordinary functions.
+constexpr size_t maxSpecialisationDepth = 16;
 
 template <class T, class U> T *as(U *x) {
   return x && T::classof(x) ? static_cast<T *>(x) : nullptr;
@@ -520,15 +521,16 @@ void Checker::specialiseCall(CallExpr &c, FnItem &g) {
     if (g.params[i].type.kind == TypeExpr::Fn)
       args[i] = std::move(c.args[i]);
   if (!specialisations.count(key)) {
-    if (++specialisationCount[g.name] > maxSpecialisations) {
+    if (walkDepth + 1 > maxSpecialisationDepth) {
       if (runaway.insert(g.name).second)
-        error(c.loc, "'" + g.name + "' would be specialised for more than " +
-                         std::to_string(maxSpecialisations) +
-                         " tuples of functions: a recursion that passes a "
+        error(c.loc, "specialising '" + g.name + "' here nests more than " +
+                         std::to_string(maxSpecialisationDepth) +
+                         " specialisations deep: a recursion that passes a "
                          "new function on each call has no end");
       return;
     }
     instantiate(g, key, std::move(args));
+    specDepth[key] = walkDepth + 1;
   }
   std::erase_if(c.args, [](const ExprPtr &a) { return !a; });
   callee->name = key;
@@ -554,6 +556,8 @@ void Checker::specialiseAll() {
   // Specialisations are appended to module.items and walked in turn.
   for (size_t i = 0; i < module.items.size(); ++i) {
     auto *f = dyn<FnItem>(module.items[i].get());
+    auto depth = f ? specDepth.find(f->name) : specDepth.end();
+    walkDepth = depth == specDepth.end() ? 0 : depth->second;
     if (f && !generics.count(f->name))
       walkBlock(
           f->body, [&](ExprPtr &e) { specialiseCalls(e); },
