@@ -54,9 +54,12 @@ fnParam : ID ':' type ;
 trainField : ID ':' expr ;
 trainSep : NEWLINE | ';' | ',' ;
 
+// `fn(T1, ..., Tn) -> R` (LANGUAGE.md section 21) is only meaningful as a
+// function's parameter type; sema says so elsewhere.
 type
   : ID ('[' dim (',' dim)* ']')?                                # namedType
   | '(' type (',' type)+ ','? ')'                               # tupleType
+  | 'fn' '(' (type (',' type)* ','?)? ')' ('->' result=type)?   # fnType
   ;
 
 dim : INT | ID ;

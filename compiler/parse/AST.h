@@ -30,11 +30,14 @@ struct Dim {
   std::string name; // empty: literal `value`
 };
 
+/// `fn(T1, ..., Tn) -> R` (section 21) is a Fn: `elems` are the parameter
+/// types and `result` holds R (empty: no result).
 struct TypeExpr {
-  enum Kind { F64, Int, Bool, Tensor, Tuple } kind = F64;
+  enum Kind { F64, Int, Bool, Tensor, Tuple, Fn } kind = F64;
   Loc loc;
-  std::vector<Dim> dims;       // Tensor: element type is always f64
-  std::vector<TypeExpr> elems; // Tuple
+  std::vector<Dim> dims;        // Tensor: element type is always f64
+  std::vector<TypeExpr> elems;  // Tuple; Fn: the parameter types
+  std::vector<TypeExpr> result; // Fn: none or one
 };
 
 //===----------------------------------------------------------------------===//
@@ -312,6 +315,11 @@ struct FnItem : Item {
   std::vector<FnParam> params;
   std::optional<TypeExpr> result; // none: no result
   Block body;
+  /// Section 21: a copy of the function `specialisedFrom` made by sema for
+  /// the functions `fnArgs` given for its fn-typed parameters (which the
+  /// copy no longer has; its body uses the given functions instead).
+  std::string specialisedFrom;
+  std::vector<ExprPtr> fnArgs;
   FnItem(Loc l) : Item(ItemKind::Fn, l) {}
   static bool classof(const Item *i) { return i->kind == ItemKind::Fn; }
 };

@@ -180,6 +180,17 @@ std::optional<ast::TypeExpr> ASTBuilder::type(BPParser::TypeContext *ctx) {
         t.elems.push_back(std::move(*et));
     return t;
   }
+  if (auto *c = dynamic_cast<BPParser::FnTypeContext *>(ctx)) {
+    t.kind = ast::TypeExpr::Fn;
+    for (auto *e : c->type())
+      if (e != c->result)
+        if (auto et = type(e))
+          t.elems.push_back(std::move(*et));
+    if (c->result)
+      if (auto rt = type(c->result))
+        t.result.push_back(std::move(*rt));
+    return t;
+  }
   auto *c = dynamic_cast<BPParser::NamedTypeContext *>(ctx);
   if (!c || !c->ID())
     return std::nullopt;

@@ -52,6 +52,15 @@ std::string typeString(const TypeExpr &t) {
       s += (i ? ", " : "") + typeString(t.elems[i]);
     return s + ")";
   }
+  case TypeExpr::Fn: {
+    std::string s = "fn(";
+    for (size_t i = 0; i < t.elems.size(); ++i)
+      s += (i ? ", " : "") + typeString(t.elems[i]);
+    s += ")";
+    if (!t.result.empty())
+      s += " -> " + typeString(t.result[0]);
+    return s;
+  }
   }
   return "?";
 }

@@ -192,6 +192,47 @@ private:
                   const std::vector<WrtVar> &wrt, FnSig &sig);
 
   //===--------------------------------------------------------------------===//
+  // Functions as arguments (section 21, Specialise.cpp)
+  //===--------------------------------------------------------------------===//
+
+  /// Functions with a fn-typed parameter: never checked themselves.
+  std::map<std::string, ast::FnItem *> generics;
+  /// Generics whose declaration or use of a fn parameter failed: their
+  /// calls are not specialised (the errors are reported once).
+  std::set<std::string> badGenerics;
+  /// `descend<bowl>` -> its copy (in module.items).
+  std::map<std::string, ast::FnItem *> specialisations;
+  /// How deep each specialisation nests (1: made from an ordinary
+  /// function), and that of the function being walked.
+  std::map<std::string, size_t> specDepth;
+  size_t walkDepth = 0;
+  std::set<std::string> runaway; // generics reported for too many copies
+  /// The copies of given functions in specialisations -> the fn-typed
+  /// parameter they stand for (in messages).
+  std::map<const ast::Expr *, std::string> fnParamUses;
+  /// Calls of generics that could not be specialised (reported).
+  std::set<const ast::CallExpr *> unspecialised;
+
+  static bool isGeneric(const ast::FnItem &f);
+  static std::string sigString(const FnSig &s);
+  /// `fn(T1, ...) -> R` as a signature (without names); false after an
+  /// error.
+  bool fnType(const ast::TypeExpr &t, FnSig &sig);
+  void declareGeneric(ast::FnItem &f);
+  void checkGenericBody(ast::FnItem &g);
+  /// Rewrites every call of a generic in the functions (and in the
+  /// specialisations made) to call its specialisation.
+  void specialiseAll();
+  void specialiseCalls(ast::ExprPtr &e);
+  void specialiseCall(ast::CallExpr &c, ast::FnItem &g);
+  /// The name of the function given for `p` (a function or a derived
+  /// function) once its signature matches; "" after an error.
+  std::string fnArgument(ast::Expr &arg, const ast::FnParam &p,
+                         const ast::FnItem &g);
+  ast::FnItem *instantiate(ast::FnItem &g, const std::string &name,
+                           std::vector<ast::ExprPtr> args);
+
+  //===--------------------------------------------------------------------===//
   // Function bodies
   //===--------------------------------------------------------------------===//
 
@@ -291,8 +332,9 @@ private:
 
   const Type *call(ast::CallExpr &c);
 
+  /// `shown`: the fn-typed parameter the callee stands for (section 21).
   const Type *userCall(ast::CallExpr &c, const std::string &name,
-                       const FnSig &sig);
+                       const FnSig &sig, const std::string &shown = "");
 
   const Type *builtinCall(ast::CallExpr &c, const std::string &n);
 };

@@ -112,11 +112,14 @@ void Checker::run() {
   for (auto &item : module.items)
     if (auto *d = dyn<ast::DerivedFnItem>(item.get()))
       resolveNamedDerived(*d);
+  specialiseAll(); // section 21: appends specialisations to module.items
   for (auto &item : module.items) {
-    if (auto *f = dyn<ast::FnItem>(item.get()))
-      checkFn(*f);
-    else if (auto *t = dyn<ast::TrainItem>(item.get()))
+    if (auto *f = dyn<ast::FnItem>(item.get())) {
+      if (!isGeneric(*f))
+        checkFn(*f);
+    } else if (auto *t = dyn<ast::TrainItem>(item.get())) {
       prog.train = t;
+    }
   }
   for (auto &d : prog.derived)
     // vmap runs f per example and checkpoint(f) is f: stores too.
@@ -159,6 +162,13 @@ void Checker::trainInt(const std::string &key, const ast::Expr &e, int64_t &out,
 void Checker::trainFn(const std::string &key, const ast::Expr &e,
                       std::string &out, bool &ok) {
   auto *n = dyn<const ast::NameExpr>(&e);
+  if (n && generics.count(n->name)) {
+    error(e.loc, "'" + key + "' cannot be '" + n->name +
+                     "', which takes function arguments; name a function "
+                     "that calls it");
+    ok = false;
+    return;
+  }
   if (!n || !prog.fnSigs.count(n->name)) {
     error(e.loc, "'" + key + "' needs the name of a function" +
                      (n ? ", found '" + n->name + "'" + suggest(n->name)
@@ -727,6 +737,10 @@ const Type *Checker::resolveType(const ast::TypeExpr &t) {
     return T.i64();
   case ast::TypeExpr::Bool:
     return T.boolean();
+  case ast::TypeExpr::Fn:
+    error(t.loc, "a function type is allowed only as the type of a "
+                 "function's argument (LANGUAGE.md section 21)");
+    return nullptr;
   case ast::TypeExpr::Tuple: {
     std::vector<const Type *> elems;
     for (auto &e : t.elems) {
@@ -877,6 +891,8 @@ bool Checker::literalValues(ast::TensorLitExpr &lit, std::vector<double> &vals,
 }
 
 void Checker::declareFn(ast::FnItem &f) {
+  if (isGeneric(f))
+    return declareGeneric(f);
   FnSig sig;
   bool ok = true;
   std::set<std::string> seen;

@@ -4,7 +4,9 @@
 // Output: every Expr's `type` is set; a Program describing consts (values),
 //         params, functions and derived functions (with their signatures);
 //         user errors are reported into the DiagEngine (all of them).
-// Preserves: the AST's shape (sema never rewrites the tree).
+// Preserves: the AST's shape, except that a call of a function with
+//         fn-typed parameters is rewritten to call its specialisation,
+//         which sema appends to the module (docs/FUNCTIONS.md).
 //
 //===----------------------------------------------------------------------===//
 #pragma once

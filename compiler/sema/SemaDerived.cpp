@@ -65,6 +65,12 @@ std::string Checker::derivedBase(ast::CallExpr &call, DerivKind kind) {
   const char *what = spelling(kind);
   ast::Expr *baseExpr = call.args[0].get();
   if (auto *n = dyn<ast::NameExpr>(baseExpr)) {
+    if (generics.count(n->name)) {
+      error(n->loc, "'" + n->name + "' takes function arguments: " + what +
+                        " cannot take it itself; " + what +
+                        " a function that calls it");
+      return "";
+    }
     if (!callable(n->name)) {
       auto it = top.find(n->name);
       if (it == top.end())
@@ -422,12 +428,20 @@ void Checker::checkRule(const ast::FnItem &rule) {
   bool adjoint = rule.rule == ast::RuleKind::Adjoint;
   const char *kw = adjoint ? "adjoint" : "tangent";
   const std::string &f = rule.ruleOf;
+  if (generics.count(f)) {
+    error(rule.nameLoc, "'" + f +
+                            "' takes function arguments and cannot "
+                            "have " +
+                            (adjoint ? "an " : "a ") + kw +
+                            " rule (docs/FUNCTIONS.md)");
+    return;
+  }
   auto it = top.find(f);
   if (it == top.end() || it->second.kind != TopKind::Fn ||
       dyn<ast::FnItem>(it->second.item)->rule != ast::RuleKind::None) {
     std::vector<std::string> fns;
     for (auto &[n, sym] : top)
-      if (sym.kind == TopKind::Fn && n.find('.') == std::string::npos)
+      if (sym.kind == TopKind::Fn && n.find_first_of(".<") == std::string::npos)
         fns.push_back(n);
     std::string why =
         it == top.end()

@@ -864,12 +864,17 @@ const Type *Checker::call(ast::CallExpr &c) {
     }
     std::string d = resolveDerived(*inner);
     if (d.empty()) {
-      for (auto &a : c.args)
-        expr(*a);
+      auto *base =
+          inner->args.empty() ? nullptr : dyn<NameExpr>(inner->args[0].get());
+      if (!base || !generics.count(base->name)) // its args may be functions
+        for (auto &a : c.args)
+          expr(*a);
       return nullptr;
     }
     prog.inlineDerived[inner] = d;
-    return userCall(c, d, *prog.signature(d));
+    auto use = fnParamUses.find(inner);
+    return userCall(c, d, *prog.signature(d),
+                    use == fnParamUses.end() ? "" : use->second);
   }
   auto *n = dyn<NameExpr>(c.callee.get());
   if (!n) {
@@ -878,6 +883,12 @@ const Type *Checker::call(ast::CallExpr &c) {
   }
   if (lookupLocal(n->name)) {
     error(n->loc, "'" + n->name + "' is a local variable, not a function");
+    return nullptr;
+  }
+  if (generics.count(n->name)) {
+    // Its calls were specialised (specialiseAll) or reported.
+    if (!diags.hasErrors())
+      error(n->loc, "'" + n->name + "' takes function arguments");
     return nullptr;
   }
   auto it = top.find(n->name);
@@ -893,13 +904,19 @@ const Type *Checker::call(ast::CallExpr &c) {
         expr(*a);
       return nullptr;
     }
-    return userCall(c, n->name, *sig);
+    auto use = fnParamUses.find(n);
+    return userCall(c, n->name, *sig,
+                    use == fnParamUses.end() ? "" : use->second);
   }
   return builtinCall(c, n->name);
 }
 
 const Type *Checker::userCall(ast::CallExpr &c, const std::string &name,
-                              const FnSig &sig) {
+                              const FnSig &sig, const std::string &shown) {
+  // A fn-typed parameter's calls read the same in every specialisation (the
+  // signatures match exactly), so that each error is reported once.
+  std::string who =
+      shown.empty() ? "'" + name + "'" : "function argument '" + shown + "'";
   if (curFn) {
     std::string callee = name;
     while (const DerivedInfo *d = prog.lookupDerived(callee))
@@ -910,15 +927,16 @@ const Type *Checker::userCall(ast::CallExpr &c, const std::string &name,
   for (auto &a : c.args)
     args.push_back(expr(*a));
   if (args.size() != sig.params.size()) {
-    error(c.loc, "'" + name + "' takes " + std::to_string(sig.params.size()) +
+    error(c.loc, who + " takes " + std::to_string(sig.params.size()) +
                      (sig.params.size() == 1 ? " argument" : " arguments") +
                      ", found " + std::to_string(args.size()));
     return sig.result;
   }
   for (size_t i = 0; i < args.size(); ++i)
     expectType(*c.args[i], args[i], sig.params[i],
-               "argument " + std::to_string(i + 1) + " ('" + sig.paramNames[i] +
-                   "') of '" + name + "'");
+               "argument " + std::to_string(i + 1) +
+                   (shown.empty() ? " ('" + sig.paramNames[i] + "')" : "") +
+                   " of " + who);
   return sig.result;
 }
 

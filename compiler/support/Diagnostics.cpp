@@ -39,6 +39,13 @@ std::string SourceFile::lineRef(uint32_t line, uint32_t from) const {
 }
 
 void DiagEngine::add(Severity s, Loc loc, std::string message) {
+  // The same error at the same place is reported once (a generic's body is
+  // checked in each of its specialisations, LANGUAGE.md section 21).
+  if (s == Severity::Error)
+    for (const Diagnostic &d : diags)
+      if (d.severity == s && d.loc.line == loc.line && d.loc.col == loc.col &&
+          d.message == message)
+        return;
   if (s == Severity::Error)
     ++numErrors;
   if (diags.size() < maxErrors)
