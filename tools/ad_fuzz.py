@@ -252,10 +252,7 @@ class Gen:
 
     def callee(self, name):
         """How BP names helper `name` at a call (the mirror calls `name`)."""
-        how = self.ckpt.get(name)
-        if how == "inline":
-            return "checkpoint(%s)" % name
-        return "c" + name if how == "bound" else name
+        return common.checkpointed_callee(self.ckpt, name)
 
     def fresh(self, base):
         self.counter += 1

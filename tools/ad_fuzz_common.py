@@ -519,3 +519,13 @@ def clean_up(args, outdir, failures):
             os.unlink(os.path.join(outdir, f))
         os.rmdir(outdir)
     return 1 if failures else 0
+
+
+def checkpointed_callee(ckpt, name):
+    """How BP names helper `name` at a call when `ckpt` (helper -> how BP
+    calls it checkpointed) says so: `checkpoint(h)` inline, `ch` bound by
+    `fn ch = checkpoint(h)`, else `h`. The Python mirror always calls `h`."""
+    how = ckpt.get(name)
+    if how == "inline":
+        return "checkpoint(%s)" % name
+    return "c" + name if how == "bound" else name
