@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 pkgs=(cmake ninja-build g++ python3 llvm-19-dev llvm-19-tools clang-19
       antlr4 libantlr4-runtime-dev libgtest-dev libbenchmark-dev
       libedit-dev libopenblas-dev graphviz python3-numpy libopenmpi-dev
-      openmpi-bin chromium)
+      openmpi-bin pkgconf chromium)
+# pkgconf: where FindMPI cannot run the mpicc wrapper, compiler/CMakeLists.txt
+# reads Open MPI's ompi-c.pc instead.
 # chromium: test/Train/report-browser.test opens the page of `bpc train
 # --report` headless (its DOM, a screenshot, no network requests); without
 # it that test is skipped. bpc itself never needs it.
