@@ -204,8 +204,11 @@ void bp_recursion_enter(const char *file, int32_t line, int32_t col,
     findStack();
   // (Only on the thread's own stack: code running on another stack, a
   // coroutine's say, is not checked.)
-  char here;
-  uintptr_t sp = (uintptr_t)&here;
+  // The frame's address, not a local's: under AddressSanitizer's
+  // detection of stack use after return, locals live on a heap-allocated
+  // fake stack, outside [stackLow, stackHigh), and the check never ran
+  // (the fuzzer's run target overflowed the stack instead; docs/FUZZING.md).
+  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
   if (sp >= stackLow && sp < stackHigh && sp < stackLow + stackMargin) {
     snprintf(msg, sizeof msg,
              "stack overflow: recursion in '%s' is %lld calls deep and has "
