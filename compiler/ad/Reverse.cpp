@@ -26,6 +26,7 @@
 //===----------------------------------------------------------------------===//
 #include "ad/AD.h"
 #include "ad/Rules.h"
+#include "ir/CallGraph.h"
 
 #include <algorithm>
 #include <cassert>
@@ -82,15 +83,6 @@ static bool findStore(const ir::Block &blk, const ir::Op *&store) {
   return false;
 }
 
-static void callees(const ir::Block &blk, std::vector<std::string> &out) {
-  for (auto &op : blk.ops) {
-    if (op->kind == OpKind::Call)
-      out.push_back(op->callee());
-    for (auto &r : op->regions)
-      callees(*r, out);
-  }
-}
-
 bool checkDifferentiable(const ir::Module &m, const ir::Function &f,
                          DiagEngine &diags, Loc useLoc) {
   std::set<std::string> seen;
@@ -112,7 +104,7 @@ bool checkDifferentiable(const ir::Module &m, const ir::Function &f,
       return false;
     }
     std::vector<std::string> cs;
-    callees(*g->body, cs);
+    ir::calleeNames(*g->body, cs);
     for (auto &c : cs)
       if (const ir::Function *cf = m.lookup(c))
         work.push_back(cf);
@@ -390,7 +382,7 @@ private:
       if (!gf || !seen.insert(g).second)
         continue;
       std::vector<std::string> cs;
-      callees(*gf->body, cs);
+      ir::calleeNames(*gf->body, cs);
       for (auto &c : cs)
         found |= c == F.name;
       work.insert(work.end(), cs.begin(), cs.end());

@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "batch/Vmap.h"
+#include "ir/CallGraph.h"
 
 #include <algorithm>
 #include <functional>
@@ -159,22 +160,14 @@ bool recursive(const ir::Module &m, const std::string &name) {
     work.pop_back();
     if (!g)
       continue;
-    std::function<bool(const Block &)> scan = [&](const Block &blk) {
-      for (auto &op : blk.ops) {
-        if (op->kind == OpKind::Call) {
-          if (op->callee() == name)
-            return true;
-          if (seen.insert(op->callee()).second)
-            work.push_back(op->callee());
-        }
-        for (auto &r : op->regions)
-          if (scan(*r))
-            return true;
-      }
-      return false;
-    };
-    if (scan(*g->body))
-      return true;
+    std::vector<std::string> calls;
+    ir::calleeNames(*g->body, calls);
+    for (const std::string &c : calls) {
+      if (c == name)
+        return true;
+      if (seen.insert(c).second)
+        work.push_back(c);
+    }
   }
   return false;
 }
