@@ -1026,13 +1026,24 @@ void Trainer::printSummary() const {
            (long long)clipped, (long long)steps, fmt(spec.clip).c_str());
 }
 
+/// The epochs whose gradient norm (of per-epoch norms `g`) is below 1e-6 of
+/// a value's norm `v`: how many, and the first (-1: none).
+struct TinyEpochs {
+  int64_t count = 0, first = -1;
+};
+static TinyEpochs tinyEpochs(const std::vector<double> &g, double v) {
+  TinyEpochs t;
+  for (size_t e = 0; e < g.size(); ++e)
+    if (g[e] < 1e-6 * std::max(v, 1e-12) && t.count++ == 0)
+      t.first = (int64_t)e;
+  return t;
+}
+
 /// Whether per-epoch gradient norms `g` vanish next to a value of norm `v`:
-/// below 1e-6 of it in at least 3 epochs (all of them in shorter runs).
+/// tiny in at least 3 epochs (all of them in shorter runs).
 static bool vanishes(const std::vector<double> &g, double v) {
-  int64_t tiny = 0;
-  for (double x : g)
-    tiny += x < 1e-6 * std::max(v, 1e-12);
-  return !g.empty() && tiny >= std::min<int64_t>(3, (int64_t)g.size());
+  return !g.empty() &&
+         tinyEpochs(g, v).count >= std::min<int64_t>(3, (int64_t)g.size());
 }
 
 /// "W[0] to W[4]" when the stacked layers `first..last` of W vanish.
@@ -1075,7 +1086,7 @@ std::vector<TrainReport::Verdict> Trainer::gradientVerdicts() {
   }
   for (auto &p : ps) {
     double first = p.gradNorm.front(), peak = 0;
-    int64_t tiny = 0, bigAt = -1, tinyAt = -1;
+    int64_t bigAt = -1;
     bool nonFinite = false;
     for (size_t e = 0; e < p.gradNorm.size(); ++e) {
       double g = p.gradNorm[e];
@@ -1085,8 +1096,6 @@ std::vector<TrainReport::Verdict> Trainer::gradientVerdicts() {
       bool big = !std::isfinite(g) || (first > 0 && g > 1e3 * first) || g > 1e6;
       if (big && bigAt < 0)
         bigAt = (int64_t)e;
-      if (g < 1e-6 * std::max(p.valueNorm, 1e-12) && tiny++ == 0)
-        tinyAt = (int64_t)e;
     }
     bool large = (first > 0 && peak > 1e3 * first) || peak > 1e6;
     if (!nonFinite && large && spec.clip > 0)
@@ -1102,15 +1111,15 @@ std::vector<TrainReport::Verdict> Trainer::gradientVerdicts() {
                          "); try 'clip: 1.0' in the train block (or --clip), "
                          "a smaller learning rate, or a better initialisation",
                      epochOf(bigAt)});
-    else if (!diverged &&
-             tiny >= std::min<int64_t>(3, (int64_t)p.gradNorm.size()))
-      out.push_back({"warning: gradients of '" + p.name +
-                         "' vanish (norm below 1e-6 of the param's in " +
-                         std::to_string(tiny) + " of " +
-                         std::to_string(p.gradNorm.size()) +
-                         " epochs); try relu instead of sigmoid or tanh, a "
-                         "better initialisation (glorot()), or fewer layers",
-                     epochOf(tinyAt)});
+    else if (!diverged && vanishes(p.gradNorm, p.valueNorm))
+      out.push_back(
+          {"warning: gradients of '" + p.name +
+               "' vanish (norm below 1e-6 of the param's in " +
+               std::to_string(tinyEpochs(p.gradNorm, p.valueNorm).count) +
+               " of " + std::to_string(p.gradNorm.size()) +
+               " epochs); try relu instead of sigmoid or tanh, a "
+               "better initialisation (glorot()), or fewer layers",
+           epochOf(tinyEpochs(p.gradNorm, p.valueNorm).first)});
   }
   // Stacked layers: the slices of a param that vanish while the param as
   // a whole does not (its later layers carry the norm).
@@ -1124,9 +1133,7 @@ std::vector<TrainReport::Verdict> Trainer::gradientVerdicts() {
       if (!vanishes(p.sliceNorm[i], v))
         continue;
       gone.push_back(i);
-      for (size_t e = 0; e < p.sliceNorm[i].size() && e < from; ++e)
-        if (p.sliceNorm[i][e] < 1e-6 * std::max(v, 1e-12))
-          from = e;
+      from = std::min(from, (size_t)tinyEpochs(p.sliceNorm[i], v).first);
     }
     if (gone.empty())
       continue;
