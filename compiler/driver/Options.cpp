@@ -273,6 +273,16 @@ bool FlagRule::read(StringRef arg, bool &value) {
   return arg.empty();
 }
 
+bool PathRule::read(StringRef arg, std::string &value) {
+  value = arg.str();
+  return !arg.empty();
+}
+
+bool NameRule::read(StringRef arg, std::string &value) {
+  value = arg.str();
+  return !arg.empty();
+}
+
 bool EmitKindParser::parse(Option &, StringRef, StringRef arg,
                            std::string &value) {
   value = arg.str();

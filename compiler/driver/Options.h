@@ -153,6 +153,20 @@ struct FlagRule {
   static bool read(llvm::StringRef arg, bool &value);
 };
 
+/// A path (`--save`, `--data`, `-o`, ...): an empty one is a usage error, not
+/// "no file" (which would silently skip the save) or a crash.
+struct PathRule {
+  using type = std::string;
+  static constexpr const char *expected = "a path";
+  static bool read(llvm::StringRef arg, std::string &value);
+};
+/// A name (`--fn`, `--loss`, `--target`, `--prefix`, ...): never empty.
+struct NameRule {
+  using type = std::string;
+  static constexpr const char *expected = "a name";
+  static bool read(llvm::StringRef arg, std::string &value);
+};
+
 /// `bpc emit KIND`: an unknown KIND gets a did-you-mean over the kinds.
 class EmitKindParser : public llvm::cl::parser<std::string> {
 public:

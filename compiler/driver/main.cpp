@@ -104,7 +104,7 @@ static cl::opt<unsigned long long, false, Checked<SeedRule>>
     Seed("seed", cl::value_desc("N"),
          cl::desc("seed of initialisers and shuffling (default 0)"),
          cl::cat(CompileCat), cl::sub(Seeded));
-static cl::opt<std::string>
+static cl::opt<std::string, false, Checked<PathRule>>
     LoadPath("load", cl::value_desc("PATH"),
              cl::desc("read params saved by --save before running (build: "
                       "bake them in as initial values)"),
@@ -133,11 +133,11 @@ static cl::opt<bool, false, Checked<FlagRule>> VerifyDiagnostics(
     cl::desc("check the diagnostics against `# expected-error {{...}}`"),
     cl::cat(CompileCat), cl::sub(FileCommands));
 
-static cl::opt<std::string> FnFilter(
+static cl::opt<std::string, false, Checked<NameRule>> FnFilter(
     "fn", cl::value_desc("NAME"),
     cl::desc("the function to emit, or the derived function to explain"),
     cl::cat(GraphCat), cl::sub(Graphs));
-static cl::opt<std::string> AfterPass(
+static cl::opt<std::string, false, Checked<NameRule>> AfterPass(
     "after", cl::value_desc("PASS"),
     cl::desc("emit ir: the IR after this pass of the pipeline (an unknown "
              "name is answered with the list)"),
@@ -199,19 +199,19 @@ static cl::opt<std::string, false, Checked<ScheduleRule>> Schedule(
     cl::desc("learning rate per epoch: step(EVERY,GAMMA), cosine(WARMUP) or "
              "constant"),
     cl::cat(TrainCat), cl::sub(TrainCmd));
-static cl::opt<std::string> Loss("loss", cl::value_desc("FN"),
-                                 cl::desc("the function to minimise"),
-                                 cl::cat(TrainCat), cl::sub(TrainCmd));
-static cl::opt<std::string>
+static cl::opt<std::string, false, Checked<NameRule>>
+    Loss("loss", cl::value_desc("FN"), cl::desc("the function to minimise"),
+         cl::cat(TrainCat), cl::sub(TrainCmd));
+static cl::opt<std::string, false, Checked<NameRule>>
     Metric("metric", cl::value_desc("FN"),
            cl::desc("the function averaged over the test rows each epoch"),
            cl::cat(TrainCat), cl::sub(TrainCmd));
-static cl::opt<std::string>
+static cl::opt<std::string, false, Checked<PathRule>>
     Data("data", cl::value_desc("PATH"),
          cl::desc("the training rows (CSV; relative to the current directory, "
                   "the block's data: to the .bp file)"),
          cl::cat(TrainCat), cl::sub(TrainCmd));
-static cl::opt<std::string>
+static cl::opt<std::string, false, Checked<PathRule>>
     Test("test", cl::value_desc("PATH"),
          cl::desc("the held-out rows (CSV; relative to the current directory)"),
          cl::cat(TrainCat), cl::sub(TrainCmd));
@@ -229,39 +229,39 @@ static cl::opt<bool, false, Checked<FlagRule>>
                cl::desc("one gradient call per example, not the batched "
                         "step (the v1 training loop)"),
                cl::cat(TrainCat), cl::sub(TrainCmd));
-static cl::opt<std::string>
+static cl::opt<std::string, false, Checked<PathRule>>
     SavePath("save", cl::value_desc("PATH"),
              cl::desc("write the learned params and the training state "
                       "(for --resume) to PATH"),
              cl::cat(TrainCat), cl::sub(TrainCmd));
-static cl::opt<std::string> ResumePath(
+static cl::opt<std::string, false, Checked<PathRule>> ResumePath(
     "resume", cl::value_desc("PATH"),
     cl::desc("continue the run saved in PATH by --save (params, optimizer "
              "state, epoch, shuffling) for --epochs more epochs"),
     cl::cat(TrainCat), cl::sub(TrainCmd));
-static cl::opt<std::string>
+static cl::opt<std::string, false, Checked<PathRule>>
     PlotDir("plot", cl::value_desc("DIR"),
             cl::desc("write SVG charts of loss, metric and gradient norms"),
             cl::cat(TrainCat), cl::sub(TrainCmd));
-static cl::opt<std::string>
+static cl::opt<std::string, false, Checked<PathRule>>
     ReportDir("report", cl::value_desc("DIR"),
               cl::desc("write DIR/index.html, one self-contained page: curves, "
                        "gradient norms, verdicts, clipping, the loss's graph"),
               cl::cat(TrainCat), cl::sub(TrainCmd));
 
-static cl::opt<std::string>
+static cl::opt<std::string, false, Checked<PathRule>>
     Output("o", cl::value_desc("OUT"),
            cl::desc("the output: OUT ends in .o, .so or .a"), cl::cat(BuildCat),
            cl::sub(BuildCmd));
-static cl::opt<std::string>
+static cl::opt<std::string, false, Checked<NameRule>>
     Target("target", cl::value_desc("TRIPLE"),
            cl::desc("cross-compile for TRIPLE (default: the host)"),
            cl::cat(BuildCat), cl::sub(BuildCmd));
-static cl::opt<std::string>
+static cl::opt<std::string, false, Checked<NameRule>>
     Cpu("cpu", cl::value_desc("NAME"),
         cl::desc("the CPU (default: the host's, generic with --target)"),
         cl::cat(BuildCat), cl::sub(BuildCmd));
-static cl::opt<std::string>
+static cl::opt<std::string, false, Checked<NameRule>>
     Prefix("prefix", cl::value_desc("NAME"),
            cl::desc("prefix of the C symbols and the header (default: OUT's)"),
            cl::cat(BuildCat), cl::sub(BuildCmd));
