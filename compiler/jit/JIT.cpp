@@ -4,6 +4,7 @@
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h"
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -11,7 +12,10 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <unistd.h>
 
 #ifdef BP_HAVE_OPENBLAS
 #include <cblas.h>
@@ -30,6 +34,70 @@ void initializeNativeTarget() {
 }
 
 JIT::~JIT() = default;
+
+namespace {
+
+/// With BP_PERF=1 in the environment, every JIT-compiled function is named
+/// for `perf` in /tmp/perf-PID.map, the map file perf reads for code with
+/// no ELF file behind it (one line per function: start, size, name). LLVM's
+/// own PerfSupportPlugin writes a jitdump instead, but LLVM 19's leaves the
+/// header's flags uninitialised, which `perf inject --jit` refuses (fixed
+/// upstream in llvm-project #175204, after 19). Off by default.
+class PerfMapPlugin : public llvm::orc::ObjectLinkingLayer::Plugin {
+public:
+  explicit PerfMapPlugin(std::FILE *map) : map(map) {}
+  ~PerfMapPlugin() override { std::fclose(map); }
+
+  void modifyPassConfig(llvm::orc::MaterializationResponsibility &,
+                        llvm::jitlink::LinkGraph &,
+                        llvm::jitlink::PassConfiguration &config) override {
+    config.PostFixupPasses.push_back([this](llvm::jitlink::LinkGraph &g) {
+      std::lock_guard<std::mutex> lock(mutex);
+      for (llvm::jitlink::Symbol *sym : g.defined_symbols())
+        if (sym->hasName() && sym->isCallable() && sym->getSize())
+          std::fprintf(map, "%llx %llx %s\n",
+                       (unsigned long long)sym->getAddress().getValue(),
+                       (unsigned long long)sym->getSize(),
+                       sym->getName().str().c_str());
+      std::fflush(map);
+      return llvm::Error::success();
+    });
+  }
+  llvm::Error
+  notifyFailed(llvm::orc::MaterializationResponsibility &) override {
+    return llvm::Error::success();
+  }
+  llvm::Error notifyRemovingResources(llvm::orc::JITDylib &,
+                                      llvm::orc::ResourceKey) override {
+    return llvm::Error::success();
+  }
+  void notifyTransferringResources(llvm::orc::JITDylib &,
+                                   llvm::orc::ResourceKey,
+                                   llvm::orc::ResourceKey) override {}
+
+private:
+  std::FILE *map;
+  std::mutex mutex;
+};
+
+} // namespace
+
+static llvm::Error addPerfSupport(llvm::orc::LLJIT &lljit) {
+  const char *on = std::getenv("BP_PERF");
+  if (!on || !*on || std::string(on) == "0")
+    return llvm::Error::success();
+  auto *layer = llvm::dyn_cast<llvm::orc::ObjectLinkingLayer>(
+      &lljit.getObjLinkingLayer());
+  if (!layer)
+    return llvm::createStringError("BP_PERF: this JIT links without JITLink, "
+                                   "so perf cannot name its code");
+  std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
+  std::FILE *map = std::fopen(path.c_str(), "a");
+  if (!map)
+    return llvm::createStringError("BP_PERF: cannot write " + path);
+  layer->addPlugin(std::make_unique<PerfMapPlugin>(map));
+  return llvm::Error::success();
+}
 
 llvm::Expected<std::unique_ptr<JIT>> JIT::create(bool fastCodegen) {
   initializeNativeTarget();
@@ -53,6 +121,8 @@ llvm::Expected<std::unique_ptr<JIT>> JIT::create(bool fastCodegen) {
   if (!gen)
     return gen.takeError();
   (*lljit)->getMainJITDylib().addGenerator(std::move(*gen));
+  if (auto err = addPerfSupport(**lljit))
+    return err;
 #ifdef BP_HAVE_OPENBLAS
   // Generated code calls cblas_dgemm for large matmuls: defined here so it
   // resolves even when the linker dropped libopenblas as unneeded. One
