@@ -22,6 +22,12 @@ config.substitutions.append(("%bp_runtime", lit_config.params.get(
     "runtime", os.path.join(os.path.dirname(bpc), "..", "runtime", "libbp_runtime.a"))))
 config.substitutions.append(("%examples",
                              os.path.join(os.path.dirname(__file__), "..", "examples")))
+# The sanitizer pass (tools/sanitize.sh, --param sanitized=1) runs half of
+# the random programs of the AD property tests (AD/property.test,
+# AD/tensor-property.test: `--count 300 %fuzz_scale`): under ASan they are
+# the suite's long pole, and the normal pass runs all of them.
+sanitized = lit_config.params.get("sanitized", "0") not in ("", "0", "OFF", "FALSE")
+config.substitutions.append(("%fuzz_scale", "--count-scale 0.5" if sanitized else ""))
 config.environment["PATH"] = os.pathsep.join(
     [llvm_bin, os.path.dirname(bpc), config.environment.get("PATH", os.environ["PATH"])])
 # Deterministic output regardless of the caller's locale.

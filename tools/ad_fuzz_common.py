@@ -341,6 +341,9 @@ def parse_args(argv, doc, constructs, count, batch, flag_help):
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=count)
+    ap.add_argument("--count-scale", type=float, default=1.0,
+                    help="run round(COUNT * SCALE) programs (at least 1): the "
+                    "sanitizer pass of the suite runs half, lit's %%fuzz_scale")
     ap.add_argument("--bpc", required=True)
     ap.add_argument("--keep", help="directory for generated programs and failures")
     ap.add_argument("--batch", type=int, default=batch, help="programs per bpc run")
@@ -363,6 +366,9 @@ def parse_args(argv, doc, constructs, count, batch, flag_help):
     if unknown:
         ap.error("unknown construct(s): %s" % ", ".join(sorted(unknown)))
     args.allowed = set(constructs) - excl
+    if args.count_scale <= 0:
+        ap.error("--count-scale must be > 0")
+    args.count = max(1, round(args.count * args.count_scale))
     args.ids = args.only if args.only else list(range(args.count))
     return args
 

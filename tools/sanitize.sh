@@ -46,5 +46,6 @@ else
   python3 /usr/lib/llvm-19/build/utils/lit/lit.py -sv \
     --param bpc="$PWD/build-asan/bin/bpc" \
     --param exec_root="$PWD/build-asan/test" \
-    --param runtime="$PWD/build-asan/runtime/libbp_runtime.a" "$@"
+    --param runtime="$PWD/build-asan/runtime/libbp_runtime.a" \
+    --param sanitized=1 "$@"
 fi
