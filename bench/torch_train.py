@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The training of examples/digits.bp (or bench/digits_h.bp at any hidden
-width), examples/cnn_digits.bp and examples/xor.bp, written with PyTorch (Debian's python3-torch)
+width), examples/cnn_digits.bp, examples/charlm/charlm.bp and examples/xor.bp, written with PyTorch (Debian's python3-torch)
 the way a PyTorch user writes it: float64, the same model, data, optimiser
 (adam, same lr), batch, epochs and per-epoch reshuffle and test metric as
 `bpc train`, on N threads. Used by bench/train_throughput.sh.
 
-usage: /usr/bin/python3 bench/torch_train.py digits|cnn|xor EPOCHS
+usage: /usr/bin/python3 bench/torch_train.py digits|cnn|charlm|xor EPOCHS
            [--batch B] [--hidden H] [--threads N]
 prints: <examples per second> <final test metric>
 
@@ -75,6 +75,43 @@ def cnn():
     return X.shape[0], model, 0.002, 32, loss_fn, metric
 
 
+def charlm():
+    """examples/charlm/charlm.bp: embeddings (50 x 16) gathered per
+    character, a tanh RNN over the 16-character window (hidden 64), a
+    dense 64-50 layer on the last state, softmax cross-entropy on the next
+    character's id, adam(0.003). torch.nn.RNN has two bias vectors where
+    BP's cell has one (their sum is the same function); the cost is the
+    same."""
+    def ids(path):
+        with open(path) as f:
+            t = torch.tensor([[int(v) for v in line.split(",")] for line in f])
+        return t[:, :16].contiguous(), t[:, 16].contiguous()
+    X, labels = ids("examples/charlm/data/train.csv")
+    Xt, test_labels = ids("examples/charlm/data/test.csv")
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(50, 16)
+            self.rnn = torch.nn.RNN(16, 64, batch_first=True)
+            self.out = torch.nn.Linear(64, 50)
+
+        def forward(self, x):
+            h, _ = self.rnn(self.emb(x))
+            return self.out(h[:, -1])
+    model = Model()
+
+    def loss_fn(idx):
+        return F.cross_entropy(model(X[idx]), labels[idx])
+
+    def metric():
+        with torch.inference_mode():
+            z = model(Xt)
+            F.cross_entropy(z, test_labels).item()
+            return (z.argmax(1) == test_labels).double().mean().item()
+    return X.shape[0], model, 0.003, 32, loss_fn, metric
+
+
 def xor():
     X, Y = load("examples/data/xor.csv", 2)
     model = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(),
@@ -92,7 +129,7 @@ def xor():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("which", choices=["digits", "cnn", "xor"])
+    ap.add_argument("which", choices=["digits", "cnn", "charlm", "xor"])
     ap.add_argument("epochs", type=int)
     ap.add_argument("--batch", type=int)
     ap.add_argument("--hidden", type=int, default=32)
@@ -103,7 +140,8 @@ def main():
     torch.manual_seed(0)
     n, model, lr, batch, loss_fn, metric = (
         digits(a.hidden) if a.which == "digits" else
-        cnn() if a.which == "cnn" else xor())
+        cnn() if a.which == "cnn" else
+        charlm() if a.which == "charlm" else xor())
     batch = min(a.batch or batch, n)
     # PyTorch's default CPU Adam (per-param loop): foreach=True measured no
     # faster here for four small tensors.

@@ -10,14 +10,24 @@
 # (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, torch.set_num_threads, bpc's
 # --threads once it has one; without it the BP all-cores column is n/a).
 # With --cnn: examples/cnn_digits.bp (conv 3x3 -> relu -> maxpool -> dense)
-# instead, the same way (its column "hidden" says cnn).
+# instead, the same way (its column "hidden" says cnn). With --charlm:
+# examples/charlm/charlm.bp (embedding gather -> 16-step tanh RNN -> dense,
+# 15,419 windows of the GPL-3 text) at batch 32 and 256.
 # Needs Debian's python3-torch (docs/BENCHMARKS.md); takes ~3 minutes.
-#   usage: bash bench/train_throughput.sh [--cnn] [path/to/bpc]
+#   usage: bash bench/train_throughput.sh [--cnn|--charlm] [path/to/bpc]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models=(32 256)
+batches=(32 256 1437)
+name=digits
 if [ "${1:-}" = --cnn ]; then
   models=(cnn)
+  name=cnn_digits
+  shift
+elif [ "${1:-}" = --charlm ]; then
+  models=(charlm)
+  name=charlm
+  batches=(32 256)
   shift
 fi
 bpc=${1:-build/bin/bpc}
@@ -36,6 +46,7 @@ hasThreads=0
 # excluded) is not dominated by the first epoch.
 epochsFor() { # hidden|cnn batch
   if [ "$1" = cnn ]; then echo 10
+  elif [ "$1" = charlm ]; then echo 2
   elif [ "$1" = 256 ]; then echo 30; elif [ "$2" = 32 ]; then echo 60; else echo 160; fi
 }
 # bpc train's last epoch line: "epoch E/E  loss L  accuracy A  N ex/s".
@@ -43,6 +54,7 @@ bpRun() { # threads hidden|cnn batch epochs -> "rate accuracy"
   local t=(); [ $hasThreads = 1 ] && t=(--threads "$1")
   local model=(bench/digits_h.bp -D H="$2")
   [ "$2" = cnn ] && model=(examples/cnn_digits.bp)
+  [ "$2" = charlm ] && model=(examples/charlm/charlm.bp)
   OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 "$bpc" train "${model[@]}" \
     --batch "$3" --epochs "$4" "${t[@]}" |
     grep -E '^epoch' | tail -1 |
@@ -51,6 +63,7 @@ bpRun() { # threads hidden|cnn batch epochs -> "rate accuracy"
 ptRun() { # threads hidden|cnn batch epochs -> "rate accuracy"
   local model=(digits --hidden "$2")
   [ "$2" = cnn ] && model=(cnn)
+  [ "$2" = charlm ] && model=(charlm)
   OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 $py bench/torch_train.py "${model[@]}" \
     "$4" --batch "$3" --threads "$1"
 }
@@ -62,7 +75,7 @@ for round in $(seq $rounds); do
   echo "round $round/$rounds ..." >&2
   for threads in 1 "$all"; do
     for hidden in "${models[@]}"; do
-      for batch in 32 256 1437; do
+      for batch in "${batches[@]}"; do
         e=$(epochsFor $hidden $batch)
         if [ "$threads" = 1 ] || [ $hasThreads = 1 ]; then
           echo "$threads $hidden $batch bp $(bpRun $threads $hidden $batch $e)" >>"$results"
@@ -73,7 +86,7 @@ for round in $(seq $rounds); do
   done
 done
 
-echo "digits, float64, median of $rounds interleaved rounds; $all cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'))"
+echo "$name, float64, median of $rounds interleaved rounds; $all cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'))"
 echo "load average (1 min) $load0 before, $(cut -d' ' -f1 /proc/loadavg) after"
 echo "bpc $(git describe --always --dirty 2>/dev/null || echo '?'), torch $($py -c 'import torch; print(torch.__version__)'), BLAS $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo '?')"
 $py - "$results" "$all" <<'PY'
