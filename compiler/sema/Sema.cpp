@@ -788,7 +788,7 @@ const Type *Checker::resolveType(const ast::TypeExpr &t) {
       }
       shape.push_back(v);
     }
-    const Type *tt = T.tensor(shape);
+    const Type *tt = T.tensor(shape, t.intElems ? Elem::Int : Elem::F64);
     return sizeOk(tt, t.loc) ? tt : nullptr;
   }
   }
