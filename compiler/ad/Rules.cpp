@@ -21,6 +21,8 @@
 //   C = A @ B          -> Ċ = Ȧ@B + A@Ḃ          Ā = C̄ @ Bᵀ, B̄ = Aᵀ @ C̄
 //     (and the vector forms: [M,K]@[K]: Ā = outer(c̄, b), b̄ = c̄ @ A;
 //      [K]@[K,N]: ā = B @ c̄, B̄ = outer(a, c̄); [K]@[K]: ā = c̄ b, b̄ = c̄ a)
+//   gather x, t        -> ẏ = gather ẋ, t        x̄ = scatter_add ȳ, t
+//   scatter_add g, t   -> ẏ = scatter_add ġ, t   ḡ = gather ȳ, t
 //   slice x, i         -> ẏ = slice ẋ, i         x̄ = unslice ȳ, i (zeros
 //                                                  elsewhere)
 //   splice v, e, i     -> ẏ = splice(v̇, ė, i)    v̄ = splice(ȳ, 0, i),
@@ -428,6 +430,16 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
     if (w(0))
       out[0] = insert(b, zeroOf(b, xt), g, indices(op, 1, P));
     return;
+  case OpKind::Gather:
+  case OpKind::ScatterAdd:
+    // Transposes of each other for the same indices (never differentiated:
+    // an int tensor).
+    if (w(0))
+      out[0] = make(b,
+                    op.kind == OpKind::Gather ? OpKind::ScatterAdd
+                                              : OpKind::Gather,
+                    {g, P(op.operands[1])}, xt);
+    return;
   case OpKind::Insert: {
     auto idx = indices(op, 2, P);
     // The read of g first: the zeroing insert is then g's last use and
@@ -510,6 +522,9 @@ Value *tensorTangent(const ir::Op &op, const std::vector<Value *> &t,
                   op.sliceAxes(), rt);
   case OpKind::Extract:
     return extract(b, tan(0), indices(op, 1, P), rt);
+  case OpKind::Gather:
+  case OpKind::ScatterAdd: // linear in operand 0
+    return make(b, op.kind, {tan(0), P(op.operands[1])}, rt);
   case OpKind::Insert:
     return insert(b, tan(0), tan(1), indices(op, 2, P));
   case OpKind::Pack: {

@@ -140,7 +140,7 @@ struct Checker {
     for (size_t i = 0; i < base->args().size(); ++i) {
       const Type *t = base->args()[i]->type;
       for (int64_t k = 0; k < sizeOf(t); ++k)
-        x[argOffset[i] + k] = t->isInt()    ? 1 + (int)(rng.uniform() * 4)
+        x[argOffset[i] + k] = t->isIntLike() ? 1 + (int)(rng.uniform() * 4)
                               : t->isBool() ? (rng.uniform() < 0.5)
                                             : 0.2 + rng.uniform();
       if (fixed[i])
@@ -572,7 +572,7 @@ bool checkAt(const ir::Module &m, const CheckOptions &o) {
         for (auto &a : base->args()) {
           if (a->name != name)
             continue;
-          if (a->type->isInt() && value != std::trunc(value))
+          if (a->type->isIntLike() && value != std::trunc(value))
             return usage(item.str() + "'" + name + "' is an int argument of '" +
                          d.base + "' (needs an integer)");
           if (a->type->isBool() && value != 0 && value != 1)
