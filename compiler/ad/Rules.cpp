@@ -435,10 +435,9 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
     // Transposes of each other for the same indices (never differentiated:
     // an int tensor).
     if (w(0))
-      out[0] = make(b,
-                    op.kind == OpKind::Gather ? OpKind::ScatterAdd
-                                              : OpKind::Gather,
-                    {g, P(op.operands[1])}, xt);
+      out[0] = make(
+          b, op.kind == OpKind::Gather ? OpKind::ScatterAdd : OpKind::Gather,
+          {g, P(op.operands[1])}, xt);
     return;
   case OpKind::Insert: {
     auto idx = indices(op, 2, P);

@@ -141,7 +141,7 @@ struct Checker {
     for (size_t i = 0; i < base->args().size(); ++i) {
       const Type *t = base->args()[i]->type;
       for (int64_t k = 0; k < sizeOf(t); ++k)
-        x[argOffset[i] + k] = t->isInt()       ? 1 + (int)(rng.uniform() * 4)
+        x[argOffset[i] + k] = t->isInt()         ? 1 + (int)(rng.uniform() * 4)
                               : t->isIntTensor() ? (int)(rng.uniform() * 2)
                               : t->isBool()      ? (rng.uniform() < 0.5)
                                                  : 0.2 + rng.uniform();

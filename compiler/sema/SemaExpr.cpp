@@ -694,8 +694,9 @@ const Type *Checker::conv2d(ast::CallExpr &c) {
   }
   if (!x || !w)
     return nullptr;
-  if (!x->isTensor() || !w->isTensor() || !x->isF64Tensor() || !w->isF64Tensor() ||
-      x->rank() != 3 || w->rank() != 4 || x->shape[0] != w->shape[1]) {
+  if (!x->isTensor() || !w->isTensor() || !x->isF64Tensor() ||
+      !w->isF64Tensor() || x->rank() != 3 || w->rank() != 4 ||
+      x->shape[0] != w->shape[1]) {
     error(c.loc, "'conv2d' needs x f64[C, H, W] and w f64[O, C, KH, KW] "
                  "with the same C, found " +
                      toString(x) + " and " + toString(w));
@@ -814,7 +815,8 @@ const Type *Checker::extremum(ast::CallExpr &c, const std::string &n,
   if (!x)
     return nullptr;
   if (x->isIntTensor()) {
-    error(c.args[0]->loc, "'" + n + "' of one tensor needs an f64 tensor, found " +
+    error(c.args[0]->loc, "'" + n +
+                              "' of one tensor needs an f64 tensor, found " +
                               toString(x) + " (float(t) converts it)");
     return nullptr;
   }
