@@ -514,10 +514,13 @@ void Checker::checkReadCsv(const ast::LetStmt &l) {
   } else if (!l.type || l.isDestructure) {
     error(c.loc, "read_csv(...) must initialise a binding with a declared "
                  "tensor type: let X: f64[N, D] = read_csv(\"x.csv\")");
-  } else if (t && !t->isTensor()) {
-    error(l.type->loc, "read_csv gives a tensor: expected a declared type "
-                       "f64[N, D], found " +
-                           toString(t));
+  } else if (t && !t->isF64Tensor()) {
+    error(l.type->loc,
+          std::string(t->isIntTensor()
+                          ? "read_csv fills f64 tensors (int(X) converts "
+                            "one)"
+                          : "read_csv gives a tensor") +
+              ": expected a declared type f64[N, D], found " + toString(t));
     t = nullptr;
   } else if (t) {
     c.args[0]->type = T.str();
