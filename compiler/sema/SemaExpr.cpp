@@ -425,8 +425,8 @@ const Type *Checker::tensorLiteral(ast::TensorLitExpr &e) {
       ok = false;
       continue;
     }
-    if (t->isInt())
-      t = T.f64();
+    if (t->isIntLike()) // an int tensor only where one is expected
+      t = T.withElems(t, Elem::F64);
     if (!elem)
       elem = t;
     else if (elem != t) {

@@ -88,7 +88,7 @@ void Checker::expectType(ast::Expr &e, const Type *got, const Type *want,
 }
 
 /// A tensor literal whose leaves are all ints: int literals (`[1, -2]`,
-/// `[[0, 1]]`) or any int expressions (`[i, n - 1]`).
+/// `[[0, 1]]`), any int expressions (`[i, n - 1]`) or int tensor rows.
 static bool intLiteralTensor(const ast::Expr &e) {
   if (e.kind != ast::ExprKind::TensorLit)
     return false;
@@ -97,7 +97,7 @@ static bool intLiteralTensor(const ast::Expr &e) {
       lit.elems.begin(), lit.elems.end(), [](const ast::ExprPtr &x) {
         auto *t = static_cast<const Type *>(x->type);
         return x->kind == ast::ExprKind::TensorLit ? intLiteralTensor(*x)
-                                                   : t && t->isInt();
+                                                   : t && t->isIntLike();
       });
 }
 
