@@ -131,12 +131,14 @@ inline bool isIntegerField(const Field &f, double v, std::string &problem) {
   for (size_t k = i; k < s.size(); ++k)
     digits &= s[k] >= '0' && s[k] <= '9';
   if (!digits) {
-    problem = "'" + std::string(s) + "' is not an integer (an int argument "
+    problem = "'" + std::string(s) +
+              "' is not an integer (an int argument "
               "of the loss)";
     return false;
   }
   if (std::fabs(v) > 9007199254740992.0) {
-    problem = "'" + std::string(s) + "' is too large for an int argument "
+    problem = "'" + std::string(s) +
+              "' is too large for an int argument "
               "(at most 2^53 in magnitude)";
     return false;
   }

@@ -364,6 +364,37 @@ Value *region(ir::Builder &b, OpKind k, std::vector<Value *> ops,
 
 } // namespace
 
+/// The adjoints of `C = A @ B` in its four forms (the table above).
+static void matmulAdjoints(const ir::Op &op, Value *g,
+                           const std::vector<bool> &want, ir::Builder &b,
+                           const PrimalFn &P, std::vector<Value *> &out) {
+  auto w = [&](size_t i) { return i < want.size() && want[i]; };
+  const Type *at = op.operands[0]->type, *bt = op.operands[1]->type;
+  auto A = [&] { return P(op.operands[0]); };
+  auto B = [&] { return P(op.operands[1]); };
+  if (at->rank() == 1 && bt->rank() == 1) { // dot: g is a scalar
+    if (w(0))
+      out[0] = b.binary(OpKind::FMul, B(), g);
+    if (w(1))
+      out[1] = b.binary(OpKind::FMul, A(), g);
+  } else if (at->rank() == 2 && bt->rank() == 2) {
+    if (w(0))
+      out[0] = make(b, OpKind::MatMul, {g, transpose(b, B())}, at);
+    if (w(1))
+      out[1] = make(b, OpKind::MatMul, {transpose(b, A()), g}, bt);
+  } else if (at->rank() == 2) { // [M,K] @ [K]
+    if (w(0))
+      out[0] = outer(b, g, B());
+    if (w(1))
+      out[1] = make(b, OpKind::MatMul, {g, A()}, bt);
+  } else { // [K] @ [K,N]
+    if (w(0))
+      out[0] = make(b, OpKind::MatMul, {B(), g}, at);
+    if (w(1))
+      out[1] = outer(b, A(), g);
+  }
+}
+
 void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
                     ir::Builder &b, const PrimalFn &P,
                     std::vector<Value *> &out) {
@@ -435,10 +466,9 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
     // Transposes of each other for the same indices (never differentiated:
     // an int tensor).
     if (w(0))
-      out[0] = make(b,
-                    op.kind == OpKind::Gather ? OpKind::ScatterAdd
-                                              : OpKind::Gather,
-                    {g, P(op.operands[1])}, xt);
+      out[0] = make(
+          b, op.kind == OpKind::Gather ? OpKind::ScatterAdd : OpKind::Gather,
+          {g, P(op.operands[1])}, xt);
     return;
   case OpKind::Insert: {
     auto idx = indices(op, 2, P);
@@ -455,35 +485,10 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
       if (w(k))
         out[k] = extract(b, g, {b.constI((int64_t)k)}, op.operands[k]->type);
     return;
-  case OpKind::MatMul: {
-    const Type *at = op.operands[0]->type, *bt = op.operands[1]->type;
-    auto A = [&] { return P(op.operands[0]); };
-    auto B = [&] { return P(op.operands[1]); };
-    if (at->rank() == 1 && bt->rank() == 1) { // dot: g is a scalar
-      if (w(0))
-        out[0] = b.binary(OpKind::FMul, B(), g);
-      if (w(1))
-        out[1] = b.binary(OpKind::FMul, A(), g);
-    } else if (at->rank() == 2 && bt->rank() == 2) {
-      if (w(0))
-        out[0] = make(b, OpKind::MatMul, {g, transpose(b, B())}, at);
-      if (w(1))
-        out[1] = make(b, OpKind::MatMul, {transpose(b, A()), g}, bt);
-    } else if (at->rank() == 2) { // [M,K] @ [K]
-      if (w(0))
-        out[0] = outer(b, g, B());
-      if (w(1))
-        out[1] = make(b, OpKind::MatMul, {g, A()}, bt);
-    } else { // [K] @ [K,N]
-      if (w(0))
-        out[0] = make(b, OpKind::MatMul, {B(), g}, at);
-      if (w(1))
-        out[1] = outer(b, A(), g);
-    }
-    return;
-  }
-  // The ops whose Rule column (ir/Ops.def) is not Structural: no `default:`,
-  // so a new Structural op without this rule does not compile.
+  case OpKind::MatMul:
+    return matmulAdjoints(op, g, want, b, P, out);
+    // The ops whose Rule column (ir/Ops.def) is not Structural: no `default:`,
+    // so a new Structural op without this rule does not compile.
 #define BP_NOT_STRUCTURAL_Partials(Name) case OpKind::Name:
 #define BP_NOT_STRUCTURAL_Structural(Name)
 #define BP_NOT_STRUCTURAL_None(Name) case OpKind::Name:

@@ -309,9 +309,9 @@ void Emitter::defineDynamicWrapper(const ir::Function &f) {
   auto convert = [&](Value *from, Value *to, const Type *t, bool toInt) {
     loop(b.getInt64(t->numElements()), [&](Value *i) {
       Value *x = b.CreateLoad(toInt ? f64 : i64, b.CreateGEP(f64, from, i));
-      x = toInt ? b.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {i64, f64},
-                                    {x})
-                : b.CreateSIToFP(x, f64);
+      x = toInt
+              ? b.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {i64, f64}, {x})
+              : b.CreateSIToFP(x, f64);
       b.CreateStore(x, b.CreateGEP(f64, to, i));
     });
   };

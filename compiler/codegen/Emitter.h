@@ -5,9 +5,9 @@
 // Tensor.cpp: tensor buffers (one arena per call) and tensor ops.
 //
 // Tensor values are pointers to row-major buffers of 8-byte elements:
-// doubles (f64 tensors, bool masks as 0 / 1) or int64_t (int tensors). Every op with a
-// tensor result owns a slot in its function's arena (ops inside loops reuse
-// their slot each iteration: a value never outlives its iteration except
+// doubles (f64 tensors, bool masks as 0 / 1) or int64_t (int tensors). Every op
+// with a tensor result owns a slot in its function's arena (ops inside loops
+// reuse their slot each iteration: a value never outlives its iteration except
 // through yield, which copies). Views (extract of a row, param loads) point
 // into other buffers; values are immutable, so sharing is safe.
 //

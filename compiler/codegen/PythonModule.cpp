@@ -137,10 +137,10 @@ void writeFunction(const ir::Module &m, const std::string &prefix,
   for (size_t i = nArgs; i < vars.size(); ++i) {
     const Type *t = f.resultTypes[i - nArgs];
     os << "    " << vars[i] << " = "
-       << (t->isTensor() ? "_bp_np.empty(" + pyShape(t) +
-                               (t->isIntTensor() ? ", dtype=_bp_np.int64" : "") +
-                               ")"
-                         : scalarOut(t))
+       << (t->isTensor()
+               ? "_bp_np.empty(" + pyShape(t) +
+                     (t->isIntTensor() ? ", dtype=_bp_np.int64" : "") + ")"
+               : scalarOut(t))
        << "\n";
     call.push_back(t->isTensor()
                        ? vars[i] + ".ctypes.data_as(" + ctype(t, true) + ")"

@@ -258,7 +258,8 @@ void Emitter::emitGather(const ir::Op &op) {
     }
     loop(b.getInt64(row), [&](Value *k) {
       Value *p = b.CreateGEP(f64, dst, b.CreateAdd(fullOff, k));
-      Value *g = b.CreateLoad(f64, b.CreateGEP(f64, src, b.CreateAdd(partOff, k)));
+      Value *g =
+          b.CreateLoad(f64, b.CreateGEP(f64, src, b.CreateAdd(partOff, k)));
       b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, p), g), p);
     });
   });
@@ -435,7 +436,7 @@ void Emitter::emitReduce(const ir::Op &op) {
   // An int reduce_sum (section 13) adds int64 elements, wrapping.
   llvm::Type *et = elemType(xt);
   auto combine = [&](Value *acc, Value *v) {
-    return isMax ? fmax(acc, v)
+    return isMax       ? fmax(acc, v)
            : et == i64 ? b.CreateAdd(acc, v)
                        : b.CreateFAdd(acc, v);
   };
@@ -464,9 +465,9 @@ void Emitter::emitReduce(const ir::Op &op) {
         ro = b.CreateAdd(ro, b.CreateMul(idx[j], b.getInt64(rs[r++])));
     }
     Value *p = b.CreateGEP(f64, dst, ro);
-    b.CreateStore(combine(b.CreateLoad(et, p),
-                          b.CreateLoad(et, b.CreateGEP(f64, x, xo))),
-                  p);
+    b.CreateStore(
+        combine(b.CreateLoad(et, p), b.CreateLoad(et, b.CreateGEP(f64, x, xo))),
+        p);
   });
   vals[op.result()] = dst;
 }

@@ -243,12 +243,12 @@ bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
   out.inputs = {file.path, (dir / spec.data).string()};
   if (!spec.test.empty())
     out.inputs.push_back((dir / spec.test).string());
-  if (!loadTable((dir / spec.data).string(), (dir / spec.data).string(), intCols,
-                 where(spec.dataLoc), out.data, error))
+  if (!loadTable((dir / spec.data).string(), (dir / spec.data).string(),
+                 intCols, where(spec.dataLoc), out.data, error))
     return false;
   if (!spec.test.empty() &&
-      !loadTable((dir / spec.test).string(), (dir / spec.test).string(), intCols,
-                 where(spec.testLoc), out.test, error))
+      !loadTable((dir / spec.test).string(), (dir / spec.test).string(),
+                 intCols, where(spec.testLoc), out.test, error))
     return false;
   return true;
 }
@@ -393,10 +393,9 @@ uint64_t modelFingerprint(const ir::Module &m, JIT &jit,
 
 /// Installs onStopSignal for SIGINT and SIGTERM while alive.
 struct StopSignals {
-  struct sigaction oldInt {
-  }, oldTerm{};
+  struct sigaction oldInt{}, oldTerm{};
   StopSignals() {
-    struct sigaction sa {};
+    struct sigaction sa{};
     sa.sa_handler = onStopSignal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &oldInt);
@@ -612,8 +611,7 @@ void Trainer::addSliceNorms(double scale) {
 /// loss argument (the layout of the step's dynamic wrapper: each argument's
 /// n examples in turn), then the batched step.
 void Trainer::runSlice(const std::vector<int64_t> &order, Slice &s) const {
-  gather(
-      s.n, [&](int64_t e) { return data.row(order[s.b0 + e]); }, s.in);
+  gather(s.n, [&](int64_t e) { return data.row(order[s.b0 + e]); }, s.in);
   batched.at(s.n)(s.in.data(), s.out.data());
 }
 

@@ -281,8 +281,7 @@ Value *Builder::constB(bool v) {
 /// (scalars broadcast), with `elem` elements.
 static const Type *elementwiseType(TypeContext &types,
                                    std::initializer_list<Value *> ops,
-                                   Elem elem,
-                                   const Type *scalarType) {
+                                   Elem elem, const Type *scalarType) {
   for (Value *v : ops)
     if (v->type->isTensor())
       return types.tensor(v->type->shape, elem);
@@ -309,16 +308,15 @@ Value *Builder::binary(OpKind k, Value *a, Value *b) {
 }
 
 Value *Builder::cmp(OpKind k, CmpPred p, Value *a, Value *b) {
-  Op *op = create(k, {a, b},
-                  {elementwiseType(types, {a, b}, Elem::Bool, types.boolean())});
+  Op *op = create(
+      k, {a, b}, {elementwiseType(types, {a, b}, Elem::Bool, types.boolean())});
   op->ival = (int64_t)p;
   return op->result();
 }
 
 Value *Builder::select(Value *c, Value *a, Value *b) {
-  const Type *t =
-      elementwiseType(types, {c, a, b},
-                      a->type->isIntLike() ? Elem::Int : Elem::F64, a->type);
+  const Type *t = elementwiseType(
+      types, {c, a, b}, a->type->isIntLike() ? Elem::Int : Elem::F64, a->type);
   return create(OpKind::Select, {c, a, b}, {t})->result();
 }
 

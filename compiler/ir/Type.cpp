@@ -56,8 +56,7 @@ const Type *TypeContext::make(Type t) {
   return owned.back().get();
 }
 
-const Type *TypeContext::tensor(const std::vector<int64_t> &shape,
-                                Elem elem) {
+const Type *TypeContext::tensor(const std::vector<int64_t> &shape, Elem elem) {
   auto &slot = tensors[{shape, elem}];
   if (!slot)
     slot = make({TypeKind::Tensor, shape, elem, {}});

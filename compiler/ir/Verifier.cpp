@@ -428,12 +428,12 @@ private:
     }
     case OpKind::IToF:
       if (nOps(op, 1) && !fits(op.operands[0]->type, T.i64(), shapeOf(op)) ||
-           !fits(op.result()->type, T.f64(), shapeOf(op)))
+          !fits(op.result()->type, T.f64(), shapeOf(op)))
         fail(&op, "itof converts int to f64");
       return true;
     case OpKind::FToI:
       if (nOps(op, 1) && !fits(op.operands[0]->type, T.f64(), shapeOf(op)) ||
-           !fits(op.result()->type, T.i64(), shapeOf(op)))
+          !fits(op.result()->type, T.i64(), shapeOf(op)))
         fail(&op, "ftoi converts f64 to int");
       return true;
     default:
@@ -446,8 +446,8 @@ private:
     bool fwd = op.kind == OpKind::Im2Col;
     const Type *x = fwd ? op.operands[0]->type : op.result()->type;
     const Type *c = fwd ? op.result()->type : op.operands[0]->type;
-    if (!x->isTensor() || !c->isTensor() || !x->isF64Tensor() || !c->isF64Tensor() ||
-        x->rank() < 3 || c->rank() != x->rank() + 2)
+    if (!x->isTensor() || !c->isTensor() || !x->isF64Tensor() ||
+        !c->isF64Tensor() || x->rank() < 3 || c->rank() != x->rank() + 2)
       return false;
     size_t n = x->rank() - 3;
     for (size_t i = 0; i < n; ++i)
@@ -473,10 +473,10 @@ private:
       if (!nOps(op, 1))
         return true;
       const Type *a = op.operands[0]->type, *r = op.result()->type;
-      bool ints = a->isIntLike() && r->isIntLike() &&
-                  (op.kind == OpKind::Broadcast ||
-                   op.kind == OpKind::ReduceSum ||
-                   op.kind == OpKind::Transpose);
+      bool ints =
+          a->isIntLike() && r->isIntLike() &&
+          (op.kind == OpKind::Broadcast || op.kind == OpKind::ReduceSum ||
+           op.kind == OpKind::Transpose);
       if (!ints && (!a->isDifferentiable() || !r->isDifferentiable()))
         fail(&op, "operand and result must be f64 or f64 tensors (or "
                   "int ones: broadcast, reduce_sum, transpose)");

@@ -297,8 +297,8 @@ ir::Value *IRGen::lowerCall(const CallExpr &c) {
     if (args[0]->type->isIntLike() && args[1]->type->isIntLike()) {
       ir::Value *x = toShape(args[0], typeOf(c)),
                 *y = toShape(args[1], typeOf(c));
-      ir::Value *gt = b.cmp(
-          OpKind::ICmp, isMax ? ir::CmpPred::Ge : ir::CmpPred::Le, x, y);
+      ir::Value *gt =
+          b.cmp(OpKind::ICmp, isMax ? ir::CmpPred::Ge : ir::CmpPred::Le, x, y);
       return b.select(gt, x, y);
     }
     return b.binary(isMax ? OpKind::Max : OpKind::Min,
@@ -330,8 +330,8 @@ ir::Value *IRGen::create1(ir::OpKind k, std::vector<ir::Value *> ops,
 
 /// x -> reduce over `axis` (-1: everything).
 ir::Value *IRGen::reduce(ir::OpKind k, ir::Value *x, int64_t axis) {
-  const Type *t = axis < 0 ? T.scalar(x->type->elem)
-                           : sema::removeAxis(T, x->type, axis);
+  const Type *t =
+      axis < 0 ? T.scalar(x->type->elem) : sema::removeAxis(T, x->type, axis);
   return create1(k, {x}, t, axis);
 }
 

@@ -215,8 +215,9 @@ std::optional<ast::TypeExpr> ASTBuilder::type(BPParser::TypeContext *ctx) {
     std::string hint = syn != synonyms.end()
                            ? "; did you mean '" + syn->second + "'?"
                            : didYouMean(name, {"f64", "int", "bool"});
-    diags.error(t.loc, "unknown type '" + name + "'" + hint +
-                           " (expected f64, int, bool, f64[d, ...] or int[d, ...])");
+    diags.error(t.loc,
+                "unknown type '" + name + "'" + hint +
+                    " (expected f64, int, bool, f64[d, ...] or int[d, ...])");
     return std::nullopt;
   }
   for (auto *d : c->dim()) {

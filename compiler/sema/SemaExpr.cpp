@@ -425,8 +425,8 @@ const Type *Checker::tensorLiteral(ast::TensorLitExpr &e) {
       ok = false;
       continue;
     }
-    if (t->isInt())
-      t = T.f64();
+    if (t->isIntLike()) // an int tensor only where one is expected
+      t = T.withElems(t, Elem::F64);
     if (!elem)
       elem = t;
     else if (elem != t) {
@@ -514,10 +514,13 @@ void Checker::checkReadCsv(const ast::LetStmt &l) {
   } else if (!l.type || l.isDestructure) {
     error(c.loc, "read_csv(...) must initialise a binding with a declared "
                  "tensor type: let X: f64[N, D] = read_csv(\"x.csv\")");
-  } else if (t && !t->isTensor()) {
-    error(l.type->loc, "read_csv gives a tensor: expected a declared type "
-                       "f64[N, D], found " +
-                           toString(t));
+  } else if (t && !t->isF64Tensor()) {
+    error(l.type->loc,
+          std::string(t->isIntTensor()
+                          ? "read_csv fills f64 tensors (int(X) converts "
+                            "one)"
+                          : "read_csv gives a tensor") +
+              ": expected a declared type f64[N, D], found " + toString(t));
     t = nullptr;
   } else if (t) {
     c.args[0]->type = T.str();
@@ -694,8 +697,9 @@ const Type *Checker::conv2d(ast::CallExpr &c) {
   }
   if (!x || !w)
     return nullptr;
-  if (!x->isTensor() || !w->isTensor() || !x->isF64Tensor() || !w->isF64Tensor() ||
-      x->rank() != 3 || w->rank() != 4 || x->shape[0] != w->shape[1]) {
+  if (!x->isTensor() || !w->isTensor() || !x->isF64Tensor() ||
+      !w->isF64Tensor() || x->rank() != 3 || w->rank() != 4 ||
+      x->shape[0] != w->shape[1]) {
     error(c.loc, "'conv2d' needs x f64[C, H, W] and w f64[O, C, KH, KW] "
                  "with the same C, found " +
                      toString(x) + " and " + toString(w));
@@ -814,7 +818,8 @@ const Type *Checker::extremum(ast::CallExpr &c, const std::string &n,
   if (!x)
     return nullptr;
   if (x->isIntTensor()) {
-    error(c.args[0]->loc, "'" + n + "' of one tensor needs an f64 tensor, found " +
+    error(c.args[0]->loc, "'" + n +
+                              "' of one tensor needs an f64 tensor, found " +
                               toString(x) + " (float(t) converts it)");
     return nullptr;
   }

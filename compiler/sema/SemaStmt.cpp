@@ -74,8 +74,7 @@ void Checker::bind(const ast::Binding &b, const Type *t, bool isVar) {
 bool Checker::convertible(const Type *from, const Type *to) {
   // int -> f64 (section 3), elementwise for int tensors (section 13).
   return from == to || (from->isInt() && to->isF64()) ||
-         (from->isIntTensor() && to->isF64Tensor() &&
-          from->shape == to->shape);
+         (from->isIntTensor() && to->isF64Tensor() && from->shape == to->shape);
 }
 
 void Checker::expectType(ast::Expr &e, const Type *got, const Type *want,
@@ -89,18 +88,17 @@ void Checker::expectType(ast::Expr &e, const Type *got, const Type *want,
 }
 
 /// A tensor literal whose leaves are all ints: int literals (`[1, -2]`,
-/// `[[0, 1]]`) or any int expressions (`[i, n - 1]`).
+/// `[[0, 1]]`), any int expressions (`[i, n - 1]`) or int tensor rows.
 static bool intLiteralTensor(const ast::Expr &e) {
   if (e.kind != ast::ExprKind::TensorLit)
     return false;
   auto &lit = static_cast<const ast::TensorLitExpr &>(e);
-  return std::all_of(lit.elems.begin(), lit.elems.end(),
-                     [](const ast::ExprPtr &x) {
-                       auto *t = static_cast<const Type *>(x->type);
-                       return x->kind == ast::ExprKind::TensorLit
-                                  ? intLiteralTensor(*x)
-                                  : t && t->isInt();
-                     });
+  return std::all_of(
+      lit.elems.begin(), lit.elems.end(), [](const ast::ExprPtr &x) {
+        auto *t = static_cast<const Type *>(x->type);
+        return x->kind == ast::ExprKind::TensorLit ? intLiteralTensor(*x)
+                                                   : t && t->isIntLike();
+      });
 }
 
 /// Sets the types of a literal of ints as an int tensor (and of its nested
@@ -117,8 +115,7 @@ static void retypeInt(TypeContext &T, ast::Expr &e, const Type *t) {
 
 const Type *Checker::adoptIntTensor(ast::Expr &e, const Type *got,
                                     const Type *want) {
-  if (!want->isIntTensor() || !got->isF64Tensor() ||
-      got->shape != want->shape)
+  if (!want->isIntTensor() || !got->isF64Tensor() || got->shape != want->shape)
     return got;
   auto *call = dyn<ast::CallExpr>(&e);
   auto *callee = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
@@ -269,7 +266,8 @@ void Checker::checkNameAssign(const ast::AssignStmt &a, const Type *vt) {
   }
   if (!l->type || !vt)
     return;
-  if (a.op != AssignOp::Set && l->type->isTensor() && !l->type->isBoolTensor()) {
+  if (a.op != AssignOp::Set && l->type->isTensor() &&
+      !l->type->isBoolTensor()) {
     checkTensorCompound(a, n->name, l->type, vt);
     return;
   }
