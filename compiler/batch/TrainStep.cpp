@@ -30,12 +30,16 @@ std::string batchLossName(int64_t n) {
   return "__batch_loss." + std::to_string(n);
 }
 
+std::string batchMetricName(int64_t n) {
+  return "__batch_metric." + std::to_string(n);
+}
+
 namespace {
 
-/// `__batch_loss.<n>(batched args) -> f64`: the sum of `lossb`'s results.
-ir::Function *summedLoss(ir::Module &m, ir::Function &lossb, int64_t n,
-                         Loc loc) {
-  ir::Function *s = m.addFunction(batchLossName(n));
+/// `<name>(batched args) -> f64`: the sum of `lossb`'s results.
+ir::Function *summed(ir::Module &m, ir::Function &lossb,
+                     const std::string &name, Loc loc) {
+  ir::Function *s = m.addFunction(name);
   s->loc = loc;
   s->resultTypes = {m.types->f64()};
   ir::Builder b(*m.types);
@@ -59,13 +63,13 @@ ir::Function *buildTrainStep(ir::Module &m, const std::string &lossName,
                              DiagEngine &diags, Loc loc) {
   ir::Function *loss = m.lookup(lossName);
   for (auto &a : loss->args())
-    if (!a->type->isDifferentiable())
+    if (!batchable(a->type))
       return nullptr;
   ir::Function *lossb =
       getBatched(m, *loss, std::vector<bool>(loss->args().size(), true), n);
   if (!lossb)
     return nullptr;
-  ir::Function *summed = summedLoss(m, *lossb, n, loc);
+  ir::Function *summed = batch::summed(m, *lossb, batchLossName(n), loc);
   // One function for reverse mode: its forward values computed once.
   ir::inlineCalls(*summed, m);
   ir::simplify(*summed, m);
@@ -92,6 +96,20 @@ ir::Function *buildTrainStep(ir::Module &m, const std::string &lossName,
     results.push_back(r.get());
   b.create(OpKind::Return, results);
   return step;
+}
+
+bool buildBatchedMetric(ir::Module &m, const std::string &metric, int64_t n,
+                        Loc loc) {
+  ir::Function *f = m.lookup(metric);
+  for (auto &a : f->args())
+    if (!batchable(a->type))
+      return false;
+  ir::Function *fb =
+      getBatched(m, *f, std::vector<bool>(f->args().size(), true), n);
+  if (!fb)
+    return false;
+  summed(m, *fb, batchMetricName(n), loc);
+  return true;
 }
 
 std::string trainUpdateName() { return "__train_update"; }

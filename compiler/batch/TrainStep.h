@@ -14,6 +14,19 @@ std::string trainStepName(int64_t n);
 /// ...) -> f64`, the sum of their losses (the driver's test loss).
 std::string batchLossName(int64_t n);
 
+/// `__batch_metric.<n>(x1[n, ...], ...) -> f64`, the summed vmapped metric
+/// that buildBatchedMetric(n) adds.
+std::string batchMetricName(int64_t n);
+
+/// Input:  a module holding the train block's metric function `metric`.
+/// Output: `__batch_metric.<n>`: the sum of the metric over n examples at
+///         once (vmap(metric, n) summed: the per-epoch test metric in
+///         chunks, as the test loss). False when an argument or the result
+///         cannot be batched (the driver then runs the metric per row).
+/// Preserves: every existing function (it only appends).
+bool buildBatchedMetric(ir::Module &m, const std::string &metric, int64_t n,
+                        Loc loc);
+
 /// Input:  a verified, simplified module holding the loss function `loss`
 ///         of the train block and `params`, the params it reads.
 /// Output: `__train_step.<n>(x1[n, ...], ..., xk[n, ...]) -> (f64, g1, ...,
@@ -23,8 +36,8 @@ std::string batchLossName(int64_t n);
 ///         vmap(loss, n) summed, then differentiated by the reverse-mode
 ///         transform: batched tensor code (matrix-matrix products), pure
 ///         (params are read, never written), so threads may run it at once.
-///         Returns null when a loss argument cannot be batched (an int or a
-///         bool, until int tensors): the driver then runs per example.
+///         Returns null when a loss argument cannot be batched (a bool):
+///         the driver then runs per example.
 /// Preserves: every existing function (it only appends).
 ir::Function *buildTrainStep(ir::Module &m, const std::string &loss,
                              const std::vector<std::string> &params, int64_t n,

@@ -28,13 +28,17 @@ using ir::SliceAxis;
 using ir::Value;
 
 const Type *batchedType(TypeContext &T, const Type *t, int64_t B) {
-  if (t->isF64() || t->isBool())
-    return T.tensor({B}, t->isBool() ? Elem::Bool : Elem::F64);
+  if (t->isF64() || t->isBool() || t->isInt())
+    return T.tensor({B}, TypeContext::elemOf(t));
   if (!t->isTensor())
     return nullptr;
   std::vector<int64_t> shape = {B};
   shape.insert(shape.end(), t->shape.begin(), t->shape.end());
   return T.tensor(shape, t->elem);
+}
+
+bool batchable(const Type *t) {
+  return t->isDifferentiable() || t->isInt() || t->isIntTensor();
 }
 
 namespace {
@@ -266,6 +270,14 @@ private:
   /// `target` (NumPy broadcasting of each example); null for bools.
   Value *widen(Value *nv, const Type *target) {
     const Type *want = batchedType(T, target, B);
+    if (want && want->elem == Elem::Int && nv->type->elem == Elem::Int &&
+        TypeContext::elemOf(nv->type) == Elem::Int) {
+      // Ints: a batched value of the example's type as it is, a shared one
+      // copied to every example.
+      if (isBatched(nv))
+        return nv->type == want ? nv : nullptr;
+      return mark(create1(OpKind::Broadcast, {nv}, want, -1));
+    }
     if (!want || want->elem != Elem::F64)
       return nullptr;
     if (!isBatched(nv)) {
@@ -493,6 +505,10 @@ private:
     case OpKind::Im2Col: // each leading axis is one image on its own
     case OpKind::Col2Im:
       return create1(op.kind, {ops[0]}, brt, op.ival);
+    case OpKind::Gather: // shared rows, each example's indices: one gather
+      if (isBatched(ops[0]) || !isBatched(ops[1]))
+        return nullptr;
+      return create1(OpKind::Gather, ops, brt);
     case OpKind::Extract:
     case OpKind::Slice:
     case OpKind::Unslice:
@@ -588,11 +604,19 @@ private:
     return region;
   }
 
+  /// Whether one of ops[from...] is batched.
+  bool anyBatched(const std::vector<Value *> &ops, size_t from) const {
+    for (size_t i = from; i < ops.size(); ++i)
+      if (isBatched(ops[i]))
+        return true;
+    return false;
+  }
+
   /// extract, slice, unslice of a batched tensor: its region gains the B
   /// axis (kept whole); the indices are shared.
   Value *slice(const Op &op, std::vector<Value *> &ops, const Type *brt) {
-    if (!isBatched(ops[0]))
-      return nullptr;
+    if (!isBatched(ops[0]) || anyBatched(ops, 1))
+      return nullptr; // a batched index: per example
     Op *s =
         b.create(op.kind == OpKind::Unslice ? OpKind::Unslice : OpKind::Slice,
                  ops, {brt});
@@ -604,6 +628,8 @@ private:
   /// insert and splice: both the tensor and the part batched, the region
   /// gains the B axis.
   Value *splice(const Op &op, std::vector<Value *> &ops, const Type *brt) {
+    if (anyBatched(ops, 2))
+      return nullptr; // a batched index: per example
     Value *whole = widen(ops[0], op.operands[0]->type);
     Value *part = widen(ops[1], op.operands[1]->type);
     if (!whole || !part)
@@ -718,6 +744,9 @@ private:
   /// whose condition is batched runs per example.
   bool batchLoop(const Op &op, std::vector<Value *> &ops) {
     size_t n = op.numCarried(), first = op.firstInit();
+    for (size_t i = 0; i < first; ++i)
+      if (isBatched(ops[i])) // each example's own trip count
+        return perExample(op);
     std::vector<bool> wide(n);
     for (size_t j = 0; j < n; ++j)
       wide[j] = isBatched(ops[first + j]);
@@ -804,11 +833,16 @@ private:
   /// `op` run once per example inside `for i = 0 to B`, its results
   /// inserted into zero-initialised batched accumulators.
   bool perExample(const Op &op) {
+    // Each result's batched accumulator; a bool (a comparison) is carried
+    // as 1.0 / 0.0 and compared with 0 after the loop: a batched mask.
     std::vector<const Type *> pes;
     for (auto &r : op.results) {
-      if (!r->type->isDifferentiable())
+      if (r->type->isBool())
+        pes.push_back(T.f64());
+      else if (batchable(r->type))
+        pes.push_back(r->type);
+      else
         return false;
-      pes.push_back(r->type);
     }
     // The values op reads: its operands and what its regions capture
     // (values defined inside the op are cloned with it).
@@ -854,13 +888,21 @@ private:
     c->parent = b.getBlock();
     b.getBlock()->ops.push_back(std::move(c));
     std::vector<Value *> next;
-    for (size_t j = 0; j < pes.size(); ++j)
-      next.push_back(insertExample(loop->carriedArg(j), raw->result(j),
-                                   loop->inductionVar()));
+    for (size_t j = 0; j < pes.size(); ++j) {
+      Value *r = raw->result(j);
+      if (r->type->isBool())
+        r = b.select(r, b.constF(1.0), b.constF(0.0));
+      next.push_back(
+          insertExample(loop->carriedArg(j), r, loop->inductionVar()));
+    }
     b.yield(next);
     b.setInsertionPointToEnd(saved);
-    for (size_t j = 0; j < pes.size(); ++j)
-      map[op.result(j)] = mark(loop->result(j));
+    for (size_t j = 0; j < pes.size(); ++j) {
+      Value *r = loop->result(j);
+      if (op.result(j)->type->isBool())
+        r = b.cmp(OpKind::FCmp, ir::CmpPred::Ne, r, b.constF(0.0));
+      map[op.result(j)] = mark(r);
+    }
     return true;
   }
 
@@ -877,8 +919,10 @@ private:
   Op *forExamples(const std::vector<const Type *> &pes) {
     std::vector<Value *> inits = {b.constI(0), b.constI(B)};
     for (const Type *pe : pes)
-      inits.push_back(create1(OpKind::Broadcast, {b.constF(0.0)},
-                              batchedType(T, pe, B), -1));
+      inits.push_back(create1(
+          OpKind::Broadcast,
+          {TypeContext::elemOf(pe) == Elem::Int ? b.constI(0) : b.constF(0.0)},
+          batchedType(T, pe, B), -1));
     std::vector<const Type *> types;
     for (const Type *pe : pes)
       types.push_back(batchedType(T, pe, B));
@@ -961,7 +1005,7 @@ ir::Function *getBatched(ir::Module &m, ir::Function &f,
   if (ir::Function *done = m.lookup(name))
     return done;
   for (const Type *t : f.resultTypes)
-    if (!t->isDifferentiable())
+    if (!batchable(t))
       return nullptr;
   ir::Function *out = m.addFunction(name);
   out->loc = f.loc;

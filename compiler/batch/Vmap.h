@@ -32,8 +32,12 @@ void buildVmap(ir::Module &m, const ir::DerivedInfo &info);
 ir::Function *getBatched(ir::Module &m, ir::Function &f,
                          const std::vector<bool> &batched, int64_t B);
 
-/// The type of B values of type `t` (a leading axis of size B), or null
-/// when there is none (int, until int tensors).
+/// The type of B values of type `t` (a leading axis of size B, the same
+/// elements: f64, int or bool), or null when there is none (tuples, ...).
 const Type *batchedType(TypeContext &types, const Type *t, int64_t B);
+
+/// The types vmap batches (LANGUAGE.md section 11): f64 and int values and
+/// tensors (bools only inside, as masks).
+bool batchable(const Type *t);
 
 } // namespace bp::batch

@@ -298,11 +298,15 @@ void Emitter::defineDynamicWrapper(const ir::Function &f) {
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
   cur = fn; // loop() adds its blocks here
   std::vector<Value *> args, intBuffers;
-  // An int tensor's doubles converted into an int64_t buffer (malloc'd:
-  // the wrapper has no arena), or back.
+  // An int tensor's doubles converted into an int64_t buffer, or back: on
+  // the stack up to 256 KB (the training step's int columns, every step:
+  // no allocation), malloc'd above (the wrapper has no arena).
   auto intBuffer = [&](const Type *t) {
-    Value *buf = b.CreateCall(runtime("malloc", ptr, {i64}),
-                              {b.getInt64(t->numElements() * 8)});
+    uint64_t bytes = t->numElements() * 8;
+    if (bytes <= 256 * 1024)
+      return (Value *)b.CreateAlloca(i64, b.getInt64(t->numElements()));
+    Value *buf =
+        b.CreateCall(runtime("malloc", ptr, {i64}), {b.getInt64(bytes)});
     intBuffers.push_back(buf);
     return buf;
   };

@@ -438,7 +438,9 @@ struct Trainer {
   /// example.
   DynFn batchLoss = nullptr;
   int64_t testChunk = 0;
-  std::vector<double> chunkLoss;
+  /// The vmapped metric summed over testChunk rows (null: per row).
+  DynFn batchMetric = nullptr;
+  std::vector<double> chunkSums; // one per test chunk
   int64_t threads = 1;
   std::vector<ParamState> ps;
   bool tty = false;
@@ -495,7 +497,7 @@ struct Trainer {
   void runSlice(const std::vector<int64_t> &order, Slice &s) const;
   template <typename Row>
   void gather(int64_t n, Row row, std::vector<double> &in) const;
-  double testLossSum();
+  double testSum(DynFn batched, DynFn perRow);
   double stepBatched(const std::vector<int64_t> &order, int64_t b0, int64_t b1);
   double reduceStep(double loss);
   std::string header() const;
@@ -580,7 +582,10 @@ void Trainer::bind(const ir::Module &m, const std::vector<std::string> &params,
   if (testPart.n >= testChunk) {
     batchLoss = reinterpret_cast<DynFn>(
         sym(codegen::dynamicSymbol(batch::batchLossName(testChunk))));
-    chunkLoss.resize(testPart.n / testChunk);
+    if (!spec.metric.empty())
+      batchMetric = reinterpret_cast<DynFn>(
+          sym(codegen::dynamicSymbol(batch::batchMetricName(testChunk))));
+    chunkSums.resize(testPart.n / testChunk);
   }
 }
 
@@ -644,26 +649,27 @@ template <typename F> void parallelFor(int64_t n, int64_t threads, F f) {
     f(i);
 }
 
-/// The summed loss over this rank's test rows: chunks of `testChunk` rows
-/// through the vmapped loss `__batch_loss.<testChunk>`, across the
-/// threads, the rest per example; added in row order (the same for every
-/// thread count).
-double Trainer::testLossSum() {
-  if (!batchLoss)
-    return sumOverRows(lossFn, test, testPart);
+/// The summed loss (or metric) over this rank's test rows: chunks of
+/// `testChunk` rows through `batched` (the vmapped loss
+/// `__batch_loss.<testChunk>` or metric `__batch_metric.<testChunk>`),
+/// across the threads, the rest per row through `perRow`; added in row
+/// order (the same for every thread count).
+double Trainer::testSum(DynFn batched, DynFn perRow) {
+  if (!batched)
+    return sumOverRows(perRow, test, testPart);
   int64_t chunks = testPart.n / testChunk, t0 = testPart.begin;
   parallelFor(chunks, threads, [&](int64_t c) {
     Slice &s = threadSlices[omp_get_thread_num()];
     gather(
         testChunk, [&](int64_t e) { return test.row(t0 + c * testChunk + e); },
         s.in);
-    batchLoss(s.in.data(), &chunkLoss[c]);
+    batched(s.in.data(), &chunkSums[c]);
   });
   double sum = 0, out[1];
   for (int64_t c = 0; c < chunks; ++c)
-    sum += chunkLoss[c];
+    sum += chunkSums[c];
   for (int64_t r = t0 + chunks * testChunk; r < t0 + testPart.n; ++r) {
-    lossFn(test.row(r), out);
+    perRow(test.row(r), out);
     sum += out[0];
   }
   return sum;
@@ -983,8 +989,8 @@ double Trainer::sumOverRows(DynFn f, const Table &t, Part rows) const {
 /// The epoch's test loss and metric (when there is one): their means over
 /// the test rows, each rank's part summed over the ranks.
 void Trainer::evaluateTest() {
-  double sums[2] = {testLossSum(),
-                    metric ? sumOverRows(metric, test, testPart) : 0};
+  double sums[2] = {testSum(batchLoss, lossFn),
+                    metric ? testSum(batchMetric, metric) : 0};
   ranks.sum(sums, 2);
   lastTestLoss = sums[0] / test.rows;
   testLossCurve.push_back(lastTestLoss);

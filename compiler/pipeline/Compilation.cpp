@@ -182,6 +182,13 @@ llvm::Error trainStep(Compilation &c) {
     }
     c.batchedStepSizes.push_back(n);
   }
+  // The test metric in chunks of the largest step size, as the test loss
+  // (the driver runs it per row where it cannot be batched).
+  if (!spec.metric.empty() && !c.batchedStepSizes.empty())
+    batch::buildBatchedMetric(
+        *c.ir, spec.metric,
+        *std::max_element(c.batchedStepSizes.begin(), c.batchedStepSizes.end()),
+        spec.loc);
   return llvm::Error::success();
 }
 

@@ -322,9 +322,8 @@ std::string Checker::resolveDerived(ast::CallExpr &call, std::string name) {
   return name;
 }
 
-/// Each batched argument and each result gains a leading axis of size B;
-/// only f64 values and f64 tensors can be batched until int tensors exist
-/// (section 13).
+/// Each batched argument and each result gains a leading axis of size B:
+/// f64 and int values and tensors (an int becomes int[B]).
 bool Checker::resolveVmap(ast::CallExpr &call, const std::string &base,
                           const FnSig &bsig, DerivedInfo &info) {
   if (call.args.size() < 2) {
@@ -342,8 +341,10 @@ bool Checker::resolveVmap(ast::CallExpr &call, const std::string &base,
     return false;
   }
   info.batch = size->i;
-  // Batchable: the differentiable types, f64 and f64 tensors.
-  auto batchable = [](const Type *t) { return t->isDifferentiable(); };
+  // Batchable: f64 and int values and tensors (bools are not values).
+  auto batchable = [](const Type *t) {
+    return t->isDifferentiable() || t->isInt() || t->isIntTensor();
+  };
   std::set<std::string> seen;
   bool ok = true;
   for (size_t i = 2; i < call.args.size(); ++i) {
@@ -371,7 +372,7 @@ bool Checker::resolveVmap(ast::CallExpr &call, const std::string &base,
     if (!batchable(v.type)) {
       error(n->loc, "cannot batch '" + n->name + "' of type " +
                         toString(v.type) +
-                        ": vmap batches f64 values and f64 tensors");
+                        ": vmap batches f64 and int values and tensors");
       ok = false;
       continue;
     }
@@ -394,15 +395,15 @@ bool Checker::resolveVmap(ast::CallExpr &call, const std::string &base,
     std::vector<int64_t> shape = {info.batch};
     if (t->isTensor())
       shape.insert(shape.end(), t->shape.begin(), t->shape.end());
-    return T.tensor(shape);
+    return T.tensor(shape, TypeContext::elemOf(t));
   };
   std::vector<const Type *> results =
       bsig.result->isTuple() ? bsig.result->elems
                              : std::vector<const Type *>{bsig.result};
   for (const Type *&r : results) {
     if (!batchable(r)) {
-      error(call.loc, "vmap needs a function returning f64 values or f64 "
-                      "tensors, but '" +
+      error(call.loc, "vmap needs a function returning f64 or int values "
+                      "or tensors, but '" +
                           base + "' returns " + toString(bsig.result));
       return false;
     }
