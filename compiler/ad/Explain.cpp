@@ -14,6 +14,7 @@
 #include "ad/Explain.h"
 
 #include "ad/Rules.h"
+#include "ad/TensorExplain.h"
 #include "ir/Eval.h"
 #include "support/Format.h"
 
@@ -821,7 +822,11 @@ void printCosts(Backprop &bp, const std::vector<TangentSweep> &sweeps,
 bool explain(const ir::Module &m, const std::string &fn,
              const std::map<std::string, double> &at, std::ostream &os,
              std::string &err, const std::map<std::string, double> *paramValues,
-             ExplainMode mode) {
+             ExplainMode mode, const TensorArgs &tensorAt) {
+  const ir::DerivedInfo *d = m.lookupDerived(fn);
+  const ir::Function *base = d ? m.lookup(d->base) : nullptr;
+  if (!tensorAt.empty() || (base && usesTensors(m, *base)))
+    return explainTensors(m, fn, at, tensorAt, os, err, paramValues, mode);
   Backprop bp;
   if (!backprop(m, fn, at, paramValues, bp, err))
     return false;
