@@ -7,7 +7,8 @@
 // forward values) and the chain-rule product. `bpc emit dot` draws the same
 // graph for Graphviz: forward edges solid, adjoint edges dashed.
 // explain runs a trace interpreter on scalar code (loops, branches and
-// calls are unrolled into the trace); emit dot draws straight-line scalar
+// calls are unrolled into the trace); a base function that uses tensors
+// goes to ad/TensorExplain.cpp. emit dot draws straight-line scalar
 // functions only. Anything else is reported as not supported yet.
 //
 //===----------------------------------------------------------------------===//

@@ -35,6 +35,8 @@ constexpr size_t kShown = 6;            // leading values shown
 constexpr int64_t kShownIterations = 2; // loop iterations shown, then folded
 
 std::string num(double v) {
+  if (v == 0)
+    v = 0; // no -0 in the table
   char buf[40];
   snprintf(buf, sizeof buf, "%.6g", v);
   return buf;
@@ -452,9 +454,14 @@ const char *infix(OpKind k) {
 }
 
 /// The right-hand side of a forward row: `W @ x`, `tanh(t1)`, `sum(h)`.
-std::string expression(const Node &n, const std::vector<Node> &nodes) {
+/// `primed`: the operands shown as their tangents (`W' @ x`).
+std::string expression(const Node &n, const std::vector<Node> &nodes,
+                       const std::vector<bool> *primed = nullptr) {
   const ir::Op &op = *n.op;
-  auto nm = [&](size_t i) { return nodes[n.in[i]].name; };
+  auto nm = [&](size_t i) {
+    bool p = primed && i < primed->size() && (*primed)[i];
+    return nodes[n.in[i]].name + (p ? "'" : "");
+  };
   auto axis = [&] {
     return op.axis() >= 0 ? ", axis " + std::to_string(op.axis()) : "";
   };
@@ -616,10 +623,13 @@ std::string ruleText(const Node &n, size_t i, const std::vector<Node> &nodes,
            ", 0 elsewhere";
   std::string p =
       partialText(op.kind, i, n.name, v[0], v.size() > 1 ? v[1] : "");
-  std::string term = p == "1"    ? dr
-                     : p == "-1" ? "-" + dr
-                     : p.empty() ? dr + " * d" + n.name + "/d" + v[i]
-                                 : dr + " * " + p;
+  if (p.rfind("1 / ", 0) == 0 && p.find(' ', 4) == std::string::npos)
+    p = "/ " + p.substr(4); // dr / y, not dr * 1 / y
+  std::string term = p.empty()     ? dr + " * d" + n.name + "/d" + v[i]
+                     : p == "1"    ? dr
+                     : p == "-1"   ? "-" + dr
+                     : p[0] == '/' ? dr + " " + p
+                                   : dr + " * " + p;
   bool summed =
       !op.operands[i]->type->isTensor() && op.result()->type->isTensor();
   return lhs + (summed ? "sum(" + term + ")  (a scalar used by every element)"
@@ -926,30 +936,289 @@ void printReverse(Backprop &bp, std::ostream &os) {
   }
 }
 
-void printResult(const ir::Module &m, Backprop &bp, const std::string &fn,
-                 std::ostream &os) {
-  os << "result of " << fn << ":\n";
+/// Each variable's gradient from the reverse sweep (a param's: the sum
+/// over its reads).
+std::vector<std::pair<std::string, TensorValue>>
+reverseGradients(const ir::Module &m, Backprop &bp) {
+  std::vector<std::pair<std::string, TensorValue>> out;
   for (auto &w : bp.info->wrt) {
-    TensorValue total;
-    bool any = false;
+    const ir::Param *p = w.isParam ? m.lookupParam(w.name) : nullptr;
+    TensorValue total =
+        TensorValue::zeros(p ? p->type : bp.f->args()[w.argIndex]->type);
     std::vector<int> from = w.isParam ? bp.t->paramReads[w.name]
                                       : std::vector<int>{bp.args[w.argIndex]};
-    for (int id : from) {
-      auto it = bp.adj.find(id);
-      if (it == bp.adj.end())
-        continue;
-      if (!any)
-        total = it->second;
-      else
+    for (int id : from)
+      if (auto it = bp.adj.find(id); it != bp.adj.end())
         addInto(total, it->second);
-      any = true;
-    }
-    if (!any) {
-      const ir::Param *p = w.isParam ? m.lookupParam(w.name) : nullptr;
-      total = TensorValue::zeros(p ? p->type : bp.f->args()[w.argIndex]->type);
-    }
-    os << "  dL/d" << w.name << ": " << adjointText(total) << '\n';
+    out.push_back({w.name, std::move(total)});
   }
+  return out;
+}
+
+void printResult(const std::vector<std::pair<std::string, TensorValue>> &g,
+                 const std::string &title, std::ostream &os) {
+  os << "result of " << title << ":\n";
+  for (auto &[w, total] : g)
+    os << "  dL/d" << w << ": " << adjointText(total) << '\n';
+}
+
+/// `v' = (1 - v^2) * u'`: how node n's tangent comes from its operands'
+/// (`has[i]`: operand i has one), for the table.
+std::string tangentText(const Node &n, const std::vector<Node> &nodes,
+                        const std::vector<bool> &has) {
+  const ir::Op &op = *n.op;
+  std::string lhs = n.name + "' = ";
+  if (op.kind == OpKind::MatMul) {
+    std::string A = nodes[n.in[0]].name, B = nodes[n.in[1]].name;
+    std::string a = has[0] ? A + "' @ " + B : "",
+                b = has[1] ? A + " @ " + B + "'" : "";
+    return lhs + a + (has[0] && has[1] ? " + " : "") + b;
+  }
+  if (op.kind == OpKind::ReduceMax) // the tangent of the first maximum
+    return lhs + "sum(max_mask(" + nodes[n.in[0]].name + ") * " +
+           nodes[n.in[0]].name + "'" +
+           (op.axis() >= 0 ? ", axis " + std::to_string(op.axis()) : "") + ")";
+  if (isTensorRuleOp(op.kind))
+    return lhs + expression(n, nodes, &has);
+  std::string terms;
+  for (size_t i = 0; i < n.in.size(); ++i) {
+    if (!has[i])
+      continue;
+    std::string u = nodes[n.in[i]].name + "'";
+    std::string p = partialText(op.kind, i, n.name, nodes[n.in[0]].name,
+                                n.in.size() > 1 ? nodes[n.in[1]].name : "");
+    if (p.rfind("1 / ", 0) == 0 && p.find(' ', 4) == std::string::npos)
+      p = "/ " + p.substr(4); // u' / y, not 1 / y * u'
+    std::string t = p.empty()
+                        ? "d" + n.name + "/d" + nodes[n.in[i]].name + " * " + u
+                    : p == "1"    ? u
+                    : p == "-1"   ? "-" + u
+                    : p[0] == '/' ? u + " " + p
+                                  : p + " * " + u;
+    terms += (terms.empty() ? "" : " + ") + t;
+  }
+  return lhs + terms;
+}
+
+/// The tangent of node n's result from its operands' tangents `t` (null:
+/// zero): the compiler's rules (ad/Rules.h: tensorTangent, or partials
+/// times the tangents) emitted into a scratch block and evaluated.
+bool tangentOf(const ir::Module &m, const std::vector<Node> &nodes,
+               const Node &n, const std::vector<const TensorValue *> &t,
+               std::optional<TensorValue> &out, std::string &err) {
+  const ir::Op &op = *n.op;
+  Scratch s(*m.types);
+  std::map<const Value *, Value *> primal;
+  for (size_t i = 0; i < op.operands.size(); ++i)
+    primal[op.operands[i]] =
+        s.known(op.operands[i]->type, nodes[n.in[i]].value);
+  primal[op.result()] = s.known(op.result()->type, n.value);
+  PrimalFn P = [&](const Value *v) { return primal.at(v); };
+  std::vector<Value *> tv;
+  std::vector<bool> want;
+  for (size_t i = 0; i < t.size(); ++i) {
+    tv.push_back(t[i] ? s.known(op.operands[i]->type, *t[i]) : nullptr);
+    want.push_back(t[i] != nullptr);
+  }
+  Value *r = nullptr;
+  if (isTensorRuleOp(op.kind)) {
+    r = tensorTangent(op, tv, s.b, P);
+  } else {
+    std::vector<Value *> d;
+    if (!partials(op, want, s.b, P, d)) {
+      err =
+          std::string("no derivative rule for '") + ir::mnemonic(op.kind) + "'";
+      return false;
+    }
+    for (size_t i = 0; i < d.size(); ++i)
+      if (d[i] && tv[i]) {
+        Value *term = scale(s.b, tv[i], d[i]);
+        r = r ? s.b.binary(OpKind::FAdd, r, term) : term;
+      }
+    // A scalar operand's tangent of a tensor result is broadcast.
+    if (r && op.result()->type->isTensor() && !r->type->isTensor()) {
+      ir::Op *bc = s.b.create(OpKind::Broadcast, {r}, {op.result()->type});
+      bc->ival = -1;
+      r = bc->result();
+    }
+  }
+  if (!s.run(err))
+    return false;
+  out = r ? std::optional<TensorValue>(s.vals.at(r)) : std::nullopt;
+  return true;
+}
+
+/// One sweep of forward mode: the tangent v' = dv/dX of every value that
+/// depends on X, one element of a variable of the derived function.
+struct TangentSweep {
+  std::string var, element; // "W", "W[0, 1]"
+  TensorValue seed;         // X' (1 at the element)
+  std::map<int, TensorValue> tangent;
+  std::vector<std::pair<int, std::string>> rows; // node, formula
+  double result = 0;
+};
+
+/// `W[0, 1]`: element k of a value of `shape`.
+std::string elementName(const std::string &var,
+                        const std::vector<int64_t> &shape, int64_t k) {
+  if (shape.empty())
+    return var;
+  std::string idx;
+  for (size_t j = shape.size(); j-- > 0;) {
+    idx = std::to_string(k % shape[j]) + (idx.empty() ? "" : ", ") + idx;
+    k /= shape[j];
+  }
+  return var + "[" + idx + "]";
+}
+
+/// The sweep seeded with X' = 1 at element k of the values `seeds`.
+bool sweep(const ir::Module &m, Backprop &bp, const std::vector<int> &seeds,
+           int64_t k, TangentSweep &sw, std::string &err) {
+  std::vector<Node> &nodes = bp.t->nodes;
+  for (int id : seeds)
+    sw.tangent[id] = sw.seed;
+  for (int id = 0; id < (int)nodes.size(); ++id) {
+    const Node &n = nodes[id];
+    if (!n.op || !n.differentiable || n.op->kind == OpKind::ParamLoad ||
+        sw.tangent.count(id))
+      continue;
+    std::vector<const TensorValue *> t;
+    std::vector<bool> has;
+    for (int in : n.in) {
+      auto it = sw.tangent.find(in);
+      t.push_back(it != sw.tangent.end() ? &it->second : nullptr);
+      has.push_back(t.back() != nullptr);
+    }
+    if (std::none_of(has.begin(), has.end(), [](bool h) { return h; }))
+      continue; // does not depend on X: its tangent is 0
+    std::optional<TensorValue> r;
+    if (!tangentOf(m, nodes, n, t, r, err))
+      return false;
+    if (!r)
+      continue;
+    sw.tangent[id] = std::move(*r);
+    sw.rows.push_back({id, tangentText(n, nodes, has)});
+  }
+  auto it = sw.tangent.find(bp.res[0]);
+  sw.result = it == sw.tangent.end() ? 0.0 : it->second.data[0];
+  return true;
+}
+
+constexpr int64_t kMaxSweeps = 512;
+
+bool tangentSweeps(const ir::Module &m, Backprop &bp,
+                   std::vector<TangentSweep> &sweeps, std::string &err) {
+  for (auto &w : bp.info->wrt) {
+    std::vector<int> seeds = w.isParam ? bp.t->paramReads[w.name]
+                                       : std::vector<int>{bp.args[w.argIndex]};
+    const ir::Param *p = w.isParam ? m.lookupParam(w.name) : nullptr;
+    TensorValue shape =
+        TensorValue::zeros(p ? p->type : bp.f->args()[w.argIndex]->type);
+    int64_t n = (int64_t)shape.data.size();
+    if ((int64_t)sweeps.size() + n > kMaxSweeps) {
+      err = "forward mode needs one sweep per input element, more than " +
+            std::to_string(kMaxSweeps) +
+            " here: explain it with --mode reverse or smaller tensors";
+      return false;
+    }
+    for (int64_t k = 0; k < n; ++k) {
+      TangentSweep sw;
+      sw.var = w.name;
+      sw.element = elementName(w.name, shape.shape, k);
+      sw.seed = shape;
+      sw.seed.data[k] = 1.0;
+      if (!sweep(m, bp, seeds, k, sw, err))
+        return false;
+      sweeps.push_back(std::move(sw));
+    }
+  }
+  return true;
+}
+
+/// The sweeps, the first of each variable in full, the others folded.
+void printTangents(Backprop &bp, const std::vector<TangentSweep> &sweeps,
+                   std::ostream &os) {
+  std::vector<Node> &nodes = bp.t->nodes;
+  os << "forward mode: one sweep per input element X, v' = dv/dX from X' = "
+        "1 at that element (0 elsewhere), with L = "
+     << nodes[bp.res[0]].name << "\n";
+  for (size_t k = 0; k < sweeps.size(); ++k) {
+    const TangentSweep &sw = sweeps[k];
+    if (k > 0 && sweeps[k - 1].var == sw.var) {
+      size_t last = k;
+      while (last + 1 < sweeps.size() && sweeps[last + 1].var == sw.var)
+        ++last;
+      if (last == k)
+        os << "  -- sweep " << k + 1 << " (X = " << sw.element << ") folded\n";
+      else
+        os << "  -- sweeps " << k + 1 << "–" << last + 1
+           << " (X = " << sw.element << " to " << sweeps[last].element
+           << ") folded\n";
+      k = last;
+      continue;
+    }
+    os << "  sweep " << k + 1 << " of " << sweeps.size()
+       << ", X = " << sw.element << ":\n";
+    size_t width = columns(sw.var + "'");
+    for (auto &[id, text] : sw.rows)
+      width = std::max(width, columns(text));
+    os << "    " << padded(sw.var + "'", width) << "  " << valueText(sw.seed)
+       << '\n';
+    std::set<int> foldsShown;
+    for (auto &[id, text] : sw.rows) {
+      int fold = nodes[id].fold;
+      if (fold >= 0 && foldsShown.insert(fold).second)
+        os << "    -- " << bp.t->folds[fold].text << '\n';
+      if (fold < 0)
+        os << "    " << padded(text, width) << "  "
+           << valueText(sw.tangent.at(id)) << '\n';
+    }
+  }
+}
+
+/// Each variable's gradient from the sweeps' results.
+std::vector<std::pair<std::string, TensorValue>>
+forwardGradients(const ir::Module &m, Backprop &bp,
+                 const std::vector<TangentSweep> &sweeps) {
+  std::vector<std::pair<std::string, TensorValue>> out;
+  size_t k = 0;
+  for (auto &w : bp.info->wrt) {
+    const ir::Param *p = w.isParam ? m.lookupParam(w.name) : nullptr;
+    TensorValue g =
+        TensorValue::zeros(p ? p->type : bp.f->args()[w.argIndex]->type);
+    for (double &x : g.data)
+      x = sweeps[k++].result;
+    out.push_back({w.name, std::move(g)});
+  }
+  return out;
+}
+
+/// --mode both: the gradients of the two modes side by side, and the cost.
+void printBoth(const ir::Module &m, Backprop &bp,
+               const std::vector<TangentSweep> &sweeps, std::ostream &os) {
+  auto reverse = reverseGradients(m, bp);
+  auto forward = forwardGradients(m, bp, sweeps);
+  os << "both modes:\n";
+  for (size_t i = 0; i < reverse.size(); ++i) {
+    double diff = 0;
+    for (size_t j = 0; j < reverse[i].second.data.size(); ++j)
+      diff = std::max(diff, std::fabs(reverse[i].second.data[j] -
+                                      forward[i].second.data[j]));
+    os << "  dL/d" << reverse[i].first << ": reverse "
+       << adjointText(reverse[i].second) << "\n    forward "
+       << adjointText(forward[i].second) << ", largest difference " << num(diff)
+       << '\n';
+  }
+  size_t products = 0;
+  for (const TangentSweep &s : sweeps)
+    products += s.rows.size();
+  size_t n = sweeps.size();
+  os << "cost: reverse mode 1 sweep, " << bp.steps.size()
+     << " ops' adjoint rules, for all " << n << " gradient elements; forward "
+     << "mode " << n << " sweep" << (n == 1 ? "" : "s")
+     << " (one per input element), " << products << " ops' tangent rules\n"
+     << "  a function of " << n << " number" << (n == 1 ? "" : "s")
+     << " to one: reverse mode needs 1 sweep whatever n is, forward mode n\n";
 }
 
 } // namespace
@@ -965,17 +1234,23 @@ bool explainTensors(const ir::Module &m, const std::string &fn,
                     std::string &err,
                     const std::map<std::string, double> *paramValues,
                     ExplainMode mode) {
-  if (mode != ExplainMode::Reverse) {
-    err = "explain --mode forward|both shows scalar code; for tensor code "
-          "use --mode reverse (not supported yet)";
-    return false;
-  }
   Backprop bp;
   if (!backprop(m, fn, at, tensorAt, paramValues, bp, err))
     return false;
+  std::vector<TangentSweep> sweeps;
+  if (mode != ExplainMode::Reverse && !tangentSweeps(m, bp, sweeps, err))
+    return false;
   printForward(bp, os);
-  printReverse(bp, os);
-  printResult(m, bp, fn, os);
+  if (mode != ExplainMode::Forward)
+    printReverse(bp, os);
+  if (mode != ExplainMode::Reverse)
+    printTangents(bp, sweeps, os);
+  if (mode == ExplainMode::Both)
+    printBoth(m, bp, sweeps, os);
+  else if (mode == ExplainMode::Forward)
+    printResult(forwardGradients(m, bp, sweeps), fn + " (forward mode)", os);
+  else
+    printResult(reverseGradients(m, bp), fn, os);
   return true;
 }
 
