@@ -305,7 +305,7 @@ private:
       return fail(op, "unknown function");
     note("call " + op.callee());
     std::string outer = where;
-    where = "in " + op.callee();
+    where = (outer.empty() ? "" : outer + ", ") + "in " + op.callee();
     std::vector<int> res = call(*callee, in, depth + 1);
     where = outer;
     if (!error.empty())
@@ -454,6 +454,29 @@ const char *infix(OpKind k) {
 }
 
 /// The right-hand side of a forward row: `W @ x`, `tanh(t1)`, `sum(h)`.
+/// `[1, 0:2]`: the region of a slice, at the index values it ran with.
+std::string sliceText(const Node &n, const std::vector<Node> &nodes) {
+  const ir::Op &op = *n.op;
+  const std::vector<int64_t> &full = nodes[n.in[0]].value.shape;
+  const std::vector<int64_t> &part = n.value.shape;
+  size_t idx = op.firstSliceIndex(), p = 0;
+  std::string t = "[";
+  for (size_t j = 0; j < op.sliceAxes().size(); ++j) {
+    const ir::SliceAxis &a = op.sliceAxes()[j];
+    int64_t start = a.offset;
+    if (a.hasIndex())
+      start = (int64_t)nodes[n.in[idx++]].value.data[0];
+    std::string r = std::to_string(start);
+    if (a.kind != ir::SliceAxis::Index) {
+      int64_t len = part[p++];
+      r = start == 0 && len == full[j] ? ":"
+                                       : r + ":" + std::to_string(start + len);
+    }
+    t += (j ? ", " : "") + r;
+  }
+  return t + "]";
+}
+
 /// `primed`: the operands shown as their tangents (`W' @ x`).
 std::string expression(const Node &n, const std::vector<Node> &nodes,
                        const std::vector<bool> *primed = nullptr) {
@@ -484,6 +507,8 @@ std::string expression(const Node &n, const std::vector<Node> &nodes,
   case OpKind::FCmp:
   case OpKind::ICmp:
     return nm(0) + " " + ir::spelling(op.pred()) + " " + nm(1);
+  case OpKind::Slice:
+    return nm(0) + sliceText(n, nodes);
   case OpKind::Extract: {
     std::string e = nm(0) + "[";
     for (size_t i = 1; i < n.in.size(); ++i)

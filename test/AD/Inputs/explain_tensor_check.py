@@ -53,6 +53,24 @@ def net():
             "dL/dH": dH, "dL/dt0": dZ}
 
 
+def flow():
+    W = np.array([[0.5, -0.3], [0.8, 0.2]])
+    x = np.array([1.0, 2.0])
+    hs = [x]
+    for _ in range(4):  # h = dense(W, h) = sigmoid(W @ h)
+        hs.append(1 / (1 + np.exp(-(W @ hs[-1]))))
+    h = hs[-1] * 1.5 * 1.5  # the while loop's two trips
+    assert h.sum() > 1.0  # the branch taken
+    g = np.exp(h) * 2.25  # d sum(exp(h)) / d hs[4]
+    dW = np.zeros((2, 2))
+    for i in reversed(range(4)):
+        y = hs[i + 1]
+        dz = g * y * (1 - y)
+        dW += np.outer(dz, hs[i])
+        g = W.T @ dz
+    return {"result dL/dW": dW, "result dL/dx": g}
+
+
 LINE = re.compile(r"dL/d(\S+): f64\[[0-9, ]+\], norm (\S+), \[([^\]]*)\]")
 
 
@@ -78,7 +96,7 @@ def close(a, b):
 def main():
     case, path = sys.argv[1], sys.argv[2]
     # `layer-result`: the gradients only (forward mode shows no adjoints).
-    want = {"layer": layer, "deep": deep, "net": net,
+    want = {"layer": layer, "deep": deep, "net": net, "flow": flow,
             "layer-result": lambda: {k: v for k, v in layer().items()
                                      if k.startswith("result")}}[case]()
     got = shown(open(path).read())
