@@ -28,8 +28,8 @@ using ir::SliceAxis;
 using ir::Value;
 
 const Type *batchedType(TypeContext &T, const Type *t, int64_t B) {
-  if (t->isF64() || t->isBool())
-    return T.tensor({B}, t->isBool() ? Elem::Bool : Elem::F64);
+  if (t->isF64() || t->isBool() || t->isInt())
+    return T.tensor({B}, TypeContext::elemOf(t));
   if (!t->isTensor())
     return nullptr;
   std::vector<int64_t> shape = {B};
@@ -452,6 +452,13 @@ private:
     const Type *rt = op.result() ? op.result()->type : nullptr;
     const Type *brt = rt ? batchedType(T, rt, B) : nullptr;
     if (!brt)
+      return nullptr;
+    // A batched int (an index, a label: section 11) or int tensor: per
+    // example, as are int results.
+    for (Value *v : ops)
+      if (isBatched(v) && v->type->isIntTensor())
+        return nullptr;
+    if (rt->isIntLike())
       return nullptr;
     switch (op.kind) {
     case OpKind::Broadcast:
