@@ -121,6 +121,30 @@ inline bool fieldValue(const Field &f, double &v, std::string &problem) {
   return true;
 }
 
+/// Whether field `f` (already a finite number) is written as an integer:
+/// an optional sign and decimal digits, at most 2^53 in magnitude (the
+/// values travel as doubles). Else false with `problem` set.
+inline bool isIntegerField(const Field &f, double v, std::string &problem) {
+  std::string_view s = f.text;
+  size_t i = !s.empty() && (s[0] == '+' || s[0] == '-') ? 1 : 0;
+  bool digits = i < s.size();
+  for (size_t k = i; k < s.size(); ++k)
+    digits &= s[k] >= '0' && s[k] <= '9';
+  if (!digits) {
+    problem = "'" + std::string(s) +
+              "' is not an integer (an int argument "
+              "of the loss)";
+    return false;
+  }
+  if (std::fabs(v) > 9007199254740992.0) {
+    problem = "'" + std::string(s) +
+              "' is too large for an int argument "
+              "(at most 2^53 in magnitude)";
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 } // namespace bp::csv
 

@@ -20,6 +20,9 @@ void bp_print_i64(int64_t v);
 void bp_print_bool(int32_t v);
 /* A row-major tensor: `[1, 2.5]`, `[[1, 2], [3, 4]]`. */
 void bp_print_tensor(const double *data, int64_t rank, const int64_t *shape);
+/* An int tensor (section 13): `[1, -2]`. */
+void bp_print_tensor_i64(const int64_t *data, int64_t rank,
+                         const int64_t *shape);
 
 /* Derivatives of lgamma: the digamma and trigamma functions. */
 /* Elementwise ops that codegen lowers to runtime calls (runtime/ops.cpp

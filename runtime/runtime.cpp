@@ -111,6 +111,25 @@ void bp_print_tensor(const double *data, int64_t rank, const int64_t *shape) {
   printBlock(data, rank, shape);
 }
 
+static void printIntBlock(const int64_t *&data, int64_t rank,
+                          const int64_t *shape) {
+  fputc('[', stdout);
+  for (int64_t i = 0; i < shape[0]; ++i) {
+    if (i)
+      fputs(", ", stdout);
+    if (rank == 1)
+      bp_print_i64(*data++);
+    else
+      printIntBlock(data, rank - 1, shape + 1);
+  }
+  fputc(']', stdout);
+}
+
+void bp_print_tensor_i64(const int64_t *data, int64_t rank,
+                         const int64_t *shape) {
+  printIntBlock(data, rank, shape);
+}
+
 void bp_set_error_hook(bp_error_hook hook) { errorHook = hook; }
 
 volatile int32_t bp_interrupt_requested = 0;
@@ -263,7 +282,7 @@ void bp_catch_stack_overflow(const char *file) {
     if (!altStack || sigaltstack(&ss, nullptr) != 0)
       return;
   }
-  struct sigaction sa {};
+  struct sigaction sa{};
   sa.sa_sigaction = onSegv;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);

@@ -157,7 +157,8 @@ private:
         break;
       default:
         if ((ir::isPure(op.kind) || op.kind == OpKind::Extract ||
-             op.kind == OpKind::Insert) &&
+             op.kind == OpKind::Insert || op.kind == OpKind::Gather ||
+             op.kind == OpKind::ScatterAdd) &&
             op.results.size() == 1)
           for (auto *v : op.operands)
             if (in(V, v))

@@ -21,6 +21,8 @@
 //   C = A @ B          -> Ċ = Ȧ@B + A@Ḃ          Ā = C̄ @ Bᵀ, B̄ = Aᵀ @ C̄
 //     (and the vector forms: [M,K]@[K]: Ā = outer(c̄, b), b̄ = c̄ @ A;
 //      [K]@[K,N]: ā = B @ c̄, B̄ = outer(a, c̄); [K]@[K]: ā = c̄ b, b̄ = c̄ a)
+//   gather x, t        -> ẏ = gather ẋ, t        x̄ = scatter_add ȳ, t
+//   scatter_add g, t   -> ẏ = scatter_add ġ, t   ḡ = gather ȳ, t
 //   slice x, i         -> ẏ = slice ẋ, i         x̄ = unslice ȳ, i (zeros
 //                                                  elsewhere)
 //   splice v, e, i     -> ẏ = splice(v̇, ė, i)    v̄ = splice(ȳ, 0, i),
@@ -362,6 +364,37 @@ Value *region(ir::Builder &b, OpKind k, std::vector<Value *> ops,
 
 } // namespace
 
+/// The adjoints of `C = A @ B` in its four forms (the table above).
+static void matmulAdjoints(const ir::Op &op, Value *g,
+                           const std::vector<bool> &want, ir::Builder &b,
+                           const PrimalFn &P, std::vector<Value *> &out) {
+  auto w = [&](size_t i) { return i < want.size() && want[i]; };
+  const Type *at = op.operands[0]->type, *bt = op.operands[1]->type;
+  auto A = [&] { return P(op.operands[0]); };
+  auto B = [&] { return P(op.operands[1]); };
+  if (at->rank() == 1 && bt->rank() == 1) { // dot: g is a scalar
+    if (w(0))
+      out[0] = b.binary(OpKind::FMul, B(), g);
+    if (w(1))
+      out[1] = b.binary(OpKind::FMul, A(), g);
+  } else if (at->rank() == 2 && bt->rank() == 2) {
+    if (w(0))
+      out[0] = make(b, OpKind::MatMul, {g, transpose(b, B())}, at);
+    if (w(1))
+      out[1] = make(b, OpKind::MatMul, {transpose(b, A()), g}, bt);
+  } else if (at->rank() == 2) { // [M,K] @ [K]
+    if (w(0))
+      out[0] = outer(b, g, B());
+    if (w(1))
+      out[1] = make(b, OpKind::MatMul, {g, A()}, bt);
+  } else { // [K] @ [K,N]
+    if (w(0))
+      out[0] = make(b, OpKind::MatMul, {B(), g}, at);
+    if (w(1))
+      out[1] = outer(b, A(), g);
+  }
+}
+
 void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
                     ir::Builder &b, const PrimalFn &P,
                     std::vector<Value *> &out) {
@@ -428,6 +461,15 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
     if (w(0))
       out[0] = insert(b, zeroOf(b, xt), g, indices(op, 1, P));
     return;
+  case OpKind::Gather:
+  case OpKind::ScatterAdd:
+    // Transposes of each other for the same indices (never differentiated:
+    // an int tensor).
+    if (w(0))
+      out[0] = make(
+          b, op.kind == OpKind::Gather ? OpKind::ScatterAdd : OpKind::Gather,
+          {g, P(op.operands[1])}, xt);
+    return;
   case OpKind::Insert: {
     auto idx = indices(op, 2, P);
     // The read of g first: the zeroing insert is then g's last use and
@@ -443,35 +485,10 @@ void tensorAdjoints(const ir::Op &op, Value *g, const std::vector<bool> &want,
       if (w(k))
         out[k] = extract(b, g, {b.constI((int64_t)k)}, op.operands[k]->type);
     return;
-  case OpKind::MatMul: {
-    const Type *at = op.operands[0]->type, *bt = op.operands[1]->type;
-    auto A = [&] { return P(op.operands[0]); };
-    auto B = [&] { return P(op.operands[1]); };
-    if (at->rank() == 1 && bt->rank() == 1) { // dot: g is a scalar
-      if (w(0))
-        out[0] = b.binary(OpKind::FMul, B(), g);
-      if (w(1))
-        out[1] = b.binary(OpKind::FMul, A(), g);
-    } else if (at->rank() == 2 && bt->rank() == 2) {
-      if (w(0))
-        out[0] = make(b, OpKind::MatMul, {g, transpose(b, B())}, at);
-      if (w(1))
-        out[1] = make(b, OpKind::MatMul, {transpose(b, A()), g}, bt);
-    } else if (at->rank() == 2) { // [M,K] @ [K]
-      if (w(0))
-        out[0] = outer(b, g, B());
-      if (w(1))
-        out[1] = make(b, OpKind::MatMul, {g, A()}, bt);
-    } else { // [K] @ [K,N]
-      if (w(0))
-        out[0] = make(b, OpKind::MatMul, {B(), g}, at);
-      if (w(1))
-        out[1] = outer(b, A(), g);
-    }
-    return;
-  }
-  // The ops whose Rule column (ir/Ops.def) is not Structural: no `default:`,
-  // so a new Structural op without this rule does not compile.
+  case OpKind::MatMul:
+    return matmulAdjoints(op, g, want, b, P, out);
+    // The ops whose Rule column (ir/Ops.def) is not Structural: no `default:`,
+    // so a new Structural op without this rule does not compile.
 #define BP_NOT_STRUCTURAL_Partials(Name) case OpKind::Name:
 #define BP_NOT_STRUCTURAL_Structural(Name)
 #define BP_NOT_STRUCTURAL_None(Name) case OpKind::Name:
@@ -510,6 +527,9 @@ Value *tensorTangent(const ir::Op &op, const std::vector<Value *> &t,
                   op.sliceAxes(), rt);
   case OpKind::Extract:
     return extract(b, tan(0), indices(op, 1, P), rt);
+  case OpKind::Gather:
+  case OpKind::ScatterAdd: // linear in operand 0
+    return make(b, op.kind, {tan(0), P(op.operands[1])}, rt);
   case OpKind::Insert:
     return insert(b, tan(0), tan(1), indices(op, 2, P));
   case OpKind::Pack: {

@@ -58,8 +58,8 @@ ir::Function *buildTrainStep(ir::Module &m, const std::string &lossName,
                              const std::vector<std::string> &params, int64_t n,
                              DiagEngine &diags, Loc loc) {
   ir::Function *loss = m.lookup(lossName);
-  for (auto &a : loss->args())
-    if (!a->type->isDifferentiable())
+  for (auto &a : loss->args()) // int columns batch too (int[n], section 13)
+    if (!a->type->isDifferentiable() && !a->type->isIntLike())
       return nullptr;
   ir::Function *lossb =
       getBatched(m, *loss, std::vector<bool>(loss->args().size(), true), n);

@@ -28,13 +28,13 @@ using ir::SliceAxis;
 using ir::Value;
 
 const Type *batchedType(TypeContext &T, const Type *t, int64_t B) {
-  if (t->isF64() || t->isBool())
-    return T.tensor({B}, t->isBool());
+  if (t->isF64() || t->isBool() || t->isInt())
+    return T.tensor({B}, TypeContext::elemOf(t));
   if (!t->isTensor())
     return nullptr;
   std::vector<int64_t> shape = {B};
   shape.insert(shape.end(), t->shape.begin(), t->shape.end());
-  return T.tensor(shape, t->boolElems);
+  return T.tensor(shape, t->elem);
 }
 
 namespace {
@@ -42,9 +42,9 @@ namespace {
 /// The per-example type of a batched type: the leading axis removed.
 const Type *exampleType(TypeContext &T, const Type *t) {
   if (t->rank() == 1)
-    return t->boolElems ? T.boolean() : T.f64();
+    return T.scalar(t->elem);
   return T.tensor(std::vector<int64_t>(t->shape.begin() + 1, t->shape.end()),
-                  t->boolElems);
+                  t->elem);
 }
 
 bool hasEffect(OpKind k) {
@@ -266,17 +266,17 @@ private:
   /// `target` (NumPy broadcasting of each example); null for bools.
   Value *widen(Value *nv, const Type *target) {
     const Type *want = batchedType(T, target, B);
-    if (!want || want->boolElems)
+    if (!want || want->elem != Elem::F64)
       return nullptr;
     if (!isBatched(nv)) {
-      if (nv->type->isBool() || (nv->type->isTensor() && nv->type->boolElems))
+      if (!nv->type->isDifferentiable())
         return nullptr;
       // Trailing axes align: the new leading axis is one more broadcast axis.
       return mark(create1(OpKind::Broadcast, {nv}, want, -1));
     }
     if (nv->type == want)
       return nv;
-    if (nv->type->boolElems)
+    if (nv->type->elem != Elem::F64)
       return nullptr;
     // Add the example's missing leading axes, one at a time after B.
     std::vector<int64_t> cur(nv->type->shape.begin() + 1,
@@ -303,7 +303,7 @@ private:
   const Type *removeAxis(const Type *t, size_t axis) {
     std::vector<int64_t> s = t->shape;
     s.erase(s.begin() + axis);
-    return T.tensor(s, t->boolElems);
+    return T.tensor(s, t->elem);
   }
 
   bool batchOps(const Block &src) {
@@ -425,12 +425,12 @@ private:
   /// the result's example shape (a shared scalar stays a scalar).
   bool elementwise(const Op &op, std::vector<Value *> ops) {
     const Type *pe = op.result()->type;
-    const Type *shape = T.withElems(pe, false);
+    const Type *shape = T.withElems(pe, Elem::F64);
     for (size_t i = 0; i < ops.size(); ++i) {
       Value *v = ops[i];
       if (!isBatched(v) && !v->type->isTensor())
         continue;
-      if (v->type->isTensor() && v->type->boolElems) {
+      if (v->type->isBoolTensor()) {
         if (!isBatched(v) || exampleType(T, v->type)->rank() != pe->rank())
           return perExample(op);
         continue;
@@ -452,6 +452,13 @@ private:
     const Type *rt = op.result() ? op.result()->type : nullptr;
     const Type *brt = rt ? batchedType(T, rt, B) : nullptr;
     if (!brt)
+      return nullptr;
+    // A batched int (an index, a label: section 11) or int tensor: per
+    // example, as are int results.
+    for (Value *v : ops)
+      if (isBatched(v) && v->type->isIntTensor())
+        return nullptr;
+    if (rt->isIntLike())
       return nullptr;
     switch (op.kind) {
     case OpKind::Broadcast:
@@ -699,7 +706,7 @@ private:
         return false;
     for (size_t j = 0; j < op.results.size(); ++j) {
       const Type *pe = op.result(j)->type;
-      if (T.withElems(pe, false) != pe)
+      if (T.withElems(pe, Elem::F64) != pe)
         return perExample(op);
       Value *t = widen(ys[0][j], pe), *e = widen(ys[1][j], pe);
       Value *c = cond;
@@ -832,7 +839,7 @@ private:
     // Batched masks are read as 1.0 / 0.0 (an f64 tensor) and compared.
     std::map<Value *, Value *> asNumber;
     for (Value *v : reads)
-      if (Value *nv = get(v); isBatched(nv) && nv->type->boolElems)
+      if (Value *nv = get(v); isBatched(nv) && nv->type->isBoolTensor())
         asNumber[v] = b.select(nv, b.constF(1.0), b.constF(0.0));
     Op *loop = forExamples(pes);
     Block *saved = b.getBlock();

@@ -288,20 +288,44 @@ void Emitter::finishArena() {
 }
 
 /// `void bp.dyn.f(const double *in, double *out)`: every argument and
-/// result flattened into doubles in order (tensors row-major, ints
-/// converted, bools as 0/1). Used by `bpc check` to call any function.
+/// result flattened into doubles in order (tensors row-major, ints and int
+/// tensors converted, bools as 0/1). Used by `bpc check` to call any function.
 void Emitter::defineDynamicWrapper(const ir::Function &f) {
   llvm::Function *callee = mod->getFunction(functionSymbol(f.name));
   auto *ft = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr}, false);
   auto *fn = llvm::Function::Create(ft, llvm::GlobalValue::ExternalLinkage,
                                     dynamicSymbol(f.name), *mod);
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
-  std::vector<Value *> args;
+  cur = fn; // loop() adds its blocks here
+  std::vector<Value *> args, intBuffers;
+  // An int tensor's doubles converted into an int64_t buffer (malloc'd:
+  // the wrapper has no arena), or back.
+  auto intBuffer = [&](const Type *t) {
+    Value *buf = b.CreateCall(runtime("malloc", ptr, {i64}),
+                              {b.getInt64(t->numElements() * 8)});
+    intBuffers.push_back(buf);
+    return buf;
+  };
+  auto convert = [&](Value *from, Value *to, const Type *t, bool toInt) {
+    loop(b.getInt64(t->numElements()), [&](Value *i) {
+      Value *x = b.CreateLoad(toInt ? f64 : i64, b.CreateGEP(f64, from, i));
+      x = toInt
+              ? b.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {i64, f64}, {x})
+              : b.CreateSIToFP(x, f64);
+      b.CreateStore(x, b.CreateGEP(f64, to, i));
+    });
+  };
   int64_t off = 0;
   for (auto &a : f.args()) {
     const Type *t = a->type;
     Value *p = b.CreateConstGEP1_64(f64, fn->getArg(0), off);
     off += t->isTensor() ? t->numElements() : 1;
+    if (t->isIntTensor()) {
+      Value *buf = intBuffer(t);
+      convert(p, buf, t, true);
+      args.push_back(buf);
+      continue;
+    }
     if (t->isTensor()) {
       args.push_back(p);
       continue;
@@ -315,16 +339,23 @@ void Emitter::defineDynamicWrapper(const ir::Function &f) {
   }
   // Tensor results are written straight into `out`.
   std::vector<int64_t> offsets;
+  std::vector<Value *> intResults(f.resultTypes.size(), nullptr);
   off = 0;
-  for (const Type *t : f.resultTypes) {
+  for (size_t i = 0; i < f.resultTypes.size(); ++i) {
+    const Type *t = f.resultTypes[i];
     offsets.push_back(off);
-    if (t->isTensor())
+    if (t->isIntTensor())
+      args.push_back(intResults[i] = intBuffer(t));
+    else if (t->isTensor())
       args.push_back(b.CreateConstGEP1_64(f64, fn->getArg(1), off));
     off += t->isTensor() ? t->numElements() : 1;
   }
   auto results = scalarResults(b, b.CreateCall(callee, args), f.resultTypes);
   for (size_t i = 0; i < f.resultTypes.size(); ++i) {
     const Type *t = f.resultTypes[i];
+    if (intResults[i])
+      convert(intResults[i],
+              b.CreateConstGEP1_64(f64, fn->getArg(1), offsets[i]), t, false);
     Value *v = results[i];
     if (!v)
       continue;
@@ -334,6 +365,8 @@ void Emitter::defineDynamicWrapper(const ir::Function &f) {
       v = b.CreateUIToFP(v, f64);
     b.CreateStore(v, b.CreateConstGEP1_64(f64, fn->getArg(1), offsets[i]));
   }
+  for (Value *buf : intBuffers)
+    b.CreateCall(runtime("free", b.getVoidTy(), {ptr}), {buf});
   b.CreateRetVoid();
 }
 
@@ -458,6 +491,8 @@ void Emitter::emit(const ir::Op &op) {
     return set(b.getInt1(op.ival != 0));
   case K::IDiv:
   case K::IRem: {
+    if (op.result()->type->isTensor())
+      return emitIntDivision(op);
     Value *l = in(0), *r = in(1);
     check(op, b.CreateICmpEQ(r, b.getInt64(0)),
           op.kind == K::IDiv ? "integer division by zero"
@@ -713,7 +748,9 @@ void Emitter::emitPrint(const ir::Op &op) {
       auto *g = new llvm::GlobalVariable(
           *mod, arr, true, llvm::GlobalValue::PrivateLinkage,
           llvm::ConstantArray::get(arr, dims), "bp.shape");
-      b.CreateCall(runtime("bp_print_tensor", b.getVoidTy(), {ptr, i64, ptr}),
+      b.CreateCall(runtime(v->type->isIntTensor() ? "bp_print_tensor_i64"
+                                                  : "bp_print_tensor",
+                           b.getVoidTy(), {ptr, i64, ptr}),
                    {x, b.getInt64(dims.size()), g});
     } else if (v->type->isF64()) {
       b.CreateCall(runtime("bp_print_f64", b.getVoidTy(), {f64}), {x});

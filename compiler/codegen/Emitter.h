@@ -4,9 +4,10 @@
 // printing, tapes. Scalar.cpp: the scalar math of every elementwise op.
 // Tensor.cpp: tensor buffers (one arena per call) and tensor ops.
 //
-// Tensor values are pointers to row-major double buffers. Every op with a
-// tensor result owns a slot in its function's arena (ops inside loops reuse
-// their slot each iteration: a value never outlives its iteration except
+// Tensor values are pointers to row-major buffers of 8-byte elements:
+// doubles (f64 tensors, bool masks as 0 / 1) or int64_t (int tensors). Every op
+// with a tensor result owns a slot in its function's arena (ops inside loops
+// reuse their slot each iteration: a value never outlives its iteration except
 // through yield, which copies). Views (extract of a row, param loads) point
 // into other buffers; values are immutable, so sharing is safe.
 //
@@ -140,6 +141,13 @@ private:
   Value *scalar(const ir::Op &op, const std::vector<Value *> &in);
 
   // Tensor.cpp
+  /// The LLVM type of one element of `t` (or of the scalar `t`): i64 for
+  /// int tensors, f64 for f64 tensors and masks (8 bytes each).
+  llvm::Type *elemType(const Type *t) const {
+    return t->isIntLike() ? i64 : f64;
+  }
+  /// idiv / irem on int tensors: each divisor checked (zero, overflow).
+  void emitIntDivision(const ir::Op &op);
   Value *slot(const Type *t);
   /// A scalar stack cell in the entry block (never inside a loop).
   Value *entryAlloca(llvm::Type *t);
@@ -159,6 +167,8 @@ private:
   /// im2col / col2im (Ops.def).
   void emitConvPatches(const ir::Op &op);
   void emitIndexing(const ir::Op &op);
+  /// gather / scatter_add (Ops.def): rows selected by an int tensor.
+  void emitGather(const ir::Op &op);
   Value *offsetOf(const ir::Op &op, const Type *t, size_t firstIndex,
                   size_t count);
   void checkIndex(const ir::Op &op, Value *i, int64_t axis, int64_t size);

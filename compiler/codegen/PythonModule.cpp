@@ -68,7 +68,7 @@ std::string pyShape(const Type *t) {
 /// The ctypes type of an argument (`in`) or out-pointer.
 std::string ctype(const Type *t, bool in) {
   if (t->isTensor())
-    return "_bp_f64p";
+    return t->isIntTensor() ? "_bp_i64p" : "_bp_f64p";
   if (in)
     return t->isF64() ? "_bp_ct.c_double"
                       : (t->isInt() ? "_bp_ct.c_int64" : "_bp_ct.c_int");
@@ -82,7 +82,8 @@ std::string checked(const std::string &fn, const std::string &bpName,
   std::string where = "\"" + fn + "\", \"" + bpName + "\", " + var;
   std::string tail = what.empty() ? ")" : ", what=\"" + what + "\")";
   if (t->isTensor())
-    return "_bp_tensor(" + where + ", " + pyShape(t) + tail;
+    return "_bp_tensor(" + where + ", " + pyShape(t) +
+           (t->isIntTensor() ? ", dtype=_bp_np.int64" : "") + tail;
   return (t->isF64()   ? "_bp_f64("
           : t->isInt() ? "_bp_int("
                        : "_bp_bool(") +
@@ -128,17 +129,22 @@ void writeFunction(const ir::Module &m, const std::string &prefix,
     const Type *t = f.args()[i]->type;
     os << "    " << vars[i] << " = " << checked(f.name, bpNames[i], vars[i], t)
        << "\n";
-    call.push_back(t->isTensor() ? vars[i] + ".ctypes.data_as(_bp_f64p)"
-                                 : vars[i]);
+    call.push_back(t->isTensor()
+                       ? vars[i] + ".ctypes.data_as(" + ctype(t, true) + ")"
+                       : vars[i]);
   }
   std::vector<std::string> results;
   for (size_t i = nArgs; i < vars.size(); ++i) {
     const Type *t = f.resultTypes[i - nArgs];
     os << "    " << vars[i] << " = "
-       << (t->isTensor() ? "_bp_np.empty(" + pyShape(t) + ")" : scalarOut(t))
+       << (t->isTensor()
+               ? "_bp_np.empty(" + pyShape(t) +
+                     (t->isIntTensor() ? ", dtype=_bp_np.int64" : "") + ")"
+               : scalarOut(t))
        << "\n";
-    call.push_back(t->isTensor() ? vars[i] + ".ctypes.data_as(_bp_f64p)"
-                                 : "_bp_ct.byref(" + vars[i] + ")");
+    call.push_back(t->isTensor()
+                       ? vars[i] + ".ctypes.data_as(" + ctype(t, true) + ")"
+                       : "_bp_ct.byref(" + vars[i] + ")");
     results.push_back(t->isTensor() ? vars[i] : scalarValue(vars[i], t));
   }
   std::string callText = "_bp_lib." + sym + "(";
@@ -230,15 +236,15 @@ _bp_i64p = _bp_ct.POINTER(_bp_ct.c_int64)
 _bp_intp = _bp_ct.POINTER(_bp_ct.c_int)
 
 
-def _bp_tensor(fn, name, x, shape, what="argument"):
+def _bp_tensor(fn, name, x, shape, what="argument", dtype=_bp_np.float64):
     if _bp_b.isinstance(x, _bp_np.ndarray):
-        if x.dtype != _bp_np.float64:
+        if x.dtype != dtype:
             raise _bp_b.ValueError(
                 f"{fn}: {what} '{name}' has dtype {x.dtype}, "
-                "expected float64")
+                f"expected {_bp_np.dtype(dtype).name}")
     else:
         try:
-            x = _bp_np.asarray(x, dtype=_bp_np.float64)
+            x = _bp_np.asarray(x, dtype=dtype)
         except (_bp_b.TypeError, _bp_b.ValueError) as e:
             raise _bp_b.ValueError(
                 f"{fn}: {what} '{name}' is not an array of numbers "

@@ -94,7 +94,7 @@ void Emitter::loops(
 llvm::Value *Emitter::elementOf(Value *v, const Type *t, Value *flat) {
   if (!t->isTensor())
     return v;
-  return b.CreateLoad(f64, b.CreateGEP(f64, v, flat));
+  return b.CreateLoad(elemType(t), b.CreateGEP(f64, v, flat));
 }
 
 /// For each axis of a broadcast's result, the stride in its operand (0 where
@@ -123,7 +123,8 @@ std::vector<int64_t> Emitter::broadcastStrides(const ir::Op &bc) {
 llvm::Value *Emitter::elementOfOp(const ir::Op &op,
                                   const std::vector<Value *> &idx, Value *flat,
                                   const std::vector<int64_t> &rs) {
-  auto load = [&](Value *base, const std::vector<int64_t> &strides) {
+  auto load = [&](Value *base, const std::vector<int64_t> &strides,
+                  llvm::Type *et) {
     Value *off = flat;
     if (!flat) {
       off = b.getInt64(0);
@@ -131,7 +132,7 @@ llvm::Value *Emitter::elementOfOp(const ir::Op &op,
         if (strides[j])
           off = b.CreateAdd(off, b.CreateMul(idx[j], b.getInt64(strides[j])));
     }
-    return b.CreateLoad(f64, b.CreateGEP(f64, base, off));
+    return b.CreateLoad(et, b.CreateGEP(f64, base, off));
   };
   std::vector<Value *> xs;
   for (ir::Value *v : op.operands) {
@@ -143,10 +144,10 @@ llvm::Value *Emitter::elementOfOp(const ir::Op &op,
     else if (d && d->decided.fused && d->kind == K::Broadcast)
       // Read through the broadcast's strides (nested loops only).
       xs.push_back(d->operands[0]->type->isTensor()
-                       ? load(get(v), broadcastStrides(*d))
+                       ? load(get(v), broadcastStrides(*d), elemType(v->type))
                        : get(v));
     else
-      xs.push_back(load(get(v), rs));
+      xs.push_back(load(get(v), rs, elemType(v->type)));
   }
   Value *r = scalar(op, xs);
   if (checkNumerics)
@@ -175,6 +176,26 @@ void Emitter::emitElementwise(const ir::Op &op) {
       b.CreateStore(elementOfOp(op, {}, i, rs), b.CreateGEP(f64, dst, i));
     });
   }
+  vals[op.result()] = dst;
+}
+
+void Emitter::emitIntDivision(const ir::Op &op) {
+  const Type *rt = op.result()->type;
+  Value *dst = slot(rt);
+  const ir::Value *lv = op.operands[0], *rv = op.operands[1];
+  Value *lb = get(lv), *rb = get(rv);
+  bool div = op.kind == K::IDiv;
+  loop(b.getInt64(rt->numElements()), [&](Value *i) {
+    Value *l = elementOf(lb, lv->type, i), *r = elementOf(rb, rv->type, i);
+    check(op, b.CreateICmpEQ(r, b.getInt64(0)),
+          div ? "integer division by zero" : "integer remainder by zero");
+    check(op,
+          b.CreateAnd(b.CreateICmpEQ(l, b.getInt64(INT64_MIN)),
+                      b.CreateICmpEQ(r, b.getInt64(-1))),
+          "integer overflow in division");
+    b.CreateStore(div ? b.CreateSDiv(l, r) : b.CreateSRem(l, r),
+                  b.CreateGEP(i64, dst, i));
+  });
   vals[op.result()] = dst;
 }
 
@@ -210,6 +231,39 @@ void Emitter::checkIndex(const ir::Op &op, Value *i, int64_t axis,
                {file, line, col, i, b.getInt64(axis), b.getInt64(size)});
   b.CreateUnreachable();
   b.SetInsertPoint(ok);
+}
+
+/// gather x, t and scatter_add g, t (Ops.def): one row of `row` elements
+/// per index, each index checked against the full tensor's axis 0.
+void Emitter::emitGather(const ir::Op &op) {
+  bool scatter = op.kind == K::ScatterAdd;
+  const Type *rt = op.result()->type, *tt = op.operands[1]->type;
+  const Type *fullT = scatter ? rt : op.operands[0]->type;
+  int64_t V = fullT->shape[0], row = fullT->numElements() / V;
+  Value *src = get(op.operands[0]), *idx = get(op.operands[1]);
+  Value *dst = slot(rt);
+  if (scatter)
+    b.CreateMemSet(dst, b.getInt8(0), rt->numElements() * 8,
+                   llvm::MaybeAlign(8));
+  loop(b.getInt64(tt->numElements()), [&](Value *j) {
+    Value *i = b.CreateLoad(i64, b.CreateGEP(i64, idx, j));
+    checkIndex(op, i, 0, V);
+    Value *fullOff = b.CreateMul(i, b.getInt64(row));
+    Value *partOff = b.CreateMul(j, b.getInt64(row));
+    if (!scatter) {
+      b.CreateMemCpy(b.CreateGEP(f64, dst, partOff), llvm::MaybeAlign(8),
+                     b.CreateGEP(f64, src, fullOff), llvm::MaybeAlign(8),
+                     row * 8);
+      return;
+    }
+    loop(b.getInt64(row), [&](Value *k) {
+      Value *p = b.CreateGEP(f64, dst, b.CreateAdd(fullOff, k));
+      Value *g =
+          b.CreateLoad(f64, b.CreateGEP(f64, src, b.CreateAdd(partOff, k)));
+      b.CreateStore(b.CreateFAdd(b.CreateLoad(f64, p), g), p);
+    });
+  });
+  vals[op.result()] = dst;
 }
 
 void Emitter::checkWindow(const ir::Op &op, Value *i, int64_t len, int64_t axis,
@@ -273,7 +327,7 @@ void Emitter::copyRegion(Value *full, Value *part, const Type *partT,
     }
     Value *src = intoFull ? part : full, *dst = intoFull ? full : part;
     Value *so = intoFull ? po : fo, *d = intoFull ? fo : po;
-    b.CreateStore(b.CreateLoad(f64, b.CreateGEP(f64, src, so)),
+    b.CreateStore(b.CreateLoad(elemType(partT), b.CreateGEP(f64, src, so)),
                   b.CreateGEP(f64, dst, d));
   });
 }
@@ -285,7 +339,7 @@ void Emitter::emitIndexing(const ir::Op &op) {
     Value *p = b.CreateGEP(f64, get(op.operands[0]), off);
     // A sub-tensor is a view: values are immutable.
     vals[op.result()] =
-        op.result()->type->isTensor() ? p : b.CreateLoad(f64, p);
+        op.result()->type->isTensor() ? p : b.CreateLoad(elemType(xt), p);
     return;
   }
   // insert v, e, i...
@@ -346,7 +400,7 @@ void Emitter::emitBroadcast(const ir::Op &op, bool sumTo) {
   if (!sumTo) {
     loops(big, [&](const std::vector<Value *> &idx) {
       auto [bo, so] = offsets(idx);
-      b.CreateStore(b.CreateLoad(f64, b.CreateGEP(f64, src, so)),
+      b.CreateStore(b.CreateLoad(elemType(bigT), b.CreateGEP(f64, src, so)),
                     b.CreateGEP(f64, dst, bo));
     });
     vals[op.result()] = dst;
@@ -379,19 +433,24 @@ void Emitter::emitReduce(const ir::Op &op) {
   bool isMax = op.kind == K::ReduceMax;
   const Type *xt = op.operands[0]->type, *rt = op.result()->type;
   Value *x = get(op.operands[0]);
+  // An int reduce_sum (section 13) adds int64 elements, wrapping.
+  llvm::Type *et = elemType(xt);
   auto combine = [&](Value *acc, Value *v) {
-    return isMax ? fmax(acc, v) : b.CreateFAdd(acc, v);
+    return isMax       ? fmax(acc, v)
+           : et == i64 ? b.CreateAdd(acc, v)
+                       : b.CreateFAdd(acc, v);
   };
-  Value *init = llvm::ConstantFP::get(f64, isMax ? -INFINITY : 0.0);
+  Value *init = et == i64 ? b.getInt64(0)
+                          : llvm::ConstantFP::get(f64, isMax ? -INFINITY : 0.0);
   if (!rt->isTensor()) {
-    Value *acc = entryAlloca(f64);
+    Value *acc = entryAlloca(et);
     b.CreateStore(init, acc);
     loop(b.getInt64(xt->numElements()), [&](Value *i) {
-      b.CreateStore(combine(b.CreateLoad(f64, acc),
-                            b.CreateLoad(f64, b.CreateGEP(f64, x, i))),
+      b.CreateStore(combine(b.CreateLoad(et, acc),
+                            b.CreateLoad(et, b.CreateGEP(f64, x, i))),
                     acc);
     });
-    vals[op.result()] = b.CreateLoad(f64, acc);
+    vals[op.result()] = b.CreateLoad(et, acc);
     return;
   }
   Value *dst = slot(rt);
@@ -406,9 +465,9 @@ void Emitter::emitReduce(const ir::Op &op) {
         ro = b.CreateAdd(ro, b.CreateMul(idx[j], b.getInt64(rs[r++])));
     }
     Value *p = b.CreateGEP(f64, dst, ro);
-    b.CreateStore(combine(b.CreateLoad(f64, p),
-                          b.CreateLoad(f64, b.CreateGEP(f64, x, xo))),
-                  p);
+    b.CreateStore(
+        combine(b.CreateLoad(et, p), b.CreateLoad(et, b.CreateGEP(f64, x, xo))),
+        p);
   });
   vals[op.result()] = dst;
 }
@@ -646,6 +705,9 @@ void Emitter::emitTensorOp(const ir::Op &op) {
   case K::Extract:
   case K::Insert:
     return emitIndexing(op);
+  case K::Gather:
+  case K::ScatterAdd:
+    return emitGather(op);
   case K::Reshape: // a view: the same row-major buffer
     vals[op.result()] = get(op.operands[0]);
     return;
@@ -716,13 +778,18 @@ void Emitter::emitTensorOp(const ir::Op &op) {
   case K::ArgMax: {
     const Type *xt = op.operands[0]->type;
     Value *x = get(op.operands[0]);
-    Value *best = entryAlloca(f64), *at = entryAlloca(i64);
-    b.CreateStore(llvm::ConstantFP::get(f64, -INFINITY), best);
+    llvm::Type *et = elemType(xt);
+    Value *best = entryAlloca(et), *at = entryAlloca(i64);
+    b.CreateStore(et == i64 ? (Value *)b.getInt64(INT64_MIN)
+                            : llvm::ConstantFP::get(f64, -INFINITY),
+                  best);
     b.CreateStore(b.getInt64(0), at);
     loop(b.getInt64(xt->numElements()), [&](Value *i) {
-      Value *v = b.CreateLoad(f64, b.CreateGEP(f64, x, i));
-      Value *better = b.CreateFCmpOGT(v, b.CreateLoad(f64, best));
-      b.CreateStore(b.CreateSelect(better, v, b.CreateLoad(f64, best)), best);
+      Value *v = b.CreateLoad(et, b.CreateGEP(f64, x, i));
+      Value *cur = b.CreateLoad(et, best);
+      Value *better =
+          et == i64 ? b.CreateICmpSGT(v, cur) : b.CreateFCmpOGT(v, cur);
+      b.CreateStore(b.CreateSelect(better, v, cur), best);
       b.CreateStore(b.CreateSelect(better, i, b.CreateLoad(i64, at)), at);
     });
     vals[op.result()] = b.CreateLoad(i64, at);

@@ -133,16 +133,18 @@ struct Checker {
       nDerivedOut += sizeOf(t);
   }
 
-  /// Random arguments: ints in 1..4, bools, reals in [0.2, 1.2]; those
-  /// that --at names take its value.
+  /// Random arguments: ints in 1..4, int tensor elements 0 or 1 (indices
+  /// that any gather of two or more rows accepts), bools, reals in [0.2,
+  /// 1.2]; those that --at names take its value.
   std::vector<double> randomArgs() {
     std::vector<double> x(nIn);
     for (size_t i = 0; i < base->args().size(); ++i) {
       const Type *t = base->args()[i]->type;
       for (int64_t k = 0; k < sizeOf(t); ++k)
-        x[argOffset[i] + k] = t->isInt()    ? 1 + (int)(rng.uniform() * 4)
-                              : t->isBool() ? (rng.uniform() < 0.5)
-                                            : 0.2 + rng.uniform();
+        x[argOffset[i] + k] = t->isInt()         ? 1 + (int)(rng.uniform() * 4)
+                              : t->isIntTensor() ? (int)(rng.uniform() * 2)
+                              : t->isBool()      ? (rng.uniform() < 0.5)
+                                                 : 0.2 + rng.uniform();
       if (fixed[i])
         std::fill_n(x.begin() + argOffset[i], sizeOf(t), *fixed[i]);
     }
@@ -572,7 +574,7 @@ bool checkAt(const ir::Module &m, const CheckOptions &o) {
         for (auto &a : base->args()) {
           if (a->name != name)
             continue;
-          if (a->type->isInt() && value != std::trunc(value))
+          if (a->type->isIntLike() && value != std::trunc(value))
             return usage(item.str() + "'" + name + "' is an int argument of '" +
                          d.base + "' (needs an integer)");
           if (a->type->isBool() && value != 0 && value != 1)

@@ -311,7 +311,11 @@ bool guardedCall(DynFn fn, const double *in, double *out) {
 }
 
 void printValue(const Type *t, const double *v) {
-  if (t->isTensor()) {
+  if (t->isIntTensor()) { // its elements came back as doubles (bp.dyn)
+    std::vector<int64_t> shape(t->shape.begin(), t->shape.end());
+    std::vector<int64_t> ints(v, v + t->numElements());
+    bp_print_tensor_i64(ints.data(), (int64_t)shape.size(), shape.data());
+  } else if (t->isTensor()) {
     std::vector<int64_t> shape(t->shape.begin(), t->shape.end());
     bp_print_tensor(v, (int64_t)shape.size(), shape.data());
   } else if (t->isInt()) {

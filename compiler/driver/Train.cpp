@@ -78,8 +78,11 @@ bool dataError(std::string &err, const std::string &where,
 }
 
 /// Reads `path`; the first problem is put in `err` at its file:line:col.
-bool loadTable(const std::string &path, const std::string &shown, int64_t cols,
-               const std::string &fieldWhere, Table &t, std::string &err) {
+/// The columns where `intCols` is set must hold integers (int arguments).
+bool loadTable(const std::string &path, const std::string &shown,
+               const std::vector<bool> &intCols, const std::string &fieldWhere,
+               Table &t, std::string &err) {
+  int64_t cols = (int64_t)intCols.size();
   uint64_t limit;
   std::string limitError;
   if (!dataLimitBytes(limit, limitError))
@@ -121,9 +124,11 @@ bool loadTable(const std::string &path, const std::string &shown, int64_t cols,
                        "expected " + std::to_string(cols) +
                            " columns (the loss's arguments), found " +
                            std::to_string(fields.size()));
-    for (const csv::Field &f : fields) {
+    for (size_t k = 0; k < fields.size(); ++k) {
+      const csv::Field &f = fields[k];
       double v;
-      if (!csv::fieldValue(f, v, problem))
+      if (!csv::fieldValue(f, v, problem) ||
+          (intCols[k] && !csv::isIntegerField(f, v, problem)))
         return dataError(err, at(f.col), problem);
       t.data.push_back(v);
     }
@@ -225,9 +230,10 @@ sema::TrainSpec withFlags(const sema::TrainSpec &specIn,
 bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
                       const SourceFile &file, TrainingData &out,
                       std::string &error) {
-  int64_t cols = 0;
+  std::vector<bool> intCols; // one per column: int and int tensor arguments
   for (const Type *t : lossSig.params)
-    cols += t->isTensor() ? t->numElements() : 1;
+    intCols.insert(intCols.end(), t->isTensor() ? t->numElements() : 1,
+                   t->isIntLike());
   std::filesystem::path dir = std::filesystem::path(file.path).parent_path();
   auto where = [&](Loc l) { // no line: the path came from a flag
     return l.line ? file.path + ":" + std::to_string(l.line) + ":" +
@@ -237,12 +243,12 @@ bool loadTrainingData(const ir::FnSig &lossSig, const sema::TrainSpec &spec,
   out.inputs = {file.path, (dir / spec.data).string()};
   if (!spec.test.empty())
     out.inputs.push_back((dir / spec.test).string());
-  if (!loadTable((dir / spec.data).string(), (dir / spec.data).string(), cols,
-                 where(spec.dataLoc), out.data, error))
+  if (!loadTable((dir / spec.data).string(), (dir / spec.data).string(),
+                 intCols, where(spec.dataLoc), out.data, error))
     return false;
   if (!spec.test.empty() &&
-      !loadTable((dir / spec.test).string(), (dir / spec.test).string(), cols,
-                 where(spec.testLoc), out.test, error))
+      !loadTable((dir / spec.test).string(), (dir / spec.test).string(),
+                 intCols, where(spec.testLoc), out.test, error))
     return false;
   return true;
 }
@@ -387,10 +393,9 @@ uint64_t modelFingerprint(const ir::Module &m, JIT &jit,
 
 /// Installs onStopSignal for SIGINT and SIGTERM while alive.
 struct StopSignals {
-  struct sigaction oldInt {
-  }, oldTerm{};
+  struct sigaction oldInt{}, oldTerm{};
   StopSignals() {
-    struct sigaction sa {};
+    struct sigaction sa{};
     sa.sa_handler = onStopSignal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &oldInt);
@@ -606,8 +611,7 @@ void Trainer::addSliceNorms(double scale) {
 /// loss argument (the layout of the step's dynamic wrapper: each argument's
 /// n examples in turn), then the batched step.
 void Trainer::runSlice(const std::vector<int64_t> &order, Slice &s) const {
-  gather(
-      s.n, [&](int64_t e) { return data.row(order[s.b0 + e]); }, s.in);
+  gather(s.n, [&](int64_t e) { return data.row(order[s.b0 + e]); }, s.in);
   batched.at(s.n)(s.in.data(), s.out.data());
 }
 

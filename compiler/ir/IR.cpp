@@ -278,41 +278,45 @@ Value *Builder::constB(bool v) {
 }
 
 /// The result type of an elementwise op: a tensor if any operand is one
-/// (scalars broadcast), with f64 or bool elements.
+/// (scalars broadcast), with `elem` elements.
 static const Type *elementwiseType(TypeContext &types,
                                    std::initializer_list<Value *> ops,
-                                   bool boolElems, const Type *scalarType) {
+                                   Elem elem, const Type *scalarType) {
   for (Value *v : ops)
     if (v->type->isTensor())
-      return types.tensor(v->type->shape, boolElems);
+      return types.tensor(v->type->shape, elem);
   return scalarType;
 }
 
 Value *Builder::unary(OpKind k, Value *a) {
   const Type *t = a->type;
   if (k == OpKind::IToF)
-    t = types.f64();
+    t = types.withElems(a->type, Elem::F64);
   else if (k == OpKind::FToI)
-    t = types.i64();
+    t = types.withElems(a->type, Elem::Int);
   return create(k, {a}, {t})->result();
 }
 
 Value *Builder::binary(OpKind k, Value *a, Value *b) {
-  const Type *t = elementwiseType(types, {a, b}, false, a->type);
+  bool ints = k == OpKind::IAdd || k == OpKind::ISub || k == OpKind::IMul ||
+              k == OpKind::IDiv || k == OpKind::IRem;
+  const Type *t =
+      elementwiseType(types, {a, b}, ints ? Elem::Int : Elem::F64, a->type);
   if (k == OpKind::BEq)
-    t = elementwiseType(types, {a, b}, true, types.boolean());
+    t = elementwiseType(types, {a, b}, Elem::Bool, types.boolean());
   return create(k, {a, b}, {t})->result();
 }
 
 Value *Builder::cmp(OpKind k, CmpPred p, Value *a, Value *b) {
-  Op *op = create(k, {a, b},
-                  {elementwiseType(types, {a, b}, true, types.boolean())});
+  Op *op = create(
+      k, {a, b}, {elementwiseType(types, {a, b}, Elem::Bool, types.boolean())});
   op->ival = (int64_t)p;
   return op->result();
 }
 
 Value *Builder::select(Value *c, Value *a, Value *b) {
-  const Type *t = elementwiseType(types, {c, a, b}, false, a->type);
+  const Type *t = elementwiseType(
+      types, {c, a, b}, a->type->isIntLike() ? Elem::Int : Elem::F64, a->type);
   return create(OpKind::Select, {c, a, b}, {t})->result();
 }
 

@@ -25,7 +25,9 @@ std::string toString(const Type *t) {
   case TypeKind::Tape:
     return "tape";
   case TypeKind::Tensor: {
-    std::string s = t->boolElems ? "bool[" : "f64[";
+    std::string s = t->elem == Elem::Bool  ? "bool["
+                    : t->elem == Elem::Int ? "int["
+                                           : "f64[";
     for (size_t i = 0; i < t->shape.size(); ++i)
       s += (i ? ", " : "") + std::to_string(t->shape[i]);
     return s + "]";
@@ -41,12 +43,12 @@ std::string toString(const Type *t) {
 }
 
 TypeContext::TypeContext() {
-  f64Ty = make({TypeKind::F64, {}, false, {}});
-  intTy = make({TypeKind::Int, {}, false, {}});
-  boolTy = make({TypeKind::Bool, {}, false, {}});
-  voidTyP = make({TypeKind::Void, {}, false, {}});
-  strTy = make({TypeKind::Str, {}, false, {}});
-  tapeTy = make({TypeKind::Tape, {}, false, {}});
+  f64Ty = make({TypeKind::F64, {}, Elem::F64, {}});
+  intTy = make({TypeKind::Int, {}, Elem::F64, {}});
+  boolTy = make({TypeKind::Bool, {}, Elem::F64, {}});
+  voidTyP = make({TypeKind::Void, {}, Elem::F64, {}});
+  strTy = make({TypeKind::Str, {}, Elem::F64, {}});
+  tapeTy = make({TypeKind::Tape, {}, Elem::F64, {}});
 }
 
 const Type *TypeContext::make(Type t) {
@@ -54,18 +56,17 @@ const Type *TypeContext::make(Type t) {
   return owned.back().get();
 }
 
-const Type *TypeContext::tensor(const std::vector<int64_t> &shape,
-                                bool boolElems) {
-  auto &slot = tensors[{shape, boolElems}];
+const Type *TypeContext::tensor(const std::vector<int64_t> &shape, Elem elem) {
+  auto &slot = tensors[{shape, elem}];
   if (!slot)
-    slot = make({TypeKind::Tensor, shape, boolElems, {}});
+    slot = make({TypeKind::Tensor, shape, elem, {}});
   return slot;
 }
 
 const Type *TypeContext::tuple(const std::vector<const Type *> &elems) {
   auto &slot = tuples[elems];
   if (!slot)
-    slot = make({TypeKind::Tuple, {}, false, elems});
+    slot = make({TypeKind::Tuple, {}, Elem::F64, elems});
   return slot;
 }
 

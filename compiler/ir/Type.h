@@ -17,10 +17,15 @@ namespace bp {
 
 enum class TypeKind { F64, Int, Bool, Tensor, Tuple, Void, Str, Tape };
 
+/// The element type of a tensor (docs/TENSORS.md, "Element types"). Every
+/// element is 8 bytes in codegen: F64 a double, Int an int64_t, Bool a
+/// double 0 / 1 (IR-only masks). A later F32 is one more kind here.
+enum class Elem { F64, Bool, Int };
+
 struct Type {
   TypeKind kind;
   std::vector<int64_t> shape;      // Tensor
-  bool boolElems = false;          // Tensor of bool (IR only: masks)
+  Elem elem = Elem::F64;           // Tensor
   std::vector<const Type *> elems; // Tuple
 
   bool isF64() const { return kind == TypeKind::F64; }
@@ -30,10 +35,13 @@ struct Type {
   bool isTuple() const { return kind == TypeKind::Tuple; }
   bool isVoid() const { return kind == TypeKind::Void; }
   bool isNumeric() const { return isF64() || isInt(); }
+  bool isF64Tensor() const { return isTensor() && elem == Elem::F64; }
+  bool isIntTensor() const { return isTensor() && elem == Elem::Int; }
+  bool isBoolTensor() const { return isTensor() && elem == Elem::Bool; }
+  /// int or an int tensor: integer arithmetic (iadd, ...) and no derivative.
+  bool isIntLike() const { return isInt() || isIntTensor(); }
   /// f64 or f64 tensor: the types that carry derivatives.
-  bool isDifferentiable() const {
-    return isF64() || (isTensor() && !boolElems);
-  }
+  bool isDifferentiable() const { return isF64() || isF64Tensor(); }
   int64_t numElements() const;
   size_t rank() const { return shape.size(); }
 };
@@ -50,18 +58,28 @@ public:
   const Type *voidTy() const { return voidTyP; }
   const Type *str() const { return strTy; }
   const Type *tape() const { return tapeTy; }
-  const Type *tensor(const std::vector<int64_t> &shape, bool boolElems = false);
+  const Type *tensor(const std::vector<int64_t> &shape, Elem elem = Elem::F64);
+  /// The scalar type of an element kind: f64, bool or int.
+  const Type *scalar(Elem e) const {
+    return e == Elem::Int ? intTy : e == Elem::Bool ? boolTy : f64Ty;
+  }
+  /// The element kind of a scalar or tensor type (f64 for others).
+  static Elem elemOf(const Type *t) {
+    return t->isTensor() ? t->elem
+           : t->isInt()  ? Elem::Int
+           : t->isBool() ? Elem::Bool
+                         : Elem::F64;
+  }
   /// The same shape with other elements: a mask for `t`, or f64 again.
-  const Type *withElems(const Type *t, bool boolElems) {
-    return t->isTensor() ? tensor(t->shape, boolElems)
-                         : (boolElems ? boolean() : f64());
+  const Type *withElems(const Type *t, Elem e) {
+    return t->isTensor() ? tensor(t->shape, e) : scalar(e);
   }
   const Type *tuple(const std::vector<const Type *> &elems);
 
 private:
   const Type *make(Type t);
   std::vector<std::unique_ptr<Type>> owned;
-  std::map<std::pair<std::vector<int64_t>, bool>, const Type *> tensors;
+  std::map<std::pair<std::vector<int64_t>, Elem>, const Type *> tensors;
   std::map<std::vector<const Type *>, const Type *> tuples;
   const Type *f64Ty, *intTy, *boolTy, *voidTyP, *strTy, *tapeTy;
 };

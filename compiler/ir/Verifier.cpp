@@ -332,7 +332,8 @@ private:
     if (have == t)
       return true;
     return shaped && have->isTensor() && have->shape == shaped->shape &&
-           have->boolElems == t->isBool() && (t->isF64() || t->isBool());
+           have->elem == TypeContext::elemOf(t) &&
+           (t->isF64() || t->isBool() || t->isInt());
   }
 
   bool allOf(const Op &op, const Type *t) {
@@ -420,18 +421,19 @@ private:
                                                          : op.operands[1]->type;
       if (!fits(op.operands[0]->type, T.boolean(), shaped) ||
           (!arm->isTensor() && !fits(op.operands[1]->type, arm, shaped)) ||
-          !fits(op.operands[2]->type, arm->isTensor() ? T.f64() : arm, shaped))
+          !fits(op.operands[2]->type,
+                arm->isTensor() ? T.scalar(arm->elem) : arm, shaped))
         fail(&op, "select needs a bool condition and matching arms");
       return true;
     }
     case OpKind::IToF:
-      if (nOps(op, 1) &&
-          (op.operands[0]->type != T.i64() || op.result()->type != T.f64()))
+      if (nOps(op, 1) && !fits(op.operands[0]->type, T.i64(), shapeOf(op)) ||
+          !fits(op.result()->type, T.f64(), shapeOf(op)))
         fail(&op, "itof converts int to f64");
       return true;
     case OpKind::FToI:
-      if (nOps(op, 1) &&
-          (op.operands[0]->type != T.f64() || op.result()->type != T.i64()))
+      if (nOps(op, 1) && !fits(op.operands[0]->type, T.f64(), shapeOf(op)) ||
+          !fits(op.result()->type, T.i64(), shapeOf(op)))
         fail(&op, "ftoi converts f64 to int");
       return true;
     default:
@@ -444,8 +446,8 @@ private:
     bool fwd = op.kind == OpKind::Im2Col;
     const Type *x = fwd ? op.operands[0]->type : op.result()->type;
     const Type *c = fwd ? op.result()->type : op.operands[0]->type;
-    if (!x->isTensor() || !c->isTensor() || x->boolElems || c->boolElems ||
-        x->rank() < 3 || c->rank() != x->rank() + 2)
+    if (!x->isTensor() || !c->isTensor() || !x->isF64Tensor() ||
+        !c->isF64Tensor() || x->rank() < 3 || c->rank() != x->rank() + 2)
       return false;
     size_t n = x->rank() - 3;
     for (size_t i = 0; i < n; ++i)
@@ -467,15 +469,23 @@ private:
     case OpKind::SumTo:
     case OpKind::ReduceSum:
     case OpKind::ReduceMax:
-    case OpKind::Transpose:
-      if (nOps(op, 1) && (!op.operands[0]->type->isDifferentiable() ||
-                          !op.result()->type->isDifferentiable()))
-        fail(&op, "operand and result must be f64 or f64 tensors");
+    case OpKind::Transpose: {
+      if (!nOps(op, 1))
+        return true;
+      const Type *a = op.operands[0]->type, *r = op.result()->type;
+      bool ints =
+          a->isIntLike() && r->isIntLike() &&
+          (op.kind == OpKind::Broadcast || op.kind == OpKind::ReduceSum ||
+           op.kind == OpKind::Transpose);
+      if (!ints && (!a->isDifferentiable() || !r->isDifferentiable()))
+        fail(&op, "operand and result must be f64 or f64 tensors (or "
+                  "int ones: broadcast, reduce_sum, transpose)");
       return true;
+    }
     case OpKind::MaxMask:
       if (nOps(op, 1) &&
           (!op.operands[0]->type->isTensor() ||
-           op.operands[0]->type->boolElems ||
+           !op.operands[0]->type->isF64Tensor() ||
            op.result()->type != op.operands[0]->type || op.axis() < -1 ||
            op.axis() >= (int64_t)op.result()->type->rank()))
         fail(&op, "max_mask maps an f64 tensor to one of its type, along "
@@ -570,6 +580,25 @@ private:
         if (op.operands[i]->type != T.i64())
           fail(&op, "indices must be int");
       checkRegion(op);
+      return true;
+    }
+    case OpKind::Gather:
+    case OpKind::ScatterAdd: {
+      if (!nOps(op, 2))
+        return true;
+      bool scatter = op.kind == OpKind::ScatterAdd;
+      const Type *full = scatter ? op.result()->type : op.operands[0]->type;
+      const Type *part = scatter ? op.operands[0]->type : op.result()->type;
+      const Type *t = op.operands[1]->type;
+      std::vector<int64_t> want = t->shape;
+      if (full->isTensor())
+        want.insert(want.end(), full->shape.begin() + 1, full->shape.end());
+      if (!t->isIntTensor() || !full->isTensor() || !part->isTensor() ||
+          part->shape != want || part->elem != full->elem ||
+          (scatter && !full->isF64Tensor()))
+        fail(&op, "gather takes a tensor and an int tensor of indices into "
+                  "its axis 0, giving [indices' shape, the other axes]; "
+                  "scatter_add the other way (f64)");
       return true;
     }
     case OpKind::Extract:

@@ -286,8 +286,7 @@ void IRGen::lowerStmts(const std::vector<StmtPtr> &stmts, size_t from) {
     if (i + 1 < stmts.size() && containsReturn(s)) {
       ir::Value *notDone =
           b.unary(ir::OpKind::Not, lookup(kReturnDone)->vals[0]);
-      lowerIfWith(
-          notDone, [&] { lowerStmts(stmts, i + 1); }, [] {});
+      lowerIfWith(notDone, [&] { lowerStmts(stmts, i + 1); }, [] {});
       return;
     }
   }
@@ -359,6 +358,9 @@ void IRGen::lowerStmt(const Stmt &s) {
       // sema checked convertibility; the declared type wins (int -> f64).
       if (t->isInt() && declaredIsF64(*l.type))
         t = T.f64();
+      if (t->isIntTensor() && l.type->kind == TypeExpr::Tensor &&
+          !l.type->intElems)
+        t = T.withElems(t, Elem::F64);
     }
     bind(l.names[0].name, lowerTo(*l.init, flatten(t)), t, l.isVar);
     return;
@@ -380,8 +382,8 @@ void IRGen::lowerStmt(const Stmt &s) {
       ir::Value *cur = slot ? slot->vals[0] : paramLoad(n->name, t);
       // An int var takes int ops; an f64 or a tensor (elementwise, the
       // value broadcast to its shape by sema's rule) takes f64 ops.
-      bool ints = t->isInt();
-      rhs = ints ? lowerExpr(*a.value) : toShape(lowerExpr(*a.value), t);
+      bool ints = t->isIntLike();
+      rhs = t->isInt() ? lowerExpr(*a.value) : toShape(lowerExpr(*a.value), t);
       b.loc = a.loc;
       vals = {b.binary(compoundOp(a.op, ints), cur, rhs)};
     }
@@ -470,7 +472,7 @@ void IRGen::lowerElementUpdate(const AssignStmt &a, const IndexExpr &ix) {
     ir::Op *read = b.create(sliced ? ir::OpKind::Slice : ir::OpKind::Extract,
                             withIdx({v}), {et});
     read->slice = region;
-    value = b.binary(compoundOp(a.op, false), read->result(), value);
+    value = b.binary(compoundOp(a.op, et->isIntLike()), read->result(), value);
   }
   if (sliced && !value->type->isTensor()) {
     ir::Op *fill = b.create(ir::OpKind::Broadcast, {value}, {et});

@@ -22,7 +22,8 @@ using namespace ast;
 /// f64; tensors of another shape are broadcast (NumPy rules); scalars stay
 /// scalars (the IR broadcasts them implicitly).
 ir::Value *IRGen::toShape(ir::Value *v, const Type *rt) {
-  v = coerce(v, T.f64());
+  if (!rt->isIntLike())
+    v = coerce(v, T.f64());
   if (rt->isTensor() && v->type->isTensor() && v->type != rt) {
     ir::Op *op = b.create(ir::OpKind::Broadcast, {v}, {rt});
     op->ival = -1;
@@ -32,7 +33,7 @@ ir::Value *IRGen::toShape(ir::Value *v, const Type *rt) {
 }
 
 ir::Value *IRGen::coerce(ir::Value *v, const Type *to) {
-  if (v->type->isInt() && to->isF64())
+  if (v->type->isIntLike() && to->isDifferentiable())
     return b.unary(ir::OpKind::IToF, v);
   return v;
 }
@@ -125,7 +126,8 @@ ir::Value *IRGen::lowerExpr(const Expr &e) {
     case UnaryOp::Plus:
       return v;
     case UnaryOp::Neg:
-      return b.unary(v->type->isInt() ? ir::OpKind::INeg : ir::OpKind::FNeg, v);
+      return b.unary(v->type->isIntLike() ? ir::OpKind::INeg : ir::OpKind::FNeg,
+                     v);
     case UnaryOp::Not:
       return b.unary(ir::OpKind::Not, v);
     }
@@ -157,6 +159,8 @@ ir::Value *IRGen::lowerExpr(const Expr &e) {
       else if (ir::Value *start = windowStart(a))
         ops.push_back(start);
     b.loc = e.loc;
+    if (ops.size() == 2 && ops[1]->type->isIntTensor()) // E[t], section 13
+      return b.create(ir::OpKind::Gather, ops, {typeOf(e)})->result();
     if (!prog.slices.count(&ix))
       return b.create(ir::OpKind::Extract, ops, {typeOf(e)})->result();
     // Leading int indices first (a view), then the slice of the other
@@ -169,7 +173,7 @@ ir::Value *IRGen::lowerExpr(const Expr &e) {
       std::vector<int64_t> rest(base->type->shape.begin() + lead,
                                 base->type->shape.end());
       x = b.create(ir::OpKind::Extract, {ops.begin(), ops.begin() + lead + 1},
-                   {T.tensor(rest)})
+                   {T.tensor(rest, base->type->elem)})
               ->result();
     }
     std::vector<ir::Value *> sops = {x};
@@ -181,9 +185,10 @@ ir::Value *IRGen::lowerExpr(const Expr &e) {
   case ExprKind::TensorLit: {
     auto &lit = static_cast<const TensorLitExpr &>(e);
     const Type *t = typeOf(e);
-    const Type *elem = t->rank() == 1
-                           ? T.f64()
-                           : T.tensor({t->shape.begin() + 1, t->shape.end()});
+    const Type *elem =
+        t->rank() == 1
+            ? T.scalar(t->elem)
+            : T.tensor({t->shape.begin() + 1, t->shape.end()}, t->elem);
     std::vector<ir::Value *> ops;
     for (auto &x : lit.elems)
       ops.push_back(coerce(lowerExpr(*x), elem));
@@ -211,7 +216,7 @@ ir::Value *IRGen::lowerBinary(const BinaryExpr &e) {
   ir::Value *l = lowerExpr(*e.lhs), *r = lowerExpr(*e.rhs);
   b.loc = e.opLoc;
   const Type *lt = l->type, *rt = r->type;
-  bool ints = lt->isInt() && rt->isInt();
+  bool ints = lt->isIntLike() && rt->isIntLike();
   if (lt->isBool() && rt->isBool()) {
     ir::Value *eq = b.binary(OpKind::BEq, l, r);
     eq->def->results[0]->type = T.boolean();
@@ -221,7 +226,7 @@ ir::Value *IRGen::lowerBinary(const BinaryExpr &e) {
     ir::Op *mm = b.create(OpKind::MatMul, {l, r}, {typeOf(e)});
     return mm->result();
   }
-  if (!ints || e.op == BinaryOp::Pow) {
+  if (!ints || e.op == BinaryOp::Pow || typeOf(e)->isTensor()) {
     l = toShape(l, typeOf(e));
     r = toShape(r, typeOf(e));
   }
@@ -271,7 +276,7 @@ ir::Value *IRGen::lowerCall(const CallExpr &c) {
   b.loc = c.loc;
   auto f = [&](size_t i) { return coerce(args[i], T.f64()); };
   if (n == "abs") {
-    if (!args[0]->type->isInt())
+    if (!args[0]->type->isIntLike())
       return b.unary(OpKind::Abs, f(0));
     ir::Value *neg = b.cmp(OpKind::ICmp, ir::CmpPred::Lt, args[0], b.constI(0));
     return b.select(neg, b.unary(OpKind::INeg, args[0]), args[0]);
@@ -289,11 +294,12 @@ ir::Value *IRGen::lowerCall(const CallExpr &c) {
           OpKind::FNeg,
           reduce(OpKind::ReduceMax, b.unary(OpKind::FNeg, args[0]), axis));
     }
-    if (args[0]->type->isInt() && args[1]->type->isInt()) {
+    if (args[0]->type->isIntLike() && args[1]->type->isIntLike()) {
+      ir::Value *x = toShape(args[0], typeOf(c)),
+                *y = toShape(args[1], typeOf(c));
       ir::Value *gt =
-          b.cmp(OpKind::ICmp, isMax ? ir::CmpPred::Ge : ir::CmpPred::Le,
-                args[0], args[1]);
-      return b.select(gt, args[0], args[1]);
+          b.cmp(OpKind::ICmp, isMax ? ir::CmpPred::Ge : ir::CmpPred::Le, x, y);
+      return b.select(gt, x, y);
     }
     return b.binary(isMax ? OpKind::Max : OpKind::Min,
                     toShape(args[0], typeOf(c)), toShape(args[1], typeOf(c)));
@@ -310,7 +316,8 @@ ir::Value *IRGen::lowerCall(const CallExpr &c) {
   if (n == "float")
     return f(0);
   if (n == "int")
-    return args[0]->type->isInt() ? args[0] : b.unary(OpKind::FToI, args[0]);
+    return args[0]->type->isIntLike() ? args[0]
+                                      : b.unary(OpKind::FToI, args[0]);
   return lowerTensorBuiltin(c, n, args);
 }
 
@@ -323,7 +330,8 @@ ir::Value *IRGen::create1(ir::OpKind k, std::vector<ir::Value *> ops,
 
 /// x -> reduce over `axis` (-1: everything).
 ir::Value *IRGen::reduce(ir::OpKind k, ir::Value *x, int64_t axis) {
-  const Type *t = axis < 0 ? T.f64() : sema::removeAxis(T, x->type, axis);
+  const Type *t =
+      axis < 0 ? T.scalar(x->type->elem) : sema::removeAxis(T, x->type, axis);
   return create1(k, {x}, t, axis);
 }
 
@@ -395,9 +403,11 @@ ir::Value *IRGen::lowerTensorBuiltin(const CallExpr &c, const std::string &n,
   ir::Value *x = args.empty() ? nullptr : args[0];
   auto axisIt = prog.axes.find(&c);
   int64_t axis = axisIt == prog.axes.end() ? -1 : axisIt->second;
-  if (n == "zeros" || n == "ones")
-    return create1(OpKind::Broadcast, {b.constF(n == "ones" ? 1.0 : 0.0)}, rt,
-                   -1);
+  if (n == "zeros" || n == "ones") {
+    int one = n == "ones";
+    return create1(OpKind::Broadcast,
+                   {rt->isIntTensor() ? b.constI(one) : b.constF(one)}, rt, -1);
+  }
   if (n == "sum")
     return reduce(OpKind::ReduceSum, x, axis);
   if (n == "mean") {

@@ -35,7 +35,8 @@ struct Dim {
 struct TypeExpr {
   enum Kind { F64, Int, Bool, Tensor, Tuple, Fn } kind = F64;
   Loc loc;
-  std::vector<Dim> dims;        // Tensor: element type is always f64
+  std::vector<Dim> dims;        // Tensor
+  bool intElems = false;        // Tensor: int[...] (else f64[...])
   std::vector<TypeExpr> elems;  // Tuple; Fn: the parameter types
   std::vector<TypeExpr> result; // Fn: none or one
 };

@@ -197,11 +197,14 @@ std::optional<ast::TypeExpr> ASTBuilder::type(BPParser::TypeContext *ctx) {
   std::string name = tokenText(src, c->ID()->getSymbol());
   if (name == "f64") {
     t.kind = c->dim().empty() ? ast::TypeExpr::F64 : ast::TypeExpr::Tensor;
+  } else if (name == "int" && !c->dim().empty()) {
+    t.kind = ast::TypeExpr::Tensor; // section 13
+    t.intElems = true;
   } else if (name == "int" || name == "bool") {
     t.kind = name == "int" ? ast::TypeExpr::Int : ast::TypeExpr::Bool;
     if (!c->dim().empty())
-      diags.error(t.loc,
-                  "tensor element type must be 'f64', not '" + name + "'");
+      diags.error(t.loc, "tensor element type must be 'f64' or 'int', not '" +
+                             name + "'");
   } else {
     // Names other languages use, then spelling slips.
     static const std::map<std::string, std::string> synonyms = {
@@ -212,8 +215,9 @@ std::optional<ast::TypeExpr> ASTBuilder::type(BPParser::TypeContext *ctx) {
     std::string hint = syn != synonyms.end()
                            ? "; did you mean '" + syn->second + "'?"
                            : didYouMean(name, {"f64", "int", "bool"});
-    diags.error(t.loc, "unknown type '" + name + "'" + hint +
-                           " (expected f64, int, bool or f64[d, ...])");
+    diags.error(t.loc,
+                "unknown type '" + name + "'" + hint +
+                    " (expected f64, int, bool, f64[d, ...] or int[d, ...])");
     return std::nullopt;
   }
   for (auto *d : c->dim()) {

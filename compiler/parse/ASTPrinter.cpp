@@ -37,7 +37,7 @@ std::string typeString(const TypeExpr &t) {
   case TypeExpr::Bool:
     return "bool";
   case TypeExpr::Tensor: {
-    std::string s = "f64[";
+    std::string s = t.intElems ? "int[" : "f64[";
     for (size_t i = 0; i < t.dims.size(); ++i) {
       if (i)
         s += ", ";

@@ -249,8 +249,13 @@ private:
   /// Can a value of type `from` be used where `to` is expected?
   static bool convertible(const Type *from, const Type *to);
 
-  void expectType(const ast::Expr &e, const Type *got, const Type *want,
+  /// Reports `e` (of type `got`) where `want` is expected; a literal of
+  /// ints (or zeros/ones) where an int tensor is expected becomes one.
+  void expectType(ast::Expr &e, const Type *got, const Type *want,
                   const std::string &context);
+  /// `e` retyped as the int tensor `want` when it is a tensor literal of
+  /// ints or zeros/ones of want's shape (section 13); else `got`.
+  const Type *adoptIntTensor(ast::Expr &e, const Type *got, const Type *want);
 
   void checkStmt(const ast::Stmt &s);
   void checkLet(const ast::LetStmt &l);
@@ -288,6 +293,8 @@ private:
   /// order: `x[1:N]`, `X[i, :N - 1]`, `X[:, 0:3]`, `X[:, j]`, `X[1:3, j]`
   /// (the bounds are recorded in Program::slices).
   const Type *index(ast::IndexExpr &e);
+  /// `E[t]` with the int tensor `t`: a gather along axis 0 (section 13).
+  const Type *gather(ast::IndexExpr &e, const Type *base, const Type *t);
   /// Whether `e` reads a local variable (a slice bound that is no const).
   bool readsLocal(const ast::Expr &e);
   /// A window's bounds `lo:hi` on an axis of size `dim` (lo reads a local):

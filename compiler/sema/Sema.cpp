@@ -344,10 +344,11 @@ bool Checker::trainSignatures(const ast::TrainItem &t, const TrainSpec &spec) {
     return false;
   }
   for (size_t i = 0; i < ls.params.size(); ++i)
-    if (!ls.params[i]->isDifferentiable()) {
+    if (!ls.params[i]->isDifferentiable() && !ls.params[i]->isIntLike()) {
       error(t.loc, "argument '" + ls.paramNames[i] + "' of the loss is " +
                        toString(ls.params[i]) +
-                       ": data columns fill f64 and f64 tensor arguments");
+                       ": data columns fill f64, int and their tensor "
+                       "arguments");
       return false;
     }
   if (!spec.metric.empty()) {
@@ -788,7 +789,7 @@ const Type *Checker::resolveType(const ast::TypeExpr &t) {
       }
       shape.push_back(v);
     }
-    const Type *tt = T.tensor(shape);
+    const Type *tt = T.tensor(shape, t.intElems ? Elem::Int : Elem::F64);
     return sizeOk(tt, t.loc) ? tt : nullptr;
   }
   }

@@ -344,6 +344,11 @@ bool Checker::resolveVmap(ast::CallExpr &call, const std::string &base,
   info.batch = size->i;
   // Batchable: the differentiable types, f64 and f64 tensors.
   auto batchable = [](const Type *t) { return t->isDifferentiable(); };
+  // Arguments may also be ints and int tensors (section 11: `label: int`
+  // becomes `int[B]`); results stay f64 values and tensors.
+  auto batchableArg = [&](const Type *t) {
+    return batchable(t) || t->isIntLike();
+  };
   std::set<std::string> seen;
   bool ok = true;
   for (size_t i = 2; i < call.args.size(); ++i) {
@@ -368,10 +373,10 @@ bool Checker::resolveVmap(ast::CallExpr &call, const std::string &base,
     v.argIndex = (unsigned)(at - bsig.paramNames.begin());
     v.name = n->name;
     v.type = bsig.params[v.argIndex];
-    if (!batchable(v.type)) {
+    if (!batchableArg(v.type)) {
       error(n->loc, "cannot batch '" + n->name + "' of type " +
                         toString(v.type) +
-                        ": vmap batches f64 values and f64 tensors");
+                        ": vmap batches f64 and int values and tensors");
       ok = false;
       continue;
     }
@@ -379,7 +384,7 @@ bool Checker::resolveVmap(ast::CallExpr &call, const std::string &base,
   }
   if (ok && info.wrt.empty()) // vmap(f, B): every argument
     for (size_t k = 0; k < bsig.params.size(); ++k) {
-      if (!batchable(bsig.params[k])) {
+      if (!batchableArg(bsig.params[k])) {
         error(call.loc, "cannot batch '" + bsig.paramNames[k] + "' of type " +
                             toString(bsig.params[k]) +
                             ": name the arguments to batch, vmap(f, B, x)");
@@ -394,7 +399,7 @@ bool Checker::resolveVmap(ast::CallExpr &call, const std::string &base,
     std::vector<int64_t> shape = {info.batch};
     if (t->isTensor())
       shape.insert(shape.end(), t->shape.begin(), t->shape.end());
-    return T.tensor(shape);
+    return T.tensor(shape, TypeContext::elemOf(t));
   };
   std::vector<const Type *> results =
       bsig.result->isTuple() ? bsig.result->elems

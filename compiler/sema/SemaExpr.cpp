@@ -173,6 +173,8 @@ const Type *Checker::index(ast::IndexExpr &e) {
     if (ix.isSlice)
       continue;
     const Type *t = expr(*ix.index);
+    if (t && t->isIntTensor() && ok)
+      return gather(e, base, t);
     if (t && !t->isInt()) {
       error(ix.index->loc, "an index must be an int, found " + toString(t));
       ok = false;
@@ -236,11 +238,37 @@ const Type *Checker::index(ast::IndexExpr &e) {
     shape.push_back(hi - lo);
   }
   if (shape.empty())
-    return T.f64();
+    return T.scalar(base->elem);
   if (std::any_of(e.indices.begin(), e.indices.end(),
                   [](const ast::IndexArg &a) { return a.isSlice; }))
     prog.slices[&e] = bounds;
-  return T.tensor(shape);
+  return T.tensor(shape, base->elem);
+}
+
+/// `E[t]` with an int tensor `t` (section 13): the rows of E that t's
+/// elements name, in t's shape: f64[V, D] indexed by int[T] is f64[T, D].
+const Type *Checker::gather(ast::IndexExpr &e, const Type *base,
+                            const Type *t) {
+  if (!base->isTensor()) {
+    error(e.base->loc, "only tensors can be indexed, found " + toString(base));
+    return nullptr;
+  }
+  if (e.indices.size() != 1) {
+    error(e.indices[0].loc,
+          "an int tensor index gathers rows: it must be the only index "
+          "(E[t]), found " +
+              std::to_string(e.indices.size()) + " indices");
+    return nullptr;
+  }
+  std::vector<int64_t> shape = t->shape;
+  shape.insert(shape.end(), base->shape.begin() + 1, base->shape.end());
+  if (shape.size() > 4) {
+    error(e.loc, "gathering " + toString(base) + " with " + toString(t) +
+                     " would make a tensor of rank " +
+                     std::to_string(shape.size()) + " (at most 4)");
+    return nullptr;
+  }
+  return T.tensor(shape, base->elem);
 }
 
 bool Checker::readsLocal(const ast::Expr &e) {
@@ -397,8 +425,8 @@ const Type *Checker::tensorLiteral(ast::TensorLitExpr &e) {
       ok = false;
       continue;
     }
-    if (t->isInt())
-      t = T.f64();
+    if (t->isIntLike()) // an int tensor only where one is expected
+      t = T.withElems(t, Elem::F64);
     if (!elem)
       elem = t;
     else if (elem != t) {
@@ -486,10 +514,13 @@ void Checker::checkReadCsv(const ast::LetStmt &l) {
   } else if (!l.type || l.isDestructure) {
     error(c.loc, "read_csv(...) must initialise a binding with a declared "
                  "tensor type: let X: f64[N, D] = read_csv(\"x.csv\")");
-  } else if (t && !t->isTensor()) {
-    error(l.type->loc, "read_csv gives a tensor: expected a declared type "
-                       "f64[N, D], found " +
-                           toString(t));
+  } else if (t && !t->isF64Tensor()) {
+    error(l.type->loc,
+          std::string(t->isIntTensor()
+                          ? "read_csv fills f64 tensors (int(X) converts "
+                            "one)"
+                          : "read_csv gives a tensor") +
+              ": expected a declared type f64[N, D], found " + toString(t));
     t = nullptr;
   } else if (t) {
     c.args[0]->type = T.str();
@@ -550,8 +581,10 @@ const Type *Checker::shapeBuiltin(ast::CallExpr &c, const std::string &n) {
     const Type *t = expr(*c.args[i]);
     if (!t)
       return nullptr;
-    if (!t->isTensor() || t->boolElems) {
-      error(c.args[i]->loc, "'" + n + "' needs a tensor, found " + toString(t));
+    if (!t->isF64Tensor()) {
+      error(c.args[i]->loc, "'" + n + "' needs " +
+                                (t->isTensor() ? "an f64 tensor" : "a tensor") +
+                                ", found " + toString(t));
       return nullptr;
     }
     xs.push_back(t);
@@ -664,8 +697,9 @@ const Type *Checker::conv2d(ast::CallExpr &c) {
   }
   if (!x || !w)
     return nullptr;
-  if (!x->isTensor() || !w->isTensor() || x->boolElems || w->boolElems ||
-      x->rank() != 3 || w->rank() != 4 || x->shape[0] != w->shape[1]) {
+  if (!x->isTensor() || !w->isTensor() || !x->isF64Tensor() ||
+      !w->isF64Tensor() || x->rank() != 3 || w->rank() != 4 ||
+      x->shape[0] != w->shape[1]) {
     error(c.loc, "'conv2d' needs x f64[C, H, W] and w f64[O, C, KH, KW] "
                  "with the same C, found " +
                      toString(x) + " and " + toString(w));
@@ -723,6 +757,14 @@ const Type *Checker::tensorBuiltin(ast::CallExpr &c, const std::string &n) {
       return nullptr;
     }
   const Type *x = args[0];
+  for (size_t i = 0; i < args.size(); ++i)
+    if (args[i]->isIntTensor() && n != "sum" && n != "len" && n != "argmax") {
+      error(c.args[i]->loc, "'" + n + "' needs an f64 tensor, found " +
+                                toString(args[i]) +
+                                " (int tensors take sum, len, argmax; "
+                                "float(t) converts)");
+      return nullptr;
+    }
   auto needRank = [&](const Type *t, size_t r, ast::Expr &e) {
     if (t->rank() == r)
       return true;
@@ -732,7 +774,7 @@ const Type *Checker::tensorBuiltin(ast::CallExpr &c, const std::string &n) {
   };
   if (n == "sum" || n == "mean" || n == "logsumexp") {
     if (!hasAxis)
-      return T.f64();
+      return T.scalar(x->elem);
     int64_t axis;
     if (!axisArg(c, x, axis))
       return nullptr;
@@ -775,6 +817,12 @@ const Type *Checker::extremum(ast::CallExpr &c, const std::string &n,
                               const Type *x) {
   if (!x)
     return nullptr;
+  if (x->isIntTensor()) {
+    error(c.args[0]->loc, "'" + n +
+                              "' of one tensor needs an f64 tensor, found " +
+                              toString(x) + " (float(t) converts it)");
+    return nullptr;
+  }
   if (!x->isTensor() || !isArith(x)) {
     error(c.loc, "'" + n +
                      "' takes 2 arguments, found 1; one argument must "
@@ -791,7 +839,7 @@ const Type *Checker::extremum(ast::CallExpr &c, const std::string &n,
 }
 
 bool Checker::isArith(const Type *t) {
-  return t->isNumeric() || (t->isTensor() && !t->boolElems);
+  return t->isNumeric() || (t->isTensor() && !t->isBoolTensor());
 }
 
 const Type *Checker::binary(ast::BinaryExpr &b) {
@@ -826,6 +874,8 @@ const Type *Checker::binary(ast::BinaryExpr &b) {
                           : "numbers");
     return T.boolean();
   case BinaryOp::MatMul: {
+    if (l->isIntTensor() || r->isIntTensor())
+      return mismatch("f64 tensors (float(t) converts an int tensor)");
     std::string err;
     const Type *t =
         l->isTensor() && r->isTensor() ? sema::matmul(T, l, r, err) : nullptr;
@@ -844,8 +894,8 @@ const Type *Checker::binary(ast::BinaryExpr &b) {
       error(b.opLoc, err);
       return nullptr;
     }
-    if (b.op == BinaryOp::Pow && !t->isTensor())
-      return T.f64();
+    if (b.op == BinaryOp::Pow)
+      return T.withElems(t, Elem::F64);
     return t;
   }
   }
@@ -1012,8 +1062,8 @@ const Type *Checker::builtinCall(ast::CallExpr &c, const std::string &n) {
     return args[0];
   case Builtin::IntPoly2:
     if (args.size() == 1 ||
-        (args.size() == 2 && args[0] && args[0]->isTensor() &&
-         isArith(args[0]) && isIntLiteral(*c.args[1])))
+        (args.size() == 2 && args[0] && args[0]->isF64Tensor() &&
+         isIntLiteral(*c.args[1])))
       return extremum(c, n, args[0]);
     if (!arity(2) || !ok || !arith(0) || !arith(1))
       return nullptr;
@@ -1025,16 +1075,14 @@ const Type *Checker::builtinCall(ast::CallExpr &c, const std::string &n) {
       if (!arith(i))
         return nullptr;
     const Type *t = broadcastAll();
-    return t && !t->isTensor() ? T.f64() : t;
+    return t ? T.withElems(t, Elem::F64) : nullptr;
   }
   case Builtin::Float:
-    if (!arity(1) || !ok || !numeric(0))
-      return nullptr;
-    return T.f64();
   case Builtin::Int:
-    if (!arity(1) || !ok || !numeric(0))
+    // Elementwise on tensors too: float(t) of int[3] is f64[3].
+    if (!arity(1) || !ok || !(args[0]->isTensor() ? arith(0) : numeric(0)))
       return nullptr;
-    return T.i64();
+    return T.withElems(args[0], k == Builtin::Int ? Elem::Int : Elem::F64);
   case Builtin::Print:
     for (size_t i = 0; i < args.size(); ++i)
       if (args[i] && args[i]->isVoid())

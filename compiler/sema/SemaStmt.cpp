@@ -72,15 +72,60 @@ void Checker::bind(const ast::Binding &b, const Type *t, bool isVar) {
 
 /// Can a value of type `from` be used where `to` is expected?
 bool Checker::convertible(const Type *from, const Type *to) {
-  return from == to || (from->isInt() && to->isF64());
+  // int -> f64 (section 3), elementwise for int tensors (section 13).
+  return from == to || (from->isInt() && to->isF64()) ||
+         (from->isIntTensor() && to->isF64Tensor() && from->shape == to->shape);
 }
 
-void Checker::expectType(const ast::Expr &e, const Type *got, const Type *want,
+void Checker::expectType(ast::Expr &e, const Type *got, const Type *want,
                          const std::string &context) {
+  if (got && want)
+    got = adoptIntTensor(e, got, want);
   if (!got || !want || convertible(got, want))
     return;
   error(e.loc,
         context + ": expected " + toString(want) + ", found " + toString(got));
+}
+
+/// A tensor literal whose leaves are all ints: int literals (`[1, -2]`,
+/// `[[0, 1]]`), any int expressions (`[i, n - 1]`) or int tensor rows.
+static bool intLiteralTensor(const ast::Expr &e) {
+  if (e.kind != ast::ExprKind::TensorLit)
+    return false;
+  auto &lit = static_cast<const ast::TensorLitExpr &>(e);
+  return std::all_of(
+      lit.elems.begin(), lit.elems.end(), [](const ast::ExprPtr &x) {
+        auto *t = static_cast<const Type *>(x->type);
+        return x->kind == ast::ExprKind::TensorLit ? intLiteralTensor(*x)
+                                                   : t && t->isIntLike();
+      });
+}
+
+/// Sets the types of a literal of ints as an int tensor (and of its nested
+/// rows; the leaves are ints already).
+static void retypeInt(TypeContext &T, ast::Expr &e, const Type *t) {
+  if (e.kind != ast::ExprKind::TensorLit)
+    return;
+  e.type = t;
+  std::vector<int64_t> rest(t->shape.begin() + 1, t->shape.end());
+  for (auto &x : static_cast<ast::TensorLitExpr &>(e).elems)
+    if (!rest.empty())
+      retypeInt(T, *x, T.tensor(rest, Elem::Int));
+}
+
+const Type *Checker::adoptIntTensor(ast::Expr &e, const Type *got,
+                                    const Type *want) {
+  if (!want->isIntTensor() || !got->isF64Tensor() || got->shape != want->shape)
+    return got;
+  auto *call = dyn<ast::CallExpr>(&e);
+  auto *callee = call ? dyn<ast::NameExpr>(call->callee.get()) : nullptr;
+  bool filled = callee && (callee->name == "zeros" || callee->name == "ones") &&
+                !lookupLocal(callee->name);
+  if (!filled && !intLiteralTensor(e))
+    return got;
+  e.type = want;
+  retypeInt(T, e, want);
+  return want;
 }
 
 void Checker::checkLet(const ast::LetStmt &l) {
@@ -162,13 +207,21 @@ void Checker::checkElementAssign(const ast::AssignStmt &a, ast::IndexExpr &ix,
   ix.type = et;
   if (!et || !vt)
     return;
+  if (!ix.indices.empty() && !ix.indices[0].isSlice &&
+      static_cast<const Type *>(ix.indices[0].index->type)->isIntTensor()) {
+    error(ix.indices[0].loc, "cannot assign to the rows gathered by an int "
+                             "tensor index; update the rows one by one "
+                             "(E[t[j]] = ...)");
+    return;
+  }
   if (sliced) {
     // A scalar fills the slice; a tensor must broadcast to its shape.
     std::string err;
     const Type *r = vt->isNumeric() || vt->isTensor()
                         ? sema::broadcast(T, et, vt, "=", err)
                         : nullptr;
-    if (!r || !r->isTensor() || r->shape != et->shape)
+    if (!r || !r->isTensor() || r->shape != et->shape ||
+        (et->isIntTensor() && !adoptIntTensor(*a.value, vt, et)->isIntLike()))
       error(a.value->loc, "cannot assign " + toString(vt) + " to the slice " +
                               toString(et) + " of '" + base->name + "'");
     return;
@@ -213,7 +266,8 @@ void Checker::checkNameAssign(const ast::AssignStmt &a, const Type *vt) {
   }
   if (!l->type || !vt)
     return;
-  if (a.op != AssignOp::Set && l->type->isTensor() && !l->type->boolElems) {
+  if (a.op != AssignOp::Set && l->type->isTensor() &&
+      !l->type->isBoolTensor()) {
     checkTensorCompound(a, n->name, l->type, vt);
     return;
   }
@@ -236,9 +290,15 @@ void Checker::checkTensorCompound(const ast::AssignStmt &a,
                                   const std::string &name, const Type *xt,
                                   const Type *vt) {
   std::string op = ast::spelling(a.op);
-  if (!vt->isNumeric() && !(vt->isTensor() && !vt->boolElems)) {
+  if (!vt->isNumeric() && !(vt->isTensor() && !vt->isBoolTensor())) {
     error(a.value->loc, "'" + op + "' on '" + name + "' needs a number or " +
                             "a tensor, found " + toString(vt));
+    return;
+  }
+  if (xt->isIntTensor() && !adoptIntTensor(*a.value, vt, xt)->isIntLike()) {
+    error(a.value->loc, "'" + op + "' on the int tensor '" + name +
+                            "' needs an int or an int tensor, found " +
+                            toString(vt));
     return;
   }
   std::string err;

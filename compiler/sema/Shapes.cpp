@@ -7,12 +7,15 @@ namespace bp::sema {
 
 const Type *broadcast(TypeContext &T, const Type *a, const Type *b,
                       const std::string &op, std::string &err) {
+  // int op int stays int (scalars and int tensors); anything with an f64
+  // is f64 (section 3: an int converts to f64 where an f64 is expected).
+  Elem e = a->isIntLike() && b->isIntLike() ? Elem::Int : Elem::F64;
   if (!a->isTensor() && !b->isTensor())
-    return a->isInt() && b->isInt() ? T.i64() : T.f64();
+    return T.scalar(e);
   if (!a->isTensor())
-    return b;
+    return T.withElems(b, e);
   if (!b->isTensor())
-    return a;
+    return T.withElems(a, e);
   const auto &x = a->shape, &y = b->shape;
   size_t r = std::max(x.size(), y.size());
   std::vector<int64_t> out(r);
@@ -31,7 +34,7 @@ const Type *broadcast(TypeContext &T, const Type *a, const Type *b,
           std::to_string(out.size()) + " (at most 4)";
     return nullptr;
   }
-  return T.tensor(out);
+  return T.tensor(out, e);
 }
 
 const Type *matmul(TypeContext &T, const Type *a, const Type *b,
@@ -60,7 +63,7 @@ const Type *matmul(TypeContext &T, const Type *a, const Type *b,
 const Type *removeAxis(TypeContext &T, const Type *t, int64_t axis) {
   std::vector<int64_t> s = t->shape;
   s.erase(s.begin() + axis);
-  return s.empty() ? T.f64() : T.tensor(s);
+  return s.empty() ? T.scalar(t->elem) : T.tensor(s, t->elem);
 }
 
 } // namespace bp::sema
