@@ -7,13 +7,15 @@
 // forward values) and the chain-rule product. `bpc emit dot` draws the same
 // graph for Graphviz: forward edges solid, adjoint edges dashed.
 // explain runs a trace interpreter on scalar code (loops, branches and
-// calls are unrolled into the trace); emit dot draws straight-line scalar
+// calls are unrolled into the trace); a base function that uses tensors
+// goes to ad/TensorExplain.cpp. emit dot draws straight-line scalar
 // functions only. Anything else is reported as not supported yet.
 //
 //===----------------------------------------------------------------------===//
 #include "ad/Explain.h"
 
 #include "ad/Rules.h"
+#include "ad/TensorExplain.h"
 #include "ir/Eval.h"
 #include "support/Format.h"
 
@@ -821,7 +823,11 @@ void printCosts(Backprop &bp, const std::vector<TangentSweep> &sweeps,
 bool explain(const ir::Module &m, const std::string &fn,
              const std::map<std::string, double> &at, std::ostream &os,
              std::string &err, const std::map<std::string, double> *paramValues,
-             ExplainMode mode) {
+             ExplainMode mode, const TensorArgs &tensorAt) {
+  const ir::DerivedInfo *d = m.lookupDerived(fn);
+  const ir::Function *base = d ? m.lookup(d->base) : nullptr;
+  if (!tensorAt.empty() || (base && usesTensors(m, *base)))
+    return explainTensors(m, fn, at, tensorAt, os, err, paramValues, mode);
   Backprop bp;
   if (!backprop(m, fn, at, paramValues, bp, err))
     return false;

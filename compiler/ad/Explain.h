@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ir/IR.h"
+#include "ir/TensorEval.h"
 
 #include <iosfwd>
 #include <map>
@@ -14,17 +15,23 @@ namespace bp::ad {
 /// side with their costs.
 enum class ExplainMode { Reverse, Forward, Both };
 
+/// Tensor argument values of `--at` (`W=[[1, 2], [3, 4]]`), by name.
+using TensorArgs = std::map<std::string, ir::TensorValue>;
+
 /// `bpc explain`: the forward values and the reverse sweep (or the
 /// tangent sweeps, `mode`) of derived function `fn` (grad /
 /// value_and_grad of a scalar function: loops, branches and calls are
 /// unrolled into the trace of this evaluation) at the argument values
-/// `at`; scalar params at `paramValues` (default: their initial values).
-/// Returns false with `err` set otherwise.
+/// `at` (tensor arguments at `tensorAt`: a base function that uses
+/// tensors is shown op by op, ad/TensorExplain.h); scalar params at
+/// `paramValues` (default: their initial values). Returns false with `err`
+/// set otherwise.
 bool explain(const ir::Module &m, const std::string &fn,
              const std::map<std::string, double> &at, std::ostream &os,
              std::string &err,
              const std::map<std::string, double> *paramValues = nullptr,
-             ExplainMode mode = ExplainMode::Reverse);
+             ExplainMode mode = ExplainMode::Reverse,
+             const TensorArgs &tensorAt = {});
 
 /// `bpc emit dot`: the computational graph of the same function for
 /// Graphviz, forward edges solid, adjoint edges dashed. Without argument

@@ -465,6 +465,17 @@ private:
     const Type *brt = rt ? batchedType(T, rt, B) : nullptr;
     if (!brt)
       return nullptr;
+    // Shared rows gathered by each example's indices (token ids): one
+    // gather of the batched int[B, ...], whose result is the batched one.
+    if (op.kind == OpKind::Gather && !isBatched(ops[0]) && isBatched(ops[1]))
+      return create1(OpKind::Gather, ops, brt);
+    // Any other batched int (an index, a label: section 11) or int tensor:
+    // per example, as are int results.
+    for (Value *v : ops)
+      if (isBatched(v) && v->type->isIntTensor())
+        return nullptr;
+    if (rt->isIntLike())
+      return nullptr;
     switch (op.kind) {
     case OpKind::Broadcast:
       return op.axis() >= 0
@@ -505,10 +516,6 @@ private:
     case OpKind::Im2Col: // each leading axis is one image on its own
     case OpKind::Col2Im:
       return create1(op.kind, {ops[0]}, brt, op.ival);
-    case OpKind::Gather: // shared rows, each example's indices: one gather
-      if (isBatched(ops[0]) || !isBatched(ops[1]))
-        return nullptr;
-      return create1(OpKind::Gather, ops, brt);
     case OpKind::Extract:
     case OpKind::Slice:
     case OpKind::Unslice:

@@ -214,57 +214,191 @@ bool PrecisionRule::read(StringRef arg, unsigned &value) {
   return !arg.getAsInteger(10, value) && value >= 1 && value <= 17;
 }
 
+namespace {
+
+/// `a=1,W=[[1, 2], [3, 4]]` split at the commas outside brackets (those
+/// inside belong to a tensor literal).
+SmallVector<StringRef> atItems(StringRef arg) {
+  SmallVector<StringRef> items;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= arg.size(); ++i) {
+    char c = i < arg.size() ? arg[i] : ',';
+    if (c == '[')
+      ++depth;
+    else if (c == ']')
+      --depth;
+    else if (c == ',' && (depth <= 0 || i == arg.size())) {
+      StringRef item = arg.slice(start, i).trim();
+      if (!item.empty())
+        items.push_back(item);
+      start = i + 1;
+    }
+  }
+  return items;
+}
+
+/// A BP tensor literal, `[[1, 2], [3, 4]]`: nested lists of finite
+/// numbers, every list at one depth as long as the others.
+class TensorLiteral {
+public:
+  explicit TensorLiteral(StringRef text) : s(text) {}
+
+  /// The value, or an empty optional with `problem` set.
+  std::optional<ir::TensorValue> parse() {
+    ir::TensorValue v;
+    if (!element(v.shape, v.data))
+      return std::nullopt;
+    space();
+    if (pos < s.size()) {
+      fail("unexpected '" + s.substr(pos).str() +
+           "' after the literal's closing ']'");
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::string problem;
+
+private:
+  StringRef s;
+  size_t pos = 0;
+
+  void space() {
+    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t'))
+      ++pos;
+  }
+  bool fail(std::string why) {
+    if (problem.empty())
+      problem = std::move(why);
+    return false;
+  }
+
+  /// A number or a list; its shape into `shape`, its numbers appended.
+  bool element(std::vector<int64_t> &shape, std::vector<double> &data) {
+    space();
+    if (pos >= s.size())
+      return fail("the literal ends early (a '[' is not closed)");
+    if (s[pos] != '[') {
+      size_t end = s.find_first_of(",] \t[", pos);
+      StringRef tok = s.slice(pos, end);
+      double x;
+      if (tok.empty() && s[pos] == ']')
+        return fail("an empty list '[]' has no shape");
+      if (tok.empty())
+        return fail("a number is missing at '" + s.substr(pos).str() + "'");
+      if (tok.contains('='))
+        return fail("a '[' is not closed before '" + tok.str() + "'");
+      if (!readDouble(tok, x) || !std::isfinite(x))
+        return fail("'" + tok.str() + "' is not a finite number");
+      pos = end == StringRef::npos ? s.size() : end;
+      shape.clear();
+      data.push_back(x);
+      return true;
+    }
+    ++pos;
+    std::vector<int64_t> first;
+    int64_t n = 0;
+    for (;; ++n) {
+      std::vector<int64_t> sub;
+      if (!element(sub, data))
+        return false;
+      if (n > 0 && sub != first)
+        return fail("element " + std::to_string(n + 1) +
+                    " of a list has another shape than the first "
+                    "(every row needs the same length)");
+      first = sub;
+      space();
+      if (pos < s.size() && s[pos] == ',') {
+        ++pos;
+        continue;
+      }
+      if (pos < s.size() && s[pos] == ']') {
+        ++pos;
+        break;
+      }
+      return fail(pos < s.size()
+                      ? "expected ',' or ']' at '" + s.substr(pos).str() + "'"
+                      : "the literal ends early (a '[' is not closed)");
+    }
+    shape = {n + 1};
+    shape.insert(shape.end(), first.begin(), first.end());
+    return true;
+  }
+};
+
+/// What is wrong with the value of one `name=value` item, or "".
+std::string atValueProblem(StringRef number) {
+  double x;
+  if (number.starts_with("[")) {
+    TensorLiteral lit(number);
+    return lit.parse() ? "" : lit.problem;
+  }
+  if (number.contains(']'))
+    return "'" + number.str() + "' has a ']' without its '['";
+  if (!readDouble(number, x))
+    return "'" + number.str() + "' is not a number";
+  return "";
+}
+
+} // namespace
+
 bool AtRule::read(StringRef arg, std::string &value) {
   value = arg.str();
-  SmallVector<StringRef> items;
-  arg.split(items, ',', -1, /*KeepEmpty=*/false);
-  for (StringRef item : items) {
+  for (StringRef item : atItems(arg)) {
     auto [name, number] = item.split('=');
-    double x;
-    if (name.empty() || name.size() == item.size() || !readDouble(number, x) ||
-        !std::isfinite(x))
+    if (name.empty() || name.size() == item.size() || number.empty() ||
+        !atValueProblem(number.trim()).empty() || isNonFinite(number))
       return false;
   }
   return true;
 }
 
 std::string AtRule::outOfRange(StringRef arg) {
-  SmallVector<StringRef> items;
-  arg.split(items, ',', -1, /*KeepEmpty=*/false);
-  for (StringRef item : items)
+  for (StringRef item : atItems(arg))
     if (isNonFinite(item.split('=').second))
       return "each value a finite number";
   return "";
 }
 
 std::string AtRule::problem(StringRef arg) {
-  SmallVector<StringRef> items;
-  arg.split(items, ',', -1, /*KeepEmpty=*/false);
-  for (StringRef item : items) {
+  for (StringRef item : atItems(arg)) {
     auto [name, number] = item.split('=');
-    double x;
     if (name.size() == item.size())
       return "'" + item.str() + "' needs '=' and a value";
     if (name.empty())
       return "'" + item.str() + "' needs a name before '='";
     if (number.empty())
       return "'" + item.str() + "' needs a value after '='";
-    if (!readDouble(number, x))
-      return "'" + item.str() + "': '" + number.str() + "' is not a number";
+    std::string why = atValueProblem(number.trim());
+    if (why.empty())
+      continue;
+    if (number.trim().starts_with("["))
+      return "the value of '" + name.trim().str() +
+             "' is not a tensor "
+             "literal: " +
+             why;
+    return "'" + item.str() + "': " + why;
   }
   return "";
 }
 
-void AtRule::parse(StringRef arg, std::map<std::string, double> &out) {
-  SmallVector<StringRef> items;
-  arg.split(items, ',', -1, /*KeepEmpty=*/false);
-  for (StringRef item : items) {
+void AtRule::parse(StringRef arg, std::map<std::string, double> &out,
+                   std::map<std::string, ir::TensorValue> &tensors) {
+  for (StringRef item : atItems(arg)) {
     auto [name, number] = item.split('=');
+    number = number.trim();
+    if (number.starts_with("[")) {
+      auto v = TensorLiteral(number).parse();
+      assert(v && "AtRule::read accepted the literal");
+      tensors[name.trim().str()] = *v;
+      continue;
+    }
     double x = 0;
     bool ok = readDouble(number, x);
     assert(ok && "AtRule::read accepted the value");
     (void)ok;
-    out[name.str()] = x;
+    out[name.trim().str()] = x;
   }
 }
 

@@ -130,14 +130,16 @@ struct ScheduleRule { // --schedule step(10,0.5) | cosine(5) | constant
   /// The schedule of a value that read() accepted.
   static sema::TrainSpec::Schedule parse(llvm::StringRef arg);
 };
-struct AtRule { // --at a=1,b=2, each value a finite number
+struct AtRule { // --at a=1,b=2,W=[[1, 2], [3, 4]], each value finite
   using type = std::string;
   static constexpr const char *expected = "name=value,...";
   static bool read(llvm::StringRef arg, std::string &value);
   static std::string outOfRange(llvm::StringRef arg);
   static std::string problem(llvm::StringRef arg);
-  /// The points of a value that read() accepted.
-  static void parse(llvm::StringRef arg, std::map<std::string, double> &out);
+  /// The points of a value that read() accepted: numbers to `out`,
+  /// tensor literals (`W=[[1, 2], [3, 4]]`) to `tensors`.
+  static void parse(llvm::StringRef arg, std::map<std::string, double> &out,
+                    std::map<std::string, ir::TensorValue> &tensors);
 };
 struct PrecisionRule { // --precision full | 1..17 (significant digits)
   using type = unsigned;

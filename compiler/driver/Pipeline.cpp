@@ -129,7 +129,7 @@ ExitCode emitFromIR(Compilation &c, const PipelineOptions &o) {
                   ? ad::emitDot(m, o.fnFilter, o.explainAt, graph, err,
                                 (int)o.dotPrecision.value_or(6))
                   : ad::explain(m, o.fnFilter, o.explainAt, std::cout, err,
-                                nullptr, o.explainMode);
+                                nullptr, o.explainMode, o.explainTensorAt);
     if (!ok) {
       std::cerr << "bpc: error: " << err << '\n';
       return ExitCode::Usage;
@@ -250,7 +250,7 @@ ExitCode execute(Compilation &c, const PipelineOptions &o, JIT &jit,
     std::cerr << "bpc: error: " << llvm::toString(mainAddr.takeError()) << '\n';
     return ExitCode::Usage;
   }
-  reinterpret_cast<void (*)()> (*mainAddr)();
+  reinterpret_cast<void (*)()>(*mainAddr)();
   std::cout.flush();
   fflush(stdout);
   return ExitCode::Success;
@@ -303,6 +303,10 @@ bool checkUnusedOptions(const PipelineOptions &o) {
                   "changes the IR)");
   if (o.dotPrecision && o.action != Action::Dot)
     return unused("--precision works with 'emit dot' only");
+  if (!o.explainTensorAt.empty() && o.action != Action::Explain)
+    return unused("--at " + o.explainTensorAt.begin()->first +
+                  "=[...]: tensor values work with explain only (emit dot "
+                  "and check take numbers)");
   if (o.dotPrecision && o.explainAt.empty())
     return unused(
         "--precision needs --at (without it the graph shows no values)");

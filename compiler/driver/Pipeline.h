@@ -75,6 +75,8 @@ struct PipelineOptions {
   /// --at a=1,b=2: where explain and emit dot evaluate, the arguments
   /// check fixes.
   std::map<std::string, double> explainAt;
+  /// Its tensor literals (`W=[[1, 2], [3, 4]]`): explain only.
+  ad::TensorArgs explainTensorAt;
   /// explain --mode: reverse (default), forward or both.
   ad::ExplainMode explainMode = ad::ExplainMode::Reverse;
   double checkTimeout = 10; // bpc check --timeout: seconds per function

@@ -393,7 +393,7 @@ static PipelineOptions pipelineOptions(Action action) {
   o.cpu = Cpu;
   o.prefix = Prefix;
   o.python = Python;
-  AtRule::parse(At, o.explainAt);
+  AtRule::parse(At, o.explainAt, o.explainTensorAt);
   o.explainMode = Mode == "forward" ? ad::ExplainMode::Forward
                   : Mode == "both"  ? ad::ExplainMode::Both
                                     : ad::ExplainMode::Reverse;

@@ -1,7 +1,8 @@
 //===- Eval.h - the scalar semantics of ops ---------------------*- C++ -*-===//
 //
 // One evaluator, expanded from the Eval column of ir/Ops.def: the constant
-// folder (ir/Simplify.cpp), explain's trace interpreter (ad/Explain.cpp)
+// folder (ir/Simplify.cpp), explain's trace interpreter (ad/Explain.cpp),
+// the tensor evaluator of tensor explain (ir/TensorEval.cpp, per element)
 // and sema's const-eval use it, so a folded constant, an explained value and
 // a const agree with each other and with the runtime's Runtime-lowered ops.
 // Codegen lowers each op itself (codegen/Scalar.cpp) to the same formula.
