@@ -69,6 +69,26 @@ thread_local std::string errorText;
 }
 } // namespace
 
+namespace {
+
+/// One row-major tensor as nested lists, each element by `print`
+/// (bp_print_f64 or bp_print_i64).
+template <class T, void (*print)(T)>
+void printBlock(const T *&data, int64_t rank, const int64_t *shape) {
+  fputc('[', stdout);
+  for (int64_t i = 0; i < shape[0]; ++i) {
+    if (i)
+      fputs(", ", stdout);
+    if (rank == 1)
+      print(*data++);
+    else
+      printBlock<T, print>(data, rank - 1, shape + 1);
+  }
+  fputc(']', stdout);
+}
+
+} // namespace
+
 extern "C" {
 
 void bp_print_str(const char *s, int64_t len) {
@@ -93,41 +113,13 @@ void bp_print_i64(int64_t v) {
 
 void bp_print_bool(int32_t v) { fputs(v ? "true" : "false", stdout); }
 
-static void printBlock(const double *&data, int64_t rank,
-                       const int64_t *shape) {
-  fputc('[', stdout);
-  for (int64_t i = 0; i < shape[0]; ++i) {
-    if (i)
-      fputs(", ", stdout);
-    if (rank == 1)
-      bp_print_f64(*data++);
-    else
-      printBlock(data, rank - 1, shape + 1);
-  }
-  fputc(']', stdout);
-}
-
 void bp_print_tensor(const double *data, int64_t rank, const int64_t *shape) {
-  printBlock(data, rank, shape);
-}
-
-static void printIntBlock(const int64_t *&data, int64_t rank,
-                          const int64_t *shape) {
-  fputc('[', stdout);
-  for (int64_t i = 0; i < shape[0]; ++i) {
-    if (i)
-      fputs(", ", stdout);
-    if (rank == 1)
-      bp_print_i64(*data++);
-    else
-      printIntBlock(data, rank - 1, shape + 1);
-  }
-  fputc(']', stdout);
+  printBlock<double, bp_print_f64>(data, rank, shape);
 }
 
 void bp_print_tensor_i64(const int64_t *data, int64_t rank,
                          const int64_t *shape) {
-  printIntBlock(data, rank, shape);
+  printBlock<int64_t, bp_print_i64>(data, rank, shape);
 }
 
 void bp_set_error_hook(bp_error_hook hook) { errorHook = hook; }
