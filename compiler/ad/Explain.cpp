@@ -21,6 +21,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -163,6 +164,15 @@ struct Node {
   bool differentiable = false; // an f64 value made by an op with partials
   bool constant = false;       // a literal: shown by value
   std::string name;
+  int scope = -1; // the loop iteration or call it ran in (Tracer::scopes)
+};
+
+/// A loop iteration (`for i = 2`, `while: trip 3`) or a call (`call g`) of
+/// the trace, inside `parent` (-1: the function itself): emit dot draws it
+/// as a cluster around its nodes.
+struct Scope {
+  int parent = -1;
+  std::string label;
 };
 
 /// Runs IR on doubles and records the trace. Ints and bools (loop counters,
@@ -179,12 +189,23 @@ public:
   std::vector<std::pair<int, std::string>> rows;
   std::string error;
   std::map<std::string, std::vector<int>> paramReads;
+  std::vector<Scope> scopes;
+  int scope = -1; // the scope new nodes belong to
+
+  /// Opens a scope inside the current one; returns the one to restore.
+  int enter(std::string label) {
+    scopes.push_back({scope, std::move(label)});
+    int outer = scope;
+    scope = (int)scopes.size() - 1;
+    return outer;
+  }
 
   int arg(const Value *v, double x) {
     Node n;
     n.value = x;
     n.differentiable = v->type->isF64();
     n.name = names(v);
+    n.scope = scope;
     nodes.push_back(n);
     return (int)nodes.size() - 1;
   }
@@ -241,6 +262,7 @@ private:
     } else {
       n.name = shortestDouble(value);
     }
+    n.scope = scope;
     nodes.push_back(std::move(n));
     int id = (int)nodes.size() - 1;
     // The table shows f64 values: differentiable ones and float(i).
@@ -374,7 +396,9 @@ private:
     if (!callee)
       return fail(op, "unknown function");
     rows.push_back({-1, "call " + op.callee()});
+    int outer = enter("call " + op.callee());
     std::vector<int> res = call(*callee, in, depth + 1);
+    scope = outer;
     if (!error.empty())
       return false;
     rows.push_back({-1, "return from " + op.callee()});
@@ -410,12 +434,17 @@ private:
       Node iv;
       iv.value = (double)i;
       iv.name = names(op.inductionVar());
+      std::string label = "for " + iv.name + " = " + std::to_string(i);
+      int outer = enter(label);
+      iv.scope = scope;
       nodes.push_back(iv);
       env[op.inductionVar()] = (int)nodes.size() - 1;
       for (size_t k = 0; k < carried.size(); ++k)
         env[op.carriedArg(k)] = carried[k];
-      rows.push_back({-1, "for " + iv.name + " = " + std::to_string(i)});
-      if (!block(body, env, carried, depth))
+      rows.push_back({-1, label});
+      bool ok = block(body, env, carried, depth);
+      scope = outer;
+      if (!ok)
         return false;
     }
     for (size_t i = 0; i < op.results.size(); ++i)
@@ -440,14 +469,17 @@ private:
         break;
       // A `for` lowered as a `while` (it contains a return) carries
       // its index first (IRGen).
-      if (op.str == "for")
-        rows.push_back({-1, "for " + names(cond.args[0].get()) + " = " +
-                                shortestDouble(nodes[carried[0]].value)});
-      else
-        rows.push_back({-1, "while: trip " + std::to_string(trips + 1)});
+      std::string label = op.str == "for"
+                              ? "for " + names(cond.args[0].get()) + " = " +
+                                    shortestDouble(nodes[carried[0]].value)
+                              : "while: trip " + std::to_string(trips + 1);
+      rows.push_back({-1, label});
       for (size_t k = 0; k < carried.size(); ++k)
         env[op.carriedArg(k)] = carried[k];
-      if (!block(body, env, carried, depth))
+      int outer = enter(label);
+      bool ok = block(body, env, carried, depth);
+      scope = outer;
+      if (!ok)
         return false;
     }
     for (size_t i = 0; i < op.results.size(); ++i)
@@ -874,6 +906,35 @@ static std::string dotQuoted(const std::string &s) {
   return q;
 }
 
+/// The node lines of a traced graph, each inside the clusters of the scopes
+/// it ran in (loop iterations and calls, nested as they ran: `for l = 2`
+/// inside `call layer`); a scope without a drawn node is left out.
+static void writeScoped(std::ostream &os, const std::vector<Scope> &scopes,
+                        const std::map<int, std::vector<std::string>> &lines) {
+  std::vector<bool> used(scopes.size(), false);
+  for (auto &entry : lines)
+    for (int s = entry.first; s >= 0 && !used[s]; s = scopes[s].parent)
+      used[s] = true;
+  std::map<int, std::vector<int>> children;
+  for (size_t s = 0; s < scopes.size(); ++s)
+    if (used[s])
+      children[scopes[s].parent].push_back((int)s);
+  std::function<void(int, const std::string &)> write =
+      [&](int scope, const std::string &indent) {
+        if (auto it = lines.find(scope); it != lines.end())
+          for (const std::string &l : it->second)
+            os << indent << l;
+        for (int c : children[scope]) {
+          os << indent << "subgraph cluster_s" << c << " {\n"
+             << indent << "  label=\"" << dotQuoted(scopes[c].label)
+             << "\"; style=rounded; color=gray60; fontsize=10;\n";
+          write(c, indent + "  ");
+          os << indent << "}\n";
+        }
+      };
+  write(-1, "  ");
+}
+
 /// emit dot --at: the traced graph, every value and adjoint at the point.
 /// Arguments sit in the first rank; a node nothing connects (a loop
 /// counter, an unused argument's copy) is left out; an operand used twice
@@ -921,6 +982,8 @@ static bool emitTracedDot(const ir::Module &m, const std::string &fn,
       os << " " << id(a) << ";";
   os << " }\n";
   std::set<int> isArg(bp.args.begin(), bp.args.end());
+  std::map<int, std::vector<std::string>> lines; // scope -> its nodes
+  std::ostringstream edges;
   for (size_t k = 0; k < nodes.size(); ++k) {
     const Node &n = nodes[k];
     bool shown = !n.constant && (!n.op || n.differentiable);
@@ -932,17 +995,21 @@ static bool emitTracedDot(const ir::Module &m, const std::string &fn,
     label += "\\n= " + num(n.value);
     if (bp.adj.count((int)k))
       label += "\\ndL/d" + n.name + " = " + num(bp.adj[(int)k]);
-    os << "  " << id((int)k) << " [shape=" << (n.op ? "ellipse" : "box")
-       << ", label=\"" << dotQuoted(label) << "\"];\n";
+    lines[n.scope].push_back(id((int)k) +
+                             " [shape=" + (n.op ? "ellipse" : "box") +
+                             ", label=\"" + dotQuoted(label) + "\"];\n");
     std::set<int> done;
     for (int in : n.in)
       if (drawn(in) && drawn((int)k) && done.insert(in).second) {
         int count = uses[{in, (int)k}];
-        os << "  " << id(in) << " -> " << id((int)k)
-           << (count > 1 ? " [label=\"x" + std::to_string(count) + "\"]" : "")
-           << ";\n";
+        edges << "  " << id(in) << " -> " << id((int)k)
+              << (count > 1 ? " [label=\"x" + std::to_string(count) + "\"]"
+                            : "")
+              << ";\n";
       }
   }
+  writeScoped(os, bp.t->scopes, lines);
+  os << edges.str();
   std::set<std::pair<int, int>> drawnSteps;
   for (const Step &s : bp.steps)
     if (drawnSteps.insert({s.from, s.to}).second)
