@@ -853,10 +853,13 @@ private:
     }
     // The values op reads: its operands and what its regions capture
     // (values defined inside the op are cloned with it).
-    std::set<Value *> reads, inside;
+    // In the order first read, so that the IR does not depend on addresses.
+    std::vector<Value *> reads;
+    std::set<Value *> seen, inside;
     std::function<void(const Op &)> walk = [&](const Op &o) {
       for (Value *v : o.operands)
-        reads.insert(v);
+        if (seen.insert(v).second)
+          reads.push_back(v);
       for (auto &r : o.regions) {
         for (auto &a : r->args)
           inside.insert(a.get());
@@ -868,8 +871,7 @@ private:
       }
     };
     walk(op);
-    for (Value *v : inside)
-      reads.erase(v);
+    std::erase_if(reads, [&](Value *v) { return inside.count(v) != 0; });
     // Batched masks are read as 1.0 / 0.0 (an f64 tensor) and compared.
     std::map<Value *, Value *> asNumber;
     for (Value *v : reads)
