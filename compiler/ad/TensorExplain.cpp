@@ -667,6 +667,7 @@ struct Scratch {
   ir::Block block;
   ir::Builder b;
   std::map<const Value *, TensorValue> vals;
+  std::map<const Value *, Value *> primal; // the op's values -> known ones
 
   explicit Scratch(TypeContext &t) : b(t) { b.setInsertionPointToEnd(&block); }
 
@@ -674,6 +675,17 @@ struct Scratch {
     Value *a = block.addArg(t);
     vals[a] = v;
     return a;
+  }
+
+  /// The primal values of node n's op (operands and result) as known
+  /// values, for the rules to read.
+  PrimalFn primals(const std::vector<Node> &nodes, const Node &n) {
+    const ir::Op &op = *n.op;
+    for (size_t i = 0; i < op.operands.size(); ++i)
+      primal[op.operands[i]] =
+          known(op.operands[i]->type, nodes[n.in[i]].value);
+    primal[op.result()] = known(op.result()->type, n.value);
+    return [this](const Value *v) { return primal.at(v); };
   }
 
   bool run(std::string &err) {
@@ -699,12 +711,7 @@ bool adjointsOf(const ir::Module &m, const std::vector<Node> &nodes,
                 std::string &err) {
   const ir::Op &op = *n.op;
   Scratch s(*m.types);
-  std::map<const Value *, Value *> primal;
-  for (size_t i = 0; i < op.operands.size(); ++i)
-    primal[op.operands[i]] =
-        s.known(op.operands[i]->type, nodes[n.in[i]].value);
-  primal[op.result()] = s.known(op.result()->type, n.value);
-  PrimalFn P = [&](const Value *v) { return primal.at(v); };
+  PrimalFn P = s.primals(nodes, n);
   Value *gv = s.known(op.result()->type, g);
   std::vector<bool> want;
   for (int in : n.in)
@@ -1033,12 +1040,7 @@ bool tangentOf(const ir::Module &m, const std::vector<Node> &nodes,
                std::optional<TensorValue> &out, std::string &err) {
   const ir::Op &op = *n.op;
   Scratch s(*m.types);
-  std::map<const Value *, Value *> primal;
-  for (size_t i = 0; i < op.operands.size(); ++i)
-    primal[op.operands[i]] =
-        s.known(op.operands[i]->type, nodes[n.in[i]].value);
-  primal[op.result()] = s.known(op.result()->type, n.value);
-  PrimalFn P = [&](const Value *v) { return primal.at(v); };
+  PrimalFn P = s.primals(nodes, n);
   std::vector<Value *> tv;
   std::vector<bool> want;
   for (size_t i = 0; i < t.size(); ++i) {

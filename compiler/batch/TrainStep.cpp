@@ -56,20 +56,28 @@ ir::Function *summed(ir::Module &m, ir::Function &lossb,
   return s;
 }
 
+/// `<name>(batched args) -> f64`: the sum of vmap(f, n) over every
+/// argument (the loss or the metric of n rows); null when an argument or
+/// a result cannot be batched.
+ir::Function *summedOverRows(ir::Module &m, ir::Function &f, int64_t n,
+                             const std::string &name, Loc loc) {
+  for (auto &a : f.args())
+    if (!batchable(a->type))
+      return nullptr;
+  ir::Function *fb =
+      getBatched(m, f, std::vector<bool>(f.args().size(), true), n);
+  return fb ? summed(m, *fb, name, loc) : nullptr;
+}
+
 } // namespace
 
 ir::Function *buildTrainStep(ir::Module &m, const std::string &lossName,
                              const std::vector<std::string> &params, int64_t n,
                              DiagEngine &diags, Loc loc) {
-  ir::Function *loss = m.lookup(lossName);
-  for (auto &a : loss->args())
-    if (!batchable(a->type))
-      return nullptr;
-  ir::Function *lossb =
-      getBatched(m, *loss, std::vector<bool>(loss->args().size(), true), n);
-  if (!lossb)
+  ir::Function *summed =
+      summedOverRows(m, *m.lookup(lossName), n, batchLossName(n), loc);
+  if (!summed)
     return nullptr;
-  ir::Function *summed = batch::summed(m, *lossb, batchLossName(n), loc);
   // One function for reverse mode: its forward values computed once.
   ir::inlineCalls(*summed, m);
   ir::simplify(*summed, m);
@@ -100,16 +108,8 @@ ir::Function *buildTrainStep(ir::Module &m, const std::string &lossName,
 
 bool buildBatchedMetric(ir::Module &m, const std::string &metric, int64_t n,
                         Loc loc) {
-  ir::Function *f = m.lookup(metric);
-  for (auto &a : f->args())
-    if (!batchable(a->type))
-      return false;
-  ir::Function *fb =
-      getBatched(m, *f, std::vector<bool>(f->args().size(), true), n);
-  if (!fb)
-    return false;
-  summed(m, *fb, batchMetricName(n), loc);
-  return true;
+  return summedOverRows(m, *m.lookup(metric), n, batchMetricName(n), loc) !=
+         nullptr;
 }
 
 std::string trainUpdateName() { return "__train_update"; }

@@ -270,10 +270,9 @@ private:
   /// `target` (NumPy broadcasting of each example); null for bools.
   Value *widen(Value *nv, const Type *target) {
     const Type *want = batchedType(T, target, B);
-    if (want && want->elem == Elem::Int && nv->type->elem == Elem::Int &&
-        TypeContext::elemOf(nv->type) == Elem::Int) {
-      // Ints: a batched value of the example's type as it is, a shared one
-      // copied to every example.
+    if (want && want->elem == Elem::Int && nv->type->elem == Elem::Int) {
+      // Int tensors (a batched int is one): a batched one of the example's
+      // type as it is, a shared one copied to every example.
       if (isBatched(nv))
         return nv->type == want ? nv : nullptr;
       return mark(create1(OpKind::Broadcast, {nv}, want, -1));

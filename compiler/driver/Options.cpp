@@ -412,11 +412,6 @@ bool PathRule::read(StringRef arg, std::string &value) {
   return !arg.empty();
 }
 
-bool NameRule::read(StringRef arg, std::string &value) {
-  value = arg.str();
-  return !arg.empty();
-}
-
 bool EmitKindParser::parse(Option &, StringRef, StringRef arg,
                            std::string &value) {
   value = arg.str();

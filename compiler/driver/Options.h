@@ -163,10 +163,8 @@ struct PathRule {
   static bool read(llvm::StringRef arg, std::string &value);
 };
 /// A name (`--fn`, `--loss`, `--target`, `--prefix`, ...): never empty.
-struct NameRule {
-  using type = std::string;
+struct NameRule : PathRule {
   static constexpr const char *expected = "a name";
-  static bool read(llvm::StringRef arg, std::string &value);
 };
 
 /// `bpc emit KIND`: an unknown KIND gets a did-you-mean over the kinds.
