@@ -274,7 +274,7 @@ void bp_catch_stack_overflow(const char *file) {
     if (!altStack || sigaltstack(&ss, nullptr) != 0)
       return;
   }
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_sigaction = onSegv;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);

@@ -250,7 +250,7 @@ ExitCode execute(Compilation &c, const PipelineOptions &o, JIT &jit,
     std::cerr << "bpc: error: " << llvm::toString(mainAddr.takeError()) << '\n';
     return ExitCode::Usage;
   }
-  reinterpret_cast<void (*)()>(*mainAddr)();
+  reinterpret_cast<void (*)()> (*mainAddr)();
   std::cout.flush();
   fflush(stdout);
   return ExitCode::Success;

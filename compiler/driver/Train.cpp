@@ -393,9 +393,10 @@ uint64_t modelFingerprint(const ir::Module &m, JIT &jit,
 
 /// Installs onStopSignal for SIGINT and SIGTERM while alive.
 struct StopSignals {
-  struct sigaction oldInt{}, oldTerm{};
+  struct sigaction oldInt {
+  }, oldTerm{};
   StopSignals() {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = onStopSignal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &oldInt);
@@ -616,7 +617,8 @@ void Trainer::addSliceNorms(double scale) {
 /// loss argument (the layout of the step's dynamic wrapper: each argument's
 /// n examples in turn), then the batched step.
 void Trainer::runSlice(const std::vector<int64_t> &order, Slice &s) const {
-  gather(s.n, [&](int64_t e) { return data.row(order[s.b0 + e]); }, s.in);
+  gather(
+      s.n, [&](int64_t e) { return data.row(order[s.b0 + e]); }, s.in);
   batched.at(s.n)(s.in.data(), s.out.data());
 }
 

@@ -286,7 +286,8 @@ void IRGen::lowerStmts(const std::vector<StmtPtr> &stmts, size_t from) {
     if (i + 1 < stmts.size() && containsReturn(s)) {
       ir::Value *notDone =
           b.unary(ir::OpKind::Not, lookup(kReturnDone)->vals[0]);
-      lowerIfWith(notDone, [&] { lowerStmts(stmts, i + 1); }, [] {});
+      lowerIfWith(
+          notDone, [&] { lowerStmts(stmts, i + 1); }, [] {});
       return;
     }
   }
